@@ -1,0 +1,204 @@
+"""The in-process event bus: every packet goes through here, to every subscriber of its topic.
+
+``publish`` never blocks and never awaits: it offers the event to each matching subscription
+(the seed's ``try_send``). Each subscription is a bounded queue whose ``DropPolicy`` decides
+what to lose when it is full, and counts its own drops, so a slow consumer only ever hurts
+itself. The bus belongs to one event loop; threads hand events over with
+``loop.call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import TracebackType
+
+from eegd.events import Event, Topic
+
+__all__ = ["BusStats", "DropPolicy", "EventBus", "Subscription", "TopicStats"]
+
+
+class DropPolicy(enum.Enum):
+    """What a full subscription does with a new event."""
+
+    DROP_OLDEST = "drop_oldest"
+    """Discard the oldest queued event to make room: live views want the newest data."""
+    DROP_NEWEST = "drop_newest"
+    """Discard the new event: the consumer sees an unbroken prefix, then a gap."""
+
+
+class Subscription:
+    """A bounded queue of the events of some topics; an async iterator and context manager.
+
+    Iteration ends after ``close()`` once the queued events are consumed.
+    """
+
+    def __init__(
+        self, bus: EventBus, topics: frozenset[Topic], maxsize: int, policy: DropPolicy
+    ) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+        self._bus = bus
+        self.topics = topics
+        self.maxsize = maxsize
+        self.policy = policy
+        self._queue: collections.deque[Event] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self.delivered = 0
+        """Events accepted into the queue."""
+        self.dropped = 0
+        """Events lost to a full queue, whichever the policy dropped."""
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def offer(self, event: Event) -> bool:
+        """Queue ``event`` without waiting; return False if it (or nothing) was dropped."""
+        if self._closed:
+            return False
+        accepted = True
+        if len(self._queue) >= self.maxsize:
+            self.dropped += 1
+            if self.policy is DropPolicy.DROP_NEWEST:
+                return False
+            self._queue.popleft()
+            accepted = False
+        self._queue.append(event)
+        self.delivered += 1
+        self._wake()
+        return accepted
+
+    def get_nowait(self) -> Event | None:
+        """The next queued event, or None when the queue is empty."""
+        return self._queue.popleft() if self._queue else None
+
+    async def get(self) -> Event:
+        """Wait for the next event; raises ``StopAsyncIteration`` once closed and drained."""
+        while not self._queue:
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._queue.popleft()
+
+    def close(self) -> None:
+        """Stop receiving events and leave the bus; queued events can still be read."""
+        if self._closed:
+            return
+        self._closed = True
+        self._bus._remove(self)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.get()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        topics = ",".join(sorted(topic.label for topic in self.topics))
+        return (
+            f"<Subscription {topics} {len(self._queue)}/{self.maxsize} "
+            f"{self.policy.value} delivered={self.delivered} dropped={self.dropped}>"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TopicStats:
+    """Counters of one topic: events published, live subscriptions, drops on those."""
+
+    published: int
+    subscribers: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class BusStats:
+    """A snapshot of the bus counters, per topic."""
+
+    topics: dict[Topic, TopicStats]
+
+    @property
+    def dropped(self) -> int:
+        """Drops on every live subscription."""
+        return sum(stats.dropped for stats in self.topics.values())
+
+
+class EventBus:
+    """Routes each published event to the subscriptions of its topic."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[Topic, list[Subscription]] = {topic: [] for topic in Topic}
+        self._published: dict[Topic, int] = dict.fromkeys(Topic, 0)
+
+    def subscribe(
+        self,
+        topics: Iterable[Topic],
+        maxsize: int = 128,
+        policy: DropPolicy = DropPolicy.DROP_OLDEST,
+    ) -> Subscription:
+        """Open a bounded subscription to ``topics``."""
+        wanted = frozenset(topics)
+        if not wanted:
+            raise ValueError("subscribe needs at least one topic")
+        subscription = Subscription(self, wanted, maxsize, policy)
+        for topic in wanted:
+            self._subscribers[topic] = [*self._subscribers[topic], subscription]
+        return subscription
+
+    def publish(self, event: Event) -> None:
+        """Offer ``event`` to every subscription of its topic, without waiting."""
+        topic = event.topic
+        self._published[topic] += 1
+        for subscription in self._subscribers[topic]:
+            subscription.offer(event)
+
+    def has_subscribers(self, topic: Topic) -> bool:
+        """Whether anyone would receive an event of ``topic`` now."""
+        return bool(self._subscribers[topic])
+
+    def stats(self) -> BusStats:
+        """Current counters per topic."""
+        return BusStats(
+            topics={
+                topic: TopicStats(
+                    published=self._published[topic],
+                    subscribers=len(subscriptions),
+                    dropped=sum(sub.dropped for sub in subscriptions),
+                )
+                for topic, subscriptions in self._subscribers.items()
+            }
+        )
+
+    def _remove(self, subscription: Subscription) -> None:
+        for topic in subscription.topics:
+            self._subscribers[topic] = [
+                sub for sub in self._subscribers[topic] if sub is not subscription
+            ]

@@ -1,0 +1,249 @@
+"""The events that travel on the bus: EEG packets, filtered packets, spectra and system events.
+
+Packets are immutable. Their numpy arrays are read-only views of a read-only base, so every
+subscriber can share the very same array object and none can change it, not even by flipping
+the ``writeable`` flag back on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from eegd.errors import ProtocolError
+
+__all__ = [
+    "BAND_NAMES",
+    "EegPacket",
+    "Event",
+    "FftPacket",
+    "FilteredEegPacket",
+    "SystemEvent",
+    "SystemEventKind",
+    "Topic",
+    "frozen_array",
+    "wall_clock_us",
+]
+
+#: The frequency bands of ``FftPacket.band_power``, in order: delta, theta, alpha, beta, gamma.
+BAND_NAMES: tuple[str, ...] = ("delta", "theta", "alpha", "beta", "gamma")
+
+
+class Topic(enum.IntEnum):
+    """What an event is about. The numeric ids go on the wire and never change."""
+
+    RAW_EEG = 1
+    FILTERED_EEG = 2
+    FFT = 3
+    SYSTEM = 4
+
+    @property
+    def label(self) -> str:
+        """The name clients use for the topic, e.g. ``"filtered_eeg"``."""
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> Topic:
+        """Parse a client-facing topic name, naming the valid ones when it is unknown."""
+        try:
+            return cls[label.upper()]
+        except KeyError:
+            allowed = ", ".join(topic.label for topic in cls)
+            raise ProtocolError(f"unknown topic {label!r} (allowed: {allowed})") from None
+
+
+class SystemEventKind(enum.StrEnum):
+    """What happened, for ``SystemEvent.kind``."""
+
+    RECORDING_STARTED = "recording_started"
+    RECORDING_STOPPED = "recording_stopped"
+    CONFIG_CHANGED = "config_changed"
+    TASK_STARTED = "task_started"
+    TASK_FAILED = "task_failed"
+    TASK_RESTARTED = "task_restarted"
+    TASK_GAVE_UP = "task_gave_up"
+    SOURCE_CONNECTED = "source_connected"
+    SOURCE_LOST = "source_lost"
+    SAMPLES_LOST = "samples_lost"
+    SHUTDOWN = "shutdown"
+
+
+def frozen_array(values: npt.ArrayLike, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+    """Return a read-only, C-contiguous view of ``values`` as ``dtype``.
+
+    An array that already owns its data with the right dtype and layout is taken over
+    without a copy (the producer hands it to the bus); anything else is copied once.
+    """
+    wanted = np.dtype(dtype)
+    if (
+        isinstance(values, np.ndarray)
+        and values.base is None
+        and values.dtype == wanted
+        and values.flags.c_contiguous
+    ):
+        base = values
+    else:
+        base = np.array(values, dtype=wanted, order="C")
+    base.flags.writeable = False
+    view = base.view()
+    view.flags.writeable = False
+    return view
+
+
+def wall_clock_us() -> int:
+    """Microseconds since the Unix epoch, for event timestamps."""
+    return time.time_ns() // 1000
+
+
+class _PacketEquality:
+    """Field-by-field equality for dataclasses that hold numpy arrays."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            mine, theirs = getattr(self, field.name), getattr(other, field.name)
+            if isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray):
+                if not np.array_equal(mine, theirs):
+                    return False
+            elif mine != theirs:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclasses.dataclass(frozen=True, eq=False, slots=True)
+class EegPacket(_PacketEquality):
+    """A batch of samples as the source delivered them.
+
+    ``raw`` holds int32 ADC counts and ``volts`` the same samples in volts, both
+    channels × samples. ``timestamps`` are µs since the epoch per sample, derived from
+    the sample index so they never jump. ``monotonic_ns`` is when the acquisition loop
+    published the packet, for end-to-end latency measurement.
+    """
+
+    topic: ClassVar[Topic] = Topic.RAW_EEG
+
+    frame_id: int
+    first_sample: int
+    timestamps: npt.NDArray[np.uint64]
+    raw: npt.NDArray[np.int32]
+    volts: npt.NDArray[np.float32]
+    sample_rate: float
+    channel_names: tuple[str, ...]
+    monotonic_ns: int
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        frame_id: int,
+        first_sample: int,
+        timestamps: npt.ArrayLike,
+        raw: npt.ArrayLike,
+        volts: npt.ArrayLike,
+        sample_rate: float,
+        channel_names: tuple[str, ...],
+        monotonic_ns: int | None = None,
+    ) -> EegPacket:
+        """Build a packet, freezing its arrays (taken over without a copy when possible)."""
+        return cls(
+            frame_id=frame_id,
+            first_sample=first_sample,
+            timestamps=frozen_array(timestamps, np.uint64),
+            raw=frozen_array(raw, np.int32),
+            volts=frozen_array(volts, np.float32),
+            sample_rate=float(sample_rate),
+            channel_names=tuple(channel_names),
+            monotonic_ns=time.monotonic_ns() if monotonic_ns is None else monotonic_ns,
+        )
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per channel in this packet."""
+        return int(self.volts.shape[1])
+
+
+@dataclasses.dataclass(frozen=True, eq=False, slots=True)
+class FilteredEegPacket(_PacketEquality):
+    """The samples of one ``EegPacket`` after the voltage filter, in volts (float32)."""
+
+    topic: ClassVar[Topic] = Topic.FILTERED_EEG
+
+    frame_id: int
+    first_sample: int
+    timestamps: npt.NDArray[np.uint64]
+    samples: npt.NDArray[np.float32]
+    sample_rate: float
+    channel_names: tuple[str, ...]
+    monotonic_ns: int
+
+    @classmethod
+    def from_source(cls, source: EegPacket, samples: npt.ArrayLike) -> FilteredEegPacket:
+        """Wrap filtered ``samples`` with the identity and timing of their source packet."""
+        return cls(
+            frame_id=source.frame_id,
+            first_sample=source.first_sample,
+            timestamps=source.timestamps,
+            samples=frozen_array(samples, np.float32),
+            sample_rate=source.sample_rate,
+            channel_names=source.channel_names,
+            monotonic_ns=source.monotonic_ns,
+        )
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per channel in this packet."""
+        return int(self.samples.shape[1])
+
+
+@dataclasses.dataclass(frozen=True, eq=False, slots=True)
+class FftPacket(_PacketEquality):
+    """A power spectrum of the latest window of filtered EEG, per channel.
+
+    ``psd`` is one-sided, in µV²/Hz, channels × bins at ``freqs`` (Hz); ``band_power`` is
+    in µV², channels × bands in the order of ``BAND_NAMES``. ``timestamp`` is the µs
+    timestamp of the window's last sample.
+    """
+
+    topic: ClassVar[Topic] = Topic.FFT
+
+    source_frame_id: int
+    timestamp: int
+    freqs: npt.NDArray[np.float32]
+    psd: npt.NDArray[np.float32]
+    band_power: npt.NDArray[np.float32]
+    fft_size: int
+    window: str
+    sample_rate: float
+    channel_names: tuple[str, ...]
+    monotonic_ns: int
+
+
+@dataclasses.dataclass(frozen=True, eq=False, slots=True)
+class SystemEvent(_PacketEquality):
+    """Something that happened to the daemon: a task failed, the source was lost, ..."""
+
+    topic: ClassVar[Topic] = Topic.SYSTEM
+
+    kind: SystemEventKind
+    detail: Mapping[str, Any]
+    timestamp: int
+
+    @classmethod
+    def now(cls, kind: SystemEventKind, **detail: Any) -> SystemEvent:
+        """An event stamped with the current wall-clock time; ``detail`` is frozen."""
+        return cls(kind=kind, detail=MappingProxyType(dict(detail)), timestamp=wall_clock_us())
+
+
+Event: TypeAlias = EegPacket | FilteredEegPacket | FftPacket | SystemEvent
