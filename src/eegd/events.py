@@ -29,6 +29,7 @@ __all__ = [
     "SystemEventKind",
     "Topic",
     "frozen_array",
+    "sample_timestamps",
     "wall_clock_us",
 ]
 
@@ -100,6 +101,20 @@ def frozen_array(values: npt.ArrayLike, dtype: npt.DTypeLike) -> npt.NDArray[Any
 def wall_clock_us() -> int:
     """Microseconds since the Unix epoch, for event timestamps."""
     return time.time_ns() // 1000
+
+
+def sample_timestamps(
+    anchor_us: int, first_sample: int, n_samples: int, sample_rate: float
+) -> npt.NDArray[np.uint64]:
+    """Per-sample timestamps in µs: ``anchor_us`` plus each sample's index times the period.
+
+    ``anchor_us`` is the wall-clock time of sample 0, taken once when the source opened, so
+    timestamps follow the sample clock and never jump. The acquisition loop and the wire
+    decoder both use this function, so their timestamps agree to the microsecond.
+    """
+    index = np.arange(first_sample, first_sample + n_samples, dtype=np.float64)
+    offsets = np.rint(index * (1e6 / sample_rate)).astype(np.uint64)
+    return offsets + np.uint64(anchor_us)
 
 
 class _PacketEquality:

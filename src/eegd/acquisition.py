@@ -1,0 +1,193 @@
+"""The acquisition loop: reads a source in a worker thread and publishes ``raw_eeg`` packets.
+
+The source blocks (SPI, SDKs, a paced generator), so it runs in its own thread; each packet
+is handed to the event loop with ``call_soon_threadsafe``. At most ``max_pending`` packets
+wait for the loop: when the loop falls that far behind, the reader thread waits too, and the
+source's own buffer (or its sample counter) takes the strain, where a loss shows up as a gap
+in sample indices that is published as a ``samples_lost`` event, never hidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eegd.bus import EventBus
+from eegd.events import (
+    EegPacket,
+    SystemEvent,
+    SystemEventKind,
+    sample_timestamps,
+    wall_clock_us,
+)
+from eegd.sources.base import SampleBlock, Source
+
+__all__ = ["AcquisitionLoop", "AcquisitionStats", "Session"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One continuous run of a source: frame ids and sample indices start at 0 in each."""
+
+    id: str
+    sample_rate: float
+    channel_names: tuple[str, ...]
+    time_anchor_us: int
+    """Wall-clock µs of sample 0; sample i is stamped ``time_anchor_us + i / sample_rate``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcquisitionStats:
+    """The acquisition part of the sample ledger."""
+
+    frames_published: int
+    samples_acquired: int
+    samples_lost: int
+    sessions: int
+
+
+class AcquisitionLoop:
+    """Publishes the samples of a source as ``EegPacket``s of ``batch_size`` samples.
+
+    ``run`` opens a fresh source from ``source_factory`` and starts a new session each
+    time it is (re)started by the supervisor.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        source_factory: Callable[[], Source],
+        batch_size: int,
+        max_pending: int = 64,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self._bus = bus
+        self._source_factory = source_factory
+        self._batch_size = batch_size
+        self._max_pending = max_pending
+        self.session: Session | None = None
+        self._frames = 0
+        self._samples = 0
+        self._lost = 0
+        self._sessions = 0
+        self._next_frame_id = 0
+        self._expected_sample = 0
+
+    def stats(self) -> AcquisitionStats:
+        """Counters since the daemon started, over every session."""
+        return AcquisitionStats(self._frames, self._samples, self._lost, self._sessions)
+
+    async def run(self) -> None:
+        """Read the source until cancelled or until it fails (raising ``SourceError``)."""
+        loop = asyncio.get_running_loop()
+        source = self._source_factory()
+        stop = threading.Event()
+        pending = threading.BoundedSemaphore(self._max_pending)
+        await asyncio.to_thread(source.open)
+        session = self._start_session(source)
+        try:
+            reader = asyncio.ensure_future(
+                asyncio.to_thread(self._read_forever, source, session, loop, stop, pending)
+            )
+            try:
+                await asyncio.shield(reader)
+            except asyncio.CancelledError:
+                stop.set()
+                await reader
+                raise
+        except Exception as exc:
+            self._bus.publish(
+                SystemEvent.now(SystemEventKind.SOURCE_LOST, session=session.id, error=str(exc))
+            )
+            raise
+        finally:
+            stop.set()
+            await asyncio.to_thread(source.close)
+
+    def _start_session(self, source: Source) -> Session:
+        session = self.session = Session(
+            id=uuid.uuid4().hex,
+            sample_rate=source.sample_rate,
+            channel_names=source.channel_names,
+            time_anchor_us=wall_clock_us(),
+        )
+        self._sessions += 1
+        self._next_frame_id = 0
+        self._expected_sample = 0
+        self._bus.publish(
+            SystemEvent.now(
+                SystemEventKind.SOURCE_CONNECTED,
+                session=session.id,
+                sample_rate=session.sample_rate,
+                channels=list(session.channel_names),
+                time_anchor_us=session.time_anchor_us,
+            )
+        )
+        logger.info(
+            "source open: %d channels at %g Hz, session %s",
+            len(source.channel_names),
+            source.sample_rate,
+            session.id,
+        )
+        return session
+
+    def _read_forever(
+        self,
+        source: Source,
+        session: Session,
+        loop: asyncio.AbstractEventLoop,
+        stop: threading.Event,
+        pending: threading.BoundedSemaphore,
+    ) -> None:
+        """Worker thread: read blocks and hand them to the loop, at most ``max_pending`` ahead."""
+        while not stop.is_set():
+            block = source.read(self._batch_size)
+            while not pending.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
+            loop.call_soon_threadsafe(self._publish, session, block, pending)
+
+    def _publish(
+        self, session: Session, block: SampleBlock, pending: threading.BoundedSemaphore
+    ) -> None:
+        """On the loop: stamp the block and publish it, reporting any gap before it."""
+        pending.release()
+        if session is not self.session:
+            return
+        if block.first_sample > self._expected_sample:
+            missing = block.first_sample - self._expected_sample
+            self._lost += missing
+            self._bus.publish(
+                SystemEvent.now(
+                    SystemEventKind.SAMPLES_LOST,
+                    session=session.id,
+                    first_sample=self._expected_sample,
+                    count=missing,
+                    next_frame_id=self._next_frame_id,
+                )
+            )
+            logger.warning("source lost %d samples before sample %d", missing, block.first_sample)
+        n_samples = block.n_samples
+        packet = EegPacket.create(
+            frame_id=self._next_frame_id,
+            first_sample=block.first_sample,
+            timestamps=sample_timestamps(
+                session.time_anchor_us, block.first_sample, n_samples, session.sample_rate
+            ),
+            raw=block.raw,
+            volts=block.volts,
+            sample_rate=session.sample_rate,
+            channel_names=session.channel_names,
+        )
+        self._next_frame_id += 1
+        self._expected_sample = block.first_sample + n_samples
+        self._frames += 1
+        self._samples += n_samples
+        self._bus.publish(packet)

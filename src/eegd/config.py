@@ -1,0 +1,276 @@
+"""The daemon's configuration: one TOML file, every key with a default, validated once at start.
+
+``load_config`` reads ``eegd.toml`` (or no file), applies CLI overrides and returns an
+immutable ``Config``. Any problem raises ``ConfigError`` whose one-line message names the
+key (``source.channels: 33 is out of range (allowed: 1..32)``) or, for an override, the flag.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from eegd.dsp.filters import FilterSettings
+from eegd.dsp.spectrum import SpectrumSettings
+from eegd.errors import ConfigError
+from eegd.sources.synthetic import SyntheticSettings
+from eegd.supervisor import RestartPolicy
+
+__all__ = [
+    "Config",
+    "FilterSection",
+    "LogSection",
+    "ServerSection",
+    "SourceSection",
+    "SpectrumSection",
+    "SupervisorSection",
+    "SyntheticSection",
+    "load_config",
+]
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every table: immutable, keyword-only, unknown keys rejected."""
+
+
+class SourceSection(_Section):
+    """``[source]``: which device to read and the stream's shape."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    channels: int = 8
+    sample_rate: int = 250
+    channel_names: list[str] | None = None
+    batch_size: int = 32
+    """Samples per packet on the bus; high rates want bigger batches (512 at 16 kHz)."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 8192:
+            raise ValueError(f"batch_size: {self.batch_size} is out of range (allowed: 1..8192)")
+
+
+class SyntheticSection(_Section):
+    """``[synthetic]``: options of the built-in synthetic source."""
+
+    seed: int = 0
+    line_noise_hz: int = 0
+    """Powerline interference to add: 0 (none), 50 or 60 Hz."""
+    blinks: bool = True
+    paced: bool = True
+    """Deliver samples in real time; off only for benchmarks."""
+
+
+class FilterSection(_Section):
+    """``[filter]``: the voltage filter; 0 turns a stage off."""
+
+    highpass_hz: float = 0.5
+    lowpass_hz: float = 45.0
+    notch_hz: int = 50
+    order: int = 4
+
+    def settings(self) -> FilterSettings:
+        """The DSP settings these values describe."""
+        return FilterSettings(
+            highpass_hz=self.highpass_hz or None,
+            lowpass_hz=self.lowpass_hz or None,
+            notch_hz=float(self.notch_hz) if self.notch_hz else None,
+            order=self.order,
+        )
+
+
+class SpectrumSection(_Section):
+    """``[spectrum]``: the brain-waves spectrum."""
+
+    window_s: float = 2.0
+    hop_s: float = 0.25
+    max_freq_hz: float = 100.0
+    detrend: Literal["constant", "linear", "none"] = "constant"
+
+    def settings(self) -> SpectrumSettings:
+        """The DSP settings these values describe."""
+        return SpectrumSettings(
+            window_s=self.window_s,
+            hop_s=self.hop_s,
+            max_freq_hz=self.max_freq_hz,
+            detrend=None if self.detrend == "none" else self.detrend,
+        )
+
+
+class ServerSection(_Section):
+    """``[server]``: where the HTTP/WebSocket server listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port: {self.port} is out of range (allowed: 0..65535, 0 = any)")
+
+
+class SupervisorSection(_Section):
+    """``[supervisor]``: how crashed tasks are restarted."""
+
+    max_retries: int = 5
+    initial_backoff: float = 0.5
+    """Seconds before the first restart; each further one waits ``multiplier`` times longer."""
+    max_backoff: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.1
+    reset_after: float = 60.0
+    """Seconds of healthy running after which the failure count starts again."""
+
+    def policy(self) -> RestartPolicy:
+        """The restart policy these values describe."""
+        return RestartPolicy(
+            max_retries=self.max_retries,
+            initial_backoff=self.initial_backoff,
+            max_backoff=self.max_backoff,
+            multiplier=self.multiplier,
+            jitter=self.jitter,
+            reset_after=self.reset_after,
+        )
+
+
+class LogSection(_Section):
+    """``[log]``: verbosity and the periodic status line."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    status_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.status_interval_s <= 0:
+            raise ValueError(f"status_interval_s: {self.status_interval_s} must be positive")
+
+
+class Config(_Section):
+    """The whole configuration; every table and key has a default."""
+
+    source: SourceSection = msgspec.field(default_factory=SourceSection)
+    synthetic: SyntheticSection = msgspec.field(default_factory=SyntheticSection)
+    filter: FilterSection = msgspec.field(default_factory=FilterSection)
+    spectrum: SpectrumSection = msgspec.field(default_factory=SpectrumSection)
+    server: ServerSection = msgspec.field(default_factory=ServerSection)
+    supervisor: SupervisorSection = msgspec.field(default_factory=SupervisorSection)
+    log: LogSection = msgspec.field(default_factory=LogSection)
+    plugins: list[str] = msgspec.field(default_factory=lambda: ["voltage_filter", "brain_waves"])
+    """Plugins to run, by name: built-ins or ``eegd.plugins`` entry points."""
+
+    def synthetic_settings(self) -> SyntheticSettings:
+        """Settings of the synthetic source, from ``[source]`` and ``[synthetic]``."""
+        return SyntheticSettings(
+            channels=self.source.channels,
+            sample_rate=self.source.sample_rate,
+            channel_names=tuple(self.source.channel_names) if self.source.channel_names else None,
+            seed=self.synthetic.seed,
+            line_noise_hz=float(self.synthetic.line_noise_hz) or None,
+            blinks=self.synthetic.blinks,
+            paced=self.synthetic.paced,
+        )
+
+
+_SOURCE_KEYS = frozenset(field.name for field in msgspec.structs.fields(SourceSection))
+
+
+def load_config(
+    path: Path | None = None, overrides: Mapping[str, tuple[str, Any]] | None = None
+) -> Config:
+    """Read and validate the configuration.
+
+    ``path`` is a TOML file (None: defaults only). ``overrides`` maps dotted keys to
+    ``(flag, value)`` pairs from the command line, applied over the file; errors about an
+    overridden key name the flag too.
+    """
+    data = _read_toml(path) if path is not None else {}
+    flags: dict[str, str] = {}
+    for dotted, (flag, value) in (overrides or {}).items():
+        table, _, key = dotted.partition(".")
+        data.setdefault(table, {})[key] = value
+        flags[dotted] = flag
+    try:
+        _reject_unknown_keys(data, Config, prefix="")
+        config = msgspec.convert(data, Config, strict=True)
+        _check_domain(config)
+    except ConfigError as exc:
+        raise _name_flag(exc, flags) from None
+    except msgspec.ValidationError as exc:
+        raise _name_flag(_translate(exc, data), flags) from None
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _reject_unknown_keys(data: Mapping[str, Any], struct: Any, prefix: str) -> None:
+    fields = {field.name: field for field in msgspec.structs.fields(struct)}
+    for key, value in data.items():
+        field = fields.get(key)
+        if field is None:
+            allowed = ", ".join(fields)
+            raise ConfigError(f"{prefix}{key}: unknown key (allowed: {allowed})")
+        if isinstance(value, Mapping) and isinstance(field.type, type):
+            if issubclass(field.type, msgspec.Struct):
+                _reject_unknown_keys(value, field.type, prefix=f"{prefix}{key}.")
+
+
+_MSGSPEC_MESSAGE = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_MISSING = object()
+
+
+def _translate(exc: msgspec.ValidationError, data: Mapping[str, Any]) -> ConfigError:
+    """Turn msgspec's "Expected `int`, got `str` - at `$.source.channels`" into our form."""
+    match = _MSGSPEC_MESSAGE.match(str(exc))
+    message, path = (match["message"], (match["path"] or "").lstrip(".")) if match else (str(exc), "")
+    field, separator, rest = message.partition(": ")
+    if separator and re.fullmatch(r"\w+", field):
+        # A check in __post_init__ names its own field: "batch_size: 0 is out of range ...".
+        return ConfigError(f"{path}.{field}: {rest}".lstrip("."))
+    value = _lookup(data, path)
+    shown = "" if value is _MISSING else f" (value: {value!r})"
+    return ConfigError(f"{path or 'config'}: {message[:1].lower()}{message[1:]}{shown}")
+
+
+def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _check_domain(config: Config) -> None:
+    """Build the DSP, source and supervisor settings once, so their own checks run at start."""
+    checks: dict[str, Callable[[], object]] = {
+        "filter": config.filter.settings,
+        "spectrum": config.spectrum.settings,
+        "supervisor": config.supervisor.policy,
+    }
+    for table, build in checks.items():
+        try:
+            build()
+        except ConfigError as exc:
+            raise ConfigError(f"{table}.{exc}") from None
+    try:
+        config.synthetic_settings()
+    except ConfigError as exc:
+        key = str(exc).partition(":")[0]
+        table = "source" if key in _SOURCE_KEYS else "synthetic"
+        raise ConfigError(f"{table}.{exc}") from None
+
+
+def _name_flag(exc: ConfigError, flags: Mapping[str, str]) -> ConfigError:
+    key = str(exc).partition(":")[0]
+    flag = flags.get(key)
+    return ConfigError(f"{flag} ({exc})") if flag else exc
