@@ -1,0 +1,63 @@
+"""The command line as a user meets it: help, config errors and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def eegd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eegd.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_help_documents_the_commands_and_flags() -> None:
+    top = eegd("--help")
+    assert top.returncode == 0
+    assert "run" in top.stdout
+    assert "config" in top.stdout
+    run = eegd("run", "--help")
+    for flag in ("--config", "--channels", "--sample-rate", "--batch-size", "--notch", "--port"):
+        assert flag in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "toml", "expected"),
+    [
+        (["--channels", "0"], None, "source.channels"),
+        (["--channels", "33"], None, "source.channels"),
+        (["--sample-rate", "300"], None, "source.sample_rate"),
+        ([], "[source]\ncolour = 1\n", "source.colour: unknown key"),
+        ([], "[source]\nchannels = 8.5\n", "source.channels"),
+        (["--channels", "many"], None, "--channels"),
+        (["--bogus"], None, "--bogus"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_key_and_exit_2(
+    tmp_path: Path, args: list[str], toml: str | None, expected: str
+) -> None:
+    if toml is not None:
+        (tmp_path / "eegd.toml").write_text(toml)
+    result = eegd("run", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_config_command_prints_the_effective_configuration(tmp_path: Path) -> None:
+    (tmp_path / "eegd.toml").write_text("[source]\nchannels = 4\n")
+    result = eegd("config", "--sample-rate", "500", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '"channels": 4' in result.stdout
+    assert '"sample_rate": 500' in result.stdout
