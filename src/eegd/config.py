@@ -33,6 +33,7 @@ __all__ = [
     "load_config",
 ]
 
+
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Base of every table: immutable, keyword-only, unknown keys rejected."""
 
@@ -231,7 +232,9 @@ _MISSING = object()
 def _translate(exc: msgspec.ValidationError, data: Mapping[str, Any]) -> ConfigError:
     """Turn msgspec's "Expected `int`, got `str` - at `$.source.channels`" into our form."""
     match = _MSGSPEC_MESSAGE.match(str(exc))
-    message, path = (match["message"], (match["path"] or "").lstrip(".")) if match else (str(exc), "")
+    message, path = (
+        (match["message"], (match["path"] or "").lstrip(".")) if match else (str(exc), "")
+    )
     field, separator, rest = message.partition(": ")
     if separator and re.fullmatch(r"\w+", field):
         # A check in __post_init__ names its own field: "batch_size: 0 is out of range ...".

@@ -1,0 +1,187 @@
+"""CPU cost of the whole pipeline per second of EEG, against two references from the same run.
+
+The pipeline is the real daemon (un-paced synthetic source → acquisition thread → bus →
+voltage_filter → brain_waves) with an ``fft`` subscriber; any drop fails the run, so lost
+work cannot look fast. References on the same data: the offline floor (the same samples
+generated in one read, filtered by one ``sosfilt`` call and their spectra computed in one
+vectorised FFT) and a naive per-sample Python filter loop. JSON on stdout.
+
+    python bench/pipeline.py [--seconds-scale 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.signal
+from eegd.sources.synthetic import SyntheticSource
+
+from eegd.config import Config, load_config
+from eegd.daemon import Daemon
+from eegd.dsp.filters import design_sos, steady_state
+from eegd.dsp.spectrum import BANDS, band_power, decimation_factor, hann_psd
+from eegd.events import FftPacket, Topic
+
+
+@dataclass(frozen=True)
+class Case:
+    """One stream shape to measure."""
+
+    channels: int
+    sample_rate: int
+    batch_size: int
+    seconds: float
+
+
+CASES = (
+    Case(8, 250, 32, 240.0),
+    Case(8, 16000, 512, 30.0),
+    Case(32, 16000, 512, 15.0),
+)
+
+
+def case_config(case: Case) -> Config:
+    """The daemon's configuration for ``case``, un-paced."""
+    return load_config(
+        None,
+        {
+            "source.channels": ("", case.channels),
+            "source.sample_rate": ("", case.sample_rate),
+            "source.batch_size": ("", case.batch_size),
+            "synthetic.paced": ("", False),
+        },
+    )
+
+
+async def run_pipeline(case: Case) -> dict[str, Any]:
+    """Push ``case.seconds`` of EEG through the daemon; CPU seconds and counters."""
+    config = case_config(case)
+    daemon = Daemon(config)
+    frames_wanted = math.ceil(case.seconds * case.sample_rate / case.batch_size)
+    spectra = 0
+    last_fft_frame = -1
+    with daemon.bus.subscribe([Topic.FFT], maxsize=100_000) as fft:
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        daemon.start()
+        while last_fft_frame < frames_wanted - 1:
+            event = await asyncio.wait_for(fft.get(), timeout=60)
+            if isinstance(event, FftPacket):
+                spectra += 1
+                last_fft_frame = event.source_frame_id
+        cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
+        frames = daemon.acquisition.stats().frames_published
+        await daemon.stop()
+        drops = daemon.bus.stats().dropped + fft.dropped
+    if drops:
+        raise SystemExit(f"{case}: {drops} events dropped; the measurement is void")
+    seconds = frames * case.batch_size / case.sample_rate
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "eeg_s": seconds,
+        "frames": frames,
+        "spectra": spectra,
+        "drops": drops,
+        "cpu_s_per_eeg_s": cpu / seconds,
+    }
+
+
+def offline_floor(case: Case) -> dict[str, Any]:
+    """The same work done in one shot on the whole array: generate, filter, all spectra."""
+    config = case_config(case)
+    n = int(case.seconds * case.sample_rate)
+    start = time.process_time()
+    source = SyntheticSource(config.synthetic_settings())
+    source.open()
+    volts = source.read(n).volts.astype(np.float64)
+    source.close()
+    sos = design_sos(config.filter.settings(), case.sample_rate)
+    filtered = scipy.signal.sosfilt(sos, volts, axis=1, zi=steady_state(sos, volts[:, 0]))
+    settings = config.spectrum.settings()
+    q = decimation_factor(case.sample_rate, settings.max_freq_hz)
+    rate = case.sample_rate / q
+    if q > 1:
+        anti_alias = scipy.signal.butter(8, 0.8 * rate / 2, fs=case.sample_rate, output="sos")
+        filtered = scipy.signal.sosfilt(anti_alias, filtered, axis=1)[:, ::q]
+    window, hop = round(settings.window_s * rate), round(settings.hop_s * rate)
+    segments = np.lib.stride_tricks.sliding_window_view(filtered, window, axis=1)[:, ::hop]
+    segments = np.ascontiguousarray(segments.transpose(1, 0, 2))
+    freqs, psd = hann_psd(segments, rate, settings.detrend)
+    keep = freqs <= settings.max_freq_hz
+    band_power(freqs[keep], psd[..., keep] * 1e12, BANDS)
+    cpu = time.process_time() - start
+    return {"cpu_s": cpu, "eeg_s": n / case.sample_rate, "cpu_s_per_eeg_s": cpu / case.seconds}
+
+
+def naive_loop(seconds: float) -> dict[str, Any]:
+    """Per-sample Python biquads over 8 ch × 250 Hz: what eegd's design avoids."""
+    config = case_config(Case(8, 250, 32, seconds))
+    source = SyntheticSource(config.synthetic_settings())
+    source.open()
+    volts = source.read(int(seconds * 250)).volts.astype(np.float64)
+    source.close()
+    sos = design_sos(config.filter.settings(), 250)
+    start = time.process_time()
+    state = [[[0.0, 0.0] for _ in sos] for _ in range(volts.shape[0])]
+    out = np.empty_like(volts)
+    for i in range(volts.shape[1]):
+        for channel in range(volts.shape[0]):
+            x = volts[channel, i]
+            for section, (b0, b1, b2, _a0, a1, a2) in enumerate(sos):
+                z = state[channel][section]
+                y = b0 * x + z[0]
+                z[0] = b1 * x - a1 * y + z[1]
+                z[1] = b2 * x - a2 * y
+                x = y
+            out[channel, i] = x
+    cpu = time.process_time() - start
+    return {"cpu_s": cpu, "eeg_s": seconds, "cpu_s_per_eeg_s": cpu / seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds-scale", type=float, default=1.0, help="scale every duration")
+    scale = parser.parse_args().seconds_scale
+    results = []
+    for case in CASES:
+        scaled = Case(case.channels, case.sample_rate, case.batch_size, case.seconds * scale)
+        pipeline = asyncio.run(run_pipeline(scaled))
+        floor = offline_floor(scaled)
+        results.append(
+            {
+                "channels": case.channels,
+                "sample_rate": case.sample_rate,
+                "batch_size": case.batch_size,
+                "pipeline": pipeline,
+                "offline_floor": floor,
+                "ratio_to_floor": pipeline["cpu_s_per_eeg_s"] / floor["cpu_s_per_eeg_s"],
+            }
+        )
+    naive = naive_loop(20.0 * scale)
+    everyday = results[0]["pipeline"]["cpu_s_per_eeg_s"]
+    json.dump(
+        {
+            "benchmark": "pipeline",
+            "python": sys.version.split()[0],
+            "machine": platform.machine(),
+            "cases": results,
+            "naive_8x250": naive,
+            "naive_over_pipeline_8x250": naive["cpu_s_per_eeg_s"] / everyday,
+        },
+        sys.stdout,
+        indent=2,
+    )
+    print()
+
+
+if __name__ == "__main__":
+    main()
