@@ -1,0 +1,225 @@
+"""Streaming IIR filters for EEG: high-pass, low-pass and powerline notch as second-order sections.
+
+The filter is designed once as SOS and run with ``sosfilt`` carrying its state (``zi``) per
+channel, so filtering packet by packet gives exactly the same samples as filtering the whole
+signal at once. The state starts in steady state for the first sample, so a DC offset (an
+electrode at tens of mV) does not ring through the high-pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import signal
+
+from eegd.errors import ConfigError
+
+__all__ = [
+    "NOTCH_FREQUENCIES",
+    "FilterSettings",
+    "StreamingFilter",
+    "design_sos",
+    "steady_state",
+]
+
+#: The powerline frequencies the notch may be set to (Hz); ``None`` turns it off.
+NOTCH_FREQUENCIES: tuple[float, ...] = (50.0, 60.0)
+
+_MAX_ORDER = 8
+
+
+def _shown(value: object) -> str:
+    """A value as an error message shows it: ``55`` rather than ``55.0``."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value)
+
+
+def _real(name: str, value: object) -> float:
+    """``value`` as a finite float, or ``ConfigError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{name}: {_shown(value)} is not a finite number")
+    return float(value)
+
+
+def _frequency_or_off(name: str, value: object) -> float | None:
+    """A corner frequency above 0 Hz, or ``None`` for off."""
+    if value is None:
+        return None
+    frequency = _real(name, value)
+    if frequency <= 0:
+        raise ConfigError(
+            f"{name}: {_shown(value)} is not allowed (allowed: a frequency above 0 Hz, or off)"
+        )
+    return frequency
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSettings:
+    """What the voltage filter does; ``None`` turns a stage off. Validated on construction."""
+
+    highpass_hz: float | None = 0.5
+    lowpass_hz: float | None = 45.0
+    notch_hz: float | None = 50.0
+    """Powerline notch: 50 or 60 Hz, or ``None`` for off."""
+    order: int = 4
+    """Butterworth order of the high-pass and of the low-pass."""
+    notch_q: float = 30.0
+    """Quality factor of the notch: its -3 dB width is ``notch_hz / notch_q``."""
+
+    def __post_init__(self) -> None:
+        highpass = _frequency_or_off("highpass_hz", self.highpass_hz)
+        lowpass = _frequency_or_off("lowpass_hz", self.lowpass_hz)
+        if highpass is not None and lowpass is not None and highpass >= lowpass:
+            raise ConfigError(
+                f"highpass_hz: {highpass:g} is not allowed "
+                f"(allowed: below lowpass_hz {lowpass:g}, or off)"
+            )
+        notch = None if self.notch_hz is None else _real("notch_hz", self.notch_hz)
+        if notch is not None and notch not in NOTCH_FREQUENCIES:
+            raise ConfigError(
+                f"notch_hz: {_shown(self.notch_hz)} is not allowed (allowed: 50, 60 or off)"
+            )
+        if (
+            isinstance(self.order, bool)
+            or not isinstance(self.order, int)
+            or not 1 <= self.order <= _MAX_ORDER
+        ):
+            raise ConfigError(
+                f"order: {_shown(self.order)} is not allowed (allowed: an integer 1..{_MAX_ORDER})"
+            )
+        notch_q = _real("notch_q", self.notch_q)
+        if notch_q <= 0:
+            raise ConfigError(f"notch_q: {_shown(self.notch_q)} is not allowed (allowed: above 0)")
+        object.__setattr__(self, "highpass_hz", highpass)
+        object.__setattr__(self, "lowpass_hz", lowpass)
+        object.__setattr__(self, "notch_hz", notch)
+        object.__setattr__(self, "notch_q", notch_q)
+
+
+def _below_nyquist(name: str, frequency: float, sample_rate: float) -> None:
+    nyquist = sample_rate / 2
+    if frequency >= nyquist:
+        raise ConfigError(
+            f"{name}: {frequency:g} Hz is not allowed at {sample_rate:g} Hz sampling "
+            f"(allowed: below the Nyquist frequency {nyquist:g} Hz)"
+        )
+
+
+def design_sos(settings: FilterSettings, sample_rate: float) -> npt.NDArray[np.float64]:
+    """The second-order sections of the high-pass, low-pass and notch, in that order.
+
+    Every stage off gives an empty ``(0, 6)`` array, which ``StreamingFilter`` treats as the
+    identity. A corner at or above the Nyquist frequency is a ``ConfigError`` naming it.
+    """
+    rate = _real("sample_rate", sample_rate)
+    if rate <= 0:
+        raise ConfigError(f"sample_rate: {_shown(sample_rate)} is not allowed (allowed: above 0)")
+    sections = [np.zeros((0, 6))]
+    if settings.highpass_hz is not None:
+        _below_nyquist("highpass_hz", settings.highpass_hz, rate)
+        sections.append(
+            signal.butter(settings.order, settings.highpass_hz, "highpass", fs=rate, output="sos")
+        )
+    if settings.lowpass_hz is not None:
+        _below_nyquist("lowpass_hz", settings.lowpass_hz, rate)
+        sections.append(
+            signal.butter(settings.order, settings.lowpass_hz, "lowpass", fs=rate, output="sos")
+        )
+    if settings.notch_hz is not None:
+        _below_nyquist("notch_hz", settings.notch_hz, rate)
+        b, a = signal.iirnotch(settings.notch_hz, settings.notch_q, fs=rate)
+        sections.append(signal.tf2sos(b, a))
+    return np.ascontiguousarray(np.vstack(sections), dtype=np.float64)
+
+
+def _checked_sos(sos: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    array = np.array(sos, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 6:
+        raise ValueError(f"sos must have shape (sections, 6), got {array.shape}")
+    return array
+
+
+def steady_state(sos: npt.ArrayLike, first_samples: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Initial state ``(sections, channels, 2)`` as if each channel had always been at its value.
+
+    This is what a fresh filter start looks like: a constant input passes without a transient.
+    """
+    coefficients = _checked_sos(sos)
+    levels = np.asarray(first_samples, dtype=np.float64)
+    if levels.ndim != 1:
+        raise ValueError(f"first_samples must have shape (channels,), got {levels.shape}")
+    if coefficients.shape[0] == 0:
+        return np.zeros((0, levels.shape[0], 2))
+    unit: npt.NDArray[np.float64] = signal.sosfilt_zi(coefficients)
+    return unit[:, np.newaxis, :] * levels[np.newaxis, :, np.newaxis]
+
+
+class StreamingFilter:
+    """An SOS filter over channels × samples blocks that keeps its state between blocks.
+
+    The state starts in steady state for the first block's first sample. ``redesign`` switches
+    coefficients while running with a glitch no larger than a fresh start.
+    """
+
+    def __init__(self, sos: npt.ArrayLike, n_channels: int) -> None:
+        if n_channels < 1:
+            raise ValueError(f"n_channels must be at least 1, got {n_channels}")
+        self.n_channels = n_channels
+        self._sos = _checked_sos(sos)
+        self._zi: npt.NDArray[np.float64] | None = None
+        self._last_input: npt.NDArray[np.float64] | None = None
+
+    @property
+    def sos(self) -> npt.NDArray[np.float64]:
+        """The current coefficients (a read-only view)."""
+        view = self._sos.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def zi(self) -> npt.NDArray[np.float64] | None:
+        """A copy of the state ``(sections, channels, 2)``; ``None`` until the first sample."""
+        return None if self._zi is None else self._zi.copy()
+
+    def process(self, block: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Filter a channels × samples block along the samples, continuing from the last one."""
+        x = np.asarray(block, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] != self.n_channels:
+            raise ValueError(f"block must have shape ({self.n_channels}, samples), got {x.shape}")
+        if x.shape[1] == 0:
+            return np.zeros(x.shape, dtype=np.float32)
+        if self._zi is None:
+            self._zi = steady_state(self._sos, x[:, 0])
+        self._last_input = x[:, -1].copy()
+        if self._sos.shape[0] == 0:
+            return x.astype(np.float32)
+        y, self._zi = signal.sosfilt(self._sos, x, axis=1, zi=self._zi)
+        return np.asarray(y, dtype=np.float32)
+
+    def redesign(self, sos: npt.ArrayLike) -> None:
+        """Switch to ``sos`` while running, with a glitch no larger than a fresh start.
+
+        The leading sections that did not change keep their state, so they simply continue
+        (switching the notch, the last stage, leaves the high-pass undisturbed); the sections
+        from the first change on restart in steady state for each channel's last input sample.
+        """
+        coefficients = _checked_sos(sos)
+        unchanged = 0
+        for old_row, new_row in zip(self._sos, coefficients, strict=False):
+            if not np.array_equal(old_row, new_row):
+                break
+            unchanged += 1
+        if self._zi is not None and self._last_input is not None:
+            state = steady_state(coefficients, self._last_input)
+            state[:unchanged] = self._zi[:unchanged]
+            self._zi = state
+        self._sos = coefficients
+
+    def reset(self) -> None:
+        """Forget the state: the next block starts fresh, e.g. after a gap in the samples."""
+        self._zi = None
+        self._last_input = None

@@ -1,0 +1,287 @@
+"""Power spectra and band powers of EEG over a sliding window.
+
+``hann_psd`` is the one-segment equivalent of ``scipy.signal.welch`` with a periodic Hann
+window; ``SlidingSpectrum`` feeds it the latest window every hop. At high sample rates the
+signal is low-passed and decimated to a few times ``max_freq_hz`` first: the spectrum below
+``max_freq_hz`` stays the same while the FFT shrinks by the decimation factor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import signal
+
+from eegd.dsp.filters import StreamingFilter
+from eegd.errors import ConfigError
+
+__all__ = [
+    "BANDS",
+    "DETREND_OPTIONS",
+    "SlidingSpectrum",
+    "SpectrumResult",
+    "SpectrumSettings",
+    "band_power",
+    "decimation_factor",
+    "hann_psd",
+]
+
+#: EEG frequency bands as (name, low Hz, high Hz), half-open [low, high).
+BANDS: tuple[tuple[str, float, float], ...] = (
+    ("delta", 1.0, 4.0),
+    ("theta", 4.0, 8.0),
+    ("alpha", 8.0, 13.0),
+    ("beta", 13.0, 30.0),
+    ("gamma", 30.0, 45.0),
+)
+
+#: The detrend choices, as ``scipy.signal.welch`` names them; ``None`` keeps the mean.
+DETREND_OPTIONS: tuple[str | None, ...] = ("constant", "linear", None)
+
+_ANTI_ALIAS_ORDER = 8
+_ANTI_ALIAS_FRACTION = 0.8
+"""The anti-alias corner as a fraction of the decimated Nyquist frequency."""
+
+
+def _positive(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigError(f"{name}: {value!r} is not allowed (allowed: a number above 0)")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class SpectrumSettings:
+    """The sliding spectrum's window, hop, highest kept frequency and detrend."""
+
+    window_s: float = 2.0
+    hop_s: float = 0.25
+    """Seconds between spectra, rounded to whole samples at the rate the FFT runs at."""
+    max_freq_hz: float = 100.0
+    """Highest frequency kept in the spectrum; at least the top band edge (45 Hz)."""
+    detrend: str | None = "constant"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "window_s", _positive("window_s", self.window_s))
+        object.__setattr__(self, "hop_s", _positive("hop_s", self.hop_s))
+        max_freq = _positive("max_freq_hz", self.max_freq_hz)
+        top = BANDS[-1][2]
+        if max_freq < top:
+            raise ConfigError(
+                f"max_freq_hz: {self.max_freq_hz!r} is not allowed "
+                f"(allowed: at least {top:g}, the top of the {BANDS[-1][0]} band)"
+            )
+        object.__setattr__(self, "max_freq_hz", max_freq)
+        if self.detrend not in DETREND_OPTIONS:
+            raise ConfigError(
+                f"detrend: {self.detrend!r} is not allowed (allowed: 'constant', 'linear' or off)"
+            )
+
+
+def hann_psd(
+    x: npt.ArrayLike, sample_rate: float, detrend: str | None = "constant"
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """One-sided PSD along the last axis with a periodic Hann window over all ``n`` samples.
+
+    Scaled exactly like ``welch(x, fs, window="hann", nperseg=n, noverlap=0, detrend=...,
+    scaling="density")``: in the input's units²/Hz, every bin doubled except DC and, for
+    even ``n``, Nyquist. Returns ``(freqs, psd)``.
+    """
+    data = np.asarray(x, dtype=np.float64)
+    n = data.shape[-1]
+    if n < 2:
+        raise ValueError(f"hann_psd needs at least 2 samples, got {n}")
+    if detrend == "constant":
+        data = data - data.mean(axis=-1, keepdims=True)
+    elif detrend == "linear":
+        data = signal.detrend(data, axis=-1, type="linear")
+    elif detrend is not None:
+        raise ValueError(f"detrend must be one of {DETREND_OPTIONS}, got {detrend!r}")
+    window = signal.get_window("hann", n)
+    spectrum = np.fft.rfft(data * window, axis=-1)
+    psd = spectrum.real**2 + spectrum.imag**2
+    psd *= 1.0 / (sample_rate * float(np.dot(window, window)))
+    doubled_end = psd.shape[-1] - 1 if n % 2 == 0 else psd.shape[-1]
+    psd[..., 1:doubled_end] *= 2.0
+    freqs = np.asarray(np.fft.rfftfreq(n, 1.0 / sample_rate), dtype=np.float64)
+    return freqs, psd
+
+
+def band_power(
+    freqs: npt.ArrayLike,
+    psd: npt.ArrayLike,
+    bands: tuple[tuple[str, float, float], ...] = BANDS,
+) -> npt.NDArray[np.float64]:
+    """Power per band (channels × bands): the PSD times the bin width, summed over [lo, hi)."""
+    frequencies = np.asarray(freqs, dtype=np.float64)
+    density = np.asarray(psd, dtype=np.float64)
+    if frequencies.ndim != 1 or frequencies.shape[0] < 2:
+        raise ValueError("band_power needs at least 2 equally spaced frequencies")
+    if density.shape[-1] != frequencies.shape[0]:
+        raise ValueError(f"psd has {density.shape[-1]} bins but there are {frequencies.size} freqs")
+    width = frequencies[1] - frequencies[0]
+    powers = np.empty((*density.shape[:-1], len(bands)))
+    for index, (_, low, high) in enumerate(bands):
+        in_band = (frequencies >= low) & (frequencies < high)
+        powers[..., index] = density[..., in_band].sum(axis=-1) * width
+    return powers
+
+
+def decimation_factor(sample_rate: float, max_freq_hz: float) -> int:
+    """Keep every q-th sample so the FFT runs at 4 to 8 times ``max_freq_hz`` (1: no decimation).
+
+    At 16 kHz and 100 Hz that is q = 40, a 400 Hz FFT; at 250 Hz it is 1.
+    """
+    return max(1, math.floor(sample_rate / (4.0 * max_freq_hz)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SpectrumResult:
+    """The spectrum of one window: bins up to ``max_freq_hz`` only.
+
+    ``psd`` is channels × bins in the input's units²/Hz, ``band_power`` channels × bands in
+    units² (bands of ``BANDS``). ``end_sample`` is one past the index of the window's last
+    input sample, counted from the first sample pushed (an exclusive end, like a slice).
+    ``sample_rate`` is the rate the FFT ran at, after decimation.
+    """
+
+    freqs: npt.NDArray[np.float64]
+    psd: npt.NDArray[np.float64]
+    band_power: npt.NDArray[np.float64]
+    end_sample: int
+    fft_size: int
+    sample_rate: float
+
+
+class SlidingSpectrum:
+    """Spectra of the latest window, one per hop, from blocks of channels × samples.
+
+    Memory is bounded: samples go through a streaming anti-alias filter (when decimating)
+    into a ring buffer of one window. ``push`` returns the spectra that became due;
+    ``fill`` keeps the same bookkeeping without computing any, for when nobody listens.
+    """
+
+    def __init__(
+        self, sample_rate: float, n_channels: int, settings: SpectrumSettings | None = None
+    ) -> None:
+        if not math.isfinite(sample_rate) or sample_rate <= 0:
+            raise ValueError(f"sample_rate must be above 0, got {sample_rate!r}")
+        if n_channels < 1:
+            raise ValueError(f"n_channels must be at least 1, got {n_channels}")
+        self.settings = settings if settings is not None else SpectrumSettings()
+        self.n_channels = n_channels
+        self.input_rate = float(sample_rate)
+        self.decimation = decimation_factor(sample_rate, self.settings.max_freq_hz)
+        self.sample_rate = self.input_rate / self.decimation
+        """The rate the FFT runs at, after decimation."""
+        self.fft_size = round(self.settings.window_s * self.sample_rate)
+        if self.fft_size < 2:
+            raise ConfigError(
+                f"window_s: {self.settings.window_s:g} is not allowed at {self.sample_rate:g} Hz "
+                f"(allowed: at least 2 samples, {2 / self.sample_rate:g} s)"
+            )
+        self.hop = round(self.settings.hop_s * self.sample_rate)
+        if self.hop < 1:
+            raise ConfigError(
+                f"hop_s: {self.settings.hop_s:g} is not allowed at {self.sample_rate:g} Hz "
+                f"(allowed: at least 1 sample, {1 / self.sample_rate:g} s)"
+            )
+        all_freqs = np.asarray(
+            np.fft.rfftfreq(self.fft_size, 1.0 / self.sample_rate), dtype=np.float64
+        )
+        self._kept_bins = int(np.count_nonzero(all_freqs <= self.settings.max_freq_hz))
+        self._freqs = all_freqs[: self._kept_bins]
+        self._freqs.flags.writeable = False
+        self._anti_alias = (
+            StreamingFilter(_anti_alias_sos(self.input_rate, self.decimation), n_channels)
+            if self.decimation > 1
+            else None
+        )
+        self._ring = np.zeros((n_channels, self.fft_size))
+        self._ring_end = 0
+        self._until_due = self.fft_size
+        self._samples_seen = 0
+        self._decimated_seen = 0
+
+    @property
+    def freqs(self) -> npt.NDArray[np.float64]:
+        """The frequencies of every result's bins (read-only)."""
+        return self._freqs
+
+    @property
+    def samples_seen(self) -> int:
+        """Input samples per channel pushed or filled so far."""
+        return self._samples_seen
+
+    def push(self, block: npt.ArrayLike) -> list[SpectrumResult]:
+        """Append a channels × samples block; return the spectra that fell due, oldest first."""
+        return self._consume(block, compute=True)
+
+    def fill(self, block: npt.ArrayLike) -> None:
+        """Append a block without computing spectra, so the next ``push`` is due on time."""
+        self._consume(block, compute=False)
+
+    def _consume(self, block: npt.ArrayLike, *, compute: bool) -> list[SpectrumResult]:
+        x = np.asarray(block)
+        if x.ndim != 2 or x.shape[0] != self.n_channels:
+            raise ValueError(f"block must have shape ({self.n_channels}, samples), got {x.shape}")
+        first_kept = -self._samples_seen % self.decimation
+        self._samples_seen += x.shape[1]
+        if self._anti_alias is not None:
+            x = self._anti_alias.process(x)[:, first_kept :: self.decimation]
+        results: list[SpectrumResult] = []
+        start = 0
+        while start < x.shape[1]:
+            taken = min(x.shape[1] - start, self._until_due)
+            self._write(x[:, start : start + taken])
+            start += taken
+            self._decimated_seen += taken
+            self._until_due -= taken
+            if self._until_due == 0:
+                self._until_due = self.hop
+                if compute:
+                    results.append(self._spectrum())
+        return results
+
+    def _write(self, chunk: npt.NDArray[np.generic]) -> None:
+        size = self.fft_size
+        count = chunk.shape[1]
+        if count >= size:
+            self._ring[:] = chunk[:, count - size :]
+            self._ring_end = 0
+            return
+        head = min(count, size - self._ring_end)
+        self._ring[:, self._ring_end : self._ring_end + head] = chunk[:, :head]
+        self._ring[:, : count - head] = chunk[:, head:]
+        self._ring_end = (self._ring_end + count) % size
+
+    def _spectrum(self) -> SpectrumResult:
+        window = np.concatenate(
+            (self._ring[:, self._ring_end :], self._ring[:, : self._ring_end]), axis=1
+        )
+        _, psd = hann_psd(window, self.sample_rate, self.settings.detrend)
+        kept = psd[:, : self._kept_bins]
+        return SpectrumResult(
+            freqs=self._freqs,
+            psd=kept,
+            band_power=band_power(self._freqs, kept),
+            end_sample=(self._decimated_seen - 1) * self.decimation + 1,
+            fft_size=self.fft_size,
+            sample_rate=self.sample_rate,
+        )
+
+
+def _anti_alias_sos(sample_rate: float, decimation: int) -> npt.NDArray[np.float64]:
+    """A Butterworth low-pass below the decimated Nyquist frequency, as SOS."""
+    corner = _ANTI_ALIAS_FRACTION * sample_rate / decimation / 2.0
+    sos: npt.NDArray[np.float64] = signal.butter(
+        _ANTI_ALIAS_ORDER, corner, "lowpass", fs=sample_rate, output="sos"
+    )
+    return sos

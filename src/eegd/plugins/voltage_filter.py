@@ -1,0 +1,82 @@
+"""The voltage filter plugin: raw EEG in, high-passed, low-passed and notched EEG out.
+
+The filter is built from the first packet's sample rate and channel count and keeps its state
+from packet to packet; a gap in the samples (a lost packet, a new session) restarts it fresh
+rather than carrying the state across the jump.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from eegd.dsp.filters import FilterSettings, StreamingFilter, design_sos
+from eegd.errors import ConfigError
+from eegd.events import EegPacket, Event, FilteredEegPacket, Topic
+from eegd.plugin import TransformPlugin
+
+__all__ = ["VoltageFilter"]
+
+_OPTION_KEYS = ("highpass_hz", "lowpass_hz", "notch_hz", "order", "notch_q")
+_OFF_WHEN_ZERO = ("highpass_hz", "lowpass_hz", "notch_hz")
+
+
+class VoltageFilter(TransformPlugin):
+    """Filters every ``raw_eeg`` packet into a ``filtered_eeg`` packet with the same identity."""
+
+    name: ClassVar[str] = "voltage_filter"
+    consumes: ClassVar[tuple[Topic, ...]] = (Topic.RAW_EEG,)
+    produces: ClassVar[tuple[Topic, ...]] = (Topic.FILTERED_EEG,)
+
+    def __init__(self, settings: FilterSettings | None = None) -> None:
+        self._settings = settings if settings is not None else FilterSettings()
+        self._filter: StreamingFilter | None = None
+        self._shape: tuple[float, int] | None = None
+        """(sample rate, channels) the filter was built for."""
+        self._next_sample: int | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> VoltageFilter:
+        """A filter configured by its options table; 0 or None turns a frequency stage off."""
+        unknown = sorted(set(options) - set(_OPTION_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{unknown[0]}: unknown voltage_filter option (allowed: {', '.join(_OPTION_KEYS)})"
+            )
+        values: dict[str, Any] = {
+            key: None if key in _OFF_WHEN_ZERO and value == 0 else value
+            for key, value in options.items()
+        }
+        return cls(FilterSettings(**values))
+
+    @property
+    def settings(self) -> FilterSettings:
+        """The settings in effect."""
+        return self._settings
+
+    def update(self, settings: FilterSettings) -> None:
+        """Change the settings while running; the switch is no worse than a fresh start.
+
+        Raises ``ConfigError`` (and keeps the old settings) when the new ones do not fit the
+        stream's sample rate.
+        """
+        if self._filter is not None and self._shape is not None:
+            self._filter.redesign(design_sos(settings, self._shape[0]))
+        self._settings = settings
+
+    def process(self, event: Event) -> Sequence[Event]:
+        """The filtered packet of an ``EegPacket``; nothing for any other event."""
+        if not isinstance(event, EegPacket):
+            return []
+        stream_filter = self._filter_for(event)
+        return [FilteredEegPacket.from_source(event, stream_filter.process(event.volts))]
+
+    def _filter_for(self, packet: EegPacket) -> StreamingFilter:
+        shape = (packet.sample_rate, int(packet.volts.shape[0]))
+        if self._filter is None or shape != self._shape:
+            self._filter = StreamingFilter(design_sos(self._settings, shape[0]), shape[1])
+            self._shape = shape
+        elif packet.first_sample != self._next_sample:
+            self._filter.reset()
+        self._next_sample = packet.first_sample + packet.n_samples
+        return self._filter
