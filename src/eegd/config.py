@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -105,10 +105,25 @@ class ServerSection(_Section):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
+    """Web origins besides eegd's own that may open WebSockets, e.g. "http://lab-pc:3000"."""
+    heartbeat_s: float = 10.0
+    max_clients: int = 64
+    max_topics_per_client: int = 4
+    client_queue_s: float = 2.0
+    """Seconds of a client's topics its queue holds before dropping the oldest frames."""
+    stall_timeout_s: float = 10.0
+    """A client whose socket takes nothing for this long is closed (1008)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port: {self.port} is out of range (allowed: 0..65535, 0 = any)")
+        for key in ("heartbeat_s", "client_queue_s", "stall_timeout_s"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key}: {getattr(self, key)} must be positive")
+        for key in ("max_clients", "max_topics_per_client"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}: {getattr(self, key)} must be at least 1")
 
 
 class SupervisorSection(_Section):
@@ -240,8 +255,22 @@ def _translate(exc: msgspec.ValidationError, data: Mapping[str, Any]) -> ConfigE
         # A check in __post_init__ names its own field: "batch_size: 0 is out of range ...".
         return ConfigError(f"{path}.{field}: {rest}".lstrip("."))
     value = _lookup(data, path)
-    shown = "" if value is _MISSING else f" (value: {value!r})"
-    return ConfigError(f"{path or 'config'}: {message[:1].lower()}{message[1:]}{shown}")
+    if message.startswith("Invalid enum value"):
+        message = f"{value!r} is not allowed (allowed: {_allowed_literals(path)})"
+    elif value is not _MISSING:
+        message = f"{message[:1].lower()}{message[1:]} (value: {value!r})"
+    return ConfigError(f"{path or 'config'}: {message}")
+
+
+def _allowed_literals(dotted: str) -> str:
+    """The choices of a Literal-typed key such as ``log.level``, for error messages."""
+    struct: Any = Config
+    field_type: Any = None
+    for part in dotted.split("."):
+        fields = {field.name: field for field in msgspec.structs.fields(struct)}
+        field_type = fields[part].type if part in fields else None
+        struct = field_type
+    return ", ".join(repr(choice) for choice in get_args(field_type))
 
 
 def _lookup(data: Mapping[str, Any], dotted: str) -> Any:

@@ -7,6 +7,7 @@ reports a status line every few seconds on the log (stderr).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import time
@@ -17,7 +18,9 @@ from typing import Any
 from eegd.acquisition import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.config import Config
-from eegd.events import SystemEvent, SystemEventKind
+from eegd.events import SystemEvent, SystemEventKind, Topic
+from eegd.net.connections import ConnectionManager, ConnectionSettings
+from eegd.net.server import Server, ServerSettings
 from eegd.plugin import Plugin, PluginContext, load_plugin_class
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
@@ -25,12 +28,14 @@ from eegd.sources.base import Source
 from eegd.sources.synthetic import SyntheticSource
 from eegd.supervisor import Supervisor, TaskState
 
-__all__ = ["ACQUISITION_TASK", "Daemon", "StatusSnapshot", "run_daemon"]
+__all__ = ["ACQUISITION_TASK", "CONNECTIONS_TASK", "Daemon", "StatusSnapshot", "run_daemon"]
 
 logger = logging.getLogger("eegd")
 
 #: The supervised task that reads the source; the daemon cannot work without it.
 ACQUISITION_TASK = "acquisition"
+#: The supervised task that streams to WebSocket clients.
+CONNECTIONS_TASK = "connections"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,38 @@ class Daemon:
         """The running instance of each plugin, replaced when the supervisor restarts one."""
         self.started_monotonic = time.monotonic()
         self._builders = {name: self._plugin_builder(name) for name in config.plugins}
+        server = config.server
+        self.connections = ConnectionManager(
+            self.bus,
+            lambda: self.acquisition.session,
+            frame_rates=self._frame_rates(),
+            settings=ConnectionSettings(
+                queue_seconds=server.client_queue_s,
+                stall_timeout=server.stall_timeout_s,
+                max_clients=server.max_clients,
+                max_topics_per_client=server.max_topics_per_client,
+            ),
+        )
+        self.server = Server(
+            self.connections,
+            self.status,
+            ServerSettings(
+                host=server.host,
+                port=server.port,
+                allowed_origins=tuple(server.allowed_origins),
+                heartbeat_s=server.heartbeat_s,
+            ),
+        )
+
+    def _frame_rates(self) -> dict[Topic, float]:
+        """Frames per second of each topic, to size client queues in seconds."""
+        packets = self.config.source.sample_rate / self.config.source.batch_size
+        return {
+            Topic.RAW_EEG: packets,
+            Topic.FILTERED_EEG: packets,
+            Topic.FFT: 1.0 / self.config.spectrum.hop_s,
+            Topic.SYSTEM: 1.0,
+        }
 
     def _open_source(self) -> Source:
         return SyntheticSource(self.config.synthetic_settings())
@@ -79,17 +116,69 @@ class Daemon:
 
         return start
 
+    async def serve(self) -> str:
+        """Bind the HTTP server (failing fast if the port is taken); return its URL."""
+        return await self.server.start()
+
     def start(self) -> None:
-        """Start the source and every plugin as supervised tasks (needs a running loop)."""
+        """Start the source, the plugins and the connection manager as supervised tasks."""
         for name in self._builders:
             self.supervisor.add(name, self._plugin_task(name))
+        self.supervisor.add(CONNECTIONS_TASK, self.connections.run)
         self.supervisor.add(ACQUISITION_TASK, self.acquisition.run)
         self.supervisor.start()
 
     async def stop(self) -> None:
-        """Announce the shutdown and stop every task, within 2 s."""
+        """Announce the shutdown, stop every task and close clients (1001), within 2 s."""
         self.bus.publish(SystemEvent.now(SystemEventKind.SHUTDOWN))
         await self.supervisor.stop(timeout=2.0)
+        await self.server.stop()
+
+    def status(self) -> dict[str, Any]:
+        """Everything /api/status reports: source, ledger, clients, tasks."""
+        source = self.config.source
+        session = self.acquisition.session
+        acquisition = self.acquisition.stats()
+        bus = self.bus.stats()
+        brain_waves = self.plugins.get(BrainWaves.name)
+        return {
+            "source": {
+                "kind": source.kind,
+                "sample_rate": source.sample_rate,
+                "channels": list(session.channel_names) if session else None,
+                "batch_size": source.batch_size,
+                "session": session.id if session else None,
+            },
+            "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
+            "ledger": {
+                "frames_published": acquisition.frames_published,
+                "samples_acquired": acquisition.samples_acquired,
+                "samples_lost": acquisition.samples_lost,
+                "sessions": acquisition.sessions,
+            },
+            "bus": {
+                topic.label: {
+                    "published": stats.published,
+                    "subscribers": stats.subscribers,
+                    "dropped": stats.dropped,
+                }
+                for topic, stats in bus.topics.items()
+            },
+            "clients": dataclasses.asdict(self.connections.stats()),
+            "spectra_computed": (
+                brain_waves.spectra_computed if isinstance(brain_waves, BrainWaves) else 0
+            ),
+            "tasks": [
+                {
+                    "name": status.name,
+                    "state": status.state.value,
+                    "restarts": status.restarts,
+                    "failures": status.failures,
+                    "last_error": status.last_error,
+                }
+                for status in self.supervisor.statuses()
+            ],
+        }
 
     def acquisition_gave_up(self) -> bool:
         """Whether the source failed more often than the restart policy allows."""
@@ -123,17 +212,24 @@ class Daemon:
             f"{(current.samples - previous.samples) / elapsed:.0f} samples/s, "
             f"lost {self.acquisition.stats().samples_lost} samples, "
             f"bus drops {current.dropped}, "
+            f"clients {self.connections.stats().clients}, "
             f"tasks {running}/{len(statuses)} running" + (f" ({troubled})" if troubled else "")
         )
 
 
 async def run_daemon(config: Config, stop: asyncio.Event | None = None) -> int:
-    """Run until SIGINT/SIGTERM (or ``stop`` is set); return the process exit code."""
+    """Serve until SIGINT/SIGTERM (or ``stop`` is set); return the process exit code.
+
+    The URL goes to stdout as one flushed line once the port is bound (with ``port = 0`` it
+    says which port was picked); logs go to stderr.
+    """
     stop = stop or asyncio.Event()
+    daemon = Daemon(config)
+    url = await daemon.serve()
+    print(url, flush=True)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    daemon = Daemon(config)
     daemon.start()
     exit_code = 0
     previous = daemon.snapshot()

@@ -58,13 +58,13 @@ class RestartPolicy:
     def __post_init__(self) -> None:
         retries = self.max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigError(f"max_retries must be an integer >= 0, got {retries!r}")
+            raise ConfigError(f"max_retries: {retries!r} is not allowed (allowed: an integer >= 0)")
         for name in ("initial_backoff", "max_backoff", "reset_after"):
             _check_number(name, getattr(self, name), low=0.0)
         _check_number("multiplier", self.multiplier, low=1.0)
         _check_number("jitter", self.jitter, low=0.0)
         if self.jitter >= 1.0:
-            raise ConfigError(f"jitter must be >= 0 and < 1, got {self.jitter!r}")
+            raise ConfigError(f"jitter: {self.jitter!r} is not allowed (allowed: 0 <= jitter < 1)")
 
     def backoff(self, failures: int, draw: float) -> float:
         """Seconds to wait after the ``failures``-th consecutive crash (1-based).
@@ -90,7 +90,7 @@ class RestartPolicy:
 def _check_number(name: str, value: Any, low: float) -> None:
     """Raise ``ConfigError`` naming ``name`` unless ``value`` is a real number >= ``low``."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
-        raise ConfigError(f"{name} must be a number >= {low:g}, got {value!r}")
+        raise ConfigError(f"{name}: {value!r} is not allowed (allowed: a number >= {low:g})")
 
 
 #: The policy a supervisor applies unless told otherwise.

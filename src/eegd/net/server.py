@@ -1,0 +1,165 @@
+"""The HTTP server: the kiosk, the WebSocket routes, the REST status and health endpoints.
+
+Everything is on one aiohttp port. Accepted WebSockets are handed to the
+``ConnectionManager``; the handler only checks the request and waits for the client to end.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from eegd.errors import EegdError
+from eegd.events import Topic
+from eegd.net.auth import origin_allowed
+from eegd.net.clients import ClientConnection
+from eegd.net.connections import CLOSE_TRY_AGAIN, ConnectionManager
+from eegd.net.protocol import MAX_MESSAGE_BYTES
+
+__all__ = ["KIOSK_DIR", "Server", "ServerSettings"]
+
+logger = logging.getLogger(__name__)
+
+#: The kiosk's static files, shipped inside the package.
+KIOSK_DIR = Path(str(resources.files("eegd") / "kiosk"))
+
+#: Single-topic WebSocket routes kept for existing clients: path → topic.
+FIXED_ROUTES: Mapping[str, Topic] = {
+    "/applet/brain_waves/data": Topic.FFT,
+    "/ws/data": Topic.FILTERED_EEG,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Where and how the server listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    allowed_origins: tuple[str, ...] = ()
+    """Origins besides the server's own that may open WebSockets."""
+    heartbeat_s: float = 10.0
+    """Ping interval; a client that misses its pong is dropped."""
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+
+
+class Server:
+    """Serves the kiosk, ``/ws`` and friends, ``/api/status`` and ``/healthz``."""
+
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        status: Callable[[], Mapping[str, Any]],
+        settings: ServerSettings | None = None,
+    ) -> None:
+        self._manager = manager
+        self._status = status
+        self.settings = settings or ServerSettings()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def app(self) -> web.Application:
+        """The aiohttp application with every route."""
+        app = web.Application(client_max_size=self.settings.max_message_bytes)
+        app.router.add_get("/", self._index)
+        app.router.add_get("/ws", self._multiplexed)
+        for path in FIXED_ROUTES:
+            app.router.add_get(path, self._fixed)
+        app.router.add_get("/api/status", self._api_status)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_static("/kiosk/", KIOSK_DIR, show_index=False)
+        return app
+
+    async def start(self) -> str:
+        """Bind and start serving; return the base URL. A bind failure is an ``EegdError``."""
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise EegdError(
+                f"cannot listen on {self.settings.host}:{self.settings.port}: {reason}"
+            ) from exc
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{port}/"
+        logger.info("serving the kiosk at %s", self.url)
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop accepting and close the listening socket."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(KIOSK_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def _api_status(self, request: web.Request) -> web.Response:
+        return web.json_response(self._status(), dumps=_dumps)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _multiplexed(self, request: web.Request) -> web.StreamResponse:
+        return await self._websocket(request, fixed_topics=None)
+
+    async def _fixed(self, request: web.Request) -> web.StreamResponse:
+        return await self._websocket(request, fixed_topics=frozenset({FIXED_ROUTES[request.path]}))
+
+    async def _websocket(
+        self, request: web.Request, fixed_topics: frozenset[Topic] | None
+    ) -> web.StreamResponse:
+        origin = request.headers.get(aiohttp.hdrs.ORIGIN)
+        if not origin_allowed(origin, request.host, self.settings.allowed_origins):
+            logger.warning("refused a WebSocket from origin %s", origin)
+            return web.json_response(
+                {
+                    "type": "error",
+                    "code": "forbidden_origin",
+                    "message": f"WebSocket connections from origin {origin} are not allowed; "
+                    "add it to server.allowed_origins to allow it",
+                },
+                status=403,
+            )
+        ws = web.WebSocketResponse(
+            heartbeat=self.settings.heartbeat_s,
+            compress=False,
+            max_msg_size=self.settings.max_message_bytes,
+        )
+        await ws.prepare(request)
+        if self._manager.is_full():
+            limit = self._manager.settings.max_clients
+            await ws.close(
+                code=CLOSE_TRY_AGAIN, message=f"too many clients (limit {limit})".encode()
+            )
+            return ws
+        client = ClientConnection(
+            self._manager.new_client_id(),
+            ws,
+            route=request.path,
+            remote=request.remote or "?",
+            fixed_topics=fixed_topics,
+            max_queue=self._manager.settings.min_queue_frames,
+            transport=request.transport,
+        )
+        await self._manager.incoming.put(client)
+        await client.finished.wait()
+        return ws
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)

@@ -1,0 +1,28 @@
+"""Shared fixtures: the real daemon as a subprocess on a free port."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.support.daemon import DaemonProcess, start_daemon_process
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Callable[..., DaemonProcess]]:
+    """Start daemons with given CLI args; each is stopped (SIGTERM) after the test."""
+    started: list[DaemonProcess] = []
+
+    def start(*args: str) -> DaemonProcess:
+        daemon = start_daemon_process(*args)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        try:
+            daemon.stop()
+        except subprocess.TimeoutExpired:
+            daemon.close_pipes()
