@@ -38,7 +38,7 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Base of every table: immutable, keyword-only, unknown keys rejected."""
 
 
-class SourceSection(_Section):
+class SourceSection(_Section, frozen=True):
     """``[source]``: which device to read and the stream's shape."""
 
     kind: Literal["synthetic"] = "synthetic"
@@ -53,7 +53,7 @@ class SourceSection(_Section):
             raise ValueError(f"batch_size: {self.batch_size} is out of range (allowed: 1..8192)")
 
 
-class SyntheticSection(_Section):
+class SyntheticSection(_Section, frozen=True):
     """``[synthetic]``: options of the built-in synthetic source."""
 
     seed: int = 0
@@ -64,7 +64,7 @@ class SyntheticSection(_Section):
     """Deliver samples in real time; off only for benchmarks."""
 
 
-class FilterSection(_Section):
+class FilterSection(_Section, frozen=True):
     """``[filter]``: the voltage filter; 0 turns a stage off."""
 
     highpass_hz: float = 0.5
@@ -82,7 +82,7 @@ class FilterSection(_Section):
         )
 
 
-class SpectrumSection(_Section):
+class SpectrumSection(_Section, frozen=True):
     """``[spectrum]``: the brain-waves spectrum."""
 
     window_s: float = 2.0
@@ -100,7 +100,7 @@ class SpectrumSection(_Section):
         )
 
 
-class ServerSection(_Section):
+class ServerSection(_Section, frozen=True):
     """``[server]``: where the HTTP/WebSocket server listens."""
 
     host: str = "127.0.0.1"
@@ -126,7 +126,7 @@ class ServerSection(_Section):
                 raise ValueError(f"{key}: {getattr(self, key)} must be at least 1")
 
 
-class SupervisorSection(_Section):
+class SupervisorSection(_Section, frozen=True):
     """``[supervisor]``: how crashed tasks are restarted."""
 
     max_retries: int = 5
@@ -150,7 +150,7 @@ class SupervisorSection(_Section):
         )
 
 
-class LogSection(_Section):
+class LogSection(_Section, frozen=True):
     """``[log]``: verbosity and the periodic status line."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -161,7 +161,7 @@ class LogSection(_Section):
             raise ValueError(f"status_interval_s: {self.status_interval_s} must be positive")
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     """The whole configuration; every table and key has a default."""
 
     source: SourceSection = msgspec.field(default_factory=SourceSection)

@@ -105,7 +105,7 @@ class Daemon:
         if name == BrainWaves.name:
             return lambda: BrainWaves(self.config.spectrum.settings())
         plugin_class = load_plugin_class(name)
-        return lambda: plugin_class.from_options({})  # type: ignore[no-any-return]
+        return lambda: plugin_class.from_options({})
 
     def _plugin_task(self, name: str) -> Callable[[], Coroutine[Any, Any, None]]:
         def start() -> Coroutine[Any, Any, None]:

@@ -58,7 +58,7 @@ class ClientConnection:
         remote: str,
         fixed_topics: frozenset[Topic] | None,
         max_queue: int,
-        transport: asyncio.BaseTransport | None = None,
+        transport: asyncio.Transport | None = None,
     ) -> None:
         self.id = client_id
         self.ws = ws
