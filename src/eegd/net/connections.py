@@ -23,8 +23,9 @@ import aiohttp
 from eegd.acquisition import Session
 from eegd.bus import DropPolicy, EventBus, Subscription
 from eegd.dsp.spectrum import BANDS
-from eegd.events import Event, FftPacket, Topic
+from eegd.events import EegPacket, Event, FftPacket, FilteredEegPacket, Topic
 from eegd.net.clients import ClientConnection, Outgoing
+from eegd.net.decimation import EnvelopeDecimator
 from eegd.net.protocol import (
     Dropped,
     ErrorCode,
@@ -38,6 +39,7 @@ from eegd.net.protocol import (
     Subscribed,
     Unsubscribe,
     Unsubscribed,
+    encode_decimated,
     encode_event,
     encode_server_message,
     parse_client_message,
@@ -51,6 +53,8 @@ logger = logging.getLogger(__name__)
 CLOSE_STALLED = 1008
 #: Close code when the server is full (try again later).
 CLOSE_TRY_AGAIN = 1013
+#: Topics whose clients may ask for a min/max envelope instead of every sample.
+DECIMATABLE = frozenset({Topic.RAW_EEG, Topic.FILTERED_EEG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +78,21 @@ class ManagerStats:
     clients: int
     clients_per_topic: dict[str, int]
     encoded: dict[str, int]
+    """Full-rate encodings per topic: one per event routed, however many clients."""
+    encoded_envelopes: dict[str, int]
+    """Decimated encodings per topic: one per event and distinct ``max_rate``."""
+    events_routed: dict[str, int]
+    """Events that had at least one client."""
     dropped: int
     closed_stalled: int
+
+
+@dataclass(slots=True)
+class _EnvelopeGroup:
+    """The clients of one topic that asked for the same ``max_rate``; one encoding serves all."""
+
+    decimator: EnvelopeDecimator
+    client_ids: set[int]
 
 
 class ConnectionManager:
@@ -97,12 +114,20 @@ class ConnectionManager:
         )
         self._clients: dict[int, ClientConnection] = {}
         self._routes: dict[Topic, set[int]] = {topic: set() for topic in Topic}
+        """Clients that get every event of a topic."""
+        self._envelopes: dict[Topic, dict[float, _EnvelopeGroup]] = {
+            topic: {} for topic in DECIMATABLE
+        }
+        """Clients that get a min/max envelope of a topic, grouped by their max_rate."""
         self._pumps: dict[Topic, tuple[Subscription, asyncio.Task[None]]] = {}
         self._client_tasks: set[asyncio.Task[None]] = set()
         self._encoded: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self._encoded_envelopes: dict[Topic, int] = dict.fromkeys(DECIMATABLE, 0)
+        self._routed: dict[Topic, int] = dict.fromkeys(Topic, 0)
         self._hello: Hello | None = None
         self._spectrum: Spectrum | None = None
         self._next_id = 1
+        self._slots_taken = 0
         self._dropped_by_gone_clients = 0
         self._closed_stalled = 0
         self._last_drop_warning: dict[int, float] = {}
@@ -123,22 +148,46 @@ class ConnectionManager:
         client_id, self._next_id = self._next_id, self._next_id + 1
         return client_id
 
-    def is_full(self) -> bool:
-        """Whether another client would exceed ``max_clients``."""
-        return len(self._clients) + self.incoming.qsize() >= self.settings.max_clients
+    def reserve_slot(self) -> bool:
+        """Claim a place for a client about to be handed over; False when at ``max_clients``.
+
+        The claim is synchronous, so clients connecting at once cannot overshoot the limit;
+        it is released when the client leaves.
+        """
+        if self._slots_taken >= self.settings.max_clients:
+            return False
+        self._slots_taken += 1
+        return True
 
     def stats(self) -> ManagerStats:
         """Current counters."""
         return ManagerStats(
             clients=len(self._clients),
-            clients_per_topic={topic.label: len(ids) for topic, ids in self._routes.items()},
+            clients_per_topic={
+                topic.label: sum(topic in client.topics for client in self._clients.values())
+                for topic in Topic
+            },
             encoded={topic.label: count for topic, count in self._encoded.items()},
+            encoded_envelopes={
+                topic.label: count for topic, count in self._encoded_envelopes.items()
+            },
+            events_routed={topic.label: count for topic, count in self._routed.items()},
             dropped=self._dropped_by_gone_clients
             + sum(client.stats.dropped for client in self._clients.values()),
             closed_stalled=self._closed_stalled,
         )
 
+    def discard(self, client: ClientConnection) -> None:
+        """Forget a client whose handler is ending, admitted or not, and free its slot."""
+        if client.id in self._clients:
+            self._remove(client)
+        elif not client.finished.is_set():
+            self._slots_taken -= 1
+            client.finished.set()
+
     def _admit(self, client: ClientConnection) -> None:
+        if client.finished.is_set():
+            return
         self._clients[client.id] = client
         logger.info("client %d connected from %s on %s", client.id, client.remote, client.route)
         hello = self._current_hello()
@@ -153,6 +202,7 @@ class ConnectionManager:
     def _remove(self, client: ClientConnection) -> None:
         if self._clients.pop(client.id, None) is None:
             return
+        self._slots_taken -= 1
         self._unsubscribe(client, set(client.topics))
         self._dropped_by_gone_clients += client.stats.dropped
         self._last_drop_warning.pop(client.id, None)
@@ -268,7 +318,7 @@ class ConnectionManager:
                     f"topics; it has {len(client.topics)} and asked for {len(topics)} more",
                 )
                 return
-            self._subscribe(client, topics)
+            self._subscribe(client, topics, message.max_rate)
             self._reply(client, Subscribed(topics=message.topics))
         elif isinstance(message, Unsubscribe):
             self._unsubscribe(client, topics)
@@ -285,10 +335,22 @@ class ConnectionManager:
 
     # ------------------------------------------------------------------ routing
 
-    def _subscribe(self, client: ClientConnection, topics: Iterable[Topic]) -> None:
+    def _subscribe(
+        self, client: ClientConnection, topics: Iterable[Topic], max_rate: float | None = None
+    ) -> None:
+        """Route ``topics`` to ``client``: every event, or an envelope when ``max_rate`` is set."""
         for topic in topics:
+            self._leave(client, topic)
             client.topics.add(topic)
-            self._routes[topic].add(client.id)
+            if max_rate is not None and topic in DECIMATABLE:
+                group = self._envelopes[topic].get(max_rate)
+                if group is None:
+                    group = _EnvelopeGroup(EnvelopeDecimator(max_rate), set())
+                    self._envelopes[topic][max_rate] = group
+                group.client_ids.add(client.id)
+                client.max_rates[topic] = max_rate
+            else:
+                self._routes[topic].add(client.id)
             if topic not in self._pumps:
                 subscription = self._bus.subscribe(
                     [topic], maxsize=256, policy=DropPolicy.DROP_OLDEST
@@ -298,15 +360,27 @@ class ConnectionManager:
         client.max_queue = self._queue_frames(client.topics)
 
     def _unsubscribe(self, client: ClientConnection, topics: Iterable[Topic]) -> None:
+        """Stop routing ``topics`` to ``client``; drop the bus subscription nobody needs."""
         for topic in topics:
+            self._leave(client, topic)
             client.topics.discard(topic)
-            subscribers = self._routes[topic]
-            subscribers.discard(client.id)
-            if not subscribers and topic in self._pumps:
+            if not self._wanted(topic) and topic in self._pumps:
                 subscription, pump = self._pumps.pop(topic)
                 subscription.close()
                 pump.cancel()
         client.max_queue = self._queue_frames(client.topics)
+
+    def _leave(self, client: ClientConnection, topic: Topic) -> None:
+        self._routes[topic].discard(client.id)
+        max_rate = client.max_rates.pop(topic, None)
+        if max_rate is not None:
+            groups = self._envelopes[topic]
+            groups[max_rate].client_ids.discard(client.id)
+            if not groups[max_rate].client_ids:
+                del groups[max_rate]
+
+    def _wanted(self, topic: Topic) -> bool:
+        return bool(self._routes[topic]) or bool(self._envelopes.get(topic))
 
     def _queue_frames(self, topics: Iterable[Topic]) -> int:
         per_second = sum(self._frame_rates.get(topic, 1.0) for topic in topics)
@@ -320,16 +394,39 @@ class ConnectionManager:
 
     def _dispatch(self, event: Event) -> None:
         """Encode ``event`` once and queue the same bytes for every client of its topic."""
-        subscribers = self._routes[event.topic]
-        if not subscribers:
+        topic = event.topic
+        full_rate = self._routes[topic]
+        groups = self._envelopes.get(topic)
+        if not full_rate and not groups:
             return
+        self._routed[topic] += 1
         if isinstance(event, FftPacket):
             self._note_spectrum(event)
         self._refresh_hello()
-        item = Outgoing(encode_event(event), event.topic, _frame_id(event))
-        self._encoded[event.topic] += 1
+        if full_rate:
+            self._encoded[topic] += 1
+            self._fan_out(Outgoing(encode_event(event), topic, _frame_id(event)), full_rate)
+        if groups and isinstance(event, EegPacket | FilteredEegPacket):
+            for group in groups.values():
+                envelope = group.decimator.push(event)
+                if envelope is None:
+                    continue
+                self._encoded_envelopes[topic] += 1
+                payload = encode_decimated(
+                    topic,
+                    envelope.minima,
+                    envelope.maxima,
+                    frame_id=envelope.frame_id,
+                    first_sample=envelope.first_sample,
+                    timestamp_us=envelope.timestamp_us,
+                    monotonic_ns=envelope.monotonic_ns,
+                    pair_rate=envelope.pair_rate,
+                )
+                self._fan_out(Outgoing(payload, topic, envelope.frame_id), group.client_ids)
+
+    def _fan_out(self, item: Outgoing, client_ids: Iterable[int]) -> None:
         now = time.monotonic()
-        for client_id in subscribers:
+        for client_id in client_ids:
             client = self._clients[client_id]
             dropped_before = client.stats.dropped
             client.enqueue(item)

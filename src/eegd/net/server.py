@@ -141,7 +141,7 @@ class Server:
             max_msg_size=self.settings.max_message_bytes,
         )
         await ws.prepare(request)
-        if self._manager.is_full():
+        if not self._manager.reserve_slot():
             limit = self._manager.settings.max_clients
             await ws.close(
                 code=CLOSE_TRY_AGAIN, message=f"too many clients (limit {limit})".encode()
@@ -156,8 +156,11 @@ class Server:
             max_queue=self._manager.settings.min_queue_frames,
             transport=request.transport,
         )
-        await self._manager.incoming.put(client)
-        await client.finished.wait()
+        try:
+            await self._manager.incoming.put(client)
+            await client.finished.wait()
+        finally:
+            self._manager.discard(client)
         return ws
 
 
