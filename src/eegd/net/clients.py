@@ -66,8 +66,6 @@ class ClientConnection:
         self.remote = remote
         self.fixed_topics = fixed_topics
         self.topics: set[Topic] = set()
-        self.max_rates: dict[Topic, float] = {}
-        """Topics this client gets as a min/max envelope, with the pairs/s it asked for."""
         self.max_queue = max_queue
         self.transport = transport
         """The TCP transport, to cut off a peer that cannot even take a close frame."""

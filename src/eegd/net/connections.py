@@ -22,19 +22,16 @@ import aiohttp
 
 from eegd.acquisition import Session
 from eegd.bus import DropPolicy, EventBus, Subscription
-from eegd.dsp.spectrum import BANDS
 from eegd.events import EegPacket, Event, FftPacket, FilteredEegPacket, Topic
 from eegd.net.clients import ClientConnection, Outgoing
-from eegd.net.decimation import EnvelopeDecimator
+from eegd.net.hello import HelloTracker
 from eegd.net.protocol import (
     Dropped,
     ErrorCode,
     ErrorMessage,
-    Hello,
     Ping,
     Pong,
     ProtocolViolation,
-    Spectrum,
     Subscribe,
     Subscribed,
     Unsubscribe,
@@ -44,6 +41,7 @@ from eegd.net.protocol import (
     encode_server_message,
     parse_client_message,
 )
+from eegd.net.routing import DECIMATABLE, RoutingTable
 
 __all__ = ["ConnectionManager", "ConnectionSettings", "ManagerStats"]
 
@@ -53,8 +51,6 @@ logger = logging.getLogger(__name__)
 CLOSE_STALLED = 1008
 #: Close code when the server is full (try again later).
 CLOSE_TRY_AGAIN = 1013
-#: Topics whose clients may ask for a min/max envelope instead of every sample.
-DECIMATABLE = frozenset({Topic.RAW_EEG, Topic.FILTERED_EEG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +83,6 @@ class ManagerStats:
     closed_stalled: int
 
 
-@dataclass(slots=True)
-class _EnvelopeGroup:
-    """The clients of one topic that asked for the same ``max_rate``; one encoding serves all."""
-
-    decimator: EnvelopeDecimator
-    client_ids: set[int]
-
-
 class ConnectionManager:
     """Routes bus events to WebSocket clients, each with its own bounded queue."""
 
@@ -106,26 +94,19 @@ class ConnectionManager:
         settings: ConnectionSettings | None = None,
     ) -> None:
         self._bus = bus
-        self._session = session
         self._frame_rates = frame_rates
         self.settings = settings or ConnectionSettings()
         self.incoming: asyncio.Queue[ClientConnection] = asyncio.Queue(
             maxsize=self.settings.max_clients
         )
         self._clients: dict[int, ClientConnection] = {}
-        self._routes: dict[Topic, set[int]] = {topic: set() for topic in Topic}
-        """Clients that get every event of a topic."""
-        self._envelopes: dict[Topic, dict[float, _EnvelopeGroup]] = {
-            topic: {} for topic in DECIMATABLE
-        }
-        """Clients that get a min/max envelope of a topic, grouped by their max_rate."""
+        self._routes = RoutingTable()
+        self._hello = HelloTracker(session)
         self._pumps: dict[Topic, tuple[Subscription, asyncio.Task[None]]] = {}
         self._client_tasks: set[asyncio.Task[None]] = set()
         self._encoded: dict[Topic, int] = dict.fromkeys(Topic, 0)
         self._encoded_envelopes: dict[Topic, int] = dict.fromkeys(DECIMATABLE, 0)
         self._routed: dict[Topic, int] = dict.fromkeys(Topic, 0)
-        self._hello: Hello | None = None
-        self._spectrum: Spectrum | None = None
         self._next_id = 1
         self._slots_taken = 0
         self._dropped_by_gone_clients = 0
@@ -163,10 +144,7 @@ class ConnectionManager:
         """Current counters."""
         return ManagerStats(
             clients=len(self._clients),
-            clients_per_topic={
-                topic.label: sum(topic in client.topics for client in self._clients.values())
-                for topic in Topic
-            },
+            clients_per_topic={topic.label: self._routes.clients(topic) for topic in Topic},
             encoded={topic.label: count for topic, count in self._encoded.items()},
             encoded_envelopes={
                 topic.label: count for topic, count in self._encoded_envelopes.items()
@@ -190,7 +168,7 @@ class ConnectionManager:
             return
         self._clients[client.id] = client
         logger.info("client %d connected from %s on %s", client.id, client.remote, client.route)
-        hello = self._current_hello()
+        hello = self._hello.current()
         if hello is not None:
             client.send_control(encode_server_message(hello))
         self._subscribe(client, client.fixed_topics or {Topic.SYSTEM})
@@ -340,17 +318,8 @@ class ConnectionManager:
     ) -> None:
         """Route ``topics`` to ``client``: every event, or an envelope when ``max_rate`` is set."""
         for topic in topics:
-            self._leave(client, topic)
             client.topics.add(topic)
-            if max_rate is not None and topic in DECIMATABLE:
-                group = self._envelopes[topic].get(max_rate)
-                if group is None:
-                    group = _EnvelopeGroup(EnvelopeDecimator(max_rate), set())
-                    self._envelopes[topic][max_rate] = group
-                group.client_ids.add(client.id)
-                client.max_rates[topic] = max_rate
-            else:
-                self._routes[topic].add(client.id)
+            self._routes.add(client.id, topic, max_rate)
             if topic not in self._pumps:
                 subscription = self._bus.subscribe(
                     [topic], maxsize=256, policy=DropPolicy.DROP_OLDEST
@@ -362,25 +331,13 @@ class ConnectionManager:
     def _unsubscribe(self, client: ClientConnection, topics: Iterable[Topic]) -> None:
         """Stop routing ``topics`` to ``client``; drop the bus subscription nobody needs."""
         for topic in topics:
-            self._leave(client, topic)
             client.topics.discard(topic)
-            if not self._wanted(topic) and topic in self._pumps:
+            self._routes.remove(client.id, topic)
+            if not self._routes.wanted(topic) and topic in self._pumps:
                 subscription, pump = self._pumps.pop(topic)
                 subscription.close()
                 pump.cancel()
         client.max_queue = self._queue_frames(client.topics)
-
-    def _leave(self, client: ClientConnection, topic: Topic) -> None:
-        self._routes[topic].discard(client.id)
-        max_rate = client.max_rates.pop(topic, None)
-        if max_rate is not None:
-            groups = self._envelopes[topic]
-            groups[max_rate].client_ids.discard(client.id)
-            if not groups[max_rate].client_ids:
-                del groups[max_rate]
-
-    def _wanted(self, topic: Topic) -> bool:
-        return bool(self._routes[topic]) or bool(self._envelopes.get(topic))
 
     def _queue_frames(self, topics: Iterable[Topic]) -> int:
         per_second = sum(self._frame_rates.get(topic, 1.0) for topic in topics)
@@ -395,19 +352,22 @@ class ConnectionManager:
     def _dispatch(self, event: Event) -> None:
         """Encode ``event`` once and queue the same bytes for every client of its topic."""
         topic = event.topic
-        full_rate = self._routes[topic]
-        groups = self._envelopes.get(topic)
-        if not full_rate and not groups:
+        if not self._routes.wanted(topic):
             return
         self._routed[topic] += 1
         if isinstance(event, FftPacket):
-            self._note_spectrum(event)
-        self._refresh_hello()
+            self._hello.note_spectrum(event)
+        hello = self._hello.update()
+        if hello is not None:
+            text = encode_server_message(hello)
+            for client in self._clients.values():
+                client.send_control(text)
+        full_rate = self._routes.full_rate(topic)
         if full_rate:
             self._encoded[topic] += 1
             self._fan_out(Outgoing(encode_event(event), topic, _frame_id(event)), full_rate)
-        if groups and isinstance(event, EegPacket | FilteredEegPacket):
-            for group in groups.values():
+        if isinstance(event, EegPacket | FilteredEegPacket):
+            for group in self._routes.envelope_groups(topic):
                 envelope = group.decimator.push(event)
                 if envelope is None:
                     continue
@@ -440,42 +400,6 @@ class ConnectionManager:
             logger.warning(
                 "client %d is slow: %d frames dropped so far", client.id, client.stats.dropped
             )
-
-    # ------------------------------------------------------------------ hello
-
-    def _note_spectrum(self, packet: FftPacket) -> None:
-        known = self._spectrum
-        if (
-            known is None
-            or known.fft_size != packet.fft_size
-            or known.sample_rate != packet.sample_rate
-            or len(known.freqs) != len(packet.freqs)
-        ):
-            self._spectrum = Spectrum.from_packet(packet, BANDS)
-
-    def _current_hello(self) -> Hello | None:
-        session = self._session()
-        if session is None:
-            return None
-        hello = self._hello
-        if hello is None or hello.session != session.id or hello.spectrum is not self._spectrum:
-            self._hello = Hello(
-                session=session.id,
-                sample_rate=session.sample_rate,
-                channels=session.channel_names,
-                time_anchor_us=session.time_anchor_us,
-                spectrum=self._spectrum,
-            )
-        return self._hello
-
-    def _refresh_hello(self) -> None:
-        """Send the hello again to every client when the session or spectrum changed."""
-        before = self._hello
-        hello = self._current_hello()
-        if hello is not None and hello is not before:
-            text = encode_server_message(hello)
-            for client in self._clients.values():
-                client.send_control(text)
 
 
 def _frame_id(event: Event) -> int | None:

@@ -1,0 +1,75 @@
+"""Which client gets which topic, and how: every event, or a min/max envelope at a max_rate.
+
+Pure bookkeeping, no sockets: the ConnectionManager asks it where each event goes.
+Clients of one topic that asked for the same ``max_rate`` share one decimator, so one
+envelope encoding serves them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from eegd.events import Topic
+from eegd.net.decimation import EnvelopeDecimator
+
+__all__ = ["DECIMATABLE", "EnvelopeGroup", "RoutingTable"]
+
+#: Topics whose clients may ask for a min/max envelope instead of every sample.
+DECIMATABLE = frozenset({Topic.RAW_EEG, Topic.FILTERED_EEG})
+
+
+@dataclass(slots=True)
+class EnvelopeGroup:
+    """The clients of one topic that asked for the same ``max_rate``."""
+
+    decimator: EnvelopeDecimator
+    client_ids: set[int] = field(default_factory=set)
+
+
+class RoutingTable:
+    """``topic -> client ids`` for full-rate clients, and envelope groups per topic."""
+
+    def __init__(self) -> None:
+        self._full_rate: dict[Topic, set[int]] = {topic: set() for topic in Topic}
+        self._envelopes: dict[Topic, dict[float, EnvelopeGroup]] = {
+            topic: {} for topic in DECIMATABLE
+        }
+
+    def add(self, client_id: int, topic: Topic, max_rate: float | None = None) -> None:
+        """Route ``topic`` to the client; an EEG topic with ``max_rate`` as an envelope."""
+        self.remove(client_id, topic)
+        if max_rate is None or topic not in DECIMATABLE:
+            self._full_rate[topic].add(client_id)
+            return
+        groups = self._envelopes[topic]
+        group = groups.get(max_rate)
+        if group is None:
+            group = groups[max_rate] = EnvelopeGroup(EnvelopeDecimator(max_rate))
+        group.client_ids.add(client_id)
+
+    def remove(self, client_id: int, topic: Topic) -> None:
+        """Stop routing ``topic`` to the client, whichever way it was routed."""
+        self._full_rate[topic].discard(client_id)
+        groups = self._envelopes.get(topic, {})
+        for max_rate, group in list(groups.items()):
+            group.client_ids.discard(client_id)
+            if not group.client_ids:
+                del groups[max_rate]
+
+    def wanted(self, topic: Topic) -> bool:
+        """Whether any client wants ``topic`` in any form."""
+        return bool(self._full_rate[topic]) or bool(self._envelopes.get(topic))
+
+    def full_rate(self, topic: Topic) -> set[int]:
+        """Clients that get every event of ``topic``."""
+        return self._full_rate[topic]
+
+    def envelope_groups(self, topic: Topic) -> Iterable[EnvelopeGroup]:
+        """The envelope groups of ``topic``, one per distinct ``max_rate``."""
+        return self._envelopes.get(topic, {}).values()
+
+    def clients(self, topic: Topic) -> int:
+        """How many clients get ``topic``, full-rate or enveloped."""
+        enveloped = sum(len(group.client_ids) for group in self.envelope_groups(topic))
+        return len(self._full_rate[topic]) + enveloped
