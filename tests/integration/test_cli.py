@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.support.daemon import DaemonProcess
 
 
 def eegd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -61,3 +66,18 @@ def test_config_command_prints_the_effective_configuration(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert '"channels": 4' in result.stdout
     assert '"sample_rate": 500' in result.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_every_task_promptly_and_exits_0(
+    start_daemon: Callable[..., DaemonProcess], signum: signal.Signals
+) -> None:
+    daemon = start_daemon("--log-level", "debug")
+    time.sleep(1.5)  # let every task start and data flow
+    daemon.process.send_signal(signum)
+    started = time.monotonic()
+    assert daemon.process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5.0
+    log = "".join(daemon.stderr_lines)
+    assert "did not stop" not in log
+    assert "Traceback" not in log

@@ -1,0 +1,84 @@
+"""eegd's WebSocket wire protocol, sans-I/O: events in, bytes or JSON text out, and back.
+
+Data frames (raw_eeg, filtered_eeg, fft) are binary: a fixed 56-byte little-endian header,
+then float32 arrays at 4-byte aligned offsets (``frames``). The hello, control messages and
+system events are JSON text frames (``messages``). Nothing here touches a socket or awaits:
+the server and the client feed these functions and write what they return.
+``docs/protocol.md`` specifies it byte by byte.
+
+Decoders raise ``ProtocolViolation`` (a ``ProtocolError``) whose ``code`` is the machine code
+the server puts in its ``error`` reply; encoders raise ``ValueError`` for events they cannot
+represent (a programming error, not a wire error).
+"""
+
+from eegd.net.protocol.frames import (
+    FLAG_DECIMATED,
+    HEADER,
+    EegFrame,
+    FrameHeader,
+    decode_frame,
+    encode_decimated,
+    encode_event,
+    parse_header,
+)
+from eegd.net.protocol.messages import (
+    DEFAULT_UNITS,
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    Band,
+    ClientMessage,
+    Dropped,
+    ErrorCode,
+    ErrorMessage,
+    Hello,
+    Ping,
+    Pong,
+    ProtocolViolation,
+    ServerMessage,
+    Spectrum,
+    Subscribe,
+    Subscribed,
+    SystemMessage,
+    Unsubscribe,
+    Unsubscribed,
+    decode_text,
+    encode_client_message,
+    encode_hello,
+    encode_server_message,
+    parse_client_message,
+)
+
+__all__ = [
+    "DEFAULT_UNITS",
+    "FLAG_DECIMATED",
+    "HEADER",
+    "MAX_MESSAGE_BYTES",
+    "PROTOCOL_VERSION",
+    "Band",
+    "ClientMessage",
+    "Dropped",
+    "EegFrame",
+    "ErrorCode",
+    "ErrorMessage",
+    "FrameHeader",
+    "Hello",
+    "Ping",
+    "Pong",
+    "ProtocolViolation",
+    "ServerMessage",
+    "Spectrum",
+    "Subscribe",
+    "Subscribed",
+    "SystemMessage",
+    "Unsubscribe",
+    "Unsubscribed",
+    "decode_frame",
+    "decode_text",
+    "encode_client_message",
+    "encode_decimated",
+    "encode_event",
+    "encode_hello",
+    "encode_server_message",
+    "parse_client_message",
+    "parse_header",
+]
