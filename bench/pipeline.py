@@ -17,19 +17,22 @@ import json
 import math
 import platform
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.signal
-from eegd.sources.synthetic import SyntheticSource
 
 from eegd.config import Config, load_config
 from eegd.daemon import Daemon
 from eegd.dsp.filters import design_sos, steady_state
 from eegd.dsp.spectrum import BANDS, band_power, decimation_factor, hann_psd
-from eegd.events import FftPacket, Topic
+from eegd.events import Topic
+from eegd.plugins.brain_waves import BrainWaves
+from eegd.sources.base import SampleBlock, Source
+from eegd.sources.synthetic import SyntheticSource
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class Case:
     batch_size: int
     seconds: float
 
+
+#: Packets allowed between the source and the end of the pipeline; below every queue size.
+IN_FLIGHT = 32
 
 CASES = (
     Case(8, 250, 32, 240.0),
@@ -62,25 +68,65 @@ def case_config(case: Case) -> Config:
     )
 
 
+class GatedSource(Source):
+    """The synthetic source, held back so that at most ``gate`` packets are in flight.
+
+    An un-paced source outruns any consumer; the gate makes the pipeline the bottleneck
+    without letting a queue overflow, so the run measures processing, not dropping.
+    """
+
+    def __init__(self, inner: Source, gate: threading.Semaphore) -> None:
+        self._inner = inner
+        self._gate = gate
+
+    @property
+    def sample_rate(self) -> float:
+        return self._inner.sample_rate
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return self._inner.channel_names
+
+    def open(self) -> None:
+        self._inner.open()
+
+    def read(self, n_samples: int) -> SampleBlock:
+        self._gate.acquire()
+        return self._inner.read(n_samples)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 async def run_pipeline(case: Case) -> dict[str, Any]:
     """Push ``case.seconds`` of EEG through the daemon; CPU seconds and counters."""
     config = case_config(case)
-    daemon = Daemon(config)
-    frames_wanted = math.ceil(case.seconds * case.sample_rate / case.batch_size)
+    gate = threading.Semaphore(IN_FLIGHT)
+    daemon = Daemon(
+        config,
+        source_factory=lambda: GatedSource(SyntheticSource(config.synthetic_settings()), gate),
+    )
+    frames = math.ceil(case.seconds * case.sample_rate / case.batch_size)
     spectra = 0
-    last_fft_frame = -1
-    with daemon.bus.subscribe([Topic.FFT], maxsize=100_000) as fft:
+    with (
+        daemon.bus.subscribe([Topic.FFT], maxsize=100_000) as fft,
+        daemon.bus.subscribe([Topic.FILTERED_EEG], maxsize=IN_FLIGHT + 1) as filtered,
+    ):
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         daemon.start()
-        while last_fft_frame < frames_wanted - 1:
-            event = await asyncio.wait_for(fft.get(), timeout=60)
-            if isinstance(event, FftPacket):
-                spectra += 1
-                last_fft_frame = event.source_frame_id
+        for _ in range(frames):
+            await asyncio.wait_for(filtered.get(), timeout=60)
+            gate.release()
+        brain_waves = daemon.plugins["brain_waves"]
+        assert isinstance(brain_waves, BrainWaves)
+        while brain_waves.packets_seen < frames:
+            await asyncio.sleep(0)
         cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
-        frames = daemon.acquisition.stats().frames_published
+        while fft.get_nowait() is not None:
+            spectra += 1
+        drops = daemon.bus.stats().dropped
+        gate.release(10 * IN_FLIGHT)  # let the reader thread see the stop
         await daemon.stop()
-        drops = daemon.bus.stats().dropped + fft.dropped
     if drops:
         raise SystemExit(f"{case}: {drops} events dropped; the measurement is void")
     seconds = frames * case.batch_size / case.sample_rate
@@ -105,7 +151,7 @@ def offline_floor(case: Case) -> dict[str, Any]:
     volts = source.read(n).volts.astype(np.float64)
     source.close()
     sos = design_sos(config.filter.settings(), case.sample_rate)
-    filtered = scipy.signal.sosfilt(sos, volts, axis=1, zi=steady_state(sos, volts[:, 0]))
+    filtered, _ = scipy.signal.sosfilt(sos, volts, axis=1, zi=steady_state(sos, volts[:, 0]))
     settings = config.spectrum.settings()
     q = decimation_factor(case.sample_rate, settings.max_freq_hz)
     rate = case.sample_rate / q

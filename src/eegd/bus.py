@@ -132,7 +132,11 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class TopicStats:
-    """Counters of one topic: events published, live subscriptions, drops on those."""
+    """Counters of one topic: events published, live subscriptions, and drops since start.
+
+    ``dropped`` counts every full-queue drop an event of this topic caused, on any
+    subscription, including subscriptions closed since.
+    """
 
     published: int
     subscribers: int
@@ -147,7 +151,7 @@ class BusStats:
 
     @property
     def dropped(self) -> int:
-        """Drops on every live subscription."""
+        """Drops on every subscription since the bus started."""
         return sum(stats.dropped for stats in self.topics.values())
 
 
@@ -157,6 +161,7 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: dict[Topic, list[Subscription]] = {topic: [] for topic in Topic}
         self._published: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self._dropped: dict[Topic, int] = dict.fromkeys(Topic, 0)
 
     def subscribe(
         self,
@@ -178,7 +183,8 @@ class EventBus:
         topic = event.topic
         self._published[topic] += 1
         for subscription in self._subscribers[topic]:
-            subscription.offer(event)
+            if not subscription.offer(event):
+                self._dropped[topic] += 1
 
     def has_subscribers(self, topic: Topic) -> bool:
         """Whether anyone would receive an event of ``topic`` now."""
@@ -191,7 +197,7 @@ class EventBus:
                 topic: TopicStats(
                     published=self._published[topic],
                     subscribers=len(subscriptions),
-                    dropped=sum(sub.dropped for sub in subscriptions),
+                    dropped=self._dropped[topic],
                 )
                 for topic, subscriptions in self._subscribers.items()
             }

@@ -51,13 +51,18 @@ class StatusSnapshot:
 class Daemon:
     """All of eegd's long-running parts, built from one configuration."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, source_factory: Callable[[], Source] | None = None
+    ) -> None:
         self.config = config
+        self._source_factory = source_factory or self._open_source
         self.bus = EventBus()
         self.supervisor = Supervisor(
             self.bus, policy=config.supervisor.policy(), logger=logging.getLogger("eegd.supervisor")
         )
-        self.acquisition = AcquisitionLoop(self.bus, self._open_source, config.source.batch_size)
+        self.acquisition = AcquisitionLoop(
+            self.bus, self._source_factory, config.source.batch_size
+        )
         self.plugins: dict[str, Plugin] = {}
         """The running instance of each plugin, replaced when the supervisor restarts one."""
         self.started_monotonic = time.monotonic()
@@ -96,6 +101,7 @@ class Daemon:
         }
 
     def _open_source(self) -> Source:
+        """The source the configuration names (only the synthetic one exists yet)."""
         return SyntheticSource(self.config.synthetic_settings())
 
     def _plugin_builder(self, name: str) -> Callable[[], Plugin]:

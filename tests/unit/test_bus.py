@@ -167,3 +167,13 @@ def test_subscribe_rejects_nonsense() -> None:
         bus.subscribe([])
     with pytest.raises(ValueError, match="maxsize"):
         bus.subscribe([Topic.FFT], maxsize=0)
+
+
+def test_drop_counts_survive_the_subscription() -> None:
+    bus = EventBus()
+    subscription = bus.subscribe([Topic.RAW_EEG], maxsize=1)
+    for frame_id in range(4):
+        bus.publish(packet(frame_id))
+    subscription.close()
+    assert bus.stats().topics[Topic.RAW_EEG].dropped == 3
+    assert bus.stats().dropped == 3
