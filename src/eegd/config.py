@@ -110,6 +110,8 @@ class ServerSection(_Section, frozen=True):
     heartbeat_s: float = 10.0
     max_clients: int = 64
     max_topics_per_client: int = 4
+    max_message_bytes: int = 65536
+    """Inbound WebSocket messages larger than this close the connection (1009)."""
     client_queue_s: float = 2.0
     """Seconds of a client's topics its queue holds before dropping the oldest frames."""
     stall_timeout_s: float = 10.0
@@ -121,7 +123,7 @@ class ServerSection(_Section, frozen=True):
         for key in ("heartbeat_s", "client_queue_s", "stall_timeout_s"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key}: {getattr(self, key)} must be positive")
-        for key in ("max_clients", "max_topics_per_client"):
+        for key in ("max_clients", "max_topics_per_client", "max_message_bytes"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key}: {getattr(self, key)} must be at least 1")
 

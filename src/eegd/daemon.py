@@ -51,18 +51,14 @@ class StatusSnapshot:
 class Daemon:
     """All of eegd's long-running parts, built from one configuration."""
 
-    def __init__(
-        self, config: Config, source_factory: Callable[[], Source] | None = None
-    ) -> None:
+    def __init__(self, config: Config, source_factory: Callable[[], Source] | None = None) -> None:
         self.config = config
         self._source_factory = source_factory or self._open_source
         self.bus = EventBus()
         self.supervisor = Supervisor(
             self.bus, policy=config.supervisor.policy(), logger=logging.getLogger("eegd.supervisor")
         )
-        self.acquisition = AcquisitionLoop(
-            self.bus, self._source_factory, config.source.batch_size
-        )
+        self.acquisition = AcquisitionLoop(self.bus, self._source_factory, config.source.batch_size)
         self.plugins: dict[str, Plugin] = {}
         """The running instance of each plugin, replaced when the supervisor restarts one."""
         self.started_monotonic = time.monotonic()
@@ -77,6 +73,7 @@ class Daemon:
                 stall_timeout=server.stall_timeout_s,
                 max_clients=server.max_clients,
                 max_topics_per_client=server.max_topics_per_client,
+                max_message_bytes=server.max_message_bytes,
             ),
         )
         self.server = Server(

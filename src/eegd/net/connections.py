@@ -26,6 +26,7 @@ from eegd.events import EegPacket, Event, FftPacket, FilteredEegPacket, Topic
 from eegd.net.clients import ClientConnection, Outgoing
 from eegd.net.hello import HelloTracker
 from eegd.net.protocol import (
+    MAX_MESSAGE_BYTES,
     Dropped,
     ErrorCode,
     ErrorMessage,
@@ -64,6 +65,8 @@ class ConnectionSettings:
     """A client whose socket accepts nothing for this long is closed with 1008."""
     max_clients: int = 64
     max_topics_per_client: int = 4
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    """Inbound control messages larger than this are refused."""
     drop_warning_interval: float = 5.0
 
 
@@ -270,7 +273,7 @@ class ConnectionManager:
 
     def _handle_text(self, client: ClientConnection, text: str) -> None:
         try:
-            message = parse_client_message(text)
+            message = parse_client_message(text, self.settings.max_message_bytes)
         except ProtocolViolation as exc:
             self._reply(client, exc.to_message())
             return

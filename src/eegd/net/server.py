@@ -23,7 +23,6 @@ from eegd.events import Topic
 from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
 from eegd.net.connections import CLOSE_TRY_AGAIN, ConnectionManager
-from eegd.net.protocol import MAX_MESSAGE_BYTES
 
 __all__ = ["KIOSK_DIR", "Server", "ServerSettings"]
 
@@ -49,7 +48,6 @@ class ServerSettings:
     """Origins besides the server's own that may open WebSockets."""
     heartbeat_s: float = 10.0
     """Ping interval; a client that misses its pong is dropped."""
-    max_message_bytes: int = MAX_MESSAGE_BYTES
 
 
 class Server:
@@ -69,7 +67,7 @@ class Server:
 
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
-        app = web.Application(client_max_size=self.settings.max_message_bytes)
+        app = web.Application(client_max_size=self._manager.settings.max_message_bytes)
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._multiplexed)
         for path in FIXED_ROUTES:
@@ -138,7 +136,7 @@ class Server:
         ws = web.WebSocketResponse(
             heartbeat=self.settings.heartbeat_s,
             compress=False,
-            max_msg_size=self.settings.max_message_bytes,
+            max_msg_size=self._manager.settings.max_message_bytes,
         )
         await ws.prepare(request)
         if not self._manager.reserve_slot():

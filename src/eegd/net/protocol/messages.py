@@ -295,17 +295,18 @@ def _utf8_size(data: str | bytes) -> int:
     return len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
 
 
-def parse_client_message(data: str | bytes) -> ClientMessage:
+def parse_client_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> ClientMessage:
     """Parse and validate one client control message; topic labels come back canonical.
 
-    Raises ``ProtocolViolation`` with code ``too_large``, ``bad_json``, ``unknown_type``,
-    ``bad_field`` or ``unknown_topic`` and a message that says what is allowed.
+    Raises ``ProtocolViolation`` with code ``too_large`` (over ``max_bytes``), ``bad_json``,
+    ``unknown_type``, ``bad_field`` or ``unknown_topic`` and a message that says what is
+    allowed.
     """
     size = _utf8_size(data)
-    if size > MAX_MESSAGE_BYTES:
+    if size > max_bytes:
         raise ProtocolViolation(
             ErrorCode.TOO_LARGE,
-            f"message is {size} bytes; control messages are limited to {MAX_MESSAGE_BYTES} bytes",
+            f"message is {size} bytes; control messages are limited to {max_bytes} bytes",
         )
     message: ClientMessage = _decode_tagged(data, _CLIENT_TYPES, _CLIENT_SHAPES)
     if isinstance(message, Ping):

@@ -1,0 +1,116 @@
+// The WebSocket to eegd's /ws: subscribes, keeps itself alive, and reconnects by itself with a
+// doubling back-off (0.5 s up to 5 s), announcing every step so the page can say what it does.
+
+export const BACKOFF = Object.freeze({ initialS: 0.5, maxS: 5, multiplier: 2 });
+const CONNECT_TIMEOUT_MS = 5000;
+const PING_INTERVAL_MS = 5000;
+const SILENCE_LIMIT_MS = 15000;
+
+/** The delay before reconnect attempt `failures` (1-based): 0.5, 1, 2, 4, 5, 5, … seconds. */
+export function backoffSeconds(failures) {
+  const delay = BACKOFF.initialS * BACKOFF.multiplier ** Math.max(0, failures - 1);
+  return Math.min(BACKOFF.maxS, delay);
+}
+
+/**
+ * One logical connection that survives the socket: `handlers` gets
+ * `connecting(attempt)`, `open()`, `message(data)` (string or ArrayBuffer),
+ * `closed(retryAtMs, reason)` where retryAtMs is a performance.now() time.
+ */
+export class Connection {
+  constructor(url, topics, handlers) {
+    this.url = url;
+    this.topics = topics;
+    this.handlers = handlers;
+    this.failures = 0;
+    this.socket = null;
+    this.timers = new Set();
+    this.lastHeardMs = 0;
+  }
+
+  /** Open the first socket; later ones are opened by the back-off. */
+  start() {
+    this.open();
+  }
+
+  open() {
+    this.handlers.connecting(this.failures + 1);
+    const socket = new WebSocket(this.url);
+    socket.binaryType = "arraybuffer";
+    this.socket = socket;
+    const unanswered = () => this.abandon(socket, "eegd does not answer");
+    const giveUp = this.later(CONNECT_TIMEOUT_MS, unanswered);
+    socket.onopen = () => {
+      this.clear(giveUp);
+      this.lastHeardMs = performance.now();
+      socket.send(JSON.stringify({ type: "subscribe", topics: this.topics }));
+      this.keepAlive(socket);
+      this.handlers.open();
+    };
+    socket.onmessage = ({ data }) => {
+      this.lastHeardMs = performance.now();
+      this.handlers.message(data);
+    };
+    socket.onclose = (event) => {
+      if (socket === this.socket) this.abandon(socket, event.reason || closeReason(event.code));
+    };
+  }
+
+  /** Stop using `socket` now (without waiting for a closing handshake) and schedule a retry. */
+  abandon(socket, reason) {
+    this.socket = null;
+    this.clearAll();
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    socket.close();
+    this.retry(reason);
+  }
+
+  /** The server spoke (a hello): the link works, so the next loss starts the back-off anew. */
+  confirm() {
+    this.failures = 0;
+  }
+
+  retry(reason) {
+    this.failures += 1;
+    const delayMs = backoffSeconds(this.failures) * 1000;
+    this.handlers.closed(performance.now() + delayMs, reason);
+    this.later(delayMs, () => this.open());
+  }
+
+  keepAlive(socket) {
+    const tick = () => {
+      if (performance.now() - this.lastHeardMs > SILENCE_LIMIT_MS) {
+        this.abandon(socket, "eegd stopped answering");
+        return;
+      }
+      socket.send(JSON.stringify({ type: "ping" }));
+      this.later(PING_INTERVAL_MS, tick);
+    };
+    this.later(PING_INTERVAL_MS, tick);
+  }
+
+  later(delayMs, action) {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      action();
+    }, delayMs);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  clear(timer) {
+    clearTimeout(timer);
+    this.timers.delete(timer);
+  }
+
+  clearAll() {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
+
+function closeReason(code) {
+  if (code === 1001) return "eegd went away";
+  if (code === 1006) return "cannot reach eegd";
+  return `connection closed (${code})`;
+}
