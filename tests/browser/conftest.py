@@ -1,0 +1,87 @@
+"""Browser fixtures: Debian's chromium driven by Playwright's async API (never a downloaded one).
+
+One browser serves every test of a module (tests run on the module's event loop); each test
+gets a fresh context and page.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright import async_api as playwright_api
+
+from eegd.net.server import KIOSK_DIR
+
+#: The system browser; Playwright's own browser downloads are never used.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+#: The 7-inch kiosk screen.
+KIOSK_VIEWPORT = {"width": 800, "height": 480}
+#: Playwright's default deadline for every wait, generous for a busy 2-core machine.
+DEFAULT_TIMEOUT_MS = 10_000
+#: A made-up origin whose /kiosk/ files come straight from the package, for daemon-less tests.
+STATIC_ORIGIN = "http://kiosk.test"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[playwright_api.Browser]:
+    """A headless chromium shared by the module's tests."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing; install Debian's chromium: sudo apt-get install chromium"
+        )
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(browser: playwright_api.Browser) -> AsyncIterator[playwright_api.Page]:
+    """A fresh page at the kiosk's 800×480; an uncaught JavaScript error fails the test."""
+    context = await browser.new_context(viewport=KIOSK_VIEWPORT)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    opened = await context.new_page()
+    uncaught: list[str] = []
+    opened.on("pageerror", lambda error: uncaught.append(str(error)))
+    try:
+        yield opened
+    finally:
+        await context.close()
+    if uncaught:
+        pytest.fail(f"uncaught errors in the page: {uncaught}")
+
+
+async def _serve_kiosk_file(route: playwright_api.Route) -> None:
+    path = route.request.url.removeprefix(STATIC_ORIGIN)
+    name = path.removeprefix("/kiosk/")
+    file = KIOSK_DIR / name
+    if name == path or "/" in name or not file.is_file():
+        await route.fulfill(status=200, content_type="text/html", body="<!doctype html>")
+        return
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    await route.fulfill(status=200, content_type=content_type, body=file.read_bytes())
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def static_page(page: playwright_api.Page) -> playwright_api.Page:
+    """A blank page on an origin that serves the kiosk's modules under /kiosk/, no daemon."""
+    await page.route(f"{STATIC_ORIGIN}/**", _serve_kiosk_file)
+    await page.goto(f"{STATIC_ORIGIN}/")
+    return page

@@ -1,0 +1,401 @@
+"""The kiosk page in a real chromium: it streams, draws, finds alpha, reconnects, fits the screen.
+
+Most tests run against the real daemon (synthetic source: 8 channels at 250 Hz, 10 Hz alpha
+over the occipital channels). One replaces the WebSocket with a fake server that speaks the
+protocol through the reference encoder, to reach states and faults the daemon does not produce
+on demand; two feed the page's decoder module frames from the reference encoder. Tests read
+the page's data- attributes, never its wording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from playwright.async_api import Page, WebSocketRoute
+
+from eegd.events import FftPacket, FilteredEegPacket, Topic, frozen_array, sample_timestamps
+from eegd.net.protocol import (
+    HEADER,
+    Band,
+    Hello,
+    Spectrum,
+    Subscribe,
+    decode_frame,
+    encode_event,
+    encode_hello,
+    parse_client_message,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+SYNTHETIC_CHANNELS = ["Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2"]
+#: Generous functional deadline for a busy 2-core machine (the issue's own 5 s is kept as is).
+DEADLINE_MS = 10_000
+
+STATE = "document.body.dataset.state"
+
+
+async def wait_for_state(page: Page, state: str, timeout_ms: float = DEADLINE_MS) -> None:
+    """Wait until the page's data-state is ``state``."""
+    await page.wait_for_function(f"{STATE} === {json.dumps(state)}", timeout=timeout_ms)
+
+
+async def body_data(page: Page) -> dict[str, str]:
+    """The data- attributes of <body>, by their dataset names."""
+    data: dict[str, str] = await page.evaluate("({...document.body.dataset})")
+    return data
+
+
+async def peak_hz(page: Page) -> str | None:
+    """The spectrum panel's data-peak-hz, or None before the first spectrum."""
+    value: str | None = await page.evaluate("document.getElementById('spectrum').dataset.peakHz")
+    return value
+
+
+async def eventually(check: Callable[[], bool], timeout_s: float = DEADLINE_MS / 1000) -> None:
+    """Wait until ``check()`` holds (for conditions on the Python side of a fake server)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+# --------------------------------------------------------------------------- the real daemon
+
+
+async def test_streams_within_5_s_of_loading(start_daemon: Any, page: Page) -> None:
+    daemon = start_daemon()
+    await page.goto(daemon.url)
+
+    await wait_for_state(page, "streaming", timeout_ms=5_000)
+
+    data = await body_data(page)
+    assert data["channels"] == "8"
+    assert int(data["frames"]) > 0
+    assert data["errors"] == "0"
+
+
+async def test_traces_move(start_daemon: Any, page: Page) -> None:
+    daemon = start_daemon()
+    await page.goto(daemon.url)
+    await wait_for_state(page, "streaming")
+    await page.wait_for_function("Number(document.body.dataset.frames) >= 8", timeout=DEADLINE_MS)
+    canvas = page.locator("#trace-canvas")
+
+    before = await canvas.screenshot()
+    await page.wait_for_timeout(500)
+    after = await canvas.screenshot()
+
+    assert before != after
+
+
+async def test_spectrum_peak_is_the_alpha_rhythm(start_daemon: Any, page: Page) -> None:
+    daemon = start_daemon()
+    await page.goto(daemon.url)
+    await page.wait_for_function(
+        "document.getElementById('spectrum').dataset.peakHz !== undefined", timeout=DEADLINE_MS
+    )
+
+    peaks = []
+    for _ in range(8):
+        peaks.append(float(await peak_hz(page) or "nan"))
+        await page.wait_for_timeout(250)
+
+    assert statistics.median(peaks) == pytest.approx(10, abs=1), peaks
+
+
+async def test_reconnects_when_the_daemon_comes_back(start_daemon: Any, page: Page) -> None:
+    daemon = start_daemon()
+    port = urlsplit(daemon.url).port
+    await page.goto(daemon.url)
+    await wait_for_state(page, "streaming")
+    first_session = (await body_data(page))["session"]
+
+    await asyncio.to_thread(daemon.stop)
+    await wait_for_state(page, "reconnecting")
+    assert 0 <= float((await body_data(page))["retryIn"]) <= 5
+
+    await asyncio.to_thread(start_daemon, "--port", str(port))
+    await wait_for_state(page, "streaming", timeout_ms=15_000)
+    assert (await body_data(page))["session"] != first_session
+
+
+_OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const outside = [...document.querySelectorAll("body *")].filter((element) => {
+    const box = element.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && (box.left < -0.5 || box.right > width + 0.5);
+  });
+  return {
+    scrollWidth: document.documentElement.scrollWidth,
+    width,
+    outside: outside.map((element) => element.id || element.className || element.tagName),
+  };
+}"""
+
+_UNCOVERED = """(element) => {
+  const box = element.getBoundingClientRect();
+  const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+  return element.contains(hit);
+}"""
+
+
+async def test_fits_the_kiosk_screen_and_a_laptop(start_daemon: Any, page: Page) -> None:
+    daemon = start_daemon()
+    await page.goto(daemon.url)
+    await wait_for_state(page, "streaming")
+
+    for width, height in [(800, 480), (1366, 768)]:
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.wait_for_function(f"document.documentElement.clientWidth === {width}")
+
+        layout = await page.evaluate(_OVERFLOW)
+        assert layout["scrollWidth"] <= layout["width"]
+        assert layout["outside"] == []
+
+        labels = page.locator("#lane-labels button")
+        assert await labels.all_inner_texts() == SYNTHETIC_CHANNELS
+        for label in await labels.all():
+            box = await label.bounding_box()
+            assert box is not None
+            assert box["y"] >= 0
+            assert box["y"] + box["height"] <= height
+            assert await label.evaluate(_UNCOVERED), await label.inner_text()
+
+        for control in await page.locator("button:visible").all():
+            box = await control.bounding_box()
+            assert box is not None
+            assert box["height"] >= 40, await control.evaluate("(el) => el.outerHTML")
+
+
+# --------------------------------------------------------------------------- a fake server
+
+_RATE = 250.0
+_ANCHOR_US = 1_700_000_000_000_000
+_BANDS = (
+    Band("delta", 1.0, 4.0),
+    Band("theta", 4.0, 8.0),
+    Band("alpha", 8.0, 13.0),
+    Band("beta", 13.0, 30.0),
+    Band("gamma", 30.0, 45.0),
+)
+_FREQS = tuple(0.5 * k for k in range(101))
+
+
+def _hello(session: str, channels: tuple[str, ...]) -> Hello:
+    spectrum = Spectrum(freqs=_FREQS, fft_size=500, window="hann", sample_rate=_RATE, bands=_BANDS)
+    return Hello(
+        session=session,
+        sample_rate=_RATE,
+        channels=channels,
+        time_anchor_us=_ANCHOR_US,
+        spectrum=spectrum,
+    )
+
+
+def _eeg_frame(frame_id: int, channels: int, amplitude_uv: float = 300.0, n: int = 32) -> bytes:
+    first = frame_id * n
+    t = np.arange(first, first + n) / _RATE
+    volts = np.tile(amplitude_uv * 1e-6 * np.sin(2 * np.pi * 7 * t), (channels, 1))
+    packet = FilteredEegPacket(
+        frame_id=frame_id,
+        first_sample=first,
+        timestamps=sample_timestamps(_ANCHOR_US, first, n, _RATE),
+        samples=frozen_array(volts, np.float32),
+        sample_rate=_RATE,
+        channel_names=tuple(f"E{c}" for c in range(channels)),
+        monotonic_ns=123,
+    )
+    return encode_event(packet)
+
+
+def _fft_frame(channels: tuple[str, ...], peak_bin: int, band_power: list[float]) -> bytes:
+    psd = np.ones((len(channels), len(_FREQS)), np.float32)
+    psd[:, peak_bin] = 100.0
+    packet = FftPacket(
+        source_frame_id=9,
+        timestamp=_ANCHOR_US,
+        freqs=frozen_array(_FREQS, np.float32),
+        psd=frozen_array(psd, np.float32),
+        band_power=frozen_array(np.tile(band_power, (len(channels), 1)), np.float32),
+        fft_size=500,
+        window="hann",
+        sample_rate=_RATE,
+        channel_names=channels,
+        monotonic_ns=123,
+    )
+    return encode_event(packet)
+
+
+class FakeServer:
+    """Stands in for eegd's /ws: every page WebSocket lands here; page messages are kept."""
+
+    def __init__(self) -> None:
+        self.routes: asyncio.Queue[WebSocketRoute] = asyncio.Queue()
+        self.received: list[str | bytes] = []
+
+    def accept(self, route: WebSocketRoute) -> None:
+        route.on_message(self.keep)
+        self.routes.put_nowait(route)
+
+    def keep(self, message: str | bytes) -> None:
+        self.received.append(message)
+
+    async def next_connection(self) -> WebSocketRoute:
+        return await asyncio.wait_for(self.routes.get(), DEADLINE_MS / 1000)
+
+
+async def test_follows_the_protocol_and_survives_bad_messages(
+    start_daemon: Any, page: Page
+) -> None:
+    daemon = start_daemon()
+    fake_server = FakeServer()
+    await page.route_web_socket(lambda url: urlsplit(url).path == "/ws", fake_server.accept)
+    await page.goto(daemon.url)
+    server = await fake_server.next_connection()
+
+    await wait_for_state(page, "waiting")
+    await eventually(lambda: bool(fake_server.received))
+    subscribe = parse_client_message(fake_server.received[0])
+    assert isinstance(subscribe, Subscribe)
+    assert set(subscribe.topic_ids) == {Topic.FILTERED_EEG, Topic.FFT}
+
+    channels = ("Fz", "Cz")
+    server.send(encode_hello(_hello("a", channels)))
+    await page.wait_for_function("document.body.dataset.channels === '2'")
+    assert await page.locator("#lane-labels button").all_inner_texts() == list(channels)
+    assert (await body_data(page))["state"] == "waiting"
+
+    for frame_id in range(3):
+        server.send(_eeg_frame(frame_id, len(channels)))
+    await wait_for_state(page, "streaming")
+    await page.wait_for_function("document.body.dataset.scaleUv === '500'")
+
+    bad: list[str | bytes] = [
+        "not json",
+        '{"no": "type"}',
+        b"\x01\x02\x00",
+        bytes([2]) + _eeg_frame(3, len(channels))[1:],
+        _eeg_frame(3, 3),
+    ]
+    for message in bad:
+        server.send(message)
+    server.send(_eeg_frame(3, len(channels)))
+    server.send(_eeg_frame(6, len(channels)))
+    await page.wait_for_function("document.body.dataset.frames === '5'")
+    data = await body_data(page)
+    assert (data["errors"], data["gaps"], data["state"]) == ("5", "1", "streaming")
+
+    server.send(_fft_frame(channels, peak_bin=40, band_power=[1, 2, 3, 4, 10]))
+    await page.wait_for_function("document.getElementById('spectrum').dataset.peakHz === '20'")
+    gamma = page.locator('#bands [data-band="gamma"]')
+    assert await gamma.get_attribute("data-share") == "50.0"
+
+    lost = {"type": "system", "kind": "source_lost", "detail": {"retry_in_s": 2.0}, "timestamp": 1}
+    server.send(json.dumps(lost))
+    await wait_for_state(page, "source-lost")
+    server.send(_eeg_frame(7, len(channels)))
+    await wait_for_state(page, "streaming")
+
+    server.send(encode_hello(_hello("b", ("Fz", "Cz", "Pz"))))
+    await page.wait_for_function("document.body.dataset.session === 'b'")
+    assert await page.locator("#lane-labels button").all_inner_texts() == ["Fz", "Cz", "Pz"]
+    assert await peak_hz(page) is None
+
+    await server.close(code=1001, reason="going away")
+    await wait_for_state(page, "reconnecting")
+    assert 0 <= float((await body_data(page))["retryIn"]) <= 0.5
+    await fake_server.next_connection()
+    await wait_for_state(page, "waiting")
+
+
+_DECODE = """async ({ frames, hello }) => {
+  const { decodeFrame } = await import("/kiosk/protocol.js");
+  return frames.map((bytes) => {
+    try {
+      const frame = decodeFrame(new Uint8Array(bytes).buffer, hello);
+      const arrays = frame.samples ? [frame.samples] : [frame.psd, frame.bandPower];
+      return {
+        topic: frame.topic,
+        frameId: frame.frameId,
+        firstSample: frame.firstSample,
+        timestampUs: frame.timestampUs,
+        sampleRate: frame.sampleRate,
+        arrays: arrays.map((array) => Array.from(array)),
+      };
+    } catch (error) {
+      return { error: error.code ?? String(error) };
+    }
+  });
+}"""
+
+
+async def test_decoder_reads_what_the_reference_encoder_writes(static_page: Page) -> None:
+    channels = ("Fz", "Cz")
+    hello = _hello("a", channels)
+    eeg = _eeg_frame(5, len(channels), amplitude_uv=37.5, n=3)
+    fft = _fft_frame(channels, peak_bin=20, band_power=[1.5, 2, 3, 4, 5])
+
+    decoded = await static_page.evaluate(
+        _DECODE, {"frames": [list(eeg), list(fft)], "hello": json.loads(encode_hello(hello))}
+    )
+
+    reference = decode_frame(eeg, hello)
+    assert decoded[0] == {
+        "topic": Topic.FILTERED_EEG,
+        "frameId": 5,
+        "firstSample": 15,
+        "timestampUs": _ANCHOR_US + 60_000,
+        "sampleRate": _RATE,
+        "arrays": [reference.samples_uv.ravel().tolist()],
+    }
+    spectrum = decode_frame(fft, hello)
+    assert isinstance(spectrum, FftPacket)
+    psd, band_power = spectrum.psd.ravel().tolist(), spectrum.band_power.ravel().tolist()
+    assert decoded[1]["arrays"] == [psd, band_power]
+
+
+def _with_header(frame: bytes, **fields: int) -> bytes:
+    names = ("version", "topic", "flags", "channels", "bands", "count")
+    values = dict(zip(names, HEADER.unpack_from(frame)[:6], strict=True)) | fields
+    header = bytearray(frame[: HEADER.size])
+    HEADER.pack_into(header, 0, *values.values(), *HEADER.unpack_from(frame)[6:])
+    return bytes(header) + frame[HEADER.size :]
+
+
+async def test_decoder_refuses_what_the_protocol_says_to_refuse(static_page: Page) -> None:
+    channels = ("Fz", "Cz")
+    eeg = _eeg_frame(1, len(channels), n=4)
+    fft = _fft_frame(channels, peak_bin=20, band_power=[1, 2, 3, 4, 5])
+    refused = {
+        "short": (eeg[:40], "bad_frame"),
+        "version": (_with_header(eeg, version=2), "unsupported_version"),
+        "topic": (_with_header(eeg, topic=9), "bad_frame"),
+        "flag": (_with_header(eeg, flags=2), "bad_frame"),
+        "decimated fft": (_with_header(fft, flags=1), "bad_frame"),
+        "eeg bands": (_with_header(eeg, bands=1), "bad_frame"),
+        "length": (eeg + b"\0\0\0\0", "bad_frame"),
+        "channels": (_eeg_frame(1, 3, n=4), "bad_frame"),
+        "bins": (_with_header(fft, count=100), "bad_frame"),
+    }
+    hello = json.loads(encode_hello(_hello("a", channels)))
+    no_spectrum = {**hello, "spectrum": None}
+
+    frames = [list(frame) for frame, _ in refused.values()]
+    results = await static_page.evaluate(_DECODE, {"frames": frames, "hello": hello})
+    before_spectrum = await static_page.evaluate(
+        _DECODE, {"frames": [list(fft)], "hello": no_spectrum}
+    )
+
+    codes = {name: result.get("error") for name, result in zip(refused, results, strict=True)}
+    assert codes == {name: code for name, (_, code) in refused.items()}
+    assert before_spectrum == [{"error": "bad_frame"}]
