@@ -11,19 +11,20 @@ import dataclasses
 import logging
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from eegd.acquisition import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.config import Config
+from eegd.dsp.filters import design_sos
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.net.connections import ConnectionManager, ConnectionSettings
 from eegd.net.server import Server, ServerSettings
 from eegd.plugin import Plugin, PluginContext, load_plugin_class
 from eegd.plugins.brain_waves import BrainWaves
-from eegd.plugins.voltage_filter import VoltageFilter
+from eegd.plugins.voltage_filter import VoltageFilter, settings_from_options
 from eegd.sources.base import Source
 from eegd.sources.synthetic import SyntheticSource
 from eegd.supervisor import Supervisor, TaskState
@@ -62,6 +63,8 @@ class Daemon:
         self.plugins: dict[str, Plugin] = {}
         """The running instance of each plugin, replaced when the supervisor restarts one."""
         self.started_monotonic = time.monotonic()
+        self.filter_settings = config.filter.settings()
+        """The voltage filter's settings now; changes at run time survive a plugin restart."""
         self._builders = {name: self._plugin_builder(name) for name in config.plugins}
         server = config.server
         self.connections = ConnectionManager(
@@ -78,7 +81,7 @@ class Daemon:
         )
         self.server = Server(
             self.connections,
-            self.status,
+            self,
             ServerSettings(
                 host=server.host,
                 port=server.port,
@@ -104,7 +107,7 @@ class Daemon:
     def _plugin_builder(self, name: str) -> Callable[[], Plugin]:
         """How to build a fresh instance of plugin ``name``; raises ``PluginError`` early."""
         if name == VoltageFilter.name:
-            return lambda: VoltageFilter(self.config.filter.settings())
+            return lambda: VoltageFilter(self.filter_settings)
         if name == BrainWaves.name:
             return lambda: BrainWaves(self.config.spectrum.settings())
         plugin_class = load_plugin_class(name)
@@ -182,6 +185,30 @@ class Daemon:
                 for status in self.supervisor.statuses()
             ],
         }
+
+    def filter_state(self) -> dict[str, Any]:
+        """The voltage filter's settings, for ``GET /api/filter``."""
+        return dataclasses.asdict(self.filter_settings)
+
+    def update_filter(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the voltage filter while running (``PUT /api/filter``).
+
+        Unknown keys and bad values raise ``ConfigError`` and change nothing. The running
+        filter switches without a glitch larger than a fresh start, and a ``config_changed``
+        event tells every client.
+        """
+        settings = settings_from_options(changes, base=self.filter_settings)
+        session = self.acquisition.session
+        if session is not None:
+            design_sos(settings, session.sample_rate)
+        plugin = self.plugins.get(VoltageFilter.name)
+        if isinstance(plugin, VoltageFilter):
+            plugin.update(settings)
+        self.filter_settings = settings
+        state = self.filter_state()
+        self.bus.publish(SystemEvent.now(SystemEventKind.CONFIG_CHANGED, filter=state))
+        logger.info("voltage filter changed: %s", state)
+        return state
 
     def acquisition_gave_up(self) -> bool:
         """Whether the source failed more often than the restart policy allows."""

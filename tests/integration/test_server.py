@@ -244,3 +244,41 @@ async def test_hello_comes_first_on_every_route(start_daemon: StartDaemon) -> No
             first = await asyncio.wait_for(stream.__anext__(), timeout=10)
         assert isinstance(first, Hello)
         assert first.channels == ("Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2")
+
+
+async def test_filter_settings_change_at_run_time_and_clients_are_told(
+    start_daemon: StartDaemon,
+) -> None:
+    daemon = start_daemon()
+    async with aiohttp.ClientSession() as session, connect(daemon.ws_url + "ws") as stream:
+        await stream.subscribe(["filtered_eeg"])
+        await next_of(stream, EegFrame)
+        async with session.put(daemon.url + "api/filter", json={"notch_hz": 60}) as response:
+            assert response.status == 200
+            assert (await response.json())["notch_hz"] == 60.0
+        changed = await next_of(stream, SystemEvent)
+        assert isinstance(changed, SystemEvent)
+        assert changed.kind == "config_changed"
+        assert changed.detail["filter"]["notch_hz"] == 60.0
+        async with session.get(daemon.url + "api/filter") as response:
+            assert (await response.json())["notch_hz"] == 60.0
+        for body, code, words in [
+            ("{not json", "bad_json", "not valid JSON"),
+            ("[1, 2]", "bad_json", "JSON object"),
+            ('{"notch": 60}', "bad_field", "notch: unknown voltage_filter option"),
+            ('{"notch_hz": 55}', "bad_field", "notch_hz: 55"),
+            ('{"lowpass_hz": 400}', "bad_field", "lowpass_hz"),
+        ]:
+            async with session.put(daemon.url + "api/filter", data=body) as response:
+                assert response.status == 400, body
+                reply = await response.json()
+                assert reply["code"] == code
+                assert words in reply["message"], reply
+        async with session.get(daemon.url + "api/filter") as response:
+            assert (await response.json())["notch_hz"] == 60.0
+        ids = []
+        for _ in range(8):
+            item = await next_of(stream, EegFrame)
+            assert isinstance(item, EegFrame)
+            ids.append(item.frame_id)
+        assert ids == list(range(ids[0], ids[0] + 8))

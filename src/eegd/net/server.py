@@ -9,22 +9,22 @@ from __future__ import annotations
 import errno
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
-from eegd.errors import EegdError
+from eegd.errors import ConfigError, EegdError
 from eegd.events import Topic
 from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
 from eegd.net.connections import CLOSE_TRY_AGAIN, ConnectionManager
 
-__all__ = ["KIOSK_DIR", "Server", "ServerSettings"]
+__all__ = ["KIOSK_DIR", "DaemonControl", "Server", "ServerSettings"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,19 @@ FIXED_ROUTES: Mapping[str, Topic] = {
     "/applet/brain_waves/data": Topic.FFT,
     "/ws/data": Topic.FILTERED_EEG,
 }
+
+
+class DaemonControl(Protocol):
+    """What the REST API reads and changes in the daemon."""
+
+    def status(self) -> Mapping[str, Any]:
+        """Everything ``GET /api/status`` reports."""
+
+    def filter_state(self) -> Mapping[str, Any]:
+        """The voltage filter's settings."""
+
+    def update_filter(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Apply ``changes`` to the voltage filter; raises ``ConfigError`` if they are bad."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +69,11 @@ class Server:
     def __init__(
         self,
         manager: ConnectionManager,
-        status: Callable[[], Mapping[str, Any]],
+        control: DaemonControl,
         settings: ServerSettings | None = None,
     ) -> None:
         self._manager = manager
-        self._status = status
+        self._control = control
         self.settings = settings or ServerSettings()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -73,6 +86,8 @@ class Server:
         for path in FIXED_ROUTES:
             app.router.add_get(path, self._fixed)
         app.router.add_get("/api/status", self._api_status)
+        app.router.add_get("/api/filter", self._get_filter)
+        app.router.add_put("/api/filter", self._put_filter)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_static("/kiosk/", KIOSK_DIR, show_index=False)
         return app
@@ -107,7 +122,25 @@ class Server:
         return web.FileResponse(KIOSK_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     async def _api_status(self, request: web.Request) -> web.Response:
-        return web.json_response(self._status(), dumps=_dumps)
+        return web.json_response(self._control.status(), dumps=_dumps)
+
+    async def _get_filter(self, request: web.Request) -> web.Response:
+        return web.json_response(self._control.filter_state())
+
+    async def _put_filter(self, request: web.Request) -> web.Response:
+        """Change filter settings: a JSON object of the keys to change, 0 or null for off."""
+        try:
+            changes = json.loads(await request.text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error_response(400, "bad_json", f"the body is not valid JSON: {exc}")
+        if not isinstance(changes, dict):
+            return _error_response(
+                400, "bad_json", 'the body must be a JSON object such as {"notch_hz": 60}'
+            )
+        try:
+            return web.json_response(self._control.update_filter(changes))
+        except ConfigError as exc:
+            return _error_response(400, "bad_field", str(exc))
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -124,14 +157,11 @@ class Server:
         origin = request.headers.get(aiohttp.hdrs.ORIGIN)
         if not origin_allowed(origin, request.host, self.settings.allowed_origins):
             logger.warning("refused a WebSocket from origin %s", origin)
-            return web.json_response(
-                {
-                    "type": "error",
-                    "code": "forbidden_origin",
-                    "message": f"WebSocket connections from origin {origin} are not allowed; "
-                    "add it to server.allowed_origins to allow it",
-                },
-                status=403,
+            return _error_response(
+                403,
+                "forbidden_origin",
+                f"WebSocket connections from origin {origin} are not allowed; "
+                "add it to server.allowed_origins to allow it",
             )
         ws = web.WebSocketResponse(
             heartbeat=self.settings.heartbeat_s,
@@ -160,6 +190,10 @@ class Server:
         finally:
             self._manager.discard(client)
         return ws
+
+
+def _error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"type": "error", "code": code, "message": message}, status=status)
 
 
 def _dumps(value: Any) -> str:

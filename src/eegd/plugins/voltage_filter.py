@@ -7,6 +7,7 @@ rather than carrying the state across the jump.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -15,10 +16,29 @@ from eegd.errors import ConfigError
 from eegd.events import EegPacket, Event, FilteredEegPacket, Topic
 from eegd.plugin import TransformPlugin
 
-__all__ = ["VoltageFilter"]
+__all__ = ["VoltageFilter", "settings_from_options"]
 
 _OPTION_KEYS = ("highpass_hz", "lowpass_hz", "notch_hz", "order", "notch_q")
 _OFF_WHEN_ZERO = ("highpass_hz", "lowpass_hz", "notch_hz")
+
+
+def settings_from_options(
+    options: Mapping[str, Any], base: FilterSettings | None = None
+) -> FilterSettings:
+    """``base`` (default: the defaults) with ``options`` applied; 0 or None turns a stage off.
+
+    An unknown key or a bad value raises ``ConfigError`` naming it.
+    """
+    unknown = sorted(set(options) - set(_OPTION_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{unknown[0]}: unknown voltage_filter option (allowed: {', '.join(_OPTION_KEYS)})"
+        )
+    values: dict[str, Any] = {
+        key: None if key in _OFF_WHEN_ZERO and value == 0 else value
+        for key, value in options.items()
+    }
+    return dataclasses.replace(base or FilterSettings(), **values)
 
 
 class VoltageFilter(TransformPlugin):
@@ -38,16 +58,7 @@ class VoltageFilter(TransformPlugin):
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> VoltageFilter:
         """A filter configured by its options table; 0 or None turns a frequency stage off."""
-        unknown = sorted(set(options) - set(_OPTION_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"{unknown[0]}: unknown voltage_filter option (allowed: {', '.join(_OPTION_KEYS)})"
-            )
-        values: dict[str, Any] = {
-            key: None if key in _OFF_WHEN_ZERO and value == 0 else value
-            for key, value in options.items()
-        }
-        return cls(FilterSettings(**values))
+        return cls(settings_from_options(options))
 
     @property
     def settings(self) -> FilterSettings:
