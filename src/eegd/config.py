@@ -175,6 +175,8 @@ class Config(_Section, frozen=True):
     log: LogSection = msgspec.field(default_factory=LogSection)
     plugins: list[str] = msgspec.field(default_factory=lambda: ["voltage_filter", "brain_waves"])
     """Plugins to run, by name: built-ins or ``eegd.plugins`` entry points."""
+    plugin: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """Options of third-party plugins: ``[plugin.NAME]`` tables, checked by each plugin."""
 
     def synthetic_settings(self) -> SyntheticSettings:
         """Settings of the synthetic source, from ``[source]`` and ``[synthetic]``."""

@@ -111,13 +111,19 @@ class Daemon:
         if name == BrainWaves.name:
             return lambda: BrainWaves(self.config.spectrum.settings())
         plugin_class = load_plugin_class(name)
-        return lambda: plugin_class.from_options({})
+        options = self.config.plugin.get(name, {})
+        plugin_class.from_options(options)  # bad options fail the start, not a restart loop
+        return lambda: plugin_class.from_options(options)
 
     def _plugin_task(self, name: str) -> Callable[[], Coroutine[Any, Any, None]]:
         def start() -> Coroutine[Any, Any, None]:
             plugin = self._builders[name]()
             self.plugins[name] = plugin
-            context = PluginContext(bus=self.bus, logger=logging.getLogger(f"eegd.plugin.{name}"))
+            context = PluginContext(
+                bus=self.bus,
+                logger=logging.getLogger(f"eegd.plugin.{name}"),
+                options=self.config.plugin.get(name, {}),
+            )
             return plugin.run(context)
 
         return start

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from eegd.errors import PluginError
+from eegd.config import load_config
+from eegd.daemon import Daemon
+from eegd.errors import ConfigError, PluginError
 from eegd.plugin import BUILTIN_PLUGINS, load_plugin_class
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
@@ -80,3 +83,61 @@ def test_something_that_is_not_a_plugin_is_refused(
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(PluginError, match=r"plugin 'thing': .* has no 'name'"):
         load_plugin_class("thing")
+
+
+async def test_the_daemon_runs_a_third_party_plugin_with_its_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_distribution(
+        tmp_path,
+        "eegd_tally",
+        """
+        import asyncio
+        from eegd.errors import ConfigError
+        from eegd.events import Topic
+
+        class Tally:
+            name = "tally"
+            consumes = (Topic.RAW_EEG,)
+            produces = ()
+
+            def __init__(self, every):
+                self.every = every
+                self.seen = 0
+
+            @classmethod
+            def from_options(cls, options):
+                if set(options) - {"every"}:
+                    raise ConfigError(f"plugin.tally: unknown options {sorted(options)}")
+                return cls(options.get("every", 1))
+
+            async def run(self, ctx):
+                with ctx.bus.subscribe(self.consumes) as subscription:
+                    async for _ in subscription:
+                        self.seen += 1
+        """,
+        "tally = eegd_tally:Tally",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config_file = tmp_path / "eegd.toml"
+    config_file.write_text(
+        'plugins = ["voltage_filter", "tally"]\n'
+        "[plugin.tally]\nevery = 3\n"
+        "[synthetic]\npaced = false\n"
+    )
+    daemon = Daemon(load_config(config_file))
+    daemon.start()
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            plugin = daemon.plugins.get("tally")
+            if plugin is not None and getattr(plugin, "seen", 0) > 5:
+                break
+        assert getattr(daemon.plugins["tally"], "every", None) == 3
+        assert getattr(daemon.plugins["tally"], "seen", 0) > 5
+    finally:
+        await daemon.stop()
+
+    config_file.write_text('plugins = ["tally"]\n[plugin.tally]\nevry = 3\n')
+    with pytest.raises(ConfigError, match="plugin.tally: unknown options"):
+        Daemon(load_config(config_file))
