@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +25,7 @@ from eegd.events import (
 )
 from eegd.plugin import PluginContext
 from eegd.plugins.brain_waves import BrainWaves
+from tests.support.waiting import wait_until
 
 RATE = 250.0
 NAMES = ("Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2")
@@ -172,13 +172,6 @@ def test_from_options() -> None:
         BrainWaves.from_options({"window": 2.0})
     with pytest.raises(ConfigError, match="^hop_s: "):
         BrainWaves.from_options({"hop_s": 0})
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``condition()`` until true, failing after a generous deadline."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.001)
 
 
 async def test_runs_on_the_bus_and_computes_only_while_someone_listens() -> None:

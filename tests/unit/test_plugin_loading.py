@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from eegd.errors import ConfigError, PluginError
 from eegd.plugin import BUILTIN_PLUGINS, load_plugin_class
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
+from tests.support.waiting import wait_until
 
 
 def install_distribution(root: Path, module: str, source: str, entry: str) -> None:
@@ -92,7 +92,6 @@ async def test_the_daemon_runs_a_third_party_plugin_with_its_options(
         tmp_path,
         "eegd_tally",
         """
-        import asyncio
         from eegd.errors import ConfigError
         from eegd.events import Topic
 
@@ -128,11 +127,7 @@ async def test_the_daemon_runs_a_third_party_plugin_with_its_options(
     daemon = Daemon(load_config(config_file))
     daemon.start()
     try:
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            plugin = daemon.plugins.get("tally")
-            if plugin is not None and getattr(plugin, "seen", 0) > 5:
-                break
+        await wait_until(lambda: getattr(daemon.plugins.get("tally"), "seen", 0) > 5)
         assert getattr(daemon.plugins["tally"], "every", None) == 3
         assert getattr(daemon.plugins["tally"], "seen", 0) > 5
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +23,7 @@ from eegd.events import (
 )
 from eegd.plugin import PluginContext
 from eegd.plugins.voltage_filter import VoltageFilter
+from tests.support.waiting import wait_until
 
 RATE = 250.0
 NAMES = ("Fp1", "Fp2", "C3", "C4")
@@ -167,13 +167,6 @@ def test_a_new_sample_rate_or_channel_count_rebuilds_the_filter() -> None:
     )
     fewer = packets(signal_volts(500)[:2], 50)
     assert filtered_samples(plugin, fewer).shape == (2, 500)
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``condition()`` until true, failing after a generous deadline."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.001)
 
 
 async def test_runs_on_the_bus_and_publishes_filtered_packets() -> None:
