@@ -7,6 +7,7 @@ key (``source.channels: 33 is out of range (allowed: 1..32)``) or, for an overri
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -28,7 +29,6 @@ __all__ = [
     "ServerSection",
     "SourceSection",
     "SpectrumSection",
-    "SupervisorSection",
     "SyntheticSection",
     "load_config",
 ]
@@ -128,30 +128,6 @@ class ServerSection(_Section, frozen=True):
                 raise ValueError(f"{key}: {getattr(self, key)} must be at least 1")
 
 
-class SupervisorSection(_Section, frozen=True):
-    """``[supervisor]``: how crashed tasks are restarted."""
-
-    max_retries: int = 5
-    initial_backoff: float = 0.5
-    """Seconds before the first restart; each further one waits ``multiplier`` times longer."""
-    max_backoff: float = 30.0
-    multiplier: float = 2.0
-    jitter: float = 0.1
-    reset_after: float = 60.0
-    """Seconds of healthy running after which the failure count starts again."""
-
-    def policy(self) -> RestartPolicy:
-        """The restart policy these values describe."""
-        return RestartPolicy(
-            max_retries=self.max_retries,
-            initial_backoff=self.initial_backoff,
-            max_backoff=self.max_backoff,
-            multiplier=self.multiplier,
-            jitter=self.jitter,
-            reset_after=self.reset_after,
-        )
-
-
 class LogSection(_Section, frozen=True):
     """``[log]``: verbosity and the periodic status line."""
 
@@ -171,7 +147,8 @@ class Config(_Section, frozen=True):
     filter: FilterSection = msgspec.field(default_factory=FilterSection)
     spectrum: SpectrumSection = msgspec.field(default_factory=SpectrumSection)
     server: ServerSection = msgspec.field(default_factory=ServerSection)
-    supervisor: SupervisorSection = msgspec.field(default_factory=SupervisorSection)
+    supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
+    """``[supervisor]``: how crashed tasks are restarted (checked by ``RestartPolicy``)."""
     log: LogSection = msgspec.field(default_factory=LogSection)
     plugins: list[str] = msgspec.field(default_factory=lambda: ["voltage_filter", "brain_waves"])
     """Plugins to run, by name: built-ins or ``eegd.plugins`` entry points."""
@@ -233,15 +210,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _reject_unknown_keys(data: Mapping[str, Any], struct: Any, prefix: str) -> None:
+    if dataclasses.is_dataclass(struct):
+        names = [field.name for field in dataclasses.fields(struct)]
+        for key in data:
+            if key not in names:
+                raise ConfigError(f"{prefix}{key}: unknown key (allowed: {', '.join(names)})")
+        return
     fields = {field.name: field for field in msgspec.structs.fields(struct)}
     for key, value in data.items():
         field = fields.get(key)
         if field is None:
             allowed = ", ".join(fields)
             raise ConfigError(f"{prefix}{key}: unknown key (allowed: {allowed})")
-        if isinstance(value, Mapping) and isinstance(field.type, type):
-            if issubclass(field.type, msgspec.Struct):
-                _reject_unknown_keys(value, field.type, prefix=f"{prefix}{key}.")
+        nested = field.type
+        if isinstance(value, Mapping) and isinstance(nested, type):
+            if issubclass(nested, msgspec.Struct) or dataclasses.is_dataclass(nested):
+                _reject_unknown_keys(value, nested, prefix=f"{prefix}{key}.")
 
 
 _MSGSPEC_MESSAGE = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -291,7 +275,6 @@ def _check_domain(config: Config) -> None:
     checks: dict[str, Callable[[], object]] = {
         "filter": config.filter.settings,
         "spectrum": config.spectrum.settings,
-        "supervisor": config.supervisor.policy,
     }
     for table, build in checks.items():
         try:

@@ -57,7 +57,7 @@ class Daemon:
         self._source_factory = source_factory or self._open_source
         self.bus = EventBus()
         self.supervisor = Supervisor(
-            self.bus, policy=config.supervisor.policy(), logger=logging.getLogger("eegd.supervisor")
+            self.bus, policy=config.supervisor, logger=logging.getLogger("eegd.supervisor")
         )
         self.acquisition = AcquisitionLoop(self.bus, self._source_factory, config.source.batch_size)
         self.plugins: dict[str, Plugin] = {}
