@@ -406,6 +406,9 @@ class ConnectionManager:
 
 
 def _frame_id(event: Event) -> int | None:
+    """The frame id a client is told about when it loses ``event`` (None for system events)."""
     if isinstance(event, FftPacket):
         return event.source_frame_id
-    return getattr(event, "frame_id", None)
+    if isinstance(event, EegPacket | FilteredEegPacket):
+        return event.frame_id
+    return None
