@@ -1,10 +1,11 @@
 """The kiosk page in a real chromium: it streams, draws, finds alpha, reconnects, fits the screen.
 
 Most tests run against the real daemon (synthetic source: 8 channels at 250 Hz, 10 Hz alpha
-over the occipital channels). One replaces the WebSocket with a fake server that speaks the
-protocol through the reference encoder, to reach states and faults the daemon does not produce
-on demand; two feed the page's decoder module frames from the reference encoder. Tests read
-the page's data- attributes, never its wording.
+over the occipital channels; one at 16 kHz, where the kiosk asks for a min/max envelope). Two
+replace the WebSocket with a fake server that speaks the protocol through the reference encoder,
+to reach states and faults the daemon does not produce on demand; two feed the page's decoder
+module frames from the reference encoder. Tests read the page's data- attributes and pixels,
+never its wording.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import numpy as np
 import pytest
 from playwright.async_api import Page, WebSocketRoute
@@ -29,6 +31,7 @@ from eegd.net.protocol import (
     Spectrum,
     Subscribe,
     decode_frame,
+    encode_decimated,
     encode_event,
     encode_hello,
     parse_client_message,
@@ -177,6 +180,45 @@ async def test_fits_the_kiosk_screen_and_a_laptop(start_daemon: Any, page: Page)
             assert box["height"] >= 40, await control.evaluate("(el) => el.outerHTML")
 
 
+async def api_status(url: str) -> dict[str, Any]:
+    """The daemon's ``GET /api/status``."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url.rstrip("/") + "/api/status") as response,
+    ):
+        response.raise_for_status()
+        status: dict[str, Any] = await response.json()
+        return status
+
+
+async def test_draws_an_envelope_of_a_16_khz_stream(start_daemon: Any, page: Page) -> None:
+    daemon = start_daemon("--sample-rate", "16000", "--batch-size", "512")
+    await page.goto(daemon.url)
+    await wait_for_state(page, "streaming")
+    await page.wait_for_function("document.body.dataset.decimated === 'true'")
+    await page.wait_for_function("Number(document.body.dataset.frames) >= 8")
+    canvas = page.locator("#trace-canvas")
+
+    before = await canvas.screenshot()
+    await page.wait_for_timeout(500)
+    after = await canvas.screenshot()
+    first = (await api_status(daemon.url))["clients"]
+    await page.wait_for_timeout(1_000)
+    second = (await api_status(daemon.url))["clients"]
+
+    assert before != after
+    columns_per_s = await page.evaluate(
+        "document.getElementById('trace-canvas').getBoundingClientRect().width"
+        " * devicePixelRatio / 5"
+    )
+    pair_rate = float((await body_data(page))["pairRate"])
+    assert 1.8 * columns_per_s <= pair_rate <= 16_000 / 4
+    assert second["clients_per_topic"]["filtered_eeg"] == 1
+    assert second["encoded"]["filtered_eeg"] == first["encoded"]["filtered_eeg"]
+    assert second["encoded_envelopes"]["filtered_eeg"] > first["encoded_envelopes"]["filtered_eeg"]
+    assert (await body_data(page))["errors"] == "0"
+
+
 # --------------------------------------------------------------------------- a fake server
 
 _RATE = 250.0
@@ -191,11 +233,11 @@ _BANDS = (
 _FREQS = tuple(0.5 * k for k in range(101))
 
 
-def _hello(session: str, channels: tuple[str, ...]) -> Hello:
+def _hello(session: str, channels: tuple[str, ...], sample_rate: float = _RATE) -> Hello:
     spectrum = Spectrum(freqs=_FREQS, fft_size=500, window="hann", sample_rate=_RATE, bands=_BANDS)
     return Hello(
         session=session,
-        sample_rate=_RATE,
+        sample_rate=sample_rate,
         channels=channels,
         time_anchor_us=_ANCHOR_US,
         spectrum=spectrum,
@@ -399,3 +441,91 @@ async def test_decoder_refuses_what_the_protocol_says_to_refuse(static_page: Pag
     codes = {name: result.get("error") for name, result in zip(refused, results, strict=True)}
     assert codes == {name: code for name, (_, code) in refused.items()}
     assert before_spectrum == [{"error": "bad_frame"}]
+
+
+_HIGH_RATE = 16_000.0
+_SAMPLES_PER_PAIR = 80
+_PAIRS_PER_FRAME = 40
+_ENVELOPE_UV = 200.0
+
+#: Per device column of the top lane: the rows of the lowest and highest pixel in channel 0's
+#: colour (#6ea8ff, blue well above red), or null for a column without any.
+_LANE_EXTENTS = """() => {
+  const canvas = document.getElementById("trace-canvas");
+  const lanes = canvas.height - Math.round(20 * devicePixelRatio);
+  const rows = Math.floor(lanes / 2);
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, rows).data;
+  const extents = [];
+  for (let x = 0; x < canvas.width; x += 1) {
+    let top = null;
+    let bottom = null;
+    for (let y = 0; y < rows; y += 1) {
+      const i = 4 * (y * canvas.width + x);
+      if (pixels[i + 2] > 150 && pixels[i + 2] - pixels[i] > 60) {
+        top ??= y;
+        bottom = y;
+      }
+    }
+    extents.push(top === null ? null : [top, bottom]);
+  }
+  return { extents, laneHeight: lanes / 2 };
+}"""
+
+
+def _envelope_frame(index: int) -> bytes:
+    """Frame ``index`` of an envelope whose every pair spans -200..+200 µV on both channels."""
+    first = index * _PAIRS_PER_FRAME * _SAMPLES_PER_PAIR
+    bound = np.full((2, _PAIRS_PER_FRAME), _ENVELOPE_UV * 1e-6, np.float32)
+    return encode_decimated(
+        Topic.FILTERED_EEG,
+        -bound,
+        bound,
+        frame_id=(index + 1) * 7 - 1,
+        first_sample=first,
+        timestamp_us=_ANCHOR_US + round(first * 1e6 / _HIGH_RATE),
+        monotonic_ns=123,
+        pair_rate=_HIGH_RATE / _SAMPLES_PER_PAIR,
+    )
+
+
+def _longest_run(flags: list[bool]) -> int:
+    longest = current = 0
+    for flag in flags:
+        current = current + 1 if flag else 0
+        longest = max(longest, current)
+    return longest
+
+
+async def test_asks_for_an_envelope_and_draws_it_with_gaps(start_daemon: Any, page: Page) -> None:
+    daemon = start_daemon()
+    fake_server = FakeServer()
+    await page.route_web_socket(lambda url: urlsplit(url).path == "/ws", fake_server.accept)
+    await page.goto(daemon.url)
+    server = await fake_server.next_connection()
+    await eventually(lambda: bool(fake_server.received))
+
+    server.send(encode_hello(_hello("a", ("Fz", "Cz"), sample_rate=_HIGH_RATE)))
+    await eventually(lambda: len(fake_server.received) >= 2)
+    resubscribe = parse_client_message(fake_server.received[1])
+    assert isinstance(resubscribe, Subscribe)
+    assert resubscribe.topic_ids == (Topic.FILTERED_EEG,)
+    assert resubscribe.max_rate == float((await body_data(page))["maxRate"])
+
+    sent = [index for index in range(25) if index not in (15, 16, 17)]
+    for index in sent:
+        server.send(_envelope_frame(index))
+    await page.wait_for_function(f"document.body.dataset.frames === '{len(sent)}'")
+    data = await body_data(page)
+    assert (data["decimated"], data["pairRate"], data["gaps"]) == ("true", "200", "1")
+    await page.wait_for_timeout(1_000)
+
+    drawn = await page.evaluate(_LANE_EXTENTS)
+    extents = drawn["extents"]
+    right = extents[len(extents) // 4 :]
+    heights = [bottom - top for top, bottom in filter(None, right)]
+    band = 2 * _ENVELOPE_UV / 500 * drawn["laneHeight"] / 2
+    assert statistics.median(heights) == pytest.approx(band, abs=3)
+    gap_columns = 3 / 25 * len(extents)
+    assert _longest_run([extent is None for extent in right]) == pytest.approx(
+        gap_columns, rel=0.25
+    )

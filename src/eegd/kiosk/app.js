@@ -4,6 +4,7 @@
 import { BandBars } from "./bands.js";
 import { channelColor } from "./colors.js";
 import { Connection } from "./connection.js";
+import { nextMaxRate, wantedMaxRate } from "./decimation.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
 import { AutoScale, FIXED_STEPS_UV, robustAmplitude } from "./scale.js";
 import { SpectrumView, formatHz } from "./spectrum.js";
@@ -12,6 +13,7 @@ import { TraceView, WINDOW_S } from "./traces.js";
 
 const AUTO_SCALE_EVERY_MS = 500;
 const STATUS_EVERY_MS = 200;
+const DISPLAY_RATE_EVERY_MS = 1000;
 
 const byId = (id) => document.getElementById(id);
 const body = document.body;
@@ -47,6 +49,9 @@ const view = {
   gaps: 0,
   errors: 0,
   lastFrameId: null,
+  nextSample: null,
+  lastSpan: null,
+  maxRate: null,
   paused: false,
   auto: true,
   fixedUv: 50,
@@ -101,8 +106,11 @@ function onHello(hello) {
     before.sample_rate !== hello.sample_rate ||
     before.channels.join("\n") !== hello.channels.join("\n");
   if (newSession) {
-    traces.reset(hello.channels.length, hello.sample_rate);
+    chooseDisplayRate();
+    traces.reset(hello.channels.length, hello.sample_rate, view.maxRate ?? hello.sample_rate);
     view.lastFrameId = null;
+    view.nextSample = null;
+    view.lastSpan = null;
     view.selected = null;
     buildLaneLabels(hello.channels);
     body.dataset.channels = String(hello.channels.length);
@@ -133,15 +141,55 @@ function onFrame(frame) {
     if (!view.paused) showSpectrum(frame);
     return;
   }
-  // The kiosk subscribes to filtered_eeg without max_rate, so it never asks for decimated frames.
-  if (frame.topic !== Topic.FILTERED_EEG || frame.decimated) return;
-  if (view.lastFrameId !== null && frame.frameId > view.lastFrameId + 1) view.gaps += 1;
-  view.lastFrameId = frame.frameId;
+  if (frame.topic !== Topic.FILTERED_EEG) return;
+  // A pair's rate is the sample rate over a whole number of samples per pair.
+  const span = frame.decimated ? Math.round(view.hello.sample_rate / frame.sampleRate) || 1 : 1;
+  countGaps(frame, span);
   view.frames += 1;
-  traces.push(frame);
+  traces.push(frame, span);
+  showDecimation(frame);
   const wasStreaming = body.dataset.state === "streaming";
   status.dataReceived(performance.now());
   if (!wasStreaming) updateStatus();
+}
+
+// Lost data shows as a jump in first_sample. Frame ids are checked too for full-rate frames
+// only: an envelope's frame_id is the last source frame it covers, and a source frame that
+// completes no pair yields no envelope, so envelope ids may skip without any loss. When the
+// stream's rate changes (the kiosk asked for another max_rate), eegd starts a new envelope at
+// its next packet and drops the samples of an unfinished pair: a jump there is no loss.
+function countGaps(frame, span) {
+  const sameStream = view.lastSpan === span;
+  view.lastSpan = span;
+  const sampleJump = sameStream && view.nextSample !== null && frame.firstSample > view.nextSample;
+  const idJump =
+    !frame.decimated && view.lastFrameId !== null && frame.frameId > view.lastFrameId + 1;
+  if (sampleJump || idJump) view.gaps += 1;
+  view.lastFrameId = frame.frameId;
+  view.nextSample = Math.max(view.nextSample ?? 0, frame.firstSample + frame.sampleCount * span);
+}
+
+// Asks eegd for the envelope rate the trace needs (decimation.js has the rule); called on a
+// new session and periodically, since the canvas may have been resized.
+function chooseDisplayRate() {
+  if (!view.hello) return;
+  const wanted = wantedMaxRate(view.hello.sample_rate, traces.columnsPerSecond());
+  const next = nextMaxRate(view.maxRate, wanted);
+  if (next === view.maxRate) return;
+  view.maxRate = next;
+  connection.setMaxRate("filtered_eeg", next);
+  traces.setEntryRate(next ?? view.hello.sample_rate);
+  if (next === null) delete body.dataset.maxRate;
+  else body.dataset.maxRate = String(next);
+}
+
+function showDecimation(frame) {
+  const decimated = String(frame.decimated);
+  if (body.dataset.decimated !== decimated) body.dataset.decimated = decimated;
+  if (!frame.decimated) delete body.dataset.pairRate;
+  else if (body.dataset.pairRate !== String(frame.sampleRate)) {
+    body.dataset.pairRate = String(frame.sampleRate);
+  }
 }
 
 function showSpectrum(frame) {
@@ -341,4 +389,5 @@ const connection = new Connection(wsUrl, ["filtered_eeg", "fft"], {
 bindControls();
 connection.start();
 setInterval(updateStatus, STATUS_EVERY_MS);
+setInterval(chooseDisplayRate, DISPLAY_RATE_EVERY_MS);
 requestAnimationFrame(drawFrame);

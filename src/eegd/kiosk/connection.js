@@ -1,5 +1,6 @@
-// The WebSocket to eegd's /ws: subscribes, keeps itself alive, and reconnects by itself with a
-// doubling back-off (0.5 s up to 5 s), announcing every step so the page can say what it does.
+// The WebSocket to eegd's /ws: subscribes (with display decimation where asked), keeps itself
+// alive, and reconnects by itself with a doubling back-off (0.5 s up to 5 s), announcing every
+// step so the page can say what it does.
 
 export const BACKOFF = Object.freeze({ initialS: 0.5, maxS: 5, multiplier: 2 });
 const CONNECT_TIMEOUT_MS = 5000;
@@ -21,9 +22,11 @@ export class Connection {
   constructor(url, topics, handlers) {
     this.url = url;
     this.topics = topics;
+    this.maxRates = new Map();
     this.handlers = handlers;
     this.failures = 0;
     this.socket = null;
+    this.subscribed = false;
     this.timers = new Set();
     this.lastHeardMs = 0;
   }
@@ -43,7 +46,7 @@ export class Connection {
     socket.onopen = () => {
       this.clear(giveUp);
       this.lastHeardMs = performance.now();
-      socket.send(JSON.stringify({ type: "subscribe", topics: this.topics }));
+      this.subscribeAll(socket);
       this.keepAlive(socket);
       this.handlers.open();
     };
@@ -56,9 +59,31 @@ export class Connection {
     };
   }
 
+  /**
+   * Receive `topic` as a min/max envelope of at most `maxRate` pairs per second, or every
+   * sample when `maxRate` is null; kept for later sockets too. eegd moves the client over.
+   */
+  setMaxRate(topic, maxRate) {
+    if (maxRate === null) this.maxRates.delete(topic);
+    else this.maxRates.set(topic, maxRate);
+    if (this.subscribed && this.topics.includes(topic)) {
+      this.socket.send(subscribeMessage([topic], maxRate));
+    }
+  }
+
+  subscribeAll(socket) {
+    const plain = this.topics.filter((topic) => !this.maxRates.has(topic));
+    if (plain.length > 0) socket.send(subscribeMessage(plain, null));
+    for (const [topic, maxRate] of this.maxRates) {
+      if (this.topics.includes(topic)) socket.send(subscribeMessage([topic], maxRate));
+    }
+    this.subscribed = true;
+  }
+
   /** Stop using `socket` now (without waiting for a closing handshake) and schedule a retry. */
   abandon(socket, reason) {
     this.socket = null;
+    this.subscribed = false;
     this.clearAll();
     socket.onopen = socket.onmessage = socket.onclose = null;
     socket.close();
@@ -107,6 +132,12 @@ export class Connection {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
+}
+
+function subscribeMessage(topics, maxRate) {
+  const message = { type: "subscribe", topics };
+  if (maxRate !== null) message.max_rate = maxRate;
+  return JSON.stringify(message);
 }
 
 function closeReason(code) {

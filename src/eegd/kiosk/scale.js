@@ -12,22 +12,22 @@ const MAX_POINTS_PER_CHANNEL = 600;
 const CALM_CHECKS_BEFORE_SHRINKING = 4;
 
 /**
- * A robust amplitude in µV of the samples in [from, to]: per channel the 98th percentile of
- * |x|, then the median over channels, so one blinking channel does not squash all the others.
- * Returns null when nothing in the window has been received.
+ * A robust amplitude in µV of the entries in [from, to] (sample indices): per channel the 98th
+ * percentile of the largest |x| of each entry, then the median over channels, so one blinking
+ * channel does not squash all the others. Decimated entries hold each sample's extremes, so the
+ * scale fits the envelope that is drawn. Returns null when nothing in the window is held.
  */
 export function robustAmplitude(ring, from, to) {
-  const span = Math.max(0, Math.floor(to) - Math.ceil(from) + 1);
-  const stride = Math.max(1, Math.ceil(span / MAX_POINTS_PER_CHANNEL));
-  const points = new Float32Array(Math.ceil(span / stride));
+  const first = ring.search(from);
+  const end = ring.search(Math.floor(to) + 1);
+  const stride = Math.max(1, Math.ceil((end - first) / MAX_POINTS_PER_CHANNEL));
+  const points = new Float32Array(Math.ceil((end - first) / stride));
   const perChannel = [];
   for (let c = 0; c < ring.channelCount; c += 1) {
     let count = 0;
-    for (let index = Math.ceil(from); index <= to; index += stride) {
-      if (ring.has(index)) {
-        points[count] = Math.abs(ring.value(c, index));
-        count += 1;
-      }
+    for (let k = first; k < end; k += stride) {
+      points[count] = Math.max(Math.abs(ring.low(c, k)), Math.abs(ring.high(c, k)));
+      count += 1;
     }
     if (count > 0) {
       const sorted = points.subarray(0, count).sort();

@@ -1,9 +1,10 @@
 // The traces panel: the last 5 s of every channel, one lane each, scrolling smoothly at display
-// rate from a ring buffer; lost samples lift the pen instead of drawing a line across the gap.
+// rate from a ring buffer of full-rate samples or min/max envelope pairs; lost samples lift the
+// pen instead of drawing a line across the gap.
 
 import { SharpCanvas } from "./canvas.js";
 import { channelColor } from "./colors.js";
-import { SampleRing } from "./ring.js";
+import { EnvelopeRing } from "./ring.js";
 
 export const WINDOW_S = 5;
 const SLACK_S = 1;
@@ -24,19 +25,39 @@ export class TraceView {
     this.drawnPicture = "";
   }
 
-  /** Start a new session: fresh buffers sized for the window at this rate. */
-  reset(channelCount, rate) {
+  /**
+   * Start a new session of `rate` samples per second: fresh buffers sized for the window at
+   * `entryRate` entries per second (the envelope's pair rate when decimated, else `rate`).
+   */
+  reset(channelCount, rate, entryRate = rate) {
     this.rate = rate;
-    this.ring = new SampleRing(channelCount, Math.ceil(rate * (WINDOW_S + SLACK_S)));
+    this.ring = new EnvelopeRing(channelCount, capacityFor(entryRate));
     this.frozen = this.frozen ? { ring: this.ring.snapshot(), playhead: null } : null;
     this.playhead = null;
   }
 
-  /** Store a full-rate EEG frame. */
-  push(frame) {
+  /** Make room for `entryRate` entries per second, keeping what is stored. */
+  setEntryRate(entryRate) {
+    if (this.ring && capacityFor(entryRate) > this.ring.capacity) {
+      this.ring = this.ring.resized(capacityFor(entryRate));
+    }
+  }
+
+  /** Store an EEG frame, full-rate or decimated; `span` is source samples per entry. */
+  push(frame, span) {
     if (!this.ring) return;
-    this.ring.write(frame.samples, frame.sampleCount, frame.firstSample);
-    this.batch = frame.sampleCount;
+    if (frame.decimated) {
+      this.ring.writePairs(frame.samples, frame.sampleCount, frame.firstSample, span);
+    } else {
+      this.ring.writeSamples(frame.samples, frame.sampleCount, frame.firstSample);
+    }
+    this.batch = frame.sampleCount * span;
+  }
+
+  /** Device pixel columns per second of trace at the canvas's current size. */
+  columnsPerSecond() {
+    const width = this.canvas.element.getBoundingClientRect().width || window.innerWidth;
+    return Math.round(width * (window.devicePixelRatio || 1)) / WINDOW_S;
   }
 
   /** Freeze (true) or resume (false) the display; data keeps being stored meanwhile. */
@@ -94,6 +115,10 @@ export class TraceView {
   }
 }
 
+function capacityFor(entryRate) {
+  return Math.ceil(entryRate * (WINDOW_S + SLACK_S));
+}
+
 function drawTimeAxis(ctx, width, lanesHeight) {
   ctx.font = "12px system-ui, sans-serif";
   ctx.textBaseline = "top";
@@ -139,11 +164,13 @@ function drawChannel(ctx, ring, c, lane, from, span, width) {
   ctx.rect(0, lane.top, width, lane.height);
   ctx.clip();
   ctx.beginPath();
-  const perPixel = span / width;
-  if (perPixel > 2) {
-    traceColumns(ctx, ring, c, from, perPixel, width, toY);
+  const first = ring.search(from);
+  const end = ring.search(Math.floor(from + span) + 1);
+  const columns = Math.max(1, Math.round(width * (window.devicePixelRatio || 1)));
+  if (end - first > 2 * columns) {
+    traceColumns(ctx, ring, c, { first, end }, from, span, { columns, width }, toY);
   } else {
-    traceSamples(ctx, ring, c, from, span, width / span, toY);
+    traceEntries(ctx, ring, c, { first, end }, from, width / span, toY);
   }
   ctx.strokeStyle = channelColor(c);
   ctx.lineWidth = 1.4;
@@ -152,40 +179,42 @@ function drawChannel(ctx, ring, c, lane, from, span, width) {
   ctx.restore();
 }
 
-function traceSamples(ctx, ring, c, from, span, pxPerSample, toY) {
-  let penDown = false;
-  for (let index = Math.ceil(from); index <= from + span; index += 1) {
-    if (!ring.has(index)) {
-      penDown = false;
-      continue;
-    }
-    const x = (index - from) * pxPerSample;
-    const y = toY(ring.value(c, index));
-    if (penDown) ctx.lineTo(x, y);
-    else ctx.moveTo(x, y);
-    penDown = true;
+// Fewer entries than two per pixel: each one is a point (a sample) or a vertical stroke from
+// min to max (a pair, at the middle of the samples it covers), joined to the one before.
+function traceEntries(ctx, ring, c, range, from, pxPerSample, toY) {
+  for (let k = range.first; k < range.end; k += 1) {
+    const x = (ring.start(k) + (ring.span(k) - 1) / 2 - from) * pxPerSample;
+    const low = ring.low(c, k);
+    const high = ring.high(c, k);
+    if (ring.joined(k) && k > range.first) ctx.lineTo(x, toY(low));
+    else ctx.moveTo(x, toY(low));
+    if (high !== low) ctx.lineTo(x, toY(high));
   }
 }
 
-function traceColumns(ctx, ring, c, from, perPixel, width, toY) {
-  let previousHeld = false;
-  for (let px = 0; px < width; px += 1) {
-    const start = Math.ceil(from + px * perPixel);
-    const end = Math.ceil(from + (px + 1) * perPixel);
+// More entries than device pixels: one vertical stroke per device pixel column from the lowest
+// to the highest value of the entries that start in it, so the full envelope shows. Columns are
+// joined unless samples were lost between them; an empty column between joined entries keeps
+// the pen down.
+function traceColumns(ctx, ring, c, range, from, span, grid, toY) {
+  const perColumn = span / grid.columns;
+  const columnWidth = grid.width / grid.columns;
+  let k = range.first;
+  for (let column = 0; column < grid.columns && k < range.end; column += 1) {
+    const columnEnd = from + (column + 1) * perColumn;
     let low = Infinity;
     let high = -Infinity;
-    for (let index = start; index < end; index += 1) {
-      if (!ring.has(index)) continue;
-      const v = ring.value(c, index);
-      if (v < low) low = v;
-      if (v > high) high = v;
+    let joined = k > range.first;
+    for (; k < range.end && ring.start(k) < columnEnd; k += 1) {
+      joined = joined && ring.joined(k);
+      low = Math.min(low, ring.low(c, k));
+      high = Math.max(high, ring.high(c, k));
     }
-    if (low <= high) {
-      if (previousHeld && ring.has(start)) ctx.lineTo(px, toY(low));
-      else ctx.moveTo(px, toY(low));
-      ctx.lineTo(px, toY(high));
-    }
-    previousHeld = ring.has(end - 1);
+    if (low > high) continue;
+    const x = column * columnWidth;
+    if (joined) ctx.lineTo(x, toY(low));
+    else ctx.moveTo(x, toY(low));
+    ctx.lineTo(x, toY(high));
   }
 }
 
