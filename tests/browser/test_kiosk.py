@@ -342,9 +342,24 @@ async def test_follows_the_protocol_and_survives_bad_messages(
     gamma = page.locator('#bands [data-band="gamma"]')
     assert await gamma.get_attribute("data-share") == "50.0"
 
-    lost = {"type": "system", "kind": "source_lost", "detail": {"retry_in_s": 2.0}, "timestamp": 1}
+    lost = {
+        "type": "system",
+        "kind": "source_lost",
+        "detail": {"error": "unplugged"},
+        "timestamp": 1,
+    }
     server.send(json.dumps(lost))
     await wait_for_state(page, "source-lost")
+    failed = {
+        "type": "system",
+        "kind": "task_failed",
+        "detail": {"task": "acquisition", "error": "SourceError: unplugged", "retry_in": 4.0},
+        "timestamp": 2,
+    }
+    server.send(json.dumps(failed))
+    await page.wait_for_function("Number(document.body.dataset.retryIn) > 2")
+    assert float((await body_data(page))["retryIn"]) <= 4.0
+    assert await page.locator("body").get_attribute("data-state") == "source-lost"
     server.send(_eeg_frame(7, len(channels)))
     await wait_for_state(page, "streaming")
 

@@ -44,15 +44,24 @@ export class StatusModel {
     this.sourceLost = null;
   }
 
-  /** A `system` message: source_lost / source_connected change what the page says. */
+  /**
+   * A `system` message. source_lost / source_connected change what the page says; the
+   * supervisor's task_failed / task_gave_up for the acquisition task say when (or whether)
+   * eegd tries the source again.
+   */
   systemEvent(message, nowMs) {
+    const detail = message.detail ?? {};
     if (message.kind === "source_lost") {
-      const retryS = Number(message.detail?.retry_in_s);
-      const retryAtMs = Number.isFinite(retryS) ? nowMs + retryS * 1000 : null;
-      this.sourceLost = { retryAtMs, source: message.detail?.source ?? null };
+      this.sourceLost = { retryAtMs: retryAt(detail.retry_in_s, nowMs), source: detail.source ?? null };
       this.lastDataMs = null;
     } else if (message.kind === "source_connected") {
       this.sourceLost = null;
+    } else if (detail.task === ACQUISITION_TASK && this.sourceLost) {
+      if (message.kind === "task_failed") {
+        this.sourceLost.retryAtMs = retryAt(detail.retry_in, nowMs);
+      } else if (message.kind === "task_gave_up") {
+        this.sourceLost.gaveUp = true;
+      }
     }
   }
 
@@ -68,13 +77,15 @@ export class StatusModel {
       return { ...status("reconnecting", headline, this.closeReason), retryIn };
     }
     if (this.sourceLost) {
-      const { retryAtMs, source } = this.sourceLost;
+      const { retryAtMs, source, gaveUp } = this.sourceLost;
       const name = source ? `the ${source} source` : "the source";
-      const detail =
-        retryAtMs !== null && retryAtMs > nowMs
-          ? `eegd retries ${name} in ${Math.ceil((retryAtMs - nowMs) / 1000)} s`
-          : `eegd is trying to reach ${name} again`;
-      return status("source-lost", "Source lost", detail);
+      if (gaveUp) return status("source-lost", "Source lost", `eegd gave up on ${name}`);
+      if (retryAtMs !== null && retryAtMs > nowMs) {
+        const retryIn = (retryAtMs - nowMs) / 1000;
+        const detail = `eegd retries ${name} in ${Math.ceil(retryIn)} s`;
+        return { ...status("source-lost", "Source lost", detail), retryIn };
+      }
+      return status("source-lost", "Source lost", `eegd is trying to reach ${name} again`);
     }
     if (!this.hello) return status("waiting", "Waiting for the source", "connected to eegd");
     if (this.lastDataMs === null) {
@@ -87,6 +98,14 @@ export class StatusModel {
     const { channels, sample_rate: rate } = this.hello;
     return status("streaming", "Live", `${channels.length} channels · ${formatRate(rate)}`);
   }
+}
+
+/** The supervised task that reads the source (eegd.daemon.ACQUISITION_TASK). */
+const ACQUISITION_TASK = "acquisition";
+
+function retryAt(seconds, nowMs) {
+  const value = Number(seconds);
+  return Number.isFinite(value) ? nowMs + value * 1000 : null;
 }
 
 function status(state, headline, detail) {
