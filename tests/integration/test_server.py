@@ -282,3 +282,19 @@ async def test_filter_settings_change_at_run_time_and_clients_are_told(
             assert isinstance(item, EegFrame)
             ids.append(item.frame_id)
         assert ids == list(range(ids[0], ids[0] + 8))
+
+
+async def test_clients_that_come_and_go_leave_nothing_behind(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon()
+    for _ in range(20):
+        async with connect(daemon.ws_url + "ws", ["filtered_eeg"]) as stream:
+            await next_of(stream, EegFrame)
+    async with aiohttp.ClientSession() as session:
+        async with asyncio.timeout(10):
+            while True:
+                async with session.get(daemon.url + "api/status") as response:
+                    clients = (await response.json())["clients"]
+                if clients["clients"] == 0 and clients["client_tasks"] == 0:
+                    break
+                await asyncio.sleep(0.1)
+    assert clients["clients_per_topic"]["filtered_eeg"] == 0

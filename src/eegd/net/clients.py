@@ -70,6 +70,8 @@ class ClientConnection:
         self.transport = transport
         """The TCP transport, to cut off a peer that cannot even take a close frame."""
         self.stats = ClientStats()
+        self.tasks: list[asyncio.Task[None]] = []
+        """Its reader and writer, cancelled together when the client goes."""
         self.finished = asyncio.Event()
         """Set once the client is gone and its tasks have ended."""
         self._queue: collections.deque[Outgoing] = collections.deque()

@@ -84,6 +84,8 @@ class ManagerStats:
     """Events that had at least one client."""
     dropped: int
     closed_stalled: int
+    client_tasks: int
+    """Reader and writer tasks alive: two per connected client, none left behind."""
 
 
 class ConnectionManager:
@@ -156,6 +158,7 @@ class ConnectionManager:
             dropped=self._dropped_by_gone_clients
             + sum(client.stats.dropped for client in self._clients.values()),
             closed_stalled=self._closed_stalled,
+            client_tasks=len(self._client_tasks),
         )
 
     def discard(self, client: ClientConnection) -> None:
@@ -177,6 +180,7 @@ class ConnectionManager:
         self._subscribe(client, client.fixed_topics or {Topic.SYSTEM})
         for task in (self._read(client), self._write(client)):
             spawned = asyncio.create_task(task, name=f"client-{client.id}")
+            client.tasks.append(spawned)
             self._client_tasks.add(spawned)
             spawned.add_done_callback(self._client_tasks.discard)
 
@@ -188,6 +192,10 @@ class ConnectionManager:
         self._dropped_by_gone_clients += client.stats.dropped
         self._last_drop_warning.pop(client.id, None)
         client.finished.set()
+        current = asyncio.current_task()
+        for task in client.tasks:
+            if task is not current:
+                task.cancel()
         logger.info(
             "client %d left (sent %d, dropped %d)",
             client.id,
