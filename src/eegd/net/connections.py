@@ -11,7 +11,6 @@ another: the dispatch never awaits a socket.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -204,13 +203,23 @@ class ConnectionManager:
         )
 
     async def _close_all(self) -> None:
+        """Say 1001 "going away" to every client at once, waiting 1 s at most, then forget them."""
         clients = list(self._clients.values())
+        closing = [
+            asyncio.ensure_future(
+                client.ws.close(
+                    code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server shutting down"
+                )
+            )
+            for client in clients
+        ]
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=1.0)
+            for close in late:
+                close.cancel()
+            # A peer that vanished mid-close is no error worth more than its absence.
+            await asyncio.gather(*closing, return_exceptions=True)
         for client in clients:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
-                    await client.ws.close(
-                        code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server shutting down"
-                    )
             self._remove(client)
         for task in list(self._client_tasks):
             task.cancel()
