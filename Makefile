@@ -43,7 +43,9 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 
 bench: $(VENV)/.dev
+	$(BIN)/pip install --quiet -e '.[dev,lsl]'
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -108,7 +108,7 @@ class ServerSection(_Section, frozen=True):
     allowed_origins: list[str] = msgspec.field(default_factory=list)
     """Web origins besides eegd's own that may open WebSockets, e.g. "http://lab-pc:3000"."""
     heartbeat_s: float = 10.0
-    max_clients: int = 64
+    max_clients: int = 128
     max_topics_per_client: int = 4
     max_message_bytes: int = 65536
     """Inbound WebSocket messages larger than this close the connection (1009)."""

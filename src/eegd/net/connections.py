@@ -62,7 +62,7 @@ class ConnectionSettings:
     min_queue_frames: int = 8
     stall_timeout: float = 10.0
     """A client whose socket accepts nothing for this long is closed with 1008."""
-    max_clients: int = 64
+    max_clients: int = 128
     max_topics_per_client: int = 4
     max_message_bytes: int = MAX_MESSAGE_BYTES
     """Inbound control messages larger than this are refused."""
