@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,15 +150,24 @@ class AcquisitionLoop:
         """Worker thread: read blocks and hand them to the loop, at most ``max_pending`` ahead."""
         while not stop.is_set():
             block = source.read(self._batch_size)
+            read_ns = time.monotonic_ns()
             while not pending.acquire(timeout=0.1):
                 if stop.is_set():
                     return
-            loop.call_soon_threadsafe(self._publish, session, block, pending)
+            loop.call_soon_threadsafe(self._publish, session, block, read_ns, pending)
 
     def _publish(
-        self, session: Session, block: SampleBlock, pending: threading.BoundedSemaphore
+        self,
+        session: Session,
+        block: SampleBlock,
+        read_ns: int,
+        pending: threading.BoundedSemaphore,
     ) -> None:
-        """On the loop: stamp the block and publish it, reporting any gap before it."""
+        """On the loop: stamp the block and publish it, reporting any gap before it.
+
+        ``read_ns`` is when the worker thread got the block from the source: end-to-end
+        latency is measured from there, the hand-off to the loop included.
+        """
         pending.release()
         if session is not self.session:
             return
@@ -185,6 +195,7 @@ class AcquisitionLoop:
             volts=block.volts,
             sample_rate=session.sample_rate,
             channel_names=session.channel_names,
+            monotonic_ns=read_ns,
         )
         self._next_frame_id += 1
         self._expected_sample = block.first_sample + n_samples

@@ -143,8 +143,8 @@ class EegPacket(_PacketEquality):
 
     ``raw`` holds int32 ADC counts and ``volts`` the same samples in volts, both
     channels × samples. ``timestamps`` are µs since the epoch per sample, derived from
-    the sample index so they never jump. ``monotonic_ns`` is when the acquisition loop
-    published the packet, for end-to-end latency measurement.
+    the sample index so they never jump. ``monotonic_ns`` is when the acquisition thread
+    read the samples from the source, for end-to-end latency measurement.
     """
 
     topic: ClassVar[Topic] = Topic.RAW_EEG
