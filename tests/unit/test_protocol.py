@@ -412,35 +412,23 @@ def test_no_truncation_or_byte_corruption_leaks_another_exception() -> None:
                 decode_frame(bytes(corrupt), hello)
 
 
-def test_encoder_refuses_what_the_wire_cannot_carry() -> None:
-    with pytest.raises(ValueError, match="only EEG topics"):
+@pytest.mark.parametrize(
+    ("topic", "maxima_shape", "frame_id", "message"),
+    [
+        (Topic.FFT, (1, 2), 0, "only EEG topics"),
+        (Topic.RAW_EEG, (1, 3), 0, "differ in shape"),
+        (Topic.RAW_EEG, (1, 2), -1, "frame header"),
+    ],
+)
+def test_encoder_refuses_what_the_wire_cannot_carry(
+    topic: Topic, maxima_shape: tuple[int, int], frame_id: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
         encode_decimated(
-            Topic.FFT,
+            topic,
             np.zeros((1, 2)),
-            np.zeros((1, 2)),
-            frame_id=0,
-            first_sample=0,
-            timestamp_us=0,
-            monotonic_ns=0,
-            pair_rate=1.0,
-        )
-    with pytest.raises(ValueError, match="differ in shape"):
-        encode_decimated(
-            Topic.RAW_EEG,
-            np.zeros((1, 2)),
-            np.zeros((1, 3)),
-            frame_id=0,
-            first_sample=0,
-            timestamp_us=0,
-            monotonic_ns=0,
-            pair_rate=1.0,
-        )
-    with pytest.raises(ValueError, match="frame header"):
-        encode_decimated(
-            Topic.RAW_EEG,
-            np.zeros((1, 2)),
-            np.zeros((1, 2)),
-            frame_id=-1,
+            np.zeros(maxima_shape),
+            frame_id=frame_id,
             first_sample=0,
             timestamp_us=0,
             monotonic_ns=0,
