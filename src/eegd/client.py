@@ -120,14 +120,21 @@ async def connect(
     control: bool = False,
     headers: dict[str, str] | None = None,
 ) -> AsyncIterator[Stream]:
-    """Open a stream; on ``/ws`` subscribe to ``topics`` first (single-topic routes need none)."""
+    """Open a stream; on ``/ws`` receive exactly ``topics`` (single-topic routes take none).
+
+    ``/ws`` sends ``system`` messages by default; naming topics without ``system`` turns them
+    off, so ``stream(url, ["fft"])`` yields spectra and nothing else.
+    """
+    wanted = list(topics or ())
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(url, headers=headers, max_msg_size=0, autoping=True) as ws,
     ):
         opened = Stream(ws, control=control)
-        if topics:
-            await opened.subscribe(topics, max_rate=max_rate)
+        if wanted:
+            if "system" not in wanted:
+                await opened.unsubscribe(["system"])
+            await opened.subscribe(wanted, max_rate=max_rate)
         yield opened
 
 

@@ -15,6 +15,7 @@ import aiohttp
 import numpy as np
 import pytest
 
+import eegd.client
 from eegd.client import Stream, connect
 from eegd.events import FftPacket, SystemEvent, Topic
 from eegd.net.protocol import EegFrame, Hello, Subscribed, Unsubscribed
@@ -298,3 +299,25 @@ async def test_clients_that_come_and_go_leave_nothing_behind(start_daemon: Start
                     break
                 await asyncio.sleep(0.1)
     assert clients["clients_per_topic"]["filtered_eeg"] == 0
+
+
+async def test_the_readme_example_yields_only_the_topics_it_names(
+    start_daemon: StartDaemon,
+) -> None:
+    daemon = start_daemon()
+    received: list[object] = []
+
+    async def consume() -> None:
+        async for packet in eegd.client.stream(daemon.ws_url + "ws", topics=["fft"]):
+            received.append(packet)
+            if len(received) == 6:
+                return
+
+    reader = asyncio.create_task(consume())
+    await asyncio.sleep(1.0)
+    async with aiohttp.ClientSession() as session:
+        async with session.put(daemon.url + "api/filter", json={"notch_hz": 60}) as response:
+            assert response.status == 200  # publishes a system event the stream must not yield
+    await asyncio.wait_for(reader, timeout=20)
+    assert all(isinstance(packet, FftPacket) for packet in received)
+    assert received[0].band_power.shape == (8, 5)  # type: ignore[attr-defined]
