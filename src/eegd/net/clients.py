@@ -70,6 +70,8 @@ class ClientConnection:
         self.transport = transport
         """The TCP transport, to cut off a peer that cannot even take a close frame."""
         self.stats = ClientStats()
+        self.sending_since: float | None = None
+        """Monotonic time the current socket write began; None between writes."""
         self.tasks: list[asyncio.Task[None]] = []
         """Its reader and writer, cancelled together when the client goes."""
         self.finished = asyncio.Event()

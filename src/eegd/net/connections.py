@@ -121,12 +121,46 @@ class ConnectionManager:
 
     async def run(self) -> None:
         """Admit clients from ``incoming`` until cancelled; then close them with 1001."""
+        watchdog = asyncio.create_task(self._watch_for_stalls(), name="stall-watchdog")
         try:
             while True:
                 client = await self.incoming.get()
                 self._admit(client)
         finally:
+            watchdog.cancel()
             await self._close_all()
+
+    async def _watch_for_stalls(self) -> None:
+        """Close clients whose socket has taken nothing for ``stall_timeout``.
+
+        One periodic check for all clients, instead of a timer around every send: the
+        send path is the hot path of the fan-out.
+        """
+        timeout = self.settings.stall_timeout
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = time.monotonic()
+            for client in list(self._clients.values()):
+                since = client.sending_since
+                if since is not None and now - since >= timeout:
+                    self._stalled(client)
+
+    def _stalled(self, client: ClientConnection) -> None:
+        self._closed_stalled += 1
+        logger.warning(
+            "client %d made no progress for %g s; closing it (%d frames dropped)",
+            client.id,
+            self.settings.stall_timeout,
+            client.stats.dropped,
+        )
+        client.sending_since = None
+        closing = asyncio.create_task(
+            self._force_close(client, CLOSE_STALLED, "stalled: not reading"),
+            name=f"close-{client.id}",
+        )
+        self._client_tasks.add(closing)
+        closing.add_done_callback(self._client_tasks.discard)
+        self._remove(client)
 
     def new_client_id(self) -> int:
         """A fresh id for a client the server is about to hand over."""
@@ -247,30 +281,22 @@ class ConnectionManager:
             self._remove(client)
 
     async def _write(self, client: ClientConnection) -> None:
-        """Drain the client's queue into its socket; close it if the socket stalls."""
+        """Drain the client's queue into its socket; the watchdog closes it if a send stalls."""
         ws = client.ws
         try:
             while not ws.closed:
                 payload = await client.next_outgoing()
                 lost_ids, lost = client.take_drop_report()
-                async with asyncio.timeout(self.settings.stall_timeout):
-                    if lost:
-                        notice = Dropped(frames=tuple(lost_ids), count=lost)
-                        await ws.send_str(encode_server_message(notice))
-                    if isinstance(payload, bytes):
-                        await ws.send_bytes(payload)
-                    else:
-                        await ws.send_str(payload)
+                client.sending_since = time.monotonic()
+                if lost:
+                    notice = Dropped(frames=tuple(lost_ids), count=lost)
+                    await ws.send_str(encode_server_message(notice))
+                if isinstance(payload, bytes):
+                    await ws.send_bytes(payload)
+                else:
+                    await ws.send_str(payload)
+                client.sending_since = None
                 client.stats.sent += 1
-        except TimeoutError:
-            self._closed_stalled += 1
-            logger.warning(
-                "client %d made no progress for %g s; closing it (%d frames dropped)",
-                client.id,
-                self.settings.stall_timeout,
-                client.stats.dropped,
-            )
-            await self._force_close(client, CLOSE_STALLED, "stalled: not reading")
         except (ConnectionError, aiohttp.ClientError):
             pass
         finally:
