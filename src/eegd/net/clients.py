@@ -3,7 +3,8 @@
 The queue holds encoded frames shared with every other client (the very same ``bytes``
 objects). When it is full the oldest data frame is dropped, counted, and its frame id kept
 so the client can be told what it lost. Control replies (hello, acks, errors) are never
-dropped: they are few and small.
+dropped, but they are bounded too: a client that lets more than ``MAX_CONTROL_QUEUED`` of
+them pile up is not reading and is closed (``over_budget``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ __all__ = ["ClientConnection", "ClientStats", "Outgoing"]
 
 #: The most dropped frame ids a client keeps before its next notice; the count stays exact.
 MAX_REPORTED_IDS = 1024
+#: The most control messages (hello, replies) waiting for one client before it is closed.
+MAX_CONTROL_QUEUED = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ class ClientConnection:
         self.stats = ClientStats()
         self.sending_since: float | None = None
         """Monotonic time the current socket write began; None between writes."""
+        self.over_budget = False
+        """Set once more than ``MAX_CONTROL_QUEUED`` control messages wait unread."""
         self.tasks: list[asyncio.Task[None]] = []
         """Its reader and writer, cancelled together when the client goes."""
         self.finished = asyncio.Event()
@@ -79,19 +84,47 @@ class ClientConnection:
         self._queue: collections.deque[Outgoing] = collections.deque()
         self._data_queued = 0
         self._ready = asyncio.Event()
+        self._buffered = 0
+        self._sent_seen = 0
+        self._progress_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<client {self.id} {self.remote} {self.route}>"
 
-    @property
-    def queued(self) -> int:
-        """Frames waiting to be written."""
-        return len(self._queue)
+    def send_control(self, text: str) -> bool:
+        """Queue a JSON control message (hello, ack, error); never dropped.
 
-    def send_control(self, text: str) -> None:
-        """Queue a JSON control message (hello, ack, error); never dropped."""
+        Returns False, queues nothing and sets ``over_budget`` when the client already has
+        ``MAX_CONTROL_QUEUED`` of them unread: it must be closed.
+        """
+        if len(self._queue) - self._data_queued >= MAX_CONTROL_QUEUED:
+            self.over_budget = True
+            return False
         self._queue.append(Outgoing(text))
         self._ready.set()
+        return True
+
+    def stalled_for(self, now: float) -> float:
+        """Seconds this client's socket has made no progress (0 when it is keeping up).
+
+        Progress is a write that completes, or a socket send buffer that shrinks. Bytes stuck
+        in the buffer count even when no write of ours is pending (pongs to a flood of pings,
+        a close frame), so a peer that stopped reading is found whatever filled its buffer.
+        """
+        transport = self.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        sent = self.stats.sent
+        if (
+            self._progress_at is None
+            or buffered == 0
+            or buffered < self._buffered
+            or sent != self._sent_seen
+        ):
+            self._progress_at = now
+        self._buffered, self._sent_seen = buffered, sent
+        stuck = now - self._progress_at if buffered else 0.0
+        writing = now - self.sending_since if self.sending_since is not None else 0.0
+        return max(stuck, writing)
 
     def enqueue(self, item: Outgoing) -> None:
         """Queue a data frame; when the queue is full, drop (and remember) the oldest one."""

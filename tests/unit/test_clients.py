@@ -1,0 +1,105 @@
+"""One client's queue: drop-oldest for data, bounded control replies, and stall detection."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from eegd.events import Topic
+from eegd.net.clients import MAX_CONTROL_QUEUED, ClientConnection, Outgoing
+
+
+class BufferingTransport(asyncio.Transport):
+    """A transport whose send buffer holds what the test says (a peer reading or not)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffered = 0
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+
+def client(max_queue: int = 4, transport: asyncio.Transport | None = None) -> ClientConnection:
+    return ClientConnection(
+        1,
+        web.WebSocketResponse(),
+        route="/ws",
+        remote="127.0.0.1",
+        fixed_topics=None,
+        max_queue=max_queue,
+        transport=transport,
+    )
+
+
+def frame(frame_id: int) -> Outgoing:
+    return Outgoing(f"frame {frame_id}".encode(), Topic.FILTERED_EEG, frame_id)
+
+
+async def drain(connection: ClientConnection, count: int) -> list[bytes | str]:
+    return [await connection.next_outgoing() for _ in range(count)]
+
+
+async def test_a_full_queue_drops_the_oldest_data_frames_and_reports_them_once() -> None:
+    connection = client(max_queue=3)
+    for frame_id in range(5):
+        connection.enqueue(frame(frame_id))
+    assert connection.stats.dropped == 2
+    assert connection.take_drop_report() == ([0, 1], 2)
+    assert connection.take_drop_report() == ([], 0)
+    assert await drain(connection, 3) == [b"frame 2", b"frame 3", b"frame 4"]
+
+
+async def test_control_messages_are_never_dropped_to_make_room_for_data() -> None:
+    connection = client(max_queue=2)
+    connection.send_control("hello")
+    for frame_id in range(4):
+        connection.enqueue(frame(frame_id))
+    assert await drain(connection, 3) == ["hello", b"frame 2", b"frame 3"]
+
+
+async def test_control_replies_are_bounded_and_an_unread_client_is_over_budget() -> None:
+    connection = client()
+    accepted = [connection.send_control(f"pong {n}") for n in range(MAX_CONTROL_QUEUED + 10)]
+    assert accepted == [True] * MAX_CONTROL_QUEUED + [False] * 10
+    assert connection.over_budget
+    assert len(await drain(connection, MAX_CONTROL_QUEUED)) == MAX_CONTROL_QUEUED
+
+
+async def test_data_does_not_count_against_the_control_budget() -> None:
+    connection = client(max_queue=MAX_CONTROL_QUEUED * 2)
+    for frame_id in range(MAX_CONTROL_QUEUED * 2):
+        connection.enqueue(frame(frame_id))
+    assert connection.send_control("hello")
+    assert not connection.over_budget
+
+
+def test_a_socket_whose_buffer_does_not_shrink_is_stalled_whatever_filled_it() -> None:
+    transport = BufferingTransport()
+    connection = client(transport=transport)
+    assert connection.stalled_for(0.0) == 0.0
+    transport.buffered = 50_000  # pongs to a ping flood; no write of ours pending
+    assert connection.stalled_for(1.0) == 1.0  # since it was last seen empty
+    assert connection.stalled_for(4.0) == 4.0
+    transport.buffered = 40_000  # the peer read something
+    assert connection.stalled_for(5.0) == 0.0
+    assert connection.stalled_for(9.0) == 4.0
+    transport.buffered = 0
+    assert connection.stalled_for(10.0) == 0.0
+
+
+def test_a_completed_write_counts_as_progress() -> None:
+    transport = BufferingTransport()
+    connection = client(transport=transport)
+    transport.buffered = 70_000
+    connection.stalled_for(0.0)
+    connection.stats.sent += 1
+    transport.buffered = 80_000
+    assert connection.stalled_for(2.0) == 0.0
+
+
+def test_a_write_that_never_returns_is_stalled() -> None:
+    connection = client()
+    connection.sending_since = 100.0
+    assert connection.stalled_for(107.5) == 7.5
