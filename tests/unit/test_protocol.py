@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import re
 import struct
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,9 @@ from eegd.net.protocol import (
     FLAG_DECIMATED,
     HEADER,
     MAX_MESSAGE_BYTES,
+    MAX_NESTING,
+    MAX_RATE_MAX,
+    MAX_RATE_MIN,
     PROTOCOL_VERSION,
     Band,
     Dropped,
@@ -548,7 +554,7 @@ def test_topic_names_are_canonicalised() -> None:
         ('{"type": "subscribe", "topics": [], "max_rte": 3}', ErrorCode.BAD_FIELD, "max_rte"),
         ('{"type": "subscribe", "topics": [], "max_rate": "9"}', ErrorCode.BAD_FIELD, "$.max_rate"),
         ('{"type": "subscribe", "topics": [], "max_rate": 0}', ErrorCode.BAD_FIELD, "$.max_rate"),
-        ('{"type": "subscribe", "topics": [], "max_rate": -2}', ErrorCode.BAD_FIELD, "> 0"),
+        ('{"type": "subscribe", "topics": [], "max_rate": -2}', ErrorCode.BAD_FIELD, "from 1 to"),
         (
             '{"type": "subscribe", "topics": ["fft", "eeg"]}',
             ErrorCode.UNKNOWN_TOPIC,
@@ -670,3 +676,186 @@ def test_server_messages_tolerate_fields_added_later() -> None:
     decoded = decode_text('{"type": "subscribed", "topics": ["fft"], "since": 12}')
 
     assert decoded == Subscribed(topics=("fft",))
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize("max_rate", ["1e-9", "5e-324", "0.5", "0", "-2", "1e9", "100001", "1e400"])
+def test_max_rate_outside_the_range_is_a_bad_field_naming_it_and_the_range(max_rate: str) -> None:
+    text = f'{{"type": "subscribe", "topics": ["filtered_eeg"], "max_rate": {max_rate}}}'
+
+    with pytest.raises(ProtocolViolation) as caught:
+        parse_client_message(text)
+
+    assert caught.value.code is ErrorCode.BAD_FIELD
+    assert "$.max_rate" in str(caught.value)
+    assert "from 1 to 100000" in str(caught.value)
+
+
+@pytest.mark.parametrize("max_rate", [1, 2, 3.9, 250, 16_000, 100_000])
+def test_max_rate_inside_the_range_is_accepted(max_rate: float) -> None:
+    text = f'{{"type": "subscribe", "topics": ["filtered_eeg"], "max_rate": {max_rate}}}'
+
+    message = parse_client_message(text)
+
+    assert isinstance(message, Subscribe)
+    assert message.max_rate == max_rate
+    assert (MAX_RATE_MIN, MAX_RATE_MAX) == (1.0, 100_000.0)
+
+
+def nested(depth: int, inner: str = "") -> str:
+    return "[" * depth + inner + "]" * depth
+
+
+DEEP_CLIENT_TEXT = {
+    "bare-950": nested(950),
+    "topics-950": '{"type": "subscribe", "topics": ' + nested(950) + "}",
+    "objects-950": '{"a":' * 950 + "1" + "}" * 950,
+    "before-the-type": '{"x": ' + nested(950) + ', "type": "ping"}',
+    "unclosed": nested(950)[:950],
+    "bare-100000": nested(100_000),
+    "topics-100000": '{"type": "subscribe", "topics": ' + nested(100_000) + "}",
+}
+
+
+def call_from_a_deep_stack(depth: int, call: Callable[[], object]) -> object:
+    """Run ``call`` under ``depth`` more Python frames, as a handler deep in aiohttp does."""
+    return call() if depth == 0 else call_from_a_deep_stack(depth - 1, call)
+
+
+@pytest.mark.parametrize("text", DEEP_CLIENT_TEXT.values(), ids=DEEP_CLIENT_TEXT.keys())
+def test_deep_nesting_is_bad_json_however_deep_the_callers_stack(text: str) -> None:
+    # 100,000 levels are past the 64 KiB limit: raise it to reach the parser.
+    spare = sys.getrecursionlimit() - len(inspect.stack(0)) - 60
+    for data in (text, text.encode()):
+        for depth in (0, spare):
+            with pytest.raises(ProtocolViolation) as caught:
+                call_from_a_deep_stack(
+                    depth, lambda data=data: parse_client_message(data, max_bytes=10**6)
+                )
+            assert caught.value.code is ErrorCode.BAD_JSON
+
+
+def test_the_probes_deep_examples_get_an_error_reply() -> None:
+    for text in ("[" * 950 + "]" * 950, '{"type":"subscribe","topics":' + nested(950) + "}"):
+        with pytest.raises(ProtocolViolation) as caught:
+            call_from_a_deep_stack(100, lambda text=text: parse_client_message(text))
+        reply = json.loads(encode_server_message(caught.value.to_message()))
+        assert reply["code"] == "bad_json"
+        assert "32 levels" in reply["message"]
+
+
+def test_nesting_up_to_the_limit_is_read_and_brackets_in_strings_do_not_count() -> None:
+    at_limit = '{"type": "subscribe", "topics": ' + nested(MAX_NESTING - 1) + "}"
+    with pytest.raises(ProtocolViolation) as caught:
+        parse_client_message(at_limit)
+    assert caught.value.code is ErrorCode.BAD_FIELD  # nested lists, not topic names
+
+    bracketed = '{"type": "subscribe", "topics": ["' + "[" * 500 + '\\"' + "{" * 500 + '"]}'
+    with pytest.raises(ProtocolViolation) as caught:
+        parse_client_message(bracketed)
+    assert caught.value.code is ErrorCode.UNKNOWN_TOPIC
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b'{"type": "ping", "\xff": 1}', ErrorCode.BAD_JSON),
+        (b'{"type": "subscribe", "topics": ["\xed\xa0\x80"]}', ErrorCode.BAD_JSON),
+        ('{"type": "subscribe", "topics": ["\ud800"]}', ErrorCode.BAD_JSON),
+        ('{"type": "subscribe", "topics": ["\\ud800"]}', ErrorCode.BAD_JSON),
+        ('{"type": "ping"}\ud800', ErrorCode.BAD_JSON),
+        ('{"type": "subscribe", "topics": [], "max_rate": NaN}', ErrorCode.BAD_JSON),
+        ('{"type": "subscribe", "topics": [], "max_rate": Infinity}', ErrorCode.BAD_JSON),
+        (
+            '{"type": "subscribe", "topics": [], "max_rate": 1' + "0" * 4000 + "}",
+            ErrorCode.BAD_FIELD,
+        ),
+        ('{"type": "subscribe", "topics": [], "max_rate": true}', ErrorCode.BAD_FIELD),
+        ('{"type": "ping", "type": "subscribe", "topics": [1]}', ErrorCode.BAD_FIELD),
+        ('{"type": 1e999}', ErrorCode.UNKNOWN_TYPE),
+        ("[" * 40 + '"' + '\\"' * 30_000, ErrorCode.BAD_JSON),
+        ("", ErrorCode.BAD_JSON),
+        (b"", ErrorCode.BAD_JSON),
+        ("null", ErrorCode.BAD_JSON),
+    ],
+    ids=[
+        "invalid-utf8",
+        "encoded-surrogate",
+        "lone-surrogate-str",
+        "escaped-lone-surrogate",
+        "surrogate-after-the-object",
+        "nan-literal",
+        "infinity-literal",
+        "huge-number",
+        "bool-rate",
+        "duplicate-type",
+        "huge-type",
+        "unterminated-escaped-string",
+        "empty-str",
+        "empty-bytes",
+        "null",
+    ],
+)
+def test_odd_input_is_a_protocol_violation_with_a_code(data: str | bytes, code: ErrorCode) -> None:
+    with pytest.raises(ProtocolViolation) as caught:
+        parse_client_message(data)
+
+    assert caught.value.code is code
+    reply = json.loads(encode_server_message(caught.value.to_message()))
+    assert reply == {"type": "error", "code": code.value, "message": str(caught.value)}
+
+
+def test_duplicate_keys_take_the_last_value() -> None:
+    message = parse_client_message(
+        '{"type": "subscribe", "topics": ["fft"], "topics": ["Raw_EEG"]}'
+    )
+
+    assert message == Subscribe(topics=("raw_eeg",))
+
+
+def test_a_hostile_value_is_not_echoed_back_whole() -> None:
+    label = "x" * 60_000
+    for text in (
+        '{"type": "subscribe", "topics": ["' + label + '"]}',
+        '{"type": "' + label + '"}',
+        '{"type": "' + label + '", "type": "ping"}',
+    ):
+        with pytest.raises(ProtocolViolation) as caught:
+            parse_client_message(text)
+        assert len(str(caught.value)) < 600
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        nested(950),
+        nested(100_000),
+        '{"type": "system", "kind": "source_lost", "timestamp": 1, "detail": {"a": '
+        + nested(950)
+        + "}}",
+        '{"later": ' + nested(950) + ', "type": "pong"}',
+        b"\xff",
+        '{"type": "pong"}\ud800',
+        '{"type": "hello", "protocol": 1e999}',
+    ],
+    ids=["bare", "bare-100000", "system-detail", "before-the-type", "utf8", "surrogate", "huge"],
+)
+def test_bad_server_text_is_a_protocol_violation_however_deep_the_stack(
+    data: str | bytes,
+) -> None:
+    spare = sys.getrecursionlimit() - len(inspect.stack(0)) - 60
+    for depth in (0, spare):
+        with pytest.raises(ProtocolViolation) as caught:
+            call_from_a_deep_stack(depth, lambda: decode_text(data))
+        assert caught.value.code in (ErrorCode.BAD_JSON, ErrorCode.BAD_FIELD)
+
+
+def test_server_text_nested_up_to_the_limit_is_read() -> None:
+    detail = '{"a": ' * (MAX_NESTING - 1) + "1" + "}" * (MAX_NESTING - 1)
+    text = '{"type": "system", "kind": "source_lost", "timestamp": 1, "detail": ' + detail + "}"
+
+    decoded = decode_text(text)
+
+    assert isinstance(decoded, SystemMessage)

@@ -8,6 +8,7 @@ in a hello. Everything here is sans-I/O: text in, validated Structs out, and bac
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Annotated, Any, Final, TypeAlias
@@ -21,6 +22,9 @@ from eegd.events import FftPacket, SystemEvent, SystemEventKind, Topic
 __all__ = [
     "DEFAULT_UNITS",
     "MAX_MESSAGE_BYTES",
+    "MAX_NESTING",
+    "MAX_RATE_MAX",
+    "MAX_RATE_MIN",
     "PROTOCOL_VERSION",
     "Band",
     "ClientMessage",
@@ -50,6 +54,17 @@ __all__ = [
 PROTOCOL_VERSION: Final = 1
 #: Inbound control messages larger than this (UTF-8 bytes) are refused with ``too_large``.
 MAX_MESSAGE_BYTES: Final = 64 * 1024
+#: JSON text nested deeper than this many arrays and objects is refused with ``bad_json``
+#: before it is decoded: no message needs more than a few levels, and a fixed bound keeps
+#: the decoder's recursion far from Python's limit however deep the caller's stack is.
+MAX_NESTING: Final = 32
+
+#: The range of ``Subscribe.max_rate``, in (min, max) pairs per second per channel. Below one
+#: pair per second a display has nothing to draw; the top is far above the fastest EEG source
+#: (the ADS1299's 16,000 samples/s), where decimation already keeps every sample, so every
+#: rate a display can use is accepted and only nonsense (1e-300, 1e300) is refused.
+MAX_RATE_MIN: Final = 1.0
+MAX_RATE_MAX: Final = 100_000.0
 
 #: What a hello's ``units`` says by default: the unit of each quantity on the wire.
 DEFAULT_UNITS: Final[Mapping[str, str]] = {
@@ -211,9 +226,12 @@ class _TopicsMessage(_ClientText, frozen=True):
 
 
 class Subscribe(_TopicsMessage, tag="subscribe", frozen=True):
-    """Start receiving ``topics``; ``max_rate`` asks for display decimation (pairs/s/channel)."""
+    """Start receiving ``topics``; ``max_rate`` asks for display decimation (pairs/s/channel).
 
-    max_rate: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    ``max_rate`` lies from ``MAX_RATE_MIN`` to ``MAX_RATE_MAX`` (see there why).
+    """
+
+    max_rate: Annotated[float, msgspec.Meta(ge=MAX_RATE_MIN, le=MAX_RATE_MAX)] | None = None
 
 
 class Unsubscribe(_TopicsMessage, tag="unsubscribe", frozen=True):
@@ -227,26 +245,15 @@ class Ping(_ClientText, tag="ping", frozen=True):
 ClientMessage: TypeAlias = Subscribe | Unsubscribe | Ping
 ServerMessage: TypeAlias = Subscribed | Unsubscribed | Pong | ErrorMessage | SystemMessage | Dropped
 
-_CLIENT_TYPES: Final[Mapping[str, type[ClientMessage]]] = {
-    "subscribe": Subscribe,
-    "unsubscribe": Unsubscribe,
-    "ping": Ping,
-}
+_CLIENT_TYPES: Final = (Subscribe, Unsubscribe, Ping)
+_SERVER_TYPES: Final = (Hello, Subscribed, Unsubscribed, Pong, ErrorMessage, SystemMessage, Dropped)
 _TOPIC_LIST: Final = f"[topic names: {_ALLOWED_TOPIC_NAMES}]"
 _CLIENT_SHAPES: Final[Mapping[str, str]] = {
-    "subscribe": f'{{"type": "subscribe", "topics": {_TOPIC_LIST}, "max_rate": number > 0}}'
-    " (max_rate optional)",
+    "subscribe": f'{{"type": "subscribe", "topics": {_TOPIC_LIST}, "max_rate": number from'
+    f" {MAX_RATE_MIN:g} to {MAX_RATE_MAX:g}}} (max_rate optional, in pairs per second per"
+    " channel)",
     "unsubscribe": f'{{"type": "unsubscribe", "topics": {_TOPIC_LIST}}}',
     "ping": '{"type": "ping"}',
-}
-_SERVER_TYPES: Final[Mapping[str, type[Hello | ServerMessage]]] = {
-    "hello": Hello,
-    "subscribed": Subscribed,
-    "unsubscribed": Unsubscribed,
-    "pong": Pong,
-    "error": ErrorMessage,
-    "system": SystemMessage,
-    "dropped": Dropped,
 }
 
 
@@ -260,64 +267,137 @@ def _json_fallback(value: Any) -> Any:
 
 
 _ENCODER: Final = msgspec.json.Encoder(enc_hook=_json_fallback)
-_ANY_DECODER: Final = msgspec.json.Decoder()
+_CLIENT_DECODER: Final = msgspec.json.Decoder(ClientMessage)
+_SERVER_DECODER: Final = msgspec.json.Decoder(Hello | ServerMessage)
+#: A JSON string, escapes included, or an unterminated one up to the end: once it starts at
+#: a quote it always matches without backtracking, so hostile text is scanned in linear time.
+#: What is left between strings is structure and scalars.
+_JSON_STRING: Final = re.compile(rb'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*(?:"|\Z)', re.DOTALL)
+#: Nesting step of each byte: +1 for ``[`` and ``{``, -1 for ``]`` and ``}``.
+_NESTING_STEP: Final = np.zeros(256, dtype=np.int32)
+_NESTING_STEP[[ord("["), ord("{")]] = 1
+_NESTING_STEP[[ord("]"), ord("}")]] = -1
+
+
+class _TypeProbe(msgspec.Struct):
+    """Just the ``type`` of a JSON object, undecoded: what a refused message meant to be."""
+
+    type: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+    def tag(self) -> str | None:
+        """``type`` if it is a JSON string, else None."""
+        try:
+            return msgspec.json.decode(self.type, type=str)
+        except msgspec.DecodeError:  # missing, or not a string
+            return None
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    """``text`` cut short, so that an error reply never echoes a hostile value back whole."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _excerpt(value: object) -> str:
+    """A short ``repr`` of a value a client sent."""
+    return _clip(repr(value), 60)
+
+
+def _nesting_exceeds(data: bytes, limit: int) -> bool:
+    """Whether arrays and objects in ``data`` nest deeper than ``limit``, strings aside."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    structure = np.frombuffer(_JSON_STRING.sub(b"", data), dtype=np.uint8)
+    return bool(np.cumsum(_NESTING_STEP[structure]).max(initial=0) > limit)
+
+
+def _refuse_unreadable(data: bytes) -> None:
+    """Refuse, as ``bad_json``, text that is not UTF-8 or nests deeper than ``MAX_NESTING``."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolViolation(
+            ErrorCode.BAD_JSON,
+            f"message is not valid JSON: not UTF-8 ({exc.reason} at byte {exc.start})",
+        ) from None
+    if _nesting_exceeds(data, MAX_NESTING):
+        raise ProtocolViolation(
+            ErrorCode.BAD_JSON, f"message nests arrays and objects deeper than {MAX_NESTING} levels"
+        )
 
 
 def _decode_tagged(
-    data: str | bytes, types: Mapping[str, type[Any]], shapes: Mapping[str, str]
+    data: bytes,
+    decoder: msgspec.json.Decoder[Any],
+    types: tuple[type[msgspec.Struct], ...],
+    shapes: Mapping[str, str],
 ) -> Any:
-    """Decode a JSON object into the Struct its ``type`` names, with a code for each failure."""
+    """Decode UTF-8 JSON into the tagged Struct its ``type`` names, with a code for each failure.
+
+    ``decoder`` decodes the union of ``types`` directly. Only when that fails is the text
+    read again, for its ``type`` alone, to tell an unknown type from a bad field.
+    """
+    _refuse_unreadable(data)
     try:
-        parsed = _ANY_DECODER.decode(data)
+        try:
+            return decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            failure = exc
+        probe = msgspec.json.decode(data, type=_TypeProbe)
+    except msgspec.ValidationError as exc:
+        raise ProtocolViolation(
+            ErrorCode.BAD_JSON, f'message must be a JSON object with a "type" field: {exc}'
+        ) from exc
     except msgspec.DecodeError as exc:
         raise ProtocolViolation(ErrorCode.BAD_JSON, f"message is not valid JSON: {exc}") from exc
-    if not isinstance(parsed, dict):
-        raise ProtocolViolation(
-            ErrorCode.BAD_JSON,
-            f'message must be a JSON object with a "type" field, got {type(parsed).__name__}',
-        )
-    kind = parsed.get("type")
-    if not isinstance(kind, str) or kind not in types:
-        raise ProtocolViolation(
-            ErrorCode.UNKNOWN_TYPE,
-            f"unknown message type {kind!r} (allowed: {', '.join(types)})",
-        )
-    try:
-        return msgspec.json.decode(data, type=types[kind])
-    except msgspec.ValidationError as exc:
-        expected = f"; expected {shapes[kind]}" if kind in shapes else ""
-        raise ProtocolViolation(
-            ErrorCode.BAD_FIELD, f"bad {kind!r} message: {exc}{expected}"
-        ) from exc
+    except RecursionError as exc:  # a last guard: the nesting limit keeps far from it
+        raise ProtocolViolation(ErrorCode.BAD_JSON, "message nests too deeply") from exc
+    tags = [str(kind.__struct_config__.tag) for kind in types]
+    kind = probe.tag()
+    if kind is None or kind not in tags:
+        if kind is not None:
+            what = f"unknown message type {_excerpt(kind)}"
+        elif probe.type:
+            what = f"unknown message type {_clip(bytes(probe.type).decode(), 60)}"
+        else:
+            what = 'message has no "type" field'
+        raise ProtocolViolation(ErrorCode.UNKNOWN_TYPE, f"{what} (allowed: {', '.join(tags)})")
+    expected = f"; expected {shapes[kind]}" if kind in shapes else ""
+    raise ProtocolViolation(
+        ErrorCode.BAD_FIELD, f"bad {kind!r} message: {_clip(str(failure))}{expected}"
+    ) from failure
 
 
-def _utf8_size(data: str | bytes) -> int:
-    return len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+def _utf8(data: str | bytes) -> bytes:
+    """``data`` as UTF-8; a str's lone surrogates become bytes that are not valid UTF-8."""
+    return data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
 
 
 def parse_client_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> ClientMessage:
     """Parse and validate one client control message; topic labels come back canonical.
 
-    Raises ``ProtocolViolation`` with code ``too_large`` (over ``max_bytes``), ``bad_json``,
-    ``unknown_type``, ``bad_field`` or ``unknown_topic`` and a message that says what is
-    allowed.
+    Raises ``ProtocolViolation`` with code ``too_large`` (over ``max_bytes``), ``bad_json``
+    (not UTF-8 JSON, not an object, or nested deeper than ``MAX_NESTING``), ``unknown_type``,
+    ``bad_field`` or ``unknown_topic`` and a message that says what is allowed; nothing else
+    escapes, whatever ``data`` holds.
     """
-    size = _utf8_size(data)
-    if size > max_bytes:
+    raw = _utf8(data)
+    if len(raw) > max_bytes:
         raise ProtocolViolation(
             ErrorCode.TOO_LARGE,
-            f"message is {size} bytes; control messages are limited to {max_bytes} bytes",
+            f"message is {len(raw)} bytes; control messages are limited to {max_bytes} bytes",
         )
-    message: ClientMessage = _decode_tagged(data, _CLIENT_TYPES, _CLIENT_SHAPES)
+    message: ClientMessage = _decode_tagged(raw, _CLIENT_DECODER, _CLIENT_TYPES, _CLIENT_SHAPES)
     if isinstance(message, Ping):
         return message
     labels = []
     for label in message.topics:
         try:
             labels.append(Topic.from_label(label).label)
-        except ProtocolError as exc:
+        except ProtocolError:
             raise ProtocolViolation(
-                ErrorCode.UNKNOWN_TOPIC, f"{exc} in the {message.__struct_config__.tag!r} message"
+                ErrorCode.UNKNOWN_TOPIC,
+                f"unknown topic {_excerpt(label)} (allowed: {_ALLOWED_TOPIC_NAMES})"
+                f" in the {message.__struct_config__.tag!r} message",
             ) from None
     return msgspec.structs.replace(message, topics=tuple(labels))
 
@@ -338,8 +418,12 @@ def encode_hello(hello: Hello) -> str:
 
 
 def decode_text(data: str | bytes) -> Hello | ServerMessage:
-    """Decode a server text frame; a hello of another protocol version is refused."""
-    message: Hello | ServerMessage = _decode_tagged(data, _SERVER_TYPES, {})
+    """Decode a server text frame; a hello of another protocol version is refused.
+
+    Raises ``ProtocolViolation`` (``bad_json``, ``unknown_type``, ``bad_field`` or
+    ``unsupported_version``) and nothing else, whatever ``data`` holds.
+    """
+    message: Hello | ServerMessage = _decode_tagged(_utf8(data), _SERVER_DECODER, _SERVER_TYPES, {})
     if isinstance(message, Hello) and message.protocol != PROTOCOL_VERSION:
         raise ProtocolViolation(
             ErrorCode.UNSUPPORTED_VERSION,
