@@ -25,7 +25,7 @@ export function tidyRate(rate) {
 /** The `max_rate` for a trace of `columnsPerSecond` device pixel columns; null: full rate. */
 export function wantedMaxRate(sampleRate, columnsPerSecond) {
   if (!(columnsPerSecond > 0)) return null;
-  const pairs = tidyRate(PAIRS_PER_COLUMN * columnsPerSecond);
+  const pairs = Math.max(1, tidyRate(PAIRS_PER_COLUMN * columnsPerSecond));
   return sampleRate > 2 * pairs ? pairs : null;
 }
 
