@@ -12,11 +12,14 @@ from urllib.parse import urlsplit
 __all__ = ["origin_allowed"]
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str] = ()) -> bool:
+def origin_allowed(
+    origin: str | None, host: str | None, allowed: Collection[str] = (), scheme: str = "http"
+) -> bool:
     """Whether a WebSocket upgrade with this ``Origin`` may proceed.
 
-    Allowed: no Origin (scripts, tools), an Origin whose host:port is the ``Host`` the
-    request was sent to (the kiosk served by eegd itself), or one listed in ``allowed``.
+    Allowed: no Origin (scripts, tools), an Origin whose scheme is the request's ``scheme``
+    and whose host:port is the ``Host`` the request was sent to (the kiosk served by eegd
+    itself), or one listed in ``allowed``.
     """
     if origin is None:
         return True
@@ -25,7 +28,7 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str
     if host is None:
         return False
     parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme != scheme or not parts.hostname:
         return False
     default_port = 443 if parts.scheme == "https" else 80
     origin_host = f"{parts.hostname}:{parts.port or default_port}"
