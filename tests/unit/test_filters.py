@@ -7,7 +7,13 @@ import numpy.typing as npt
 import pytest
 from scipy import signal
 
-from eegd.dsp.filters import FilterSettings, StreamingFilter, design_sos, steady_state
+from eegd.dsp.filters import (
+    POLE_MARGIN,
+    FilterSettings,
+    StreamingFilter,
+    design_sos,
+    steady_state,
+)
 from eegd.errors import ConfigError
 
 RATE = 250.0
@@ -57,6 +63,10 @@ def max_relative_difference(actual: npt.ArrayLike, expected: npt.ArrayLike) -> f
         ({"notch_q": 0.0}, "notch_q: 0 is not allowed"),
         ({"highpass_hz": "fast"}, "highpass_hz: 'fast' is not a finite number"),
         ({"lowpass_hz": float("nan")}, "lowpass_hz: nan is not a finite number"),
+        ({"highpass_hz": 10**400}, "highpass_hz: an integer of 401 digits is not a finite"),
+        ({"notch_q": 10**5000}, "notch_q: an integer of more than 4300 digits is not a finite"),
+        ({"order": 10**5000}, "order: an integer of more than 4300 digits is not allowed"),
+        ({"highpass_hz": "x" * 5000}, "highpass_hz: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."),
     ],
 )
 def test_settings_reject_bad_values_naming_the_field(
@@ -100,6 +110,55 @@ def test_corner_at_or_above_nyquist_is_a_config_error(
 ) -> None:
     with pytest.raises(ConfigError, match=rf"^{field}: .* Nyquist"):
         design_sos(settings, rate)
+
+
+@pytest.mark.parametrize(
+    ("settings", "rate", "field"),
+    [
+        # Each one was accepted and filled filtered_eeg and fft with inf or NaN.
+        (FilterSettings(notch_q=1e-300), 250.0, "notch_q"),
+        (FilterSettings(notch_q=1e-10), 250.0, "notch_q"),
+        (FilterSettings(notch_q=1e300), 16000.0, "notch_q"),
+        (FilterSettings(lowpass_hz=124.99999, order=8), 250.0, "lowpass_hz"),
+        (FilterSettings(lowpass_hz=float(np.nextafter(125.0, 0.0)), order=8), 250.0, "lowpass_hz"),
+        (FilterSettings(highpass_hz=1e-300), 250.0, "highpass_hz"),
+        (FilterSettings(highpass_hz=1e-300, lowpass_hz=None, notch_hz=None), 16e3, "highpass_hz"),
+        (FilterSettings(highpass_hz=None, lowpass_hz=1e-300), 250.0, "lowpass_hz"),
+        (FilterSettings(highpass_hz=1e-4, order=8), 250.0, "highpass_hz"),
+    ],
+)
+def test_a_design_that_cannot_run_is_a_config_error_naming_the_key(
+    settings: FilterSettings, rate: float, field: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"^{field}: .* is not allowed at {rate:g} Hz sampling"):
+        design_sos(settings, rate)
+
+
+def test_the_notch_refusal_says_which_quality_factors_are_allowed() -> None:
+    with pytest.raises(ConfigError, match=r"notch_q: 1e-300 .* allowed: about 0\.4 to 6\.28e\+05"):
+        design_sos(FilterSettings(notch_q=1e-300), 250.0)
+    design_sos(FilterSettings(notch_q=0.5), 250.0)
+    design_sos(FilterSettings(notch_q=6e5), 250.0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "rate"),
+    [
+        (FilterSettings(), 250.0),
+        (FilterSettings(), 16000.0),
+        (FilterSettings(highpass_hz=0.05, lowpass_hz=None, order=8), 16000.0),
+        (FilterSettings(lowpass_hz=124.9, order=8, notch_hz=None), 250.0),
+        (FilterSettings(highpass_hz=0.01, lowpass_hz=None, order=2), 16000.0),
+    ],
+)
+def test_accepted_designs_keep_every_pole_inside_the_margin(
+    settings: FilterSettings, rate: float
+) -> None:
+    sos = design_sos(settings, rate)
+    radii = [np.max(np.abs(np.roots(section[3:]))) for section in sos]
+    assert max(radii) < 1.0 - POLE_MARGIN
+    x = eeg_like(8, int(2 * rate), dc_volts=0.05)
+    assert np.isfinite(StreamingFilter(sos, 8).process(x)).all()
 
 
 def test_every_stage_off_is_the_identity() -> None:

@@ -4,11 +4,17 @@ The filter is designed once as SOS and run with ``sosfilt`` carrying its state (
 channel, so filtering packet by packet gives exactly the same samples as filtering the whole
 signal at once. The state starts in steady state for the first sample, so a DC offset (an
 electrode at tens of mV) does not ring through the high-pass.
+
+``design_sos`` refuses what cannot run: every stage it returns has finite coefficients, its
+poles inside the unit circle with a margin, and a finite response to a test signal; anything
+else (and any error scipy raises while designing) is a ``ConfigError`` naming the key.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,19 +36,43 @@ NOTCH_FREQUENCIES: tuple[float, ...] = (50.0, 60.0)
 
 _MAX_ORDER = 8
 
+#: How far inside the unit circle every pole must stay. Rounding the coefficients of a
+#: cluster of poles near z = 1 (a corner near 0 Hz) moves them by about sqrt(float64 eps),
+#: 1.5e-8; this keeps a hundredfold margin over that, and still allows a 0.05 Hz
+#: eighth-order high-pass at 16 kHz (its slowest pole is 4e-6 inside).
+POLE_MARGIN = 1e-6
+
+#: The longest value an error message repeats.
+_SHOWN_CHARACTERS = 40
+
 
 def _shown(value: object) -> str:
-    """A value as an error message shows it: ``55`` rather than ``55.0``."""
+    """A value as an error message shows it: ``55`` rather than ``55.0``, huge ones shortened."""
     if isinstance(value, float):
-        return f"{value:g}"
-    return repr(value)
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # past Python's int-to-str conversion limit
+            return f"an integer of more than {sys.get_int_max_str_digits()} digits"
+    text = repr(value)
+    if len(text) > _SHOWN_CHARACTERS:
+        return text[: _SHOWN_CHARACTERS - 3] + "..."
+    return text
 
 
 def _real(name: str, value: object) -> float:
     """``value`` as a finite float, or ``ConfigError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{name}: {_shown(value)} is not a finite number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        raise ConfigError(f"{name}: {_shown(value)} is not a finite number") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name}: {_shown(value)} is not a finite number")
+    return number
 
 
 def _frequency_or_off(name: str, value: object) -> float | None:
@@ -113,27 +143,104 @@ def design_sos(settings: FilterSettings, sample_rate: float) -> npt.NDArray[np.f
     """The second-order sections of the high-pass, low-pass and notch, in that order.
 
     Every stage off gives an empty ``(0, 6)`` array, which ``StreamingFilter`` treats as the
-    identity. A corner at or above the Nyquist frequency is a ``ConfigError`` naming it.
+    identity. A stage that cannot run at ``sample_rate`` (a corner at or above the Nyquist
+    frequency, an unstable or non-finite design) is a ``ConfigError`` naming its key.
     """
     rate = _real("sample_rate", sample_rate)
     if rate <= 0:
         raise ConfigError(f"sample_rate: {_shown(sample_rate)} is not allowed (allowed: above 0)")
+    order = settings.order
     sections = [np.zeros((0, 6))]
     if settings.highpass_hz is not None:
-        _below_nyquist("highpass_hz", settings.highpass_hz, rate)
+        highpass = settings.highpass_hz
+        _below_nyquist("highpass_hz", highpass, rate)
         sections.append(
-            signal.butter(settings.order, settings.highpass_hz, "highpass", fs=rate, output="sos")
+            _stage(
+                "highpass_hz",
+                lambda: signal.butter(order, highpass, "highpass", fs=rate, output="sos"),
+                _butterworth_refusal("highpass_hz", highpass, order, rate),
+            )
         )
     if settings.lowpass_hz is not None:
-        _below_nyquist("lowpass_hz", settings.lowpass_hz, rate)
+        lowpass = settings.lowpass_hz
+        _below_nyquist("lowpass_hz", lowpass, rate)
         sections.append(
-            signal.butter(settings.order, settings.lowpass_hz, "lowpass", fs=rate, output="sos")
+            _stage(
+                "lowpass_hz",
+                lambda: signal.butter(order, lowpass, "lowpass", fs=rate, output="sos"),
+                _butterworth_refusal("lowpass_hz", lowpass, order, rate),
+            )
         )
     if settings.notch_hz is not None:
-        _below_nyquist("notch_hz", settings.notch_hz, rate)
-        b, a = signal.iirnotch(settings.notch_hz, settings.notch_q, fs=rate)
-        sections.append(signal.tf2sos(b, a))
+        notch, quality = settings.notch_hz, settings.notch_q
+        _below_nyquist("notch_hz", notch, rate)
+        if notch / quality >= rate / 2:  # its -3 dB width, which must fit below Nyquist too
+            raise ConfigError(_notch_refusal(notch, quality, rate))
+        sections.append(
+            _stage(
+                "notch_q",
+                lambda: signal.tf2sos(*signal.iirnotch(notch, quality, fs=rate)),
+                _notch_refusal(notch, quality, rate),
+            )
+        )
     return np.ascontiguousarray(np.vstack(sections), dtype=np.float64)
+
+
+def _butterworth_refusal(key: str, corner: float, order: int, rate: float) -> str:
+    return (
+        f"{key}: {_shown(corner)} Hz is not allowed at {rate:g} Hz sampling with order {order} "
+        f"(the filter would not be stable this close to 0 Hz or to the Nyquist frequency "
+        f"{rate / 2:g} Hz; allowed: a corner further from both, or a lower order)"
+    )
+
+
+def _notch_refusal(notch: float, quality: float, rate: float) -> str:
+    # The notch's poles have radius sqrt((1 - b) / (1 + b)), b = tan(pi * notch / (q * rate)):
+    # they near the unit circle as the width notch / q nears 0 Hz (b -> 0, q large) or the
+    # Nyquist frequency (b -> infinity, q -> 2 * notch / rate).
+    lowest = 2 * notch / rate
+    highest = math.pi * notch / (rate * POLE_MARGIN)
+    return (
+        f"notch_q: {_shown(quality)} is not allowed at {rate:g} Hz sampling with a {notch:g} Hz "
+        f"notch (the notch would not be stable; allowed: about {lowest:.3g} to {highest:.3g})"
+    )
+
+
+#: The test signal each stage must answer finitely: a 50 mV electrode offset (in volts),
+#: a step, an impulse and a tone at the Nyquist frequency.
+_TEST_SIGNAL = 0.05 + np.concatenate(
+    [np.zeros(8), np.full(120, 1e-3), [1.0], 1e-4 * (-1.0) ** np.arange(127)]
+)
+
+
+def _stage(
+    key: str, design: Callable[[], npt.NDArray[np.float64]], refusal: str
+) -> npt.NDArray[np.float64]:
+    """The sections ``design`` returns once they are proven runnable; ``refusal`` otherwise.
+
+    scipy's own errors (``LinAlgError`` and ``ValueError`` on extreme corners, overflow) are
+    translated, so callers only ever see ``ConfigError`` naming ``key``.
+    """
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            sos = np.asarray(design(), dtype=np.float64)
+            if sos.ndim != 2 or sos.shape[1] != 6 or not np.isfinite(sos).all():
+                raise ConfigError(refusal)
+            if not np.all(sos[:, 3] != 0):
+                raise ConfigError(refusal)
+            for section in sos:
+                poles = np.roots(section[3:] / section[3])
+                if poles.size and float(np.max(np.abs(poles))) >= 1.0 - POLE_MARGIN:
+                    raise ConfigError(refusal)
+            zi = steady_state(sos, _TEST_SIGNAL[:1])
+            response, _ = signal.sosfilt(sos, _TEST_SIGNAL[np.newaxis, :], axis=1, zi=zi)
+            if not (np.isfinite(zi).all() and np.isfinite(response).all()):
+                raise ConfigError(refusal)
+    except ConfigError:
+        raise
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+        raise ConfigError(f"{refusal}: {exc}") from exc
+    return sos
 
 
 def _checked_sos(sos: npt.ArrayLike) -> npt.NDArray[np.float64]:
