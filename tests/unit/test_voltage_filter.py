@@ -109,6 +109,19 @@ def test_from_options_names_an_unknown_key_and_the_allowed_ones() -> None:
         VoltageFilter.from_options({"notch": 60})
 
 
+def test_false_is_not_zero_so_it_does_not_turn_a_stage_off() -> None:
+    with pytest.raises(ConfigError, match=r"^highpass_hz: False is not a finite number"):
+        VoltageFilter.from_options({"highpass_hz": False})
+    assert VoltageFilter.from_options({"highpass_hz": 0.0}).settings.highpass_hz is None
+
+
+def test_a_huge_unknown_key_is_shortened_in_the_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        VoltageFilter.from_options({"x" * 100_000: 1})
+    assert str(caught.value).startswith("x" * 37 + "...: unknown voltage_filter option")
+    assert len(str(caught.value)) < 200
+
+
 def test_from_options_passes_on_a_bad_value_naming_it() -> None:
     with pytest.raises(ConfigError, match=r"^notch_hz: 55 is not allowed"):
         VoltageFilter.from_options({"notch_hz": 55})

@@ -20,6 +20,8 @@ __all__ = ["VoltageFilter", "settings_from_options"]
 
 _OPTION_KEYS = ("highpass_hz", "lowpass_hz", "notch_hz", "order", "notch_q")
 _OFF_WHEN_ZERO = ("highpass_hz", "lowpass_hz", "notch_hz")
+#: The longest unknown key an error message repeats.
+_SHOWN_KEY = 40
 
 
 def settings_from_options(
@@ -29,16 +31,22 @@ def settings_from_options(
 
     An unknown key or a bad value raises ``ConfigError`` naming it.
     """
-    unknown = sorted(set(options) - set(_OPTION_KEYS))
+    unknown = sorted(str(key) for key in set(options) - set(_OPTION_KEYS))
     if unknown:
+        key = unknown[0] if len(unknown[0]) <= _SHOWN_KEY else unknown[0][: _SHOWN_KEY - 3] + "..."
         raise ConfigError(
-            f"{unknown[0]}: unknown voltage_filter option (allowed: {', '.join(_OPTION_KEYS)})"
+            f"{key}: unknown voltage_filter option (allowed: {', '.join(_OPTION_KEYS)})"
         )
     values: dict[str, Any] = {
-        key: None if key in _OFF_WHEN_ZERO and value == 0 else value
+        key: None if key in _OFF_WHEN_ZERO and _is_zero(value) else value
         for key, value in options.items()
     }
     return dataclasses.replace(base or FilterSettings(), **values)
+
+
+def _is_zero(value: object) -> bool:
+    """Whether ``value`` is the number 0 (``false`` is not a number, so it is not off)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == 0
 
 
 class VoltageFilter(TransformPlugin):
