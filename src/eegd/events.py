@@ -73,6 +73,7 @@ class SystemEventKind(enum.StrEnum):
     SOURCE_CONNECTED = "source_connected"
     SOURCE_LOST = "source_lost"
     SAMPLES_LOST = "samples_lost"
+    PLUGIN_OUTPUT_INVALID = "plugin_output_invalid"
     SHUTDOWN = "shutdown"
 
 

@@ -5,6 +5,10 @@ Most plugins are transforms: they subclass ``TransformPlugin`` and implement onl
 synchronous ``process(event) -> events``, which tests call directly without a loop.
 Built-in plugins live in ``eegd.plugins``; third-party ones register under the
 ``eegd.plugins`` entry-point group.
+
+The transform base never publishes samples that are not finite: one NaN or infinity in a
+filtered packet or a spectrum would reach every client. Such an event is dropped, counted
+and reported once per plugin instance.
 """
 
 from __future__ import annotations
@@ -17,9 +21,19 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 from eegd.bus import DropPolicy, EventBus
 from eegd.errors import PluginError
-from eegd.events import Event, Topic
+from eegd.events import (
+    Event,
+    FftPacket,
+    FilteredEegPacket,
+    SystemEvent,
+    SystemEventKind,
+    Topic,
+)
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -84,6 +98,8 @@ class TransformPlugin(abc.ABC):
     produces: ClassVar[tuple[Topic, ...]]
     queue_size: ClassVar[int] = 256
     """Events the plugin's subscription holds before dropping the oldest."""
+    non_finite_dropped: int = 0
+    """Produced events not published because a sample array held NaN or infinity."""
 
     @abc.abstractmethod
     def process(self, event: Event) -> Sequence[Event]:
@@ -102,9 +118,49 @@ class TransformPlugin(abc.ABC):
             async for event in subscription:
                 if any(bus.has_subscribers(topic) for topic in self.produces):
                     for produced in self.process(event):
-                        bus.publish(produced)
+                        if self._finite(produced, ctx):
+                            bus.publish(produced)
                 else:
                     self.process_unobserved(event)
+
+    def _finite(self, event: Event, ctx: PluginContext) -> bool:
+        """Whether ``event``'s sample arrays are all finite; counts and reports it if not."""
+        field = _non_finite_field(event)
+        if field is None:
+            return True
+        self.non_finite_dropped += 1
+        if self.non_finite_dropped == 1:
+            ctx.logger.warning(
+                "plugin %s produced %s with non-finite %s; dropping every such event",
+                self.name,
+                type(event).__name__,
+                field,
+            )
+            ctx.bus.publish(
+                SystemEvent.now(
+                    SystemEventKind.PLUGIN_OUTPUT_INVALID,
+                    plugin=self.name,
+                    event=type(event).__name__,
+                    field=field,
+                    reason="not finite",
+                )
+            )
+        return False
+
+
+def _non_finite_field(event: Event) -> str | None:
+    """The name of the first float sample array of ``event`` with a NaN or infinity, if any."""
+    arrays: tuple[tuple[str, npt.NDArray[Any]], ...]
+    if isinstance(event, FilteredEegPacket):
+        arrays = (("samples", event.samples),)
+    elif isinstance(event, FftPacket):
+        arrays = (("psd", event.psd), ("band_power", event.band_power))
+    else:
+        return None
+    for name, array in arrays:
+        if not np.isfinite(array).all():
+            return name
+    return None
 
 
 def load_plugin_class(name: str) -> Any:

@@ -1,16 +1,34 @@
-"""Loading plugins by name: built-ins, third-party entry points, and errors that name them."""
+"""Loading plugins by name: built-ins, third-party entry points, and errors that name them;
+and the transform base that runs them."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
 import pytest
 
+from eegd.bus import EventBus
 from eegd.config import load_config
 from eegd.daemon import Daemon
 from eegd.errors import ConfigError, PluginError
-from eegd.plugin import BUILTIN_PLUGINS, load_plugin_class
+from eegd.events import (
+    EegPacket,
+    Event,
+    FftPacket,
+    FilteredEegPacket,
+    SystemEvent,
+    SystemEventKind,
+    Topic,
+    frozen_array,
+    sample_timestamps,
+)
+from eegd.plugin import BUILTIN_PLUGINS, PluginContext, TransformPlugin, load_plugin_class
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
 from tests.support.waiting import wait_until
@@ -136,3 +154,94 @@ async def test_the_daemon_runs_a_third_party_plugin_with_its_options(
     config_file.write_text('plugins = ["tally"]\n[plugin.tally]\nevry = 3\n')
     with pytest.raises(ConfigError, match="plugin.tally: unknown options"):
         Daemon(load_config(config_file))
+
+
+class Poisoned(TransformPlugin):
+    """Passes packets through, except that odd frames come out with a NaN or an infinity."""
+
+    name: ClassVar[str] = "poisoned"
+    consumes: ClassVar[tuple[Topic, ...]] = (Topic.RAW_EEG,)
+    produces: ClassVar[tuple[Topic, ...]] = (Topic.FILTERED_EEG, Topic.FFT)
+
+    def process(self, event: Event) -> Sequence[Event]:
+        if not isinstance(event, EegPacket):
+            return []
+        samples = np.array(event.volts)
+        band_power = np.ones((samples.shape[0], 5), dtype=np.float32)
+        if event.frame_id % 2:
+            samples[0, 0] = np.nan
+            band_power[-1, -1] = np.inf
+        spectrum = FftPacket(
+            source_frame_id=event.frame_id,
+            timestamp=int(event.timestamps[-1]),
+            freqs=frozen_array(np.arange(3), np.float32),
+            psd=frozen_array(np.ones((samples.shape[0], 3)), np.float32),
+            band_power=frozen_array(band_power, np.float32),
+            fft_size=4,
+            window="hann",
+            sample_rate=event.sample_rate,
+            channel_names=event.channel_names,
+            monotonic_ns=event.monotonic_ns,
+        )
+        return [FilteredEegPacket.from_source(event, samples), spectrum]
+
+
+def eeg_packet(frame_id: int) -> EegPacket:
+    return EegPacket.create(
+        frame_id=frame_id,
+        first_sample=frame_id * 4,
+        timestamps=sample_timestamps(0, frame_id * 4, 4, 250.0),
+        raw=np.zeros((2, 4), dtype=np.int32),
+        volts=np.full((2, 4), 1e-5),
+        sample_rate=250.0,
+        channel_names=("C3", "C4"),
+    )
+
+
+async def test_non_finite_output_is_dropped_counted_and_reported_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = EventBus()
+    plugin = Poisoned()
+    logger = logging.getLogger("test.poisoned")
+    with bus.subscribe([Topic.FILTERED_EEG, Topic.FFT, Topic.SYSTEM]) as outputs:
+        task = asyncio.create_task(plugin.run(PluginContext(bus, logger)))
+        try:
+            await wait_until(lambda: bus.has_subscribers(Topic.RAW_EEG))
+            for frame_id in range(7):
+                bus.publish(eeg_packet(frame_id))
+            async with asyncio.timeout(5.0):
+                received = [await outputs.get() for _ in range(9)]
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    shown = [
+        (type(event).__name__, getattr(event, "frame_id", getattr(event, "source_frame_id", None)))
+        for event in received
+    ]
+    assert shown == [
+        ("FilteredEegPacket", 0),
+        ("FftPacket", 0),
+        ("SystemEvent", None),  # the first bad packet, frame 1, is reported ...
+        ("FilteredEegPacket", 2),  # ... and frame 1's spectrum, and frames 3 and 5, are not
+        ("FftPacket", 2),
+        ("FilteredEegPacket", 4),
+        ("FftPacket", 4),
+        ("FilteredEegPacket", 6),
+        ("FftPacket", 6),
+    ]
+    report = received[2]
+    assert isinstance(report, SystemEvent)
+    assert report.kind is SystemEventKind.PLUGIN_OUTPUT_INVALID
+    assert dict(report.detail) == {
+        "plugin": "poisoned",
+        "event": "FilteredEegPacket",
+        "field": "samples",
+        "reason": "not finite",
+    }
+    assert plugin.non_finite_dropped == 6
+    warnings = [record for record in caplog.records if record.name == "test.poisoned"]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert "non-finite samples" in warnings[0].getMessage()
