@@ -8,7 +8,9 @@ key (``source.channels: 33 is out of range (allowed: 1..32)``) or, for an overri
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
-from eegd.dsp.filters import FilterSettings
+from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.sources.synthetic import SyntheticSettings
@@ -71,6 +73,8 @@ class FilterSection(_Section, frozen=True):
     lowpass_hz: float = 45.0
     notch_hz: int = 50
     order: int = 4
+    notch_q: float = 30.0
+    """Quality factor of the notch: its -3 dB width is ``notch_hz / notch_q``."""
 
     def settings(self) -> FilterSettings:
         """The DSP settings these values describe."""
@@ -79,6 +83,7 @@ class FilterSection(_Section, frozen=True):
             lowpass_hz=self.lowpass_hz or None,
             notch_hz=float(self.notch_hz) if self.notch_hz else None,
             order=self.order,
+            notch_q=self.notch_q,
         )
 
 
@@ -188,6 +193,7 @@ def load_config(
         flags[dotted] = flag
     try:
         _reject_unknown_keys(data, Config, prefix="")
+        _reject_non_finite(data)
         config = msgspec.convert(data, Config, strict=True)
         _check_domain(config)
     except ConfigError as exc:
@@ -207,6 +213,31 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML: byte {exc.start} is not UTF-8 (TOML files are UTF-8)"
+        ) from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit conversion limit
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _reject_non_finite(data: Mapping[str, Any]) -> None:
+    """Refuse ``nan`` and ``inf`` anywhere: they slip through every ``<= 0`` check.
+
+    The walk keeps its own stack, so data nested as deep as tomllib can parse cannot
+    exhaust Python's.
+    """
+    pending: list[tuple[str, Any]] = [(str(key), value) for key, value in data.items()]
+    while pending:
+        dotted, value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{dotted}: {value} is not allowed (allowed: a finite number)")
+        if isinstance(value, Mapping):
+            pending.extend((f"{dotted}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{dotted}[{index}]", item) for index, item in enumerate(value))
 
 
 def _reject_unknown_keys(data: Mapping[str, Any], struct: Any, prefix: str) -> None:
@@ -246,8 +277,19 @@ def _translate(exc: msgspec.ValidationError, data: Mapping[str, Any]) -> ConfigE
     if message.startswith("Invalid enum value"):
         message = f"{value!r} is not allowed (allowed: {_allowed_literals(path)})"
     elif value is not _MISSING:
-        message = f"{message[:1].lower()}{message[1:]} (value: {value!r})"
+        message = f"{message[:1].lower()}{message[1:]} (value: {_shown(value)})"
     return ConfigError(f"{path or 'config'}: {message}")
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, shortened: a config value may be a huge string or integer."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # past Python's int-to-str conversion limit
+            return f"an integer of more than {sys.get_int_max_str_digits()} digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _allowed_literals(dotted: str) -> str:
@@ -271,9 +313,20 @@ def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
 
 
 def _check_domain(config: Config) -> None:
-    """Build the DSP, source and supervisor settings once, so their own checks run at start."""
+    """Build the DSP, source and supervisor settings once, so their own checks run at start.
+
+    The source comes first, since the filter is then designed at its sample rate: settings
+    that cannot run there (a corner above Nyquist, an unstable design) fail the start rather
+    than crash-looping the filter task.
+    """
+    try:
+        config.synthetic_settings()
+    except ConfigError as exc:
+        key = str(exc).partition(":")[0]
+        table = "source" if key in _SOURCE_KEYS else "synthetic"
+        raise ConfigError(f"{table}.{exc}") from None
     checks: dict[str, Callable[[], object]] = {
-        "filter": config.filter.settings,
+        "filter": lambda: design_sos(config.filter.settings(), config.source.sample_rate),
         "spectrum": config.spectrum.settings,
     }
     for table, build in checks.items():
@@ -281,12 +334,6 @@ def _check_domain(config: Config) -> None:
             build()
         except ConfigError as exc:
             raise ConfigError(f"{table}.{exc}") from None
-    try:
-        config.synthetic_settings()
-    except ConfigError as exc:
-        key = str(exc).partition(":")[0]
-        table = "source" if key in _SOURCE_KEYS else "synthetic"
-        raise ConfigError(f"{table}.{exc}") from None
 
 
 def _name_flag(exc: ConfigError, flags: Mapping[str, str]) -> ConfigError:

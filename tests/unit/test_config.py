@@ -59,10 +59,89 @@ def test_file_values_and_flag_overrides(tmp_path: Path) -> None:
         ("[supervisor]\nmultiplier = 0.5\n", r"^supervisor\.multiplier: 0.5"),
         ("channels = 8\n", r"^channels: unknown key"),
         ("[source\n", r"not valid TOML"),
+        ("[filter]\nlowpass_hz = 200\n", r"^filter\.lowpass_hz: 200 Hz .* 250 Hz .*Nyquist"),
+        ("[filter]\nhighpass_hz = 1e-300\n", r"^filter\.highpass_hz: 1e-300 Hz is not allowed"),
+        ("[filter]\nnotch_q = 1e-300\n", r"^filter\.notch_q: 1e-300 is not allowed"),
+        ("[filter]\nlowpass_hz = 124.99999\norder = 8\n", r"^filter\.lowpass_hz: 124\.99999"),
+        ("[filter]\nhighpass_hz = 4\nlowpass_hz = 2\n", r"^filter\.highpass_hz: 4 is not allowed"),
+        ("x = " + "1" * 5000 + "\n", r"not valid TOML: .*4300 digits"),
+        ("[server]\nhost = " + "9" * 30 + "\n", r"^server\.host: .*an integer of 30 digits"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected) as caught:
+        load_config(write(tmp_path, text))
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ("server", "heartbeat_s"),
+        ("server", "client_queue_s"),
+        ("server", "stall_timeout_s"),
+        ("log", "status_interval_s"),
+        ("spectrum", "window_s"),
+        ("spectrum", "hop_s"),
+        ("spectrum", "max_freq_hz"),
+        ("supervisor", "initial_backoff"),
+        ("supervisor", "max_backoff"),
+        ("supervisor", "multiplier"),
+        ("supervisor", "jitter"),
+        ("supervisor", "reset_after"),
+        ("filter", "highpass_hz"),
+        ("filter", "notch_q"),
+    ],
+)
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_nan_and_infinity_are_refused_naming_the_key(
+    tmp_path: Path, table: str, key: str, value: str
+) -> None:
+    with pytest.raises(
+        ConfigError, match=rf"^{table}\.{key}: {value} is not allowed \(allowed: a finite"
+    ):
+        load_config(write(tmp_path, f"[{table}]\n{key} = {value}\n"))
+
+
+def test_nan_inside_a_plugin_table_is_refused_naming_the_place(tmp_path: Path) -> None:
+    text = 'plugins = ["tally"]\n[plugin.tally]\nlevels = [1.0, nan]\n'
+    with pytest.raises(ConfigError, match=r"^plugin\.tally\.levels\[1\]: nan is not allowed"):
+        load_config(write(tmp_path, text))
+
+
+def test_notch_q_is_a_filter_key_like_the_rest_api_one(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[filter]\nnotch_q = 20\n"))
+    assert config.filter.notch_q == 20.0
+    assert config.filter.settings().notch_q == 20.0
+    assert load_config().filter.settings().notch_q == 30.0
+
+
+def test_the_filter_is_checked_at_the_configured_sample_rate(tmp_path: Path) -> None:
+    text = "[source]\nsample_rate = 500\n[filter]\nlowpass_hz = 200\n"
+    assert load_config(write(tmp_path, text)).filter.lowpass_hz == 200.0
+    with pytest.raises(ConfigError, match=r"^filter\.lowpass_hz: 200 Hz .* 250 Hz"):
+        load_config(write(tmp_path, text), {"source.sample_rate": ("--sample-rate", 250)})
+
+
+def test_a_file_that_is_not_utf8_is_a_one_line_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "eegd.toml"
+    path.write_bytes(b'[source]\nkind = "synth\xfftic"\n')
+    with pytest.raises(ConfigError, match=r"not valid TOML: byte 22 is not UTF-8") as caught:
+        load_config(path)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "x = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n",
+    ],
+)
+def test_nesting_too_deep_for_the_parser_is_a_one_line_config_error(
+    tmp_path: Path, text: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"not valid TOML: nested too deeply") as caught:
         load_config(write(tmp_path, text))
     assert "\n" not in str(caught.value)
 
