@@ -1,7 +1,8 @@
 """The ``eegd`` command line: ``eegd run`` starts the daemon, ``eegd config`` shows the config.
 
-Errors are one line on stderr: exit code 2 for a bad flag or configuration, 1 when the
-daemon fails after starting.
+Errors are one line on stderr. Exit code 2: the daemon could not start (a bad flag or
+configuration, a plugin that does not load, a port in use); 1: it failed after starting
+(``run_daemon`` returns that code itself, it does not raise it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import msgspec
 from eegd import __version__
 from eegd.config import Config, load_config
 from eegd.daemon import run_daemon
-from eegd.errors import ConfigError, EegdError, PluginError
+from eegd.errors import EegdError
 
 __all__ = ["main"]
 
@@ -111,12 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return asyncio.run(run_daemon(config))
-    except (ConfigError, PluginError) as exc:
+    except EegdError as exc:  # raised while starting: failures once serving are a return code
         print(f"eegd: error: {exc}", file=sys.stderr)
         return 2
-    except EegdError as exc:
-        print(f"eegd: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 0
 
