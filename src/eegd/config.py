@@ -116,19 +116,36 @@ class ServerSection(_Section, frozen=True):
     max_clients: int = 128
     max_topics_per_client: int = 4
     max_message_bytes: int = 65536
-    """Inbound WebSocket messages larger than this close the connection (1009)."""
+    """Inbound WebSocket messages larger than this get ``too_large``; 4 × larger close (1009)."""
+    max_messages_per_s: float = 20.0
+    """Control messages a client may send per second (bursts of 50); a flood is closed."""
     client_queue_s: float = 2.0
     """Seconds of a client's topics its queue holds before dropping the oldest frames."""
     stall_timeout_s: float = 10.0
     """A client whose socket takes nothing for this long is closed (1008)."""
+    header_timeout_s: float = 5.0
+    """A connection that sends no complete request for this long is closed."""
+    max_pending_connections: int = 64
+    """Connections waiting for their request at once; one more closes the oldest."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port: {self.port} is out of range (allowed: 0..65535, 0 = any)")
-        for key in ("heartbeat_s", "client_queue_s", "stall_timeout_s"):
+        for key in (
+            "heartbeat_s",
+            "client_queue_s",
+            "stall_timeout_s",
+            "header_timeout_s",
+            "max_messages_per_s",
+        ):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key}: {getattr(self, key)} must be positive")
-        for key in ("max_clients", "max_topics_per_client", "max_message_bytes"):
+        for key in (
+            "max_clients",
+            "max_topics_per_client",
+            "max_message_bytes",
+            "max_pending_connections",
+        ):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key}: {getattr(self, key)} must be at least 1")
 

@@ -1,7 +1,8 @@
 """The one place that wires eegd together from a ``Config``: bus, source, plugins, supervisor.
 
 Every component runs as a supervised task. ``run_daemon`` runs until SIGINT/SIGTERM and
-reports a status line every few seconds on the log (stderr).
+reports a status line every few seconds on the log (stderr); SIGHUP reloads the config file
+and applies what can change while running (the filter, the log level).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from eegd.acquisition import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.config import Config
 from eegd.dsp.filters import design_sos
+from eegd.errors import EegdError
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.net.connections import ConnectionManager, ConnectionSettings
 from eegd.net.server import Server, ServerSettings
@@ -77,6 +81,7 @@ class Daemon:
                 max_clients=server.max_clients,
                 max_topics_per_client=server.max_topics_per_client,
                 max_message_bytes=server.max_message_bytes,
+                max_messages_per_s=server.max_messages_per_s,
             ),
         )
         self.server = Server(
@@ -87,6 +92,8 @@ class Daemon:
                 port=server.port,
                 allowed_origins=tuple(server.allowed_origins),
                 heartbeat_s=server.heartbeat_s,
+                header_timeout_s=server.header_timeout_s,
+                max_pending_connections=server.max_pending_connections,
             ),
         )
 
@@ -177,6 +184,10 @@ class Daemon:
                 for topic, stats in bus.topics.items()
             },
             "clients": dataclasses.asdict(self.connections.stats()),
+            "http": {
+                **self.server.guard.stats.as_dict(),
+                "malformed_requests": self.server.aiohttp_log.count,
+            },
             "spectra_computed": (
                 brain_waves.spectra_computed if isinstance(brain_waves, BrainWaves) else 0
             ),
@@ -205,8 +216,7 @@ class Daemon:
         """
         settings = settings_from_options(changes, base=self.filter_settings)
         session = self.acquisition.session
-        if session is not None:
-            design_sos(settings, session.sample_rate)
+        design_sos(settings, session.sample_rate if session else self.config.source.sample_rate)
         plugin = self.plugins.get(VoltageFilter.name)
         if isinstance(plugin, VoltageFilter):
             plugin.update(settings)
@@ -215,6 +225,26 @@ class Daemon:
         self.bus.publish(SystemEvent.now(SystemEventKind.CONFIG_CHANGED, filter=state))
         logger.info("voltage filter changed: %s", state)
         return state
+
+    def reload(self, config: Config) -> None:
+        """Apply a reloaded configuration: the filter and log level now, the rest at restart."""
+        if config.filter != self.config.filter:
+            self.update_filter(msgspec.structs.asdict(config.filter))
+        if config.log.level != self.config.log.level:
+            logging.getLogger().setLevel(config.log.level.upper())
+        later = [
+            name
+            for name in msgspec.structs.asdict(config)
+            if name not in ("filter", "log") and getattr(config, name) != getattr(self.config, name)
+        ]
+        if later:
+            logger.warning(
+                "reloaded the configuration; changes to %s apply at the next restart",
+                ", ".join(later),
+            )
+        else:
+            logger.info("reloaded the configuration")
+        self.config = msgspec.structs.replace(self.config, filter=config.filter, log=config.log)
 
     def acquisition_gave_up(self) -> bool:
         """Whether the source failed more often than the restart policy allows."""
@@ -248,16 +278,22 @@ class Daemon:
             f"{(current.samples - previous.samples) / elapsed:.0f} samples/s, "
             f"lost {self.acquisition.stats().samples_lost} samples, "
             f"bus drops {current.dropped}, "
+            f"client drops {self.connections.dropped()}, "
             f"clients {self.connections.stats().clients}, "
             f"tasks {running}/{len(statuses)} running" + (f" ({troubled})" if troubled else "")
         )
 
 
-async def run_daemon(config: Config, stop: asyncio.Event | None = None) -> int:
+async def run_daemon(
+    config: Config,
+    stop: asyncio.Event | None = None,
+    reload: Callable[[], Config] | None = None,
+) -> int:
     """Serve until SIGINT/SIGTERM (or ``stop`` is set); return the process exit code.
 
     The URL goes to stdout as one flushed line once the port is bound (with ``port = 0`` it
-    says which port was picked); logs go to stderr.
+    says which port was picked); logs go to stderr. SIGHUP calls ``reload`` for a fresh
+    configuration and applies it; a bad one is logged and the daemon runs on unchanged.
     """
     stop = stop or asyncio.Event()
     daemon = Daemon(config)
@@ -266,6 +302,17 @@ async def run_daemon(config: Config, stop: asyncio.Event | None = None) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+
+    def reload_config() -> None:
+        if reload is None:
+            logger.warning("SIGHUP: there is no configuration file to reload")
+            return
+        try:
+            daemon.reload(reload())
+        except EegdError as exc:
+            logger.error("SIGHUP: configuration not reloaded, nothing changed: %s", exc)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_config)
     daemon.start()
     exit_code = 0
     previous = daemon.snapshot()
@@ -282,7 +329,7 @@ async def run_daemon(config: Config, stop: asyncio.Event | None = None) -> int:
                 exit_code = 1
                 break
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         await daemon.stop()
     return exit_code

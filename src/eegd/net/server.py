@@ -9,6 +9,7 @@ generic message, its traceback logged once.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import http
 import json
@@ -29,6 +30,7 @@ from eegd.events import Topic
 from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
 from eegd.net.connections import CLOSE_TRY_AGAIN, ConnectionManager
+from eegd.net.guard import ConnectionGuard, QuietServerLog
 
 __all__ = ["KIOSK_DIR", "DaemonControl", "Server", "ServerSettings"]
 
@@ -67,6 +69,15 @@ class ServerSettings:
     """Origins besides the server's own that may open WebSockets."""
     heartbeat_s: float = 10.0
     """Ping interval; a client that misses its pong is dropped."""
+    header_timeout_s: float = 5.0
+    """A connection that has not sent a complete request this long after opening is closed."""
+    max_pending_connections: int = 64
+    """Connections waiting for their request at once; one more closes the oldest."""
+
+
+#: Text messages up to this multiple of ``max_message_bytes`` get a ``too_large`` reply;
+#: larger ones close the connection (1009) before they are read to the end.
+HARD_MESSAGE_LIMIT_FACTOR = 4
 
 
 class Server:
@@ -81,14 +92,20 @@ class Server:
         self._manager = manager
         self._control = control
         self.settings = settings or ServerSettings()
+        self.guard = ConnectionGuard(
+            self.settings.header_timeout_s, self.settings.max_pending_connections
+        )
+        """Cuts off peers that are slow to send a request; its counters are in /api/status."""
+        self.aiohttp_log = QuietServerLog()
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self.url = ""
 
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
         app = web.Application(
             client_max_size=self._manager.settings.max_message_bytes,
-            middlewares=[_json_errors],
+            middlewares=[self.guard.middleware, _json_errors],
         )
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._multiplexed)
@@ -103,11 +120,22 @@ class Server:
 
     async def start(self) -> str:
         """Bind and start serving; return the base URL. A bind failure is an ``EegdError``."""
-        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            self.app(), access_log=None, shutdown_timeout=1.0, logger=self.aiohttp_log
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        if runner.server is None:
+            raise EegdError("the HTTP server did not set up")
+        loop = asyncio.get_running_loop()
         try:
-            await site.start()
+            # Listening ourselves, rather than through a TCPSite, lets every connection pass
+            # through the guard from the moment it opens.
+            self._listener = await loop.create_server(
+                self.guard.protocol_factory(runner.server),
+                self.settings.host,
+                self.settings.port,
+                reuse_address=True,
+            )
         except OSError as exc:
             await runner.cleanup()
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
@@ -115,7 +143,7 @@ class Server:
                 f"cannot listen on {self.settings.host}:{self.settings.port}: {reason}"
             ) from exc
         self._runner = runner
-        host, port = runner.addresses[0][:2]
+        host, port = self._listener.sockets[0].getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}/"
         logger.info("serving the kiosk at %s", self.url)
@@ -123,6 +151,9 @@ class Server:
 
     async def stop(self) -> None:
         """Stop accepting and close the listening socket."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -160,7 +191,9 @@ class Server:
         self, request: web.Request, fixed_topics: frozenset[Topic] | None
     ) -> web.StreamResponse:
         origin = request.headers.get(aiohttp.hdrs.ORIGIN)
-        if not origin_allowed(origin, request.host, self.settings.allowed_origins):
+        if not origin_allowed(
+            origin, request.host, self.settings.allowed_origins, scheme=request.scheme
+        ):
             logger.warning("refused a WebSocket from origin %s", origin)
             return _error_response(
                 403,
@@ -171,7 +204,7 @@ class Server:
         ws = web.WebSocketResponse(
             heartbeat=self.settings.heartbeat_s,
             compress=False,
-            max_msg_size=self._manager.settings.max_message_bytes,
+            max_msg_size=HARD_MESSAGE_LIMIT_FACTOR * self._manager.settings.max_message_bytes + 1,
         )
         await ws.prepare(request)
         if not self._manager.reserve_slot():
