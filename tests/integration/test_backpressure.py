@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import numpy as np
 from eegd.client import connect
 from eegd.net.protocol import EegFrame
 from tests.support.daemon import DaemonProcess
+from tests.support.rawws import raw_websocket
 
 StartDaemon = Callable[..., DaemonProcess]
 
@@ -43,20 +43,6 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def stalled_client(port: int, path: str) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads again."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    assert sock.recv(1024).startswith(b"HTTP/1.1 101")
-    return sock
-
-
 async def test_a_stalled_client_is_dropped_and_closed_while_fast_clients_get_everything(
     start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
@@ -74,7 +60,7 @@ async def test_a_stalled_client_is_dropped_and_closed_while_fast_clients_get_eve
     async with connect(daemon.ws_url + "ws/data") as probe:  # the stream is up
         await asyncio.wait_for(probe.__anext__(), timeout=10)
     rss_before = rss_kib(daemon.process.pid)
-    slow = stalled_client(daemon.port, "/ws/data")
+    slow = raw_websocket(daemon.port, "/ws/data")
     fast = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -194,12 +180,14 @@ async def test_limit_violations_get_replies_and_others_stream_on(
         await asyncio.wait_for(bystander.__anext__(), timeout=10)
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(daemon.ws_url + "ws") as greedy:
-                await greedy.send_str('{"type":"subscribe","topics":["fft","raw_eeg"]}')
+                await greedy.send_str(
+                    '{"type":"subscribe","topics":["fft","raw_eeg","filtered_eeg"]}'
+                )
                 reply = await next_json(greedy, "error")
                 assert reply["code"] == "too_many_topics"
                 assert "at most 2" in reply["message"]
 
-                huge = json.dumps({"type": "subscribe", "topics": ["fft"], "pad": "x" * 70_000})
+                huge = json.dumps({"type": "subscribe", "topics": ["fft"], "pad": "x" * 300_000})
                 await greedy.send_str(huge)
                 code, _ = await asyncio.wait_for(skip_to_close(greedy), timeout=10)
                 assert code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG

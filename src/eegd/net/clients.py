@@ -104,6 +104,13 @@ class ClientConnection:
         self._ready.set()
         return True
 
+    def take_control(self) -> list[str]:
+        """The control messages still queued, in order, taken out of the queue (for a close)."""
+        texts = [item.payload for item in self._queue if item.topic is None]
+        self._queue.clear()
+        self._data_queued = 0
+        return [text for text in texts if isinstance(text, str)]
+
     def stalled_for(self, now: float) -> float:
         """Seconds this client's socket has made no progress (0 when it is keeping up).
 

@@ -4,8 +4,11 @@ The server hands each accepted WebSocket over through ``incoming`` (the seed's c
 manager keeps ``topic -> client ids``, holds a bus subscription for a topic only while some
 client wants it, encodes each event once and puts the same bytes into every subscribed
 client's bounded queue. A writer task per client drains its queue; a client whose socket
-makes no progress for ``stall_timeout`` is closed with 1008. One slow client never delays
-another: the dispatch never awaits a socket.
+makes no progress for ``stall_timeout`` is closed with 1008, and so is one that sends more
+control messages than it may or leaves its replies unread. One slow client never delays
+another: the dispatch never awaits a socket, and a writer yields to the loop after every
+frame. A topic's pump, shared by all its clients, never dies silently: a failure is logged,
+counted, published as ``task_failed`` and the pump restarted at once.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ import aiohttp
 
 from eegd.acquisition import Session
 from eegd.bus import DropPolicy, EventBus, Subscription
-from eegd.events import EegPacket, Event, FftPacket, FilteredEegPacket, Topic
+from eegd.events import (
+    EegPacket,
+    Event,
+    FftPacket,
+    FilteredEegPacket,
+    SystemEvent,
+    SystemEventKind,
+    Topic,
+)
 from eegd.net.clients import ClientConnection, Outgoing
 from eegd.net.hello import HelloTracker
 from eegd.net.protocol import (
@@ -41,6 +52,7 @@ from eegd.net.protocol import (
     encode_server_message,
     parse_client_message,
 )
+from eegd.net.ratelimit import MessageRateLimit, Verdict
 from eegd.net.routing import DECIMATABLE, RoutingTable
 
 __all__ = ["ConnectionManager", "ConnectionSettings", "ManagerStats"]
@@ -66,7 +78,12 @@ class ConnectionSettings:
     max_topics_per_client: int = 4
     max_message_bytes: int = MAX_MESSAGE_BYTES
     """Inbound control messages larger than this are refused."""
+    max_messages_per_s: float = 20.0
+    """Control messages a client may send per second on average ..."""
+    message_burst: int = 50
+    """... and at once; a client that keeps sending past the limit is closed (1008)."""
     drop_warning_interval: float = 5.0
+    """A slow client's drops are summed up in one warning per this many seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +100,13 @@ class ManagerStats:
     """Events that had at least one client."""
     dropped: int
     closed_stalled: int
+    """Clients closed because their socket made no progress for ``stall_timeout``."""
+    closed_flooding: int
+    """Clients closed for sending control messages faster than allowed."""
+    closed_unread: int
+    """Clients closed for leaving too many control replies unread."""
+    pump_failures: dict[str, int]
+    """Topic pumps that failed (and were restarted at once), per topic."""
     client_tasks: int
     """Reader and writer tasks alive: two per connected client, none left behind."""
 
@@ -115,7 +139,11 @@ class ConnectionManager:
         self._slots_taken = 0
         self._dropped_by_gone_clients = 0
         self._closed_stalled = 0
-        self._last_drop_warning: dict[int, float] = {}
+        self._closed_flooding = 0
+        self._closed_unread = 0
+        self._pump_failures: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self._drops_reported: dict[int, int] = {}
+        """Per slow client: its drop count when the last warning was logged."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -141,22 +169,21 @@ class ConnectionManager:
             await asyncio.sleep(min(1.0, timeout / 4))
             now = time.monotonic()
             for client in list(self._clients.values()):
-                since = client.sending_since
-                if since is not None and now - since >= timeout:
-                    self._stalled(client)
+                if client.stalled_for(now) >= timeout:
+                    self._closed_stalled += 1
+                    logger.warning(
+                        "client %d made no progress for %g s; closing it (%d frames dropped)",
+                        client.id,
+                        timeout,
+                        client.stats.dropped,
+                    )
+                    self._shut_out(client, "stalled: not reading")
 
-    def _stalled(self, client: ClientConnection) -> None:
-        self._closed_stalled += 1
-        logger.warning(
-            "client %d made no progress for %g s; closing it (%d frames dropped)",
-            client.id,
-            self.settings.stall_timeout,
-            client.stats.dropped,
-        )
+    def _shut_out(self, client: ClientConnection, reason: str) -> None:
+        """Close ``client`` with 1008 and ``reason`` and forget it now, not when it answers."""
         client.sending_since = None
         closing = asyncio.create_task(
-            self._force_close(client, CLOSE_STALLED, "stalled: not reading"),
-            name=f"close-{client.id}",
+            self._force_close(client, CLOSE_STALLED, reason), name=f"close-{client.id}"
         )
         self._client_tasks.add(closing)
         closing.add_done_callback(self._client_tasks.discard)
@@ -188,10 +215,18 @@ class ConnectionManager:
                 topic.label: count for topic, count in self._encoded_envelopes.items()
             },
             events_routed={topic.label: count for topic, count in self._routed.items()},
-            dropped=self._dropped_by_gone_clients
-            + sum(client.stats.dropped for client in self._clients.values()),
+            dropped=self.dropped(),
             closed_stalled=self._closed_stalled,
+            closed_flooding=self._closed_flooding,
+            closed_unread=self._closed_unread,
+            pump_failures={topic.label: count for topic, count in self._pump_failures.items()},
             client_tasks=len(self._client_tasks),
+        )
+
+    def dropped(self) -> int:
+        """Frames dropped by every client's queue since start, departed clients included."""
+        return self._dropped_by_gone_clients + sum(
+            client.stats.dropped for client in self._clients.values()
         )
 
     def discard(self, client: ClientConnection) -> None:
@@ -206,10 +241,11 @@ class ConnectionManager:
         if client.finished.is_set():
             return
         self._clients[client.id] = client
-        logger.info("client %d connected from %s on %s", client.id, client.remote, client.route)
-        hello = self._hello.current()
-        if hello is not None:
-            client.send_control(encode_server_message(hello))
+        logger.debug("client %d connected from %s on %s", client.id, client.remote, client.route)
+        if not self._announce_hello():
+            hello = self._hello.current()
+            if hello is not None:
+                self._send_control(client, encode_server_message(hello))
         self._subscribe(client, client.fixed_topics or {Topic.SYSTEM})
         for task in (self._read(client), self._write(client)):
             spawned = asyncio.create_task(task, name=f"client-{client.id}")
@@ -223,13 +259,13 @@ class ConnectionManager:
         self._slots_taken -= 1
         self._unsubscribe(client, set(client.topics))
         self._dropped_by_gone_clients += client.stats.dropped
-        self._last_drop_warning.pop(client.id, None)
+        self._drops_reported.pop(client.id, None)
         client.finished.set()
         current = asyncio.current_task()
         for task in client.tasks:
             if task is not current:
                 task.cancel()
-        logger.info(
+        logger.debug(
             "client %d left (sent %d, dropped %d)",
             client.id,
             client.stats.sent,
@@ -266,9 +302,28 @@ class ConnectionManager:
     # ------------------------------------------------------------------ per-client tasks
 
     async def _read(self, client: ClientConnection) -> None:
-        """Handle the client's control messages until it goes away."""
+        """Handle the client's control messages until it goes away or floods."""
+        limit = MessageRateLimit(self.settings.max_messages_per_s, self.settings.message_burst)
         try:
             async for message in client.ws:
+                if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    continue
+                verdict = limit.check(time.monotonic())
+                if verdict is Verdict.CLOSE:
+                    self._closed_flooding += 1
+                    logger.warning("client %d floods control messages; closing it", client.id)
+                    self._shut_out(client, "flooding: too many messages")
+                    return
+                if verdict is Verdict.REFUSE:
+                    self._reply_error(
+                        client,
+                        ErrorCode.RATE_LIMITED,
+                        f"at most {self.settings.max_messages_per_s:g} messages per second "
+                        f"(bursts of {self.settings.message_burst}); this one and those that "
+                        "follow too soon are ignored",
+                    )
+                if verdict is not Verdict.ACCEPT:
+                    continue
                 if message.type is aiohttp.WSMsgType.TEXT:
                     self._handle_text(client, message.data)
                 elif message.type is aiohttp.WSMsgType.BINARY:
@@ -297,15 +352,23 @@ class ConnectionManager:
                     await ws.send_str(payload)
                 client.sending_since = None
                 client.stats.sent += 1
+                # A send into a socket with room completes without suspending: yield, so
+                # that draining a long queue never holds the loop from everyone else.
+                await asyncio.sleep(0)
         except (ConnectionError, aiohttp.ClientError):
             pass
         finally:
             self._remove(client)
 
     async def _force_close(self, client: ClientConnection, code: int, reason: str) -> None:
-        """Close with ``code``; a peer that cannot even take the close frame is cut off."""
+        """Close with ``code`` after the replies still queued (the error that says why).
+
+        A peer that cannot take them and the close frame within 1 s is cut off.
+        """
         try:
             async with asyncio.timeout(1.0):
+                for text in client.take_control():
+                    await client.ws.send_str(text)
                 await client.ws.close(code=code, message=reason.encode())
         except (TimeoutError, ConnectionError, aiohttp.ClientError):
             transport = client.transport
@@ -333,13 +396,15 @@ class ConnectionManager:
             return
         topics = set(message.topic_ids)
         if isinstance(message, Subscribe):
-            wanted = client.topics | topics
+            had = client.topics - {Topic.SYSTEM}
+            wanted = (client.topics | topics) - {Topic.SYSTEM}
             if len(wanted) > self.settings.max_topics_per_client:
                 self._reply_error(
                     client,
                     ErrorCode.TOO_MANY_TOPICS,
                     f"a client may subscribe to at most {self.settings.max_topics_per_client} "
-                    f"topics; it has {len(client.topics)} and asked for {len(topics)} more",
+                    f"data topics (system is free); it has {len(had)} and asked for "
+                    f"{len(wanted - had)} more",
                 )
                 return
             self._subscribe(client, topics, message.max_rate)
@@ -351,7 +416,14 @@ class ConnectionManager:
     def _reply(
         self, client: ClientConnection, message: Pong | Subscribed | Unsubscribed | ErrorMessage
     ) -> None:
-        client.send_control(encode_server_message(message))
+        self._send_control(client, encode_server_message(message))
+
+    def _send_control(self, client: ClientConnection, text: str) -> None:
+        """Queue a control message; a client with too many of them unread is closed."""
+        if not client.send_control(text) and client.id in self._clients:
+            self._closed_unread += 1
+            logger.warning("client %d leaves its replies unread; closing it", client.id)
+            self._shut_out(client, "not reading: too many unread replies")
 
     def _reply_error(self, client: ClientConnection, code: ErrorCode, text: str) -> None:
         client.stats.errors += 1
@@ -370,8 +442,7 @@ class ConnectionManager:
                 subscription = self._bus.subscribe(
                     [topic], maxsize=256, policy=DropPolicy.DROP_OLDEST
                 )
-                pump = asyncio.create_task(self._pump(subscription), name=f"pump-{topic.label}")
-                self._pumps[topic] = (subscription, pump)
+                self._start_pump(topic, subscription)
         client.max_queue = self._queue_frames(client.topics)
 
     def _unsubscribe(self, client: ClientConnection, topics: Iterable[Topic]) -> None:
@@ -391,6 +462,38 @@ class ConnectionManager:
             self.settings.min_queue_frames, math.ceil(per_second * self.settings.queue_seconds)
         )
 
+    def _start_pump(self, topic: Topic, subscription: Subscription) -> None:
+        pump = asyncio.create_task(self._pump(subscription), name=f"pump-{topic.label}")
+        pump.add_done_callback(lambda done: self._pump_ended(topic, subscription, done))
+        self._pumps[topic] = (subscription, pump)
+
+    def _pump_ended(
+        self, topic: Topic, subscription: Subscription, pump: asyncio.Task[None]
+    ) -> None:
+        """Restart a pump that failed while its topic is still wanted; say so everywhere."""
+        if pump.cancelled() or self._pumps.get(topic, (None, None))[1] is not pump:
+            return
+        crash = pump.exception()
+        if crash is None:
+            return
+        self._pump_failures[topic] += 1
+        failures = self._pump_failures[topic]
+        logger.error(
+            "the %s pump failed (%d so far); restarting it",
+            topic.label,
+            failures,
+            exc_info=crash if failures == 1 else None,
+        )
+        self._bus.publish(
+            SystemEvent.now(
+                SystemEventKind.TASK_FAILED,
+                task=f"pump-{topic.label}",
+                error=f"{type(crash).__name__}: {crash}",
+                failures=failures,
+            )
+        )
+        self._start_pump(topic, subscription)
+
     async def _pump(self, subscription: Subscription) -> None:
         async for event in subscription:
             self._dispatch(event)
@@ -403,11 +506,7 @@ class ConnectionManager:
         self._routed[topic] += 1
         if isinstance(event, FftPacket):
             self._hello.note_spectrum(event)
-        hello = self._hello.update()
-        if hello is not None:
-            text = encode_server_message(hello)
-            for client in self._clients.values():
-                client.send_control(text)
+        self._announce_hello()
         full_rate = self._routes.full_rate(topic)
         if full_rate:
             self._encoded[topic] += 1
@@ -430,22 +529,39 @@ class ConnectionManager:
                 )
                 self._fan_out(Outgoing(payload, topic, envelope.frame_id), group.client_ids)
 
+    def _announce_hello(self) -> bool:
+        """Send every client the hello if it changed (a new session or spectrum axis)."""
+        hello = self._hello.update()
+        if hello is None:
+            return False
+        text = encode_server_message(hello)
+        for client in list(self._clients.values()):
+            self._send_control(client, text)
+        return True
+
     def _fan_out(self, item: Outgoing, client_ids: Iterable[int]) -> None:
-        now = time.monotonic()
         for client_id in client_ids:
             client = self._clients[client_id]
             dropped_before = client.stats.dropped
             client.enqueue(item)
-            if client.stats.dropped != dropped_before:
-                self._warn_drops(client, now)
+            if client.stats.dropped != dropped_before and client.id not in self._drops_reported:
+                self._drops_reported[client.id] = dropped_before
+                asyncio.get_running_loop().call_later(
+                    self.settings.drop_warning_interval, self._warn_drops, client
+                )
 
-    def _warn_drops(self, client: ClientConnection, now: float) -> None:
-        last = self._last_drop_warning.get(client.id)
-        if last is None or now - last >= self.settings.drop_warning_interval:
-            self._last_drop_warning[client.id] = now
-            logger.warning(
-                "client %d is slow: %d frames dropped so far", client.id, client.stats.dropped
-            )
+    def _warn_drops(self, client: ClientConnection) -> None:
+        """One warning per interval with the frames a slow client really lost in it."""
+        before = self._drops_reported.pop(client.id, None)
+        if before is None:
+            return
+        logger.warning(
+            "client %d is slow: dropped %d frames in the last %g s (%d in total)",
+            client.id,
+            client.stats.dropped - before,
+            self.settings.drop_warning_interval,
+            client.stats.dropped,
+        )
 
 
 def _frame_id(event: Event) -> int | None:

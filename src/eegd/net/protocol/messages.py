@@ -92,6 +92,7 @@ class ErrorCode(enum.StrEnum):
     TOO_MANY_TOPICS = "too_many_topics"
     BAD_FRAME = "bad_frame"
     UNSUPPORTED_VERSION = "unsupported_version"
+    RATE_LIMITED = "rate_limited"
 
 
 class ProtocolViolation(ProtocolError):
