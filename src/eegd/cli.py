@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return asyncio.run(run_daemon(config))
+        return asyncio.run(run_daemon(config, reload=lambda: _load(args)))
     except EegdError as exc:  # raised while starting: failures once serving are a return code
         print(f"eegd: error: {exc}", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ from eegd.net.protocol import (
     Subscribe,
     SystemMessage,
     Unsubscribe,
+    Unsubscribed,
     decode_frame,
     decode_text,
     encode_client_message,
@@ -51,6 +52,8 @@ class Stream:
         self._control = control
         self.hello: Hello | None = None
         self.frames_dropped = 0
+        self._system_leaving = False
+        """Set between asking to unsubscribe from ``system`` and the server's ack of it."""
 
     @property
     def close_code(self) -> int | None:
@@ -65,7 +68,10 @@ class Stream:
 
     async def unsubscribe(self, topics: Iterable[str]) -> None:
         """Stop receiving topics (``/ws`` only)."""
-        await self._ws.send_str(encode_client_message(Unsubscribe(topics=tuple(topics))))
+        names = tuple(topics)
+        if "system" in names and not self._control:
+            self._system_leaving = True  # system messages still in flight are not yielded
+        await self._ws.send_str(encode_client_message(Unsubscribe(topics=names)))
 
     async def send_text(self, text: str) -> None:
         """Send a raw text message, for tools that speak the protocol themselves."""
@@ -92,9 +98,11 @@ class Stream:
                 self.hello = decoded
             elif isinstance(decoded, Dropped):
                 self.frames_dropped += decoded.count
+            elif isinstance(decoded, Unsubscribed) and "system" in decoded.topics:
+                self._system_leaving = False
             if self._control:
                 return decoded
-            if isinstance(decoded, SystemMessage):
+            if isinstance(decoded, SystemMessage) and not self._system_leaving:
                 return decoded.to_event()
             if isinstance(decoded, ErrorMessage):
                 raise ProtocolError(f"server refused a message: {decoded.code}: {decoded.message}")

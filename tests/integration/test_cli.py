@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -9,8 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from eegd.client import Stream, connect
+from eegd.events import SystemEvent
+from eegd.net.protocol import EegFrame
 from tests.support.daemon import DaemonProcess
 
 
@@ -81,3 +86,43 @@ def test_a_signal_stops_every_task_promptly_and_exits_0(
     log = "".join(daemon.stderr_lines)
     assert "did not stop" not in log
     assert "Traceback" not in log
+
+
+async def test_sighup_reloads_the_filter_and_keeps_every_client(
+    start_daemon: Callable[..., DaemonProcess], tmp_path: Path
+) -> None:
+    config = tmp_path / "eegd.toml"
+    config.write_text("[filter]\nnotch_hz = 50\n")
+    daemon = start_daemon("--config", str(config))
+    async with connect(daemon.ws_url + "ws", ["filtered_eeg", "system"]) as stream:
+        ids = [await next_frame_id(stream)]
+        config.write_text("[filter]\nnotch_hz = 60\n[server]\nmax_clients = 9\n")
+        daemon.process.send_signal(signal.SIGHUP)
+        async with asyncio.timeout(10):
+            async for item in stream:
+                if isinstance(item, SystemEvent) and item.kind == "config_changed":
+                    assert item.detail["filter"]["notch_hz"] == 60.0
+                    break
+                if isinstance(item, EegFrame):
+                    ids.append(item.frame_id)
+        config.write_text("[filter]\nnotch_hz = 55\n")  # a bad file changes nothing
+        daemon.process.send_signal(signal.SIGHUP)
+        for _ in range(8):
+            ids.append(await next_frame_id(stream))
+        async with aiohttp.ClientSession() as session:
+            async with session.get(daemon.url + "api/filter") as response:
+                assert (await response.json())["notch_hz"] == 60.0
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
+    assert daemon.process.poll() is None
+    assert daemon.stop() == 0
+    log = "".join(daemon.stderr_lines)
+    assert "changes to server apply at the next restart" in log
+    assert "configuration not reloaded, nothing changed: filter.notch_hz" in log
+
+
+async def next_frame_id(stream: Stream) -> int:
+    async with asyncio.timeout(10):
+        async for item in stream:
+            if isinstance(item, EegFrame):
+                return item.frame_id
+    raise AssertionError("the stream ended")

@@ -319,5 +319,5 @@ async def test_the_readme_example_yields_only_the_topics_it_names(
         async with session.put(daemon.url + "api/filter", json={"notch_hz": 60}) as response:
             assert response.status == 200  # publishes a system event the stream must not yield
     await asyncio.wait_for(reader, timeout=20)
-    assert all(isinstance(packet, FftPacket) for packet in received)
+    assert all(isinstance(packet, FftPacket) for packet in received), received
     assert received[0].band_power.shape == (8, 5)  # type: ignore[attr-defined]
