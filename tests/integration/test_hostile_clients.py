@@ -320,3 +320,60 @@ async def test_a_slow_clients_losses_show_in_the_warning_and_the_status_line(
 
 
 SLOW_WARNING = re.compile(r"is slow: dropped (?P<window>\d+) frames .* \((?P<total>\d+) in total\)")
+
+
+@pytest.mark.parametrize("max_rate", [2, 3, 4.5])
+async def test_an_envelope_slower_than_a_packet_reaches_its_client_and_nobody_loses_frames(
+    max_rate: float,
+) -> None:
+    async with (
+        live_daemon() as live,
+        watching(live) as watcher,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(live.ws_url + "ws") as slow_display,
+    ):
+        rss_before = rss_kib()
+        await slow_display.send_str(
+            json.dumps({"type": "subscribe", "topics": ["filtered_eeg"], "max_rate": max_rate})
+        )
+        await next_reply(slow_display, "subscribed")
+        envelopes = 0
+        async with asyncio.timeout(15):
+            while envelopes < 3:
+                message = await slow_display.receive()
+                envelopes += message.type is aiohttp.WSMsgType.BINARY
+        await watcher.wait_frames(4)
+        assert live.daemon.connections.stats().pump_failures["filtered_eeg"] == 0
+        assert rss_kib() - rss_before < RSS_GROWTH_LIMIT_KIB
+        watcher.assert_contiguous()
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ('{"type":"subscribe","topics":["filtered_eeg"],"max_rate":1e-9}', "bad_field"),
+        ('{"type":"subscribe","topics":["filtered_eeg"],"max_rate":5e-324}', "bad_field"),
+        ("[" * 950 + "]" * 950, "bad_json"),
+        ('{"type":"subscribe","topics":' + "[" * 950 + "]" * 950 + "}", "bad_json"),
+    ],
+)
+async def test_a_bad_message_gets_its_error_and_the_connection_and_stream_go_on(
+    text: str, code: str
+) -> None:
+    async with (
+        live_daemon() as live,
+        watching(live) as watcher,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(live.ws_url + "ws") as client,
+    ):
+        await next_reply(client, "hello")
+        await client.send_str(text)
+        refused = await next_reply(client, "error")
+        assert refused["code"] == code
+        if code == "bad_field":
+            assert "max_rate" in refused["message"]
+            assert "100000" in refused["message"]
+        await client.send_str('{"type":"ping"}')
+        await next_reply(client, "pong")
+        await watcher.wait_frames(4)
+        watcher.assert_contiguous()
