@@ -66,7 +66,6 @@ class SystemEventKind(enum.StrEnum):
     RECORDING_STARTED = "recording_started"
     RECORDING_STOPPED = "recording_stopped"
     CONFIG_CHANGED = "config_changed"
-    TASK_STARTED = "task_started"
     TASK_FAILED = "task_failed"
     TASK_RESTARTED = "task_restarted"
     TASK_GAVE_UP = "task_gave_up"

@@ -33,7 +33,7 @@ from eegd.net.protocol import (
     decode_frame,
     encode_decimated,
     encode_event,
-    encode_hello,
+    encode_server_message,
     parse_client_message,
 )
 
@@ -312,7 +312,7 @@ async def test_follows_the_protocol_and_survives_bad_messages(
     assert set(subscribe.topic_ids) == {Topic.FILTERED_EEG, Topic.FFT}
 
     channels = ("Fz", "Cz")
-    server.send(encode_hello(_hello("a", channels)))
+    server.send(encode_server_message(_hello("a", channels)))
     await page.wait_for_function("document.body.dataset.channels === '2'")
     assert await page.locator("#lane-labels button").all_inner_texts() == list(channels)
     assert (await body_data(page))["state"] == "waiting"
@@ -363,7 +363,7 @@ async def test_follows_the_protocol_and_survives_bad_messages(
     server.send(_eeg_frame(7, len(channels)))
     await wait_for_state(page, "streaming")
 
-    server.send(encode_hello(_hello("b", ("Fz", "Cz", "Pz"))))
+    server.send(encode_server_message(_hello("b", ("Fz", "Cz", "Pz"))))
     await page.wait_for_function("document.body.dataset.session === 'b'")
     assert await page.locator("#lane-labels button").all_inner_texts() == ["Fz", "Cz", "Pz"]
     assert await peak_hz(page) is None
@@ -403,7 +403,8 @@ async def test_decoder_reads_what_the_reference_encoder_writes(static_page: Page
     fft = _fft_frame(channels, peak_bin=20, band_power=[1.5, 2, 3, 4, 5])
 
     decoded = await static_page.evaluate(
-        _DECODE, {"frames": [list(eeg), list(fft)], "hello": json.loads(encode_hello(hello))}
+        _DECODE,
+        {"frames": [list(eeg), list(fft)], "hello": json.loads(encode_server_message(hello))},
     )
 
     reference = decode_frame(eeg, hello)
@@ -444,7 +445,7 @@ async def test_decoder_refuses_what_the_protocol_says_to_refuse(static_page: Pag
         "channels": (_eeg_frame(1, 3, n=4), "bad_frame"),
         "bins": (_with_header(fft, count=100), "bad_frame"),
     }
-    hello = json.loads(encode_hello(_hello("a", channels)))
+    hello = json.loads(encode_server_message(_hello("a", channels)))
     no_spectrum = {**hello, "spectrum": None}
 
     frames = [list(frame) for frame, _ in refused.values()]
@@ -519,7 +520,7 @@ async def test_asks_for_an_envelope_and_draws_it_with_gaps(start_daemon: Any, pa
     server = await fake_server.next_connection()
     await eventually(lambda: bool(fake_server.received))
 
-    server.send(encode_hello(_hello("a", ("Fz", "Cz"), sample_rate=_HIGH_RATE)))
+    server.send(encode_server_message(_hello("a", ("Fz", "Cz"), sample_rate=_HIGH_RATE)))
     await eventually(lambda: len(fake_server.received) >= 2)
     resubscribe = parse_client_message(fake_server.received[1])
     assert isinstance(resubscribe, Subscribe)

@@ -55,7 +55,6 @@ from eegd.net.protocol import (
     encode_client_message,
     encode_decimated,
     encode_event,
-    encode_hello,
     encode_server_message,
     parse_client_message,
     parse_header,
@@ -323,7 +322,7 @@ def test_documented_worked_example_is_what_the_encoder_produces() -> None:
 
     assert len(documented) == 80
     assert encode_event(packet) == documented
-    assert encode_hello(hello) in DOC.read_text(encoding="utf-8")
+    assert encode_server_message(hello) in DOC.read_text(encoding="utf-8")
     frame = decode_eeg(documented, hello)
     assert frame.samples_uv.tolist() == [[1.0, -2.5, 10.0], [0.5, 0.0, -1.0]]
     assert frame.timestamps.tolist() == [1700000000896000, 1700000000900000, 1700000000904000]
@@ -448,14 +447,14 @@ def test_encoder_refuses_what_the_wire_cannot_carry(
 def test_hello_round_trips_with_and_without_spectrum() -> None:
     spectrum = Spectrum.from_packet(make_fft(), BANDS)
     for hello in (make_hello(), make_hello(spectrum=spectrum, sample_rate=255.99)):
-        assert decode_text(encode_hello(hello)) == hello
+        assert decode_text(encode_server_message(hello)) == hello
 
 
 def test_hello_json_has_the_documented_fields() -> None:
     packet = make_fft(bins=4)
     hello = make_hello(spectrum=Spectrum.from_packet(packet, BANDS))
 
-    wire = json.loads(encode_hello(hello))
+    wire = json.loads(encode_server_message(hello))
 
     assert wire["type"] == "hello"
     assert wire["protocol"] == PROTOCOL_VERSION
@@ -471,12 +470,14 @@ def test_hello_json_has_the_documented_fields() -> None:
         "sample_rate": 250.0,
         "bands": [list(band) for band in BANDS],
     }
-    assert json.loads(encode_hello(make_hello()))["spectrum"] is None
+    assert json.loads(encode_server_message(make_hello()))["spectrum"] is None
 
 
 def test_spectrum_freqs_come_back_as_the_same_float32_values() -> None:
     packet = make_fft()
-    decoded = decode_text(encode_hello(make_hello(spectrum=Spectrum.from_packet(packet, BANDS))))
+    decoded = decode_text(
+        encode_server_message(make_hello(spectrum=Spectrum.from_packet(packet, BANDS)))
+    )
 
     assert isinstance(decoded, Hello)
     assert decoded.spectrum is not None
@@ -492,7 +493,7 @@ def test_spectrum_needs_one_band_per_band_power_column() -> None:
 
 
 def test_hello_of_another_protocol_version_is_refused() -> None:
-    wire = json.loads(encode_hello(make_hello()))
+    wire = json.loads(encode_server_message(make_hello()))
     wire["protocol"] = 2
 
     with pytest.raises(ProtocolViolation, match="protocol 2") as caught:

@@ -281,13 +281,6 @@ class StreamingFilter:
         self._last_input: npt.NDArray[np.float64] | None = None
 
     @property
-    def sos(self) -> npt.NDArray[np.float64]:
-        """The current coefficients (a read-only view)."""
-        view = self._sos.view()
-        view.flags.writeable = False
-        return view
-
-    @property
     def zi(self) -> npt.NDArray[np.float64] | None:
         """A copy of the state ``(sections, channels, 2)``; ``None`` until the first sample."""
         return None if self._zi is None else self._zi.copy()

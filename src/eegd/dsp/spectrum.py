@@ -93,6 +93,10 @@ def hann_psd(
     Scaled exactly like ``welch(x, fs, window="hann", nperseg=n, noverlap=0, detrend=...,
     scaling="density")``: in the input's units²/Hz, every bin doubled except DC and, for
     even ``n``, Nyquist. Returns ``(freqs, psd)``.
+
+    ``scipy.signal.periodogram(x, fs, window="hann", detrend=..., scaling="density")`` gives
+    the same numbers (within 1e-15) but costs 4× as much through welch's general machinery:
+    761 µs against 188 µs for 32 channels × 2 s at 400 Hz, the call made every hop.
     """
     data = np.asarray(x, dtype=np.float64)
     n = data.shape[-1]

@@ -46,7 +46,6 @@ from eegd.net.protocol.messages import (
     Unsubscribed,
     decode_text,
     encode_client_message,
-    encode_hello,
     encode_server_message,
     parse_client_message,
 )
@@ -83,7 +82,6 @@ __all__ = [
     "encode_client_message",
     "encode_decimated",
     "encode_event",
-    "encode_hello",
     "encode_server_message",
     "parse_client_message",
     "parse_header",

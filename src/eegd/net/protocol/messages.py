@@ -44,7 +44,6 @@ __all__ = [
     "Unsubscribed",
     "decode_text",
     "encode_client_message",
-    "encode_hello",
     "encode_server_message",
     "parse_client_message",
 ]
@@ -411,11 +410,6 @@ def encode_client_message(message: ClientMessage) -> str:
 def encode_server_message(message: Hello | ServerMessage) -> str:
     """Encode a server message (ack, error, system, dropped, pong or hello) as JSON text."""
     return _ENCODER.encode(message).decode()
-
-
-def encode_hello(hello: Hello) -> str:
-    """Encode the session hello as JSON text."""
-    return encode_server_message(hello)
 
 
 def decode_text(data: str | bytes) -> Hello | ServerMessage:
