@@ -1,0 +1,452 @@
+"""Any board BrainFlow supports (OpenBCI Cyton and Ganglion, Muse, its synthetic board, ...).
+
+The board is named as BrainFlow's ``BoardIds`` spells it, case-insensitively and without the
+``_BOARD`` suffix (``cyton_daisy``), or by its numeric id. Its sample rate, EEG rows and
+channel names are device facts: the ones the user did not set come from BrainFlow's board
+description, and one the user set that differs is a ``ConfigError``. BrainFlow reports µV,
+which become volts; the int32 counts are those of a 24-bit converter over the declared
+physical range (±187.5 mV by default, an ADS1299 at gain 24, the chip of OpenBCI's boards).
+
+BrainFlow's own log goes to eegd's logger ``eegd.sources.brainflow.board``; its timestamp row
+is kept as the device clock of each sample (``clock_anchor``, ``last_device_time``), while
+eegd's timestamps stay based on sample indices. Every BrainFlow error becomes a
+``SourceError`` carrying BrainFlow's message, so the supervisor's back-off reconnects.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
+from eegd.errors import ConfigError, SourceError
+from eegd.sources.adc import COUNT_MAX, COUNT_MIN
+from eegd.sources.base import SampleBlock, Source
+
+__all__ = [
+    "BoardFacts",
+    "BrainFlowSettings",
+    "BrainFlowSource",
+    "board_facts",
+    "board_names",
+    "resolve_board",
+]
+
+logger = logging.getLogger(__name__)
+board_logger = logging.getLogger(f"{__name__}.board")
+"""Where BrainFlow's own log lines go."""
+
+#: The physical range of every channel unless set: ±187.5 mV, an ADS1299 at gain 24.
+DEFAULT_PHYSICAL_RANGE_UV: Final = 187_500.0
+
+_INSTALL_HINT = "install it with: pip install 'eegd[brainflow]'"
+_NO_BOARD: Final = -100
+"""``BoardIds.NO_BOARD``, a placeholder rather than a board."""
+_POLL_S: Final = 0.05
+"""The longest wait between two looks at BrainFlow's buffer while samples are missing."""
+
+
+def _brainflow() -> Any:
+    """The ``brainflow.board_shim`` module, imported on first use (it is an optional extra)."""
+    try:
+        from brainflow import board_shim
+    except ImportError as exc:
+        raise ConfigError(
+            f"source.kind: brainflow needs the brainflow package; {_INSTALL_HINT}"
+        ) from exc
+    return board_shim
+
+
+def board_names() -> tuple[str, ...]:
+    """Every board name ``resolve_board`` accepts, lower case, without ``_board``."""
+    return tuple(
+        _short_name(board.name) for board in _brainflow().BoardIds if board.value != _NO_BOARD
+    )
+
+
+def _short_name(enum_name: str) -> str:
+    return enum_name.lower().removesuffix("_board")
+
+
+def resolve_board(board: str | int) -> int:
+    """BrainFlow's numeric board id for a name (``"cyton_daisy"``, ``"MUSE_2"``) or an id."""
+    ids = _brainflow().BoardIds
+    if isinstance(board, bool) or not isinstance(board, str | int):
+        raise ConfigError(f"board: {board!r} is not allowed (allowed: a board name or id)")
+    text = str(board).strip()
+    if re.fullmatch(r"-?\d+", text):
+        number = int(text)
+        if number != _NO_BOARD and number in {member.value for member in ids}:
+            return number
+        numbers = ", ".join(str(member.value) for member in ids if member.value != _NO_BOARD)
+        raise ConfigError(f"board: {number} is not a BrainFlow board id (allowed: {numbers})")
+    wanted = text.upper()
+    for member in ids:
+        if member.value != _NO_BOARD and wanted in (
+            member.name,
+            member.name.removesuffix("_BOARD"),
+        ):
+            return int(member.value)
+    names = board_names()
+    close = difflib.get_close_matches(text.lower(), names, n=3)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ConfigError(
+        f"board: {text!r} is not a BrainFlow board ({hint}allowed: {', '.join(names)})"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFacts:
+    """What BrainFlow's board description says about a board's EEG stream."""
+
+    board_id: int
+    name: str
+    sample_rate: float
+    eeg_rows: tuple[int, ...]
+    """Rows of ``get_board_data``'s array that hold EEG, in channel order."""
+    channel_names: tuple[str, ...]
+    timestamp_row: int | None
+
+
+def board_facts(board_id: int) -> BoardFacts:
+    """The EEG rows, names and rate of a board, from BrainFlow's description of it."""
+    board_shim = _brainflow()
+    try:
+        description = board_shim.BoardShim.get_board_descr(board_id)
+    except board_shim.BrainFlowError as exc:
+        raise ConfigError(
+            f"board: BrainFlow has no description of board {board_id}: {exc}"
+        ) from exc
+    name = _short_name(board_shim.BoardIds(board_id).name)
+    rows = tuple(int(row) for row in description.get("eeg_channels", ()))
+    if not rows:
+        raise ConfigError(f"board: {name} has no EEG channels")
+    labels = str(description.get("eeg_names", "")).split(",")
+    if len(labels) != len(rows) or not all(labels):
+        labels = [f"EEG{index + 1}" for index in range(len(rows))]
+    timestamp_row = description.get("timestamp_channel")
+    return BoardFacts(
+        board_id=board_id,
+        name=name,
+        sample_rate=float(description["sampling_rate"]),
+        eeg_rows=rows,
+        channel_names=tuple(labels),
+        timestamp_row=None if timestamp_row is None else int(timestamp_row),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BrainFlowSettings:
+    """A BrainFlow board, how to reach it, and what the user expects of it.
+
+    The connection fields are BrainFlow's ``BrainFlowInputParams`` (empty or 0: unused).
+    ``channels``, ``sample_rate`` and ``channel_names`` are what the user set explicitly
+    (None: take the board's); ``facts`` checks them against the board. ``stall_timeout_s``
+    is how long the board may deliver nothing before the source counts as lost.
+    """
+
+    board: str | int = "synthetic"
+    serial_port: str = ""
+    mac_address: str = ""
+    ip_address: str = ""
+    ip_port: int = 0
+    serial_number: str = ""
+    timeout: int = 0
+    other_info: str = ""
+    channels: int | None = None
+    sample_rate: float | None = None
+    channel_names: tuple[str, ...] | None = None
+    physical_range_uv: float = DEFAULT_PHYSICAL_RANGE_UV
+    """Each channel spans ±this many µV; the 24-bit counts are scaled to it."""
+    stall_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for key in ("serial_port", "mac_address", "ip_address", "serial_number", "other_info"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"{key}: {getattr(self, key)!r} is not allowed (allowed: text)")
+        for key in ("ip_port", "timeout"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{key}: {value!r} is not allowed (allowed: an integer >= 0)")
+        for key in ("physical_range_uv", "stall_timeout_s"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ConfigError(f"{key}: {value!r} is not allowed (allowed: a number > 0)")
+
+    @property
+    def board_id(self) -> int:
+        """BrainFlow's id of ``board``; raises ``ConfigError`` for an unknown board."""
+        return resolve_board(self.board)
+
+    def facts(self) -> BoardFacts:
+        """The board's facts, after checking every value the user set against them."""
+        facts = board_facts(self.board_id)
+        if self.channels is not None and self.channels != len(facts.eeg_rows):
+            raise ConfigError(
+                f"channels: {self.channels} is not what the {facts.name} board has "
+                f"({len(facts.eeg_rows)} EEG channels; leave channels unset to use them)"
+            )
+        if self.sample_rate is not None and float(self.sample_rate) != facts.sample_rate:
+            raise ConfigError(
+                f"sample_rate: {_show(self.sample_rate)} is not the {facts.name} board's rate "
+                f"({_show(facts.sample_rate)} Hz; leave sample_rate unset to use it)"
+            )
+        if self.channel_names is not None and tuple(self.channel_names) != facts.channel_names:
+            raise ConfigError(
+                f"channel_names: {list(self.channel_names)} are not the {facts.name} board's "
+                f"({list(facts.channel_names)}; leave channel_names unset to use them)"
+            )
+        return facts
+
+    def input_params(self) -> Any:
+        """BrainFlow's ``BrainFlowInputParams`` for this board."""
+        params = _brainflow().BrainFlowInputParams()
+        params.serial_port = self.serial_port
+        params.mac_address = self.mac_address
+        params.ip_address = self.ip_address
+        params.ip_port = self.ip_port
+        params.serial_number = self.serial_number
+        params.timeout = self.timeout
+        params.other_info = self.other_info
+        return params
+
+    def where(self) -> str:
+        """How the board is reached, for messages: its port, address or serial number."""
+        for value in (self.serial_port, self.mac_address, self.ip_address, self.serial_number):
+            if value:
+                return f" on {value}" if self.ip_port == 0 else f" on {value}:{self.ip_port}"
+        return ""
+
+
+def _show(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+class BrainFlowSource(Source):
+    """Streams the EEG rows of a BrainFlow board.
+
+    BrainFlow buffers samples in its own thread; ``read`` waits (on an event, with short
+    timeouts) until enough are there, and raises ``SourceError`` if the board delivers
+    nothing for ``stall_timeout_s``. ``close`` from another thread wakes a waiting ``read``.
+    """
+
+    def __init__(self, settings: BrainFlowSettings, clock: BlockingClock | None = None) -> None:
+        self._settings = settings
+        self._facts = settings.facts()
+        self._clock = clock if clock is not None else SYSTEM_BLOCKING_CLOCK
+        self._lsb_volts = 2.0 * settings.physical_range_uv * 1e-6 / 2**24
+        self._board: Any = None
+        self._closing = threading.Event()
+        self._position = 0
+        self.clock_anchor: float | None = None
+        """BrainFlow's timestamp (Unix seconds) of sample 0, once it has arrived."""
+        self.last_device_time: float | None = None
+        """BrainFlow's timestamp of the last sample read."""
+
+    @property
+    def sample_rate(self) -> float:
+        """The board's samples per second per channel."""
+        return self._facts.sample_rate
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """The board's EEG channel labels, in row order."""
+        return self._facts.channel_names
+
+    @property
+    def physical_range(self) -> tuple[tuple[float, float], ...]:
+        """Each channel's (min, max) in volts: the span the int32 counts are scaled to."""
+        span = self._settings.physical_range_uv * 1e-6
+        return tuple((-span, span) for _ in self._facts.channel_names)
+
+    @property
+    def lsb_volts(self) -> float:
+        """Volts per count of ``SampleBlock.raw``."""
+        return self._lsb_volts
+
+    def open(self) -> None:
+        """Prepare the BrainFlow session and start streaming; ``SourceError`` if it fails."""
+        if self._board is not None:
+            raise SourceError(f"brainflow {self._facts.name} board is already open")
+        board_shim = _brainflow()
+        install_log_bridge()
+        self._closing.clear()
+        self._position = 0
+        self.clock_anchor = self.last_device_time = None
+        board = board_shim.BoardShim(self._facts.board_id, self._settings.input_params())
+        with self._translated("cannot open"):
+            try:
+                board.prepare_session()
+                board.start_stream()
+            except board_shim.BrainFlowError:
+                _release(board)
+                raise
+        self._board = board
+        logger.info(
+            "brainflow %s board open%s: %d EEG channels at %g Hz",
+            self._facts.name,
+            self._settings.where(),
+            len(self._facts.eeg_rows),
+            self._facts.sample_rate,
+        )
+
+    def read(self, n_samples: int) -> SampleBlock:
+        """The next ``n_samples`` per channel, waiting until BrainFlow has them."""
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+            raise ValueError(f"n_samples: {n_samples!r} must be a positive integer")
+        board = self._board
+        if board is None:
+            raise SourceError(f"brainflow {self._facts.name} board is not open")
+        with self._translated("lost the"):
+            self._wait_for(board, n_samples)
+            data = board.get_board_data(n_samples)
+        microvolts = np.asarray(data, dtype=np.float64)[list(self._facts.eeg_rows)]
+        self._keep_device_time(data)
+        first = self._position
+        self._position += n_samples
+        volts = microvolts * 1e-6
+        return SampleBlock(
+            first_sample=first, raw=self._to_counts(volts), volts=volts.astype(np.float32)
+        )
+
+    def close(self) -> None:
+        """Stop streaming and release the board; safe to call twice, and from any thread."""
+        self._closing.set()
+        board, self._board = self._board, None
+        if board is not None:
+            _release(board)
+            logger.info("brainflow %s board closed", self._facts.name)
+
+    def _wait_for(self, board: Any, n_samples: int) -> None:
+        """Block until BrainFlow holds ``n_samples``, polling it at short intervals."""
+        stall = self._settings.stall_timeout_s
+        seen = board.get_board_data_count()
+        progressed_at = self._clock.monotonic()
+        while seen < n_samples:
+            missing = (n_samples - seen) / self._facts.sample_rate
+            if self._closing.wait(timeout=min(max(missing, 0.001), _POLL_S)):
+                raise SourceError(f"brainflow {self._facts.name} board was closed")
+            count = board.get_board_data_count()
+            now = self._clock.monotonic()
+            if count != seen:
+                seen, progressed_at = count, now
+            elif now - progressed_at >= stall:
+                raise SourceError(
+                    f"brainflow {self._facts.name} board{self._settings.where()} "
+                    f"sent no samples for {stall:g} s"
+                )
+
+    def _keep_device_time(self, data: npt.NDArray[np.float64]) -> None:
+        row = self._facts.timestamp_row
+        if row is None or data.shape[1] == 0:
+            return
+        if self.clock_anchor is None:
+            self.clock_anchor = float(data[row, 0])
+            logger.info(
+                "brainflow %s clock: sample 0 at %.6f (Unix seconds)",
+                self._facts.name,
+                self.clock_anchor,
+            )
+        self.last_device_time = float(data[row, -1])
+
+    def _to_counts(self, volts: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
+        counts = np.rint(volts / self._lsb_volts)
+        np.nan_to_num(counts, copy=False, nan=0.0)
+        np.clip(counts, COUNT_MIN, COUNT_MAX, out=counts)
+        return counts.astype(np.int32)
+
+    def _translated(self, what: str) -> _Translated:
+        return _Translated(f"{what} brainflow {self._facts.name} board{self._settings.where()}")
+
+
+class _Translated:
+    """Turns a ``BrainFlowError`` inside the block into a ``SourceError`` with its message."""
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and isinstance(exc, _brainflow().BrainFlowError):
+            raise SourceError(f"{self._prefix}: {exc}") from exc
+
+
+def _release(board: Any) -> None:
+    """Stop and release a board, logging (not raising) what BrainFlow refuses."""
+    board_shim = _brainflow()
+    try:
+        if board.is_prepared():
+            try:
+                board.stop_stream()
+            except board_shim.BrainFlowError:
+                pass  # not streaming yet: releasing the session is what matters
+            board.release_session()
+    except board_shim.BrainFlowError as exc:
+        logger.warning("brainflow could not release the board: %s", exc)
+
+
+# BrainFlow's board logger is one per process and writes to a file; a pipe turns that file
+# into a stream of lines that a daemon thread passes on to ``board_logger``.
+_LINE = re.compile(r"^\[[^\]]*\] \[[^\]]*\] \[(?P<level>\w+)\] (?P<message>.*)$")
+_LEVELS: Final = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.DEBUG,  # BrainFlow's info is chatty (it prints its parameters as JSON)
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+_bridge_lock = threading.Lock()
+_bridge_installed = False
+
+
+def install_log_bridge() -> None:
+    """Send BrainFlow's board log to ``board_logger`` (once per process).
+
+    BrainFlow's verbosity follows the logger's: everything when it logs debug, warnings
+    and errors otherwise.
+    """
+    global _bridge_installed
+    board_shim = _brainflow()
+    with _bridge_lock:
+        if not _bridge_installed:
+            read_end, write_end = os.pipe()
+            os.set_inheritable(write_end, False)
+            board_shim.BoardShim.set_log_file(f"/proc/self/fd/{write_end}")
+            threading.Thread(
+                target=_forward, args=(read_end,), name="brainflow-log", daemon=True
+            ).start()
+            _bridge_installed = True
+        levels = board_shim.LogLevels
+        verbose = board_logger.isEnabledFor(logging.DEBUG)
+        board_shim.BoardShim.set_log_level(levels.LEVEL_TRACE if verbose else levels.LEVEL_WARN)
+
+
+def _forward(read_end: int) -> None:
+    level = logging.DEBUG
+    for line in _lines(read_end):
+        match = _LINE.match(line)
+        if match is not None:
+            level = _LEVELS.get(match["level"].lower(), logging.INFO)
+            line = match["message"]
+        board_logger.log(level, "%s", line)
+
+
+def _lines(read_end: int) -> Iterator[str]:
+    with os.fdopen(read_end, "rb") as pipe:
+        for raw in pipe:
+            yield raw.decode("utf-8", "replace").rstrip()
