@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tests.support.timing import scaled
+
 #: Generous start-up deadline for a busy 2-core machine.
 START_TIMEOUT_S = 20.0
 
@@ -39,7 +41,7 @@ class DaemonProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=timeout)
+            return self.process.wait(timeout=scaled(timeout))
         finally:
             self.close_pipes()
 
@@ -49,7 +51,7 @@ class DaemonProcess:
             self.process.kill()
             self.process.wait()
         if self.stderr_reader is not None:
-            self.stderr_reader.join(timeout=5)
+            self.stderr_reader.join(timeout=scaled(5))
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
@@ -75,7 +77,7 @@ def start_daemon_process(*args: str, cwd: Path | None = None) -> DaemonProcess:
     url_line: list[str] = []
     reader = threading.Thread(target=_first_line, args=(process.stdout, url_line), daemon=True)
     reader.start()
-    reader.join(START_TIMEOUT_S)
+    reader.join(scaled(START_TIMEOUT_S))
     if not url_line or not url_line[0].startswith("http"):
         daemon.close_pipes()
         raise RuntimeError(f"eegd did not print its URL; stderr:\n{''.join(daemon.stderr_lines)}")

@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from tests.support.timing import scaled
+
+#: How often ``wait_until`` looks again; the only sleep in the tests, a poll, not a wait.
+POLL_S = 0.001
+
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``condition()`` until true, failing after a generous deadline."""
-    async with asyncio.timeout(timeout):
+    """Poll ``condition()`` until true, failing after ``timeout`` (scaled) seconds."""
+    async with asyncio.timeout(scaled(timeout)):
         while not condition():
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(POLL_S)
