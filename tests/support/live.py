@@ -4,6 +4,10 @@ Starting ``Daemon`` in-process costs milliseconds instead of a subprocess's seco
 counters can be read directly; clients still talk to it over real sockets. ``Watcher`` is
 the well-behaved client of the hostile-input tests: it records every frame id it receives so
 a test can assert that nothing another client did cost it a frame.
+
+Where time is the subject, ``live_daemon(..., stepped=True)`` gives the synthetic source a
+``SteppedClock``: no sample is due until the test lets its time come with ``live.release``,
+so a test streams exactly as many frames as it asks for, as fast as the machine allows.
 """
 
 from __future__ import annotations
@@ -11,25 +15,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
+from eegd.client import Stream
 from eegd.config import load_config
 from eegd.daemon import Daemon
+from eegd.events import Topic
 from eegd.net.protocol import parse_header
+from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
+from tests.support.clocks import SteppedClock
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
+
+T = TypeVar("T")
 
 
 @dataclass
 class LiveDaemon:
-    """A started ``Daemon`` and the URL its server bound."""
+    """A started ``Daemon`` and the URL its server bound (and its source's clock, if stepped)."""
 
     daemon: Daemon
     url: str
+    clock: SteppedClock | None = None
 
     @property
     def ws_url(self) -> str:
@@ -41,24 +53,80 @@ class LiveDaemon:
         """The port the server listens on."""
         return int(self.url.rstrip("/").rsplit(":", 1)[1])
 
+    @property
+    def frames(self) -> int:
+        """Packets the source has published so far."""
+        return self.daemon.acquisition.stats().frames_published
+
+    async def release(self, frames: int = 1) -> int:
+        """Let ``frames`` more packets' time come; return the last frame id, once the bus has it.
+
+        When the voltage filter runs, this waits for its ``filtered_eeg`` packet too, so a
+        client of that topic is never more than its own pump behind.
+        """
+        if self.clock is None:
+            raise AssertionError("release needs live_daemon(..., stepped=True)")
+        source = self.daemon.config.source
+        target = self.frames + frames
+        # A microsecond past the last sample's time: every due packet, and no more.
+        self.clock.set(target * source.batch_size / source.sample_rate + 1e-6)
+        bus = self.daemon.bus
+        filtered = "voltage_filter" in self.daemon.config.plugins
+
+        def carried() -> bool:
+            if self.frames < target:
+                return False
+            topic = bus.stats().topics.get(Topic.FILTERED_EEG)
+            return not filtered or (topic is not None and topic.published >= target)
+
+        await wait_until(carried, timeout=10)
+        return target - 1
+
+    async def release_until(self, condition: Callable[[], bool], limit: int = 10_000) -> None:
+        """Release one packet at a time until ``condition()`` holds (at most ``limit``)."""
+        for _ in range(limit):
+            if condition():
+                return
+            await self.release(1)
+            await asyncio.sleep(0)  # let the clients' reads run before looking again
+        raise AssertionError(f"not reached within {limit} packets")
+
 
 @contextlib.asynccontextmanager
 async def live_daemon(
-    toml: str = "", overrides: Mapping[str, Any] | None = None
+    toml: str = "", overrides: Mapping[str, Any] | None = None, *, stepped: bool = False
 ) -> AsyncIterator[LiveDaemon]:
-    """Run a daemon configured by ``toml`` and dotted ``overrides`` on a free port."""
+    """Run a daemon configured by ``toml`` and dotted ``overrides`` on a free port.
+
+    With ``stepped`` the synthetic source (the ``[source]`` shape, default synthetic
+    options) paces itself by a ``SteppedClock`` that only the test moves
+    (``LiveDaemon.release``). The daemon is yielded once the source is open.
+    """
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "eegd.toml"
         path.write_text(toml)
         flags = {key: (key, value) for key, value in (overrides or {}).items()}
         flags.setdefault("server.port", ("--port", 0))
         config = load_config(path, flags)
-    daemon = Daemon(config)
+    clock = SteppedClock() if stepped else None
+    if clock is None:
+        daemon = Daemon(config)
+    else:
+        shape = config.source  # a stepped source has the default synthetic options
+        settings = SyntheticSettings(
+            channels=shape.channels,
+            sample_rate=shape.sample_rate,
+            channel_names=tuple(shape.channel_names) if shape.channel_names else None,
+        )
+        daemon = Daemon(config, lambda: SyntheticSource(settings, clock))
     url = await daemon.serve()
     daemon.start()
     try:
-        yield LiveDaemon(daemon, url)
+        await wait_until(lambda: daemon.acquisition.session is not None, timeout=10)
+        yield LiveDaemon(daemon, url, clock)
     finally:
+        if clock is not None:
+            clock.run_free()  # the reader thread must not wait for a time that never comes
         await daemon.stop()
 
 
@@ -68,12 +136,22 @@ class Watcher:
 
     frame_ids: list[int] = field(default_factory=list)
     dropped_notices: int = 0
+    greeted: bool = False
     closed: bool = False
 
     async def wait_frames(self, count: int, timeout: float = 10.0) -> None:
         """Wait until ``count`` more frames have arrived than now."""
         target = len(self.frame_ids) + count
         await wait_until(lambda: len(self.frame_ids) >= target or self.closed, timeout)
+        assert not self.closed, "the watching client was disconnected"
+
+    def has(self, frame_id: int) -> bool:
+        """Whether frame ``frame_id`` (or a later one) has arrived."""
+        return bool(self.frame_ids) and self.frame_ids[-1] >= frame_id
+
+    async def wait_frame(self, frame_id: int, timeout: float = 10.0) -> None:
+        """Wait until frame ``frame_id`` has arrived."""
+        await wait_until(lambda: self.has(frame_id) or self.closed, timeout)
         assert not self.closed, "the watching client was disconnected"
 
     def assert_contiguous(self) -> None:
@@ -86,7 +164,10 @@ class Watcher:
 
 @contextlib.asynccontextmanager
 async def watching(live: LiveDaemon, path: str = "ws/data") -> AsyncIterator[Watcher]:
-    """A ``Watcher`` connected for the duration of the block, with its first frame in."""
+    """A ``Watcher`` connected for the duration of the block, with its first frame in.
+
+    On a stepped daemon it is yielded once greeted instead: frames come when released.
+    """
     watcher = Watcher()
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(live.ws_url + path, max_msg_size=0)
@@ -95,13 +176,17 @@ async def watching(live: LiveDaemon, path: str = "ws/data") -> AsyncIterator[Wat
             async for message in ws:
                 if message.type is aiohttp.WSMsgType.BINARY:
                     watcher.frame_ids.append(parse_header(message.data).frame_id)
-                elif message.type is aiohttp.WSMsgType.TEXT and '"dropped"' in message.data:
-                    watcher.dropped_notices += 1
+                elif message.type is aiohttp.WSMsgType.TEXT:
+                    watcher.dropped_notices += '"dropped"' in message.data
+                    watcher.greeted |= '"hello"' in message.data
             watcher.closed = True
 
         reader = asyncio.create_task(read())
         try:
-            await watcher.wait_frames(1)
+            if live.clock is None:
+                await watcher.wait_frames(1)
+            else:
+                await wait_until(lambda: watcher.greeted or watcher.closed, timeout=10)
             yield watcher
         finally:
             reader.cancel()
@@ -116,3 +201,22 @@ def rss_kib() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS in /proc/self/status")
+
+
+async def next_of(stream: Stream, kind: type[T], timeout: float = 10.0) -> T:
+    """The next item of type ``kind`` on ``stream``, skipping others."""
+    async with asyncio.timeout(scaled(timeout)):
+        async for item in stream:
+            if isinstance(item, kind):
+                return item
+    raise AssertionError(f"the stream ended before a {kind.__name__}")
+
+
+async def next_released(live: LiveDaemon, stream: Stream, kind: type[T]) -> T:
+    """The next item of type ``kind``, releasing one packet at a time until it comes."""
+    task = asyncio.create_task(next_of(stream, kind))
+    try:
+        await live.release_until(task.done)
+        return await task
+    finally:
+        task.cancel()
