@@ -1,9 +1,15 @@
-"""The command line as a user meets it: help, config errors and exit codes."""
+"""The command line as a user meets it: help, config errors, exit codes, signals.
+
+These are the suite's daemon subprocesses, kept to what only a process shows: the URL line
+on stdout, signals, exit codes. Everything else runs the daemon in-process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +23,7 @@ from eegd.client import Stream, connect
 from eegd.events import SystemEvent
 from eegd.net.protocol import EegFrame
 from tests.support.daemon import DaemonProcess
+from tests.support.timing import scaled
 
 
 def eegd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -24,7 +31,7 @@ def eegd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
         [sys.executable, "-m", "eegd.cli", *args],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=scaled(30),
         cwd=cwd,
         check=False,
     )
@@ -73,16 +80,30 @@ def test_config_command_prints_the_effective_configuration(tmp_path: Path) -> No
     assert '"sample_rate": 500' in result.stdout
 
 
+def test_a_port_in_use_exits_2_with_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = eegd("run", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"eegd: error: cannot listen on 127.0.0.1:{port}: address already in use"
+    ]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_every_task_promptly_and_exits_0(
+async def test_a_signal_stops_every_task_promptly_and_exits_0(
     start_daemon: Callable[..., DaemonProcess], signum: signal.Signals
 ) -> None:
     daemon = start_daemon("--log-level", "debug")
-    time.sleep(1.5)  # let every task start and data flow
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", daemon.url), daemon.url
+    async with connect(daemon.ws_url + "ws/data") as stream:  # every task runs, data flows
+        await next_frame_id(stream)
     daemon.process.send_signal(signum)
     started = time.monotonic()
-    assert daemon.process.wait(timeout=10) == 0
-    assert time.monotonic() - started < 5.0
+    assert await asyncio.to_thread(daemon.process.wait, scaled(10)) == 0
+    assert time.monotonic() - started < 5.0  # the 2 s of the README, with room for a busy CI
     log = "".join(daemon.stderr_lines)
     assert "did not stop" not in log
     assert "Traceback" not in log
@@ -98,7 +119,7 @@ async def test_sighup_reloads_the_filter_and_keeps_every_client(
         ids = [await next_frame_id(stream)]
         config.write_text("[filter]\nnotch_hz = 60\n[server]\nmax_clients = 9\n")
         daemon.process.send_signal(signal.SIGHUP)
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(scaled(10)):
             async for item in stream:
                 if isinstance(item, SystemEvent) and item.kind == "config_changed":
                     assert item.detail["filter"]["notch_hz"] == 60.0
@@ -120,8 +141,22 @@ async def test_sighup_reloads_the_filter_and_keeps_every_client(
     assert "configuration not reloaded, nothing changed: filter.notch_hz" in log
 
 
+async def test_shutdown_closes_clients_with_going_away(
+    start_daemon: Callable[..., DaemonProcess],
+) -> None:
+    daemon = start_daemon()
+    async with connect(daemon.ws_url + "ws/data") as stream:
+        await next_frame_id(stream)
+        daemon.process.terminate()
+        async with asyncio.timeout(scaled(10)):
+            async for _ in stream:
+                pass
+        assert stream.close_code == 1001
+    assert await asyncio.to_thread(daemon.process.wait, scaled(10)) == 0
+
+
 async def next_frame_id(stream: Stream) -> int:
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(scaled(10)):
         async for item in stream:
             if isinstance(item, EegFrame):
                 return item.frame_id

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import logging
-import socket
-import subprocess
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -220,21 +217,3 @@ async def test_an_unexpected_exception_is_a_json_500_logged_once_with_its_traceb
                 assert f"{method} /{path} failed" in errors[0].getMessage()
     finally:
         await server.stop()
-
-
-def test_a_port_in_use_exits_2_with_one_line() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "eegd.cli", "run", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"eegd: error: cannot listen on 127.0.0.1:{port}: address already in use"
-    ]
