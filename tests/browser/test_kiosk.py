@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +35,7 @@ from eegd.net.protocol import (
     encode_server_message,
     parse_client_message,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -65,11 +65,10 @@ async def peak_hz(page: Page) -> str | None:
 
 async def eventually(check: Callable[[], bool], timeout_s: float = DEADLINE_MS / 1000) -> None:
     """Wait until ``check()`` holds (for conditions on the Python side of a fake server)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        await asyncio.sleep(0.02)
+    try:
+        await wait_until(check, timeout_s)
+    except TimeoutError:
+        pytest.fail("condition not reached in time")
 
 
 # --------------------------------------------------------------------------- the real daemon
