@@ -5,6 +5,12 @@ is handed to the event loop with ``call_soon_threadsafe``. At most ``max_pending
 wait for the loop: when the loop falls that far behind, the reader thread waits too, and the
 source's own buffer (or its sample counter) takes the strain, where a loss shows up as a gap
 in sample indices that is published as a ``samples_lost`` event, never hidden.
+
+This is the boundary with the drivers: whatever a source's ``open``, ``read`` or ``close``
+raises that is not already an ``EegdError`` becomes a ``SourceError`` naming the source kind
+and the original error (``raise ... from exc``), so the supervisor's back-off treats every
+driver alike. A failure publishes ``source_lost`` with the kind and the error; the
+supervisor's ``task_failed`` that follows says when the source is tried again.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from eegd.bus import EventBus
+from eegd.errors import EegdError, SourceError
 from eegd.events import (
     EegPacket,
     SystemEvent,
@@ -30,6 +38,8 @@ from eegd.sources.base import SampleBlock, Source
 __all__ = ["AcquisitionLoop", "AcquisitionStats", "Session"]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +67,8 @@ class AcquisitionLoop:
     """Publishes the samples of a source as ``EegPacket``s of ``batch_size`` samples.
 
     ``run`` opens a fresh source from ``source_factory`` and starts a new session each
-    time it is (re)started by the supervisor.
+    time it is (re)started by the supervisor. ``kind`` names the source in errors and
+    events (``source.kind``).
     """
 
     def __init__(
@@ -66,6 +77,7 @@ class AcquisitionLoop:
         source_factory: Callable[[], Source],
         batch_size: int,
         max_pending: int = 64,
+        kind: str = "source",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -73,6 +85,7 @@ class AcquisitionLoop:
         self._source_factory = source_factory
         self._batch_size = batch_size
         self._max_pending = max_pending
+        self.kind = kind
         self.session: Session | None = None
         self._frames = 0
         self._samples = 0
@@ -91,7 +104,7 @@ class AcquisitionLoop:
         source = self._source_factory()
         stop = threading.Event()
         pending = threading.BoundedSemaphore(self._max_pending)
-        await asyncio.to_thread(source.open)
+        await asyncio.to_thread(self._call, "open", source.open)
         session = self._start_session(source)
         try:
             reader = asyncio.ensure_future(
@@ -105,12 +118,28 @@ class AcquisitionLoop:
                 raise
         except Exception as exc:
             self._bus.publish(
-                SystemEvent.now(SystemEventKind.SOURCE_LOST, session=session.id, error=str(exc))
+                SystemEvent.now(
+                    SystemEventKind.SOURCE_LOST,
+                    session=session.id,
+                    source=self.kind,
+                    error=str(exc),
+                )
             )
             raise
         finally:
             stop.set()
-            await asyncio.to_thread(source.close)
+            await asyncio.to_thread(self._call, "close", source.close)
+
+    def _call(self, what: str, action: Callable[[], _T]) -> _T:
+        """``action()``, its non-eegd errors translated into a ``SourceError``."""
+        try:
+            return action()
+        except EegdError:
+            raise
+        except Exception as exc:
+            raise SourceError(
+                f"{self.kind} source: {what} failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _start_session(self, source: Source) -> Session:
         session = self.session = Session(
@@ -149,7 +178,7 @@ class AcquisitionLoop:
     ) -> None:
         """Worker thread: read blocks and hand them to the loop, at most ``max_pending`` ahead."""
         while not stop.is_set():
-            block = source.read(self._batch_size)
+            block = self._call("read", lambda: source.read(self._batch_size))
             read_ns = time.monotonic_ns()
             while not pending.acquire(timeout=0.1):
                 if stop.is_set():

@@ -1,4 +1,5 @@
-"""The ``eegd`` command line: ``eegd run`` starts the daemon, ``eegd config`` shows the config.
+"""The ``eegd`` command line: ``eegd run`` starts the daemon, ``eegd config`` shows the config,
+``eegd sources`` lists the source kinds and what each needs.
 
 Errors are one line on stderr. Exit code 2: the daemon could not start (a bad flag or
 configuration, a plugin that does not load, a port in use); 1: it failed after starting
@@ -21,6 +22,7 @@ from eegd import __version__
 from eegd.config import Config, load_config
 from eegd.daemon import run_daemon
 from eegd.errors import EegdError
+from eegd.sources.registry import describe_kinds
 
 __all__ = ["main"]
 
@@ -28,12 +30,18 @@ DEFAULT_CONFIG = Path("eegd.toml")
 
 #: Flags that override a config key: (flag, dest, dotted key, type, help).
 _OVERRIDES: tuple[tuple[str, str, str, type, str], ...] = (
-    ("--source", "source", "source.kind", str, "sample source (synthetic)"),
+    ("--source", "source", "source.kind", str, "source kind; eegd sources lists them (synthetic)"),
     ("--channels", "channels", "source.channels", int, "number of channels, 1..32 (8)"),
     ("--sample-rate", "sample_rate", "source.sample_rate", int, "samples/s per channel (250)"),
     ("--batch-size", "batch_size", "source.batch_size", int, "samples per packet (32)"),
-    ("--seed", "seed", "synthetic.seed", int, "seed of the synthetic source (0)"),
-    ("--line-noise", "line_noise", "synthetic.line_noise_hz", int, "add 50 or 60 Hz hum (0)"),
+    ("--seed", "seed", "source.synthetic.seed", int, "seed of the synthetic source (0)"),
+    (
+        "--line-noise",
+        "line_noise",
+        "source.synthetic.line_noise_hz",
+        int,
+        "add 50 or 60 Hz hum (0)",
+    ),
     ("--notch", "notch", "filter.notch_hz", int, "powerline notch: 50, 60 or 0 for off (50)"),
     ("--host", "host", "server.host", str, "address to listen on (127.0.0.1)"),
     ("--port", "port", "server.port", int, "port to listen on, 0 for any free one (8080)"),
@@ -77,7 +85,37 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="deliver synthetic samples as fast as possible (benchmarks)",
         )
+    commands.add_parser(
+        "sources",
+        help="list the source kinds, whether what each needs is installed, and how to install it",
+        description="List every source kind source.kind accepts.",
+    )
     return parser
+
+
+def _list_sources() -> int:
+    """Print one line per source kind: its name, whether it can run, and what is missing."""
+    entries = describe_kinds()
+    width = max((len(entry.kind) for entry in entries), default=0)
+    for entry in entries:
+        if entry.error is not None:
+            state, note = "broken", entry.error
+        elif entry.requires is None:
+            state, note = "ready", "needs nothing more"
+        elif entry.installed:
+            state, note = "ready", f"uses {entry.requires.module} (installed)"
+        else:
+            state, note = "missing", f"needs {entry.requires.module}: {entry.install_command}"
+        print(f"{entry.kind:<{width}}  {state:<7}  {note}")
+    return 0
+
+
+def _as_written(config: Config) -> Any:
+    """The configuration as TOML would hold it: each ``[source.<kind>]`` under ``source``."""
+    data = msgspec.to_builtins(config)
+    source = data["source"]
+    source.update(source.pop("options"))
+    return data
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -87,7 +125,7 @@ def _load(args: argparse.Namespace) -> Config:
         if value is not None:
             overrides[key] = (flag, value)
     if args.unpaced:
-        overrides["synthetic.paced"] = ("--unpaced", False)
+        overrides["source.synthetic.paced"] = ("--unpaced", False)
     path = args.config
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
@@ -97,13 +135,15 @@ def _load(args: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``eegd`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "sources":
+        return _list_sources()
     try:
         config = _load(args)
     except EegdError as exc:
         print(f"eegd: error: {exc}", file=sys.stderr)
         return 2
     if args.command == "config":
-        print(msgspec.json.format(msgspec.json.encode(config).decode()))
+        print(msgspec.json.format(msgspec.json.encode(_as_written(config)).decode()))
         return 0
     logging.basicConfig(
         level=config.log.level.upper(),

@@ -3,11 +3,19 @@
 ``load_config`` reads ``eegd.toml`` (or no file), applies CLI overrides and returns an
 immutable ``Config``. Any problem raises ``ConfigError`` whose one-line message names the
 key (``source.channels: 33 is out of range (allowed: 1..32)``) or, for an override, the flag.
+
+``[source]`` holds the keys every source shares; each source kind's own options are the
+``[source.<kind>]`` table (``[source.synthetic]``), checked by that source's
+``from_options``. The old top-level ``[synthetic]`` table is still read, with a warning.
+Plugins get their options from ``[plugin.<name>]``, except the built-ins whose tables are
+top-level (``PLUGIN_TABLES``: ``[filter]`` is the voltage filter's, ``[spectrum]`` the
+brain waves').
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 import sys
@@ -21,19 +29,25 @@ import msgspec
 from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
-from eegd.sources.synthetic import SyntheticSettings
+from eegd.sources.base import SharedSourceOptions, Source
+from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import RestartPolicy
 
 __all__ = [
+    "PLUGIN_TABLES",
     "Config",
     "FilterSection",
     "LogSection",
     "ServerSection",
     "SourceSection",
     "SpectrumSection",
-    "SyntheticSection",
     "load_config",
 ]
+
+logger = logging.getLogger(__name__)
+
+#: Plugins whose options are a top-level table rather than ``[plugin.<name>]``.
+PLUGIN_TABLES: Mapping[str, str] = {"voltage_filter": "filter", "brain_waves": "spectrum"}
 
 
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -43,27 +57,29 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 class SourceSection(_Section, frozen=True):
     """``[source]``: which device to read and the stream's shape."""
 
-    kind: Literal["synthetic"] = "synthetic"
+    kind: str = "synthetic"
+    """A source kind of the ``eegd.sources`` registry (``eegd sources`` lists them)."""
     channels: int = 8
     sample_rate: int = 250
     channel_names: list[str] | None = None
     batch_size: int = 32
     """Samples per packet on the bus; high rates want bigger batches (512 at 16 kHz)."""
+    options: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """The ``[source.<kind>]`` tables by kind, each checked by its source's ``from_options``."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 8192:
             raise ValueError(f"batch_size: {self.batch_size} is out of range (allowed: 1..8192)")
 
-
-class SyntheticSection(_Section, frozen=True):
-    """``[synthetic]``: options of the built-in synthetic source."""
-
-    seed: int = 0
-    line_noise_hz: int = 0
-    """Powerline interference to add: 0 (none), 50 or 60 Hz."""
-    blinks: bool = True
-    paced: bool = True
-    """Deliver samples in real time; off only for benchmarks."""
+    def shared(self) -> SharedSourceOptions:
+        """The keys every source shares, as a source's ``from_options`` takes them."""
+        return SharedSourceOptions(
+            kind=self.kind,
+            channels=self.channels,
+            sample_rate=self.sample_rate,
+            channel_names=tuple(self.channel_names) if self.channel_names else None,
+            batch_size=self.batch_size,
+        )
 
 
 class FilterSection(_Section, frozen=True):
@@ -86,6 +102,10 @@ class FilterSection(_Section, frozen=True):
             notch_q=self.notch_q,
         )
 
+    def options(self) -> dict[str, Any]:
+        """The voltage filter plugin's options these values are (None for a stage that is off)."""
+        return dataclasses.asdict(self.settings())
+
 
 class SpectrumSection(_Section, frozen=True):
     """``[spectrum]``: the brain-waves spectrum."""
@@ -103,6 +123,10 @@ class SpectrumSection(_Section, frozen=True):
             max_freq_hz=self.max_freq_hz,
             detrend=None if self.detrend == "none" else self.detrend,
         )
+
+    def options(self) -> dict[str, Any]:
+        """The brain-waves plugin's options these values are."""
+        return msgspec.structs.asdict(self)
 
 
 class ServerSection(_Section, frozen=True):
@@ -165,7 +189,6 @@ class Config(_Section, frozen=True):
     """The whole configuration; every table and key has a default."""
 
     source: SourceSection = msgspec.field(default_factory=SourceSection)
-    synthetic: SyntheticSection = msgspec.field(default_factory=SyntheticSection)
     filter: FilterSection = msgspec.field(default_factory=FilterSection)
     spectrum: SpectrumSection = msgspec.field(default_factory=SpectrumSection)
     server: ServerSection = msgspec.field(default_factory=ServerSection)
@@ -173,24 +196,34 @@ class Config(_Section, frozen=True):
     """``[supervisor]``: how crashed tasks are restarted (checked by ``RestartPolicy``)."""
     log: LogSection = msgspec.field(default_factory=LogSection)
     plugins: list[str] = msgspec.field(default_factory=lambda: ["voltage_filter", "brain_waves"])
-    """Plugins to run, by name: built-ins or ``eegd.plugins`` entry points."""
+    """Plugins to run, by name: entry points of the ``eegd.plugins`` group."""
     plugin: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
-    """Options of third-party plugins: ``[plugin.NAME]`` tables, checked by each plugin."""
+    """Options of the other plugins: ``[plugin.NAME]`` tables, checked by each plugin."""
 
-    def synthetic_settings(self) -> SyntheticSettings:
-        """Settings of the synthetic source, from ``[source]`` and ``[synthetic]``."""
-        return SyntheticSettings(
-            channels=self.source.channels,
-            sample_rate=self.source.sample_rate,
-            channel_names=tuple(self.source.channel_names) if self.source.channel_names else None,
-            seed=self.synthetic.seed,
-            line_noise_hz=float(self.synthetic.line_noise_hz) or None,
-            blinks=self.synthetic.blinks,
-            paced=self.synthetic.paced,
-        )
+    def build_source(self) -> Source:
+        """A fresh, unopened source of ``source.kind``, from ``[source]`` and its own table."""
+        source = self.source
+        source_class = load_source_class(source.kind)
+        return source_class.from_options(source.shared(), source.options.get(source.kind, {}))
+
+    def plugin_table(self, name: str) -> str:
+        """The dotted name of plugin ``name``'s options table (``filter``, ``plugin.NAME``)."""
+        return PLUGIN_TABLES.get(name, f"plugin.{name}")
+
+    def plugin_options(self, name: str) -> dict[str, Any]:
+        """The options plugin ``name`` is built from: its table's values."""
+        table = PLUGIN_TABLES.get(name)
+        if table is None:
+            return dict(self.plugin.get(name, {}))
+        options: dict[str, Any] = getattr(self, table).options()
+        return options
 
 
-_SOURCE_KEYS = frozenset(field.name for field in msgspec.structs.fields(SourceSection))
+_SOURCE_KEYS = frozenset(
+    field.name for field in msgspec.structs.fields(SourceSection) if field.name != "options"
+)
+#: The table the synthetic source's options had before ``[source.synthetic]``.
+_LEGACY_SYNTHETIC = "synthetic"
 
 
 def load_config(
@@ -205,19 +238,64 @@ def load_config(
     data = _read_toml(path) if path is not None else {}
     flags: dict[str, str] = {}
     for dotted, (flag, value) in (overrides or {}).items():
-        table, _, key = dotted.partition(".")
-        data.setdefault(table, {})[key] = value
+        *tables, key = dotted.split(".")
+        node = data
+        for table in tables:
+            node = node.setdefault(table, {})
+        node[key] = value
         flags[dotted] = flag
     try:
+        legacy = _read_legacy_synthetic(data)
+        _gather_source_tables(data)
         _reject_unknown_keys(data, Config, prefix="")
         _reject_non_finite(data)
         config = msgspec.convert(data, Config, strict=True)
-        _check_domain(config)
+        _check_domain(config, legacy)
     except ConfigError as exc:
         raise _name_flag(exc, flags) from None
     except msgspec.ValidationError as exc:
         raise _name_flag(_translate(exc, data), flags) from None
     return config
+
+
+def _read_legacy_synthetic(data: dict[str, Any]) -> frozenset[str]:
+    """Move the old ``[synthetic]`` table into ``[source.synthetic]``, warning about it.
+
+    A key set in both places keeps the new table's value. Returns the keys taken from the
+    old table, so errors about them name the table the user wrote.
+    """
+    legacy = data.pop(_LEGACY_SYNTHETIC, None)
+    if legacy is None:
+        return frozenset()
+    if not isinstance(legacy, Mapping):
+        raise ConfigError(f"{_LEGACY_SYNTHETIC}: expected a table, got {type(legacy).__name__}")
+    logger.warning("the [synthetic] table is deprecated; write its keys under [source.synthetic]")
+    source = data.setdefault("source", {})
+    if not isinstance(source, dict):
+        return frozenset()  # msgspec names the bad [source] itself
+    table = source.setdefault("synthetic", {})
+    if not isinstance(table, dict):
+        return frozenset()
+    taken = frozenset(legacy) - frozenset(table)
+    source["synthetic"] = {**legacy, **table}
+    return frozenset(str(key) for key in taken)
+
+
+def _gather_source_tables(data: dict[str, Any]) -> None:
+    """Move each ``[source.<kind>]`` table into ``source.options``; refuse unknown tables."""
+    source = data.get("source")
+    if not isinstance(source, dict):
+        return
+    tables: dict[str, Any] = {}
+    for key, value in list(source.items()):
+        if key == "options" or (isinstance(value, Mapping) and key not in _SOURCE_KEYS):
+            kinds = available_kinds()
+            if key == "options" or key not in kinds:
+                allowed = ", ".join([*_SOURCE_KEYS, *(f"[source.{kind}]" for kind in kinds)])
+                raise ConfigError(f"source.{str(key)[:40]}: unknown key (allowed: {allowed})")
+            tables[key] = source.pop(key)
+    if tables:
+        source["options"] = tables
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -329,19 +407,28 @@ def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def _check_domain(config: Config) -> None:
-    """Build the DSP, source and supervisor settings once, so their own checks run at start.
+def _check_domain(config: Config, legacy: frozenset[str] = frozenset()) -> None:
+    """Build the source and the DSP settings once, so their own checks run at start.
 
     The source comes first, since the filter is then designed at its sample rate: settings
     that cannot run there (a corner above Nyquist, an unstable design) fail the start rather
-    than crash-looping the filter task.
+    than crash-looping the filter task. ``legacy`` are the keys read from ``[synthetic]``:
+    an error about one of them names that table.
     """
+    kinds = available_kinds()
+    kind = config.source.kind
+    if kind not in kinds:
+        raise ConfigError(
+            f"source.kind: {kind[:40]!r} is not allowed (allowed: {', '.join(map(repr, kinds))})"
+        )
     try:
-        config.synthetic_settings()
+        config.build_source()
     except ConfigError as exc:
-        key = str(exc).partition(":")[0]
-        table = "source" if key in _SOURCE_KEYS else "synthetic"
-        raise ConfigError(f"{table}.{exc}") from None
+        message = str(exc)
+        prefix = f"source.{_LEGACY_SYNTHETIC}."
+        if message.startswith(prefix) and message[len(prefix) :].partition(":")[0] in legacy:
+            raise ConfigError(message.removeprefix("source.")) from None
+        raise
     checks: dict[str, Callable[[], object]] = {
         "filter": lambda: design_sos(config.filter.settings(), config.source.sample_rate),
         "spectrum": config.spectrum.settings,

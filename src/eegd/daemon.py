@@ -73,7 +73,6 @@ class Daemon:
         server = config.server
         self.connections = ConnectionManager(
             self.bus,
-            lambda: self.acquisition.session,
             frame_rates=self._frame_rates(),
             settings=ConnectionSettings(
                 queue_seconds=server.client_queue_s,

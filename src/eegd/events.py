@@ -21,6 +21,8 @@ from eegd.errors import ProtocolError
 
 __all__ = [
     "BAND_NAMES",
+    "DEFAULT_BANDS",
+    "DataPacket",
     "EegPacket",
     "Event",
     "FftPacket",
@@ -33,8 +35,18 @@ __all__ = [
     "wall_clock_us",
 ]
 
-#: The frequency bands of ``FftPacket.band_power``, in order: delta, theta, alpha, beta, gamma.
-BAND_NAMES: tuple[str, ...] = ("delta", "theta", "alpha", "beta", "gamma")
+#: The bands of an ``FftPacket`` that does not name its own, as (name, low Hz, high Hz),
+#: half-open [low, high): the brain-waves bands (``eegd.dsp.spectrum.BANDS``).
+DEFAULT_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("delta", 1.0, 4.0),
+    ("theta", 4.0, 8.0),
+    ("alpha", 8.0, 13.0),
+    ("beta", 13.0, 30.0),
+    ("gamma", 30.0, 45.0),
+)
+
+#: The names of ``DEFAULT_BANDS``, in order: delta, theta, alpha, beta, gamma.
+BAND_NAMES: tuple[str, ...] = tuple(name for name, _, _ in DEFAULT_BANDS)
 
 
 class Topic(enum.IntEnum):
@@ -184,6 +196,11 @@ class EegPacket(_PacketEquality):
         )
 
     @property
+    def samples(self) -> npt.NDArray[np.float32]:
+        """The samples in volts, ``volts`` under the name every EEG packet shares."""
+        return self.volts
+
+    @property
     def n_samples(self) -> int:
         """Samples per channel in this packet."""
         return int(self.volts.shape[1])
@@ -227,8 +244,8 @@ class FftPacket(_PacketEquality):
     """A power spectrum of the latest window of filtered EEG, per channel.
 
     ``psd`` is one-sided, in µV²/Hz, channels × bins at ``freqs`` (Hz); ``band_power`` is
-    in µV², channels × bands in the order of ``BAND_NAMES``. ``timestamp`` is the µs
-    timestamp of the window's last sample.
+    in µV², channels × bands, one column per entry of ``bands`` (name, low Hz, high Hz).
+    ``timestamp`` is the µs timestamp of the window's last sample.
     """
 
     topic: ClassVar[Topic] = Topic.FFT
@@ -243,6 +260,12 @@ class FftPacket(_PacketEquality):
     sample_rate: float
     channel_names: tuple[str, ...]
     monotonic_ns: int
+    bands: tuple[tuple[str, float, float], ...] = DEFAULT_BANDS
+
+    @property
+    def frame_id(self) -> int:
+        """``source_frame_id``, under the name every data packet shares."""
+        return self.source_frame_id
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
@@ -260,5 +283,8 @@ class SystemEvent(_PacketEquality):
         """An event stamped with the current wall-clock time; ``detail`` is frozen."""
         return cls(kind=kind, detail=MappingProxyType(dict(detail)), timestamp=wall_clock_us())
 
+
+DataPacket: TypeAlias = EegPacket | FilteredEegPacket | FftPacket
+"""The events that go out as binary data frames; each has a ``frame_id``."""
 
 Event: TypeAlias = EegPacket | FilteredEegPacket | FftPacket | SystemEvent

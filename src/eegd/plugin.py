@@ -3,8 +3,13 @@
 A plugin declares the topics it consumes and produces and implements ``async run(ctx)``.
 Most plugins are transforms: they subclass ``TransformPlugin`` and implement only the
 synchronous ``process(event) -> events``, which tests call directly without a loop.
-Built-in plugins live in ``eegd.plugins``; third-party ones register under the
-``eegd.plugins`` entry-point group.
+Every plugin, the built-ins of ``eegd.plugins`` included, registers under the
+``eegd.plugins`` entry-point group and is loaded by name.
+
+Beyond the contract a plugin may offer ``reconfigure(options) -> state`` (change it while
+running: ``Reconfigurable``), ``stats() -> counters`` (``/api/status`` shows them:
+``ReportsStats``) and, on its class, ``routes()``: HTTP routes the server mounts, each a
+``Route`` whose handler reaches the plugin through a ``PluginControl``.
 
 The transform base never publishes samples that are not finite: one NaN or infinity in a
 filtered packet or a spectrum would reach every client. Such an event is dropped, counted
@@ -14,12 +19,11 @@ and reported once per plugin instance.
 from __future__ import annotations
 
 import abc
-import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, cast, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -36,23 +40,24 @@ from eegd.events import (
 )
 
 __all__ = [
-    "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
     "Plugin",
     "PluginClass",
     "PluginContext",
+    "PluginControl",
+    "Reconfigurable",
+    "ReportsStats",
+    "Route",
+    "RouteHandler",
+    "RouteRequest",
     "TransformPlugin",
+    "available_plugins",
     "load_plugin_class",
+    "plugin_routes",
 ]
 
-#: The entry-point group third-party plugins register under.
+#: The entry-point group plugins, built-in or third-party, register under.
 ENTRY_POINT_GROUP = "eegd.plugins"
-
-#: Built-in plugins by name, as ``module:Class``, imported only when used.
-BUILTIN_PLUGINS: Mapping[str, str] = {
-    "voltage_filter": "eegd.plugins.voltage_filter:VoltageFilter",
-    "brain_waves": "eegd.plugins.brain_waves:BrainWaves",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +82,80 @@ class Plugin(Protocol):
 
 
 class PluginClass(Protocol):
-    """A plugin class: builds a fresh plugin from the plugin's options table."""
+    """A plugin class: builds a fresh plugin from the plugin's options table.
+
+    It may also have a ``routes()`` classmethod returning ``Route``s (see ``plugin_routes``).
+    """
 
     name: ClassVar[str]
+    consumes: ClassVar[tuple[Topic, ...]]
+    produces: ClassVar[tuple[Topic, ...]]
 
     def from_options(self, options: Mapping[str, Any]) -> Plugin:
         """A new plugin instance configured by ``options`` (its table in ``eegd.toml``)."""
+
+
+@runtime_checkable
+class Reconfigurable(Protocol):
+    """A plugin whose options can change while it runs."""
+
+    def reconfigure(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Check ``options`` (the keys to change) fully, apply them, return the new state.
+
+        The state is itself valid options for ``from_options``: a restarted plugin is built
+        from it. Bad options raise ``ConfigError`` naming the key and change nothing.
+        """
+
+
+@runtime_checkable
+class ReportsStats(Protocol):
+    """A plugin with counters worth showing in ``/api/status``."""
+
+    def stats(self) -> Mapping[str, int]:
+        """Counters since the instance was built."""
+
+
+class PluginControl(Protocol):
+    """How a route handler reaches its plugin: through the daemon, which keeps the state
+    across restarts and tells clients about changes."""
+
+    @property
+    def plugin(self) -> str:
+        """The plugin's name."""
+
+    def state(self) -> Mapping[str, Any]:
+        """The plugin's options now."""
+
+    def reconfigure(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Apply ``changes``; raises ``ConfigError`` (changing nothing) if they are bad."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """What a route handler gets: the JSON object of the body (empty without one) and the
+    plugin's control."""
+
+    body: Mapping[str, Any]
+    control: PluginControl
+
+
+#: A route's handler: the request in, a JSON object (or an awaitable of one) out.
+RouteHandler = Callable[[RouteRequest], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An HTTP route a plugin contributes: ``handler`` answers ``method path`` with JSON.
+
+    ``role`` is who may call it: ``"viewer"`` routes only read, ``"operator"`` routes change
+    something. A ``ConfigError`` from the handler is a 400 naming the key; a body that is
+    not a JSON object is refused before the handler runs.
+    """
+
+    method: Literal["GET", "PUT", "POST", "DELETE"]
+    path: str
+    handler: RouteHandler
+    role: Literal["viewer", "operator"] = "viewer"
 
 
 class TransformPlugin(abc.ABC):
@@ -104,6 +177,10 @@ class TransformPlugin(abc.ABC):
     @abc.abstractmethod
     def process(self, event: Event) -> Sequence[Event]:
         """The events produced from ``event`` (often none or one)."""
+
+    def stats(self) -> Mapping[str, int]:
+        """Counters for ``/api/status``; subclasses add their own to these."""
+        return {"non_finite_dropped": self.non_finite_dropped}
 
     def process_unobserved(self, event: Event) -> None:
         """Handle ``event`` when no one consumes the output; by default process and discard."""
@@ -163,32 +240,38 @@ def _non_finite_field(event: Event) -> str | None:
     return None
 
 
-def load_plugin_class(name: str) -> Any:
-    """Find the plugin class called ``name``: a built-in, else an ``eegd.plugins`` entry point.
+def load_plugin_class(name: str) -> PluginClass:
+    """The plugin class registered as ``name`` in the ``eegd.plugins`` entry-point group.
 
     Any failure (unknown name, import error, not a plugin) raises ``PluginError`` naming it.
     """
-    target = BUILTIN_PLUGINS.get(name)
+    found = entry_points(group=ENTRY_POINT_GROUP, name=name)
+    if not found:
+        known = ", ".join(available_plugins()) or "none installed"
+        raise PluginError(f"plugin {name!r}: not found (available: {known})")
     try:
-        if target is not None:
-            module_name, _, class_name = target.partition(":")
-            plugin_class = getattr(importlib.import_module(module_name), class_name)
-        else:
-            found = entry_points(group=ENTRY_POINT_GROUP, name=name)
-            if not found:
-                known = ", ".join(sorted({*BUILTIN_PLUGINS, *available_entry_points()}))
-                raise PluginError(f"plugin {name!r}: not found (available: {known})")
-            plugin_class = next(iter(found)).load()
-    except PluginError:
-        raise
+        plugin_class = next(iter(found)).load()
     except Exception as exc:
         raise PluginError(f"plugin {name!r}: failed to load: {exc}") from exc
     for attribute in ("name", "consumes", "produces", "run", "from_options"):
         if not hasattr(plugin_class, attribute):
             raise PluginError(f"plugin {name!r}: {plugin_class!r} has no {attribute!r}")
-    return plugin_class
+    return cast(PluginClass, plugin_class)
 
 
-def available_entry_points() -> list[str]:
-    """Names of the plugins installed through the ``eegd.plugins`` entry-point group."""
-    return [entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)]
+def plugin_routes(plugin_class: PluginClass) -> list[Route]:
+    """The routes a plugin class contributes through its optional ``routes()``; raises
+    ``PluginError`` naming the plugin if that returns something other than ``Route``s."""
+    routes = getattr(plugin_class, "routes", None)
+    if routes is None:
+        return []
+    declared = list(routes())
+    for route in declared:
+        if not isinstance(route, Route):
+            raise PluginError(f"plugin {plugin_class.name!r}: routes() gave {route!r}, not a Route")
+    return declared
+
+
+def available_plugins() -> list[str]:
+    """Names of the plugins installed through the ``eegd.plugins`` entry-point group, sorted."""
+    return sorted({entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)})

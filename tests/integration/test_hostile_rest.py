@@ -197,7 +197,7 @@ class BrokenControl:
 async def test_an_unexpected_exception_is_a_json_500_logged_once_with_its_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    manager = ConnectionManager(EventBus(), lambda: None, frame_rates={})
+    manager = ConnectionManager(EventBus(), frame_rates={})
     server = Server(manager, BrokenControl(), ServerSettings(port=0))
     url = await server.start()
     try:

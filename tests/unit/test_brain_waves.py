@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pytest
 
 from eegd.bus import EventBus
-from eegd.dsp.spectrum import SpectrumSettings
+from eegd.dsp.spectrum import BANDS, SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.events import (
     BAND_NAMES,
@@ -91,6 +91,8 @@ def test_alpha_rhythm_shows_as_a_10_hz_peak_and_alpha_power() -> None:
     assert fft.freqs.dtype == fft.psd.dtype == fft.band_power.dtype == np.float32
     assert fft.psd.shape == (len(NAMES), fft.freqs.size)
     assert fft.band_power.shape == (len(NAMES), len(BAND_NAMES))
+    assert fft.bands == BANDS
+    assert fft.frame_id == fft.source_frame_id
     assert not fft.psd.flags.writeable
     assert fft.freqs[-1] == 100.0
     alpha, theta = BAND_NAMES.index("alpha"), BAND_NAMES.index("theta")

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from eegd.events import Topic
 from eegd.net.clients import MAX_CONTROL_QUEUED, ClientConnection, Outgoing
+from eegd.net.connections import StallWatchdog
 
 
 class BufferingTransport(asyncio.Transport):
@@ -103,3 +104,51 @@ def test_a_write_that_never_returns_is_stalled() -> None:
     connection = client()
     connection.sending_since = 100.0
     assert connection.stalled_for(107.5) == 7.5
+
+
+class FakeClock:
+    """Virtual time: ``sleep`` returns once the test has moved the time far enough."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeping = asyncio.Event()
+        self._moved = asyncio.Event()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        until = self.now + seconds
+        while self.now < until:
+            self._moved.clear()
+            self.sleeping.set()
+            await self._moved.wait()
+
+    async def advance(self, seconds: float) -> None:
+        """Move the time on and wait until the sleeper is asleep again."""
+        self.sleeping.clear()
+        self.now += seconds
+        self._moved.set()
+        await self.sleeping.wait()
+
+
+async def test_the_watchdog_on_a_fake_clock_closes_only_the_client_that_stalls() -> None:
+    clock = FakeClock()
+    stuck_transport, reading_transport = BufferingTransport(), BufferingTransport()
+    stuck, reading = client(transport=stuck_transport), client(transport=reading_transport)
+    stalled: list[ClientConnection] = []
+    watchdog = StallWatchdog(10.0, lambda: [stuck, reading], stalled.append, clock)
+    assert watchdog.interval == 1.0
+    watching = asyncio.create_task(watchdog.run())
+    try:
+        await clock.sleeping.wait()
+        stuck_transport.buffered = reading_transport.buffered = 100
+        for _ in range(10):  # stuck from the first check, at 1 s, on
+            reading_transport.buffered -= 1  # a peer that keeps reading
+            await clock.advance(1.0)
+        assert stalled == []
+        reading_transport.buffered -= 1
+        await clock.advance(1.0)
+        assert stalled == [stuck]
+    finally:
+        watching.cancel()

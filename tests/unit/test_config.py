@@ -23,7 +23,8 @@ def test_defaults_describe_the_documented_setup() -> None:
     assert config.source.channels == 8
     assert config.source.sample_rate == 250
     assert config.source.batch_size == 32
-    assert config.synthetic_settings().channel_names is None
+    assert config.source.shared().channel_names is None
+    assert config.build_source().kind == "synthetic"
     assert config.filter.settings().notch_hz == 50.0
     assert config.plugins == ["voltage_filter", "brain_waves"]
     assert (config.server.host, config.server.port) == ("127.0.0.1", 8080)

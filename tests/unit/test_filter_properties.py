@@ -1,7 +1,7 @@
 """Property tests: no ``PUT /api/filter`` body can break the voltage filter.
 
 Arbitrary JSON objects, over the known keys and junk ones, with extreme floats, huge integers,
-strings, null and nesting, go through ``Daemon.update_filter``, the function the REST route
+strings, null and nesting, go through ``Daemon.reconfigure``, the function the REST route
 calls, into a running ``VoltageFilter``. Each is either refused with a ``ConfigError`` (and
 changes nothing) or accepted, and then the filter's output stays finite.
 """
@@ -120,7 +120,7 @@ CONFIG = load_config()
 def running_daemon(rate: float) -> tuple[Daemon, VoltageFilter]:
     """A daemon (not serving) whose voltage filter has already filtered a packet at ``rate``."""
     daemon = Daemon(CONFIG)
-    plugin = VoltageFilter(daemon.filter_settings)
+    plugin = VoltageFilter.from_options(daemon.plugin_state(VoltageFilter.name))
     plugin.process(packets(white_noise(rate, seed=1)[:, : BATCH[rate]], rate)[0])
     daemon.plugins[VoltageFilter.name] = plugin
     return daemon, plugin
@@ -128,14 +128,14 @@ def running_daemon(rate: float) -> tuple[Daemon, VoltageFilter]:
 
 def check_update(body: dict[str, Any], rate: float) -> None:
     daemon, plugin = running_daemon(rate)
-    before = daemon.filter_state()
+    before = daemon.plugin_state(VoltageFilter.name)
     try:
-        daemon.update_filter(body)
+        daemon.reconfigure(VoltageFilter.name, body)
     except ConfigError:
-        assert daemon.filter_state() == before
+        assert daemon.plugin_state(VoltageFilter.name) == before
         assert plugin.settings == FilterSettings(**before)
         return
-    assert plugin.settings == daemon.filter_settings
+    assert plugin.settings == FilterSettings(**daemon.plugin_state(VoltageFilter.name))
     signal = white_noise(rate)
     after_switch = filtered(plugin, packets(signal, rate, first=BATCH[rate]))
     assert np.isfinite(after_switch).all(), body

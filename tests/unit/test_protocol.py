@@ -109,6 +109,7 @@ def make_fft(*, bins: int = 101, seed: int = 1) -> FftPacket:
         sample_rate=250.0,
         channel_names=NAMES,
         monotonic_ns=123_000_000_456,
+        bands=BANDS,
     )
 
 
@@ -860,3 +861,11 @@ def test_server_text_nested_up_to_the_limit_is_read() -> None:
     decoded = decode_text(text)
 
     assert isinstance(decoded, SystemMessage)
+
+
+def test_every_data_packet_has_a_frame_id_and_both_eeg_packets_their_samples() -> None:
+    raw = make_raw()
+    assert raw.samples is raw.volts
+    assert make_filtered(raw).frame_id == raw.frame_id
+    fft = make_fft()
+    assert fft.frame_id == fft.source_frame_id == parse_header(encode_event(fft)).frame_id

@@ -17,7 +17,7 @@ from eegd.dsp.spectrum import (
     hann_psd,
 )
 from eegd.errors import ConfigError
-from eegd.events import BAND_NAMES
+from eegd.events import BAND_NAMES, DEFAULT_BANDS
 
 
 def sines(
@@ -42,6 +42,7 @@ def push_in_blocks(
 
 def test_band_names_match_the_events() -> None:
     assert tuple(name for name, _, _ in BANDS) == BAND_NAMES
+    assert BANDS == DEFAULT_BANDS
 
 
 @pytest.mark.parametrize("detrend", ["constant", "linear", None])

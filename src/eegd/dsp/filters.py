@@ -25,6 +25,7 @@ from eegd.errors import ConfigError
 
 __all__ = [
     "NOTCH_FREQUENCIES",
+    "POLE_MARGIN",
     "FilterSettings",
     "StreamingFilter",
     "design_sos",

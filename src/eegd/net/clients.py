@@ -17,7 +17,7 @@ from aiohttp import web
 
 from eegd.events import Topic
 
-__all__ = ["ClientConnection", "ClientStats", "Outgoing"]
+__all__ = ["MAX_CONTROL_QUEUED", "MAX_REPORTED_IDS", "ClientConnection", "ClientStats", "Outgoing"]
 
 #: The most dropped frame ids a client keeps before its next notice; the count stays exact.
 MAX_REPORTED_IDS = 1024

@@ -1,68 +1,52 @@
-"""The ConnectionManager: bridges the event bus to WebSocket clients.
+"""The ConnectionManager: the asyncio side of streaming bus events to WebSocket clients.
 
-The server hands each accepted WebSocket over through ``incoming`` (the seed's channel). The
-manager keeps ``topic -> client ids``, holds a bus subscription for a topic only while some
-client wants it, encodes each event once and puts the same bytes into every subscribed
-client's bounded queue. A writer task per client drains its queue; a client whose socket
-makes no progress for ``stall_timeout`` is closed with 1008, and so is one that sends more
-control messages than it may or leaves its replies unread. One slow client never delays
-another: the dispatch never awaits a socket, and a writer yields to the loop after every
-frame. A topic's pump, shared by all its clients, never dies silently: a failure is logged,
-counted, published as ``task_failed`` and the pump restarted at once.
+The server's WebSocket handler hands each accepted client to ``serve``, which admits it and
+returns once it is gone. What needs no socket lives elsewhere: each client's control session
+in ``eegd.net.control``, routing and the encode-once fan-out in ``eegd.net.fanout``, the
+hello in ``eegd.net.hello``. Here are the tasks: a reader and a writer per client, a pump
+per wanted topic (and one for ``system`` events, always on, so that the session is known
+before the first client connects), the stall watchdog, and closing.
+
+A client whose socket makes no progress for ``stall_timeout`` is closed with 1008, and so is
+one that sends more control messages than it may or leaves its replies unread. One slow
+client never delays another: the dispatch never awaits a socket, and a writer yields to the
+loop after every frame. A pump never dies silently: a failure is logged, counted, published
+as ``task_failed`` and the pump restarted at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 import aiohttp
+from aiohttp import WSCloseCode
 
-from eegd.acquisition import Session
 from eegd.bus import DropPolicy, EventBus, Subscription
-from eegd.events import (
-    EegPacket,
-    Event,
-    FftPacket,
-    FilteredEegPacket,
-    SystemEvent,
-    SystemEventKind,
-    Topic,
-)
-from eegd.net.clients import ClientConnection, Outgoing
+from eegd.clock import SYSTEM_CLOCK, Clock
+from eegd.events import Event, SystemEvent, SystemEventKind, Topic
+from eegd.net.clients import ClientConnection
+from eegd.net.control import ControlLimits, ControlSession, Outcome, RouteChange
+from eegd.net.fanout import Fanout
 from eegd.net.hello import HelloTracker
-from eegd.net.protocol import (
-    MAX_MESSAGE_BYTES,
-    Dropped,
-    ErrorCode,
-    ErrorMessage,
-    Ping,
-    Pong,
-    ProtocolViolation,
-    Subscribe,
-    Subscribed,
-    Unsubscribe,
-    Unsubscribed,
-    encode_decimated,
-    encode_event,
-    encode_server_message,
-    parse_client_message,
-)
-from eegd.net.ratelimit import MessageRateLimit, Verdict
-from eegd.net.routing import DECIMATABLE, RoutingTable
+from eegd.net.protocol import MAX_MESSAGE_BYTES, Dropped, encode_server_message
 
-__all__ = ["ConnectionManager", "ConnectionSettings", "ManagerStats"]
+__all__ = [
+    "PUMP_QUEUE",
+    "ConnectionManager",
+    "ConnectionSettings",
+    "ManagerStats",
+    "Stallable",
+    "StallWatchdog",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Close code for a client that stops reading (policy violation).
-CLOSE_STALLED = 1008
-#: Close code when the server is full (try again later).
-CLOSE_TRY_AGAIN = 1013
+#: Events a topic's pump holds for the fan-out before it loses the oldest.
+PUMP_QUEUE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,30 +95,87 @@ class ManagerStats:
     """Reader and writer tasks alive: two per connected client, none left behind."""
 
 
+class Stallable(Protocol):
+    """A client whose socket progress the watchdog can judge."""
+
+    def stalled_for(self, now: float) -> float:
+        """Seconds without progress at ``now``."""
+
+
+_S = TypeVar("_S", bound=Stallable)
+
+
+class StallWatchdog(Generic[_S]):
+    """Finds clients whose socket has taken nothing for ``timeout`` seconds on ``clock``.
+
+    One periodic check for all clients, instead of a timer around every send: the send path
+    is the hot path of the fan-out.
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        clients: Callable[[], Iterable[_S]],
+        on_stall: Callable[[_S], None],
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.timeout = timeout
+        self.interval = min(1.0, timeout / 4)
+        """Seconds between checks."""
+        self._clients = clients
+        self._on_stall = on_stall
+        self._clock = clock
+
+    def check(self) -> None:
+        """Hand every client stalled now to ``on_stall``."""
+        now = self._clock.monotonic()
+        for client in list(self._clients()):
+            if client.stalled_for(now) >= self.timeout:
+                self._on_stall(client)
+
+    async def run(self) -> None:
+        """Check every ``interval`` until cancelled."""
+        while True:
+            await self._clock.sleep(self.interval)
+            self.check()
+
+
 class ConnectionManager:
-    """Routes bus events to WebSocket clients, each with its own bounded queue."""
+    """Routes bus events to WebSocket clients, each with its own bounded queue.
+
+    It subscribes to ``system`` events at once, so the session (from ``source_connected``)
+    is known even while no client is connected, and the first one gets its hello at once.
+    """
 
     def __init__(
         self,
         bus: EventBus,
-        session: Callable[[], Session | None],
         frame_rates: Mapping[Topic, float],
         settings: ConnectionSettings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._bus = bus
-        self._frame_rates = frame_rates
         self.settings = settings or ConnectionSettings()
-        self.incoming: asyncio.Queue[ClientConnection] = asyncio.Queue(
-            maxsize=self.settings.max_clients
+        self._clock = clock
+        self._limits = ControlLimits(
+            max_topics=self.settings.max_topics_per_client,
+            max_message_bytes=self.settings.max_message_bytes,
+            max_messages_per_s=self.settings.max_messages_per_s,
+            message_burst=self.settings.message_burst,
         )
-        self._clients: dict[int, ClientConnection] = {}
-        self._routes = RoutingTable()
-        self._hello = HelloTracker(session)
+        self._fanout: Fanout[ClientConnection] = Fanout(
+            frame_rates,
+            queue_seconds=self.settings.queue_seconds,
+            min_queue_frames=self.settings.min_queue_frames,
+        )
+        self._hello = HelloTracker()
+        self._system = bus.subscribe(
+            [Topic.SYSTEM], maxsize=PUMP_QUEUE, policy=DropPolicy.DROP_OLDEST
+        )
         self._pumps: dict[Topic, tuple[Subscription, asyncio.Task[None]]] = {}
         self._client_tasks: set[asyncio.Task[None]] = set()
-        self._encoded: dict[Topic, int] = dict.fromkeys(Topic, 0)
-        self._encoded_envelopes: dict[Topic, int] = dict.fromkeys(DECIMATABLE, 0)
-        self._routed: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self._running = asyncio.Event()
+        self._stopped = False
         self._next_id = 1
         self._slots_taken = 0
         self._dropped_by_gone_clients = 0
@@ -148,46 +189,35 @@ class ConnectionManager:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
-        """Admit clients from ``incoming`` until cancelled; then close them with 1001."""
-        watchdog = asyncio.create_task(self._watch_for_stalls(), name="stall-watchdog")
+        """Stream to clients until cancelled; then close them with 1001."""
+        watchdog = StallWatchdog(
+            self.settings.stall_timeout, self._fanout.clients.values, self._stalled, self._clock
+        )
+        watching = asyncio.create_task(watchdog.run(), name="stall-watchdog")
+        if Topic.SYSTEM not in self._pumps:
+            self._start_pump(Topic.SYSTEM, self._system)
+        self._stopped = False
+        self._running.set()
         try:
-            while True:
-                client = await self.incoming.get()
-                self._admit(client)
+            await asyncio.Future()
         finally:
-            watchdog.cancel()
+            self._running.clear()
+            self._stopped = True
+            watching.cancel()
             await self._close_all()
 
-    async def _watch_for_stalls(self) -> None:
-        """Close clients whose socket has taken nothing for ``stall_timeout``.
-
-        One periodic check for all clients, instead of a timer around every send: the
-        send path is the hot path of the fan-out.
-        """
-        timeout = self.settings.stall_timeout
-        while True:
-            await asyncio.sleep(min(1.0, timeout / 4))
-            now = time.monotonic()
-            for client in list(self._clients.values()):
-                if client.stalled_for(now) >= timeout:
-                    self._closed_stalled += 1
-                    logger.warning(
-                        "client %d made no progress for %g s; closing it (%d frames dropped)",
-                        client.id,
-                        timeout,
-                        client.stats.dropped,
-                    )
-                    self._shut_out(client, "stalled: not reading")
-
-    def _shut_out(self, client: ClientConnection, reason: str) -> None:
-        """Close ``client`` with 1008 and ``reason`` and forget it now, not when it answers."""
-        client.sending_since = None
-        closing = asyncio.create_task(
-            self._force_close(client, CLOSE_STALLED, reason), name=f"close-{client.id}"
-        )
-        self._client_tasks.add(closing)
-        closing.add_done_callback(self._client_tasks.discard)
-        self._remove(client)
+    async def serve(self, client: ClientConnection) -> None:
+        """Stream to ``client`` (its slot reserved) until it is gone; then free its slot."""
+        try:
+            if not self._stopped:
+                await self._running.wait()
+            if self._stopped:
+                await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+                return
+            self._admit(client)
+            await client.finished.wait()
+        finally:
+            self.discard(client)
 
     def new_client_id(self) -> int:
         """A fresh id for a client the server is about to hand over."""
@@ -207,14 +237,15 @@ class ConnectionManager:
 
     def stats(self) -> ManagerStats:
         """Current counters."""
+        fanout = self._fanout
         return ManagerStats(
-            clients=len(self._clients),
-            clients_per_topic={topic.label: self._routes.clients(topic) for topic in Topic},
-            encoded={topic.label: count for topic, count in self._encoded.items()},
+            clients=len(fanout.clients),
+            clients_per_topic={topic.label: fanout.clients_of(topic) for topic in Topic},
+            encoded={topic.label: count for topic, count in fanout.encoded.items()},
             encoded_envelopes={
-                topic.label: count for topic, count in self._encoded_envelopes.items()
+                topic.label: count for topic, count in fanout.encoded_envelopes.items()
             },
-            events_routed={topic.label: count for topic, count in self._routed.items()},
+            events_routed={topic.label: count for topic, count in fanout.routed.items()},
             dropped=self.dropped(),
             closed_stalled=self._closed_stalled,
             closed_flooding=self._closed_flooding,
@@ -226,12 +257,12 @@ class ConnectionManager:
     def dropped(self) -> int:
         """Frames dropped by every client's queue since start, departed clients included."""
         return self._dropped_by_gone_clients + sum(
-            client.stats.dropped for client in self._clients.values()
+            client.stats.dropped for client in self._fanout.clients.values()
         )
 
     def discard(self, client: ClientConnection) -> None:
         """Forget a client whose handler is ending, admitted or not, and free its slot."""
-        if client.id in self._clients:
+        if client.id in self._fanout.clients:
             self._remove(client)
         elif not client.finished.is_set():
             self._slots_taken -= 1
@@ -240,24 +271,25 @@ class ConnectionManager:
     def _admit(self, client: ClientConnection) -> None:
         if client.finished.is_set():
             return
-        self._clients[client.id] = client
+        self._fanout.add(client)
         logger.debug("client %d connected from %s on %s", client.id, client.remote, client.route)
-        if not self._announce_hello():
-            hello = self._hello.current()
-            if hello is not None:
-                self._send_control(client, encode_server_message(hello))
-        self._subscribe(client, client.fixed_topics or {Topic.SYSTEM})
-        for task in (self._read(client), self._write(client)):
+        hello = self._hello.current
+        if hello is not None:
+            self._send_control(client, encode_server_message(hello))
+        control = ControlSession(client.route, client.fixed_topics, self._limits)
+        self._route(client, control.opening())
+        for task in (self._read(client, control), self._write(client)):
             spawned = asyncio.create_task(task, name=f"client-{client.id}")
             client.tasks.append(spawned)
             self._client_tasks.add(spawned)
             spawned.add_done_callback(self._client_tasks.discard)
 
     def _remove(self, client: ClientConnection) -> None:
-        if self._clients.pop(client.id, None) is None:
+        topics = set(client.topics)
+        if not self._fanout.remove(client):
             return
         self._slots_taken -= 1
-        self._unsubscribe(client, set(client.topics))
+        self._stop_unwanted_pumps(topics)
         self._dropped_by_gone_clients += client.stats.dropped
         self._drops_reported.pop(client.id, None)
         client.finished.set()
@@ -272,14 +304,33 @@ class ConnectionManager:
             client.stats.dropped,
         )
 
+    def _stalled(self, client: ClientConnection) -> None:
+        self._closed_stalled += 1
+        logger.warning(
+            "client %d made no progress for %g s; closing it (%d frames dropped)",
+            client.id,
+            self.settings.stall_timeout,
+            client.stats.dropped,
+        )
+        self._shut_out(client, "stalled: not reading")
+
+    def _shut_out(self, client: ClientConnection, reason: str) -> None:
+        """Close ``client`` with 1008 and ``reason`` and forget it now, not when it answers."""
+        client.sending_since = None
+        closing = asyncio.create_task(
+            self._force_close(client, WSCloseCode.POLICY_VIOLATION, reason),
+            name=f"close-{client.id}",
+        )
+        self._client_tasks.add(closing)
+        closing.add_done_callback(self._client_tasks.discard)
+        self._remove(client)
+
     async def _close_all(self) -> None:
         """Say 1001 "going away" to every client at once, waiting 1 s at most, then forget them."""
-        clients = list(self._clients.values())
+        clients = list(self._fanout.clients.values())
         closing = [
             asyncio.ensure_future(
-                client.ws.close(
-                    code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server shutting down"
-                )
+                client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
             )
             for client in clients
         ]
@@ -294,46 +345,42 @@ class ConnectionManager:
         for task in list(self._client_tasks):
             task.cancel()
         await asyncio.gather(*self._client_tasks, return_exceptions=True)
-        for subscription, pump in self._pumps.values():
-            subscription.close()
+        for topic, (subscription, pump) in list(self._pumps.items()):
+            if topic is not Topic.SYSTEM:
+                subscription.close()
             pump.cancel()
         self._pumps.clear()
 
     # ------------------------------------------------------------------ per-client tasks
 
-    async def _read(self, client: ClientConnection) -> None:
-        """Handle the client's control messages until it goes away or floods."""
-        limit = MessageRateLimit(self.settings.max_messages_per_s, self.settings.message_burst)
+    async def _read(self, client: ClientConnection, control: ControlSession) -> None:
+        """Feed the client's messages to its control session until it goes away or floods."""
         try:
             async for message in client.ws:
-                if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                    continue
-                verdict = limit.check(time.monotonic())
-                if verdict is Verdict.CLOSE:
-                    self._closed_flooding += 1
-                    logger.warning("client %d floods control messages; closing it", client.id)
-                    self._shut_out(client, "flooding: too many messages")
-                    return
-                if verdict is Verdict.REFUSE:
-                    self._reply_error(
-                        client,
-                        ErrorCode.RATE_LIMITED,
-                        f"at most {self.settings.max_messages_per_s:g} messages per second "
-                        f"(bursts of {self.settings.message_burst}); this one and those that "
-                        "follow too soon are ignored",
-                    )
-                if verdict is not Verdict.ACCEPT:
-                    continue
                 if message.type is aiohttp.WSMsgType.TEXT:
-                    self._handle_text(client, message.data)
+                    outcome = control.receive_text(message.data, self._clock.monotonic())
                 elif message.type is aiohttp.WSMsgType.BINARY:
-                    self._reply_error(
-                        client,
-                        ErrorCode.BAD_FRAME,
-                        "clients send JSON text messages only, not binary frames",
-                    )
+                    outcome = control.receive_binary(self._clock.monotonic())
+                else:
+                    continue
+                if not self._carry_out(client, outcome):
+                    return
         finally:
             self._remove(client)
+
+    def _carry_out(self, client: ClientConnection, outcome: Outcome) -> bool:
+        """Apply what the control session decided; False once the client is shut out."""
+        if outcome.flooding:
+            self._closed_flooding += 1
+            logger.warning("client %d floods control messages; closing it", client.id)
+            self._shut_out(client, "flooding: too many messages")
+            return False
+        for change in outcome.changes:
+            self._route(client, change)
+        client.stats.errors += outcome.errors
+        for text in outcome.replies:
+            self._send_control(client, text)
+        return True
 
     async def _write(self, client: ClientConnection) -> None:
         """Drain the client's queue into its socket; the watchdog closes it if a send stalls."""
@@ -342,7 +389,7 @@ class ConnectionManager:
             while not ws.closed:
                 payload = await client.next_outgoing()
                 lost_ids, lost = client.take_drop_report()
-                client.sending_since = time.monotonic()
+                client.sending_since = self._clock.monotonic()
                 if lost:
                     notice = Dropped(frames=tuple(lost_ids), count=lost)
                     await ws.send_str(encode_server_message(notice))
@@ -375,95 +422,44 @@ class ConnectionManager:
             if transport is not None:
                 transport.abort()
 
-    # ------------------------------------------------------------------ control messages
-
-    def _handle_text(self, client: ClientConnection, text: str) -> None:
-        try:
-            message = parse_client_message(text, self.settings.max_message_bytes)
-        except ProtocolViolation as exc:
-            self._reply(client, exc.to_message())
-            return
-        if isinstance(message, Ping):
-            self._reply(client, Pong())
-            return
-        if client.fixed_topics is not None:
-            allowed = ", ".join(sorted(topic.label for topic in client.fixed_topics))
-            self._reply_error(
-                client,
-                ErrorCode.NOT_ALLOWED,
-                f"{client.route} streams {allowed} only; use /ws to choose topics",
-            )
-            return
-        topics = set(message.topic_ids)
-        if isinstance(message, Subscribe):
-            had = client.topics - {Topic.SYSTEM}
-            wanted = (client.topics | topics) - {Topic.SYSTEM}
-            if len(wanted) > self.settings.max_topics_per_client:
-                self._reply_error(
-                    client,
-                    ErrorCode.TOO_MANY_TOPICS,
-                    f"a client may subscribe to at most {self.settings.max_topics_per_client} "
-                    f"data topics (system is free); it has {len(had)} and asked for "
-                    f"{len(wanted - had)} more",
-                )
-                return
-            self._subscribe(client, topics, message.max_rate)
-            self._reply(client, Subscribed(topics=message.topics))
-        elif isinstance(message, Unsubscribe):
-            self._unsubscribe(client, topics)
-            self._reply(client, Unsubscribed(topics=message.topics))
-
-    def _reply(
-        self, client: ClientConnection, message: Pong | Subscribed | Unsubscribed | ErrorMessage
-    ) -> None:
-        self._send_control(client, encode_server_message(message))
-
     def _send_control(self, client: ClientConnection, text: str) -> None:
         """Queue a control message; a client with too many of them unread is closed."""
-        if not client.send_control(text) and client.id in self._clients:
-            self._closed_unread += 1
-            logger.warning("client %d leaves its replies unread; closing it", client.id)
-            self._shut_out(client, "not reading: too many unread replies")
+        if not client.send_control(text):
+            self._unread(client)
 
-    def _reply_error(self, client: ClientConnection, code: ErrorCode, text: str) -> None:
-        client.stats.errors += 1
-        self._reply(client, ErrorMessage(code=code.value, message=text))
+    def _unread(self, client: ClientConnection) -> None:
+        if client.id not in self._fanout.clients:
+            return
+        self._closed_unread += 1
+        logger.warning("client %d leaves its replies unread; closing it", client.id)
+        self._shut_out(client, "not reading: too many unread replies")
 
-    # ------------------------------------------------------------------ routing
+    # ------------------------------------------------------------------ routing and pumps
 
-    def _subscribe(
-        self, client: ClientConnection, topics: Iterable[Topic], max_rate: float | None = None
-    ) -> None:
-        """Route ``topics`` to ``client``: every event, or an envelope when ``max_rate`` is set."""
+    def _route(self, client: ClientConnection, change: RouteChange) -> None:
+        """Change the client's routes; hold a bus subscription per topic only while wanted."""
+        if change.subscribe:
+            self._fanout.subscribe(client, change.topics, change.max_rate)
+            for topic in change.topics:
+                if topic not in self._pumps:
+                    subscription = self._bus.subscribe(
+                        [topic], maxsize=PUMP_QUEUE, policy=DropPolicy.DROP_OLDEST
+                    )
+                    self._start_pump(topic, subscription)
+        else:
+            self._fanout.unsubscribe(client, change.topics)
+            self._stop_unwanted_pumps(change.topics)
+
+    def _stop_unwanted_pumps(self, topics: Iterable[Topic]) -> None:
         for topic in topics:
-            client.topics.add(topic)
-            self._routes.add(client.id, topic, max_rate)
-            if topic not in self._pumps:
-                subscription = self._bus.subscribe(
-                    [topic], maxsize=256, policy=DropPolicy.DROP_OLDEST
-                )
-                self._start_pump(topic, subscription)
-        client.max_queue = self._queue_frames(client.topics)
-
-    def _unsubscribe(self, client: ClientConnection, topics: Iterable[Topic]) -> None:
-        """Stop routing ``topics`` to ``client``; drop the bus subscription nobody needs."""
-        for topic in topics:
-            client.topics.discard(topic)
-            self._routes.remove(client.id, topic)
-            if not self._routes.wanted(topic) and topic in self._pumps:
-                subscription, pump = self._pumps.pop(topic)
-                subscription.close()
-                pump.cancel()
-        client.max_queue = self._queue_frames(client.topics)
-
-    def _queue_frames(self, topics: Iterable[Topic]) -> int:
-        per_second = sum(self._frame_rates.get(topic, 1.0) for topic in topics)
-        return max(
-            self.settings.min_queue_frames, math.ceil(per_second * self.settings.queue_seconds)
-        )
+            if topic is Topic.SYSTEM or self._fanout.wanted(topic) or topic not in self._pumps:
+                continue
+            subscription, pump = self._pumps.pop(topic)
+            subscription.close()
+            pump.cancel()
 
     def _start_pump(self, topic: Topic, subscription: Subscription) -> None:
-        pump = asyncio.create_task(self._pump(subscription), name=f"pump-{topic.label}")
+        pump = asyncio.create_task(self._pump(topic, subscription), name=f"pump-{topic.label}")
         pump.add_done_callback(lambda done: self._pump_ended(topic, subscription, done))
         self._pumps[topic] = (subscription, pump)
 
@@ -494,57 +490,26 @@ class ConnectionManager:
         )
         self._start_pump(topic, subscription)
 
-    async def _pump(self, subscription: Subscription) -> None:
+    async def _pump(self, topic: Topic, subscription: Subscription) -> None:
         async for event in subscription:
-            self._dispatch(event)
+            if topic is not Topic.SYSTEM:
+                # A new session's source_connected was published before its first packet:
+                # take it first, so every client has the new hello before the new frames.
+                self._catch_up_system()
+            self._deliver(event)
 
-    def _dispatch(self, event: Event) -> None:
-        """Encode ``event`` once and queue the same bytes for every client of its topic."""
-        topic = event.topic
-        if not self._routes.wanted(topic):
-            return
-        self._routed[topic] += 1
-        if isinstance(event, FftPacket):
-            self._hello.note_spectrum(event)
-        self._announce_hello()
-        full_rate = self._routes.full_rate(topic)
-        if full_rate:
-            self._encoded[topic] += 1
-            self._fan_out(Outgoing(encode_event(event), topic, _frame_id(event)), full_rate)
-        if isinstance(event, EegPacket | FilteredEegPacket):
-            for group in self._routes.envelope_groups(topic):
-                envelope = group.decimator.push(event)
-                if envelope is None:
-                    continue
-                self._encoded_envelopes[topic] += 1
-                payload = encode_decimated(
-                    topic,
-                    envelope.minima,
-                    envelope.maxima,
-                    frame_id=envelope.frame_id,
-                    first_sample=envelope.first_sample,
-                    timestamp_us=envelope.timestamp_us,
-                    monotonic_ns=envelope.monotonic_ns,
-                    pair_rate=envelope.pair_rate,
-                )
-                self._fan_out(Outgoing(payload, topic, envelope.frame_id), group.client_ids)
+    def _catch_up_system(self) -> None:
+        while (event := self._system.get_nowait()) is not None:
+            self._deliver(event)
 
-    def _announce_hello(self) -> bool:
-        """Send every client the hello if it changed (a new session or spectrum axis)."""
-        hello = self._hello.update()
-        if hello is None:
-            return False
-        text = encode_server_message(hello)
-        for client in list(self._clients.values()):
-            self._send_control(client, text)
-        return True
-
-    def _fan_out(self, item: Outgoing, client_ids: Iterable[int]) -> None:
-        for client_id in client_ids:
-            client = self._clients[client_id]
-            dropped_before = client.stats.dropped
-            client.enqueue(item)
-            if client.stats.dropped != dropped_before and client.id not in self._drops_reported:
+    def _deliver(self, event: Event) -> None:
+        """Send a changed hello to every client, then the event to its topic's clients."""
+        hello = self._hello.note(event)
+        if hello is not None:
+            for client in self._fanout.broadcast(encode_server_message(hello)):
+                self._unread(client)
+        for client, dropped_before in self._fanout.dispatch(event):
+            if client.id not in self._drops_reported:
                 self._drops_reported[client.id] = dropped_before
                 asyncio.get_running_loop().call_later(
                     self.settings.drop_warning_interval, self._warn_drops, client
@@ -562,12 +527,3 @@ class ConnectionManager:
             self.settings.drop_warning_interval,
             client.stats.dropped,
         )
-
-
-def _frame_id(event: Event) -> int | None:
-    """The frame id a client is told about when it loses ``event`` (None for system events)."""
-    if isinstance(event, FftPacket):
-        return event.source_frame_id
-    if isinstance(event, EegPacket | FilteredEegPacket):
-        return event.frame_id
-    return None

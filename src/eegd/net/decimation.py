@@ -80,7 +80,7 @@ class EnvelopeDecimator:
 
     def push(self, packet: EegPacket | FilteredEegPacket) -> Envelope | None:
         """The envelope of the whole pairs completed by ``packet``, if any."""
-        samples = packet.volts if isinstance(packet, EegPacket) else packet.samples
+        samples = packet.samples
         if packet.sample_rate != self._sample_rate:
             self._sample_rate = packet.sample_rate
             self._factor = self.factor_for(packet.sample_rate, self.max_rate)

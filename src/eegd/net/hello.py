@@ -1,57 +1,97 @@
 """The session ``hello`` a client gets first and again whenever it changes.
 
-It is built from the acquisition's current session (channels, rate, time anchor) and the
-spectrum axis of the latest ``fft`` packet, and rebuilt only when either changes.
+It is built from events alone: the session (id, channels, rate, time anchor) from the
+latest ``source_connected`` system event, the spectrum axis and bands from the latest
+``fft`` packet. It is rebuilt only when either changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from eegd.acquisition import Session
-from eegd.dsp.spectrum import BANDS
-from eegd.events import FftPacket
+from eegd.events import Event, FftPacket, SystemEvent, SystemEventKind
 from eegd.net.protocol import Hello, Spectrum
 
 __all__ = ["HelloTracker"]
 
 
-class HelloTracker:
-    """Keeps the current hello; ``update`` says when clients must be sent a new one."""
+@dataclass(frozen=True, slots=True)
+class _Session:
+    id: str
+    sample_rate: float
+    channels: tuple[str, ...]
+    time_anchor_us: int
 
-    def __init__(self, session: Callable[[], Session | None]) -> None:
-        self._session = session
+    @classmethod
+    def from_detail(cls, detail: Mapping[str, Any]) -> _Session | None:
+        """The session a ``source_connected`` event announces; None if it names none."""
+        session, rate = detail.get("session"), detail.get("sample_rate")
+        channels, anchor = detail.get("channels"), detail.get("time_anchor_us")
+        if (
+            not isinstance(session, str)
+            or not isinstance(rate, int | float)
+            or not isinstance(channels, list | tuple)
+            or not isinstance(anchor, int)
+        ):
+            return None
+        return cls(session, float(rate), tuple(str(name) for name in channels), anchor)
+
+
+class HelloTracker:
+    """Keeps the current hello; ``note`` says when clients must be sent a new one."""
+
+    def __init__(self) -> None:
+        self._session: _Session | None = None
         self._spectrum: Spectrum | None = None
         self._hello: Hello | None = None
 
-    def note_spectrum(self, packet: FftPacket) -> None:
-        """Take the frequency axis of ``packet`` if it differs from the known one."""
-        known = self._spectrum
-        if (
-            known is None
-            or known.fft_size != packet.fft_size
-            or known.sample_rate != packet.sample_rate
-            or len(known.freqs) != len(packet.freqs)
-        ):
-            self._spectrum = Spectrum.from_packet(packet, BANDS)
-
+    @property
     def current(self) -> Hello | None:
-        """The hello for the current session, or None before the source has opened."""
-        self.update()
+        """The hello for the current session, or None before any source has connected."""
         return self._hello
 
-    def update(self) -> Hello | None:
-        """A new hello if the session or spectrum changed since the last call, else None."""
-        session = self._session()
-        if session is None:
+    def note(self, event: Event) -> Hello | None:
+        """Learn what ``event`` says; the new hello if it changed, else None."""
+        if isinstance(event, FftPacket):
+            if not self._note_spectrum(event):
+                return None
+        elif isinstance(event, SystemEvent) and event.kind is SystemEventKind.SOURCE_CONNECTED:
+            session = _Session.from_detail(event.detail)
+            if session is None or session == self._session:
+                return None
+            self._session = session
+        else:
             return None
-        hello = self._hello
-        if hello is not None and hello.session == session.id and hello.spectrum is self._spectrum:
+        return self._rebuild()
+
+    def _note_spectrum(self, packet: FftPacket) -> bool:
+        """Take the frequency axis and bands of ``packet`` if they differ from the known ones."""
+        known = self._spectrum
+        if (
+            known is not None
+            and known.fft_size == packet.fft_size
+            and known.sample_rate == packet.sample_rate
+            and len(known.freqs) == len(packet.freqs)
+            and len(known.bands) == len(packet.bands)
+            and all(
+                (band.name, band.low, band.high) == tuple(wanted)
+                for band, wanted in zip(known.bands, packet.bands, strict=True)
+            )
+        ):
+            return False
+        self._spectrum = Spectrum.from_packet(packet)
+        return True
+
+    def _rebuild(self) -> Hello | None:
+        session = self._session
+        if session is None:
             return None
         self._hello = Hello(
             session=session.id,
             sample_rate=session.sample_rate,
-            channels=session.channel_names,
+            channels=session.channels,
             time_anchor_us=session.time_anchor_us,
             spectrum=self._spectrum,
         )

@@ -1,7 +1,7 @@
 """The HTTP server: the kiosk, the WebSocket routes, the REST status and health endpoints.
 
 Everything is on one aiohttp port. Accepted WebSockets are handed to the
-``ConnectionManager``; the handler only checks the request and waits for the client to end.
+``ConnectionManager``; the handler only checks the request and awaits the manager's ``serve``.
 Every HTTP error, a 404 or a 413 as much as a refused filter setting, is the JSON shape
 ``{"type": "error", "code": ..., "message": ...}``; an unexpected exception is a 500 with a
 generic message, its traceback logged once.
@@ -29,10 +29,17 @@ from eegd.errors import ConfigError, EegdError, ProtocolError
 from eegd.events import Topic
 from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
-from eegd.net.connections import CLOSE_TRY_AGAIN, ConnectionManager
+from eegd.net.connections import ConnectionManager
 from eegd.net.guard import ConnectionGuard, QuietServerLog
 
-__all__ = ["KIOSK_DIR", "DaemonControl", "Server", "ServerSettings"]
+__all__ = [
+    "FIXED_ROUTES",
+    "HARD_MESSAGE_LIMIT_FACTOR",
+    "KIOSK_DIR",
+    "DaemonControl",
+    "Server",
+    "ServerSettings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +217,8 @@ class Server:
         if not self._manager.reserve_slot():
             limit = self._manager.settings.max_clients
             await ws.close(
-                code=CLOSE_TRY_AGAIN, message=f"too many clients (limit {limit})".encode()
+                code=aiohttp.WSCloseCode.TRY_AGAIN_LATER,
+                message=f"too many clients (limit {limit})".encode(),
             )
             return ws
         client = ClientConnection(
@@ -222,11 +230,7 @@ class Server:
             max_queue=self._manager.settings.min_queue_frames,
             transport=request.transport,
         )
-        try:
-            await self._manager.incoming.put(client)
-            await client.finished.wait()
-        finally:
-            self._manager.discard(client)
+        await self._manager.serve(client)
         return ws
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from eegd.dsp.spectrum import SlidingSpectrum, SpectrumResult, SpectrumSettings
+from eegd.dsp.spectrum import BANDS, SlidingSpectrum, SpectrumResult, SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.events import Event, FftPacket, FilteredEegPacket, Topic, frozen_array
 from eegd.plugin import TransformPlugin
@@ -100,4 +100,5 @@ class BrainWaves(TransformPlugin):
             sample_rate=result.sample_rate,
             channel_names=packet.channel_names,
             monotonic_ns=packet.monotonic_ns,
+            bands=BANDS,
         )

@@ -3,6 +3,9 @@
 The filter is built from the first packet's sample rate and channel count and keeps its state
 from packet to packet; a gap in the samples (a lost packet, a new session) restarts it fresh
 rather than carrying the state across the jump.
+
+Its settings change while running through ``reconfigure`` (``PUT /api/filter``, a route it
+declares itself, as it declares ``GET /api/filter``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any, ClassVar
 from eegd.dsp.filters import FilterSettings, StreamingFilter, design_sos
 from eegd.errors import ConfigError
 from eegd.events import EegPacket, Event, FilteredEegPacket, Topic
-from eegd.plugin import TransformPlugin
+from eegd.plugin import Route, RouteRequest, TransformPlugin
 
 __all__ = ["VoltageFilter", "settings_from_options"]
 
@@ -44,6 +47,14 @@ def settings_from_options(
     return dataclasses.replace(base or FilterSettings(), **values)
 
 
+def _state(request: RouteRequest) -> Mapping[str, Any]:
+    return request.control.state()
+
+
+def _reconfigure(request: RouteRequest) -> Mapping[str, Any]:
+    return request.control.reconfigure(request.body)
+
+
 def _is_zero(value: object) -> bool:
     """Whether ``value`` is the number 0 (``false`` is not a number, so it is not off)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and value == 0
@@ -67,6 +78,23 @@ class VoltageFilter(TransformPlugin):
     def from_options(cls, options: Mapping[str, Any]) -> VoltageFilter:
         """A filter configured by its options table; 0 or None turns a frequency stage off."""
         return cls(settings_from_options(options))
+
+    @classmethod
+    def routes(cls) -> list[Route]:
+        """``GET /api/filter`` shows the settings, ``PUT /api/filter`` changes some of them."""
+        return [
+            Route("GET", "/api/filter", _state, role="viewer"),
+            Route("PUT", "/api/filter", _reconfigure, role="operator"),
+        ]
+
+    def reconfigure(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply ``options`` (the keys to change) over the current settings; the new state.
+
+        Raises ``ConfigError`` naming the key, and keeps the old settings, when a key is
+        unknown, a value bad, or the design does not fit the stream's sample rate.
+        """
+        self.update(settings_from_options(options, base=self._settings))
+        return dataclasses.asdict(self._settings)
 
     @property
     def settings(self) -> FilterSettings:

@@ -2,18 +2,106 @@
 
 Sources are blocking by nature (SPI, vendor SDKs, sockets): ``read`` waits until the
 requested samples exist. The acquisition loop runs it in a thread.
+
+Why ``read(n)`` (exactly ``n`` samples, blocking) rather than a ``read_available()`` that the
+loop batches: the bus carries packets of a fixed ``batch_size`` (client queues, the status
+line and the spectrum's hop are sized in packets), so someone has to accumulate samples to
+``n``, and each driver knows best how to wait for them. BrainFlow asks
+``get_board_data_count`` and takes exactly ``n`` with ``get_board_data(n)``, leaving the rest
+in its ring buffer; LSL's ``pull_chunk(max_samples=n)`` fills a small carry-over; an SPI chip
+reads ``n`` frames, one per DRDY, in a tight loop without crossing into the event loop per
+sample (16,000 hand-offs a second at 16 kHz). A loop-side batcher would duplicate that
+carry-over for every source and still need a blocking wait underneath.
+
+Each source class is found by its ``kind`` in ``eegd.sources.registry`` and builds itself
+with ``from_options(shared, options)``: ``shared`` holds the ``[source]`` keys every source
+shares, ``options`` its own ``[source.<kind>]`` table.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any, ClassVar, TypeVar
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SampleBlock", "Source"]
+from eegd.errors import ConfigError
+
+__all__ = [
+    "OptionalDependency",
+    "SampleBlock",
+    "SharedSourceOptions",
+    "Source",
+    "parse_options",
+]
+
+_OptionsT = TypeVar("_OptionsT", bound=msgspec.Struct)
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<key>[^`]*)`")
+_AT_PATH = re.compile(r"^(?P<message>.*?) - at `\$\.?(?P<path>[^`]*)`$", re.DOTALL)
+
+
+def parse_options(options: Mapping[str, Any], struct: type[_OptionsT], prefix: str) -> _OptionsT:
+    """``options`` checked and converted into the ``msgspec.Struct`` type ``struct``.
+
+    A source's own table is usually a small frozen struct with
+    ``forbid_unknown_fields=True``; an unknown key or a wrong type raises ``ConfigError``
+    naming ``prefix.key`` (``source.synthetic.seed: expected `int`, got `str```).
+    """
+    try:
+        return msgspec.convert(dict(options), struct, strict=True)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        unknown = _UNKNOWN_FIELD.fullmatch(message)
+        if unknown is not None:
+            allowed = ", ".join(field.name for field in msgspec.structs.fields(struct))
+            raise ConfigError(
+                f"{prefix}.{unknown['key'][:40]}: unknown key (allowed: {allowed})"
+            ) from None
+        located = _AT_PATH.match(message)
+        if located is not None:
+            text = located["message"]
+            key = f"{prefix}.{located['path']}" if located["path"] else prefix
+            raise ConfigError(f"{key}: {text[:1].lower()}{text[1:]}") from None
+        raise ConfigError(f"{prefix}: {message}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSourceOptions:
+    """The ``[source]`` keys every source shares, as the configuration (or flags) gave them.
+
+    ``explicit`` names the keys the user set (file or flag), as opposed to defaults: a
+    source whose device reports its own channels or rate replaces only the defaults, and
+    checks an explicit value against the device.
+    """
+
+    kind: str
+    channels: int = 8
+    sample_rate: float = 250
+    channel_names: tuple[str, ...] | None = None
+    batch_size: int = 32
+    explicit: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionalDependency:
+    """A package a source needs beyond eegd's own: the extra that installs it, and how.
+
+    ``module`` is the importable name whose presence tells that it is installed.
+    """
+
+    extra: str
+    module: str
+
+    @property
+    def install_command(self) -> str:
+        """The command that installs it into eegd's environment."""
+        return f"pip install 'eegd[{self.extra}]'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +124,24 @@ class SampleBlock:
 
 
 class Source(abc.ABC):
-    """A device or generator of multichannel EEG at a fixed sample rate."""
+    """A device or generator of multichannel EEG at a fixed sample rate.
+
+    ``kind`` is the name ``source.kind`` selects it by; ``requires`` the optional
+    dependency it needs, if any (``eegd sources`` lists it).
+    """
+
+    kind: ClassVar[str]
+    requires: ClassVar[OptionalDependency | None] = None
+
+    @classmethod
+    def from_options(cls, shared: SharedSourceOptions, options: Mapping[str, Any]) -> Source:
+        """A source configured by the shared keys and its own ``[source.<kind>]`` table.
+
+        Bad options raise ``ConfigError`` naming the dotted key (``source.channels``,
+        ``source.<kind>.<key>``). Sources that are only built in code (test fakes) need not
+        override it.
+        """
+        raise ConfigError(f"source.kind: {cls.__name__} cannot be built from options")
 
     @property
     @abc.abstractmethod

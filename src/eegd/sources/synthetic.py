@@ -7,16 +7,20 @@ ADS1299 counts and, unless pacing is off, delivered in real time on a ``Blocking
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
 
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale
-from eegd.sources.base import SampleBlock, Source
+from eegd.sources.base import SampleBlock, SharedSourceOptions, Source, parse_options
 from eegd.sources.eeg_model import EegModel
 from eegd.sources.montage import MAX_CHANNELS, standard_channel_names
 
-__all__ = ["SyntheticSettings", "SyntheticSource"]
+__all__ = ["SyntheticOptions", "SyntheticSettings", "SyntheticSource"]
 
 _LINE_FREQUENCIES = (50, 60)
 
@@ -57,6 +61,21 @@ class SyntheticSettings:
         return self.channel_names or standard_channel_names(self.channels)
 
 
+class SyntheticOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[source.synthetic]``: the synthetic source's own table, as written in TOML."""
+
+    seed: int = 0
+    line_noise_hz: int = 0
+    """Powerline interference to add: 0 (none), 50 or 60 Hz."""
+    blinks: bool = True
+    paced: bool = True
+    """Deliver samples in real time; off only for benchmarks."""
+
+
+#: The keys of ``SyntheticSettings`` that come from ``[source]`` rather than its own table.
+_SHARED_KEYS = frozenset({"channels", "sample_rate", "channel_names"})
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -93,6 +112,30 @@ class SyntheticSource(Source):
     Pacing follows the clock from ``open``: a block is returned when the wall time of its
     last sample has come, so no drift accumulates; a late reader gets its block at once.
     """
+
+    kind: ClassVar[str] = "synthetic"
+
+    @classmethod
+    def from_options(
+        cls, shared: SharedSourceOptions, options: Mapping[str, Any]
+    ) -> SyntheticSource:
+        """A synthetic source from ``[source]`` and ``[source.synthetic]``; errors name the key."""
+        own = parse_options(options, SyntheticOptions, prefix=f"source.{cls.kind}")
+        try:
+            settings = SyntheticSettings(
+                channels=shared.channels,
+                sample_rate=shared.sample_rate,
+                channel_names=shared.channel_names,
+                seed=own.seed,
+                line_noise_hz=float(own.line_noise_hz) or None,
+                blinks=own.blinks,
+                paced=own.paced,
+            )
+        except ConfigError as exc:
+            key = str(exc).partition(":")[0]
+            table = "source" if key in _SHARED_KEYS else f"source.{cls.kind}"
+            raise ConfigError(f"{table}.{exc}") from None
+        return cls(settings)
 
     def __init__(self, settings: SyntheticSettings, clock: BlockingClock | None = None) -> None:
         self._settings = settings

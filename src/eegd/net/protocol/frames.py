@@ -151,13 +151,11 @@ def _matrix(values: npt.ArrayLike, name: str) -> npt.NDArray[Any]:
     return array
 
 
-def _encode_eeg(
-    topic: Topic, volts: npt.NDArray[np.float32], packet: EegPacket | FilteredEegPacket
-) -> bytes:
-    uv = np.multiply(_matrix(volts, "samples"), _UV_PER_VOLT, dtype=_WIRE_FLOAT)
+def _encode_eeg(packet: EegPacket | FilteredEegPacket) -> bytes:
+    uv = np.multiply(_matrix(packet.samples, "samples"), _UV_PER_VOLT, dtype=_WIRE_FLOAT)
     timestamp_us = int(packet.timestamps[0]) if uv.shape[1] else 0
     stamps = (packet.frame_id, packet.first_sample, timestamp_us, packet.monotonic_ns)
-    header = _pack_header(topic, 0, uv.shape, 0, (*stamps, packet.sample_rate))
+    header = _pack_header(packet.topic, 0, uv.shape, 0, (*stamps, packet.sample_rate))
     return b"".join((header, uv.data))
 
 
@@ -168,7 +166,7 @@ def _encode_fft(packet: FftPacket) -> bytes:
         raise ValueError(
             f"psd has {psd.shape[0]} channels but band_power has {band_power.shape[0]}"
         )
-    stamps = (packet.source_frame_id, 0, packet.timestamp, packet.monotonic_ns)
+    stamps = (packet.frame_id, 0, packet.timestamp, packet.monotonic_ns)
     header = _pack_header(
         Topic.FFT, 0, psd.shape, band_power.shape[1], (*stamps, packet.sample_rate)
     )
@@ -184,10 +182,8 @@ def encode_event(event: Event) -> bytes | str:
 
     EEG samples go out in µV (volts × 1e6, float32); raw ADC counts are not sent.
     """
-    if isinstance(event, EegPacket):
-        return _encode_eeg(Topic.RAW_EEG, event.volts, event)
-    if isinstance(event, FilteredEegPacket):
-        return _encode_eeg(Topic.FILTERED_EEG, event.samples, event)
+    if isinstance(event, EegPacket | FilteredEegPacket):
+        return _encode_eeg(event)
     if isinstance(event, FftPacket):
         return _encode_fft(event)
     return encode_server_message(SystemMessage.from_event(event))
@@ -310,4 +306,5 @@ def decode_frame(data: bytes | bytearray | memoryview, hello: Hello) -> EegFrame
         sample_rate=header.sample_rate,
         channel_names=hello.channels,
         monotonic_ns=header.monotonic_ns,
+        bands=tuple((band.name, band.low, band.high) for band in spectrum.bands),
     )

@@ -124,8 +124,15 @@ class Spectrum(msgspec.Struct, frozen=True, kw_only=True):
     bands: tuple[Band, ...]
 
     @classmethod
-    def from_packet(cls, packet: FftPacket, bands: Sequence[tuple[str, float, float]]) -> Spectrum:
-        """The spectrum description of ``packet``, whose band_power columns are ``bands``."""
+    def from_packet(
+        cls, packet: FftPacket, bands: Sequence[tuple[str, float, float]] | None = None
+    ) -> Spectrum:
+        """The spectrum description of ``packet``, whose band_power columns are ``bands``.
+
+        ``bands`` defaults to the packet's own.
+        """
+        if bands is None:
+            bands = packet.bands
         if len(bands) != packet.band_power.shape[1]:
             raise ValueError(
                 f"{len(bands)} bands given but band_power has {packet.band_power.shape[1]} columns"

@@ -1,0 +1,163 @@
+"""One client's control session, sans-I/O: inbound messages in, replies and route changes out.
+
+``ControlSession`` knows the client's topics, its message rate limit, its topic limit and
+whether its route takes subscriptions at all. It reads no socket and awaits nothing: the
+connection layer feeds it each message with the time it arrived and carries out what it
+returns (queue the replies, change the routing, close a flooding client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from eegd.events import Topic
+from eegd.net.protocol import (
+    MAX_MESSAGE_BYTES,
+    ErrorCode,
+    ErrorMessage,
+    Ping,
+    Pong,
+    ProtocolViolation,
+    Subscribe,
+    Subscribed,
+    Unsubscribed,
+    encode_server_message,
+    parse_client_message,
+)
+from eegd.net.ratelimit import MessageRateLimit, Verdict
+
+__all__ = ["ControlLimits", "ControlSession", "Outcome", "RouteChange"]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlLimits:
+    """What one client may ask for."""
+
+    max_topics: int = 4
+    """Data topics at once; ``system`` does not count."""
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    max_messages_per_s: float = 20.0
+    message_burst: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RouteChange:
+    """Start (``subscribe``) or stop routing ``topics`` to the client; ``max_rate`` decimates."""
+
+    subscribe: bool
+    topics: frozenset[Topic]
+    max_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one inbound message leads to, in order: route changes, then replies."""
+
+    replies: tuple[str, ...] = ()
+    """Encoded JSON text messages to queue for the client."""
+    changes: tuple[RouteChange, ...] = ()
+    errors: int = 0
+    """How many of ``replies`` are errors."""
+    flooding: bool = False
+    """The client keeps sending past its rate limit: close it (1008)."""
+
+
+_NOTHING = Outcome()
+_FLOODING = Outcome(flooding=True)
+
+
+class ControlSession:
+    """The control state of one client: which topics it has and what it may still send.
+
+    ``fixed_topics`` is set for single-topic routes, which stream those topics from the start
+    and refuse subscriptions; other clients start with ``system``.
+    """
+
+    def __init__(
+        self,
+        route: str,
+        fixed_topics: Iterable[Topic] | None = None,
+        limits: ControlLimits | None = None,
+    ) -> None:
+        self.route = route
+        self.limits = limits or ControlLimits()
+        self.fixed_topics = frozenset(fixed_topics) if fixed_topics is not None else None
+        self.topics: set[Topic] = set(self.fixed_topics or {Topic.SYSTEM})
+        """The topics the client gets now."""
+        self._rate = MessageRateLimit(self.limits.max_messages_per_s, self.limits.message_burst)
+
+    def opening(self) -> RouteChange:
+        """The routes a new client starts with."""
+        return RouteChange(subscribe=True, topics=frozenset(self.topics))
+
+    def receive_text(self, text: str | bytes, now: float) -> Outcome:
+        """Handle one text message received at ``now`` (seconds, monotonic)."""
+        limited = self._rate_check(now)
+        if limited is not None:
+            return limited
+        try:
+            message = parse_client_message(text, self.limits.max_message_bytes)
+        except ProtocolViolation as exc:
+            return self._error_reply(exc.to_message())
+        if isinstance(message, Ping):
+            return Outcome(replies=(encode_server_message(Pong()),))
+        if self.fixed_topics is not None:
+            allowed = ", ".join(sorted(topic.label for topic in self.fixed_topics))
+            return self._error(
+                ErrorCode.NOT_ALLOWED,
+                f"{self.route} streams {allowed} only; use /ws to choose topics",
+            )
+        topics = frozenset(message.topic_ids)
+        if isinstance(message, Subscribe):
+            had = self.topics - {Topic.SYSTEM}
+            wanted = (self.topics | topics) - {Topic.SYSTEM}
+            if len(wanted) > self.limits.max_topics:
+                return self._error(
+                    ErrorCode.TOO_MANY_TOPICS,
+                    f"a client may subscribe to at most {self.limits.max_topics} "
+                    f"data topics (system is free); it has {len(had)} and asked for "
+                    f"{len(wanted - had)} more",
+                )
+            self.topics |= topics
+            return Outcome(
+                replies=(encode_server_message(Subscribed(topics=message.topics)),),
+                changes=(RouteChange(True, topics, message.max_rate),),
+            )
+        self.topics -= topics
+        return Outcome(
+            replies=(encode_server_message(Unsubscribed(topics=message.topics)),),
+            changes=(RouteChange(False, topics),),
+        )
+
+    def receive_binary(self, now: float) -> Outcome:
+        """Handle one binary message received at ``now``: clients send none."""
+        limited = self._rate_check(now)
+        if limited is not None:
+            return limited
+        return self._error(
+            ErrorCode.BAD_FRAME, "clients send JSON text messages only, not binary frames"
+        )
+
+    def _rate_check(self, now: float) -> Outcome | None:
+        """None when the message may be handled, else what to do instead."""
+        verdict = self._rate.check(now)
+        if verdict is Verdict.ACCEPT:
+            return None
+        if verdict is Verdict.CLOSE:
+            return _FLOODING
+        if verdict is Verdict.REFUSE:
+            return self._error(
+                ErrorCode.RATE_LIMITED,
+                f"at most {self.limits.max_messages_per_s:g} messages per second "
+                f"(bursts of {self.limits.message_burst}); this one and those that "
+                "follow too soon are ignored",
+            )
+        return _NOTHING
+
+    def _error(self, code: ErrorCode, text: str) -> Outcome:
+        return self._error_reply(ErrorMessage(code=code.value, message=text))
+
+    @staticmethod
+    def _error_reply(message: ErrorMessage) -> Outcome:
+        return Outcome(replies=(encode_server_message(message),), errors=1)

@@ -1,0 +1,159 @@
+"""The fan-out: each event encoded once, the same bytes queued for every client of its topic.
+
+``Fanout`` keeps the connected clients and the routing table (``topic -> clients``, and
+envelope groups for clients that asked for a ``max_rate``). It never awaits and never
+touches a socket: a client here is anything with a bounded queue (``FanoutClient``), so
+tests drive it with fake clients. The connection layer feeds it events and drains the queues.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Generic, Protocol, TypeVar
+
+from eegd.events import EegPacket, Event, FilteredEegPacket, SystemEvent, Topic
+from eegd.net.clients import ClientStats, Outgoing
+from eegd.net.protocol import encode_decimated, encode_event
+from eegd.net.routing import DECIMATABLE, RoutingTable
+
+__all__ = ["Fanout", "FanoutClient"]
+
+
+class FanoutClient(Protocol):
+    """What the fan-out needs of a client: its id, topics, counters and queue."""
+
+    @property
+    def id(self) -> int:
+        """Unique among the connected clients."""
+
+    topics: set[Topic]
+    max_queue: int
+    stats: ClientStats
+
+    def enqueue(self, item: Outgoing) -> None:
+        """Queue a data frame, dropping the oldest one when the queue is full."""
+
+    def send_control(self, text: str) -> bool:
+        """Queue a control message; False when too many are unread already."""
+
+
+_ClientT = TypeVar("_ClientT", bound=FanoutClient)
+
+
+class Fanout(Generic[_ClientT]):
+    """Connected clients, their routes, and the encode-once dispatch of events to them.
+
+    ``frame_rates`` (frames per second per topic) sizes each client's queue to about
+    ``queue_seconds`` of its topics, never fewer than ``min_queue_frames``.
+    """
+
+    def __init__(
+        self,
+        frame_rates: Mapping[Topic, float],
+        *,
+        queue_seconds: float = 2.0,
+        min_queue_frames: int = 8,
+    ) -> None:
+        self._frame_rates = frame_rates
+        self._queue_seconds = queue_seconds
+        self._min_queue_frames = min_queue_frames
+        self.clients: dict[int, _ClientT] = {}
+        self._routes = RoutingTable()
+        self.encoded: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        """Full-rate encodings per topic: one per event routed, however many clients."""
+        self.encoded_envelopes: dict[Topic, int] = dict.fromkeys(DECIMATABLE, 0)
+        """Decimated encodings per topic: one per event and distinct ``max_rate``."""
+        self.routed: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        """Events that had at least one client."""
+
+    def add(self, client: _ClientT) -> None:
+        """Connect ``client``, with no topics yet."""
+        self.clients[client.id] = client
+
+    def remove(self, client: _ClientT) -> bool:
+        """Disconnect ``client`` and drop its routes; False if it was not connected."""
+        if self.clients.pop(client.id, None) is None:
+            return False
+        self.unsubscribe(client, set(client.topics))
+        return True
+
+    def subscribe(
+        self, client: _ClientT, topics: Iterable[Topic], max_rate: float | None = None
+    ) -> None:
+        """Route ``topics`` to ``client``: every event, or an envelope when ``max_rate`` is set."""
+        for topic in topics:
+            client.topics.add(topic)
+            self._routes.add(client.id, topic, max_rate)
+        client.max_queue = self._queue_frames(client.topics)
+
+    def unsubscribe(self, client: _ClientT, topics: Iterable[Topic]) -> None:
+        """Stop routing ``topics`` to ``client``."""
+        for topic in topics:
+            client.topics.discard(topic)
+            self._routes.remove(client.id, topic)
+        client.max_queue = self._queue_frames(client.topics)
+
+    def wanted(self, topic: Topic) -> bool:
+        """Whether any client gets ``topic``, in any form."""
+        return self._routes.wanted(topic)
+
+    def clients_of(self, topic: Topic) -> int:
+        """How many clients get ``topic``, full-rate or enveloped."""
+        return self._routes.clients(topic)
+
+    def broadcast(self, text: str) -> list[_ClientT]:
+        """Queue a control message for every client; return those with too many unread."""
+        return [client for client in list(self.clients.values()) if not client.send_control(text)]
+
+    def dispatch(self, event: Event) -> list[tuple[_ClientT, int]]:
+        """Encode ``event`` once and queue the same bytes for every client of its topic.
+
+        Returns the clients that lost a frame to make room, each with its drop count before.
+        """
+        topic = event.topic
+        if not self._routes.wanted(topic):
+            return []
+        self.routed[topic] += 1
+        dropping: list[tuple[_ClientT, int]] = []
+        frame_id = None if isinstance(event, SystemEvent) else event.frame_id
+        full_rate = self._routes.full_rate(topic)
+        if full_rate:
+            self.encoded[topic] += 1
+            self._queue(Outgoing(encode_event(event), topic, frame_id), full_rate, dropping)
+        if isinstance(event, EegPacket | FilteredEegPacket):
+            for group in self._routes.envelope_groups(topic):
+                envelope = group.decimator.push(event)
+                if envelope is None:
+                    continue
+                self.encoded_envelopes[topic] += 1
+                payload = encode_decimated(
+                    topic,
+                    envelope.minima,
+                    envelope.maxima,
+                    frame_id=envelope.frame_id,
+                    first_sample=envelope.first_sample,
+                    timestamp_us=envelope.timestamp_us,
+                    monotonic_ns=envelope.monotonic_ns,
+                    pair_rate=envelope.pair_rate,
+                )
+                item = Outgoing(payload, topic, envelope.frame_id)
+                self._queue(item, group.client_ids, dropping)
+        return dropping
+
+    def _queue(
+        self,
+        item: Outgoing,
+        client_ids: Iterable[int],
+        dropping: list[tuple[_ClientT, int]],
+    ) -> None:
+        for client_id in client_ids:
+            client = self.clients[client_id]
+            dropped_before = client.stats.dropped
+            client.enqueue(item)
+            if client.stats.dropped != dropped_before:
+                dropping.append((client, dropped_before))
+
+    def _queue_frames(self, topics: Iterable[Topic]) -> int:
+        per_second = sum(self._frame_rates.get(topic, 1.0) for topic in topics)
+        return max(self._min_queue_frames, math.ceil(per_second * self._queue_seconds))

@@ -1,0 +1,293 @@
+"""``ADS1299Settings``: the validated ``[source.ads1299]`` table, and the registers it implies.
+
+Errors are ``ConfigError`` naming the key as ``source.ads1299.<key>``. In a daisy chain
+every chip hears the same commands (DIN, SCLK and CS are shared), so channel n of every chip
+shares one CHnSET: the gains and inputs of channels n, n + 8, n + 16, ... must agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+from eegd.errors import ConfigError
+from eegd.sources.adc import ADS1299_GAINS, ADS1299_SAMPLE_RATES
+from eegd.sources.ads1299.registers import (
+    CHANNELS_PER_CHIP,
+    ChannelSetting,
+    Input,
+    LeadOffCurrent,
+    LeadOffFrequency,
+    Register,
+    TestFrequency,
+    channel_register,
+    config1,
+    config2,
+    config3,
+    config4,
+    encode_chnset,
+    loff,
+    misc1,
+)
+
+__all__ = [
+    "INPUTS",
+    "MAX_CHIPS",
+    "MAX_SPI_HZ",
+    "ADS1299Settings",
+    "frame_bytes",
+    "register_values",
+]
+
+#: Most chips in a daisy chain eegd reads (32 channels).
+MAX_CHIPS: Final = 4
+
+#: SCLK limit: the datasheet's minimum SCLK period is 50 ns (SBAS499 "Timing Requirements").
+MAX_SPI_HZ: Final = 20_000_000
+
+#: The per-channel inputs a user may select, by name.
+INPUTS: Final[dict[str, Input]] = {
+    "normal": Input.NORMAL,
+    "shorted": Input.SHORTED,
+    "test": Input.TEST,
+    "temperature": Input.TEMPERATURE,
+    "supply": Input.SUPPLY,
+}
+
+_KEY = "source.ads1299."
+_SPI_MARGIN = 1.25
+"""The SPI clock must move a frame in at most 1 / 1.25 of a sample period."""
+
+
+def frame_bytes(chips: int) -> int:
+    """Bytes per DRDY in RDATAC mode: per chip a 3-byte status word and 3 bytes a channel."""
+    return (3 + 3 * CHANNELS_PER_CHIP) * chips
+
+
+def _invalid(key: str, value: object, allowed: str, problem: str = "is not allowed") -> ConfigError:
+    return ConfigError(f"{_KEY}{key}: {value!r} {problem} (allowed: {allowed})")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class ADS1299Settings:
+    """How the ADS1299 (or a daisy chain of up to four) is wired and configured.
+
+    The GPIO defaults are eegd's Raspberry Pi 5 wiring (docs/hardware.md): DRDY on GPIO 25
+    (header pin 22), START on GPIO 22 (pin 15), RESET on GPIO 23 (pin 16), PWDN on GPIO 24
+    (pin 18), with the chip on SPI0 CE0 (``/dev/spidev0.0``). ``gain`` and ``input`` are
+    one value for every channel or one per channel. ``chips`` None means as many as the
+    channel count needs. ``emulate`` reads the built-in emulator instead of hardware, in
+    real time unless ``paced`` is off; ``seed`` fixes the emulator's signals.
+    """
+
+    spi_bus: int = 0
+    spi_device: int = 0
+    spi_hz: int = 4_000_000
+    gpio_chip: str = "/dev/gpiochip0"
+    drdy_gpio: int = 25
+    start_gpio: int = 22
+    reset_gpio: int = 23
+    pwdn_gpio: int = 24
+    chips: int | None = None
+    gain: int | tuple[int, ...] = 24
+    input: str | tuple[str, ...] = "normal"
+    bias: bool = True
+    bias_channels: tuple[int, ...] | None = None
+    """1-based channels whose positive inputs feed the bias drive; None means all."""
+    srb1: bool = True
+    lead_off: bool = False
+    lead_off_current_na: int = 6
+    lead_off_frequency: str = "dc"
+    test_signal_amplitude: int = 1
+    test_signal_frequency: str = "slow"
+    reference_buffer: bool = True
+    drdy_timeout_s: float = 0.5
+    max_framing_errors: int = 5
+    """Consecutive bad status words that end the session (the supervisor reconnects)."""
+    emulate: bool = False
+    paced: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("spi_bus", "spi_device", "drdy_gpio", "start_gpio", "reset_gpio"):
+            self._check_int(key, 0, 1023)
+        self._check_int("pwdn_gpio", 0, 1023)
+        self._check_int("seed", 0, 2**63)
+        self._check_int("max_framing_errors", 1, 1_000_000)
+        if not _is_int(self.spi_hz) or not 1 <= self.spi_hz <= MAX_SPI_HZ:
+            raise _invalid(
+                "spi_hz",
+                self.spi_hz,
+                f"1..{MAX_SPI_HZ} Hz",
+                "is above the ADS1299's SCLK limit (50 ns period)"
+                if _is_int(self.spi_hz) and self.spi_hz > MAX_SPI_HZ
+                else "is out of range",
+            )
+        if not isinstance(self.gpio_chip, str) or not self.gpio_chip:
+            raise _invalid("gpio_chip", self.gpio_chip, "a device path like /dev/gpiochip0")
+        lines = [self.drdy_gpio, self.start_gpio, self.reset_gpio, self.pwdn_gpio]
+        if len(set(lines)) != len(lines):
+            raise _invalid("drdy_gpio", lines, "four different lines for DRDY/START/RESET/PWDN")
+        if self.chips is not None and (not _is_int(self.chips) or not 1 <= self.chips <= 4):
+            raise _invalid("chips", self.chips, f"1..{MAX_CHIPS}", "is out of range")
+        for gain in self.gain if isinstance(self.gain, tuple) else (self.gain,):
+            if not _is_int(gain) or gain not in ADS1299_GAINS:
+                raise _invalid("gain", gain, ", ".join(map(str, ADS1299_GAINS)))
+        for name in self.input if isinstance(self.input, tuple) else (self.input,):
+            if name not in INPUTS:
+                raise _invalid("input", name, ", ".join(INPUTS))
+        for key in ("bias", "srb1", "lead_off", "reference_buffer", "emulate", "paced"):
+            if not isinstance(getattr(self, key), bool):
+                raise _invalid(key, getattr(self, key), "true or false")
+        if self.bias_channels is not None and not all(
+            _is_int(c) and 1 <= c <= CHANNELS_PER_CHIP * MAX_CHIPS for c in self.bias_channels
+        ):
+            raise _invalid("bias_channels", list(self.bias_channels), "channel numbers 1..32")
+        if self.lead_off_current_na not in {int(c) for c in LeadOffCurrent}:
+            raise _invalid(
+                "lead_off_current_na", self.lead_off_current_na, "6, 24, 6000, 24000 (nA)"
+            )
+        if self.lead_off_frequency not in {str(f) for f in LeadOffFrequency}:
+            raise _invalid(
+                "lead_off_frequency", self.lead_off_frequency, '"dc", "7.8", "31.2", "fdr/4"'
+            )
+        if self.test_signal_amplitude not in (1, 2):
+            raise _invalid("test_signal_amplitude", self.test_signal_amplitude, "1, 2")
+        if self.test_signal_frequency not in {str(f) for f in TestFrequency}:
+            raise _invalid(
+                "test_signal_frequency", self.test_signal_frequency, '"slow", "fast", "dc"'
+            )
+        timeout = self.drdy_timeout_s
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise _invalid("drdy_timeout_s", timeout, "seconds > 0")
+        if not (math.isfinite(timeout) and 0 < timeout <= 60):
+            raise _invalid("drdy_timeout_s", timeout, "seconds in (0, 60]")
+
+    def _check_int(self, key: str, low: int, high: int) -> None:
+        value = getattr(self, key)
+        if not _is_int(value) or not low <= value <= high:
+            raise _invalid(key, value, f"{low}..{high}", "is out of range")
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> ADS1299Settings:
+        """Settings from a TOML table: lists become tuples, unknown keys are refused."""
+        known = {field.name for field in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in options.items():
+            if key not in known:
+                raise ConfigError(f"{_KEY}{key}: unknown key (allowed: {', '.join(sorted(known))})")
+            values[key] = tuple(value) if isinstance(value, list) else value
+        return cls(**values)
+
+    # Derived values -------------------------------------------------------------------
+
+    def resolved_chips(self, channels: int) -> int:
+        """Chips in the chain for ``channels`` channels; raises ``ConfigError`` if they differ."""
+        if not _is_int(channels) or not 1 <= channels <= CHANNELS_PER_CHIP * MAX_CHIPS:
+            raise ConfigError(f"source.channels: {channels!r} is out of range (allowed: 1..32)")
+        needed = -(-channels // CHANNELS_PER_CHIP)
+        chips = self.chips if self.chips is not None else needed
+        if chips != needed:
+            raise ConfigError(
+                f"{_KEY}chips: {chips} chips read {CHANNELS_PER_CHIP * (chips - 1) + 1}.."
+                f"{CHANNELS_PER_CHIP * chips} channels, but source.channels is {channels}"
+            )
+        return chips
+
+    def channel_settings(self, channels: int) -> tuple[ChannelSetting, ...]:
+        """Gain and input of each of the chain's 8 × chips channels; unused ones powered down."""
+        slots = CHANNELS_PER_CHIP * self.resolved_chips(channels)
+        gains = self._per_channel("gain", self.gain, channels)
+        inputs = self._per_channel("input", self.input, channels)
+        settings = [
+            ChannelSetting(gain=gain, input=INPUTS[name], srb2=False)
+            for gain, name in zip(gains, inputs, strict=True)
+        ]
+        for slot in range(channels, slots):
+            if slot < CHANNELS_PER_CHIP:  # no chip uses this position: power it down
+                settings.append(ChannelSetting(24, Input.SHORTED, power_down=True))
+            else:  # chip 1 uses it, so every chip converts it; the samples are dropped
+                settings.append(settings[slot % CHANNELS_PER_CHIP])
+        for slot in range(CHANNELS_PER_CHIP, channels):
+            first = settings[slot % CHANNELS_PER_CHIP]
+            mine = settings[slot]
+            if (first.gain, first.input) != (mine.gain, mine.input):
+                key = "gain" if first.gain != mine.gain else "input"
+                raise ConfigError(
+                    f"{_KEY}{key}: channel {slot + 1} must match channel "
+                    f"{slot % CHANNELS_PER_CHIP + 1}: daisy-chained chips share one CHnSET "
+                    "per channel position"
+                )
+        return tuple(settings)
+
+    def _per_channel(self, key: str, value: Any, channels: int) -> tuple[Any, ...]:
+        if not isinstance(value, tuple):
+            return (value,) * channels
+        if len(value) != channels:
+            raise _invalid(key, list(value), f"one value or {channels}, one per channel")
+        return value
+
+    def bias_mask(self) -> int:
+        """BIAS_SENSP: the channel positions (of chip 1) whose positive inputs feed the bias."""
+        if not self.bias:
+            return 0
+        if self.bias_channels is None:
+            return 0xFF
+        return sum(1 << ((c - 1) % CHANNELS_PER_CHIP) for c in set(self.bias_channels))
+
+    def check_throughput(self, channels: int, sample_rate: int) -> None:
+        """Refuse an SPI clock too slow to move every frame before the next DRDY."""
+        if sample_rate not in ADS1299_SAMPLE_RATES:
+            allowed = ", ".join(map(str, ADS1299_SAMPLE_RATES))
+            raise ConfigError(
+                f"source.sample_rate: {sample_rate!r} is not an ADS1299 rate (allowed: {allowed})"
+            )
+        bits = 8 * frame_bytes(self.resolved_chips(channels))
+        needed = math.ceil(bits * sample_rate * _SPI_MARGIN)
+        if self.spi_hz < needed:
+            raise ConfigError(
+                f"{_KEY}spi_hz: {self.spi_hz} is too slow for {bits} bits per frame at "
+                f"{sample_rate} SPS (allowed: {needed}..{MAX_SPI_HZ})"
+            )
+
+
+def register_values(
+    settings: ADS1299Settings, channels: int, sample_rate: int
+) -> dict[Register, int]:
+    """Every writable register's value for these settings, the same on every chip."""
+    per_channel = settings.channel_settings(channels)
+    lead_off_mask = 0
+    if settings.lead_off:
+        lead_off_mask = sum(1 << (slot % CHANNELS_PER_CHIP) for slot in range(channels))
+    values = {
+        Register.CONFIG1: config1(sample_rate, daisy_chain=True),
+        Register.CONFIG2: config2(
+            settings.test_signal_amplitude, TestFrequency(settings.test_signal_frequency)
+        ),
+        Register.CONFIG3: config3(
+            reference_buffer=settings.reference_buffer,
+            bias_buffer=settings.bias,
+            bias_reference_internal=True,
+        ),
+        Register.LOFF: loff(
+            LeadOffCurrent(settings.lead_off_current_na),
+            LeadOffFrequency(settings.lead_off_frequency),
+        ),
+        Register.BIAS_SENSP: settings.bias_mask(),
+        Register.BIAS_SENSN: 0x00,
+        Register.LOFF_SENSP: lead_off_mask,
+        Register.LOFF_SENSN: 0x00,
+        Register.LOFF_FLIP: 0x00,
+        Register.MISC1: misc1(settings.srb1),
+        Register.MISC2: 0x00,
+        Register.CONFIG4: config4(lead_off_comparators=settings.lead_off),
+    }
+    for position in range(CHANNELS_PER_CHIP):
+        values[channel_register(position)] = encode_chnset(per_channel[position])
+    return dict(sorted(values.items()))

@@ -1,0 +1,79 @@
+"""The hello comes from events alone: source_connected for the session, fft for the spectrum."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eegd.events import FftPacket, SystemEvent, SystemEventKind, frozen_array
+from eegd.net.hello import HelloTracker
+from eegd.net.protocol import Band
+
+
+def connected(session: str, channels: tuple[str, ...] = ("C3", "C4")) -> SystemEvent:
+    return SystemEvent.now(
+        SystemEventKind.SOURCE_CONNECTED,
+        session=session,
+        sample_rate=250,
+        channels=list(channels),
+        time_anchor_us=1_700_000_000_000_000,
+    )
+
+
+def fft(
+    bins: int = 3, bands: tuple[tuple[str, float, float], ...] = (("alpha", 8, 13),)
+) -> FftPacket:
+    return FftPacket(
+        source_frame_id=1,
+        timestamp=0,
+        freqs=frozen_array(np.arange(bins), np.float32),
+        psd=frozen_array(np.zeros((2, bins)), np.float32),
+        band_power=frozen_array(np.zeros((2, len(bands))), np.float32),
+        fft_size=2 * (bins - 1),
+        window="hann",
+        sample_rate=4.0,
+        channel_names=("C3", "C4"),
+        monotonic_ns=0,
+        bands=bands,
+    )
+
+
+def test_no_hello_before_a_source_connected() -> None:
+    tracker = HelloTracker()
+    assert tracker.note(fft()) is None
+    assert tracker.current is None
+    assert tracker.note(SystemEvent.now(SystemEventKind.SHUTDOWN)) is None
+
+
+def test_the_session_comes_from_source_connected_with_the_spectrum_known_so_far() -> None:
+    tracker = HelloTracker()
+    tracker.note(fft())
+    hello = tracker.note(connected("a"))
+    assert hello is not None
+    assert (hello.session, hello.sample_rate, hello.channels) == ("a", 250.0, ("C3", "C4"))
+    assert hello.time_anchor_us == 1_700_000_000_000_000
+    assert hello.spectrum is not None
+    assert hello.spectrum.bands == (Band("alpha", 8.0, 13.0),)
+    assert tracker.current is hello
+
+
+def test_a_new_hello_only_when_the_session_or_spectrum_changes() -> None:
+    tracker = HelloTracker()
+    first = tracker.note(connected("a"))
+    assert first is not None
+    assert first.spectrum is None
+    assert tracker.note(connected("a")) is None
+    with_spectrum = tracker.note(fft())
+    assert with_spectrum is not None
+    assert with_spectrum.spectrum is not None
+    assert tracker.note(fft()) is None
+    assert tracker.note(fft(bands=(("beta", 13.0, 30.0),))) is not None
+    assert tracker.note(fft(bins=5, bands=(("beta", 13.0, 30.0),))) is not None
+    new_session = tracker.note(connected("b", ("Fz",)))
+    assert new_session is not None
+    assert (new_session.session, new_session.channels) == ("b", ("Fz",))
+
+
+def test_a_source_connected_without_a_session_is_ignored() -> None:
+    tracker = HelloTracker()
+    assert tracker.note(SystemEvent.now(SystemEventKind.SOURCE_CONNECTED, source="x")) is None
+    assert tracker.current is None
