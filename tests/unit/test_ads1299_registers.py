@@ -278,6 +278,9 @@ def test_noise_falls_with_gain_and_rises_with_rate() -> None:
         "eegd.sources.ads1299.registers",
         "eegd.sources.ads1299.settings",
         "eegd.sources.ads1299.noise",
+        "eegd.sources.ads1299.interface",
+        "eegd.sources.ads1299.signals",
+        "eegd.sources.ads1299.emulator",
     ],
 )
 def test_all_is_exactly_the_public_names(module_name: str) -> None:

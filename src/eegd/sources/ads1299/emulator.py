@@ -1,0 +1,425 @@
+"""``ADS1299Emulator``: a model of the chip (or a daisy chain of up to four) at the SPI/GPIO level.
+
+It plugs in where spidev and gpiod would: it implements ``SpiDevice`` and ``ControlLines``
+and brings its own ``VirtualClock``, so the driver runs unchanged and as fast as the CPU
+allows. What it models of SBAS499:
+
+- the register map with reset values, read-only bits and the reserved bits that always read
+  as the datasheet says to write them; every opcode, RREG/WREG over several registers;
+- RDATAC mode after power-up and RESET, SDATAC, and RREG/WREG ignored while in RDATAC;
+- timing the driver must respect: tPOR (2**18 tCLK) before the first reset, RESET held low
+  for 2 tCLK, 18 tCLK after a reset before the next command, and 4 tCLK per byte of a
+  multi-byte command (SCLK at most ~4 MHz for commands); a violation is counted and the
+  command is lost, as on a real chip;
+- DRDY at the CONFIG1 data rate on the virtual sample clock while START is high (pin or
+  opcode); a late host finds several conversions done and reads only the newest, the
+  others are overwritten;
+- frames of 3 status bytes (1100, LOFF_STATP, LOFF_STATN, GPIO[7:4]) and 3 bytes a channel
+  per chip, chip after chip as the daisy chain shifts them out; the chips share DIN, so
+  every command reaches all of them, while register reads come from the first chip's DOUT;
+- lead-off per electrode (reported where LOFF_SENSP/N and CONFIG4 enable it).
+
+Faults (``ADS1299Emulator.faults``): a wrong ID, stuck DRDY, corrupted status prefixes, a
+bit flip in the data, lost register writes, and SPI transfers that raise ``OSError`` as
+spidev does; ``inputs`` holds the analog faults (an input at an offset, a missing test
+signal, a channel stuck at one code).
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from eegd.sources.ads1299.interface import Hardware, VirtualClock
+from eegd.sources.ads1299.registers import (
+    CHANNELS_PER_CHIP,
+    FIXED_BITS,
+    READ_ONLY_MASKS,
+    RESET_VALUES,
+    TCLK_S,
+    Opcode,
+    Register,
+    channel_register,
+    decode_chnset,
+    decode_config1,
+    decode_config2,
+    lead_off_comparators_on,
+)
+from eegd.sources.ads1299.settings import frame_bytes
+from eegd.sources.ads1299.signals import AnalogInputs, TestSignal
+
+__all__ = ["POWER_ON_RESET_S", "ADS1299Emulator", "Faults"]
+
+#: tPOR: the wait after power-up before the chip accepts a reset (2**18 tCLK, ~128 ms).
+POWER_ON_RESET_S = 2**18 * TCLK_S
+_RESET_PULSE_S = 2 * TCLK_S
+_RESET_BUSY_S = 18 * TCLK_S
+_COMMAND_SPEED_LIMIT_HZ = 8 / (4 * TCLK_S)  # 8 bits in 4 tCLK: 4.096 MHz
+_FRAME_PER_CHIP = 3 + 3 * CHANNELS_PER_CHIP
+_REGISTER_COUNT = len(Register)
+
+
+@dataclass
+class Faults:
+    """Faults to inject; each takes effect at the next transfer or DRDY wait."""
+
+    chip_id: int | None = None
+    """The ID register reads this instead of 0x3E (0x00 or 0xFF: nothing on the bus)."""
+    stuck_drdy: bool = False
+    """DRDY never falls again."""
+    bad_status_frames: int = 0
+    """The next this many frames carry a corrupted status prefix (on ``bad_status_chip``)."""
+    bad_status_chip: int = 0
+    bit_flips: list[tuple[int, int]] = field(default_factory=list)
+    """(channel, bit 0..23) pairs flipped in the next frame only."""
+    ignore_writes: bool = False
+    """WREG never arrives (DIN not connected): registers keep their values."""
+    spi_error_after: int | None = None
+    """Transfers that still succeed before every further one raises ``OSError`` (EIO)."""
+
+
+class ADS1299Emulator:
+    """A daisy chain of ``chips`` ADS1299s with its inputs, at the SPI and GPIO pins.
+
+    ``clock`` is the sample clock (a fresh ``VirtualClock`` by default); power is applied
+    at its current time. ``seed`` fixes the analog signals.
+    """
+
+    CHUNK = 1024
+    """Conversions generated at a time."""
+
+    def __init__(self, chips: int = 1, clock: VirtualClock | None = None, seed: int = 0) -> None:
+        if not 1 <= chips <= 4:
+            raise ValueError(f"chips: {chips} is out of range (allowed: 1..4)")
+        self.chips = chips
+        self.clock = clock if clock is not None else VirtualClock()
+        self.faults = Faults()
+        self.inputs = AnalogInputs(chips * CHANNELS_PER_CHIP, seed)
+        self.electrode_off_p = np.zeros(chips * CHANNELS_PER_CHIP, dtype=bool)
+        self.electrode_off_n = np.zeros(chips * CHANNELS_PER_CHIP, dtype=bool)
+        self.timing_violations = 0
+        """Commands lost because the host broke a datasheet timing rule."""
+        self.ignored_commands = 0
+        """RREG/WREG sent in RDATAC mode, which the chip ignores."""
+        self.frames_read = 0
+        self.transfers = 0
+        self._frame_len = frame_bytes(chips)
+        self._zeros = bytes(self._frame_len)
+        self._powered_at = self.clock.monotonic()
+        self._registers = [bytearray(_REGISTER_COUNT) for _ in range(chips)]
+        self._reset_pin = True
+        self._reset_low_since: float | None = None
+        self._pwdn = True
+        self._start_pin = False
+        self._start_cmd = False
+        self._standby = False
+        self._busy_until = 0.0
+        self._converting_since: float | None = None
+        self._rate = 250
+        self._seen = 0
+        self._analog_next = 0
+        self._analog_base = 0
+        self._counts = np.zeros((chips * CHANNELS_PER_CHIP, 0), dtype=np.int32)
+        self._counts_first = 0
+        self._chunk: bytes | None = None
+        self._status = bytes(3 * chips)
+        self._reset_chips()
+
+    def hardware(self) -> Hardware:
+        """The SPI device, control lines and clock a driver takes: all this emulator."""
+        return Hardware(spi=self, lines=self, clock=self.clock)
+
+    # What tests inspect and change --------------------------------------------------
+
+    def registers(self, chip: int = 0) -> bytes:
+        """Chip ``chip``'s register map as it stands (the ID as the chip reports it)."""
+        values = bytearray(self._registers[chip])
+        values[Register.LOFF_STATP], values[Register.LOFF_STATN] = self._lead_off_status(chip)
+        if self.faults.chip_id is not None:
+            values[Register.ID] = self.faults.chip_id
+        return bytes(values)
+
+    def set_lead_off(self, channel: int, off: bool = True, negative: bool = False) -> None:
+        """Mark electrode ``channel`` (0-based over the chain) as off or back on."""
+        (self.electrode_off_n if negative else self.electrode_off_p)[channel] = off
+        self._update_status()
+
+    @property
+    def converting(self) -> bool:
+        """Whether conversions are running (START high by pin or opcode, not in standby)."""
+        return self._converting_since is not None
+
+    @property
+    def conversions(self) -> int:
+        """Conversions completed since START."""
+        return self._completed(self.clock.monotonic())
+
+    # ControlLines -----------------------------------------------------------------------
+
+    def set_start(self, high: bool) -> None:
+        """The START pin."""
+        self._start_pin = high
+        self._update_converting()
+
+    def set_reset(self, high: bool) -> None:
+        """The RESET pin: a low pulse of at least 2 tCLK resets every chip."""
+        now = self.clock.monotonic()
+        if not high and self._reset_pin:
+            self._reset_low_since = now
+        elif high and not self._reset_pin and self._reset_low_since is not None:
+            if now - self._reset_low_since < _RESET_PULSE_S or not self._por_done(now):
+                self.timing_violations += 1
+            else:
+                self._reset_chips()
+                self._busy_until = now + _RESET_BUSY_S
+        self._reset_pin = high
+
+    def set_pwdn(self, high: bool) -> None:
+        """The PWDN pin: low powers the chain down; registers return to reset values."""
+        if not high and self._pwdn:
+            self._reset_chips()
+            self._start_cmd = False
+        self._pwdn = high
+        self._update_converting()
+
+    def wait_drdy(self, timeout: float) -> int:
+        """Advance the clock to the next DRDY (or by ``timeout``); conversions since last."""
+        clock = self.clock
+        if self._converting_since is None or self.faults.stuck_drdy:
+            clock.sleep(timeout)
+            return 0
+        now = clock.monotonic()
+        done = self._completed(now)
+        if done <= self._seen:
+            due = self._converting_since + (self._seen + 1) / self._rate
+            if due - now > timeout:
+                clock.sleep(timeout)
+                return 0
+            clock.sleep(due - now)
+            done = max(self._completed(clock.monotonic()), self._seen + 1)
+        missed, self._seen = done - self._seen, done
+        return missed
+
+    def close(self) -> None:
+        """Nothing to release; the chain keeps its state like a chip left powered."""
+
+    # SpiDevice --------------------------------------------------------------------------
+
+    def transfer(self, data: bytes, speed_hz: int | None = None) -> bytes:
+        """One CS-low transfer: DIN decoded as commands, DOUT as the chip drives it."""
+        self.transfers += 1
+        faults = self.faults
+        if faults.spi_error_after is not None:
+            if faults.spi_error_after <= 0:
+                raise OSError(errno.EIO, "Input/output error")
+            faults.spi_error_after -= 1
+        if not (self._pwdn and self._reset_pin):
+            return bytes(len(data))
+        rdatac = self._rdatac
+        if rdatac and self._converting_since is not None and data == self._zeros:
+            return self._frame()
+        out = bytearray(len(data))
+        if rdatac and self._converting_since is not None:
+            frame = self._frame()
+            out[: len(frame)] = frame[: len(data)]
+        self._decode(data, out, speed_hz)
+        return bytes(out)
+
+    # Commands -------------------------------------------------------------------------
+
+    def _decode(self, data: bytes, out: bytearray, speed_hz: int | None) -> None:
+        now = self.clock.monotonic()
+        i = 0
+        while i < len(data):
+            opcode = data[i]
+            if opcode == 0x00:
+                i += 1
+                continue
+            if now < self._busy_until or not self._por_done(now):
+                self.timing_violations += 1
+                return
+            if opcode & 0xE0 in (Opcode.RREG, Opcode.WREG):
+                if i + 1 >= len(data):
+                    return  # CS rose mid-command: the chip discards it
+                count = data[i + 1] + 1
+                address = opcode & 0x1F
+                end = i + 2 + (count if opcode & 0xE0 == Opcode.WREG else 0)
+                if speed_hz is not None and speed_hz > _COMMAND_SPEED_LIMIT_HZ:
+                    self.timing_violations += 1
+                    return
+                if self._rdatac:
+                    self.ignored_commands += 1
+                elif opcode & 0xE0 == Opcode.WREG:
+                    if not self.faults.ignore_writes:
+                        self._write(address, data[i + 2 : end])
+                else:
+                    for k in range(count):
+                        if i + 2 + k < len(out) and address + k < _REGISTER_COUNT:
+                            out[i + 2 + k] = self.registers(0)[address + k]
+                    end = i + 2 + count
+                i = end
+                continue
+            self._command(opcode, out, i + 1)
+            i += 1
+
+    def _command(self, opcode: int, out: bytearray, position: int) -> None:
+        if opcode == Opcode.RESET:
+            self._reset_chips()
+            self._busy_until = self.clock.monotonic() + _RESET_BUSY_S
+        elif opcode == Opcode.SDATAC:
+            self._rdatac = False
+        elif opcode == Opcode.RDATAC:
+            self._rdatac = True
+        elif opcode == Opcode.START:
+            self._start_cmd = True
+        elif opcode == Opcode.STOP:
+            self._start_cmd = False
+        elif opcode == Opcode.STANDBY:
+            self._standby = True
+        elif opcode == Opcode.WAKEUP:
+            self._standby = False
+        elif opcode == Opcode.RDATA and self._converting_since is not None:
+            frame = self._frame()
+            out[position : position + len(frame)] = frame[: len(out) - position]
+        self._update_converting()
+
+    def _write(self, address: int, values: bytes) -> None:
+        for offset, value in enumerate(values):
+            register = address + offset
+            if register >= _REGISTER_COUNT:
+                break
+            for chip in self._registers:
+                read_only = READ_ONLY_MASKS.get(Register(register), 0)
+                value = (chip[register] & read_only) | (value & ~read_only & 0xFF)
+                fixed_mask, fixed_value = FIXED_BITS.get(Register(register), (0, 0))
+                chip[register] = (value & ~fixed_mask) | fixed_value
+        self._configure_inputs()
+        self._update_status()
+
+    def _reset_chips(self) -> None:
+        for chip in self._registers:
+            for register, value in RESET_VALUES.items():
+                chip[register] = value
+        self._rdatac = True
+        self._start_cmd = False
+        self._standby = False
+        self._configure_inputs()
+        self._update_status()
+        self._update_converting()
+
+    # Conversions ------------------------------------------------------------------------
+
+    def _por_done(self, now: float) -> bool:
+        return now - self._powered_at >= POWER_ON_RESET_S
+
+    def _update_converting(self) -> None:
+        on = (self._start_pin or self._start_cmd) and self._pwdn and not self._standby
+        if on and self._converting_since is None:
+            self._converting_since = self.clock.monotonic()
+            self._seen = 0
+            self._drop_frames()
+        elif not on:
+            self._converting_since = None
+
+    def _completed(self, now: float) -> int:
+        if self._converting_since is None:
+            return 0
+        return max(0, math.floor((now - self._converting_since) * self._rate + 1e-6))
+
+    def _configure_inputs(self) -> None:
+        chip = self._registers[0]
+        rate, _, _ = decode_config1(chip[Register.CONFIG1])
+        new_rate = rate if rate is not None else 250
+        if new_rate != self._rate and self._converting_since is not None:
+            self._converting_since = self.clock.monotonic()  # a new rate restarts the filter
+            self._seen = 0
+        self._rate = new_rate
+        amplitude, frequency, internal = decode_config2(chip[Register.CONFIG2])
+        settings = [
+            decode_chnset(self._registers[c][channel_register(p)])
+            for c in range(self.chips)
+            for p in range(CHANNELS_PER_CHIP)
+        ]
+        self.inputs.configure(self._rate, settings, TestSignal(amplitude, frequency, internal))
+        self._drop_frames()
+
+    def _frame(self) -> bytes:
+        """The newest conversion's frame, as the chain shifts it out (faults applied)."""
+        k = max(self._completed(self.clock.monotonic()) - 1, 0)
+        if not self._counts_first <= k < self._counts_first + self._counts.shape[1]:
+            self._generate(k)
+        if self._chunk is None:
+            self._chunk = _encode_frames(self._counts, self.chips, self._status)
+        start = (k - self._counts_first) * self._frame_len
+        self.frames_read += 1
+        faults = self.faults
+        if not faults.bad_status_frames and not faults.bit_flips:
+            return self._chunk[start : start + self._frame_len]
+        frame = bytearray(self._chunk[start : start + self._frame_len])
+        if faults.bad_status_frames:
+            faults.bad_status_frames -= 1
+            frame[faults.bad_status_chip * _FRAME_PER_CHIP] ^= 0xF0
+        for channel, bit in faults.bit_flips:
+            chip, position = divmod(channel, CHANNELS_PER_CHIP)
+            byte = chip * _FRAME_PER_CHIP + 3 + 3 * position + 2 - bit // 8
+            frame[byte] ^= 1 << (bit % 8)
+        faults.bit_flips = []
+        return bytes(frame)
+
+    def _generate(self, k: int) -> None:
+        """Counts from conversion ``k`` on; the analog signals run on without a jump."""
+        analog_k = self._analog_base + k
+        skipped = analog_k - self._analog_next
+        if skipped < 0 or skipped > 16 * self.CHUNK:  # after a reconfiguration or a long stall
+            self._analog_base = self._analog_next - k
+        elif skipped:  # overwritten conversions still pass through the signal model
+            self.inputs.counts(self._analog_next, skipped)
+        first = self._analog_base + k
+        self._counts = self.inputs.counts(first, self.CHUNK)
+        self._counts_first = k
+        self._analog_next = first + self.CHUNK
+        self._chunk = None
+
+    def _drop_frames(self) -> None:
+        self._counts = np.zeros((self.inputs.channels, 0), dtype=np.int32)
+        self._counts_first = 0
+        self._chunk = None
+
+    def _lead_off_status(self, chip: int) -> tuple[int, int]:
+        registers = self._registers[chip]
+        if not lead_off_comparators_on(registers[Register.CONFIG4]):
+            return 0, 0
+        span = slice(chip * CHANNELS_PER_CHIP, (chip + 1) * CHANNELS_PER_CHIP)
+        statp = _bits(self.electrode_off_p[span]) & registers[Register.LOFF_SENSP]
+        statn = _bits(self.electrode_off_n[span]) & registers[Register.LOFF_SENSN]
+        return statp, statn
+
+    def _update_status(self) -> None:
+        status = bytearray()
+        for chip in range(self.chips):
+            statp, statn = self._lead_off_status(chip)
+            gpio = self._registers[chip][Register.GPIO] >> 4
+            status += bytes(
+                (0xC0 | statp >> 4, (statp & 0x0F) << 4 | statn >> 4, (statn & 0x0F) << 4 | gpio)
+            )
+        if status != self._status:
+            self._status = bytes(status)
+            self._chunk = None
+
+
+def _bits(flags: npt.NDArray[np.bool_]) -> int:
+    return sum(1 << i for i, flag in enumerate(flags) if flag)
+
+
+def _encode_frames(counts: npt.NDArray[np.int32], chips: int, status: bytes) -> bytes:
+    """Counts (channels × n) to n frames: per chip its status word then 24-bit words."""
+    n = counts.shape[1]
+    words = np.ascontiguousarray(counts.T, dtype=">i4").view(np.uint8).reshape(n, -1, 4)
+    frames = np.empty((n, chips, _FRAME_PER_CHIP), dtype=np.uint8)
+    frames[:, :, :3] = np.frombuffer(status, dtype=np.uint8).reshape(chips, 3)
+    frames[:, :, 3:] = words[:, :, 1:].reshape(n, chips, 3 * CHANNELS_PER_CHIP)
+    return frames.tobytes()
