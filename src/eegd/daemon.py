@@ -2,7 +2,13 @@
 
 Every component runs as a supervised task. ``run_daemon`` runs until SIGINT/SIGTERM and
 reports a status line every few seconds on the log (stderr); SIGHUP reloads the config file
-and applies what can change while running (the filter, the log level).
+and applies what can change while running (the options of plugins that can be reconfigured,
+such as the filter, and the log level).
+
+The daemon names no concrete source or plugin: the configuration builds the source its
+``source.kind`` names from the source registry, and plugins come from the ``eegd.plugins``
+entry points. A plugin's run-time changes (``reconfigure``, through its routes) are kept
+here, so a plugin the supervisor restarts is built with them.
 """
 
 from __future__ import annotations
@@ -21,16 +27,21 @@ import msgspec
 from eegd.acquisition import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.config import Config
-from eegd.dsp.filters import design_sos
-from eegd.errors import EegdError
+from eegd.errors import ConfigError, EegdError
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.net.connections import ConnectionManager, ConnectionSettings
 from eegd.net.server import Server, ServerSettings
-from eegd.plugin import Plugin, PluginContext, load_plugin_class
-from eegd.plugins.brain_waves import BrainWaves
-from eegd.plugins.voltage_filter import VoltageFilter, settings_from_options
+from eegd.plugin import (
+    Plugin,
+    PluginClass,
+    PluginContext,
+    Reconfigurable,
+    ReportsStats,
+    Route,
+    load_plugin_class,
+    plugin_routes,
+)
 from eegd.sources.base import Source
-from eegd.sources.synthetic import SyntheticSource
 from eegd.supervisor import Supervisor, TaskState
 
 __all__ = ["ACQUISITION_TASK", "CONNECTIONS_TASK", "Daemon", "StatusSnapshot", "run_daemon"]
@@ -63,13 +74,22 @@ class Daemon:
         self.supervisor = Supervisor(
             self.bus, policy=config.supervisor, logger=logging.getLogger("eegd.supervisor")
         )
-        self.acquisition = AcquisitionLoop(self.bus, self._source_factory, config.source.batch_size)
+        self.acquisition = AcquisitionLoop(
+            self.bus, self._source_factory, config.source.batch_size, kind=config.source.kind
+        )
         self.plugins: dict[str, Plugin] = {}
         """The running instance of each plugin, replaced when the supervisor restarts one."""
         self.started_monotonic = time.monotonic()
-        self.filter_settings = config.filter.settings()
-        """The voltage filter's settings now; changes at run time survive a plugin restart."""
-        self._builders = {name: self._plugin_builder(name) for name in config.plugins}
+        self.plugin_options: dict[str, dict[str, Any]] = {
+            name: config.plugin_options(name) for name in config.plugins
+        }
+        """Each plugin's options now; changes at run time survive a plugin restart."""
+        self._classes = {name: self._plugin_class(name) for name in config.plugins}
+        self._routes = [
+            (name, route)
+            for name, plugin_class in self._classes.items()
+            for route in plugin_routes(plugin_class)
+        ]
         server = config.server
         self.connections = ConnectionManager(
             self.bus,
@@ -107,28 +127,22 @@ class Daemon:
         }
 
     def _open_source(self) -> Source:
-        """The source the configuration names (only the synthetic one exists yet)."""
-        return SyntheticSource(self.config.synthetic_settings())
+        """A fresh source of the configured kind, from the source registry."""
+        return self.config.build_source()
 
-    def _plugin_builder(self, name: str) -> Callable[[], Plugin]:
-        """How to build a fresh instance of plugin ``name``; raises ``PluginError`` early."""
-        if name == VoltageFilter.name:
-            return lambda: VoltageFilter(self.filter_settings)
-        if name == BrainWaves.name:
-            return lambda: BrainWaves(self.config.spectrum.settings())
+    def _plugin_class(self, name: str) -> PluginClass:
+        """The class of plugin ``name``; raises ``PluginError`` (or ``ConfigError``) early."""
         plugin_class = load_plugin_class(name)
-        options = self.config.plugin.get(name, {})
-        plugin_class.from_options(options)  # bad options fail the start, not a restart loop
-        return lambda: plugin_class.from_options(options)
+        plugin_class.from_options(self.plugin_options[name])  # bad options fail the start
+        return plugin_class
 
     def _plugin_task(self, name: str) -> Callable[[], Coroutine[Any, Any, None]]:
         def start() -> Coroutine[Any, Any, None]:
-            plugin = self._builders[name]()
+            options = self.plugin_options[name]
+            plugin = self._classes[name].from_options(options)
             self.plugins[name] = plugin
             context = PluginContext(
-                bus=self.bus,
-                logger=logging.getLogger(f"eegd.plugin.{name}"),
-                options=self.config.plugin.get(name, {}),
+                bus=self.bus, logger=logging.getLogger(f"eegd.plugin.{name}"), options=options
             )
             return plugin.run(context)
 
@@ -140,7 +154,7 @@ class Daemon:
 
     def start(self) -> None:
         """Start the source, the plugins and the connection manager as supervised tasks."""
-        for name in self._builders:
+        for name in self._classes:
             self.supervisor.add(name, self._plugin_task(name))
         self.supervisor.add(CONNECTIONS_TASK, self.connections.run)
         self.supervisor.add(ACQUISITION_TASK, self.acquisition.run)
@@ -158,7 +172,7 @@ class Daemon:
         session = self.acquisition.session
         acquisition = self.acquisition.stats()
         bus = self.bus.stats()
-        brain_waves = self.plugins.get(BrainWaves.name)
+        plugins = self.plugin_stats()
         return {
             "source": {
                 "kind": source.kind,
@@ -187,9 +201,8 @@ class Daemon:
                 **self.server.guard.stats.as_dict(),
                 "malformed_requests": self.server.aiohttp_log.count,
             },
-            "spectra_computed": (
-                brain_waves.spectra_computed if isinstance(brain_waves, BrainWaves) else 0
-            ),
+            "plugins": plugins,
+            "spectra_computed": sum(stats.get("spectra_computed", 0) for stats in plugins.values()),
             "tasks": [
                 {
                     "name": status.name,
@@ -202,39 +215,71 @@ class Daemon:
             ],
         }
 
-    def filter_state(self) -> dict[str, Any]:
-        """The voltage filter's settings, for ``GET /api/filter``."""
-        return dataclasses.asdict(self.filter_settings)
+    def plugin_stats(self) -> dict[str, dict[str, int]]:
+        """Each running plugin's counters, for those that keep any."""
+        return {
+            name: dict(plugin.stats())
+            for name, plugin in self.plugins.items()
+            if isinstance(plugin, ReportsStats)
+        }
 
-    def update_filter(self, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Change the voltage filter while running (``PUT /api/filter``).
+    def routes(self) -> list[tuple[str, Route]]:
+        """The HTTP routes the plugins contribute, each with the plugin's name."""
+        return list(self._routes)
 
-        Unknown keys and bad values raise ``ConfigError`` and change nothing. The running
-        filter switches without a glitch larger than a fresh start, and a ``config_changed``
-        event tells every client.
+    def plugin_state(self, plugin: str) -> dict[str, Any]:
+        """Plugin ``plugin``'s options now (``GET /api/filter`` for the voltage filter)."""
+        return dict(self._options_of(plugin))
+
+    def reconfigure(self, plugin: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change plugin ``plugin`` while running (``PUT /api/filter`` for the voltage filter).
+
+        The plugin checks ``changes`` itself: unknown keys and bad values raise
+        ``ConfigError`` and change nothing. The new state is kept for the plugin's next
+        restart, and a ``config_changed`` event tells every client.
         """
-        settings = settings_from_options(changes, base=self.filter_settings)
-        session = self.acquisition.session
-        design_sos(settings, session.sample_rate if session else self.config.source.sample_rate)
-        plugin = self.plugins.get(VoltageFilter.name)
-        if isinstance(plugin, VoltageFilter):
-            plugin.update(settings)
-        self.filter_settings = settings
-        state = self.filter_state()
-        self.bus.publish(SystemEvent.now(SystemEventKind.CONFIG_CHANGED, filter=state))
-        logger.info("voltage filter changed: %s", state)
-        return state
+        options = self._options_of(plugin)
+        instance = self.plugins.get(plugin) or self._classes[plugin].from_options(options)
+        if not isinstance(instance, Reconfigurable):
+            raise ConfigError(f"plugin {plugin!r}: its options cannot change while it runs")
+        state = dict(instance.reconfigure(changes))
+        self.plugin_options[plugin] = state
+        table = self.config.plugin_table(plugin)
+        self.bus.publish(
+            SystemEvent.now(SystemEventKind.CONFIG_CHANGED, plugin=plugin, **{table: state})
+        )
+        logger.info("plugin %s changed: %s", plugin, state)
+        return dict(state)
+
+    def _options_of(self, plugin: str) -> dict[str, Any]:
+        options = self.plugin_options.get(plugin)
+        if options is None:
+            running = ", ".join(self.plugin_options) or "none"
+            raise ConfigError(f"plugin {plugin!r}: not running (running: {running})")
+        return options
 
     def reload(self, config: Config) -> None:
-        """Apply a reloaded configuration: the filter and log level now, the rest at restart."""
-        if config.filter != self.config.filter:
-            self.update_filter(msgspec.structs.asdict(config.filter))
+        """Apply a reloaded configuration: the options of every plugin that can change while
+        running, and the log level, now; the rest at the next restart."""
+        live = [name for name, cls in self._classes.items() if hasattr(cls, "reconfigure")]
+        for name in live:
+            if config.plugin_options(name) != self.config.plugin_options(name):
+                self.reconfigure(name, config.plugin_options(name))
         if config.log.level != self.config.log.level:
             logging.getLogger().setLevel(config.log.level.upper())
+        tables = {self.config.plugin_table(name) for name in live}
+        applied: dict[str, Any] = {"log": config.log}
+        applied.update({table: getattr(config, table) for table in tables if "." not in table})
+        names = {table.removeprefix("plugin.") for table in tables if table.startswith("plugin.")}
+        applied["plugin"] = {
+            **{key: value for key, value in self.config.plugin.items() if key not in names},
+            **{key: value for key, value in config.plugin.items() if key in names},
+        }
+        current = msgspec.structs.replace(self.config, **applied)
         later = [
             name
             for name in msgspec.structs.asdict(config)
-            if name not in ("filter", "log") and getattr(config, name) != getattr(self.config, name)
+            if getattr(config, name) != getattr(current, name)
         ]
         if later:
             logger.warning(
@@ -243,7 +288,7 @@ class Daemon:
             )
         else:
             logger.info("reloaded the configuration")
-        self.config = msgspec.structs.replace(self.config, filter=config.filter, log=config.log)
+        self.config = current
 
     def acquisition_gave_up(self) -> bool:
         """Whether the source failed more often than the restart policy allows."""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -13,6 +13,8 @@ import pytest
 from eegd.bus import EventBus
 from eegd.net.connections import ConnectionManager
 from eegd.net.server import Server, ServerSettings
+from eegd.plugin import Route
+from eegd.plugins.voltage_filter import VoltageFilter
 from tests.support.live import LiveDaemon, live_daemon, watching
 
 #: 31 packets a second at 250 Hz, so the watcher sees a few frames quickly.
@@ -187,10 +189,13 @@ class BrokenControl:
     def status(self) -> Mapping[str, Any]:
         raise RuntimeError("secret internals")
 
-    def filter_state(self) -> Mapping[str, Any]:
+    def routes(self) -> Sequence[tuple[str, Route]]:
+        return [(VoltageFilter.name, route) for route in VoltageFilter.routes()]
+
+    def plugin_state(self, plugin: str) -> Mapping[str, Any]:
         raise RuntimeError("secret internals")
 
-    def update_filter(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
+    def reconfigure(self, plugin: str, changes: Mapping[str, Any]) -> Mapping[str, Any]:
         raise RuntimeError("secret internals")
 
 

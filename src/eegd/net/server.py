@@ -5,6 +5,10 @@ Everything is on one aiohttp port. Accepted WebSockets are handed to the
 Every HTTP error, a 404 or a 413 as much as a refused filter setting, is the JSON shape
 ``{"type": "error", "code": ..., "message": ...}``; an unexpected exception is a 500 with a
 generic message, its traceback logged once.
+
+Besides its own routes the server mounts those the plugins declare (``eegd.plugin.Route``,
+e.g. the voltage filter's ``GET/PUT /api/filter``): a handler gets the request's JSON object
+and a control that reaches its plugin through the daemon (``DaemonControl``).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import http
+import inspect
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,6 +36,7 @@ from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
 from eegd.net.connections import ConnectionManager
 from eegd.net.guard import ConnectionGuard, QuietServerLog
+from eegd.plugin import Route, RouteRequest
 
 __all__ = [
     "FIXED_ROUTES",
@@ -59,11 +65,36 @@ class DaemonControl(Protocol):
     def status(self) -> Mapping[str, Any]:
         """Everything ``GET /api/status`` reports."""
 
-    def filter_state(self) -> Mapping[str, Any]:
-        """The voltage filter's settings."""
+    def routes(self) -> Sequence[tuple[str, Route]]:
+        """The routes the plugins contribute, each with its plugin's name."""
 
-    def update_filter(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Apply ``changes`` to the voltage filter; raises ``ConfigError`` if they are bad."""
+    def plugin_state(self, plugin: str) -> Mapping[str, Any]:
+        """Plugin ``plugin``'s options now."""
+
+    def reconfigure(self, plugin: str, changes: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Apply ``changes`` to plugin ``plugin``; raises ``ConfigError`` if they are bad."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PluginControl:
+    """The ``eegd.plugin.PluginControl`` a route handler gets: the daemon, for one plugin."""
+
+    daemon: DaemonControl
+    name: str
+
+    @property
+    def plugin(self) -> str:
+        return self.name
+
+    def state(self) -> Mapping[str, Any]:
+        return self.daemon.plugin_state(self.name)
+
+    def reconfigure(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
+        return self.daemon.reconfigure(self.name, changes)
+
+
+#: Methods whose requests carry a JSON object for the handler.
+_BODY_METHODS = frozenset({"PUT", "POST"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +150,12 @@ class Server:
         for path in FIXED_ROUTES:
             app.router.add_get(path, self._fixed)
         app.router.add_get("/api/status", self._api_status)
-        app.router.add_get("/api/filter", self._get_filter)
-        app.router.add_put("/api/filter", self._put_filter)
+        for plugin, route in self._control.routes():
+            handler = self._plugin_route(plugin, route)
+            if route.method == "GET":
+                app.router.add_get(route.path, handler)  # and HEAD, as every GET route
+            else:
+                app.router.add_route(route.method, route.path, handler)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_static("/kiosk/", KIOSK_DIR, show_index=False)
         return app
@@ -171,19 +206,28 @@ class Server:
     async def _api_status(self, request: web.Request) -> web.Response:
         return web.json_response(self._control.status(), dumps=_dumps)
 
-    async def _get_filter(self, request: web.Request) -> web.Response:
-        return web.json_response(self._control.filter_state())
+    def _plugin_route(
+        self, plugin: str, route: Route
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """The aiohttp handler of a plugin's route: parse the body, call, answer JSON."""
+        control = _PluginControl(self._control, plugin)
 
-    async def _put_filter(self, request: web.Request) -> web.Response:
-        """Change filter settings: a JSON object of the keys to change, 0 or null for off."""
-        try:
-            changes = _json_object(await request.read(), request.charset)
-        except _BadBody as exc:
-            return _error_response(400, exc.code, str(exc))
-        try:
-            return web.json_response(self._control.update_filter(changes))
-        except ConfigError as exc:
-            return _error_response(400, "bad_field", str(exc))
+        async def handle(request: web.Request) -> web.Response:
+            body: Mapping[str, Any] = {}
+            if route.method in _BODY_METHODS:
+                try:
+                    body = _json_object(await request.read(), request.charset)
+                except _BadBody as exc:
+                    return _error_response(400, exc.code, str(exc))
+            try:
+                reply = route.handler(RouteRequest(body=body, control=control))
+                if inspect.isawaitable(reply):
+                    reply = await reply
+            except ConfigError as exc:
+                return _error_response(400, "bad_field", str(exc))
+            return web.json_response(dict(reply), dumps=_dumps)
+
+        return handle
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -50,7 +50,18 @@ class BrainWaves(TransformPlugin):
             raise ConfigError(
                 f"{unknown[0]}: unknown brain_waves option (allowed: {', '.join(_OPTION_KEYS)})"
             )
-        return cls(SpectrumSettings(**options))
+        values = dict(options)
+        if values.get("detrend") == "none":  # as [spectrum] spells "no detrend"
+            values["detrend"] = None
+        return cls(SpectrumSettings(**values))
+
+    def stats(self) -> Mapping[str, int]:
+        """Spectra computed and packets seen, besides the base's counters."""
+        return {
+            **super().stats(),
+            "spectra_computed": self.spectra_computed,
+            "packets_seen": self.packets_seen,
+        }
 
     def process(self, event: Event) -> Sequence[Event]:
         """The spectra that fall due with this packet's samples (usually none or one)."""
