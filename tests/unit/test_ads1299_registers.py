@@ -275,12 +275,15 @@ def test_noise_falls_with_gain_and_rises_with_rate() -> None:
 @pytest.mark.parametrize(
     "module_name",
     [
+        "eegd.sources.ads1299",
         "eegd.sources.ads1299.registers",
         "eegd.sources.ads1299.settings",
         "eegd.sources.ads1299.noise",
         "eegd.sources.ads1299.interface",
         "eegd.sources.ads1299.signals",
         "eegd.sources.ads1299.emulator",
+        "eegd.sources.ads1299.driver",
+        "eegd.sources.ads1299.hardware",
     ],
 )
 def test_all_is_exactly_the_public_names(module_name: str) -> None:

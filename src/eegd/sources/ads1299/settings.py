@@ -239,7 +239,10 @@ class ADS1299Settings:
             return 0
         if self.bias_channels is None:
             return 0xFF
-        return sum(1 << ((c - 1) % CHANNELS_PER_CHIP) for c in set(self.bias_channels))
+        mask = 0
+        for channel in self.bias_channels:
+            mask |= 1 << ((channel - 1) % CHANNELS_PER_CHIP)
+        return mask
 
     def check_throughput(self, channels: int, sample_rate: int) -> None:
         """Refuse an SPI clock too slow to move every frame before the next DRDY."""
@@ -264,7 +267,7 @@ def register_values(
     per_channel = settings.channel_settings(channels)
     lead_off_mask = 0
     if settings.lead_off:
-        lead_off_mask = sum(1 << (slot % CHANNELS_PER_CHIP) for slot in range(channels))
+        lead_off_mask = (1 << min(channels, CHANNELS_PER_CHIP)) - 1
     values = {
         Register.CONFIG1: config1(sample_rate, daisy_chain=True),
         Register.CONFIG2: config2(

@@ -1,0 +1,24 @@
+"""The TI ADS1299 EEG front-end: its driver, the register map, and an emulator of the chip.
+
+``ADS1299Source`` is the source (``source.kind = "ads1299"``), configured by
+``ADS1299Settings`` (the ``[source.ads1299]`` table); ``ADS1299Emulator`` stands in for the
+chip at the SPI/GPIO level, for tests, benchmarks and ``emulate = true``.
+"""
+
+from __future__ import annotations
+
+from eegd.sources.ads1299.driver import ADS1299Source
+from eegd.sources.ads1299.emulator import ADS1299Emulator, Faults
+from eegd.sources.ads1299.interface import ControlLines, Hardware, SpiDevice, VirtualClock
+from eegd.sources.ads1299.settings import ADS1299Settings
+
+__all__ = [
+    "ADS1299Emulator",
+    "ADS1299Settings",
+    "ADS1299Source",
+    "ControlLines",
+    "Faults",
+    "Hardware",
+    "SpiDevice",
+    "VirtualClock",
+]
