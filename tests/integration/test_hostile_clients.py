@@ -2,7 +2,9 @@
 
 Every test runs the daemon in-process on a real port with a ``Watcher`` on another
 connection; it asserts the reply the hostile peer gets, that the watcher received every
-frame in order, and that the daemon's memory stayed bounded.
+frame in order, and that the daemon's memory stayed bounded. Where the hostile peer is not
+timed against real deadlines, the source runs on a stepped clock and the test releases the
+frames it waits for.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from eegd.events import FilteredEegPacket, SystemEventKind
 from eegd.net.clients import MAX_CONTROL_QUEUED
 from eegd.net.protocol import encode_client_message
 from eegd.net.protocol.messages import Ping
-from tests.support.live import LiveDaemon, live_daemon, rss_kib, watching
+from tests.support.live import LiveDaemon, Watcher, live_daemon, rss_kib, watching
 from tests.support.rawws import (
     PING,
     TEXT,
@@ -52,8 +54,13 @@ async def next_reply(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str
                 return reply
 
 
+async def released(live: LiveDaemon, watcher: Watcher, frames: int) -> None:
+    """Release ``frames`` packets from the stepped source and wait until the watcher has them."""
+    await watcher.wait_frame(await live.release(frames))
+
+
 async def test_a_ping_flood_is_refused_then_closed_and_nobody_else_notices() -> None:
-    async with live_daemon() as live, watching(live) as watcher:
+    async with live_daemon(stepped=True) as live, watching(live) as watcher:
         rss_before = rss_kib()
         flood = await asyncio.to_thread(raw_websocket, live.port, "/ws")
         ping = client_frame(TEXT, encode_client_message(Ping()).encode())
@@ -65,7 +72,7 @@ async def test_a_ping_flood_is_refused_then_closed_and_nobody_else_notices() -> 
         flood.close()
         assert close_code(received) == 1008
         assert b"rate_limited" in received
-        await watcher.wait_frames(4)
+        await released(live, watcher, 4)
         stats = live.daemon.connections.stats()
         assert stats.closed_flooding == 1
         assert rss_kib() - rss_before < RSS_GROWTH_LIMIT_KIB
@@ -166,20 +173,23 @@ async def test_a_failing_pump_is_restarted_at_once_and_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with (
-        live_daemon() as live,
+        live_daemon(stepped=True) as live,
         watching(live) as watcher,
         aiohttp.ClientSession() as session,
         session.ws_connect(live.ws_url + "ws") as observer,
     ):
         await next_reply(observer, "hello")
+        await released(live, watcher, 1)
         # A packet whose frame id does not fit the wire's u64: what a buggy plugin might publish.
-        sample = await wait_for_filtered(live)
+        filtered = asyncio.create_task(wait_for_filtered(live))
+        await live.release_until(filtered.done)
+        sample = await filtered
         live.daemon.bus.publish(dataclasses.replace(sample, frame_id=1 << 64))
         failed = await next_reply(observer, "system")
         while failed["kind"] != SystemEventKind.TASK_FAILED:
             failed = await next_reply(observer, "system")
         assert failed["detail"]["task"] == "pump-filtered_eeg"
-        await watcher.wait_frames(8)
+        await released(live, watcher, 8)
         status = await get_json(live, "api/status")
         assert status["clients"]["pump_failures"]["filtered_eeg"] == 1
         watcher.assert_contiguous()
@@ -198,7 +208,7 @@ async def wait_for_filtered(live: LiveDaemon) -> FilteredEegPacket:
 async def test_a_message_of_exactly_the_limit_is_read_and_a_larger_one_refused() -> None:
     toml = "[server]\nmax_message_bytes = 1024\n"
     async with (
-        live_daemon(toml) as live,
+        live_daemon(toml, stepped=True) as live,
         watching(live) as watcher,
         aiohttp.ClientSession() as session,
         session.ws_connect(live.ws_url + "ws") as client,
@@ -217,7 +227,7 @@ async def test_a_message_of_exactly_the_limit_is_read_and_a_larger_one_refused()
             while (await client.receive()).type is not aiohttp.WSMsgType.CLOSE:
                 pass
         assert client.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
-        await watcher.wait_frames(4)
+        await released(live, watcher, 4)
         watcher.assert_contiguous()
 
 
@@ -259,7 +269,7 @@ async def test_malformed_requests_and_connections_do_not_flood_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with live_daemon() as live, watching(live) as watcher:
+    async with live_daemon(stepped=True) as live, watching(live) as watcher:
         loop = asyncio.get_running_loop()
         for index in range(50):
             peer = socket.socket()
@@ -276,7 +286,7 @@ async def test_malformed_requests_and_connections_do_not_flood_the_log(
             for _ in range(20):
                 async with session.ws_connect(live.ws_url + "ws") as ws:
                     await next_reply(ws, "hello")
-        await watcher.wait_frames(2)
+        await released(live, watcher, 2)
         watcher.assert_contiguous()
     loud = [record for record in caplog.records if record.levelno >= logging.WARNING]
     assert loud == [], [record.getMessage() for record in loud]
@@ -292,7 +302,7 @@ async def test_a_slow_clients_losses_show_in_the_warning_and_the_status_line(
         "[source]\nchannels = 32\nsample_rate = 16000\nbatch_size = 512\n"
         "[server]\nclient_queue_s = 0.5\nstall_timeout_s = 60\n"
     )
-    async with live_daemon(toml) as live, watching(live) as watcher:
+    async with live_daemon(toml, stepped=True) as live, watching(live) as watcher:
         connections = live.daemon.connections
         connections.settings = dataclasses.replace(connections.settings, drop_warning_interval=0.5)
         before = live.daemon.snapshot()
@@ -305,7 +315,8 @@ async def test_a_slow_clients_losses_show_in_the_warning_and_the_status_line(
                     return found
             return None
 
-        await wait_until(lambda: warning() is not None, timeout=30)
+        while warning() is None:  # the slow socket fills, its queue drops, the warning comes
+            await released(live, watcher, 8)
         found = warning()
         assert found is not None
         in_window, in_total = int(found["window"]), int(found["total"])
@@ -315,7 +326,7 @@ async def test_a_slow_clients_losses_show_in_the_warning_and_the_status_line(
         reported = int(re.search(r"client drops (\d+)", line)[1])  # type: ignore[index]
         assert reported >= in_total
         slow.close()
-        await watcher.wait_frames(4)
+        await released(live, watcher, 4)
         watcher.assert_contiguous()
 
 
@@ -327,7 +338,7 @@ async def test_an_envelope_slower_than_a_packet_reaches_its_client_and_nobody_lo
     max_rate: float,
 ) -> None:
     async with (
-        live_daemon() as live,
+        live_daemon(stepped=True) as live,
         watching(live) as watcher,
         aiohttp.ClientSession() as session,
         session.ws_connect(live.ws_url + "ws") as slow_display,
@@ -338,11 +349,18 @@ async def test_an_envelope_slower_than_a_packet_reaches_its_client_and_nobody_lo
         )
         await next_reply(slow_display, "subscribed")
         envelopes = 0
-        async with asyncio.timeout(15):
+
+        async def three_envelopes() -> None:
+            nonlocal envelopes
             while envelopes < 3:
                 message = await slow_display.receive()
                 envelopes += message.type is aiohttp.WSMsgType.BINARY
-        await watcher.wait_frames(4)
+
+        reading = asyncio.create_task(three_envelopes())
+        while not reading.done():
+            await released(live, watcher, 1)
+        await reading
+        await released(live, watcher, 4)
         assert live.daemon.connections.stats().pump_failures["filtered_eeg"] == 0
         assert rss_kib() - rss_before < RSS_GROWTH_LIMIT_KIB
         watcher.assert_contiguous()
@@ -361,7 +379,7 @@ async def test_a_bad_message_gets_its_error_and_the_connection_and_stream_go_on(
     text: str, code: str
 ) -> None:
     async with (
-        live_daemon() as live,
+        live_daemon(stepped=True) as live,
         watching(live) as watcher,
         aiohttp.ClientSession() as session,
         session.ws_connect(live.ws_url + "ws") as client,
@@ -375,5 +393,5 @@ async def test_a_bad_message_gets_its_error_and_the_connection_and_stream_go_on(
             assert "100000" in refused["message"]
         await client.send_str('{"type":"ping"}')
         await next_reply(client, "pong")
-        await watcher.wait_frames(4)
+        await released(live, watcher, 4)
         watcher.assert_contiguous()
