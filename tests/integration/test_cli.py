@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from eegd.cli import main
 from eegd.client import Stream, connect
 from eegd.events import SystemEvent
 from eegd.net.protocol import EegFrame
@@ -37,14 +38,42 @@ def eegd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
     )
 
 
-def test_help_documents_the_commands_and_flags() -> None:
+def in_process(
+    args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    """``eegd ARGS`` run by ``eegd.cli.main`` in this process: exit code, stdout, stderr.
+
+    Only for commands that end by themselves (help, errors, ``config``), so the process
+    level is tested once per behaviour and the many cases of each cost no interpreter.
+    """
+    monkeypatch.chdir(cwd)
+    try:
+        code = main(args)
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_help_documents_the_commands_and_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     top = eegd("--help")
     assert top.returncode == 0
     assert "run" in top.stdout
     assert "config" in top.stdout
-    run = eegd("run", "--help")
+    code, out, _ = in_process(["run", "--help"], tmp_path, capsys, monkeypatch)
+    assert code == 0
     for flag in ("--config", "--channels", "--sample-rate", "--batch-size", "--notch", "--port"):
-        assert flag in run.stdout
+        assert flag in out
+
+
+def test_a_bad_flag_exits_2_with_one_line_from_the_process(tmp_path: Path) -> None:
+    result = eegd("run", "--channels", "33", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "eegd: error: --channels (source.channels: 33 is out of range (allowed: 1..32))"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -60,24 +89,31 @@ def test_help_documents_the_commands_and_flags() -> None:
     ],
 )
 def test_bad_config_is_one_line_naming_the_key_and_exit_2(
-    tmp_path: Path, args: list[str], toml: str | None, expected: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    toml: str | None,
+    expected: str,
 ) -> None:
     if toml is not None:
         (tmp_path / "eegd.toml").write_text(toml)
-    result = eegd("run", *args, cwd=tmp_path)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    code, _, stderr = in_process(["run", *args], tmp_path, capsys, monkeypatch)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
     assert expected in lines[0]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in stderr
 
 
-def test_config_command_prints_the_effective_configuration(tmp_path: Path) -> None:
+def test_config_command_prints_the_effective_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "eegd.toml").write_text("[source]\nchannels = 4\n")
-    result = eegd("config", "--sample-rate", "500", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert '"channels": 4' in result.stdout
-    assert '"sample_rate": 500' in result.stdout
+    code, out, err = in_process(["config", "--sample-rate", "500"], tmp_path, capsys, monkeypatch)
+    assert code == 0, err
+    assert '"channels": 4' in out
+    assert '"sample_rate": 500' in out
 
 
 def test_a_port_in_use_exits_2_with_one_line() -> None:
