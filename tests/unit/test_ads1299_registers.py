@@ -284,6 +284,7 @@ def test_noise_falls_with_gain_and_rises_with_rate() -> None:
         "eegd.sources.ads1299.emulator",
         "eegd.sources.ads1299.driver",
         "eegd.sources.ads1299.hardware",
+        "eegd.sources.ads1299.selftest",
     ],
 )
 def test_all_is_exactly_the_public_names(module_name: str) -> None:
