@@ -20,11 +20,11 @@ from eegd.events import (
     SystemEvent,
     SystemEventKind,
     Topic,
-    frozen_array,
     sample_timestamps,
 )
 from eegd.plugin import PluginContext
 from eegd.plugins.brain_waves import BrainWaves
+from tests.support.packets import chunks, filtered_packet
 from tests.support.waiting import wait_until
 
 RATE = 250.0
@@ -49,24 +49,18 @@ def packets(
     samples: npt.NDArray[np.float64], size: int, rate: float = RATE, first_sample: int = 0
 ) -> list[FilteredEegPacket]:
     """Consecutive filtered packets of ``size`` samples, frame ids counting from 100."""
-    out = []
-    for index, start in enumerate(range(0, samples.shape[1], size)):
-        block = samples[:, start : start + size]
-        first = first_sample + start
-        out.append(
-            FilteredEegPacket(
-                frame_id=100 + index,
-                first_sample=first,
-                timestamps=frozen_array(
-                    sample_timestamps(ANCHOR_US, first, block.shape[1], rate), np.uint64
-                ),
-                samples=frozen_array(block, np.float32),
-                sample_rate=rate,
-                channel_names=NAMES[: block.shape[0]],
-                monotonic_ns=1000 + index,
-            )
+    return [
+        filtered_packet(
+            block,
+            frame_id=100 + index,
+            first_sample=first_sample + start,
+            sample_rate=rate,
+            channel_names=NAMES[: block.shape[0]],
+            anchor_us=ANCHOR_US,
+            monotonic_ns=1000 + index,
         )
-    return out
+        for index, (start, block) in enumerate(chunks(samples, size))
+    ]
 
 
 def spectra(plugin: BrainWaves, inputs: list[FilteredEegPacket]) -> list[FftPacket]:

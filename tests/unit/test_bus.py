@@ -10,18 +10,17 @@ import pytest
 
 from eegd.bus import DropPolicy, EventBus
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
+from tests.support.packets import eeg_packet
 
 
 def packet(frame_id: int, channels: int = 2, samples: int = 4) -> EegPacket:
     raw = np.arange(channels * samples, dtype=np.int32).reshape(channels, samples) + frame_id
-    return EegPacket.create(
+    return eeg_packet(
+        raw.astype(np.float32) * 1e-6,
+        raw=raw,
         frame_id=frame_id,
         first_sample=frame_id * samples,
         timestamps=np.arange(samples, dtype=np.uint64),
-        raw=raw,
-        volts=raw.astype(np.float32) * 1e-6,
-        sample_rate=250.0,
-        channel_names=tuple(f"C{i}" for i in range(channels)),
         monotonic_ns=0,
     )
 

@@ -12,22 +12,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eegd.events import EegPacket, FilteredEegPacket, sample_timestamps
+from eegd.events import FilteredEegPacket, sample_timestamps
 from eegd.net.decimation import Envelope, EnvelopeDecimator
 from eegd.net.protocol import MAX_RATE_MAX, MAX_RATE_MIN
+from tests.support.packets import eeg_packet, filtered_packet
 
 ANCHOR_US = 1_000_000
 
 
 def filtered(frame_id: int, first: int, samples: np.ndarray, rate: float) -> FilteredEegPacket:
-    n = samples.shape[1]
-    return FilteredEegPacket(
+    return filtered_packet(
+        samples,
         frame_id=frame_id,
         first_sample=first,
-        timestamps=sample_timestamps(ANCHOR_US, first, n, rate),
-        samples=samples.astype(np.float32),
         sample_rate=rate,
-        channel_names=tuple(f"C{i}" for i in range(samples.shape[0])),
+        anchor_us=ANCHOR_US,
         monotonic_ns=frame_id,
     )
 
@@ -262,15 +261,8 @@ def test_an_empty_packet_changes_nothing() -> None:
 
 def test_raw_packets_are_enveloped_from_their_volts() -> None:
     volts = np.arange(8, dtype=np.float32).reshape(1, 8)
-    packet = EegPacket.create(
-        frame_id=3,
-        first_sample=0,
-        timestamps=sample_timestamps(ANCHOR_US, 0, 8, 250.0),
-        raw=np.zeros((1, 8), np.int32),
-        volts=volts,
-        sample_rate=250.0,
-        channel_names=("C3",),
-        monotonic_ns=0,
+    packet = eeg_packet(
+        volts, frame_id=3, channel_names=("C3",), anchor_us=ANCHOR_US, monotonic_ns=0
     )
     envelope = EnvelopeDecimator(62.5).push(packet)
 

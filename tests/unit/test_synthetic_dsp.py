@@ -7,10 +7,11 @@ import scipy.signal
 
 from eegd.dsp.filters import FilterSettings, design_sos, steady_state
 from eegd.dsp.spectrum import BANDS
-from eegd.events import EegPacket, FftPacket, FilteredEegPacket, sample_timestamps
+from eegd.events import EegPacket, FftPacket, FilteredEegPacket
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
+from tests.support.packets import eeg_packet
 
 RATE = 250
 
@@ -25,12 +26,11 @@ def synthetic_packets(
     for frame_id in range(int(seconds * RATE) // batch):
         block = source.read(batch)
         packets.append(
-            EegPacket.create(
+            eeg_packet(
+                block.volts,
+                raw=block.raw,
                 frame_id=frame_id,
                 first_sample=block.first_sample,
-                timestamps=sample_timestamps(0, block.first_sample, batch, RATE),
-                raw=block.raw,
-                volts=block.volts,
                 sample_rate=RATE,
                 channel_names=source.channel_names,
             )

@@ -19,10 +19,10 @@ from eegd.events import (
     SystemEvent,
     SystemEventKind,
     Topic,
-    sample_timestamps,
 )
 from eegd.plugin import PluginContext
 from eegd.plugins.voltage_filter import VoltageFilter
+from tests.support.packets import chunks, eeg_packet
 from tests.support.waiting import wait_until
 
 RATE = 250.0
@@ -42,21 +42,17 @@ def packets(
     volts: npt.NDArray[np.float64], size: int, rate: float = RATE, first_frame: int = 0
 ) -> list[EegPacket]:
     """Split ``volts`` into consecutive packets of ``size`` samples."""
-    out = []
-    for index, start in enumerate(range(0, volts.shape[1], size)):
-        block = volts[:, start : start + size]
-        out.append(
-            EegPacket.create(
-                frame_id=first_frame + index,
-                first_sample=start,
-                timestamps=sample_timestamps(ANCHOR_US, start, block.shape[1], rate),
-                raw=np.zeros(block.shape, dtype=np.int32),
-                volts=block,
-                sample_rate=rate,
-                channel_names=NAMES[: block.shape[0]],
-            )
+    return [
+        eeg_packet(
+            block,
+            frame_id=first_frame + index,
+            first_sample=start,
+            sample_rate=rate,
+            channel_names=NAMES[: block.shape[0]],
+            anchor_us=ANCHOR_US,
         )
-    return out
+        for index, (start, block) in enumerate(chunks(volts, size))
+    ]
 
 
 def filtered_samples(plugin: VoltageFilter, inputs: list[EegPacket]) -> npt.NDArray[np.float32]:
