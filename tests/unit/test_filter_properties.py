@@ -21,8 +21,9 @@ from eegd.config import load_config
 from eegd.daemon import Daemon
 from eegd.dsp.filters import POLE_MARGIN, FilterSettings, StreamingFilter, design_sos
 from eegd.errors import ConfigError
-from eegd.events import EegPacket, FilteredEegPacket, sample_timestamps
+from eegd.events import EegPacket, FilteredEegPacket
 from eegd.plugins.voltage_filter import VoltageFilter, settings_from_options
+from tests.support.packets import chunks, eeg_packet
 
 KEYS = ("highpass_hz", "lowpass_hz", "notch_hz", "order", "notch_q")
 CHANNELS = 8
@@ -92,18 +93,14 @@ def white_noise(rate: float, seed: int = 0) -> npt.NDArray[np.float64]:
 def packets(volts: npt.NDArray[np.float64], rate: float, first: int = 0) -> list[EegPacket]:
     size = BATCH[rate]
     return [
-        EegPacket.create(
+        eeg_packet(
+            block,
             frame_id=(first + start) // size,
             first_sample=first + start,
-            timestamps=sample_timestamps(
-                0, first + start, volts[:, start : start + size].shape[1], rate
-            ),
-            raw=np.zeros(volts[:, start : start + size].shape, dtype=np.int32),
-            volts=volts[:, start : start + size],
             sample_rate=rate,
             channel_names=tuple(f"E{index}" for index in range(CHANNELS)),
         )
-        for start in range(0, volts.shape[1], size)
+        for start, block in chunks(volts, size)
     ]
 
 

@@ -20,17 +20,15 @@ from eegd.errors import ConfigError, PluginError
 from eegd.events import (
     EegPacket,
     Event,
-    FftPacket,
     FilteredEegPacket,
     SystemEvent,
     SystemEventKind,
     Topic,
-    frozen_array,
-    sample_timestamps,
 )
 from eegd.plugin import PluginContext, TransformPlugin, available_plugins, load_plugin_class
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
+from tests.support.packets import eeg_packet, fft_packet
 from tests.support.waiting import wait_until
 
 
@@ -171,14 +169,13 @@ class Poisoned(TransformPlugin):
         if event.frame_id % 2:
             samples[0, 0] = np.nan
             band_power[-1, -1] = np.inf
-        spectrum = FftPacket(
+        spectrum = fft_packet(
+            np.ones((samples.shape[0], 3)),
+            band_power,
+            np.arange(3),
             source_frame_id=event.frame_id,
             timestamp=int(event.timestamps[-1]),
-            freqs=frozen_array(np.arange(3), np.float32),
-            psd=frozen_array(np.ones((samples.shape[0], 3)), np.float32),
-            band_power=frozen_array(band_power, np.float32),
             fft_size=4,
-            window="hann",
             sample_rate=event.sample_rate,
             channel_names=event.channel_names,
             monotonic_ns=event.monotonic_ns,
@@ -186,14 +183,11 @@ class Poisoned(TransformPlugin):
         return [FilteredEegPacket.from_source(event, samples), spectrum]
 
 
-def eeg_packet(frame_id: int) -> EegPacket:
-    return EegPacket.create(
+def raw_packet(frame_id: int) -> EegPacket:
+    return eeg_packet(
+        np.full((2, 4), 1e-5),
         frame_id=frame_id,
         first_sample=frame_id * 4,
-        timestamps=sample_timestamps(0, frame_id * 4, 4, 250.0),
-        raw=np.zeros((2, 4), dtype=np.int32),
-        volts=np.full((2, 4), 1e-5),
-        sample_rate=250.0,
         channel_names=("C3", "C4"),
     )
 
@@ -209,7 +203,7 @@ async def test_non_finite_output_is_dropped_counted_and_reported_once(
         try:
             await wait_until(lambda: bus.has_subscribers(Topic.RAW_EEG))
             for frame_id in range(7):
-                bus.publish(eeg_packet(frame_id))
+                bus.publish(raw_packet(frame_id))
             async with asyncio.timeout(5.0):
                 received = [await outputs.get() for _ in range(9)]
         finally:

@@ -23,7 +23,6 @@ from eegd.events import (
     SystemEvent,
     SystemEventKind,
     Topic,
-    frozen_array,
     sample_timestamps,
 )
 from eegd.net.protocol import (
@@ -59,6 +58,7 @@ from eegd.net.protocol import (
     parse_client_message,
     parse_header,
 )
+from tests.support.packets import eeg_packet, fft_packet
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 ANCHOR_US = 1_700_000_000_000_000
@@ -77,14 +77,14 @@ def make_raw(
     """A raw packet stamped the way the acquisition loop stamps it."""
     rng = np.random.default_rng(seed)
     raw = rng.integers(-(2**23), 2**23, size=(len(names), n_samples), dtype=np.int32)
-    return EegPacket.create(
+    return eeg_packet(
+        raw * np.float32(4.5 / 2**23 / 24),
+        raw=raw,
         frame_id=first_sample // 32 + 1,
         first_sample=first_sample,
-        timestamps=sample_timestamps(ANCHOR_US, first_sample, n_samples, sample_rate),
-        raw=raw,
-        volts=raw * np.float32(4.5 / 2**23 / 24),
         sample_rate=sample_rate,
         channel_names=names,
+        anchor_us=ANCHOR_US,
         monotonic_ns=987_654_321_012,
     )
 
@@ -98,15 +98,13 @@ def make_fft(*, bins: int = 101, seed: int = 1) -> FftPacket:
     """A spectrum with an odd number of bins and bands, float32 as the bus carries it."""
     rng = np.random.default_rng(seed)
     freqs = np.arange(bins, dtype=np.float32) * np.float32(0.1)
-    return FftPacket(
+    return fft_packet(
+        rng.random((len(NAMES), bins)) * 30,
+        rng.random((len(NAMES), len(BANDS))) * 90,
+        freqs,
         source_frame_id=41,
         timestamp=ANCHOR_US + 8_000_000,
-        freqs=frozen_array(freqs, np.float32),
-        psd=frozen_array(rng.random((len(NAMES), bins)) * 30, np.float32),
-        band_power=frozen_array(rng.random((len(NAMES), len(BANDS))) * 90, np.float32),
         fft_size=500,
-        window="hann",
-        sample_rate=250.0,
         channel_names=NAMES,
         monotonic_ns=123_000_000_456,
         bands=BANDS,
