@@ -15,8 +15,9 @@ from eegd.sources.ads1299.registers import (
     decode_chnset,
     decode_config1,
 )
-from eegd.sources.base import SampleBlock
+from eegd.sources.base import SampleBlock, SharedSourceOptions
 from eegd.sources.montage import standard_channel_names
+from eegd.sources.registry import load_source_class
 
 FAST_SPI = 20_000_000
 
@@ -298,3 +299,31 @@ def test_emulate_opens_the_built_in_emulator() -> None:
     with ADS1299Source(settings, 8, 500) as source:
         block = source.read(100)
     assert block.raw.shape == (8, 100)
+
+
+def test_the_registry_builds_it_from_the_config_tables() -> None:
+    assert load_source_class("ads1299") is ADS1299Source
+    shared = SharedSourceOptions(kind="ads1299", sample_rate=1000)
+    source = ADS1299Source.from_options(shared, {"emulate": True, "paced": False, "gain": 12})
+    assert source.sample_rate == 1000.0
+    assert source.channel_names == standard_channel_names(8)
+    chain = ADS1299Source.from_options(shared, {"chips": 3, "emulate": True})
+    assert len(chain.channel_names) == 24
+    explicit = SharedSourceOptions(kind="ads1299", channels=8, explicit=frozenset({"channels"}))
+    with pytest.raises(ConfigError, match=r"source\.ads1299\.chips: 3 chips read 17\.\.24"):
+        ADS1299Source.from_options(explicit, {"chips": 3})
+    with pytest.raises(ConfigError, match=r"source\.sample_rate: 300 is not an ADS1299 rate"):
+        ADS1299Source.from_options(SharedSourceOptions(kind="ads1299", sample_rate=300), {})
+    with pytest.raises(ConfigError, match=r"source\.ads1299\.gain: 5"):
+        ADS1299Source.from_options(shared, {"gain": 5})
+    assert ADS1299Source.requires is not None
+    assert ADS1299Source.requires.install_command == "pip install 'eegd[ads1299]'"
+
+
+def test_a_chain_has_chip_1_drive_the_clock() -> None:
+    emulator = ADS1299Emulator(2)
+    with make(emulator, channels=16):
+        assert decode_config1(emulator.registers()[Register.CONFIG1])[2] is True
+    emulator = ADS1299Emulator(1)
+    with make(emulator):
+        assert decode_config1(emulator.registers()[Register.CONFIG1])[2] is False

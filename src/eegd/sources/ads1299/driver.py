@@ -13,13 +13,14 @@ Lead-off: ``lead_off`` is the set of electrodes now off, ``lead_off_changes`` co
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from eegd.errors import ConfigError, SourceError
-from eegd.sources.adc import Ads1299Scale, decode_24bit
+from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale, decode_24bit
 from eegd.sources.ads1299.emulator import POWER_ON_RESET_S, ADS1299Emulator
 from eegd.sources.ads1299.interface import Hardware, VirtualClock
 from eegd.sources.ads1299.registers import (
@@ -35,7 +36,7 @@ from eegd.sources.ads1299.registers import (
     wreg,
 )
 from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes, register_values
-from eegd.sources.base import SampleBlock, Source
+from eegd.sources.base import OptionalDependency, SampleBlock, SharedSourceOptions, Source
 from eegd.sources.montage import standard_channel_names
 
 __all__ = ["COMMAND_SPEED_HZ", "ADS1299Source"]
@@ -61,6 +62,28 @@ class ADS1299Source(Source):
     ``hardware`` opens what the driver talks to; by default spidev and gpiod as the
     settings say, or a fresh emulator with ``emulate`` on.
     """
+
+    kind = "ads1299"
+    requires = OptionalDependency(extra="ads1299", module="spidev")
+
+    @classmethod
+    def from_options(cls, shared: SharedSourceOptions, options: Mapping[str, Any]) -> ADS1299Source:
+        """The chain ``[source]`` and ``[source.ads1299]`` describe; errors name the key.
+
+        ``chips`` set and ``source.channels`` left at its default reads every channel of
+        the chain (8 per chip); both set must agree.
+        """
+        settings = ADS1299Settings.from_mapping(options)
+        channels = shared.channels
+        if settings.chips is not None and "channels" not in shared.explicit:
+            channels = CHANNELS_PER_CHIP * settings.chips
+        rate = shared.sample_rate
+        if isinstance(rate, bool) or rate not in ADS1299_SAMPLE_RATES:
+            allowed = ", ".join(map(str, ADS1299_SAMPLE_RATES))
+            raise ConfigError(
+                f"source.sample_rate: {rate!r} is not an ADS1299 rate (allowed: {allowed})"
+            )
+        return cls(settings, channels, int(rate), shared.channel_names)
 
     def __init__(
         self,

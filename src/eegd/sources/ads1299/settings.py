@@ -264,12 +264,15 @@ def register_values(
     settings: ADS1299Settings, channels: int, sample_rate: int
 ) -> dict[Register, int]:
     """Every writable register's value for these settings, the same on every chip."""
+    chips = settings.resolved_chips(channels)
     per_channel = settings.channel_settings(channels)
     lead_off_mask = 0
     if settings.lead_off:
         lead_off_mask = (1 << min(channels, CHANNELS_PER_CHIP)) - 1
     values = {
-        Register.CONFIG1: config1(sample_rate, daisy_chain=True),
+        # In a chain chip 1 runs on its oscillator and drives CLK for the others (CLKSEL
+        # low on those), which ignore CLK_EN; every chip hears the same WREG.
+        Register.CONFIG1: config1(sample_rate, daisy_chain=True, clock_out=chips > 1),
         Register.CONFIG2: config2(
             settings.test_signal_amplitude, TestFrequency(settings.test_signal_frequency)
         ),
