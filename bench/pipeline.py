@@ -32,7 +32,6 @@ from eegd.dsp.spectrum import BANDS, band_power, decimation_factor, hann_psd
 from eegd.events import Topic
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.sources.base import SampleBlock, Source
-from eegd.sources.synthetic import SyntheticSource
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def case_config(case: Case) -> Config:
             "source.channels": ("", case.channels),
             "source.sample_rate": ("", case.sample_rate),
             "source.batch_size": ("", case.batch_size),
-            "synthetic.paced": ("", False),
+            "source.synthetic.paced": ("", False),
         },
     )
 
@@ -104,7 +103,7 @@ async def run_pipeline(case: Case) -> dict[str, Any]:
     gate = threading.Semaphore(IN_FLIGHT)
     daemon = Daemon(
         config,
-        source_factory=lambda: GatedSource(SyntheticSource(config.synthetic_settings()), gate),
+        source_factory=lambda: GatedSource(config.build_source(), gate),
     )
     frames = math.ceil(case.seconds * case.sample_rate / case.batch_size)
     spectra = 0
@@ -146,7 +145,7 @@ def offline_floor(case: Case) -> dict[str, Any]:
     config = case_config(case)
     n = int(case.seconds * case.sample_rate)
     start = time.process_time()
-    source = SyntheticSource(config.synthetic_settings())
+    source = config.build_source()
     source.open()
     volts = source.read(n).volts.astype(np.float64)
     source.close()
@@ -171,7 +170,7 @@ def offline_floor(case: Case) -> dict[str, Any]:
 def naive_loop(seconds: float) -> dict[str, Any]:
     """Per-sample Python biquads over 8 ch × 250 Hz: what eegd's design avoids."""
     config = case_config(Case(8, 250, 32, seconds))
-    source = SyntheticSource(config.synthetic_settings())
+    source = config.build_source()
     source.open()
     volts = source.read(int(seconds * 250)).volts.astype(np.float64)
     source.close()

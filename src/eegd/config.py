@@ -245,10 +245,16 @@ def load_config(
         node[key] = value
         flags[dotted] = flag
     try:
+        try:  # before the tables move, so the error names the key as written
+            _reject_non_finite(data)
+            non_finite = None
+        except ConfigError as exc:
+            non_finite = exc
         legacy = _read_legacy_synthetic(data)
         _gather_source_tables(data)
         _reject_unknown_keys(data, Config, prefix="")
-        _reject_non_finite(data)
+        if non_finite is not None:
+            raise non_finite
         config = msgspec.convert(data, Config, strict=True)
         _check_domain(config, legacy)
     except ConfigError as exc:

@@ -143,3 +143,42 @@ async def test_each_run_is_a_new_session_with_frame_ids_from_zero() -> None:
     assert first_session is not None
     assert loop.session.id != first_session.id
     assert loop.stats().sessions == 2
+
+
+class DriverFailure(CountingSource):
+    """A source whose driver raises its own exception type, as vendor SDKs do."""
+
+    def __init__(self, fail_in: str) -> None:
+        super().__init__()
+        self._fail_in = fail_in
+
+    def open(self) -> None:
+        super().open()
+        if self._fail_in == "open":
+            raise RuntimeError("board not found")
+
+    def read(self, n_samples: int) -> SampleBlock:
+        if self._fail_in == "read":
+            raise ValueError("checksum mismatch")
+        return super().read(n_samples)
+
+
+@pytest.mark.parametrize(("fail_in", "original"), [("open", RuntimeError), ("read", ValueError)])
+async def test_driver_errors_become_source_errors_naming_the_kind(
+    fail_in: str, original: type[Exception]
+) -> None:
+    bus = EventBus()
+    system = bus.subscribe([Topic.SYSTEM], maxsize=100)
+    loop = AcquisitionLoop(bus, lambda: DriverFailure(fail_in), batch_size=8, kind="toyboard")
+    with pytest.raises(SourceError, match=rf"^toyboard source: {fail_in} failed: ") as caught:
+        await asyncio.wait_for(loop.run(), timeout=5)
+    assert isinstance(caught.value.__cause__, original)
+    events = []
+    while (event := system.get_nowait()) is not None:
+        assert isinstance(event, SystemEvent)
+        events.append(event)
+    if fail_in == "read":
+        lost = events[-1]
+        assert lost.kind is SystemEventKind.SOURCE_LOST
+        assert lost.detail["source"] == "toyboard"
+        assert "checksum mismatch" in lost.detail["error"]

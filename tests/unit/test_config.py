@@ -161,3 +161,43 @@ def test_config_is_immutable() -> None:
     config = load_config()
     with pytest.raises(AttributeError):
         config.source.channels = 4  # type: ignore[misc]
+
+
+def test_each_source_kind_has_its_own_table_and_flags_override_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "[source.synthetic]\nseed = 7\nline_noise_hz = 60\n")
+    config = load_config(path, {"source.synthetic.seed": ("--seed", 9)})
+    assert config.source.options == {"synthetic": {"seed": 9, "line_noise_hz": 60}}
+    with pytest.raises(ConfigError, match=r"^--seed \(source\.synthetic\.seed: expected `int`"):
+        load_config(path, {"source.synthetic.seed": ("--seed", "nine")})
+    with pytest.raises(ConfigError, match=r"^source\.synthetic\.line_noise_hz: 40"):
+        load_config(write(tmp_path, "[source.synthetic]\nline_noise_hz = 40\n"))
+    with pytest.raises(ConfigError, match=r"^source\.synthetic\.seed: nan is not allowed"):
+        load_config(write(tmp_path, "[source.synthetic]\nseed = nan\n"))
+
+
+@pytest.mark.parametrize("table", ["nosuchkind", "options"])
+def test_a_table_under_source_must_be_a_source_kind(tmp_path: Path, table: str) -> None:
+    with pytest.raises(
+        ConfigError, match=rf"^source\.{table}: unknown key .*\[source\.synthetic\]"
+    ):
+        load_config(write(tmp_path, f"[source.{table}]\nx = 1\n"))
+
+
+def test_the_old_synthetic_table_is_read_with_a_warning_naming_the_new_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path, "[synthetic]\nseed = 3\npaced = false\n[source.synthetic]\nseed = 4\n")
+    config = load_config(path)
+    assert config.source.options["synthetic"] == {"seed": 4, "paced": False}
+    assert any("[source.synthetic]" in record.getMessage() for record in caplog.records)
+    assert load_config().source.options == {}
+
+
+def test_plugin_options_come_from_their_tables(tmp_path: Path) -> None:
+    path = write(tmp_path, "[filter]\nnotch_hz = 60\n[plugin.tally]\nevery = 3\n")
+    config = load_config(path)
+    assert config.plugin_table("voltage_filter") == "filter"
+    assert config.plugin_table("tally") == "plugin.tally"
+    assert config.plugin_options("voltage_filter")["notch_hz"] == 60.0
+    assert config.plugin_options("brain_waves")["window_s"] == 2.0
+    assert config.plugin_options("tally") == {"every": 3}

@@ -44,6 +44,7 @@ MODULES = [
     "eegd.dsp.filters",
     "eegd.dsp.spectrum",
     "eegd.sources.base",
+    "eegd.sources.registry",
     "eegd.sources.synthetic",
 ]
 
