@@ -45,14 +45,15 @@ export class StatusModel {
   }
 
   /**
-   * A `system` message. source_lost / source_connected change what the page says; the
-   * supervisor's task_failed / task_gave_up for the acquisition task say when (or whether)
-   * eegd tries the source again.
+   * A `system` message. source_lost (detail: `source`, the kind, and `error`) and
+   * source_connected change what the page says; the supervisor's task_failed (`retry_in`,
+   * seconds) / task_gave_up for the acquisition task, which follow source_lost, say when
+   * (or whether) eegd tries the source again.
    */
   systemEvent(message, nowMs) {
     const detail = message.detail ?? {};
     if (message.kind === "source_lost") {
-      this.sourceLost = { retryAtMs: retryAt(detail.retry_in_s, nowMs), source: detail.source ?? null };
+      this.sourceLost = { retryAtMs: null, source: detail.source ?? null };
       this.lastDataMs = null;
     } else if (message.kind === "source_connected") {
       this.sourceLost = null;

@@ -11,7 +11,6 @@ import re
 __all__ = [
     "DEFAULT_CHANNELS",
     "MAX_CHANNELS",
-    "REGIONS",
     "region_of",
     "standard_channel_names",
 ]
@@ -27,17 +26,6 @@ _STANDARD_ORDER: tuple[str, ...] = (
 
 #: The most channels ``standard_channel_names`` can name (and an ADS1299 daisy chain reads).
 MAX_CHANNELS = len(_STANDARD_ORDER)
-
-#: Every value ``region_of`` returns; "other" is a label it does not recognise.
-REGIONS: tuple[str, ...] = (
-    "frontal-polar",
-    "frontal",
-    "central",
-    "temporal",
-    "parietal",
-    "occipital",
-    "other",
-)
 
 _REGION_OF_PREFIX: dict[str, str] = {
     "FP": "frontal-polar",
