@@ -25,7 +25,14 @@ from eegd.events import (
     SystemEventKind,
     Topic,
 )
-from eegd.plugin import PluginContext, TransformPlugin, available_plugins, load_plugin_class
+from eegd.plugin import (
+    PluginContext,
+    Route,
+    TransformPlugin,
+    available_plugins,
+    load_plugin_class,
+    plugin_routes,
+)
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
 from tests.support.packets import eeg_packet, fft_packet
@@ -239,3 +246,50 @@ async def test_non_finite_output_is_dropped_counted_and_reported_once(
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
     assert "non-finite samples" in warnings[0].getMessage()
+
+
+async def test_run_time_changes_survive_a_restart_by_the_supervisor(tmp_path: Path) -> None:
+    config_file = tmp_path / "eegd.toml"
+    config_file.write_text('plugins = ["voltage_filter"]\n[supervisor]\ninitial_backoff = 0\n')
+    daemon = Daemon(load_config(config_file))
+    daemon.start()
+    try:
+        await wait_until(lambda: VoltageFilter.name in daemon.plugins)
+        first = daemon.plugins[VoltageFilter.name]
+        state = daemon.reconfigure(VoltageFilter.name, {"notch_hz": 60})
+        assert state["notch_hz"] == 60
+        # A 1 Hz stream cannot be low-passed at 45 Hz: the filter crashes on it and restarts.
+        daemon.bus.publish(eeg_packet(np.zeros((2, 4)), sample_rate=1.0))
+        await wait_until(lambda: daemon.plugins[VoltageFilter.name] is not first)
+        restarted = daemon.plugins[VoltageFilter.name]
+        assert isinstance(restarted, VoltageFilter)
+        assert restarted.settings.notch_hz == 60
+        assert daemon.plugin_state(VoltageFilter.name)["notch_hz"] == 60
+        assert daemon.supervisor.status(VoltageFilter.name).restarts == 1
+    finally:
+        await daemon.stop()
+
+
+def test_only_plugins_that_offer_it_are_reconfigured(tmp_path: Path) -> None:
+    daemon = Daemon(load_config())
+    with pytest.raises(ConfigError, match=r"plugin 'brain_waves': its options cannot change"):
+        daemon.reconfigure(BrainWaves.name, {"hop_s": 0.5})
+    with pytest.raises(ConfigError, match=r"plugin 'nope': not running \(running: voltage_f"):
+        daemon.reconfigure("nope", {})
+    assert daemon.plugin_state(BrainWaves.name)["window_s"] == 2.0
+    assert [(name, route.method, route.path) for name, route in daemon.routes()] == [
+        ("voltage_filter", "GET", "/api/filter"),
+        ("voltage_filter", "PUT", "/api/filter"),
+    ]
+
+
+def test_routes_that_are_not_route_declarations_are_refused() -> None:
+    class Odd(VoltageFilter):
+        name: ClassVar[str] = "odd"
+
+        @classmethod
+        def routes(cls) -> list[Route]:
+            return [("GET", "/api/odd")]  # type: ignore[list-item]
+
+    with pytest.raises(PluginError, match=r"plugin 'odd': routes\(\) gave .* not a Route"):
+        plugin_routes(Odd)
