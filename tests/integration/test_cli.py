@@ -129,15 +129,19 @@ def test_a_port_in_use_exits_2_with_one_line() -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-async def test_a_signal_stops_every_task_promptly_and_exits_0(
+async def test_a_signal_stops_every_task_promptly_closes_clients_with_going_away_and_exits_0(
     start_daemon: Callable[..., DaemonProcess], signum: signal.Signals
 ) -> None:
     daemon = start_daemon("--log-level", "debug")
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", daemon.url), daemon.url
-    async with connect(daemon.ws_url + "ws/data") as stream:  # every task runs, data flows
-        await next_frame_id(stream)
-    daemon.process.send_signal(signum)
-    started = time.monotonic()
+    async with connect(daemon.ws_url + "ws/data") as stream:
+        await next_frame_id(stream)  # every task runs, data flows
+        daemon.process.send_signal(signum)
+        started = time.monotonic()
+        async with asyncio.timeout(scaled(10)):
+            async for _ in stream:
+                pass
+        assert stream.close_code == 1001
     assert await asyncio.to_thread(daemon.process.wait, scaled(10)) == 0
     assert time.monotonic() - started < 5.0  # the 2 s of the README, with room for a busy CI
     log = "".join(daemon.stderr_lines)
@@ -175,20 +179,6 @@ async def test_sighup_reloads_the_filter_and_keeps_every_client(
     log = "".join(daemon.stderr_lines)
     assert "changes to server apply at the next restart" in log
     assert "configuration not reloaded, nothing changed: filter.notch_hz" in log
-
-
-async def test_shutdown_closes_clients_with_going_away(
-    start_daemon: Callable[..., DaemonProcess],
-) -> None:
-    daemon = start_daemon()
-    async with connect(daemon.ws_url + "ws/data") as stream:
-        await next_frame_id(stream)
-        daemon.process.terminate()
-        async with asyncio.timeout(scaled(10)):
-            async for _ in stream:
-                pass
-        assert stream.close_code == 1001
-    assert await asyncio.to_thread(daemon.process.wait, scaled(10)) == 0
 
 
 async def next_frame_id(stream: Stream) -> int:
