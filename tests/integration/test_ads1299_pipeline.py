@@ -1,0 +1,131 @@
+"""The emulated ADS1299 through eegd: the acquisition loop, the supervisor, the whole daemon.
+
+The emulator runs on its virtual clock, un-paced: these tests wait on events and counters,
+never on real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+import eegd.client
+from eegd.acquisition import AcquisitionLoop
+from eegd.bus import EventBus
+from eegd.events import EegPacket, FftPacket, SystemEvent, SystemEventKind, Topic
+from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
+from eegd.supervisor import RestartPolicy, Supervisor, TaskState
+from tests.support.live import live_daemon
+
+
+class OneBackoffClock:
+    """The supervisor's clock: back-off sleeps return at once, time only moves forward."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def next_event(subscription: object, kind: SystemEventKind) -> SystemEvent:
+    async with asyncio.timeout(10):
+        async for event in subscription:  # type: ignore[attr-defined]
+            if isinstance(event, SystemEvent) and event.kind is kind:
+                return event
+    raise AssertionError(f"no {kind} event")
+
+
+async def packets_after(subscription: object, count: int, fresh: bool = False) -> list[EegPacket]:
+    """The next ``count`` packets; with ``fresh``, from the next session's first one on."""
+    packets: list[EegPacket] = []
+    async with asyncio.timeout(10):
+        async for event in subscription:  # type: ignore[attr-defined]
+            if isinstance(event, EegPacket) and (packets or not fresh or event.frame_id == 0):
+                packets.append(event)
+                if len(packets) == count:
+                    return packets
+    raise AssertionError("the stream ended")
+
+
+async def test_a_fault_is_a_source_lost_then_a_reconnect_and_the_gap_is_in_the_ledger() -> None:
+    bus = EventBus()
+    system = bus.subscribe([Topic.SYSTEM], maxsize=1000)
+    data = bus.subscribe([Topic.RAW_EEG], maxsize=100_000)
+    emulator = ADS1299Emulator()
+    settings = ADS1299Settings(drdy_timeout_s=0.1)
+    opens = 0
+
+    def factory() -> ADS1299Source:
+        nonlocal opens
+        opens += 1
+        emulator.faults.stuck_drdy = False  # the "device" is back for every reconnect
+        return ADS1299Source(settings, 8, 1000, hardware=emulator.hardware)
+
+    loop = AcquisitionLoop(bus, factory, batch_size=50, max_pending=4)
+    supervisor = Supervisor(
+        bus, policy=RestartPolicy(initial_backoff=0.5, jitter=0.0), clock=OneBackoffClock()
+    )
+    supervisor.add("acquisition", loop.run)
+    supervisor.start()
+    try:
+        first = await next_event(system, SystemEventKind.SOURCE_CONNECTED)
+        await packets_after(data, 3)
+        emulator.faults.bad_status_frames = 3  # three lost samples, below the limit of 5
+        await next_event(system, SystemEventKind.SAMPLES_LOST)
+        assert loop.stats().samples_lost == 3
+        emulator.faults.stuck_drdy = True
+        lost = await next_event(system, SystemEventKind.SOURCE_LOST)
+        assert "no DRDY" in lost.detail["error"]
+        assert lost.detail["session"] == first.detail["session"]
+        second = await next_event(system, SystemEventKind.SOURCE_CONNECTED)
+        assert second.detail["session"] != first.detail["session"]
+        resumed = await packets_after(data, 5, fresh=True)  # old packets may still be queued
+        assert [packet.first_sample for packet in resumed] == [0, 50, 100, 150, 200]
+        stats = loop.stats()
+        assert stats.sessions == 2
+        assert stats.samples_lost == 3
+        assert opens == 2
+        assert supervisor.status("acquisition").state is TaskState.RUNNING
+    finally:
+        await supervisor.stop()
+    assert not emulator.converting
+
+
+async def test_emulated_chip_through_the_daemon_shows_its_alpha_peak_to_a_client() -> None:
+    toml = """
+[source]
+kind = "ads1299"
+channels = 8
+sample_rate = 250
+batch_size = 25
+
+[source.ads1299]
+emulate = true
+paced = false
+"""
+    async with (
+        live_daemon(toml) as live,
+        eegd.client.connect(live.ws_url + "ws", ["fft"]) as stream,
+    ):
+        spectra: list[FftPacket] = []
+        async with asyncio.timeout(20):
+            async for item in stream:
+                if isinstance(item, FftPacket):
+                    spectra.append(item)
+                    if len(spectra) >= 8:
+                        break
+        status = live.daemon.status()
+    assert status["source"]["kind"] == "ads1299"
+    last = spectra[-1]
+    psd = np.mean([spectrum.psd for spectrum in spectra[2:]], axis=0)
+    band = (last.freqs >= 3) & (last.freqs <= 40)
+    for name in ("O1", "O2"):
+        row = last.channel_names.index(name)
+        peak = float(last.freqs[band][np.argmax(psd[row][band])])
+        assert abs(peak - 10.0) <= 1.0, (name, peak)
