@@ -21,7 +21,7 @@ import msgspec
 from eegd import __version__
 from eegd.config import Config, load_config
 from eegd.daemon import run_daemon
-from eegd.errors import EegdError
+from eegd.errors import ConfigError, EegdError
 from eegd.sources.registry import describe_kinds
 
 __all__ = ["main"]
@@ -42,11 +42,18 @@ _OVERRIDES: tuple[tuple[str, str, str, type, str], ...] = (
         int,
         "add 50 or 60 Hz hum (0)",
     ),
+    ("--board", "board", "source.brainflow.board", str, "BrainFlow board: cyton, ... (synthetic)"),
+    ("--serial-port", "serial_port", "source.brainflow.serial_port", str, "the board's port"),
     ("--notch", "notch", "filter.notch_hz", int, "powerline notch: 50, 60 or 0 for off (50)"),
     ("--host", "host", "server.host", str, "address to listen on (127.0.0.1)"),
     ("--port", "port", "server.port", int, "port to listen on, 0 for any free one (8080)"),
     ("--log-level", "log_level", "log.level", str, "debug, info, warning or error (info)"),
 )
+
+
+#: Flags that choose their source kind unless ``--source`` says otherwise: (dest, kind).
+_IMPLIED_KINDS: tuple[tuple[str, str], ...] = (("board", "brainflow"),)
+_FLAG_NAMES = {dest: flag for flag, dest, _key, _kind, _help in _OVERRIDES}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -115,6 +122,7 @@ def _as_written(config: Config) -> Any:
     data = msgspec.to_builtins(config)
     source = data["source"]
     source.update(source.pop("options"))
+    del source["explicit"]
     return data
 
 
@@ -126,6 +134,15 @@ def _load(args: argparse.Namespace) -> Config:
             overrides[key] = (flag, value)
     if args.unpaced:
         overrides["source.synthetic.paced"] = ("--unpaced", False)
+    implied = {kind: flag for flag, kind in _IMPLIED_KINDS if getattr(args, flag) is not None}
+    if len(implied) > 1:
+        raise ConfigError(
+            f"{' and '.join(_FLAG_NAMES[f] for f in implied.values())} choose "
+            f"different sources ({', '.join(implied)}); give one of them"
+        )
+    if implied and args.source is None:
+        ((kind, flag),) = implied.items()
+        overrides["source.kind"] = (_FLAG_NAMES[flag], kind)
     path = args.config
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG

@@ -66,6 +66,9 @@ class SourceSection(_Section, frozen=True):
     """Samples per packet on the bus; high rates want bigger batches (512 at 16 kHz)."""
     options: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """The ``[source.<kind>]`` tables by kind, each checked by its source's ``from_options``."""
+    explicit: frozenset[str] = frozenset()
+    """The shared keys the file or a flag set (``load_config`` fills it in): a device's own
+    channels or rate replace only the others, and an explicit value is checked against it."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 8192:
@@ -79,6 +82,7 @@ class SourceSection(_Section, frozen=True):
             sample_rate=self.sample_rate,
             channel_names=tuple(self.channel_names) if self.channel_names else None,
             batch_size=self.batch_size,
+            explicit=self.explicit,
         )
 
 
@@ -219,9 +223,15 @@ class Config(_Section, frozen=True):
         return options
 
 
+#: ``SourceSection`` fields that the loader fills in, never written in a file.
+_INTERNAL_SOURCE_KEYS = frozenset({"options", "explicit"})
 _SOURCE_KEYS = frozenset(
-    field.name for field in msgspec.structs.fields(SourceSection) if field.name != "options"
+    field.name
+    for field in msgspec.structs.fields(SourceSection)
+    if field.name not in _INTERNAL_SOURCE_KEYS
 )
+#: The shared keys a device may report itself (``SharedSourceOptions.explicit``).
+_DEVICE_FACTS = ("channels", "sample_rate", "channel_names")
 #: The table the synthetic source's options had before ``[source.synthetic]``.
 _LEGACY_SYNTHETIC = "synthetic"
 
@@ -294,14 +304,16 @@ def _gather_source_tables(data: dict[str, Any]) -> None:
         return
     tables: dict[str, Any] = {}
     for key, value in list(source.items()):
-        if key == "options" or (isinstance(value, Mapping) and key not in _SOURCE_KEYS):
+        internal = key in _INTERNAL_SOURCE_KEYS
+        if internal or (isinstance(value, Mapping) and key not in _SOURCE_KEYS):
             kinds = available_kinds()
-            if key == "options" or key not in kinds:
+            if internal or key not in kinds:
                 allowed = ", ".join([*_SOURCE_KEYS, *(f"[source.{kind}]" for kind in kinds)])
                 raise ConfigError(f"source.{str(key)[:40]}: unknown key (allowed: {allowed})")
             tables[key] = source.pop(key)
     if tables:
         source["options"] = tables
+    source["explicit"] = [key for key in _DEVICE_FACTS if key in source]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -428,7 +440,7 @@ def _check_domain(config: Config, legacy: frozenset[str] = frozenset()) -> None:
             f"source.kind: {kind[:40]!r} is not allowed (allowed: {', '.join(map(repr, kinds))})"
         )
     try:
-        config.build_source()
+        rate = config.build_source().sample_rate  # a device's own rate, or the configured one
     except ConfigError as exc:
         message = str(exc)
         prefix = f"source.{_LEGACY_SYNTHETIC}."
@@ -436,7 +448,7 @@ def _check_domain(config: Config, legacy: frozenset[str] = frozenset()) -> None:
             raise ConfigError(message.removeprefix("source.")) from None
         raise
     checks: dict[str, Callable[[], object]] = {
-        "filter": lambda: design_sos(config.filter.settings(), config.source.sample_rate),
+        "filter": lambda: design_sos(config.filter.settings(), rate),
         "spectrum": config.spectrum.settings,
     }
     for table, build in checks.items():

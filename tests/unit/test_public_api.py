@@ -46,6 +46,7 @@ MODULES = [
     "eegd.sources.base",
     "eegd.sources.registry",
     "eegd.sources.synthetic",
+    "eegd.sources.brainflow",
 ]
 
 

@@ -20,24 +20,34 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
-from eegd.sources.base import SampleBlock, Source
+from eegd.sources.base import (
+    OptionalDependency,
+    SampleBlock,
+    SharedSourceOptions,
+    Source,
+    parse_options,
+)
 
 __all__ = [
+    "DEFAULT_PHYSICAL_RANGE_UV",
     "BoardFacts",
+    "BrainFlowOptions",
     "BrainFlowSettings",
     "BrainFlowSource",
     "board_facts",
     "board_names",
+    "install_log_bridge",
     "resolve_board",
 ]
 
@@ -51,6 +61,8 @@ DEFAULT_PHYSICAL_RANGE_UV: Final = 187_500.0
 _INSTALL_HINT = "install it with: pip install 'eegd[brainflow]'"
 _NO_BOARD: Final = -100
 """``BoardIds.NO_BOARD``, a placeholder rather than a board."""
+_DRIFT_LOG_S: Final = 60.0
+"""Seconds of samples between two debug lines comparing BrainFlow's clock with the count."""
 _POLL_S: Final = 0.05
 """The longest wait between two looks at BrainFlow's buffer while samples are missing."""
 
@@ -231,6 +243,26 @@ def _show(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
+class BrainFlowOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[source.brainflow]``: the board and how to reach it, as written in TOML."""
+
+    board: str | int = "synthetic"
+    """A ``BoardIds`` name without ``_BOARD`` (``cyton_daisy``) or a numeric id."""
+    serial_port: str = ""
+    mac_address: str = ""
+    ip_address: str = ""
+    ip_port: int = 0
+    serial_number: str = ""
+    timeout: int = 0
+    other_info: str = ""
+    physical_range_uv: float = DEFAULT_PHYSICAL_RANGE_UV
+    stall_timeout_s: float = 5.0
+
+
+#: The keys of ``BrainFlowSettings`` that come from ``[source]`` rather than its own table.
+_SHARED_KEYS = frozenset({"channels", "sample_rate", "channel_names"})
+
+
 class BrainFlowSource(Source):
     """Streams the EEG rows of a BrainFlow board.
 
@@ -238,6 +270,41 @@ class BrainFlowSource(Source):
     timeouts) until enough are there, and raises ``SourceError`` if the board delivers
     nothing for ``stall_timeout_s``. ``close`` from another thread wakes a waiting ``read``.
     """
+
+    kind: ClassVar[str] = "brainflow"
+    requires: ClassVar[OptionalDependency | None] = OptionalDependency("brainflow", "brainflow")
+
+    @classmethod
+    def from_options(
+        cls, shared: SharedSourceOptions, options: Mapping[str, Any]
+    ) -> BrainFlowSource:
+        """A board from ``[source.brainflow]``, checked against what ``[source]`` set.
+
+        Only the shared keys the user set explicitly are checked against the board; the
+        others are the board's. Errors name the dotted key.
+        """
+        own = parse_options(options, BrainFlowOptions, prefix=f"source.{cls.kind}")
+        explicit = shared.explicit
+        try:
+            return cls(
+                BrainFlowSettings(
+                    board=own.board,
+                    serial_port=own.serial_port,
+                    mac_address=own.mac_address,
+                    ip_address=own.ip_address,
+                    ip_port=own.ip_port,
+                    serial_number=own.serial_number,
+                    timeout=own.timeout,
+                    other_info=own.other_info,
+                    channels=shared.channels if "channels" in explicit else None,
+                    sample_rate=shared.sample_rate if "sample_rate" in explicit else None,
+                    channel_names=shared.channel_names if "channel_names" in explicit else None,
+                    physical_range_uv=own.physical_range_uv,
+                    stall_timeout_s=own.stall_timeout_s,
+                )
+            )
+        except ConfigError as exc:
+            raise _located(exc, f"source.{cls.kind}") from None
 
     def __init__(self, settings: BrainFlowSettings, clock: BlockingClock | None = None) -> None:
         self._settings = settings
@@ -251,6 +318,7 @@ class BrainFlowSource(Source):
         """BrainFlow's timestamp (Unix seconds) of sample 0, once it has arrived."""
         self.last_device_time: float | None = None
         """BrainFlow's timestamp of the last sample read."""
+        self._drift_logged_at = 0
 
     @property
     def sample_rate(self) -> float:
@@ -346,17 +414,30 @@ class BrainFlowSource(Source):
                 )
 
     def _keep_device_time(self, data: npt.NDArray[np.float64]) -> None:
+        """Record BrainFlow's clock against the sample count; log how far apart they drift."""
         row = self._facts.timestamp_row
         if row is None or data.shape[1] == 0:
             return
         if self.clock_anchor is None:
             self.clock_anchor = float(data[row, 0])
+            self._drift_logged_at = 0
             logger.info(
                 "brainflow %s clock: sample 0 at %.6f (Unix seconds)",
                 self._facts.name,
                 self.clock_anchor,
             )
         self.last_device_time = float(data[row, -1])
+        last = self._position + data.shape[1] - 1
+        if last - self._drift_logged_at >= _DRIFT_LOG_S * self._facts.sample_rate:
+            self._drift_logged_at = last
+            expected = self.clock_anchor + last / self._facts.sample_rate
+            logger.debug(
+                "brainflow %s clock: sample %d at %.6f, %+.1f ms from the sample clock",
+                self._facts.name,
+                last,
+                self.last_device_time,
+                (self.last_device_time - expected) * 1e3,
+            )
 
     def _to_counts(self, volts: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
         counts = np.rint(volts / self._lsb_volts)
@@ -366,6 +447,14 @@ class BrainFlowSource(Source):
 
     def _translated(self, what: str) -> _Translated:
         return _Translated(f"{what} brainflow {self._facts.name} board{self._settings.where()}")
+
+
+def _located(exc: ConfigError, table: str) -> ConfigError:
+    """``exc`` with its key placed in ``[source]`` or the source's own ``table``."""
+    key = str(exc).partition(":")[0]
+    if key.startswith("source."):
+        return exc
+    return ConfigError(f"{'source' if key in _SHARED_KEYS else table}.{exc}")
 
 
 class _Translated:
