@@ -93,6 +93,7 @@ class AcquisitionLoop:
         self._sessions = 0
         self._next_frame_id = 0
         self._expected_sample = 0
+        self._lead_off: frozenset[str] = frozenset()
 
     def stats(self) -> AcquisitionStats:
         """Counters since the daemon started, over every session."""
@@ -151,6 +152,7 @@ class AcquisitionLoop:
         self._sessions += 1
         self._next_frame_id = 0
         self._expected_sample = 0
+        self._lead_off = frozenset()
         self._bus.publish(
             SystemEvent.now(
                 SystemEventKind.SOURCE_CONNECTED,
@@ -213,6 +215,16 @@ class AcquisitionLoop:
                 )
             )
             logger.warning("source lost %d samples before sample %d", missing, block.first_sample)
+        if block.lead_off is not None and block.lead_off != self._lead_off:
+            self._lead_off = block.lead_off
+            self._bus.publish(
+                SystemEvent.now(
+                    SystemEventKind.LEAD_OFF,
+                    session=session.id,
+                    electrodes=sorted(block.lead_off),
+                    first_sample=block.first_sample,
+                )
+            )
         n_samples = block.n_samples
         packet = EegPacket.create(
             frame_id=self._next_frame_id,

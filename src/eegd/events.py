@@ -84,6 +84,8 @@ class SystemEventKind(enum.StrEnum):
     SOURCE_CONNECTED = "source_connected"
     SOURCE_LOST = "source_lost"
     SAMPLES_LOST = "samples_lost"
+    LEAD_OFF = "lead_off"
+    """The set of electrodes whose lead-off detection trips changed (``electrodes``)."""
     PLUGIN_OUTPUT_INVALID = "plugin_output_invalid"
     SHUTDOWN = "shutdown"
 

@@ -129,3 +129,32 @@ paced = false
         row = last.channel_names.index(name)
         peak = float(last.freqs[band][np.argmax(psd[row][band])])
         assert abs(peak - 10.0) <= 1.0, (name, peak)
+
+
+async def test_lead_off_changes_are_system_events_naming_the_electrodes() -> None:
+    bus = EventBus()
+    system = bus.subscribe([Topic.SYSTEM], maxsize=10_000)
+    emulator = ADS1299Emulator()
+    settings = ADS1299Settings(lead_off=True)
+    loop = AcquisitionLoop(
+        bus, lambda: ADS1299Source(settings, 8, 250, hardware=emulator.hardware), batch_size=25
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        await next_event(system, SystemEventKind.SOURCE_CONNECTED)
+        emulator.set_lead_off(6)
+        emulator.set_lead_off(1)
+        off = await next_event(system, SystemEventKind.LEAD_OFF)
+        while off.detail["electrodes"] != ["Fp2", "O1"]:  # a block may fall between the two
+            assert off.detail["electrodes"] in (["Fp2"], ["O1"])
+            off = await next_event(system, SystemEventKind.LEAD_OFF)
+        emulator.set_lead_off(6, off=False)
+        emulator.set_lead_off(1, off=False)
+        back = await next_event(system, SystemEventKind.LEAD_OFF)
+        while back.detail["electrodes"]:
+            assert back.detail["electrodes"] == ["Fp2"]
+            back = await next_event(system, SystemEventKind.LEAD_OFF)
+        assert back.detail["first_sample"] > off.detail["first_sample"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -110,12 +110,15 @@ class SampleBlock:
 
     ``first_sample`` is the index of the block's first sample since the source opened;
     a jump from the previous block's end means the source lost samples.
-    ``raw`` holds the ADC counts and ``volts`` the same samples in volts.
+    ``raw`` holds the ADC counts and ``volts`` the same samples in volts. ``lead_off``
+    names the electrodes (channel names) whose lead-off detection trips at the block's
+    end; None when the source cannot tell.
     """
 
     first_sample: int
     raw: npt.NDArray[np.int32]
     volts: npt.NDArray[np.float32]
+    lead_off: frozenset[str] | None = None
 
     @property
     def n_samples(self) -> int:

@@ -7,7 +7,8 @@ once. A status word without its 1100 prefix is a framing error (counted, logged,
 sample dropped); several in a row end the session with ``SourceError`` so the supervisor
 reconnects. Missed DRDYs (the chip overwrote conversions the host was too late for) show
 as a jump in ``first_sample``: the acquisition loop reports it as ``samples_lost``.
-Lead-off: ``lead_off`` is the set of electrodes now off, ``lead_off_changes`` counts changes.
+With lead-off detection on, each block carries the electrodes now off (``lead_off``); the
+acquisition loop publishes a ``lead_off`` system event when that set changes.
 """
 
 from __future__ import annotations
@@ -293,8 +294,10 @@ class ADS1299Source(Source):
         counts = decode_24bit(frames[:, :, 3:].tobytes(), self._chips * CHANNELS_PER_CHIP)
         raw = np.ascontiguousarray(counts[: self._channels])
         volts = (raw * self._lsb[:, np.newaxis]).astype(np.float32)
+        if not self.settings.lead_off:
+            return SampleBlock(first_sample=first, raw=raw, volts=volts)
         self._track_lead_off(frames[-1, :, :3])
-        return SampleBlock(first_sample=first, raw=raw, volts=volts)
+        return SampleBlock(first_sample=first, raw=raw, volts=volts, lead_off=self.lead_off)
 
     def _track_lead_off(self, status: npt.NDArray[np.uint8]) -> None:
         """Lead-off flags of the block's last frame: P and N bits per channel position."""
