@@ -1,5 +1,6 @@
 """Hostile REST requests against a real in-process daemon: each is a JSON 400 (or 404, 405,
-413) naming what is wrong, changes nothing, and costs a watching client no frame."""
+413) naming what is wrong, changes nothing, and costs a watching client no frame (frames
+the test releases from a stepped source)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,6 @@ from eegd.net.server import Server, ServerSettings
 from eegd.plugin import Route
 from eegd.plugins.voltage_filter import VoltageFilter
 from tests.support.live import LiveDaemon, live_daemon, watching
-
-#: 31 packets a second at 250 Hz, so the watcher sees a few frames quickly.
-FAST_FRAMES = {"source.batch_size": 8}
 
 DEEP = 30_000
 """Nesting that exhausts a recursive JSON parser's stack."""
@@ -44,6 +42,7 @@ async def refused(
     Returns the error message of the JSON reply.
     """
     async with watching(live) as watcher, aiohttp.ClientSession() as session:
+        await watcher.wait_frame(await live.release(1))  # the filter runs
         before = await filter_settings(session, live)
         async with session.request(method, live.url + path, data=body, headers=headers) as reply:
             assert reply.status == status, await reply.text()
@@ -52,7 +51,7 @@ async def refused(
         assert set(error) == {"type", "code", "message"}, error
         assert (error["type"], error["code"]) == ("error", code), error
         assert "Traceback" not in error["message"]
-        await watcher.wait_frames(4)
+        await watcher.wait_frame(await live.release(4))
         watcher.assert_contiguous()
         assert await filter_settings(session, live) == before
     message: str = error["message"]
@@ -144,21 +143,21 @@ JSON = {"Content-Type": "application/json"}
 async def test_a_hostile_filter_body_is_a_400_naming_the_key(
     body: bytes, headers: Mapping[str, str], code: str, words: str
 ) -> None:
-    async with live_daemon(overrides=FAST_FRAMES) as live:
+    async with live_daemon(stepped=True) as live:
         message = await refused(live, "PUT", "api/filter", body, headers, 400, code)
     assert words in message
     assert len(message) < 400
 
 
 async def test_a_body_over_the_size_limit_is_a_json_413() -> None:
-    async with live_daemon(overrides=FAST_FRAMES) as live:
+    async with live_daemon(stepped=True) as live:
         body = b'{"notch_hz": 60, "pad": "' + b"x" * 70_000 + b'"}'
         message = await refused(live, "PUT", "api/filter", body, JSON, 413, "body_too_large")
     assert "65536 bytes" in message
 
 
 async def test_unknown_paths_and_methods_are_json_404_and_405() -> None:
-    async with live_daemon(overrides=FAST_FRAMES) as live:
+    async with live_daemon(stepped=True) as live:
         message = await refused(live, "GET", "api/nothing", b"", {}, 404, "not_found")
         assert "/api/nothing" in message
         message = await refused(live, "POST", "api/filter", b"{}", JSON, 405, "method_not_allowed")
@@ -169,17 +168,18 @@ async def test_unknown_paths_and_methods_are_json_404_and_405() -> None:
 
 async def test_a_good_change_still_works_with_utf8_declared_and_a_byte_order_mark() -> None:
     async with (
-        live_daemon(overrides=FAST_FRAMES) as live,
+        live_daemon(stepped=True) as live,
         watching(live) as watcher,
         aiohttp.ClientSession() as session,
     ):
+        await watcher.wait_frame(await live.release(1))  # the filter runs
         headers = {"Content-Type": "application/json; charset=UTF-8"}
         body = b'\xef\xbb\xbf{"notch_hz": 60, "notch_q": 25}'
         async with session.put(live.url + "api/filter", data=body, headers=headers) as reply:
             assert reply.status == 200, await reply.text()
         settings = await filter_settings(session, live)
         assert (settings["notch_hz"], settings["notch_q"]) == (60.0, 25.0)
-        await watcher.wait_frames(4)
+        await watcher.wait_frame(await live.release(4))
         watcher.assert_contiguous()
 
 
