@@ -46,6 +46,7 @@ bench: $(VENV)/.dev
 	$(BIN)/pip install --quiet -e '.[dev,lsl]'
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/ads1299.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
