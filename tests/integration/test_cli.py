@@ -68,10 +68,13 @@ def test_help_documents_the_commands_and_flags(
         assert flag in out
 
 
-def test_a_bad_flag_exits_2_with_one_line_from_the_process(tmp_path: Path) -> None:
-    result = eegd("run", "--channels", "33", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+def test_the_readme_error_line_is_what_a_bad_flag_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process exits with main's code (test_a_port_in_use_exits_2_with_one_line).
+    code, _, stderr = in_process(["run", "--channels", "33"], tmp_path, capsys, monkeypatch)
+    assert code == 2
+    assert stderr.strip().splitlines() == [
         "eegd: error: --channels (source.channels: 33 is out of range (allowed: 1..32))"
     ]
 
