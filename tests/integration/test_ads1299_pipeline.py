@@ -7,8 +7,10 @@ never on real time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 import eegd.client
 from eegd.acquisition import AcquisitionLoop
@@ -53,7 +55,36 @@ async def packets_after(subscription: object, count: int, fresh: bool = False) -
     raise AssertionError("the stream ended")
 
 
-async def test_a_fault_is_a_source_lost_then_a_reconnect_and_the_gap_is_in_the_ledger() -> None:
+def stuck_drdy(emulator: ADS1299Emulator) -> None:
+    emulator.faults.stuck_drdy = True
+
+
+def bad_status(emulator: ADS1299Emulator) -> None:
+    emulator.faults.bad_status_frames = 1000
+
+
+def spi_error(emulator: ADS1299Emulator) -> None:
+    emulator.faults.spi_error_after = 0
+
+
+def heal(emulator: ADS1299Emulator) -> None:
+    """The "device" is back: every fault cleared."""
+    faults = emulator.faults
+    faults.stuck_drdy, faults.bad_status_frames, faults.spi_error_after = False, 0, None
+    faults.chip_id = None
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        (stuck_drdy, "no DRDY for 0.1 s"),
+        (bad_status, "5 frames in a row without the 1100 status prefix"),
+        (spi_error, "SPI or GPIO error while streaming: [Errno 5] Input/output error"),
+    ],
+)
+async def test_a_fault_is_a_source_lost_then_a_reconnect_and_the_gap_is_in_the_ledger(
+    fault: Callable[[ADS1299Emulator], None], words: str
+) -> None:
     bus = EventBus()
     system = bus.subscribe([Topic.SYSTEM], maxsize=1000)
     data = bus.subscribe([Topic.RAW_EEG], maxsize=100_000)
@@ -64,10 +95,10 @@ async def test_a_fault_is_a_source_lost_then_a_reconnect_and_the_gap_is_in_the_l
     def factory() -> ADS1299Source:
         nonlocal opens
         opens += 1
-        emulator.faults.stuck_drdy = False  # the "device" is back for every reconnect
+        heal(emulator)
         return ADS1299Source(settings, 8, 1000, hardware=emulator.hardware)
 
-    loop = AcquisitionLoop(bus, factory, batch_size=50, max_pending=4)
+    loop = AcquisitionLoop(bus, factory, batch_size=50, max_pending=4, kind="ads1299")
     supervisor = Supervisor(
         bus, policy=RestartPolicy(initial_backoff=0.5, jitter=0.0), clock=OneBackoffClock()
     )
@@ -79,9 +110,9 @@ async def test_a_fault_is_a_source_lost_then_a_reconnect_and_the_gap_is_in_the_l
         emulator.faults.bad_status_frames = 3  # three lost samples, below the limit of 5
         await next_event(system, SystemEventKind.SAMPLES_LOST)
         assert loop.stats().samples_lost == 3
-        emulator.faults.stuck_drdy = True
+        fault(emulator)
         lost = await next_event(system, SystemEventKind.SOURCE_LOST)
-        assert "no DRDY" in lost.detail["error"]
+        assert words in lost.detail["error"]
         assert lost.detail["session"] == first.detail["session"]
         second = await next_event(system, SystemEventKind.SOURCE_CONNECTED)
         assert second.detail["session"] != first.detail["session"]
@@ -89,12 +120,39 @@ async def test_a_fault_is_a_source_lost_then_a_reconnect_and_the_gap_is_in_the_l
         assert [packet.first_sample for packet in resumed] == [0, 50, 100, 150, 200]
         stats = loop.stats()
         assert stats.sessions == 2
-        assert stats.samples_lost == 3
+        assert stats.samples_lost >= 3  # bad status words before the limit are gaps too
         assert opens == 2
         assert supervisor.status("acquisition").state is TaskState.RUNNING
     finally:
         await supervisor.stop()
     assert not emulator.converting
+
+
+async def test_a_wrong_id_fails_the_start_and_the_supervisor_tries_again() -> None:
+    bus = EventBus()
+    system = bus.subscribe([Topic.SYSTEM], maxsize=1000)
+    emulator = ADS1299Emulator()
+    emulator.faults.chip_id = 0xFF
+    opens = 0
+
+    def factory() -> ADS1299Source:
+        nonlocal opens
+        opens += 1
+        if opens > 1:
+            heal(emulator)
+        return ADS1299Source(ADS1299Settings(), 8, 250, hardware=emulator.hardware)
+
+    loop = AcquisitionLoop(bus, factory, batch_size=25, kind="ads1299")
+    supervisor = Supervisor(bus, policy=RestartPolicy(jitter=0.0), clock=OneBackoffClock())
+    supervisor.add("acquisition", loop.run)
+    supervisor.start()
+    try:
+        failed = await next_event(system, SystemEventKind.TASK_FAILED)
+        assert "ID register reads 0xFF: no chip answers" in str(failed.detail)
+        await next_event(system, SystemEventKind.SOURCE_CONNECTED)
+        assert loop.stats().sessions == 1
+    finally:
+        await supervisor.stop()
 
 
 async def test_emulated_chip_through_the_daemon_shows_its_alpha_peak_to_a_client() -> None:
