@@ -256,10 +256,10 @@ class ADS1299Emulator:
                 elif opcode & 0xE0 == Opcode.WREG:
                     if not self.faults.ignore_writes:
                         self._write(address, data[i + 2 : end])
-                else:
-                    for k in range(count):
-                        if i + 2 + k < len(out) and address + k < _REGISTER_COUNT:
-                            out[i + 2 + k] = self.registers(0)[address + k]
+                else:  # chip 1's DOUT: register reads do not shift through the chain
+                    values = self.registers(0)[address : address + count]
+                    room = max(0, min(len(values), len(out) - i - 2))
+                    out[i + 2 : i + 2 + room] = values[:room]
                     end = i + 2 + count
                 i = end
                 continue
