@@ -123,10 +123,14 @@ def test_from_options_passes_on_a_bad_value_naming_it() -> None:
         VoltageFilter.from_options({"notch_hz": 55})
 
 
-def test_notch_above_nyquist_fails_on_the_first_packet() -> None:
+def test_a_notch_above_nyquist_of_the_first_packet_falls_back_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     plugin = VoltageFilter(FilterSettings(notch_hz=60.0, lowpass_hz=None))
-    with pytest.raises(ConfigError, match="^notch_hz: "):
-        plugin.process(packets(signal_volts(100, rate=100.0), 32, rate=100.0)[0])
+    (filtered,) = plugin.process(packets(signal_volts(100, rate=100.0), 32, rate=100.0)[0])
+    assert plugin.settings == FilterSettings(highpass_hz=None, lowpass_hz=None, notch_hz=None)
+    assert any("notch_hz: 60 Hz is not allowed" in record.getMessage() for record in caplog.records)
+    assert filtered.samples.shape == (signal_volts(100, rate=100.0).shape[0], 32)
 
 
 def mains_amplitude(samples: npt.NDArray[np.float32], hz: float) -> float:
@@ -197,3 +201,12 @@ async def test_runs_on_the_bus_and_publishes_filtered_packets() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_settings_that_do_not_fit_a_later_stream_fall_back_instead_of_stopping_the_filter() -> None:
+    plugin = VoltageFilter()
+    plugin.reconfigure({"lowpass_hz": 200})  # accepted before any stream: the rate is unknown
+    out = plugin.process(eeg_packet(np.full((2, 32), 1e-5, dtype=np.float32), sample_rate=250.0))
+    assert len(out) == 1
+    assert plugin.settings == FilterSettings()  # the defaults, which fit 250 Hz
+    assert plugin.reconfigure({})["lowpass_hz"] == 45.0

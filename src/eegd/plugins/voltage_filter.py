@@ -11,13 +11,22 @@ declares itself, as it declares ``GET /api/filter``).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
 
 from eegd.dsp.filters import FilterSettings, StreamingFilter, design_sos
 from eegd.errors import ConfigError
 from eegd.events import EegPacket, Event, FilteredEegPacket, Topic
 from eegd.plugin import Route, RouteRequest, TransformPlugin
+
+logger = logging.getLogger(__name__)
+
+#: Every stage off: what a stream is filtered with when not even the defaults fit its rate.
+_PASS_THROUGH = FilterSettings(highpass_hz=None, lowpass_hz=None, notch_hz=None)
 
 __all__ = ["VoltageFilter", "settings_from_options"]
 
@@ -87,6 +96,26 @@ class VoltageFilter(TransformPlugin):
             Route("PUT", "/api/filter", _reconfigure, role="operator"),
         ]
 
+    def _design_fitting(self, sample_rate: float) -> npt.NDArray[np.float64]:
+        """The design of the settings for a new stream, or of ones that fit its rate.
+
+        Settings are checked against the rate of the stream they change, but a stream that
+        starts later (the first packet, a new session at another rate) may not fit them: it
+        is then filtered with the defaults, or not at all if even those do not fit, and the
+        settings in effect (``GET /api/filter``) say so; it never stops the filter.
+        """
+        for candidate in (self._settings, FilterSettings(), _PASS_THROUGH):
+            try:
+                sos = design_sos(candidate, sample_rate)
+            except ConfigError as exc:
+                logger.warning("voltage filter at %g Hz: %s", sample_rate, exc)
+                continue
+            if candidate is not self._settings:
+                logger.warning("voltage filter at %g Hz: using %s", sample_rate, candidate)
+                self._settings = candidate
+            return sos
+        raise ConfigError(f"sample_rate: {sample_rate:g} Hz cannot be filtered")
+
     def reconfigure(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Apply ``options`` (the keys to change) over the current settings; the new state.
 
@@ -121,7 +150,7 @@ class VoltageFilter(TransformPlugin):
     def _filter_for(self, packet: EegPacket) -> StreamingFilter:
         shape = (packet.sample_rate, int(packet.volts.shape[0]))
         if self._filter is None or shape != self._shape:
-            self._filter = StreamingFilter(design_sos(self._settings, shape[0]), shape[1])
+            self._filter = StreamingFilter(self._design_fitting(shape[0]), shape[1])
             self._shape = shape
         elif packet.first_sample != self._next_sample:
             self._filter.reset()
