@@ -11,6 +11,11 @@ raises that is not already an ``EegdError`` becomes a ``SourceError`` naming the
 and the original error (``raise ... from exc``), so the supervisor's back-off treats every
 driver alike. A failure publishes ``source_lost`` with the kind and the error; the
 supervisor's ``task_failed`` that follows says when the source is tried again.
+
+What a source reports at a sample (``SampleBlock.events``: a file's annotations) is published
+as ``system`` events just before the packet holding that sample, stamped with the sample's
+time. A finite source that ends (``SourceEnded``) gets a ``source_ended`` event and the task
+finishes; the session and everything downstream stay up.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TypeVar
 
 from eegd.bus import EventBus
-from eegd.errors import EegdError, SourceError
+from eegd.errors import EegdError, SourceEnded, SourceError
 from eegd.events import (
     EegPacket,
     SystemEvent,
@@ -33,7 +39,7 @@ from eegd.events import (
     sample_timestamps,
     wall_clock_us,
 )
-from eegd.sources.base import SampleBlock, Source
+from eegd.sources.base import SampleBlock, Source, SourceEvent
 
 __all__ = ["AcquisitionLoop", "AcquisitionStats", "Session"]
 
@@ -51,6 +57,8 @@ class Session:
     channel_names: tuple[str, ...]
     time_anchor_us: int
     """Wall-clock µs of sample 0; sample i is stamped ``time_anchor_us + i / sample_rate``."""
+    physical_range: tuple[tuple[float, float], ...] | None = None
+    """Each channel's (min, max) in volts, for a source that declares it (``Source``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +125,18 @@ class AcquisitionLoop:
                 stop.set()
                 await reader
                 raise
+        except SourceEnded as end:
+            self._bus.publish(
+                SystemEvent.now(
+                    SystemEventKind.SOURCE_ENDED,
+                    session=session.id,
+                    source=self.kind,
+                    samples=self._expected_sample,
+                    frames=self._next_frame_id,
+                    reason=str(end),
+                )
+            )
+            logger.info("source ended after %d samples: %s", self._expected_sample, end)
         except Exception as exc:
             self._bus.publish(
                 SystemEvent.now(
@@ -148,6 +168,7 @@ class AcquisitionLoop:
             sample_rate=source.sample_rate,
             channel_names=source.channel_names,
             time_anchor_us=wall_clock_us(),
+            physical_range=source.physical_range,
         )
         self._sessions += 1
         self._next_frame_id = 0
@@ -160,6 +181,11 @@ class AcquisitionLoop:
                 sample_rate=session.sample_rate,
                 channels=list(session.channel_names),
                 time_anchor_us=session.time_anchor_us,
+                **(
+                    {"physical_range": [list(span) for span in session.physical_range]}
+                    if session.physical_range is not None
+                    else {}
+                ),
             )
         )
         logger.info(
@@ -225,6 +251,8 @@ class AcquisitionLoop:
                     first_sample=block.first_sample,
                 )
             )
+        for event in block.events:
+            self._publish_source_event(session, event)
         n_samples = block.n_samples
         packet = EegPacket.create(
             frame_id=self._next_frame_id,
@@ -243,3 +271,16 @@ class AcquisitionLoop:
         self._frames += 1
         self._samples += n_samples
         self._bus.publish(packet)
+
+    def _publish_source_event(self, session: Session, event: SourceEvent) -> None:
+        """A source's event as a ``system`` event, stamped with its sample's time."""
+        stamp = sample_timestamps(session.time_anchor_us, event.sample, 1, session.sample_rate)
+        detail = {
+            **event.detail,
+            "session": session.id,
+            "sample": event.sample,
+            "frame_id": self._next_frame_id,
+        }
+        self._bus.publish(
+            SystemEvent(kind=event.kind, detail=MappingProxyType(detail), timestamp=int(stamp[0]))
+        )

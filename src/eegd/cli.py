@@ -44,6 +44,7 @@ _OVERRIDES: tuple[tuple[str, str, str, type, str], ...] = (
     ),
     ("--board", "board", "source.brainflow.board", str, "BrainFlow board: cyton, ... (synthetic)"),
     ("--serial-port", "serial_port", "source.brainflow.serial_port", str, "the board's port"),
+    ("--file", "file", "source.playback.path", str, "EDF/BDF file to play back"),
     ("--notch", "notch", "filter.notch_hz", int, "powerline notch: 50, 60 or 0 for off (50)"),
     ("--host", "host", "server.host", str, "address to listen on (127.0.0.1)"),
     ("--port", "port", "server.port", int, "port to listen on, 0 for any free one (8080)"),
@@ -52,7 +53,7 @@ _OVERRIDES: tuple[tuple[str, str, str, type, str], ...] = (
 
 
 #: Flags that choose their source kind unless ``--source`` says otherwise: (dest, kind).
-_IMPLIED_KINDS: tuple[tuple[str, str], ...] = (("board", "brainflow"),)
+_IMPLIED_KINDS: tuple[tuple[str, str], ...] = (("board", "brainflow"), ("file", "playback"))
 _FLAG_NAMES = {dest: flag for flag, dest, _key, _kind, _help in _OVERRIDES}
 
 

@@ -3,6 +3,7 @@
     EegdError
     ├── ConfigError (ValueError)     a config file, CLI flag or setting is invalid
     ├── SourceError (OSError)        a sample source failed to open or read
+    │   └── SourceEnded              a finite source (a file) has delivered its last sample
     ├── ProtocolError (ValueError)   bytes or a message on the wire are malformed
     └── PluginError (RuntimeError)   a plugin could not be loaded or built
 
@@ -12,7 +13,14 @@ so callers only ever catch these.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "EegdError", "PluginError", "ProtocolError", "SourceError"]
+__all__ = [
+    "ConfigError",
+    "EegdError",
+    "PluginError",
+    "ProtocolError",
+    "SourceEnded",
+    "SourceError",
+]
 
 
 class EegdError(Exception):
@@ -25,6 +33,10 @@ class ConfigError(EegdError, ValueError):
 
 class SourceError(EegdError, OSError):
     """A sample source could not be opened or read."""
+
+
+class SourceEnded(SourceError):
+    """A finite source, such as a file played back, has no more samples: not a failure."""
 
 
 class ProtocolError(EegdError, ValueError):

@@ -1,7 +1,8 @@
 """Device sources through the whole daemon: bus, plugins, clients, CLI.
 
 BrainFlow's own synthetic board (the real library) streams to a WebSocket client; a board
-that cannot open is retried with a growing back-off.
+that cannot open is retried with a growing back-off; EDF, EDF+, BDF and BDF+ files written
+by pyedflib play with their names, rate, values, annotations and spectra intact.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from eegd.cli import main
 from eegd.config import Config, load_config
 from eegd.daemon import Daemon
 from eegd.errors import ConfigError
-from eegd.events import Event, FftPacket, SystemEvent, SystemEventKind, Topic
+from eegd.events import EegPacket, Event, FftPacket, SystemEvent, SystemEventKind, Topic
 from eegd.net.protocol import EegFrame
 from eegd.supervisor import TaskState
 from tests.support.live import live_daemon
+from tests.support.recordings import WrittenRecording, write_recording
 from tests.support.timing import scaled
+
+ANNOTATIONS = ((1.5, -1.0, "eyes closed"), (4.25, 0.5, "stimulus"), (8.0, 1.0, "eyes open"))
 
 
 def config_of(toml: str) -> Config:
@@ -166,6 +170,145 @@ async def test_a_board_that_cannot_open_is_retried_with_a_growing_back_off() -> 
     )
     assert "UNABLE_TO_OPEN_PORT_ERROR" in error
     assert [event.detail["failures"] for event in failures] == [1, 2, 3, 4]
+
+
+def playback_toml(path: Path, speed: float = 0) -> str:
+    return f"""
+[source]
+kind = "playback"
+
+[source.playback]
+path = "{path}"
+speed = {speed}
+"""
+
+
+def written(directory: Path, file_format: str, **options: object) -> WrittenRecording:
+    annotations = ANNOTATIONS if file_format.endswith("+") else ()
+    return write_recording(directory, file_format, annotations=annotations, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("file_format", ["EDF", "EDF+", "BDF", "BDF+"])
+async def test_a_file_plays_through_the_pipeline_as_it_was_written(
+    tmp_path: Path, file_format: str
+) -> None:
+    recording = written(tmp_path, file_format)
+    config = config_of(playback_toml(recording.path))
+    async with running(config, Topic.RAW_EEG, Topic.SYSTEM, Topic.FFT) as live:
+        seen = await events_until(live.events, SystemEventKind.SOURCE_ENDED)
+        url = "ws" + live.url.removeprefix("http") + "ws"
+        async with eegd.client.connect(url, control=True) as stream:
+            async with asyncio.timeout(scaled(10)):
+                while stream.hello is None:
+                    await anext(stream)
+            hello = stream.hello
+        assert await live.healthy()  # the file has ended; the daemon serves on
+    assert hello.channels == recording.channel_names
+    assert hello.sample_rate == recording.sample_rate == 200
+
+    packets = [event for event in seen if isinstance(event, EegPacket)]
+    assert [packet.frame_id for packet in packets] == list(range(len(packets)))
+    volts = np.concatenate([packet.volts for packet in packets], axis=1)
+    assert volts.shape == recording.microvolts.shape
+    step = recording.step_uv[0] * 1e-6
+    assert np.abs(volts - recording.microvolts * 1e-6).max() <= step
+    assert packets[0].channel_names == recording.channel_names
+
+    annotations = [
+        (index, event)
+        for index, event in enumerate(seen)
+        if isinstance(event, SystemEvent) and event.kind is SystemEventKind.ANNOTATION
+    ]
+    assert [event.detail["text"] for _, event in annotations] == [
+        text for _, _, text in recording.annotations
+    ]
+    for (index, event), (onset, _, _) in zip(annotations, recording.annotations, strict=True):
+        sample = round(onset * recording.sample_rate)
+        assert event.detail["sample"] == sample
+        following = seen[index + 1]  # published just before the packet holding its sample
+        assert isinstance(following, EegPacket)
+        assert following.first_sample <= sample < following.first_sample + following.n_samples
+        assert event.detail["frame_id"] == following.frame_id
+
+    spectrum = [event for event in seen if isinstance(event, FftPacket)][-1]
+    for row, frequency in enumerate(recording.frequencies):
+        peak = spectrum.freqs[int(np.argmax(spectrum.psd[row]))]
+        assert peak == pytest.approx(frequency, abs=0.5)
+
+
+async def test_a_minute_of_file_at_speed_zero_plays_to_its_end_and_the_daemon_serves_on(
+    tmp_path: Path,
+) -> None:
+    recording = write_recording(tmp_path, "BDF+", seconds=60, annotations=ANNOTATIONS)
+    config = config_of(playback_toml(recording.path, speed=0))
+    async with running(config, Topic.SYSTEM) as live:
+        ended = await next_event(live.events, SystemEventKind.SOURCE_ENDED)  # generous deadline
+        assert ended.detail["samples"] == 60 * 200
+        stats = live.daemon.acquisition.stats()
+        assert (stats.samples_acquired, stats.samples_lost, stats.sessions) == (12_000, 0, 1)
+        assert await live.healthy()
+        states = {status.name: status.state for status in live.daemon.supervisor.statuses()}
+        assert states.pop("acquisition") is TaskState.FINISHED
+        assert set(states.values()) == {TaskState.RUNNING}
+
+
+def _truncated(directory: Path) -> Path:
+    path = write_recording(directory, "EDF").path
+    path.write_bytes(path.read_bytes()[:-7])
+    return path
+
+
+def _not_edf(directory: Path) -> Path:
+    path = directory / "notes.bdf"
+    path.write_text("a shopping list\n" * 40)
+    return path
+
+
+def _no_usable_channel(directory: Path) -> Path:
+    import pyedflib
+
+    path = directory / "thermometer.edf"
+    writer = pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDF)
+    writer.setSignalHeaders(
+        [
+            {
+                "label": "Temp",
+                "dimension": "degC",
+                "sample_frequency": 10,
+                "physical_min": 0,
+                "physical_max": 50,
+                "digital_min": -32768,
+                "digital_max": 32767,
+            }
+        ]
+    )
+    writer.writeSamples([np.full(100, 36.6)])
+    writer.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda directory: directory / "missing.edf", "no such file"),
+        (_truncated, "truncated"),
+        (_not_edf, "not an EDF or BDF file"),
+        (_no_usable_channel, "no signal to play"),
+    ],
+)
+def test_a_file_that_cannot_play_fails_the_start_with_one_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: object, problem: str
+) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    code = main(["run", "--source", "playback", "--file", str(path), "--port", "0"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("eegd: error: ")
+    assert str(path) in lines[0]
+    assert problem in lines[0]
 
 
 def test_the_board_flags_choose_a_brainflow_board(capsys: pytest.CaptureFixture[str]) -> None:

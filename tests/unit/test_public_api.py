@@ -47,6 +47,8 @@ MODULES = [
     "eegd.sources.registry",
     "eegd.sources.synthetic",
     "eegd.sources.brainflow",
+    "eegd.sources.edf",
+    "eegd.sources.playback",
 ]
 
 

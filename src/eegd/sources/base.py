@@ -13,6 +13,10 @@ reads ``n`` frames, one per DRDY, in a tight loop without crossing into the even
 sample (16,000 hand-offs a second at 16 kHz). A loop-side batcher would duplicate that
 carry-over for every source and still need a blocking wait underneath.
 
+A block may carry ``SourceEvent``s (a file's annotations, a loop back to its start), which
+the acquisition loop publishes as ``system`` events stamped with their sample; a finite
+source raises ``SourceEnded`` once it has delivered its last sample.
+
 Each source class is found by its ``kind`` in ``eegd.sources.registry`` and builds itself
 with ``from_options(shared, options)``: ``shared`` holds the ``[source]`` keys every source
 shares, ``options`` its own ``[source.<kind>]`` table.
@@ -24,7 +28,7 @@ import abc
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
@@ -32,12 +36,14 @@ import numpy as np
 import numpy.typing as npt
 
 from eegd.errors import ConfigError
+from eegd.events import SystemEventKind
 
 __all__ = [
     "OptionalDependency",
     "SampleBlock",
     "SharedSourceOptions",
     "Source",
+    "SourceEvent",
     "parse_options",
 ]
 
@@ -105,6 +111,19 @@ class OptionalDependency:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceEvent:
+    """Something a source reports at one of its samples, published as a ``system`` event.
+
+    ``sample`` is the index (since the source opened) of the sample it belongs to, inside
+    the block that carries it; ``detail`` becomes the event's detail.
+    """
+
+    kind: SystemEventKind
+    sample: int
+    detail: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
 class SampleBlock:
     """Consecutive samples from a source, channels × samples.
 
@@ -112,13 +131,15 @@ class SampleBlock:
     a jump from the previous block's end means the source lost samples.
     ``raw`` holds the ADC counts and ``volts`` the same samples in volts. ``lead_off``
     names the electrodes (channel names) whose lead-off detection trips at the block's
-    end; None when the source cannot tell.
+    end; None when the source cannot tell. ``events`` are what the source reports at
+    samples of this block (most blocks carry none).
     """
 
     first_sample: int
     raw: npt.NDArray[np.int32]
     volts: npt.NDArray[np.float32]
     lead_off: frozenset[str] | None = None
+    events: tuple[SourceEvent, ...] = ()
 
     @property
     def n_samples(self) -> int:
@@ -156,13 +177,25 @@ class Source(abc.ABC):
     def channel_names(self) -> tuple[str, ...]:
         """One label per channel, in row order."""
 
+    @property
+    def physical_range(self) -> tuple[tuple[float, float], ...] | None:
+        """Each channel's (min, max) in volts, declared by a source without ADC counts.
+
+        A board that reports volts, or a file, declares the span its int32 counts cover;
+        the recorder quantises over it. None (the default): ``raw`` are the ADC's own counts.
+        """
+        return None
+
     @abc.abstractmethod
     def open(self) -> None:
         """Connect to the device and start sampling; raises ``SourceError``."""
 
     @abc.abstractmethod
     def read(self, n_samples: int) -> SampleBlock:
-        """Block until the next ``n_samples`` are available and return them."""
+        """Block until the next ``n_samples`` are available and return them.
+
+        A finite source returns fewer at its very end, and then raises ``SourceEnded``.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:

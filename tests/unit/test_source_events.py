@@ -1,0 +1,117 @@
+"""What sources report besides samples: events at a sample, and the end of a finite source."""
+
+from __future__ import annotations
+
+import asyncio
+from types import MappingProxyType
+
+import numpy as np
+
+from eegd.acquisition import AcquisitionLoop
+from eegd.bus import EventBus
+from eegd.errors import SourceEnded
+from eegd.events import EegPacket, Event, SystemEvent, SystemEventKind, Topic, sample_timestamps
+from eegd.sources.base import SampleBlock, Source, SourceEvent
+
+
+class FiniteSource(Source):
+    """``blocks`` blocks of 10 samples, with an annotation at sample 25, then the end."""
+
+    def __init__(self, blocks: int = 5) -> None:
+        self._blocks = blocks
+        self._next = 0
+        self.closed = False
+
+    @property
+    def sample_rate(self) -> float:
+        return 100.0
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return ("A", "B")
+
+    @property
+    def physical_range(self) -> tuple[tuple[float, float], ...]:
+        return ((-1e-3, 1e-3), (-2e-3, 2e-3))
+
+    def open(self) -> None:
+        self._next = 0
+
+    def read(self, n_samples: int) -> SampleBlock:
+        if self._next >= self._blocks * 10:
+            raise SourceEnded("no more samples")
+        first, self._next = self._next, self._next + 10
+        events = tuple(
+            SourceEvent(SystemEventKind.ANNOTATION, 25, MappingProxyType({"text": "blink"}))
+            for _ in range(1)
+            if first <= 25 < first + 10
+        )
+        raw = np.zeros((2, 10), dtype=np.int32)
+        return SampleBlock(first, raw, raw.astype(np.float32), events=events)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def run_to_the_end(source: FiniteSource) -> tuple[AcquisitionLoop, list[Event]]:
+    bus = EventBus()
+    events = bus.subscribe([Topic.RAW_EEG, Topic.SYSTEM], maxsize=1000)
+    loop = AcquisitionLoop(bus, lambda: source, batch_size=10)
+    await asyncio.wait_for(loop.run(), timeout=10)
+    seen = []
+    while (event := events.get_nowait()) is not None:
+        seen.append(event)
+    return loop, seen
+
+
+async def test_an_event_is_published_just_before_the_packet_holding_its_sample() -> None:
+    loop, seen = await run_to_the_end(FiniteSource())
+    session = loop.session
+    assert session is not None
+    kinds = [
+        event.kind.value if isinstance(event, SystemEvent) else event.frame_id
+        for event in seen
+        if not (isinstance(event, SystemEvent) and event.kind is SystemEventKind.SOURCE_CONNECTED)
+    ]
+    assert kinds == [0, 1, "annotation", 2, 3, 4, "source_ended"]
+    annotation = next(
+        event
+        for event in seen
+        if isinstance(event, SystemEvent) and event.kind is SystemEventKind.ANNOTATION
+    )
+    assert dict(annotation.detail) == {
+        "text": "blink",
+        "session": session.id,
+        "sample": 25,
+        "frame_id": 2,
+    }
+    stamp = sample_timestamps(session.time_anchor_us, 25, 1, session.sample_rate)
+    assert annotation.timestamp == int(stamp[0])
+
+
+async def test_a_source_that_ends_finishes_the_task_and_says_so() -> None:
+    source = FiniteSource(blocks=3)
+    loop, seen = await run_to_the_end(source)
+    assert source.closed
+    packets = [event for event in seen if isinstance(event, EegPacket)]
+    assert [packet.frame_id for packet in packets] == [0, 1, 2]
+    ended = seen[-1]
+    assert isinstance(ended, SystemEvent)
+    assert ended.kind is SystemEventKind.SOURCE_ENDED
+    assert ended.detail["samples"] == 30
+    assert ended.detail["frames"] == 3
+    assert not any(
+        isinstance(event, SystemEvent) and event.kind is SystemEventKind.SOURCE_LOST
+        for event in seen
+    )
+    assert loop.stats().samples_lost == 0
+
+
+async def test_a_declared_physical_range_is_announced_with_the_session() -> None:
+    loop, seen = await run_to_the_end(FiniteSource(blocks=1))
+    connected = seen[0]
+    assert isinstance(connected, SystemEvent)
+    assert connected.kind is SystemEventKind.SOURCE_CONNECTED
+    assert connected.detail["physical_range"] == [[-1e-3, 1e-3], [-2e-3, 2e-3]]
+    assert loop.session is not None
+    assert loop.session.physical_range == ((-1e-3, 1e-3), (-2e-3, 2e-3))
