@@ -15,8 +15,10 @@ from eegd.sources.ads1299.selftest import (
     SelfTestResult,
     check_noise,
     check_test_signal,
+    run_configured_selftest,
     run_selftest,
 )
+from eegd.sources.base import SharedSourceOptions
 
 
 def selftest(
@@ -126,3 +128,11 @@ def test_results_show_as_a_table_and_as_json() -> None:
         "lead_off",
         "passed",
     }
+
+
+def test_the_configured_self_test_opens_an_emulator_itself() -> None:
+    shared = SharedSourceOptions(kind="ads1299", channels=16, sample_rate=500)
+    result = run_configured_selftest(shared, {"emulate": True, "gain": 12})
+    assert result.passed, result.table()
+    assert len(result.channels) == 16
+    assert {channel.gain for channel in result.channels} == {12}

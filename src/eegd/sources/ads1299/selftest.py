@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from eegd.sources.ads1299.driver import ADS1299Source
 from eegd.sources.ads1299.noise import typical_noise
 from eegd.sources.ads1299.registers import (
     TestFrequency,
@@ -31,7 +32,7 @@ from eegd.sources.ads1299.registers import (
     square_wave_frequency_hz,
 )
 from eegd.sources.ads1299.settings import ADS1299Settings
-from eegd.sources.base import Source
+from eegd.sources.base import SharedSourceOptions, Source
 
 __all__ = [
     "NOISE_BAND_HZ",
@@ -46,6 +47,7 @@ __all__ = [
     "check_noise",
     "check_test_signal",
     "evaluate",
+    "run_configured_selftest",
     "run_selftest",
 ]
 
@@ -276,3 +278,24 @@ def run_selftest(
         lead_off=lead_off,
         check_electrodes=check_electrodes,
     )
+
+
+def run_configured_selftest(
+    shared: SharedSourceOptions, options: Mapping[str, Any], check_electrodes: bool = False
+) -> SelfTestResult:
+    """The self-test of the chain ``[source]`` and ``[source.ads1299]`` describe.
+
+    It opens the source itself (nothing else may hold it); with ``emulate`` on it tests a
+    fresh emulator on its virtual clock, so it takes no real time.
+    """
+    configured = ADS1299Source.from_options(shared, options)
+    channels, rate = len(configured.channel_names), int(configured.sample_rate)
+    settings = configured.settings
+    if settings.emulate:
+        settings = dataclasses.replace(settings, paced=False)
+    gains = [s.gain or 24 for s in settings.channel_settings(channels)[:channels]]
+
+    def open_source(derived: ADS1299Settings) -> Source:
+        return ADS1299Source(derived, channels, rate, configured.channel_names)
+
+    return run_selftest(open_source, settings, gains, rate, check_electrodes)
