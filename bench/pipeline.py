@@ -4,7 +4,10 @@ The pipeline is the real daemon (un-paced synthetic source → acquisition threa
 voltage_filter → brain_waves) with an ``fft`` subscriber; any drop fails the run, so lost
 work cannot look fast. References on the same data: the offline floor (the same samples
 generated in one read, filtered by one ``sosfilt`` call and their spectra computed in one
-vectorised FFT) and a naive per-sample Python filter loop. JSON on stdout.
+vectorised FFT) and a naive per-sample Python filter loop. The same measurement on other
+sources, next to the synthetic one: BrainFlow's synthetic board (the real library, which
+streams in real time, its own thread's CPU counted too) and a BDF file played at speed 0.
+JSON on stdout.
 
     python bench/pipeline.py [--seconds-scale 1.0]
 """
@@ -17,11 +20,14 @@ import json
 import math
 import platform
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import edfio
 import numpy as np
 import scipy.signal
 
@@ -99,13 +105,19 @@ class GatedSource(Source):
 
 async def run_pipeline(case: Case) -> dict[str, Any]:
     """Push ``case.seconds`` of EEG through the daemon; CPU seconds and counters."""
-    config = case_config(case)
+    return await measure(case_config(case), case.seconds)
+
+
+async def measure(config: Config, seconds: float) -> dict[str, Any]:
+    """Push ``seconds`` of the configured source's EEG through the daemon; CPU and counters."""
+    probe = config.build_source()
+    sample_rate, batch_size = probe.sample_rate, config.source.batch_size
     gate = threading.Semaphore(IN_FLIGHT)
     daemon = Daemon(
         config,
         source_factory=lambda: GatedSource(config.build_source(), gate),
     )
-    frames = math.ceil(case.seconds * case.sample_rate / case.batch_size)
+    frames = math.ceil(seconds * sample_rate / batch_size)
     spectra = 0
     with (
         daemon.bus.subscribe([Topic.FFT], maxsize=100_000) as fft,
@@ -127,9 +139,12 @@ async def run_pipeline(case: Case) -> dict[str, Any]:
         gate.release(10 * IN_FLIGHT)  # let the reader thread see the stop
         await daemon.stop()
     if drops:
-        raise SystemExit(f"{case}: {drops} events dropped; the measurement is void")
-    seconds = frames * case.batch_size / case.sample_rate
+        raise SystemExit(f"{config.source.kind}: {drops} events dropped; the measurement is void")
+    seconds = frames * batch_size / sample_rate
     return {
+        "channels": len(probe.channel_names),
+        "sample_rate": sample_rate,
+        "batch_size": batch_size,
         "cpu_s": cpu,
         "wall_s": wall,
         "eeg_s": seconds,
@@ -192,6 +207,37 @@ def naive_loop(seconds: float) -> dict[str, Any]:
     return {"cpu_s": cpu, "eeg_s": seconds, "cpu_s_per_eeg_s": cpu / seconds}
 
 
+def source_configs(directory: Path, seconds: float) -> dict[str, Config]:
+    """BrainFlow's synthetic board, and a BDF file of ``seconds`` (8 × 250 Hz) at speed 0."""
+    path = directory / "bench.bdf"
+    t = np.arange(round(seconds * 250)) / 250
+    signals = [
+        edfio.BdfSignal(
+            50 * np.sin(2 * np.pi * (6 + 3 * index) * t),
+            sampling_frequency=250,
+            label=f"EEG{index + 1}",
+            physical_dimension="uV",
+            physical_range=(-200, 200),
+        )
+        for index in range(8)
+    ]
+    edfio.Bdf(signals).write(path)
+    return {
+        "brainflow_synthetic_board": load_config(
+            None,
+            {"source.kind": ("", "brainflow"), "source.brainflow.board": ("", "synthetic")},
+        ),
+        "playback_bdf_speed_0": load_config(
+            None,
+            {
+                "source.kind": ("", "playback"),
+                "source.playback.path": ("", str(path)),
+                "source.playback.speed": ("", 0),
+            },
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds-scale", type=float, default=1.0, help="scale every duration")
@@ -211,6 +257,12 @@ def main() -> None:
                 "ratio_to_floor": pipeline["cpu_s_per_eeg_s"] / floor["cpu_s_per_eeg_s"],
             }
         )
+    sources = {}
+    with tempfile.TemporaryDirectory() as directory:
+        # the board streams in real time: a shorter run; the file holds a little more than read
+        for name, config in source_configs(Path(directory), 250.0 * scale).items():
+            seconds = (15.0 if name.startswith("brainflow") else 240.0) * scale
+            sources[name] = asyncio.run(measure(config, seconds))
     naive = naive_loop(20.0 * scale)
     everyday = results[0]["pipeline"]["cpu_s_per_eeg_s"]
     json.dump(
@@ -219,6 +271,7 @@ def main() -> None:
             "python": sys.version.split()[0],
             "machine": platform.machine(),
             "cases": results,
+            "sources": sources,
             "naive_8x250": naive,
             "naive_over_pipeline_8x250": naive["cpu_s_per_eeg_s"] / everyday,
         },
