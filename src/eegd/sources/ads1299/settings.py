@@ -120,15 +120,7 @@ class ADS1299Settings:
         self._check_int("pwdn_gpio", 0, 1023)
         self._check_int("seed", 0, 2**63)
         self._check_int("max_framing_errors", 1, 1_000_000)
-        if not _is_int(self.spi_hz) or not 1 <= self.spi_hz <= MAX_SPI_HZ:
-            raise _invalid(
-                "spi_hz",
-                self.spi_hz,
-                f"1..{MAX_SPI_HZ} Hz",
-                "is above the ADS1299's SCLK limit (50 ns period)"
-                if _is_int(self.spi_hz) and self.spi_hz > MAX_SPI_HZ
-                else "is out of range",
-            )
+        self._check_int("spi_hz", 1, MAX_SPI_HZ, "is above the ADS1299's SCLK limit (50 ns)")
         if not isinstance(self.gpio_chip, str) or not self.gpio_chip:
             raise _invalid("gpio_chip", self.gpio_chip, "a device path like /dev/gpiochip0")
         lines = [self.drdy_gpio, self.start_gpio, self.reset_gpio, self.pwdn_gpio]
@@ -169,10 +161,14 @@ class ADS1299Settings:
         if not (math.isfinite(timeout) and 0 < timeout <= 60):
             raise _invalid("drdy_timeout_s", timeout, "seconds in (0, 60]")
 
-    def _check_int(self, key: str, low: int, high: int) -> None:
+    def _check_int(self, key: str, low: int, high: int, too_high: str = "is out of range") -> None:
         value = getattr(self, key)
-        if not _is_int(value) or not low <= value <= high:
-            raise _invalid(key, value, f"{low}..{high}", "is out of range")
+        if not _is_int(value):
+            raise _invalid(key, value, f"an integer {low}..{high}", "is not an integer")
+        if not low <= value <= high:
+            raise _invalid(
+                key, value, f"{low}..{high}", too_high if value > high else "is out of range"
+            )
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> ADS1299Settings:
