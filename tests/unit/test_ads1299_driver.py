@@ -327,3 +327,14 @@ def test_a_chain_has_chip_1_drive_the_clock() -> None:
     emulator = ADS1299Emulator(1)
     with make(emulator):
         assert decode_config1(emulator.registers()[Register.CONFIG1])[2] is False
+
+
+def test_scattered_framing_errors_are_logged_sparingly(caplog: pytest.LogCaptureFixture) -> None:
+    emulator = ADS1299Emulator()
+    with make(emulator) as source:
+        for _ in range(40):
+            emulator.faults.bad_status_frames = 1
+            source.read(3)
+    assert source.framing_errors == 40
+    logged = [r for r in caplog.records if "framing error" in r.getMessage()]
+    assert len(logged) == 12  # 1..10, 16, 32

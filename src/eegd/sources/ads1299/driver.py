@@ -277,12 +277,16 @@ class ADS1299Source(Source):
         self.framing_errors += 1
         self._bad_in_row += 1
         statuses = " ".join(frame[o : o + 3].hex() for o in self._status_offsets)
-        logger.warning(
-            "ADS1299 framing error at sample %d: status %s lacks the 1100 prefix (%d in a row)",
-            index,
-            statuses,
-            self._bad_in_row,
-        )
+        count = self.framing_errors
+        if count <= 10 or not count & (count - 1):  # the first ten, then at powers of two
+            logger.warning(
+                "ADS1299 framing error %d at sample %d: status %s lacks the 1100 prefix "
+                "(%d in a row)",
+                count,
+                index,
+                statuses,
+                self._bad_in_row,
+            )
         if self._bad_in_row >= self.settings.max_framing_errors:
             raise SourceError(
                 f"ADS1299: {self._bad_in_row} frames in a row without the 1100 status prefix "
