@@ -33,6 +33,7 @@ from tests.support.rawws import (
     raw_websocket,
     read_until_closed,
 )
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 #: What a hostile client may add to the daemon's memory before a test calls it unbounded.
@@ -45,7 +46,7 @@ async def get_json(live: LiveDaemon, path: str) -> Any:
 
 
 async def next_reply(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(scaled(10)):
         while True:
             message = await ws.receive()
             assert message.type is aiohttp.WSMsgType.TEXT, message
@@ -159,7 +160,7 @@ async def test_slow_and_silent_http_peers_are_cut_off_and_health_still_answers()
             except ConnectionResetError:
                 pass
 
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(scaled(15)):
             await asyncio.gather(*(closed_by_daemon(peer) for peer in peers))
         for peer in peers:
             peer.close()
@@ -199,7 +200,7 @@ async def test_a_failing_pump_is_restarted_at_once_and_reported(
 async def wait_for_filtered(live: LiveDaemon) -> FilteredEegPacket:
     """The next ``filtered_eeg`` packet on the daemon's bus."""
     with live.daemon.bus.subscribe([FilteredEegPacket.topic]) as subscription:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(scaled(10)):
             event = await subscription.get()
     assert isinstance(event, FilteredEegPacket)
     return event
@@ -223,7 +224,7 @@ async def test_a_message_of_exactly_the_limit_is_read_and_a_larger_one_refused()
         assert refused["code"] == "too_large"
         assert "1024" in refused["message"]
         await client.send_str(" " * (4 * 1024 + 1))
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(scaled(10)):
             while (await client.receive()).type is not aiohttp.WSMsgType.CLOSE:
                 pass
         assert client.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG

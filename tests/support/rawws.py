@@ -10,6 +10,8 @@ import os
 import socket
 import struct
 
+from tests.support.timing import scaled
+
 #: WebSocket opcodes a client sends.
 TEXT, PING = 0x1, 0x9
 
@@ -47,7 +49,7 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
 
 def read_until_closed(sock: socket.socket, timeout: float = 10.0) -> bytes:
     """Everything the server still sends until it closes or resets the connection."""
-    sock.settimeout(timeout)
+    sock.settimeout(scaled(timeout))
     received = bytearray()
     try:
         while chunk := sock.recv(65536):

@@ -25,6 +25,7 @@ from eegd.events import (
 from eegd.plugin import PluginContext
 from eegd.plugins.brain_waves import BrainWaves
 from tests.support.packets import chunks, filtered_packet
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 RATE = 250.0
@@ -185,7 +186,7 @@ async def test_runs_on_the_bus_and_computes_only_while_someone_listens() -> None
         with bus.subscribe([Topic.FFT]) as outputs:
             for packet in inputs[40:]:
                 bus.publish(packet)
-            async with asyncio.timeout(5.0):
+            async with asyncio.timeout(scaled(5.0)):
                 first = await outputs.get()
             await wait_until(lambda: plugin.packets_seen == len(inputs))
         assert isinstance(first, FftPacket)

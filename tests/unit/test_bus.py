@@ -11,6 +11,7 @@ import pytest
 from eegd.bus import DropPolicy, EventBus
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
 from tests.support.packets import eeg_packet
+from tests.support.timing import scaled
 
 
 def packet(frame_id: int, channels: int = 2, samples: int = 4) -> EegPacket:
@@ -155,7 +156,7 @@ async def test_iteration_waits_for_events_and_ends_after_close() -> None:
     for frame_id in range(5):
         bus.publish(packet(frame_id))
         await asyncio.sleep(0)
-    await asyncio.wait_for(task, timeout=2)
+    await asyncio.wait_for(task, timeout=scaled(2))
     assert received == [0, 1, 2]
     assert not bus.has_subscribers(Topic.RAW_EEG)
 

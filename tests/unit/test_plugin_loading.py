@@ -36,6 +36,7 @@ from eegd.plugin import (
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
 from tests.support.packets import eeg_packet, fft_packet
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 
@@ -211,7 +212,7 @@ async def test_non_finite_output_is_dropped_counted_and_reported_once(
             await wait_until(lambda: bus.has_subscribers(Topic.RAW_EEG))
             for frame_id in range(7):
                 bus.publish(raw_packet(frame_id))
-            async with asyncio.timeout(5.0):
+            async with asyncio.timeout(scaled(5.0)):
                 received = [await outputs.get() for _ in range(9)]
         finally:
             task.cancel()

@@ -16,6 +16,7 @@ from eegd.clock import SYSTEM_CLOCK
 from eegd.errors import ConfigError
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.supervisor import RestartPolicy, Supervisor, TaskFactory, TaskState
+from tests.support.timing import scaled
 
 #: Loop iterations a condition may take to come true before a test fails.
 MAX_YIELDS = 1000
@@ -348,7 +349,7 @@ async def test_task_returning_normally_is_finished_and_not_restarted(
 
     supervisor.add("one_shot", one_shot)
     supervisor.start()
-    await asyncio.wait_for(supervisor.wait(), timeout=5)
+    await asyncio.wait_for(supervisor.wait(), timeout=scaled(5))
 
     assert supervisor.status("one_shot").state is TaskState.FINISHED
     assert calls == 1
@@ -386,7 +387,7 @@ async def test_stop_cancels_everything_and_marks_it_stopped(bus: EventBus) -> No
         )
     )
 
-    await asyncio.wait_for(supervisor.stop(timeout=5), timeout=10)
+    await asyncio.wait_for(supervisor.stop(timeout=5), timeout=scaled(10))
 
     states = {status.name: status.state for status in supervisor.statuses()}
     assert states == {
@@ -398,7 +399,7 @@ async def test_stop_cancels_everything_and_marks_it_stopped(bus: EventBus) -> No
     assert sorted(cleaned_up) == ["a", "b"]
     assert supervisor.status("backing_off").restarts == 0
     assert clock.sleeps == [0.5]
-    await asyncio.wait_for(supervisor.wait(), timeout=5)
+    await asyncio.wait_for(supervisor.wait(), timeout=scaled(5))
     await supervisor.stop()
     assert supervisor.status("a").state is TaskState.STOPPED
 
@@ -428,7 +429,7 @@ async def test_stop_names_tasks_that_do_not_stop_in_time(
     assert supervisor.status("polite").state is TaskState.STOPPED
     assert supervisor.status("stubborn").state is TaskState.RUNNING
     release.set()
-    await asyncio.wait_for(supervisor.wait(), timeout=5)
+    await asyncio.wait_for(supervisor.wait(), timeout=scaled(5))
     assert supervisor.status("stubborn").state is TaskState.STOPPED
 
 
@@ -442,7 +443,7 @@ async def test_cancellation_from_inside_a_task_is_not_a_crash(
 
     supervisor.add("cancelled", cancelled)
     supervisor.start()
-    await asyncio.wait_for(supervisor.wait(), timeout=5)
+    await asyncio.wait_for(supervisor.wait(), timeout=scaled(5))
 
     status = supervisor.status("cancelled")
     assert (status.state, status.failures, status.restarts) == (TaskState.STOPPED, 0, 0)
@@ -479,7 +480,7 @@ async def test_task_added_after_start_starts_at_once(supervisor: Supervisor) -> 
         await forever()
 
     supervisor.add("late", late)
-    await asyncio.wait_for(started.wait(), timeout=5)
+    await asyncio.wait_for(started.wait(), timeout=scaled(5))
 
     assert supervisor.status("late").state is TaskState.RUNNING
 

@@ -23,6 +23,7 @@ from eegd.events import (
 from eegd.plugin import PluginContext
 from eegd.plugins.voltage_filter import VoltageFilter
 from tests.support.packets import chunks, eeg_packet
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 RATE = 250.0
@@ -192,7 +193,7 @@ async def test_runs_on_the_bus_and_publishes_filtered_packets() -> None:
             inputs = packets(signal_volts(320), 32)
             for packet in inputs:
                 bus.publish(packet)
-            async with asyncio.timeout(5.0):
+            async with asyncio.timeout(scaled(5.0)):
                 received = [await outputs.get() for _ in inputs]
         assert [p.frame_id for p in received if isinstance(p, FilteredEegPacket)] == list(
             range(len(inputs))
