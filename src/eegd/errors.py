@@ -13,6 +13,9 @@ so callers only ever catch these.
 
 from __future__ import annotations
 
+import re
+from types import EllipsisType
+
 __all__ = [
     "ConfigError",
     "EegdError",
@@ -27,8 +30,31 @@ class EegdError(Exception):
     """Root of every error eegd raises on purpose."""
 
 
+#: The dotted key an error message starts with: ``source.channels: ...``, ``plugin.x.y[1]: ...``.
+_LEADING_KEY = re.compile(r"([A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])*): ")
+
+
 class ConfigError(EegdError, ValueError):
-    """A configuration value is invalid; the message names the key and what is allowed."""
+    """A configuration value is invalid; the message names the key and what is allowed.
+
+    ``str(exc)`` is the one-line message, ``key: problem`` (``source.channels: 33 is out of
+    range (allowed: 1..32)``); ``key`` is that dotted key, so a caller can say which flag set
+    it. Raisers that pass no ``key`` follow the same convention, and the key their message
+    starts with is taken; None (given, or when the message starts with none) is about no key.
+    """
+
+    def __init__(self, message: str, *, key: str | None | EllipsisType = ...) -> None:
+        super().__init__(message)
+        if isinstance(key, EllipsisType):
+            leading = _LEADING_KEY.match(message)
+            key = leading[1] if leading else None
+        self.key: str | None = key
+
+    def within(self, table: str) -> ConfigError:
+        """The same error about the key inside ``table``: ``filter.highpass_hz: ...``."""
+        if self.key is None:
+            return ConfigError(f"{table}: {self}", key=table)
+        return ConfigError(f"{table}.{self}", key=f"{table}.{self.key}")
 
 
 class SourceError(EegdError, OSError):
