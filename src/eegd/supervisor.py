@@ -17,7 +17,9 @@ import math
 import random as stdlib_random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+import msgspec
 
 from eegd.bus import EventBus
 from eegd.clock import SYSTEM_CLOCK, Clock
@@ -46,14 +48,16 @@ class RestartPolicy:
     crashed together do not restart in lockstep. More than ``max_retries`` consecutive
     crashes and the task is given up. A run that lasted ``reset_after`` seconds or more
     before crashing counts as healthy: the consecutive count starts again from zero.
+
+    It is also the ``[supervisor]`` table; construction checks what the field constraints say.
     """
 
-    max_retries: int = 5
-    initial_backoff: float = 0.5
-    max_backoff: float = 30.0
-    multiplier: float = 2.0
-    jitter: float = 0.1
-    reset_after: float = 60.0
+    max_retries: Annotated[int, msgspec.Meta(ge=0)] = 5
+    initial_backoff: Annotated[float, msgspec.Meta(ge=0)] = 0.5
+    max_backoff: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    multiplier: Annotated[float, msgspec.Meta(ge=1)] = 2.0
+    jitter: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.1
+    reset_after: Annotated[float, msgspec.Meta(ge=0)] = 60.0
 
     def __post_init__(self) -> None:
         retries = self.max_retries

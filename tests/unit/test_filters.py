@@ -56,7 +56,7 @@ def max_relative_difference(actual: npt.ArrayLike, expected: npt.ArrayLike) -> f
     [
         ({"notch_hz": 55.0}, "notch_hz: 55 is not allowed (allowed: 50, 60 or off)"),
         ({"highpass_hz": -1.0}, "highpass_hz: -1 is not allowed"),
-        ({"lowpass_hz": 0.0}, "lowpass_hz: 0 is not allowed"),
+        ({"lowpass_hz": -0.5}, "lowpass_hz: -0.5 is not allowed"),
         ({"highpass_hz": 40.0, "lowpass_hz": 30.0}, "highpass_hz: 40 is not allowed"),
         ({"order": 0}, "order: 0 is not allowed (allowed: an integer 1..8)"),
         ({"order": 2.5}, "order: 2.5 is not allowed"),
@@ -83,6 +83,8 @@ def test_settings_accept_integers_and_off() -> None:
     assert isinstance(settings.highpass_hz, float)
     assert settings.lowpass_hz is None
     assert settings.notch_hz == 60.0
+    off = FilterSettings(highpass_hz=0, lowpass_hz=0.0, notch_hz=0)  # as TOML writes off
+    assert (off.highpass_hz, off.lowpass_hz, off.notch_hz) == (None, None, None)
 
 
 def test_design_stacks_highpass_lowpass_and_notch() -> None:

@@ -16,7 +16,9 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 from scipy import signal
@@ -77,10 +79,12 @@ def _real(name: str, value: object) -> float:
 
 
 def _frequency_or_off(name: str, value: object) -> float | None:
-    """A corner frequency above 0 Hz, or ``None`` for off."""
+    """A corner frequency above 0 Hz, or ``None`` for off (0 is off too, as TOML writes it)."""
     if value is None:
         return None
     frequency = _real(name, value)
+    if frequency == 0:
+        return None
     if frequency <= 0:
         raise ConfigError(
             f"{name}: {_shown(value)} is not allowed (allowed: a frequency above 0 Hz, or off)"
@@ -88,17 +92,26 @@ def _frequency_or_off(name: str, value: object) -> float | None:
     return frequency
 
 
+#: A frequency in Hz as the ``[filter]`` table holds it: 0 (or ``None``) is off.
+_Hz = Annotated[float, msgspec.Meta(ge=0)] | None
+
+
 @dataclass(frozen=True, slots=True)
 class FilterSettings:
-    """What the voltage filter does; ``None`` turns a stage off. Validated on construction."""
+    """What the voltage filter does; ``None`` (or 0) turns a stage off.
 
-    highpass_hz: float | None = 0.5
-    lowpass_hz: float | None = 45.0
-    notch_hz: float | None = 50.0
-    """Powerline notch: 50 or 60 Hz, or ``None`` for off."""
-    order: int = 4
+    It is also the ``[filter]`` table: the field constraints are what the configuration
+    checks while reading it, and construction checks the rest (high-pass below low-pass,
+    the notch's 50 or 60 Hz), so settings from ``PUT /api/filter`` are held to the same.
+    """
+
+    highpass_hz: _Hz = 0.5
+    lowpass_hz: _Hz = 45.0
+    notch_hz: _Hz = 50.0
+    """Powerline notch: 50 or 60 Hz, or ``None`` (0) for off."""
+    order: Annotated[int, msgspec.Meta(ge=1, le=_MAX_ORDER)] = 4
     """Butterworth order of the high-pass and of the low-pass."""
-    notch_q: float = 30.0
+    notch_q: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     """Quality factor of the notch: its -3 dB width is ``notch_hz / notch_q``."""
 
     def __post_init__(self) -> None:
@@ -109,7 +122,7 @@ class FilterSettings:
                 f"highpass_hz: {highpass:g} is not allowed "
                 f"(allowed: below lowpass_hz {lowpass:g}, or off)"
             )
-        notch = None if self.notch_hz is None else _real("notch_hz", self.notch_hz)
+        notch = None if self.notch_hz is None else _real("notch_hz", self.notch_hz) or None
         if notch is not None and notch not in NOTCH_FREQUENCIES:
             raise ConfigError(
                 f"notch_hz: {_shown(self.notch_hz)} is not allowed (allowed: 50, 60 or off)"

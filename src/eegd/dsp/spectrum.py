@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 from scipy import signal
@@ -59,16 +61,23 @@ def _positive(name: str, value: object) -> float:
 
 @dataclass(frozen=True, slots=True)
 class SpectrumSettings:
-    """The sliding spectrum's window, hop, highest kept frequency and detrend."""
+    """The sliding spectrum's window, hop, highest kept frequency and detrend.
 
-    window_s: float = 2.0
-    hop_s: float = 0.25
+    It is also the ``[spectrum]`` table: the field constraints are what the configuration
+    checks while reading it; construction checks them again, and the top band edge.
+    """
+
+    window_s: Annotated[float, msgspec.Meta(gt=0)] = 2.0
+    hop_s: Annotated[float, msgspec.Meta(gt=0)] = 0.25
     """Seconds between spectra, rounded to whole samples at the rate the FFT runs at."""
-    max_freq_hz: float = 100.0
+    max_freq_hz: Annotated[float, msgspec.Meta(gt=0)] = 100.0
     """Highest frequency kept in the spectrum; at least the top band edge (45 Hz)."""
-    detrend: str | None = "constant"
+    detrend: Literal["constant", "linear", "none"] | None = "constant"
+    """``None`` keeps the mean; ``"none"`` is how TOML, which has no null, says so."""
 
     def __post_init__(self) -> None:
+        if self.detrend == "none":
+            object.__setattr__(self, "detrend", None)
         object.__setattr__(self, "window_s", _positive("window_s", self.window_s))
         object.__setattr__(self, "hop_s", _positive("hop_s", self.hop_s))
         max_freq = _positive("max_freq_hz", self.max_freq_hz)

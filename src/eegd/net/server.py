@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import aiohttp
 import msgspec
@@ -34,8 +34,9 @@ from eegd.errors import ConfigError, EegdError, ProtocolError
 from eegd.events import Topic
 from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
-from eegd.net.connections import ConnectionManager
+from eegd.net.connections import ConnectionManager, ConnectionSettings
 from eegd.net.guard import ConnectionGuard, QuietServerLog
+from eegd.net.protocol import MAX_MESSAGE_BYTES
 from eegd.plugin import Route, RouteRequest
 
 __all__ = [
@@ -97,20 +98,50 @@ class _PluginControl:
 _BODY_METHODS = frozenset({"PUT", "POST"})
 
 
+_Positive = Annotated[float, msgspec.Meta(gt=0)]
+_AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
-    """Where and how the server listens."""
+    """Where and how the server listens, and the limits of its clients: the ``[server]`` table.
+
+    The server takes it whole; the connection manager takes the client limits carved from
+    it (``connection_settings``).
+    """
 
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
+    """0 picks a free port."""
     allowed_origins: tuple[str, ...] = ()
     """Origins besides the server's own that may open WebSockets."""
-    heartbeat_s: float = 10.0
+    heartbeat_s: _Positive = 10.0
     """Ping interval; a client that misses its pong is dropped."""
-    header_timeout_s: float = 5.0
+    max_clients: _AtLeastOne = 128
+    max_topics_per_client: _AtLeastOne = 4
+    max_message_bytes: _AtLeastOne = MAX_MESSAGE_BYTES
+    """Inbound WebSocket messages larger than this get ``too_large``; 4 × larger close (1009)."""
+    max_messages_per_s: _Positive = 20.0
+    """Control messages a client may send per second (bursts of 50); a flood is closed."""
+    client_queue_s: _Positive = 2.0
+    """Seconds of a client's topics its queue holds before dropping the oldest frames."""
+    stall_timeout_s: _Positive = 10.0
+    """A client whose socket takes nothing for this long is closed (1008)."""
+    header_timeout_s: _Positive = 5.0
     """A connection that has not sent a complete request this long after opening is closed."""
-    max_pending_connections: int = 64
+    max_pending_connections: _AtLeastOne = 64
     """Connections waiting for their request at once; one more closes the oldest."""
+
+    def connection_settings(self) -> ConnectionSettings:
+        """The limits and timing of client connections, as the connection manager takes them."""
+        return ConnectionSettings(
+            queue_seconds=self.client_queue_s,
+            stall_timeout=self.stall_timeout_s,
+            max_clients=self.max_clients,
+            max_topics_per_client=self.max_topics_per_client,
+            max_message_bytes=self.max_message_bytes,
+            max_messages_per_s=self.max_messages_per_s,
+        )
 
 
 #: Text messages up to this multiple of ``max_message_bytes`` get a ``too_large`` reply;
