@@ -164,9 +164,9 @@ def offline_floor(case: Case) -> dict[str, Any]:
     source.open()
     volts = source.read(n).volts.astype(np.float64)
     source.close()
-    sos = design_sos(config.filter.settings(), case.sample_rate)
+    sos = design_sos(config.filter, case.sample_rate)
     filtered, _ = scipy.signal.sosfilt(sos, volts, axis=1, zi=steady_state(sos, volts[:, 0]))
-    settings = config.spectrum.settings()
+    settings = config.spectrum
     q = decimation_factor(case.sample_rate, settings.max_freq_hz)
     rate = case.sample_rate / q
     if q > 1:
@@ -189,7 +189,7 @@ def naive_loop(seconds: float) -> dict[str, Any]:
     source.open()
     volts = source.read(int(seconds * 250)).volts.astype(np.float64)
     source.close()
-    sos = design_sos(config.filter.settings(), 250)
+    sos = design_sos(config.filter, 250)
     start = time.process_time()
     state = [[[0.0, 0.0] for _ in sos] for _ in range(volts.shape[0])]
     out = np.empty_like(volts)

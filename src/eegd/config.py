@@ -1,8 +1,17 @@
 """The daemon's configuration: one TOML file, every key with a default, validated once at start.
 
 ``load_config`` reads ``eegd.toml`` (or no file), applies CLI overrides and returns an
-immutable ``Config``. Any problem raises ``ConfigError`` whose one-line message names the
-key (``source.channels: 33 is out of range (allowed: 1..32)``) or, for an override, the flag.
+immutable ``Config``. Each table is the settings object of the component it configures
+(``[filter]`` is ``FilterSettings``, ``[server]`` is ``ServerSettings``, ``[supervisor]``
+is ``RestartPolicy``), declared with its component; constraints are on the fields.
+
+Reading goes in three steps. The TOML data is checked against ``Config``'s declared types
+and constraints (``msgspec.inspect.type_info``), so every refusal is a ``ConfigError`` in
+eegd's words naming the dotted key (``source.channels: 33 is out of range (allowed:
+1..32)``; ``ConfigError.key`` holds it, and an overridden key names the flag too). The
+known-good data is then converted into the settings objects. Last, one step checks what
+spans fields or components: the source is built (its channels and rate, and a device's own
+facts), and the filter is designed at the source's rate.
 
 ``[source]`` holds the keys every source shares; each source kind's own options are the
 ``[source.<kind>]`` table (``[source.synthetic]``), checked by that source's
@@ -17,32 +26,26 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import inspect as spec
 
 from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
+from eegd.net.server import ServerSettings
 from eegd.sources.base import SharedSourceOptions, Source
 from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import RestartPolicy
 
-__all__ = [
-    "PLUGIN_TABLES",
-    "Config",
-    "FilterSection",
-    "LogSection",
-    "ServerSection",
-    "SourceSection",
-    "SpectrumSection",
-    "load_config",
-]
+__all__ = ["PLUGIN_TABLES", "Config", "LogSection", "SourceSection", "load_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,29 +53,25 @@ logger = logging.getLogger(__name__)
 PLUGIN_TABLES: Mapping[str, str] = {"voltage_filter": "filter", "brain_waves": "spectrum"}
 
 
-class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Base of every table: immutable, keyword-only, unknown keys rejected."""
+class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
+    """``[source]``: which device to read and the stream's shape.
 
-
-class SourceSection(_Section, frozen=True):
-    """``[source]``: which device to read and the stream's shape."""
+    Channels and rate are checked by the source itself (``from_options``), since a device
+    may report its own.
+    """
 
     kind: str = "synthetic"
     """A source kind of the ``eegd.sources`` registry (``eegd sources`` lists them)."""
     channels: int = 8
     sample_rate: int = 250
     channel_names: list[str] | None = None
-    batch_size: int = 32
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=8192)] = 32
     """Samples per packet on the bus; high rates want bigger batches (512 at 16 kHz)."""
     options: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """The ``[source.<kind>]`` tables by kind, each checked by its source's ``from_options``."""
     explicit: frozenset[str] = frozenset()
     """The shared keys the file or a flag set (``load_config`` fills it in): a device's own
     channels or rate replace only the others, and an explicit value is checked against it."""
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= 8192:
-            raise ValueError(f"batch_size: {self.batch_size} is out of range (allowed: 1..8192)")
 
     def shared(self) -> SharedSourceOptions:
         """The keys every source shares, as a source's ``from_options`` takes them."""
@@ -86,118 +85,25 @@ class SourceSection(_Section, frozen=True):
         )
 
 
-class FilterSection(_Section, frozen=True):
-    """``[filter]``: the voltage filter; 0 turns a stage off."""
-
-    highpass_hz: float = 0.5
-    lowpass_hz: float = 45.0
-    notch_hz: int = 50
-    order: int = 4
-    notch_q: float = 30.0
-    """Quality factor of the notch: its -3 dB width is ``notch_hz / notch_q``."""
-
-    def settings(self) -> FilterSettings:
-        """The DSP settings these values describe."""
-        return FilterSettings(
-            highpass_hz=self.highpass_hz or None,
-            lowpass_hz=self.lowpass_hz or None,
-            notch_hz=float(self.notch_hz) if self.notch_hz else None,
-            order=self.order,
-            notch_q=self.notch_q,
-        )
-
-    def options(self) -> dict[str, Any]:
-        """The voltage filter plugin's options these values are (None for a stage that is off)."""
-        return dataclasses.asdict(self.settings())
-
-
-class SpectrumSection(_Section, frozen=True):
-    """``[spectrum]``: the brain-waves spectrum."""
-
-    window_s: float = 2.0
-    hop_s: float = 0.25
-    max_freq_hz: float = 100.0
-    detrend: Literal["constant", "linear", "none"] = "constant"
-
-    def settings(self) -> SpectrumSettings:
-        """The DSP settings these values describe."""
-        return SpectrumSettings(
-            window_s=self.window_s,
-            hop_s=self.hop_s,
-            max_freq_hz=self.max_freq_hz,
-            detrend=None if self.detrend == "none" else self.detrend,
-        )
-
-    def options(self) -> dict[str, Any]:
-        """The brain-waves plugin's options these values are."""
-        return msgspec.structs.asdict(self)
-
-
-class ServerSection(_Section, frozen=True):
-    """``[server]``: where the HTTP/WebSocket server listens."""
-
-    host: str = "127.0.0.1"
-    port: int = 8080
-    allowed_origins: list[str] = msgspec.field(default_factory=list)
-    """Web origins besides eegd's own that may open WebSockets, e.g. "http://lab-pc:3000"."""
-    heartbeat_s: float = 10.0
-    max_clients: int = 128
-    max_topics_per_client: int = 4
-    max_message_bytes: int = 65536
-    """Inbound WebSocket messages larger than this get ``too_large``; 4 × larger close (1009)."""
-    max_messages_per_s: float = 20.0
-    """Control messages a client may send per second (bursts of 50); a flood is closed."""
-    client_queue_s: float = 2.0
-    """Seconds of a client's topics its queue holds before dropping the oldest frames."""
-    stall_timeout_s: float = 10.0
-    """A client whose socket takes nothing for this long is closed (1008)."""
-    header_timeout_s: float = 5.0
-    """A connection that sends no complete request for this long is closed."""
-    max_pending_connections: int = 64
-    """Connections waiting for their request at once; one more closes the oldest."""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port: {self.port} is out of range (allowed: 0..65535, 0 = any)")
-        for key in (
-            "heartbeat_s",
-            "client_queue_s",
-            "stall_timeout_s",
-            "header_timeout_s",
-            "max_messages_per_s",
-        ):
-            if getattr(self, key) <= 0:
-                raise ValueError(f"{key}: {getattr(self, key)} must be positive")
-        for key in (
-            "max_clients",
-            "max_topics_per_client",
-            "max_message_bytes",
-            "max_pending_connections",
-        ):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key}: {getattr(self, key)} must be at least 1")
-
-
-class LogSection(_Section, frozen=True):
+class LogSection(msgspec.Struct, frozen=True, kw_only=True):
     """``[log]``: verbosity and the periodic status line."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
-    status_interval_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.status_interval_s <= 0:
-            raise ValueError(f"status_interval_s: {self.status_interval_s} must be positive")
+    status_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
 
 
-class Config(_Section, frozen=True):
+class Config(msgspec.Struct, frozen=True, kw_only=True):
     """The whole configuration; every table and key has a default."""
 
     source: SourceSection = msgspec.field(default_factory=SourceSection)
-    filter: FilterSection = msgspec.field(default_factory=FilterSection)
-    spectrum: SpectrumSection = msgspec.field(default_factory=SpectrumSection)
-    server: ServerSection = msgspec.field(default_factory=ServerSection)
+    filter: FilterSettings = msgspec.field(default_factory=FilterSettings)
+    """``[filter]``: the voltage filter's settings; 0 turns a stage off."""
+    spectrum: SpectrumSettings = msgspec.field(default_factory=SpectrumSettings)
+    """``[spectrum]``: the brain waves' settings."""
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    """``[server]``: where the server listens and the limits of its clients."""
     supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
-    """``[supervisor]``: how crashed tasks are restarted (checked by ``RestartPolicy``)."""
+    """``[supervisor]``: how crashed tasks are restarted."""
     log: LogSection = msgspec.field(default_factory=LogSection)
     plugins: list[str] = msgspec.field(default_factory=lambda: ["voltage_filter", "brain_waves"])
     """Plugins to run, by name: entry points of the ``eegd.plugins`` group."""
@@ -219,13 +125,12 @@ class Config(_Section, frozen=True):
         table = PLUGIN_TABLES.get(name)
         if table is None:
             return dict(self.plugin.get(name, {}))
-        options: dict[str, Any] = getattr(self, table).options()
-        return options
+        return dataclasses.asdict(getattr(self, table))
 
 
 #: ``SourceSection`` fields that the loader fills in, never written in a file.
 _INTERNAL_SOURCE_KEYS = frozenset({"options", "explicit"})
-_SOURCE_KEYS = frozenset(
+_SOURCE_KEYS = tuple(
     field.name
     for field in msgspec.structs.fields(SourceSection)
     if field.name not in _INTERNAL_SOURCE_KEYS
@@ -255,23 +160,56 @@ def load_config(
         node[key] = value
         flags[dotted] = flag
     try:
-        try:  # before the tables move, so the error names the key as written
-            _reject_non_finite(data)
-            non_finite = None
-        except ConfigError as exc:
-            non_finite = exc
+        _reject_non_finite(data)  # before the tables move, so the error names the key as written
         legacy = _read_legacy_synthetic(data)
         _gather_source_tables(data)
-        _reject_unknown_keys(data, Config, prefix="")
-        if non_finite is not None:
-            raise non_finite
-        config = msgspec.convert(data, Config, strict=True)
-        _check_domain(config, legacy)
+        _check_data(data, spec.type_info(Config), "")
+        config = _convert(data)
+        _check_across(config, legacy)
     except ConfigError as exc:
-        raise _name_flag(exc, flags) from None
-    except msgspec.ValidationError as exc:
-        raise _name_flag(_translate(exc, data), flags) from None
+        named = flags.get(exc.key or "")
+        raise (ConfigError(f"{named} ({exc})", key=exc.key) if named else exc) from None
     return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found", key=None) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}", key=None) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", key=None) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML: byte {exc.start} is not UTF-8 (TOML files are UTF-8)",
+            key=None,
+        ) from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply", key=None) from None
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit conversion limit
+        raise ConfigError(f"{path}: not valid TOML: {exc}", key=None) from exc
+
+
+def _reject_non_finite(data: Mapping[str, Any]) -> None:
+    """Refuse ``nan`` and ``inf`` anywhere: they slip through every range check.
+
+    The walk keeps its own stack, so data nested as deep as tomllib can parse cannot
+    exhaust Python's.
+    """
+    pending: list[tuple[str, Any]] = [(str(key), value) for key, value in data.items()]
+    while pending:
+        dotted, value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(
+                f"{dotted}: {value} is not allowed (allowed: a finite number)", key=dotted
+            )
+        if isinstance(value, Mapping):
+            pending.extend((f"{dotted}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{dotted}[{index}]", item) for index, item in enumerate(value))
 
 
 def _read_legacy_synthetic(data: dict[str, Any]) -> frozenset[str]:
@@ -283,12 +221,12 @@ def _read_legacy_synthetic(data: dict[str, Any]) -> frozenset[str]:
     legacy = data.pop(_LEGACY_SYNTHETIC, None)
     if legacy is None:
         return frozenset()
-    if not isinstance(legacy, Mapping):
-        raise ConfigError(f"{_LEGACY_SYNTHETIC}: expected a table, got {type(legacy).__name__}")
+    if not isinstance(legacy, dict):
+        raise _refusal(_LEGACY_SYNTHETIC, f"expected a table, got {type(legacy).__name__}")
     logger.warning("the [synthetic] table is deprecated; write its keys under [source.synthetic]")
     source = data.setdefault("source", {})
     if not isinstance(source, dict):
-        return frozenset()  # msgspec names the bad [source] itself
+        return frozenset()  # the check of [source] names it
     table = source.setdefault("synthetic", {})
     if not isinstance(table, dict):
         return frozenset()
@@ -309,93 +247,152 @@ def _gather_source_tables(data: dict[str, Any]) -> None:
             kinds = available_kinds()
             if internal or key not in kinds:
                 allowed = ", ".join([*_SOURCE_KEYS, *(f"[source.{kind}]" for kind in kinds)])
-                raise ConfigError(f"source.{str(key)[:40]}: unknown key (allowed: {allowed})")
+                raise _refusal(f"source.{_shown_key(key)}", f"unknown key (allowed: {allowed})")
             tables[key] = source.pop(key)
     if tables:
         source["options"] = tables
     source["explicit"] = [key for key in _DEVICE_FACTS if key in source]
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not valid TOML: byte {exc.start} is not UTF-8 (TOML files are UTF-8)"
-        ) from exc
-    except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer past Python's 4300-digit conversion limit
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+# --- Step 1: the data against the declared types and constraints ----------------------------
+
+#: How a message names a type: msgspec's names, which JSON and TOML users read alike.
+_TYPE_NAMES: Mapping[type, str] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    list: "array",
+    dict: "object",
+}
 
 
-def _reject_non_finite(data: Mapping[str, Any]) -> None:
-    """Refuse ``nan`` and ``inf`` anywhere: they slip through every ``<= 0`` check.
+def _check_data(value: Any, info: spec.Type, key: str, choices: tuple[Any, ...] = ()) -> None:
+    """Refuse ``value`` at dotted ``key`` unless it is what ``info`` declares.
 
-    The walk keeps its own stack, so data nested as deep as tomllib can parse cannot
-    exhaust Python's.
+    Covers the types the configuration's tables use; a type it does not know is a bug in
+    a table's declaration, not in the file. ``choices`` are a ``Literal``'s values in the
+    order they are declared in (``type_info`` sorts them), for the message.
     """
-    pending: list[tuple[str, Any]] = [(str(key), value) for key, value in data.items()]
-    while pending:
-        dotted, value = pending.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{dotted}: {value} is not allowed (allowed: a finite number)")
-        if isinstance(value, Mapping):
-            pending.extend((f"{dotted}.{key}", item) for key, item in value.items())
-        elif isinstance(value, list):
-            pending.extend((f"{dotted}[{index}]", item) for index, item in enumerate(value))
+    match info:
+        case spec.AnyType():
+            return
+        case spec.StructType() | spec.DataclassType():
+            _check_table(value, info, key)
+        case spec.DictType():
+            if not isinstance(value, dict):
+                raise _wrong_type(key, "object", value)
+            for name, item in value.items():
+                _check_data(name, info.key_type, key)
+                _check_data(item, info.value_type, f"{key}.{_shown_key(name)}".lstrip("."))
+        case spec.ListType() | spec.VarTupleType() | spec.FrozenSetType():
+            if not isinstance(value, list):
+                raise _wrong_type(key, "array", value)
+            for index, item in enumerate(value):
+                _check_data(item, info.item_type, f"{key}[{index}]")
+        case spec.UnionType():
+            if value is None and info.includes_none:
+                return
+            members = [member for member in info.types if not isinstance(member, spec.NoneType)]
+            errors: list[ConfigError] = []
+            for member in members:
+                try:
+                    _check_data(value, member, key, choices)
+                except ConfigError as exc:
+                    errors.append(exc)
+                else:
+                    return
+            raise errors[0]
+        case spec.LiteralType():
+            if type(value) not in {type(choice) for choice in info.values} or (
+                value not in info.values
+            ):
+                allowed = ", ".join(repr(choice) for choice in choices or info.values)
+                raise _refusal(key, f"{_shown(value)} is not allowed (allowed: {allowed})")
+        case spec.BoolType():
+            if not isinstance(value, bool):
+                raise _wrong_type(key, "bool", value)
+        case spec.IntType():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _wrong_type(key, "int", value)
+            _check_range(value, info, key)
+        case spec.FloatType():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _wrong_type(key, "float", value)
+            _check_range(value, info, key)
+        case spec.StrType():
+            if not isinstance(value, str):
+                raise _wrong_type(key, "str", value)
+            if not (info.min_length or 0) <= len(value) <= (info.max_length or len(value)):
+                low, high = info.min_length or 0, info.max_length
+                lengths = f"{low}..{high}" if high is not None else f"at least {low}"
+                raise _refusal(
+                    key, f"{_shown(value)} is not allowed (allowed: {lengths} characters)"
+                )
+        case _:
+            raise TypeError(f"{key}: the configuration cannot check a {info!r}")
 
 
-def _reject_unknown_keys(data: Mapping[str, Any], struct: Any, prefix: str) -> None:
-    if dataclasses.is_dataclass(struct):
-        names = [field.name for field in dataclasses.fields(struct)]
-        for key in data:
-            if key not in names:
-                raise ConfigError(f"{prefix}{key}: unknown key (allowed: {', '.join(names)})")
-        return
-    fields = {field.name: field for field in msgspec.structs.fields(struct)}
-    for key, value in data.items():
-        field = fields.get(key)
+def _check_table(value: Any, info: spec.StructType | spec.DataclassType, key: str) -> None:
+    if not isinstance(value, dict):
+        raise _wrong_type(key, "object", value)
+    declared = {field.name: field for field in info.fields}
+    for name, item in value.items():
+        dotted = f"{key}.{_shown_key(name)}".lstrip(".")
+        field = declared.get(name)
         if field is None:
-            allowed = ", ".join(fields)
-            raise ConfigError(f"{prefix}{key}: unknown key (allowed: {allowed})")
-        nested = field.type
-        if isinstance(value, Mapping) and isinstance(nested, type):
-            if issubclass(nested, msgspec.Struct) or dataclasses.is_dataclass(nested):
-                _reject_unknown_keys(value, nested, prefix=f"{prefix}{key}.")
+            allowed = ", ".join(name for name in declared if name not in _INTERNAL_SOURCE_KEYS)
+            raise _refusal(dotted, f"unknown key (allowed: {allowed})")
+        _check_data(item, field.type, dotted, _literal_values(info.cls, name))
 
 
-_MSGSPEC_MESSAGE = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_MISSING = object()
+def _literal_values(cls: type, name: str) -> tuple[Any, ...]:
+    """The values of the ``Literal`` that field ``name`` of ``cls`` is declared with, if any."""
+    pending = [typing.get_type_hints(cls, include_extras=True)[name]]
+    values: list[Any] = []
+    while pending:
+        hint = pending.pop(0)
+        if typing.get_origin(hint) is Literal:
+            values.extend(typing.get_args(hint))
+        elif typing.get_origin(hint) in {typing.Union, typing.Annotated, types.UnionType}:
+            pending.extend(typing.get_args(hint))
+    return tuple(values)
 
 
-def _translate(exc: msgspec.ValidationError, data: Mapping[str, Any]) -> ConfigError:
-    """Turn msgspec's "Expected `int`, got `str` - at `$.source.channels`" into our form."""
-    match = _MSGSPEC_MESSAGE.match(str(exc))
-    message, path = (
-        (match["message"], (match["path"] or "").lstrip(".")) if match else (str(exc), "")
-    )
-    field, separator, rest = message.partition(": ")
-    if separator and re.fullmatch(r"\w+", field):
-        # A check in __post_init__ names its own field: "batch_size: 0 is out of range ...".
-        return ConfigError(f"{path}.{field}: {rest}".lstrip("."))
-    value = _lookup(data, path)
-    if message.startswith("Invalid enum value"):
-        message = f"{value!r} is not allowed (allowed: {_allowed_literals(path)})"
-    elif value is not _MISSING:
-        message = f"{message[:1].lower()}{message[1:]} (value: {_shown(value)})"
-    return ConfigError(f"{path or 'config'}: {message}")
+def _check_range(value: float, info: spec.IntType | spec.FloatType, key: str) -> None:
+    low, high = info.ge, info.le
+    if (low is not None and value < low) or (high is not None and value > high):
+        allowed = f"{low}..{high}" if low is not None and high is not None else None
+    elif info.gt is not None and value <= info.gt:
+        allowed = None
+    elif info.lt is not None and value >= info.lt:
+        allowed = None
+    else:
+        return
+    if allowed is None:
+        bounds = [
+            f"{symbol} {bound}"
+            for symbol, bound in ((">=", low), (">", info.gt), ("<=", high), ("<", info.lt))
+            if bound is not None
+        ]
+        allowed = " and ".join(bounds)
+    raise _refusal(key, f"{_shown(value)} is out of range (allowed: {allowed})")
+
+
+def _wrong_type(key: str, expected: str, value: object) -> ConfigError:
+    got = _TYPE_NAMES.get(type(value), type(value).__name__)
+    return _refusal(key, f"expected `{expected}`, got `{got}` (value: {_shown(value)})")
+
+
+def _refusal(key: str, problem: str) -> ConfigError:
+    return ConfigError(f"{key or 'config'}: {problem}", key=key or None)
 
 
 def _shown(value: object) -> str:
     """``repr(value)``, shortened: a config value may be a huge string or integer."""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
     if isinstance(value, int) and value.bit_length() > 64:
         try:
             return f"an integer of {len(str(abs(value)))} digits"
@@ -405,28 +402,38 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _allowed_literals(dotted: str) -> str:
-    """The choices of a Literal-typed key such as ``log.level``, for error messages."""
-    struct: Any = Config
-    field_type: Any = None
-    for part in dotted.split("."):
-        fields = {field.name: field for field in msgspec.structs.fields(struct)}
-        field_type = fields[part].type if part in fields else None
-        struct = field_type
-    return ", ".join(repr(choice) for choice in get_args(field_type))
+def _shown_key(key: object) -> str:
+    text = str(key)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+# --- Step 2: the known-good data into the settings objects ----------------------------------
 
 
-def _check_domain(config: Config, legacy: frozenset[str] = frozenset()) -> None:
-    """Build the source and the DSP settings once, so their own checks run at start.
+def _convert(data: Mapping[str, Any]) -> Config:
+    """``Config`` from checked data, table by table.
+
+    A settings object's own construction checks (``FilterSettings``: high-pass below
+    low-pass) come out as the table's ``ConfigError``.
+    """
+    tables: dict[str, Any] = {}
+    for field in msgspec.structs.fields(Config):
+        if field.name not in data:
+            continue
+        try:
+            tables[field.name] = msgspec.convert(data[field.name], field.type, strict=True)
+        except msgspec.ValidationError as exc:
+            if isinstance(exc.__cause__, ConfigError):
+                raise exc.__cause__.within(field.name) from None
+            raise ConfigError(f"{field.name}: {exc}", key=field.name) from exc
+    return Config(**tables)
+
+
+# --- Step 3: what spans fields or components ------------------------------------------------
+
+
+def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
+    """Build the source once and design the filter at its rate, so their checks run at start.
 
     The source comes first, since the filter is then designed at its sample rate: settings
     that cannot run there (a corner above Nyquist, an unstable design) fail the start rather
@@ -436,29 +443,17 @@ def _check_domain(config: Config, legacy: frozenset[str] = frozenset()) -> None:
     kinds = available_kinds()
     kind = config.source.kind
     if kind not in kinds:
-        raise ConfigError(
-            f"source.kind: {kind[:40]!r} is not allowed (allowed: {', '.join(map(repr, kinds))})"
-        )
+        allowed = ", ".join(map(repr, kinds))
+        raise _refusal("source.kind", f"{kind[:40]!r} is not allowed (allowed: {allowed})")
     try:
         rate = config.build_source().sample_rate  # a device's own rate, or the configured one
     except ConfigError as exc:
-        message = str(exc)
         prefix = f"source.{_LEGACY_SYNTHETIC}."
-        if message.startswith(prefix) and message[len(prefix) :].partition(":")[0] in legacy:
-            raise ConfigError(message.removeprefix("source.")) from None
+        if exc.key and exc.key.startswith(prefix) and exc.key.removeprefix(prefix) in legacy:
+            message = str(exc).removeprefix("source.")
+            raise ConfigError(message, key=exc.key.removeprefix("source.")) from None
         raise
-    checks: dict[str, Callable[[], object]] = {
-        "filter": lambda: design_sos(config.filter.settings(), rate),
-        "spectrum": config.spectrum.settings,
-    }
-    for table, build in checks.items():
-        try:
-            build()
-        except ConfigError as exc:
-            raise ConfigError(f"{table}.{exc}") from None
-
-
-def _name_flag(exc: ConfigError, flags: Mapping[str, str]) -> ConfigError:
-    key = str(exc).partition(":")[0]
-    flag = flags.get(key)
-    return ConfigError(f"{flag} ({exc})") if flag else exc
+    try:
+        design_sos(config.filter, rate)
+    except ConfigError as exc:
+        raise exc.within("filter") from None

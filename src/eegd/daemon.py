@@ -29,8 +29,8 @@ from eegd.bus import EventBus
 from eegd.config import Config
 from eegd.errors import ConfigError, EegdError
 from eegd.events import SystemEvent, SystemEventKind, Topic
-from eegd.net.connections import ConnectionManager, ConnectionSettings
-from eegd.net.server import Server, ServerSettings
+from eegd.net.connections import ConnectionManager
+from eegd.net.server import Server
 from eegd.plugin import (
     Plugin,
     PluginClass,
@@ -90,31 +90,12 @@ class Daemon:
             for name, plugin_class in self._classes.items()
             for route in plugin_routes(plugin_class)
         ]
-        server = config.server
         self.connections = ConnectionManager(
             self.bus,
             frame_rates=self._frame_rates(),
-            settings=ConnectionSettings(
-                queue_seconds=server.client_queue_s,
-                stall_timeout=server.stall_timeout_s,
-                max_clients=server.max_clients,
-                max_topics_per_client=server.max_topics_per_client,
-                max_message_bytes=server.max_message_bytes,
-                max_messages_per_s=server.max_messages_per_s,
-            ),
+            settings=config.server.connection_settings(),
         )
-        self.server = Server(
-            self.connections,
-            self,
-            ServerSettings(
-                host=server.host,
-                port=server.port,
-                allowed_origins=tuple(server.allowed_origins),
-                heartbeat_s=server.heartbeat_s,
-                header_timeout_s=server.header_timeout_s,
-                max_pending_connections=server.max_pending_connections,
-            ),
-        )
+        self.server = Server(self.connections, self, config.server)
 
     def _frame_rates(self) -> dict[Topic, float]:
         """Frames per second of each topic, to size client queues in seconds."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
+import eegd
 from eegd.config import Config, load_config
+from eegd.dsp.filters import FilterSettings
+from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
+from eegd.net.server import ServerSettings
+from eegd.supervisor import RestartPolicy
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -25,7 +31,7 @@ def test_defaults_describe_the_documented_setup() -> None:
     assert config.source.batch_size == 32
     assert config.source.shared().channel_names is None
     assert config.build_source().kind == "synthetic"
-    assert config.filter.settings().notch_hz == 50.0
+    assert config.filter.notch_hz == 50.0
     assert config.plugins == ["voltage_filter", "brain_waves"]
     assert (config.server.host, config.server.port) == ("127.0.0.1", 8080)
 
@@ -38,7 +44,7 @@ def test_file_values_and_flag_overrides(tmp_path: Path) -> None:
     config = load_config(path, {"source.channels": ("--channels", 4)})
     assert config.source.channels == 4
     assert config.source.sample_rate == 1000
-    settings = config.filter.settings()
+    settings = config.filter
     assert settings.notch_hz == 60.0
     assert settings.highpass_hz is None
 
@@ -113,8 +119,8 @@ def test_nan_inside_a_plugin_table_is_refused_naming_the_place(tmp_path: Path) -
 def test_notch_q_is_a_filter_key_like_the_rest_api_one(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[filter]\nnotch_q = 20\n"))
     assert config.filter.notch_q == 20.0
-    assert config.filter.settings().notch_q == 20.0
-    assert load_config().filter.settings().notch_q == 30.0
+    assert config.plugin_options("voltage_filter")["notch_q"] == 20.0
+    assert load_config().filter.notch_q == 30.0
 
 
 def test_the_filter_is_checked_at_the_configured_sample_rate(tmp_path: Path) -> None:
@@ -201,3 +207,122 @@ def test_plugin_options_come_from_their_tables(tmp_path: Path) -> None:
     assert config.plugin_options("voltage_filter")["notch_hz"] == 60.0
     assert config.plugin_options("brain_waves")["window_s"] == 2.0
     assert config.plugin_options("tally") == {"every": 3}
+
+
+def test_each_table_is_the_settings_object_its_component_takes(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[server]\nmax_clients = 9\nclient_queue_s = 1.5\n"))
+    assert isinstance(config.filter, FilterSettings)
+    assert isinstance(config.spectrum, SpectrumSettings)
+    assert isinstance(config.server, ServerSettings)
+    assert isinstance(config.supervisor, RestartPolicy)
+    connections = config.server.connection_settings()
+    assert (connections.max_clients, connections.queue_seconds) == (9, 1.5)
+
+
+def test_zero_turns_a_filter_stage_off_and_none_the_detrend(tmp_path: Path) -> None:
+    text = '[filter]\nhighpass_hz = 0\nnotch_hz = 0\n[spectrum]\ndetrend = "none"\n'
+    config = load_config(write(tmp_path, text))
+    assert (config.filter.highpass_hz, config.filter.notch_hz) == (None, None)
+    assert config.spectrum.detrend is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        (
+            "[source]\nchannels = 8.5\n",
+            "source.channels",
+            "source.channels: expected `int`, got `float` (value: 8.5)",
+        ),
+        (
+            "[source]\nbatch_size = true\n",
+            "source.batch_size",
+            "source.batch_size: expected `int`, got `bool` (value: True)",
+        ),
+        (
+            "[server]\nheartbeat_s = 0\n",
+            "server.heartbeat_s",
+            "server.heartbeat_s: 0 is out of range (allowed: > 0)",
+        ),
+        (
+            "[supervisor]\njitter = 1\n",
+            "supervisor.jitter",
+            "supervisor.jitter: 1 is out of range (allowed: >= 0 and < 1)",
+        ),
+        (
+            "[server]\nallowed_origins = [1]\n",
+            "server.allowed_origins[0]",
+            "server.allowed_origins[0]: expected `str`, got `int` (value: 1)",
+        ),
+        (
+            '[log]\nlevel = "loud"\n',
+            "log.level",
+            "log.level: 'loud' is not allowed (allowed: 'debug', 'info', 'warning', 'error')",
+        ),
+        (
+            '[spectrum]\ndetrend = "cubic"\n',
+            "spectrum.detrend",
+            "spectrum.detrend: 'cubic' is not allowed (allowed: 'constant', 'linear', 'none')",
+        ),
+        (
+            "[server]\ncolour = 1\n",
+            "server.colour",
+            "server.colour: unknown key (allowed: host, port, allowed_origins, heartbeat_s, "
+            "max_clients, max_topics_per_client, max_message_bytes, max_messages_per_s, "
+            "client_queue_s, stall_timeout_s, header_timeout_s, max_pending_connections)",
+        ),
+        (
+            "[filter]\norder = 9\n",
+            "filter.order",
+            "filter.order: 9 is out of range (allowed: 1..8)",
+        ),
+        ("source = 1\n", "source", "source: expected `object`, got `int` (value: 1)"),
+    ],
+)
+def test_errors_carry_the_key_they_name(tmp_path: Path, text: str, key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert (caught.value.key, str(caught.value)) == (key, message)
+
+
+def test_an_error_from_a_settings_object_names_its_table(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, "[filter]\nhighpass_hz = 4\nlowpass_hz = 2\n"))
+    assert caught.value.key == "filter.highpass_hz"
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"filter.notch_hz": ("--notch", 55)})
+    assert caught.value.key == "filter.notch_hz"
+    assert str(caught.value).startswith("--notch (filter.notch_hz: 55 is not allowed")
+
+
+def test_no_component_imports_the_configuration() -> None:
+    package = Path(eegd.__file__).parent
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if "eegd.config" in names:
+                importers.add(path.relative_to(package).as_posix())
+    assert importers <= {"cli.py", "daemon.py"}
+
+
+def test_a_config_error_keeps_its_one_line_message_and_knows_its_key() -> None:
+    error = ConfigError("channels: 33 is out of range (allowed: 1..32)")
+    assert error.key == "channels"
+    inside = error.within("source")
+    assert (inside.key, str(inside)) == (
+        "source.channels",
+        "source.channels: 33 is out of range (allowed: 1..32)",
+    )
+    assert ConfigError("plugin.tally.levels[1]: nan is not allowed").key == "plugin.tally.levels[1]"
+    assert ConfigError("--board and --file choose different sources").key is None
+    assert ConfigError("anything", key="log.level").key == "log.level"
+    assert ConfigError("eegd.toml: config file not found", key=None).key is None
+
+
+def test_a_file_error_is_about_no_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(Path("nope.toml"))
+    assert caught.value.key is None
