@@ -259,8 +259,18 @@ async def test_run_time_changes_survive_a_restart_by_the_supervisor(tmp_path: Pa
         first = daemon.plugins[VoltageFilter.name]
         state = daemon.reconfigure(VoltageFilter.name, {"notch_hz": 60})
         assert state["notch_hz"] == 60
-        # A 1 Hz stream cannot be low-passed at 45 Hz: the filter crashes on it and restarts.
-        daemon.bus.publish(eeg_packet(np.zeros((2, 4)), sample_rate=1.0))
+        # A malformed packet (a buggy producer's 3-D block) crashes the filter; it restarts.
+        daemon.bus.publish(
+            EegPacket.create(
+                frame_id=0,
+                first_sample=0,
+                timestamps=np.zeros(4, dtype=np.uint64),
+                raw=np.zeros((2, 4, 1), dtype=np.int32),
+                volts=np.zeros((2, 4, 1), dtype=np.float32),
+                sample_rate=250.0,
+                channel_names=("C3", "C4"),
+            )
+        )
         await wait_until(lambda: daemon.plugins[VoltageFilter.name] is not first)
         restarted = daemon.plugins[VoltageFilter.name]
         assert isinstance(restarted, VoltageFilter)
