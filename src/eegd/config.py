@@ -5,13 +5,14 @@ immutable ``Config``. Each table is the settings object of the component it conf
 (``[filter]`` is ``FilterSettings``, ``[server]`` is ``ServerSettings``, ``[supervisor]``
 is ``RestartPolicy``), declared with its component; constraints are on the fields.
 
-Reading goes in three steps. The TOML data is checked against ``Config``'s declared types
-and constraints (``msgspec.inspect.type_info``), so every refusal is a ``ConfigError`` in
-eegd's words naming the dotted key (``source.channels: 33 is out of range (allowed:
-1..32)``; ``ConfigError.key`` holds it, and an overridden key names the flag too). The
-known-good data is then converted into the settings objects. Last, one step checks what
-spans fields or components: the source is built (its channels and rate, and a device's own
-facts), and the filter is designed at the source's rate.
+Reading goes in three steps. ``eegd.validation`` checks the TOML data against ``Config``'s
+declared types and constraints (``msgspec.inspect.type_info``), so every refusal is a
+``ConfigError`` in eegd's words naming the dotted key (``source.channels: 33 is out of
+range (allowed: 1..32)``; ``ConfigError.key`` holds it, and an overridden key names the
+flag too), and converts the known-good data into the settings objects, whose own checks
+(high-pass below low-pass) name their table. Last, one step checks what spans components:
+the source is built (its channels and rate, against a device's own facts), and the filter
+is designed at the source's rate.
 
 ``[source]`` holds the keys every source shares; each source kind's own options are the
 ``[source.<kind>]`` table (``[source.synthetic]``), checked by that source's
@@ -26,16 +27,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import sys
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import inspect as spec
 
 from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
@@ -44,6 +41,7 @@ from eegd.net.server import ServerSettings
 from eegd.sources.base import SharedSourceOptions, Source
 from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import RestartPolicy
+from eegd.validation import convert
 
 __all__ = ["PLUGIN_TABLES", "Config", "LogSection", "SourceSection", "load_config"]
 
@@ -163,8 +161,7 @@ def load_config(
         _reject_non_finite(data)  # before the tables move, so the error names the key as written
         legacy = _read_legacy_synthetic(data)
         _gather_source_tables(data)
-        _check_data(data, spec.type_info(Config), "")
-        config = _convert(data)
+        config = convert(data, Config, "", hidden=_INTERNAL_SOURCE_KEYS)
         _check_across(config, legacy)
     except ConfigError as exc:
         named = flags.get(exc.key or "")
@@ -222,7 +219,8 @@ def _read_legacy_synthetic(data: dict[str, Any]) -> frozenset[str]:
     if legacy is None:
         return frozenset()
     if not isinstance(legacy, dict):
-        raise _refusal(_LEGACY_SYNTHETIC, f"expected a table, got {type(legacy).__name__}")
+        problem = f"expected a table, got {type(legacy).__name__}"
+        raise ConfigError(f"{_LEGACY_SYNTHETIC}: {problem}", key=_LEGACY_SYNTHETIC)
     logger.warning("the [synthetic] table is deprecated; write its keys under [source.synthetic]")
     source = data.setdefault("source", {})
     if not isinstance(source, dict):
@@ -247,189 +245,15 @@ def _gather_source_tables(data: dict[str, Any]) -> None:
             kinds = available_kinds()
             if internal or key not in kinds:
                 allowed = ", ".join([*_SOURCE_KEYS, *(f"[source.{kind}]" for kind in kinds)])
-                raise _refusal(f"source.{_shown_key(key)}", f"unknown key (allowed: {allowed})")
+                dotted = f"source.{str(key)[:40]}"
+                raise ConfigError(f"{dotted}: unknown key (allowed: {allowed})", key=dotted)
             tables[key] = source.pop(key)
     if tables:
         source["options"] = tables
     source["explicit"] = [key for key in _DEVICE_FACTS if key in source]
 
 
-# --- Step 1: the data against the declared types and constraints ----------------------------
-
-#: How a message names a type: msgspec's names, which JSON and TOML users read alike.
-_TYPE_NAMES: Mapping[type, str] = {
-    bool: "bool",
-    int: "int",
-    float: "float",
-    str: "str",
-    list: "array",
-    dict: "object",
-}
-
-
-def _check_data(value: Any, info: spec.Type, key: str, choices: tuple[Any, ...] = ()) -> None:
-    """Refuse ``value`` at dotted ``key`` unless it is what ``info`` declares.
-
-    Covers the types the configuration's tables use; a type it does not know is a bug in
-    a table's declaration, not in the file. ``choices`` are a ``Literal``'s values in the
-    order they are declared in (``type_info`` sorts them), for the message.
-    """
-    match info:
-        case spec.AnyType():
-            return
-        case spec.StructType() | spec.DataclassType():
-            _check_table(value, info, key)
-        case spec.DictType():
-            if not isinstance(value, dict):
-                raise _wrong_type(key, "object", value)
-            for name, item in value.items():
-                _check_data(name, info.key_type, key)
-                _check_data(item, info.value_type, f"{key}.{_shown_key(name)}".lstrip("."))
-        case spec.ListType() | spec.VarTupleType() | spec.FrozenSetType():
-            if not isinstance(value, list):
-                raise _wrong_type(key, "array", value)
-            for index, item in enumerate(value):
-                _check_data(item, info.item_type, f"{key}[{index}]")
-        case spec.UnionType():
-            if value is None and info.includes_none:
-                return
-            members = [member for member in info.types if not isinstance(member, spec.NoneType)]
-            errors: list[ConfigError] = []
-            for member in members:
-                try:
-                    _check_data(value, member, key, choices)
-                except ConfigError as exc:
-                    errors.append(exc)
-                else:
-                    return
-            raise errors[0]
-        case spec.LiteralType():
-            if type(value) not in {type(choice) for choice in info.values} or (
-                value not in info.values
-            ):
-                allowed = ", ".join(repr(choice) for choice in choices or info.values)
-                raise _refusal(key, f"{_shown(value)} is not allowed (allowed: {allowed})")
-        case spec.BoolType():
-            if not isinstance(value, bool):
-                raise _wrong_type(key, "bool", value)
-        case spec.IntType():
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _wrong_type(key, "int", value)
-            _check_range(value, info, key)
-        case spec.FloatType():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _wrong_type(key, "float", value)
-            _check_range(value, info, key)
-        case spec.StrType():
-            if not isinstance(value, str):
-                raise _wrong_type(key, "str", value)
-            if not (info.min_length or 0) <= len(value) <= (info.max_length or len(value)):
-                low, high = info.min_length or 0, info.max_length
-                lengths = f"{low}..{high}" if high is not None else f"at least {low}"
-                raise _refusal(
-                    key, f"{_shown(value)} is not allowed (allowed: {lengths} characters)"
-                )
-        case _:
-            raise TypeError(f"{key}: the configuration cannot check a {info!r}")
-
-
-def _check_table(value: Any, info: spec.StructType | spec.DataclassType, key: str) -> None:
-    if not isinstance(value, dict):
-        raise _wrong_type(key, "object", value)
-    declared = {field.name: field for field in info.fields}
-    for name, item in value.items():
-        dotted = f"{key}.{_shown_key(name)}".lstrip(".")
-        field = declared.get(name)
-        if field is None:
-            allowed = ", ".join(name for name in declared if name not in _INTERNAL_SOURCE_KEYS)
-            raise _refusal(dotted, f"unknown key (allowed: {allowed})")
-        _check_data(item, field.type, dotted, _literal_values(info.cls, name))
-
-
-def _literal_values(cls: type, name: str) -> tuple[Any, ...]:
-    """The values of the ``Literal`` that field ``name`` of ``cls`` is declared with, if any."""
-    pending = [typing.get_type_hints(cls, include_extras=True)[name]]
-    values: list[Any] = []
-    while pending:
-        hint = pending.pop(0)
-        if typing.get_origin(hint) is Literal:
-            values.extend(typing.get_args(hint))
-        elif typing.get_origin(hint) in {typing.Union, typing.Annotated, types.UnionType}:
-            pending.extend(typing.get_args(hint))
-    return tuple(values)
-
-
-def _check_range(value: float, info: spec.IntType | spec.FloatType, key: str) -> None:
-    low, high = info.ge, info.le
-    if (low is not None and value < low) or (high is not None and value > high):
-        allowed = f"{low}..{high}" if low is not None and high is not None else None
-    elif info.gt is not None and value <= info.gt:
-        allowed = None
-    elif info.lt is not None and value >= info.lt:
-        allowed = None
-    else:
-        return
-    if allowed is None:
-        bounds = [
-            f"{symbol} {bound}"
-            for symbol, bound in ((">=", low), (">", info.gt), ("<=", high), ("<", info.lt))
-            if bound is not None
-        ]
-        allowed = " and ".join(bounds)
-    raise _refusal(key, f"{_shown(value)} is out of range (allowed: {allowed})")
-
-
-def _wrong_type(key: str, expected: str, value: object) -> ConfigError:
-    got = _TYPE_NAMES.get(type(value), type(value).__name__)
-    return _refusal(key, f"expected `{expected}`, got `{got}` (value: {_shown(value)})")
-
-
-def _refusal(key: str, problem: str) -> ConfigError:
-    return ConfigError(f"{key or 'config'}: {problem}", key=key or None)
-
-
-def _shown(value: object) -> str:
-    """``repr(value)``, shortened: a config value may be a huge string or integer."""
-    if isinstance(value, float):
-        short = f"{value:g}"
-        return short if float(short) == value else repr(value)
-    if isinstance(value, int) and value.bit_length() > 64:
-        try:
-            return f"an integer of {len(str(abs(value)))} digits"
-        except ValueError:  # past Python's int-to-str conversion limit
-            return f"an integer of more than {sys.get_int_max_str_digits()} digits"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _shown_key(key: object) -> str:
-    text = str(key)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-# --- Step 2: the known-good data into the settings objects ----------------------------------
-
-
-def _convert(data: Mapping[str, Any]) -> Config:
-    """``Config`` from checked data, table by table.
-
-    A settings object's own construction checks (``FilterSettings``: high-pass below
-    low-pass) come out as the table's ``ConfigError``.
-    """
-    tables: dict[str, Any] = {}
-    for field in msgspec.structs.fields(Config):
-        if field.name not in data:
-            continue
-        try:
-            tables[field.name] = msgspec.convert(data[field.name], field.type, strict=True)
-        except msgspec.ValidationError as exc:
-            if isinstance(exc.__cause__, ConfigError):
-                raise exc.__cause__.within(field.name) from None
-            raise ConfigError(f"{field.name}: {exc}", key=field.name) from exc
-    return Config(**tables)
-
-
-# --- Step 3: what spans fields or components ------------------------------------------------
+# --- After reading: what spans fields or components -----------------------------------------
 
 
 def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
@@ -444,7 +268,8 @@ def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
     kind = config.source.kind
     if kind not in kinds:
         allowed = ", ".join(map(repr, kinds))
-        raise _refusal("source.kind", f"{kind[:40]!r} is not allowed (allowed: {allowed})")
+        problem = f"{kind[:40]!r} is not allowed (allowed: {allowed})"
+        raise ConfigError(f"source.kind: {problem}", key="source.kind")
     try:
         rate = config.build_source().sample_rate  # a device's own rate, or the configured one
     except ConfigError as exc:

@@ -22,6 +22,7 @@ import eegd
 
 MODULES = [
     "eegd.errors",
+    "eegd.validation",
     "eegd.events",
     "eegd.bus",
     "eegd.plugin",

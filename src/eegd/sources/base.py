@@ -25,7 +25,6 @@ shares, ``options`` its own ``[source.<kind>]`` table.
 from __future__ import annotations
 
 import abc
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
@@ -37,6 +36,7 @@ import numpy.typing as npt
 
 from eegd.errors import ConfigError
 from eegd.events import SystemEventKind
+from eegd.validation import convert
 
 __all__ = [
     "OptionalDependency",
@@ -48,33 +48,16 @@ __all__ = [
 ]
 
 _OptionsT = TypeVar("_OptionsT", bound=msgspec.Struct)
-_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<key>[^`]*)`")
-_AT_PATH = re.compile(r"^(?P<message>.*?) - at `\$\.?(?P<path>[^`]*)`$", re.DOTALL)
 
 
 def parse_options(options: Mapping[str, Any], struct: type[_OptionsT], prefix: str) -> _OptionsT:
     """``options`` checked and converted into the ``msgspec.Struct`` type ``struct``.
 
-    A source's own table is usually a small frozen struct with
-    ``forbid_unknown_fields=True``; an unknown key or a wrong type raises ``ConfigError``
-    naming ``prefix.key`` (``source.synthetic.seed: expected `int`, got `str```).
+    A source's own table is usually a small frozen struct whose fields declare their
+    constraints; an unknown key or a wrong value raises ``ConfigError`` naming
+    ``prefix.key`` (``source.synthetic.seed: expected `int`, got `str` (value: 'x')``).
     """
-    try:
-        return msgspec.convert(dict(options), struct, strict=True)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        unknown = _UNKNOWN_FIELD.fullmatch(message)
-        if unknown is not None:
-            allowed = ", ".join(field.name for field in msgspec.structs.fields(struct))
-            raise ConfigError(
-                f"{prefix}.{unknown['key'][:40]}: unknown key (allowed: {allowed})"
-            ) from None
-        located = _AT_PATH.match(message)
-        if located is not None:
-            text = located["message"]
-            key = f"{prefix}.{located['path']}" if located["path"] else prefix
-            raise ConfigError(f"{key}: {text[:1].lower()}{text[1:]}") from None
-        raise ConfigError(f"{prefix}: {message}") from None
+    return convert(dict(options), struct, prefix)
 
 
 @dataclass(frozen=True, slots=True)

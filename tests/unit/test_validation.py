@@ -1,0 +1,64 @@
+"""Settings data checked against declared types and constraints: eegd's words, the dotted key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import msgspec
+import pytest
+
+from eegd.errors import ConfigError
+from eegd.validation import check, convert
+
+
+@dataclass(frozen=True)
+class Inner:
+    rate: Annotated[float, msgspec.Meta(gt=0, le=100)] = 1.0
+    mode: Literal["slow", "fast"] | None = "slow"
+
+    def __post_init__(self) -> None:
+        if self.mode == "fast" and self.rate < 10:
+            raise ConfigError(f"rate: {self.rate:g} is not allowed (allowed: 10 or more when fast)")
+
+
+class Outer(msgspec.Struct, frozen=True, kw_only=True):
+    board: str | int = "synthetic"
+    name: Annotated[str, msgspec.Meta(min_length=1)] = "x"
+    inner: Inner = field(default_factory=Inner)
+    tags: tuple[str, ...] = ()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"board": 1.5}, "t.board: expected `str | int`, got `float` (value: 1.5)"),
+        ({"name": ""}, "t.name: '' is not allowed (allowed: at least 1 characters)"),
+        ({"inner": {"rate": 0}}, "t.inner.rate: 0 is out of range (allowed: > 0 and <= 100)"),
+        (
+            {"inner": {"mode": "warp"}},
+            "t.inner.mode: 'warp' is not allowed (allowed: 'slow', 'fast')",
+        ),
+        ({"inner": {"speed": 1}}, "t.inner.speed: unknown key (allowed: rate, mode)"),
+        ({"tags": ["a", 2]}, "t.tags[1]: expected `str`, got `int` (value: 2)"),
+        (
+            {"inner": {"mode": "fast"}},
+            "t.inner.rate: 1 is not allowed (allowed: 10 or more when fast)",
+        ),
+    ],
+)
+def test_refusals_name_the_dotted_key(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        convert(data, Outer, "t")
+    assert str(caught.value) == message
+    assert caught.value.key == message.partition(":")[0]
+
+
+def test_known_good_data_converts() -> None:
+    outer = convert({"board": 3, "inner": {"rate": 50, "mode": "fast"}, "tags": ["a"]}, Outer, "t")
+    assert outer == Outer(board=3, inner=Inner(rate=50.0, mode="fast"), tags=("a",))
+
+
+def test_hidden_fields_are_not_listed_as_allowed() -> None:
+    with pytest.raises(ConfigError, match=r"^nope: unknown key \(allowed: board, name, inner\)$"):
+        check({"nope": 1}, Outer, "", hidden=frozenset({"tags"}))
