@@ -40,6 +40,7 @@ MODULES = [
     "eegd.net.fanout",
     "eegd.net.hello",
     "eegd.net.ratelimit",
+    "eegd.net.rest",
     "eegd.net.routing",
     "eegd.net.server",
     "eegd.dsp.filters",

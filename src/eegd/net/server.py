@@ -2,9 +2,7 @@
 
 Everything is on one aiohttp port. Accepted WebSockets are handed to the
 ``ConnectionManager``; the handler only checks the request and awaits the manager's ``serve``.
-Every HTTP error, a 404 or a 413 as much as a refused filter setting, is the JSON shape
-``{"type": "error", "code": ..., "message": ...}``; an unexpected exception is a 500 with a
-generic message, its traceback logged once.
+Every HTTP error is the JSON shape of ``eegd.net.rest``.
 
 Besides its own routes the server mounts those the plugins declare (``eegd.plugin.Route``,
 e.g. the voltage filter's ``GET/PUT /api/filter``): a handler gets the request's JSON object
@@ -15,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import http
 import inspect
 import json
 import logging
-import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -30,13 +26,14 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from eegd.errors import ConfigError, EegdError, ProtocolError
+from eegd.errors import ConfigError, EegdError
 from eegd.events import Topic
 from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
 from eegd.net.connections import ConnectionManager, ConnectionSettings
 from eegd.net.guard import ConnectionGuard, QuietServerLog
 from eegd.net.protocol import MAX_MESSAGE_BYTES
+from eegd.net.rest import BadBody, error_response, json_errors, json_object
 from eegd.plugin import Route, RouteRequest
 
 __all__ = [
@@ -174,7 +171,7 @@ class Server:
         """The aiohttp application with every route."""
         app = web.Application(
             client_max_size=self._manager.settings.max_message_bytes,
-            middlewares=[self.guard.middleware, _json_errors],
+            middlewares=[self.guard.middleware, json_errors],
         )
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._multiplexed)
@@ -247,15 +244,15 @@ class Server:
             body: Mapping[str, Any] = {}
             if route.method in _BODY_METHODS:
                 try:
-                    body = _json_object(await request.read(), request.charset)
-                except _BadBody as exc:
-                    return _error_response(400, exc.code, str(exc))
+                    body = json_object(await request.read(), request.charset)
+                except BadBody as exc:
+                    return error_response(400, exc.code, str(exc))
             try:
                 reply = route.handler(RouteRequest(body=body, control=control))
                 if inspect.isawaitable(reply):
                     reply = await reply
             except ConfigError as exc:
-                return _error_response(400, "bad_field", str(exc))
+                return error_response(400, "bad_field", str(exc))
             return web.json_response(dict(reply), dumps=_dumps)
 
         return handle
@@ -277,7 +274,7 @@ class Server:
             origin, request.host, self.settings.allowed_origins, scheme=request.scheme
         ):
             logger.warning("refused a WebSocket from origin %s", origin)
-            return _error_response(
+            return error_response(
                 403,
                 "forbidden_origin",
                 f"WebSocket connections from origin {origin} are not allowed; "
@@ -307,120 +304,6 @@ class Server:
         )
         await self._manager.serve(client)
         return ws
-
-
-def _error_response(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    """The one shape of every error reply: ``{"type": "error", "code": ..., "message": ...}``."""
-    return web.json_response(
-        {"type": "error", "code": code, "message": message}, status=status, headers=headers
-    )
-
-
-#: Error codes of the HTTP errors aiohttp raises itself; others are named after their status.
-_HTTP_ERROR_CODES: Mapping[int, str] = {
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "body_too_large",
-}
-
-
-@web.middleware
-async def _json_errors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Turn every HTTP error and unexpected exception into the JSON error shape."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400 or request.writer.output_size > 0:
-            raise  # a redirect, or a reply already on its way (an accepted WebSocket)
-        return _http_error(request, exc)
-    except Exception:
-        if request.writer.output_size > 0:
-            raise  # too late for another reply; aiohttp logs it and closes the connection
-        logger.exception("%s %s failed", request.method, request.path)
-        return _error_response(500, "internal_error", "internal server error; see the log")
-
-
-def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
-    status = exc.status
-    try:
-        phrase = http.HTTPStatus(status).phrase
-    except ValueError:
-        phrase = exc.reason
-    code = _HTTP_ERROR_CODES.get(status) or phrase.lower().replace(" ", "_").replace("-", "_")
-    headers: dict[str, str] = {}
-    if isinstance(exc, web.HTTPNotFound):
-        message = f"nothing at {request.path}"
-    elif isinstance(exc, web.HTTPMethodNotAllowed):
-        allowed = ", ".join(sorted(exc.allowed_methods))
-        message = f"{request.method} is not allowed on {request.path} (allowed: {allowed})"
-        headers["Allow"] = ",".join(sorted(exc.allowed_methods))
-    elif isinstance(exc, web.HTTPRequestEntityTooLarge):
-        message = f"the body is larger than the {request.client_max_size} bytes allowed"
-    else:
-        message = exc.text or phrase
-    return _error_response(status, code, message, headers=headers)
-
-
-#: Charsets a JSON body may declare: JSON is UTF-8 (RFC 8259), and ASCII is part of it.
-_JSON_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
-
-#: The longest key an error message about a body repeats.
-_SHOWN_KEY = 40
-
-
-class _BadBody(ProtocolError):
-    """A request body that is not the JSON object expected; ``code`` goes in the reply."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _json_object(body: bytes, charset: str | None) -> dict[str, Any]:
-    """The JSON object ``body`` holds, or ``_BadBody`` saying what is wrong with it.
-
-    The body must be UTF-8. Each value is decoded on its own, so a value that cannot be used
-    (an integer of thousands of digits, ``1e999``, nesting too deep to decode) is refused
-    naming its key. msgspec decodes without recursing in Python, and raises
-    ``RecursionError`` instead of exhausting the stack on deep nesting.
-    """
-    if charset is not None and charset.lower() not in _JSON_CHARSETS:
-        raise _BadBody(
-            "bad_encoding", f"charset {charset[:_SHOWN_KEY]!r} is not supported (allowed: utf-8)"
-        )
-    body = body.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark, which JSON may carry
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _BadBody(
-            "bad_encoding", f"the body is not UTF-8: byte {exc.start} is 0x{body[exc.start]:02x}"
-        ) from None
-    try:
-        members = msgspec.json.decode(body, type=dict[str, msgspec.Raw])
-    except msgspec.ValidationError:
-        raise _BadBody(
-            "bad_json", 'the body must be a JSON object such as {"notch_hz": 60}'
-        ) from None
-    except msgspec.DecodeError as exc:
-        raise _BadBody("bad_json", f"the body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise _BadBody("bad_json", "the body is not valid JSON: nested too deeply") from None
-    changes: dict[str, Any] = {}
-    for key, raw in members.items():
-        shown = key if len(key) <= _SHOWN_KEY else key[: _SHOWN_KEY - 3] + "..."
-        try:
-            value = msgspec.json.decode(raw)
-        except (msgspec.DecodeError, RecursionError, ValueError) as exc:
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise _BadBody("bad_field", f"{shown}: the value cannot be used: {reason}") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _BadBody("bad_field", f"{shown}: {value} is not a finite number")
-        changes[key] = value
-    return changes
 
 
 def _dumps(value: Any) -> str:
