@@ -19,7 +19,7 @@ is designed at the source's rate.
 ``from_options``. The old top-level ``[synthetic]`` table is still read, with a warning.
 Plugins get their options from ``[plugin.<name>]``, except the built-ins whose tables are
 top-level (``PLUGIN_TABLES``: ``[filter]`` is the voltage filter's, ``[spectrum]`` the
-brain waves').
+brain waves', ``[recording]`` the recorder's).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.net.server import ServerSettings
+from eegd.plugins.recorder.settings import RecordingSettings
 from eegd.sources.base import SharedSourceOptions, Source
 from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import RestartPolicy
@@ -48,7 +49,11 @@ __all__ = ["PLUGIN_TABLES", "Config", "LogSection", "SourceSection", "load_confi
 logger = logging.getLogger(__name__)
 
 #: Plugins whose options are a top-level table rather than ``[plugin.<name>]``.
-PLUGIN_TABLES: Mapping[str, str] = {"voltage_filter": "filter", "brain_waves": "spectrum"}
+PLUGIN_TABLES: Mapping[str, str] = {
+    "voltage_filter": "filter",
+    "brain_waves": "spectrum",
+    "recorder": "recording",
+}
 
 
 class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,12 +103,16 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     """``[filter]``: the voltage filter's settings; 0 turns a stage off."""
     spectrum: SpectrumSettings = msgspec.field(default_factory=SpectrumSettings)
     """``[spectrum]``: the brain waves' settings."""
+    recording: RecordingSettings = msgspec.field(default_factory=RecordingSettings)
+    """``[recording]``: the recorder's settings."""
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     """``[server]``: where the server listens and the limits of its clients."""
     supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     """``[supervisor]``: how crashed tasks are restarted."""
     log: LogSection = msgspec.field(default_factory=LogSection)
-    plugins: list[str] = msgspec.field(default_factory=lambda: ["voltage_filter", "brain_waves"])
+    plugins: list[str] = msgspec.field(
+        default_factory=lambda: ["voltage_filter", "brain_waves", "recorder"]
+    )
     """Plugins to run, by name: entry points of the ``eegd.plugins`` group."""
     plugin: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """Options of the other plugins: ``[plugin.NAME]`` tables, checked by each plugin."""

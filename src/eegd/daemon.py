@@ -123,7 +123,10 @@ class Daemon:
             plugin = self._classes[name].from_options(options)
             self.plugins[name] = plugin
             context = PluginContext(
-                bus=self.bus, logger=logging.getLogger(f"eegd.plugin.{name}"), options=options
+                bus=self.bus,
+                logger=logging.getLogger(f"eegd.plugin.{name}"),
+                options=options,
+                config=msgspec.to_builtins(self.config),
             )
             return plugin.run(context)
 
@@ -231,6 +234,10 @@ class Daemon:
         )
         logger.info("plugin %s changed: %s", plugin, state)
         return dict(state)
+
+    def plugin_instance(self, plugin: str) -> Plugin | None:
+        """The running instance of plugin ``plugin`` (None before its task first starts)."""
+        return self.plugins.get(plugin)
 
     def _options_of(self, plugin: str) -> dict[str, Any]:
         options = self.plugin_options.get(plugin)

@@ -5,7 +5,8 @@
     ├── SourceError (OSError)        a sample source failed to open or read
     │   └── SourceEnded              a finite source (a file) has delivered its last sample
     ├── ProtocolError (ValueError)   bytes or a message on the wire are malformed
-    └── PluginError (RuntimeError)   a plugin could not be loaded or built
+    ├── PluginError (RuntimeError)   a plugin could not be loaded or built
+    └── RequestRefused               a plugin's route refuses a request (HTTP status, code)
 
 Third-party exceptions are translated at the boundary (``raise SourceError(...) from exc``),
 so callers only ever catch these.
@@ -21,6 +22,7 @@ __all__ = [
     "EegdError",
     "PluginError",
     "ProtocolError",
+    "RequestRefused",
     "SourceEnded",
     "SourceError",
 ]
@@ -71,3 +73,13 @@ class ProtocolError(EegdError, ValueError):
 
 class PluginError(EegdError, RuntimeError):
     """A plugin could not be found, imported or constructed; the message names it."""
+
+
+class RequestRefused(EegdError):
+    """A plugin's route refuses a request: ``status`` is the HTTP status, ``code`` the error
+    code of the JSON reply, the message says why and what is allowed."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

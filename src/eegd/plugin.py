@@ -9,7 +9,8 @@ Every plugin, the built-ins of ``eegd.plugins`` included, registers under the
 Beyond the contract a plugin may offer ``reconfigure(options) -> state`` (change it while
 running: ``Reconfigurable``), ``stats() -> counters`` (``/api/status`` shows them:
 ``ReportsStats``) and, on its class, ``routes()``: HTTP routes the server mounts, each a
-``Route`` whose handler reaches the plugin through a ``PluginControl``.
+``Route`` whose handler reaches the plugin through a ``PluginControl``. A handler answers
+with a JSON object or a ``FileReply``, and refuses with ``RequestRefused``.
 
 The transform base never publishes samples that are not finite: one NaN or infinity in a
 filtered packet or a spectrum would reach every client. Such an event is dropped, counted
@@ -23,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, cast, runtime_checkable
 
 import numpy as np
@@ -41,6 +43,7 @@ from eegd.events import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "FileReply",
     "Plugin",
     "PluginClass",
     "PluginContext",
@@ -49,6 +52,7 @@ __all__ = [
     "ReportsStats",
     "Route",
     "RouteHandler",
+    "RouteReply",
     "RouteRequest",
     "TransformPlugin",
     "available_plugins",
@@ -62,11 +66,16 @@ ENTRY_POINT_GROUP = "eegd.plugins"
 
 @dataclass(frozen=True, slots=True)
 class PluginContext:
-    """What a running plugin gets: the bus, its own options and a logger."""
+    """What a running plugin gets: the bus, its own options and a logger.
+
+    ``config`` is the daemon's whole effective configuration as plain data, for plugins
+    that record it (the recorder's provenance).
+    """
 
     bus: EventBus
     logger: logging.Logger
     options: Mapping[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -129,18 +138,33 @@ class PluginControl(Protocol):
     def reconfigure(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
         """Apply ``changes``; raises ``ConfigError`` (changing nothing) if they are bad."""
 
+    def instance(self) -> Plugin | None:
+        """The plugin instance running now; None while it is not (being restarted)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RouteRequest:
-    """What a route handler gets: the JSON object of the body (empty without one) and the
-    plugin's control."""
+    """What a route handler gets: the JSON object of the body (empty without one), the
+    path's parameters (``{name}`` in ``/api/recordings/{name}``) and the plugin's control."""
 
     body: Mapping[str, Any]
     control: PluginControl
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
-#: A route's handler: the request in, a JSON object (or an awaitable of one) out.
-RouteHandler = Callable[[RouteRequest], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
+@dataclass(frozen=True, slots=True)
+class FileReply:
+    """A route's answer that is a file: streamed as ``content_type``, saved as ``filename``."""
+
+    path: Path
+    content_type: str
+    filename: str
+
+
+#: What a route handler answers: a JSON object or a file.
+RouteReply = Mapping[str, Any] | FileReply
+#: A route's handler: the request in, a reply (or an awaitable of one) out.
+RouteHandler = Callable[[RouteRequest], RouteReply | Awaitable[RouteReply]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +172,9 @@ class Route:
     """An HTTP route a plugin contributes: ``handler`` answers ``method path`` with JSON.
 
     ``role`` is who may call it: ``"viewer"`` routes only read, ``"operator"`` routes change
-    something. A ``ConfigError`` from the handler is a 400 naming the key; a body that is
-    not a JSON object is refused before the handler runs.
+    something. A ``ConfigError`` from the handler is a 400 naming the key, a
+    ``RequestRefused`` its own status and code; a body that is not a JSON object is refused
+    before the handler runs (an empty one is ``{}``).
     """
 
     method: Literal["GET", "PUT", "POST", "DELETE"]

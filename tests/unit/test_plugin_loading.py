@@ -291,6 +291,11 @@ def test_only_plugins_that_offer_it_are_reconfigured(tmp_path: Path) -> None:
     assert [(name, route.method, route.path) for name, route in daemon.routes()] == [
         ("voltage_filter", "GET", "/api/filter"),
         ("voltage_filter", "PUT", "/api/filter"),
+        ("recorder", "GET", "/api/recordings"),
+        ("recorder", "POST", "/api/recordings"),
+        ("recorder", "POST", "/api/recordings/current/stop"),
+        ("recorder", "GET", "/api/recordings/{name}"),
+        ("recorder", "DELETE", "/api/recordings/{name}"),
     ]
 
 

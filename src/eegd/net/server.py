@@ -26,7 +26,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from eegd.errors import ConfigError, EegdError
+from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.events import Topic
 from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
@@ -34,7 +34,7 @@ from eegd.net.connections import ConnectionManager, ConnectionSettings
 from eegd.net.guard import ConnectionGuard, QuietServerLog
 from eegd.net.protocol import MAX_MESSAGE_BYTES
 from eegd.net.rest import BadBody, error_response, json_errors, json_object
-from eegd.plugin import Route, RouteRequest
+from eegd.plugin import FileReply, Plugin, Route, RouteReply, RouteRequest
 
 __all__ = [
     "FIXED_ROUTES",
@@ -72,6 +72,9 @@ class DaemonControl(Protocol):
     def reconfigure(self, plugin: str, changes: Mapping[str, Any]) -> Mapping[str, Any]:
         """Apply ``changes`` to plugin ``plugin``; raises ``ConfigError`` if they are bad."""
 
+    def plugin_instance(self, plugin: str) -> Plugin | None:
+        """The instance of plugin ``plugin`` running now, if any."""
+
 
 @dataclass(frozen=True, slots=True)
 class _PluginControl:
@@ -89,6 +92,9 @@ class _PluginControl:
 
     def reconfigure(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
         return self.daemon.reconfigure(self.name, changes)
+
+    def instance(self) -> Plugin | None:
+        return self.daemon.plugin_instance(self.name)
 
 
 #: Methods whose requests carry a JSON object for the handler.
@@ -236,23 +242,36 @@ class Server:
 
     def _plugin_route(
         self, plugin: str, route: Route
-    ) -> Callable[[web.Request], Awaitable[web.Response]]:
-        """The aiohttp handler of a plugin's route: parse the body, call, answer JSON."""
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The aiohttp handler of a plugin's route: parse the body, call, answer JSON (or
+        stream the file the handler names)."""
         control = _PluginControl(self._control, plugin)
 
-        async def handle(request: web.Request) -> web.Response:
+        async def handle(request: web.Request) -> web.StreamResponse:
             body: Mapping[str, Any] = {}
             if route.method in _BODY_METHODS:
+                data = await request.read()
                 try:
-                    body = json_object(await request.read(), request.charset)
+                    body = json_object(data, request.charset) if data.strip() else {}
                 except BadBody as exc:
                     return error_response(400, exc.code, str(exc))
+            params = dict(request.match_info)
             try:
-                reply = route.handler(RouteRequest(body=body, control=control))
-                if inspect.isawaitable(reply):
-                    reply = await reply
+                answer = route.handler(RouteRequest(body=body, control=control, params=params))
+                reply: RouteReply = await answer if inspect.isawaitable(answer) else answer
             except ConfigError as exc:
                 return error_response(400, "bad_field", str(exc))
+            except RequestRefused as exc:
+                return error_response(exc.status, exc.code, str(exc))
+            if isinstance(reply, FileReply):
+                disposition = f'attachment; filename="{reply.filename}"'
+                return web.FileResponse(
+                    reply.path,
+                    headers={
+                        "Content-Type": reply.content_type,
+                        "Content-Disposition": disposition,
+                    },
+                )
             return web.json_response(dict(reply), dumps=_dumps)
 
         return handle

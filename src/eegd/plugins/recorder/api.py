@@ -1,0 +1,57 @@
+"""The recordings REST API, as routes of the recorder plugin.
+
+``POST /api/recordings`` starts one (``{"name": ..., "notes": ...}``, both optional),
+``POST /api/recordings/current/stop`` stops it, ``GET /api/recordings`` lists every part,
+``GET /api/recordings/{name}`` downloads one (409 while it is being written) and
+``DELETE /api/recordings/{name}`` deletes one (refused while it is being written).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eegd.errors import RequestRefused
+from eegd.plugin import FileReply, Route, RouteRequest
+from eegd.plugins.recorder.recorder import Recorder
+
+__all__ = ["recording_routes"]
+
+
+def recording_routes() -> list[Route]:
+    """The routes of the recordings API."""
+    return [
+        Route("GET", "/api/recordings", _list, role="viewer"),
+        Route("POST", "/api/recordings", _start, role="operator"),
+        Route("POST", "/api/recordings/current/stop", _stop, role="operator"),
+        Route("GET", "/api/recordings/{name}", _download, role="viewer"),
+        Route("DELETE", "/api/recordings/{name}", _delete, role="operator"),
+    ]
+
+
+def _recorder(request: RouteRequest) -> Recorder:
+    instance = request.control.instance()
+    if not isinstance(instance, Recorder):
+        raise RequestRefused(503, "not_ready", "the recorder is not running; try again")
+    return instance
+
+
+async def _list(request: RouteRequest) -> dict[str, Any]:
+    recorder = _recorder(request)
+    return {"recording": recorder.recording, "recordings": await recorder.list_recordings()}
+
+
+async def _start(request: RouteRequest) -> dict[str, Any]:
+    return await _recorder(request).start(request.body)
+
+
+async def _stop(request: RouteRequest) -> dict[str, Any]:
+    return await _recorder(request).stop()
+
+
+async def _download(request: RouteRequest) -> FileReply:
+    path, content_type, filename = await _recorder(request).download(request.params["name"])
+    return FileReply(path=path, content_type=content_type, filename=filename)
+
+
+async def _delete(request: RouteRequest) -> dict[str, Any]:
+    return await _recorder(request).delete(request.params["name"])

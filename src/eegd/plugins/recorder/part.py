@@ -1,0 +1,271 @@
+"""One part of a recording: one continuous stretch of one session in one file and its sidecar.
+
+A part turns packets into data records (one record per packet, so stop, roll-over and gaps,
+which all fall between packets, never leave a partial record) and keeps what the sidecar
+says about it: the clock map, the annotations, its ledger. Its methods do blocking file I/O
+and run in the recorder's writer thread.
+
+Calibration: a source with ADC counts publishes ``volts = counts × lsb``; the part finds
+each channel's ``lsb`` from the first packet and declares the ADC's whole range
+(−8388608..8388607 counts) as the physical range, so BDF's 24 bits hold the counts to within
+half a step. A source that declares its physical range (a file, a board reporting volts)
+gets that range. EDF stores 16 bits over the same range; samples outside it are clipped and
+counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eegd.errors import RequestRefused
+from eegd.events import EegPacket
+from eegd.plugins.recorder.edf import BDF_DIGITAL, Layout, exact_decimal, outward_range, tal
+from eegd.plugins.recorder.files import CsvFile, EdfFile, Opener, write_sidecar
+
+__all__ = ["Part", "SessionInfo", "calibrate"]
+
+#: The ADS1299's volts per count at its default gain, for a packet that holds only zeros.
+_DEFAULT_LSB = 2 * 4.5 / 24 / 2**24
+_SUFFIXES = {"bdf": ".bdf", "edf": ".edf", "csv": ".csv"}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What the recorder knows of the source session (from ``source_connected``)."""
+
+    id: str | None = None
+    sample_rate: float | None = None
+    channels: tuple[str, ...] = ()
+    time_anchor_us: int | None = None
+    physical_range: tuple[tuple[float, float], ...] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the sidecar."""
+        return {
+            "session": self.id,
+            "sample_rate": self.sample_rate,
+            "channels": list(self.channels),
+            "time_anchor_us": self.time_anchor_us,
+            "physical_range_v": (
+                [list(span) for span in self.physical_range] if self.physical_range else None
+            ),
+        }
+
+
+def calibrate(
+    packet: EegPacket, physical_range: tuple[tuple[float, float], ...] | None
+) -> tuple[tuple[str, str], ...]:
+    """Each channel's physical (min, max) header fields in µV for ``packet``'s stream."""
+    n_channels = packet.volts.shape[0]
+    if physical_range is not None and len(physical_range) == n_channels:
+        spans = [(low * 1e6, high * 1e6) for low, high in physical_range]
+    else:
+        raw = packet.raw.astype(np.float64)
+        volts = packet.volts.astype(np.float64)
+        power = np.sum(raw * raw, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lsb = np.sum(raw * volts, axis=1) / power
+        known = lsb[np.isfinite(lsb) & (lsb > 0)]
+        fallback = float(np.median(known)) if known.size else _DEFAULT_LSB
+        lsb = np.where(np.isfinite(lsb) & (lsb > 0), lsb, fallback)
+        low_d, high_d = BDF_DIGITAL
+        spans = [(low_d * value * 1e6, high_d * value * 1e6) for value in lsb.tolist()]
+    return tuple(outward_range(low, high) for low, high in spans)
+
+
+@dataclass
+class Part:
+    """A part being written: its file, and everything its sidecar will say."""
+
+    directory: Path
+    name: str
+    recording: str
+    number: int
+    file_format: str
+    session: SessionInfo
+    first: EegPacket
+    provenance: dict[str, Any]
+    opener: Opener | None = None
+    samples: int = 0
+    clipped: int = 0
+    padded: int = 0
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    clock_map: list[list[int]] = field(default_factory=list)
+    """One point a second: [sample index, wall-clock µs, monotonic ns]."""
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    """The gaps that end or begin this part: where, how many samples, why."""
+    status: str = "recording"
+    _pending: list[bytes] = field(default_factory=list)
+    _last_record_at: int = -1
+    _last_tals: bytes = b""
+    _file: EdfFile | CsvFile | None = None
+    _layout: Layout | None = None
+
+    @property
+    def path(self) -> Path:
+        """The data file."""
+        return self.directory / (self.name + _SUFFIXES[self.file_format])
+
+    @property
+    def sidecar_path(self) -> Path:
+        """The ``NAME.json`` provenance sidecar."""
+        return self.directory / (self.name + ".json")
+
+    @property
+    def sample_rate(self) -> float:
+        """Samples per second of the part."""
+        return self.first.sample_rate
+
+    @property
+    def start_us(self) -> int:
+        """Wall-clock µs of the part's first sample."""
+        return int(self.first.timestamps[0])
+
+    @property
+    def _second_us(self) -> int:
+        """The whole second the header's start time names."""
+        return self.start_us - self.start_us % 1_000_000
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes of the data file so far."""
+        return self._file.bytes_written if self._file is not None else 0
+
+    def open(self) -> None:
+        """Create the data file and the sidecar (status ``recording``)."""
+        start = dt.datetime.fromtimestamp(self._second_us / 1e6, tz=dt.UTC)
+        if self.file_format == "csv":
+            self._file = CsvFile(self.path, self.first.channel_names, self.opener)
+        else:
+            n = self.first.n_samples
+            record_s = exact_decimal(Fraction(n) / Fraction(self.sample_rate))
+            if record_s is None:
+                raise RequestRefused(
+                    409,
+                    "bad_stream",
+                    f"{n} samples at {self.sample_rate:g} Hz make data records whose length "
+                    "an EDF header cannot state exactly; record as csv, or change batch_size",
+                )
+            source = self.provenance.get("config", {}).get("source", {}).get("kind", "source")
+            self._layout = Layout(
+                bdf=self.file_format == "bdf",
+                labels=self.first.channel_names,
+                physical=calibrate(self.first, self.session.physical_range),
+                samples_per_record=n,
+                record_s=record_s,
+                equipment=f"eegd_{self.provenance.get('eegd_version', '')}_{source}",
+            )
+            self._file = EdfFile(self.path, self._layout, start, self.opener)
+        self.write_sidecar()
+
+    def annotate(self, timestamp_us: int, text: str, duration_s: float | None = None) -> None:
+        """An annotation at the wall-clock time ``timestamp_us``, in the next record written."""
+        onset = (timestamp_us - self.start_us) / 1e6
+        self.annotations.append({"onset_s": onset, "duration_s": duration_s, "text": text})
+        if self._layout is not None:
+            self._pending.append(tal((timestamp_us - self._second_us) / 1e6, text, duration_s))
+
+    def append(self, packet: EegPacket) -> None:
+        """Write ``packet``: one data record (a short last packet is padded, and annotated)."""
+        if packet.first_sample - self.first.first_sample >= len(self.clock_map) * self.sample_rate:
+            self.clock_map.append(
+                [packet.first_sample, int(packet.timestamps[0]), packet.monotonic_ns]
+            )
+        microvolts = packet.volts.astype(np.float64) * 1e6
+        if isinstance(self._file, CsvFile):
+            self._file.append(packet.timestamps, packet.frame_id, packet.first_sample, microvolts)
+        elif self._file is not None and self._layout is not None:
+            missing = self._layout.samples_per_record - packet.n_samples
+            if missing > 0:
+                end_us = int(packet.timestamps[-1]) + round(1e6 / self.sample_rate)
+                self.annotate(end_us, "eegd: padding, no data", missing / self.sample_rate)
+                self.padded += missing
+                microvolts = np.pad(microvolts, ((0, 0), (0, missing)))
+            digital, clipped = self._layout.quantise(microvolts)
+            self.clipped += clipped
+            onset = (int(packet.timestamps[0]) - self._second_us) / 1e6
+            tals = self._fill(tal(onset))
+            self._last_record_at = self._file.bytes_written
+            self._last_tals = tals
+            self._file.append(digital, tals)
+        self.samples += packet.n_samples
+
+    def _fill(self, tals: bytes) -> bytes:
+        """``tals`` and as many pending annotations as fit in one record."""
+        room = self._layout.annotation_bytes if self._layout is not None else 0
+        while self._pending and len(tals) + len(self._pending[0]) <= room:
+            tals += self._pending.pop(0)
+        return tals
+
+    def finish(self, status: str = "complete") -> None:
+        """Complete the file: annotations still pending go into the last record."""
+        if isinstance(self._file, EdfFile) and self._pending and self._last_record_at >= 0:
+            tals = self._fill(self._last_tals)
+            layout = self._file.layout
+            offset = self._last_record_at + layout.record_bytes - layout.annotation_bytes
+            self._file.rewrite(offset, tals.ljust(layout.annotation_bytes, b"\x00"))
+        if self._file is not None:
+            self._file.finish()
+        self.status = status
+        self.write_sidecar()
+
+    def abandon(self, status: str) -> None:
+        """Leave the file as it is after a failure; the sidecar says so, if it can."""
+        if self._file is not None:
+            self._file.abandon()
+        self.status = status
+        try:
+            self.write_sidecar()
+        except OSError:
+            pass
+
+    def ledger(self) -> dict[str, Any]:
+        """Samples of this part: acquired (received), written to the file, padded, clipped."""
+        return {
+            "samples_expected": self.samples,
+            "samples_acquired": self.samples,
+            "samples_written": self.samples,
+            "samples_padded": self.padded,
+            "samples_clipped": self.clipped,
+            "annotations_not_written": len(self._pending),
+            "gaps": self.gaps,
+        }
+
+    def write_sidecar(self) -> None:
+        """Write ``NAME.json``: provenance, the clock map, annotations, ledger."""
+        layout = self._layout
+        content: dict[str, Any] = {
+            **self.provenance,
+            "name": self.name,
+            "recording": self.recording,
+            "part": self.number,
+            "format": self.file_format,
+            "file": self.path.name,
+            "status": self.status,
+            "source": {**self.provenance.get("source", {}), **self.session.as_dict()},
+            "start": dt.datetime.fromtimestamp(self.start_us / 1e6, tz=dt.UTC).isoformat(),
+            "start_us": self.start_us,
+            "first_sample": self.first.first_sample,
+            "first_frame_id": self.first.frame_id,
+            "sample_rate": self.sample_rate,
+            "channels": list(self.first.channel_names),
+            "samples": self.samples,
+            "duration_s": self.samples / self.sample_rate,
+            "clock_map": self.clock_map,
+            "annotations": self.annotations,
+            "ledger": {**self.provenance.get("ledger", {}), **self.ledger()},
+        }
+        if layout is not None:
+            content["calibration"] = {
+                "unit": "uV",
+                "physical_range": [list(span) for span in layout.physical],
+                "digital_range": list(layout.digital),
+                "record_s": layout.record_s,
+            }
+        write_sidecar(self.sidecar_path, content)

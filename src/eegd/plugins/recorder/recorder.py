@@ -1,0 +1,504 @@
+"""The recorder plugin: ``raw_eeg`` to BDF+ (default), EDF+ or CSV files, every sample or a
+gap that says so.
+
+It idles until a recording starts (``POST /api/recordings``). Its subscription is lossless
+in practice: deep (``queue_s`` seconds of packets) and ``DROP_NEWEST``, so if even that
+overflows, the recorder sees an unbroken prefix, then a jump in frame ids that it records as
+a gap. File I/O runs in one writer thread; the loop awaits each packet's write, so the
+subscription is the bounded hand-off queue.
+
+A recording is one or more parts, each a data file and a ``NAME.json`` sidecar. A part ends,
+and the next one (``NAME.part2``, ...) starts with the very next packet, when it reaches
+``max_duration_s``, when the source starts a new session (another rate or channels), and
+at a gap (samples lost at the source or by the recorder): EDF+C/BDF+C files are continuous,
+so a gap is the end of one part and the start of the next, each annotated with its length.
+A write error (a full disk) ends the recording with a ``recording_stopped`` event saying
+why; the stream goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import math
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import eegd
+from eegd.bus import DropPolicy, Subscription
+from eegd.errors import ConfigError, RequestRefused
+from eegd.events import EegPacket, Event, SystemEvent, SystemEventKind, Topic, wall_clock_us
+from eegd.plugin import PluginContext
+from eegd.plugins.recorder.files import Opener, recover_data_file, write_sidecar
+from eegd.plugins.recorder.part import Part, SessionInfo
+from eegd.plugins.recorder.settings import RecordingSettings, check_name
+from eegd.validation import convert
+
+__all__ = ["Recorder"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+#: Subscription room for the events that are not packets (system events, markers).
+_OTHER_EVENTS = 256
+_CONTENT_TYPES = {
+    "bdf": "application/x-bdf",
+    "edf": "application/x-edf",
+    "csv": "text/csv; charset=utf-8",
+}
+_SUFFIXES = {"bdf": ".bdf", "edf": ".edf", "csv": ".csv"}
+_START_KEYS = ("name", "notes")
+
+
+@dataclass
+class _Recording:
+    """The recording in progress: its parts so far and the one being written."""
+
+    name: str
+    notes: str
+    file_format: str
+    parts: list[Part] = field(default_factory=list)
+    part: Part | None = None
+    samples_written: int = 0
+    gaps: int = 0
+
+    def part_name(self) -> str:
+        number = len(self.parts) + 1
+        return self.name if number == 1 else f"{self.name}.part{number}"
+
+
+class Recorder:
+    """Records ``raw_eeg`` to files on request; see the module docstring."""
+
+    name: ClassVar[str] = "recorder"
+    consumes: ClassVar[tuple[Topic, ...]] = (Topic.RAW_EEG, Topic.SYSTEM)
+    produces: ClassVar[tuple[Topic, ...]] = (Topic.SYSTEM,)
+
+    def __init__(self, settings: RecordingSettings | None = None, opener: Opener | None = None):
+        self.settings = settings or RecordingSettings()
+        self.directory = Path(self.settings.directory)
+        self._opener = opener
+        self._ctx: PluginContext | None = None
+        self._subscription: Subscription | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = asyncio.Lock()
+        self._session = SessionInfo()
+        self._filter: Mapping[str, Any] = {}
+        self._current: _Recording | None = None
+        self._expected_sample: int | None = None
+        self._expected_frame: int | None = None
+        self._ready = asyncio.Event()
+        self._counters = {
+            "recordings": 0,
+            "parts": 0,
+            "samples_written": 0,
+            "gaps": 0,
+            "frames_overflowed": 0,
+            "write_errors": 0,
+            "recovered": 0,
+        }
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Recorder:
+        """A recorder configured by the ``[recording]`` table."""
+        return cls(convert(dict(options), RecordingSettings, "recording"))
+
+    @classmethod
+    def routes(cls) -> list[Any]:
+        """The recordings API (``eegd.plugins.recorder.api``)."""
+        from eegd.plugins.recorder.api import recording_routes
+
+        return recording_routes()
+
+    def stats(self) -> Mapping[str, int]:
+        """Counters since the recorder started."""
+        return dict(self._counters)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the recorder runs and takes requests (recovery done, subscribed)."""
+        return self._ready.is_set()
+
+    @property
+    def recording(self) -> str | None:
+        """The name of the part being written, if a recording is in progress."""
+        current = self._current
+        if current is None:
+            return None
+        return current.part.name if current.part is not None else current.part_name()
+
+    # ------------------------------------------------------------------ the task
+
+    async def run(self, ctx: PluginContext) -> None:
+        """Recover unfinished recordings, then record on request until cancelled."""
+        self._ctx = ctx
+        self._filter = dict(ctx.config.get("filter", {}))
+        source = ctx.config.get("source", {})
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="eegd-recorder")
+        try:
+            await self._io(self.directory.mkdir, parents=True, exist_ok=True)
+            for name, seconds in await self._io(self._recover_all):
+                self._counters["recovered"] += 1
+                logger.warning("recovered the unfinished recording %s (%.1f s)", name, seconds)
+            rate = float(source.get("sample_rate", 250))
+            batch = int(source.get("batch_size", 32))
+            with ctx.bus.subscribe(
+                self.consumes, maxsize=self._queue_size(rate, batch), policy=DropPolicy.DROP_NEWEST
+            ) as subscription:
+                self._subscription = subscription
+                self._ready.set()
+                try:
+                    async for event in subscription:
+                        await self._handle(event)
+                finally:
+                    await self._stop("shutdown")
+        finally:
+            self._ready.clear()
+            self._executor.shutdown(wait=True)
+
+    def _queue_size(self, rate: float, batch: int) -> int:
+        return math.ceil(self.settings.queue_s * rate / max(batch, 1)) + _OTHER_EVENTS
+
+    async def _io(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """``function`` run in the writer thread, awaited."""
+        if self._executor is None:
+            raise RuntimeError("the recorder is not running")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
+
+    async def _handle(self, event: Event) -> None:
+        if isinstance(event, EegPacket):
+            await self._packet(event)
+        elif isinstance(event, SystemEvent):
+            if event.kind is SystemEventKind.SOURCE_CONNECTED:
+                await self._new_session(event.detail)
+            elif event.kind is SystemEventKind.CONFIG_CHANGED and "filter" in event.detail:
+                self._filter = dict(event.detail["filter"])
+
+    async def _new_session(self, detail: Mapping[str, Any]) -> None:
+        span = detail.get("physical_range")
+        self._session = SessionInfo(
+            id=detail.get("session"),
+            sample_rate=detail.get("sample_rate"),
+            channels=tuple(detail.get("channels", ())),
+            time_anchor_us=detail.get("time_anchor_us"),
+            physical_range=tuple((float(a), float(b)) for a, b in span) if span else None,
+        )
+        self._expected_sample = self._expected_frame = None
+        if self._subscription is not None and self._ctx is not None:
+            batch = int(self._ctx.config.get("source", {}).get("batch_size", 32))
+            rate = float(detail.get("sample_rate") or 250)
+            self._subscription.maxsize = max(
+                self._subscription.maxsize, self._queue_size(rate, batch)
+            )
+        async with self._lock:
+            current = self._current
+            if current is not None and current.part is not None:
+                logger.info("recording %s: a new source session starts a new part", current.name)
+                await self._end_part(current)
+
+    async def _packet(self, packet: EegPacket) -> None:
+        gap: dict[str, Any] | None = None
+        if self._expected_sample is not None and packet.first_sample > self._expected_sample:
+            lost = packet.first_sample - self._expected_sample
+            overflowed = packet.frame_id - (self._expected_frame or packet.frame_id)
+            gap = {
+                "after_sample": self._expected_sample - 1,
+                "samples": lost,
+                "seconds": lost / packet.sample_rate,
+                "cause": "recorder queue overflow" if overflowed > 0 else "samples lost at source",
+                "frames_dropped": max(overflowed, 0),
+                "time_us": int(packet.timestamps[0]) - round(lost * 1e6 / packet.sample_rate),
+            }
+            self._counters["frames_overflowed"] += max(overflowed, 0)
+        self._expected_sample = packet.first_sample + packet.n_samples
+        self._expected_frame = packet.frame_id + 1
+        if self._current is None:
+            return
+        async with self._lock:
+            current = self._current
+            if current is None:
+                return
+            try:
+                await self._write(current, packet, gap)
+            except (OSError, RequestRefused) as exc:
+                await self._fail(current, exc)
+
+    async def _write(
+        self, current: _Recording, packet: EegPacket, gap: dict[str, Any] | None
+    ) -> None:
+        part = current.part
+        if part is not None and gap is not None:
+            self._counters["gaps"] += 1
+            current.gaps += 1
+            text = _gap_text(gap, "after this sample")
+            last_us = gap["time_us"] - round(1e6 / packet.sample_rate)
+            part.gaps.append({**gap, "where": "after the last sample"})
+            await self._io(part.annotate, last_us, text)
+            logger.warning("recording %s: %s; a new part starts", current.name, text)
+            await self._end_part(current)
+            part = None
+        if part is not None and (
+            packet.sample_rate != part.sample_rate
+            or packet.channel_names != part.first.channel_names
+            or packet.n_samples > part.first.n_samples
+        ):
+            await self._end_part(current)
+            part = None
+        if part is None:
+            part = Part(
+                directory=self.directory,
+                name=current.part_name(),
+                recording=current.name,
+                number=len(current.parts) + 1,
+                file_format=current.file_format,
+                session=self._session,
+                first=packet,
+                provenance=self._provenance(current),
+                opener=self._opener,
+            )
+            current.parts.append(part)
+            current.part = part
+            self._counters["parts"] += 1
+            await self._io(part.open)
+            if gap is not None:
+                part.gaps.append({**gap, "where": "before the first sample"})
+                await self._io(
+                    part.annotate, int(packet.timestamps[0]), _gap_text(gap, "before this sample")
+                )
+        await self._io(part.append, packet)
+        current.samples_written += packet.n_samples
+        self._counters["samples_written"] += packet.n_samples
+        if part.samples >= self.settings.max_duration_s * part.sample_rate:
+            await self._end_part(current)
+
+    async def _end_part(self, current: _Recording, status: str = "complete") -> None:
+        part = current.part
+        if part is None:
+            return
+        current.part = None
+        await self._io(part.finish, status)
+
+    async def _fail(self, current: _Recording, exc: Exception) -> None:
+        """End ``current`` after a write error, keeping what is on disk."""
+        self._counters["write_errors"] += 1
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        logger.error(
+            "recording %s stopped: cannot write %s: %s; the stream goes on",
+            current.name,
+            current.part.path if current.part is not None else self.directory,
+            reason,
+        )
+        if current.part is not None:
+            part, current.part = current.part, None
+            await self._io(part.abandon, "failed")
+        self._current = None
+        self._publish_stopped(current, reason=f"write error: {reason}")
+
+    def _provenance(self, current: _Recording) -> dict[str, Any]:
+        config = dict(self._ctx.config) if self._ctx is not None else {}
+        source = config.get("source", {})
+        return {
+            "eegd_version": eegd.__version__,
+            "notes": current.notes,
+            "config": config,
+            "source": {"kind": source.get("kind"), "batch_size": source.get("batch_size")},
+            "filter": dict(self._filter),
+        }
+
+    # ------------------------------------------------------------------ the API
+
+    async def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Start a recording (``name`` and ``notes`` optional); 409 if one is in progress."""
+        unknown = sorted(str(key) for key in body if key not in _START_KEYS)
+        if unknown:
+            raise ConfigError(f"{unknown[0][:40]}: unknown key (allowed: {', '.join(_START_KEYS)})")
+        await self._wait_ready()
+        notes = body.get("notes", "")
+        if not isinstance(notes, str):
+            raise ConfigError("notes: expected a string")
+        name = check_name(body.get("name") or _default_name())
+        async with self._lock:
+            if self._current is not None:
+                running = self._current.name
+                raise RequestRefused(
+                    409, "recording", f"recording {running} is in progress; stop it first"
+                )
+            if await self._io(self._exists, name):
+                raise RequestRefused(409, "exists", f"a recording named {name} exists already")
+            file_format = self.settings.format
+            self._current = _Recording(name=name, notes=notes, file_format=file_format)
+        self._counters["recordings"] += 1
+        path = self.directory / (name + _SUFFIXES[file_format])
+        logger.info("recording %s started: %s", name, path)
+        self._publish(
+            SystemEventKind.RECORDING_STARTED, name=name, path=str(path), format=file_format
+        )
+        return {"name": name, "path": str(path), "format": file_format, "status": "recording"}
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop the recording in progress and finalise its file; 409 if there is none."""
+        await self._wait_ready()
+        current = self._current
+        if current is None:
+            raise RequestRefused(409, "not_recording", "no recording is in progress")
+        return await self._stop("stopped")
+
+    async def _stop(self, reason: str) -> dict[str, Any]:
+        async with self._lock:
+            current = self._current
+            if current is None:
+                return {}
+            self._current = None
+            try:
+                await self._end_part(current)
+            except OSError as exc:
+                logger.error("recording %s: cannot finish its file: %s", current.name, exc)
+        reply = self._publish_stopped(current, reason=reason)
+        logger.info(
+            "recording %s %s: %d samples in %d part(s)",
+            current.name,
+            reason,
+            current.samples_written,
+            len(current.parts),
+        )
+        return reply
+
+    def _publish_stopped(self, current: _Recording, reason: str) -> dict[str, Any]:
+        parts = [part.name for part in current.parts]
+        first = current.parts[0] if current.parts else None
+        path = str(first.path) if first is not None else ""
+        detail = {
+            "name": current.name,
+            "path": path,
+            "parts": parts,
+            "samples_written": current.samples_written,
+            "gaps": current.gaps,
+            "reason": reason,
+        }
+        self._publish(SystemEventKind.RECORDING_STOPPED, **detail)
+        return {**detail, "status": "complete"}
+
+    def _publish(self, kind: SystemEventKind, **detail: Any) -> None:
+        if self._ctx is not None:
+            self._ctx.bus.publish(SystemEvent(kind, detail, wall_clock_us()))
+
+    async def _wait_ready(self) -> None:
+        if not self._ready.is_set():
+            raise RequestRefused(503, "not_ready", "the recorder is starting; try again")
+
+    async def list_recordings(self) -> list[dict[str, Any]]:
+        """Every recording part in the directory, oldest first."""
+        entries = await self._io(self._read_sidecars)
+        current = self.recording
+        for entry in entries:
+            if entry["name"] == current:
+                entry["status"] = "recording"
+        return entries
+
+    async def download(self, name: str) -> tuple[Path, str, str]:
+        """The file of recording part ``name``: (path, content type, file name)."""
+        sidecar = await self._sidecar(name)
+        if sidecar.get("status") == "recording" or name == self.recording:
+            raise RequestRefused(409, "recording", f"recording {name} is in progress")
+        file_format = str(sidecar.get("format", "bdf"))
+        path = self.directory / str(sidecar.get("file", name + _SUFFIXES[file_format]))
+        return path, _CONTENT_TYPES.get(file_format, "application/octet-stream"), path.name
+
+    async def delete(self, name: str) -> dict[str, Any]:
+        """Delete recording part ``name`` (its data file and sidecar); 409 while recording."""
+        sidecar = await self._sidecar(name)
+        if name == self.recording:
+            raise RequestRefused(409, "recording", f"recording {name} is in progress")
+        data = self.directory / str(sidecar.get("file", ""))
+        await self._io(data.unlink, missing_ok=True)
+        await self._io((self.directory / (name + ".json")).unlink, missing_ok=True)
+        logger.info("recording %s deleted", name)
+        return {"name": name, "deleted": True}
+
+    async def _sidecar(self, name: str) -> dict[str, Any]:
+        check_name(name)
+        await self._wait_ready()
+        path = self.directory / (name + ".json")
+        content = await self._io(_read_json, path)
+        if content is None:
+            raise RequestRefused(404, "not_found", f"no recording named {name}")
+        return content
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _exists(self, name: str) -> bool:
+        return any(
+            (self.directory / (name + suffix)).exists() for suffix in (".json", *_SUFFIXES.values())
+        )
+
+    def _read_sidecars(self) -> list[dict[str, Any]]:
+        entries = []
+        for path in sorted(self.directory.glob("*.json")):
+            content = _read_json(path)
+            if content is None or "name" not in content:
+                continue
+            data = self.directory / str(content.get("file", ""))
+            entries.append(
+                {
+                    "name": content["name"],
+                    "recording": content.get("recording", content["name"]),
+                    "part": content.get("part", 1),
+                    "start": content.get("start"),
+                    "duration_s": content.get("duration_s", 0.0),
+                    "size": data.stat().st_size if data.is_file() else 0,
+                    "format": content.get("format"),
+                    "status": content.get("status"),
+                    "path": str(data),
+                }
+            )
+        entries.sort(key=lambda entry: (str(entry["start"]), entry["name"]))
+        return entries
+
+    def _recover_all(self) -> list[tuple[str, float]]:
+        """Complete every recording a crash left unfinished; (name, seconds) of each."""
+        recovered = []
+        for path in sorted(self.directory.glob("*.json")):
+            content = _read_json(path)
+            if content is None or content.get("status") not in ("recording", "failed"):
+                continue
+            data = self.directory / str(content.get("file", ""))
+            samples = 0
+            if data.is_file():
+                samples = recover_data_file(data, str(content.get("format", "bdf")))
+            rate = float(content.get("sample_rate") or 1.0)
+            ledger = dict(content.get("ledger", {}))
+            ledger.update(samples_written=samples, samples_acquired_before_crash=None)
+            content.update(
+                status="recovered",
+                samples=samples,
+                duration_s=samples / rate,
+                ledger=ledger,
+                recovered_at=dt.datetime.now(dt.UTC).isoformat(),
+            )
+            write_sidecar(path, content)
+            recovered.append((str(content.get("name", path.stem)), samples / rate))
+        return recovered
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def _default_name() -> str:
+    return "eegd-" + dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def _gap_text(gap: Mapping[str, Any], where: str) -> str:
+    return (
+        f"eegd: gap {where}: {gap['samples']} samples ({gap['seconds']:g} s) lost, {gap['cause']}"
+    )

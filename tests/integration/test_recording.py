@@ -1,0 +1,177 @@
+"""Recordings end to end: an in-process daemon records the synthetic source, MNE reads it.
+
+The source runs on a stepped clock, so a recording holds exactly the packets the test
+releases, and every one of them is compared with what was published on ``raw_eeg`` (a
+subscription of the test's own on the daemon's bus).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import mne
+import numpy as np
+import pytest
+
+from eegd.bus import DropPolicy, Subscription
+from eegd.events import EegPacket, Topic
+from eegd.plugins.recorder import Recorder
+from eegd.sources.adc import Ads1299Scale
+from tests.support.live import LiveDaemon, live_daemon
+from tests.support.waiting import wait_until
+
+#: Packets in 10 s of the default stream: 32 samples at 250 Hz.
+TEN_SECONDS = 79
+LSB_V = Ads1299Scale().lsb_volts
+
+
+def recorder_of(live: LiveDaemon) -> Recorder:
+    recorder = live.daemon.plugins["recorder"]
+    assert isinstance(recorder, Recorder)
+    return recorder
+
+
+@contextlib.asynccontextmanager
+async def recording_daemon(
+    directory: Path, file_format: str = "bdf", extra: str = ""
+) -> AsyncIterator[LiveDaemon]:
+    toml = f'[recording]\ndirectory = "{directory}"\nformat = "{file_format}"\n{extra}'
+    async with live_daemon(toml, stepped=True) as live:
+        await wait_until(lambda: "recorder" in live.daemon.plugins and recorder_of(live).ready)
+        yield live
+
+
+@contextlib.contextmanager
+def raw_log(live: LiveDaemon) -> Iterator[Subscription]:
+    with live.daemon.bus.subscribe(
+        [Topic.RAW_EEG], maxsize=100_000, policy=DropPolicy.DROP_NEWEST
+    ) as subscription:
+        yield subscription
+
+
+def published(subscription: Subscription) -> list[EegPacket]:
+    packets = []
+    while (event := subscription.get_nowait()) is not None:
+        assert isinstance(event, EegPacket)
+        packets.append(event)
+    return packets
+
+
+async def api(live: LiveDaemon, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, live.url + path, json=body) as reply,
+    ):
+        assert reply.status == status, await reply.text()
+        return await reply.json()
+
+
+async def record(live: LiveDaemon, name: str, packets: int) -> dict[str, Any]:
+    """Start ``name``, release ``packets``, wait until they are written, stop; the stop reply."""
+    recorder = recorder_of(live)
+    started = await api(live, "POST", "api/recordings", {"name": name, "notes": "a test"})
+    assert started["name"] == name
+    before = recorder.stats()["samples_written"]
+    await live.release(packets)
+    batch = live.daemon.config.source.batch_size
+    await wait_until(lambda: recorder.stats()["samples_written"] >= before + packets * batch)
+    return await api(live, "POST", "api/recordings/current/stop")
+
+
+def sidecar(directory: Path, name: str) -> dict[str, Any]:
+    content: dict[str, Any] = json.loads((directory / f"{name}.json").read_text())
+    return content
+
+
+def volts_of(packets: list[EegPacket], first_sample: int, n_samples: int) -> np.ndarray:
+    joined = np.concatenate([packet.volts for packet in packets], axis=1).astype(np.float64)
+    start = first_sample - packets[0].first_sample
+    return joined[:, start : start + n_samples]
+
+
+@pytest.mark.parametrize("file_format", ["bdf", "edf"])
+async def test_a_10_s_recording_reads_back_in_mne_sample_for_sample(
+    tmp_path: Path, file_format: str
+) -> None:
+    async with recording_daemon(tmp_path, file_format) as live:
+        with raw_log(live) as log:
+            stopped = await record(live, "round", TEN_SECONDS)
+            packets = published(log)
+    assert stopped["samples_written"] == TEN_SECONDS * 32
+    meta = sidecar(tmp_path, "round")
+    assert meta["status"] == "complete"
+    reader = mne.io.read_raw_bdf if file_format == "bdf" else mne.io.read_raw_edf
+    raw = reader(tmp_path / f"round.{file_format}", preload=True, verbose="error")
+    names = ("Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2")
+    assert tuple(raw.ch_names) == names
+    assert raw.info["sfreq"] == 250
+    assert raw.n_times == TEN_SECONDS * 32
+    expected = volts_of(packets, meta["first_sample"], raw.n_times)
+    step = LSB_V if file_format == "bdf" else 2 * 187500e-6 / 65535
+    assert np.max(np.abs(raw.get_data() - expected)) <= step
+    first = next(packet for packet in packets if packet.first_sample == meta["first_sample"])
+    start = dt.datetime.fromtimestamp(int(first.timestamps[0]) // 1_000_000, tz=dt.UTC)
+    assert raw.info["meas_date"] == start
+    assert len(raw.annotations) == 0
+
+
+async def test_a_csv_recording_holds_every_sample_with_its_time_frame_and_index(
+    tmp_path: Path,
+) -> None:
+    async with recording_daemon(tmp_path, "csv") as live:
+        with raw_log(live) as log:
+            await record(live, "table", 20)
+            packets = published(log)
+    with (tmp_path / "table.csv").open() as file:
+        rows = list(csv.reader(file))
+    header, body = rows[0], np.array(rows[1:], dtype=np.float64)
+    assert header == ["timestamp_us", "frame_id", "sample_index", "Fp1", "Fp2", "C3", "C4"] + [
+        "P3",
+        "P4",
+        "O1",
+        "O2",
+    ]
+    assert body.shape == (20 * 32, 11)
+    first_sample = int(body[0, 2])
+    recorded = [packet for packet in packets if packet.first_sample >= first_sample][:20]
+    stamps = np.concatenate([packet.timestamps for packet in recorded])
+    frames = np.concatenate([np.full(32, packet.frame_id) for packet in recorded])
+    assert np.array_equal(body[:, 0].astype(np.uint64), stamps)
+    assert np.array_equal(body[:, 1], frames)
+    assert np.array_equal(body[:, 2], np.arange(first_sample, first_sample + 640))
+    expected = volts_of(packets, first_sample, 640) * 1e6
+    assert np.max(np.abs(body[:, 3:].T - expected)) <= 1e-5
+
+
+async def test_one_recording_at_a_time_and_each_start_and_stop_is_a_system_event(
+    tmp_path: Path,
+) -> None:
+    async with recording_daemon(tmp_path) as live:
+        with live.daemon.bus.subscribe([Topic.SYSTEM], maxsize=1000) as system:
+            await api(live, "POST", "api/recordings", {"name": "first"})
+            refused = await api(live, "POST", "api/recordings", {"name": "second"}, status=409)
+            assert refused["type"] == "error"
+            assert refused["code"] == "recording"
+            assert "first" in refused["message"]
+            await live.release(2)
+            await wait_until(lambda: recorder_of(live).stats()["samples_written"] >= 64)
+            stopped = await api(live, "POST", "api/recordings/current/stop")
+            kinds = [event.kind.value for event in published_events(system)]
+    assert stopped["name"] == "first"
+    assert kinds.count("recording_started") == 1
+    assert kinds.count("recording_stopped") == 1
+    assert not (tmp_path / "second.bdf").exists()
+
+
+def published_events(subscription: Subscription) -> list[Any]:
+    events = []
+    while (event := subscription.get_nowait()) is not None:
+        events.append(event)
+    return events
