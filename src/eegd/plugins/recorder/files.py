@@ -37,12 +37,12 @@ __all__ = [
 #: Longest time written data may wait for its ``fsync``.
 SYNC_INTERVAL_S: Final = 1.0
 
-#: Opens a new file for writing in binary mode; tests give one that fills up (ENOSPC).
+#: Opens a new file for writing in binary mode, unbuffered.
 Opener = Callable[[Path], IO[bytes]]
 
 
 def _open_new(path: Path) -> IO[bytes]:
-    return path.open("xb")
+    return path.open("xb", buffering=0)
 
 
 class DataFile(abc.ABC):
@@ -55,7 +55,14 @@ class DataFile(abc.ABC):
         self.bytes_written = 0
 
     def _write(self, data: bytes) -> None:
-        self._file.write(data)
+        """Hand ``data`` to the kernel at once (the file is unbuffered: a ``kill -9`` loses
+        nothing written), all of it even when the kernel takes part (a disk filling up)."""
+        view = memoryview(data)
+        while view:
+            taken = self._file.write(view)
+            if not taken:
+                raise OSError(f"{self.path}: the file took no bytes")
+            view = view[taken:]
         self.bytes_written += len(data)
         now = time.monotonic()
         if now - self._synced_at >= SYNC_INTERVAL_S:
@@ -99,7 +106,6 @@ class EdfFile(DataFile):
 
     def rewrite(self, offset: int, data: bytes) -> None:
         """Overwrite bytes already written (the last record's annotations) in place."""
-        self._file.flush()
         self._file.seek(offset)
         self._file.write(data)
         self._file.seek(0, os.SEEK_END)

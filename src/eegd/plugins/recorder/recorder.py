@@ -322,7 +322,7 @@ class Recorder:
         notes = body.get("notes", "")
         if not isinstance(notes, str):
             raise ConfigError("notes: expected a string")
-        name = check_name(body.get("name") or _default_name())
+        name = check_name(_default_name() if body.get("name") is None else body["name"])
         async with self._lock:
             if self._current is not None:
                 running = self._current.name
