@@ -3,9 +3,9 @@
     async for packet in eegd.client.stream("ws://127.0.0.1:8080/ws", topics=["fft"]):
         print(packet.source_frame_id, packet.band_power[:, 2])   # alpha power per channel
 
-EEG arrives as ``EegFrame`` (µV, channel-major), spectra as ``FftPacket`` and system
-messages as ``SystemEvent``. The session ``hello`` (channel names, rate, spectrum bins) is
-on ``Stream.hello``.
+EEG arrives as ``EegFrame`` (µV, channel-major), spectra as ``FftPacket``, system
+messages as ``SystemEvent`` and markers as ``MarkerEvent``. The session ``hello`` (channel
+names, rate, spectrum bins) is on ``Stream.hello``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from types import TracebackType
 import aiohttp
 
 from eegd.errors import ProtocolError
-from eegd.events import FftPacket, SystemEvent
+from eegd.events import FftPacket, MarkerEvent, SystemEvent
 from eegd.net.protocol import (
     Dropped,
     EegFrame,
     ErrorMessage,
     Hello,
+    MarkerMessage,
     ServerMessage,
     Subscribe,
     SystemMessage,
@@ -36,7 +37,7 @@ from eegd.net.protocol import (
 __all__ = ["Item", "Stream", "connect", "stream"]
 
 #: What a stream yields: data and system events, and with ``control=True`` also replies.
-Item = EegFrame | FftPacket | SystemEvent | Hello | ServerMessage
+Item = EegFrame | FftPacket | SystemEvent | MarkerEvent | Hello | ServerMessage
 
 
 class Stream:
@@ -104,6 +105,8 @@ class Stream:
                 return decoded
             if isinstance(decoded, SystemMessage) and not self._system_leaving:
                 return decoded.to_event()
+            if isinstance(decoded, MarkerMessage):
+                return decoded.to_event()
             if isinstance(decoded, ErrorMessage):
                 raise ProtocolError(f"server refused a message: {decoded.code}: {decoded.message}")
 
@@ -148,9 +151,9 @@ async def connect(
 
 async def stream(
     url: str, topics: Iterable[str] | None = None, *, max_rate: float | None = None
-) -> AsyncIterator[EegFrame | FftPacket | SystemEvent]:
+) -> AsyncIterator[EegFrame | FftPacket | SystemEvent | MarkerEvent]:
     """Yield decoded events from ``url`` until the server closes the connection."""
     async with connect(url, topics, max_rate=max_rate) as opened:
         async for item in opened:
-            if isinstance(item, EegFrame | FftPacket | SystemEvent):
+            if isinstance(item, EegFrame | FftPacket | SystemEvent | MarkerEvent):
                 yield item

@@ -105,6 +105,7 @@ class Daemon:
             Topic.FILTERED_EEG: packets,
             Topic.FFT: 1.0 / self.config.spectrum.hop_s,
             Topic.SYSTEM: 1.0,
+            Topic.MARKER: 1.0,
         }
 
     def _open_source(self) -> Source:

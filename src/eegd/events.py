@@ -27,6 +27,7 @@ __all__ = [
     "Event",
     "FftPacket",
     "FilteredEegPacket",
+    "MarkerEvent",
     "SystemEvent",
     "SystemEventKind",
     "Topic",
@@ -56,6 +57,7 @@ class Topic(enum.IntEnum):
     FILTERED_EEG = 2
     FFT = 3
     SYSTEM = 4
+    MARKER = 5
 
     @property
     def label(self) -> str:
@@ -292,7 +294,24 @@ class SystemEvent(_PacketEquality):
         return cls(kind=kind, detail=MappingProxyType(dict(detail)), timestamp=wall_clock_us())
 
 
+@dataclasses.dataclass(frozen=True, eq=False, slots=True)
+class MarkerEvent(_PacketEquality):
+    """A moment someone marked (``POST /api/markers``): a label, optionally a duration.
+
+    ``timestamp`` is the wall-clock µs of the moment marked; ``sample`` the index (in
+    ``session``) of the sample at that moment, when a session was running.
+    """
+
+    topic: ClassVar[Topic] = Topic.MARKER
+
+    label: str
+    timestamp: int
+    duration_s: float | None = None
+    sample: int | None = None
+    session: str | None = None
+
+
 DataPacket: TypeAlias = EegPacket | FilteredEegPacket | FftPacket
 """The events that go out as binary data frames; each has a ``frame_id``."""
 
-Event: TypeAlias = EegPacket | FilteredEegPacket | FftPacket | SystemEvent
+Event: TypeAlias = EegPacket | FilteredEegPacket | FftPacket | SystemEvent | MarkerEvent

@@ -20,11 +20,12 @@ import mne
 import numpy as np
 import pytest
 
+import eegd.client
 from eegd.bus import DropPolicy, Subscription
-from eegd.events import EegPacket, Topic
+from eegd.events import EegPacket, MarkerEvent, Topic
 from eegd.plugins.recorder import Recorder
 from eegd.sources.adc import Ads1299Scale
-from tests.support.live import LiveDaemon, live_daemon
+from tests.support.live import LiveDaemon, live_daemon, next_of
 from tests.support.waiting import wait_until
 
 #: Packets in 10 s of the default stream: 32 samples at 250 Hz.
@@ -175,3 +176,45 @@ def published_events(subscription: Subscription) -> list[Any]:
     while (event := subscription.get_nowait()) is not None:
         events.append(event)
     return events
+
+
+async def test_a_marker_3_s_into_a_recording_lands_at_its_sample_and_reaches_ws_clients(
+    tmp_path: Path,
+) -> None:
+    async with (
+        recording_daemon(tmp_path) as live,
+        eegd.client.connect(live.ws_url + "ws", ["marker"]) as stream,
+    ):
+        recorder = recorder_of(live)
+        with raw_log(live) as log:
+            await api(live, "POST", "api/recordings", {"name": "marked"})
+            await live.release(24)  # 3.072 s
+            await wait_until(lambda: recorder.stats()["samples_written"] >= 24 * 32)
+            first = published(log)[0]
+        moment = int(first.timestamps[0]) + 3_000_000
+        reply = await api(
+            live,
+            "POST",
+            "api/markers",
+            {"label": "stimulus", "duration_s": 0.5, "timestamp_us": moment},
+        )
+        assert reply["sample"] == first.first_sample + 750
+        sent = await next_of(stream, MarkerEvent)
+        assert (sent.label, sent.timestamp, sent.duration_s) == ("stimulus", moment, 0.5)
+        assert sent.sample == first.first_sample + 750
+        now = await api(live, "POST", "api/markers", {"label": "now"})
+        assert now["timestamp_us"] > moment - 3_000_000
+        bad = await api(live, "POST", "api/markers", {"label": ""}, status=400)
+        assert bad["code"] == "bad_field"
+        await live.release(8)
+        await wait_until(lambda: recorder.stats()["samples_written"] >= 32 * 32)
+        await api(live, "POST", "api/recordings/current/stop")
+    raw = mne.io.read_raw_bdf(tmp_path / "marked.bdf", verbose="error")
+    stimulus = [item for item in raw.annotations if item["description"] == "stimulus"]
+    (annotation,) = stimulus
+    assert abs(annotation["onset"] - 3.0) <= 1 / 250
+    assert annotation["duration"] == 0.5
+    (entry,) = [
+        item for item in sidecar(tmp_path, "marked")["markers"] if item["label"] == "stimulus"
+    ]
+    assert entry["sample"] == first.first_sample + 750

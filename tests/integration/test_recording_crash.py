@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,17 @@ def request(daemon: DaemonProcess, method: str, path: str, body: Any = None) -> 
         return json.loads(reply.read())
 
 
+def started(daemon: DaemonProcess, name: str) -> bool:
+    """Start recording ``name``; False while the recorder is still starting (503)."""
+    try:
+        request(daemon, "POST", "api/recordings", {"name": name})
+    except urllib.error.HTTPError as exc:
+        if exc.code == 503:
+            return False
+        raise
+    return True
+
+
 def samples_written(daemon: DaemonProcess) -> int:
     status = request(daemon, "GET", "api/status")
     return int(status["plugins"].get("recorder", {}).get("samples_written", 0))
@@ -42,8 +54,7 @@ async def test_after_kill_9_the_recording_is_recovered_up_to_the_last_second(
     config.write_text(f'[recording]\ndirectory = "{tmp_path}"\n')
     daemon = start_daemon_process("--config", str(config))
     try:
-        await wait_until(lambda: "recorder" in request(daemon, "GET", "api/status")["plugins"])
-        request(daemon, "POST", "api/recordings", {"name": "crashed"})
+        await wait_until(lambda: started(daemon, "crashed"))
         await wait_until(lambda: samples_written(daemon) >= 5 * 250, timeout=30)
         written = samples_written(daemon)
         daemon.process.send_signal(signal.SIGKILL)

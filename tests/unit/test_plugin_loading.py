@@ -296,6 +296,7 @@ def test_only_plugins_that_offer_it_are_reconfigured(tmp_path: Path) -> None:
         ("recorder", "POST", "/api/recordings/current/stop"),
         ("recorder", "GET", "/api/recordings/{name}"),
         ("recorder", "DELETE", "/api/recordings/{name}"),
+        ("recorder", "POST", "/api/markers"),
     ]
 
 

@@ -558,7 +558,7 @@ def test_topic_names_are_canonicalised() -> None:
         (
             '{"type": "subscribe", "topics": ["fft", "eeg"]}',
             ErrorCode.UNKNOWN_TOPIC,
-            "unknown topic 'eeg' (allowed: raw_eeg, filtered_eeg, fft, system)",
+            "unknown topic 'eeg' (allowed: raw_eeg, filtered_eeg, fft, system, marker)",
         ),
         ('{"type": "unsubscribe", "topics": [""]}', ErrorCode.UNKNOWN_TOPIC, "allowed: raw_eeg"),
     ],

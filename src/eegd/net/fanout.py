@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Generic, Protocol, TypeVar
 
-from eegd.events import EegPacket, Event, FilteredEegPacket, SystemEvent, Topic
+from eegd.events import EegPacket, Event, FilteredEegPacket, MarkerEvent, SystemEvent, Topic
 from eegd.net.clients import ClientStats, Outgoing
 from eegd.net.protocol import encode_decimated, encode_event
 from eegd.net.routing import DECIMATABLE, RoutingTable
@@ -116,7 +116,7 @@ class Fanout(Generic[_ClientT]):
             return []
         self.routed[topic] += 1
         dropping: list[tuple[_ClientT, int]] = []
-        frame_id = None if isinstance(event, SystemEvent) else event.frame_id
+        frame_id = None if isinstance(event, SystemEvent | MarkerEvent) else event.frame_id
         full_rate = self._routes.full_rate(topic)
         if full_rate:
             self.encoded[topic] += 1

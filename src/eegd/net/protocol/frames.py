@@ -19,6 +19,7 @@ from eegd.events import (
     Event,
     FftPacket,
     FilteredEegPacket,
+    MarkerEvent,
     SystemEvent,
     Topic,
     frozen_array,
@@ -28,6 +29,7 @@ from eegd.net.protocol.messages import (
     PROTOCOL_VERSION,
     ErrorCode,
     Hello,
+    MarkerMessage,
     ProtocolViolation,
     SystemMessage,
     encode_server_message,
@@ -176,9 +178,10 @@ def _encode_fft(packet: FftPacket) -> bytes:
 @overload
 def encode_event(event: EegPacket | FilteredEegPacket | FftPacket) -> bytes: ...
 @overload
-def encode_event(event: SystemEvent) -> str: ...
+def encode_event(event: SystemEvent | MarkerEvent) -> str: ...
 def encode_event(event: Event) -> bytes | str:
-    """Encode one bus event for the wire: a binary data frame, or JSON text for a system event.
+    """Encode one bus event for the wire: a binary data frame, or JSON text for a system event
+    or a marker.
 
     EEG samples go out in µV (volts × 1e6, float32); raw ADC counts are not sent.
     """
@@ -186,6 +189,8 @@ def encode_event(event: Event) -> bytes | str:
         return _encode_eeg(event)
     if isinstance(event, FftPacket):
         return _encode_fft(event)
+    if isinstance(event, MarkerEvent):
+        return encode_server_message(MarkerMessage.from_event(event))
     return encode_server_message(SystemMessage.from_event(event))
 
 

@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 
 from eegd.errors import ProtocolError
-from eegd.events import FftPacket, SystemEvent, SystemEventKind, Topic
+from eegd.events import FftPacket, MarkerEvent, SystemEvent, SystemEventKind, Topic
 
 __all__ = [
     "DEFAULT_UNITS",
@@ -39,6 +39,7 @@ __all__ = [
     "Spectrum",
     "Subscribe",
     "Subscribed",
+    "MarkerMessage",
     "SystemMessage",
     "Unsubscribe",
     "Unsubscribed",
@@ -208,6 +209,38 @@ class SystemMessage(_ServerText, tag="system", frozen=True):
         )
 
 
+class MarkerMessage(_ServerText, tag="marker", frozen=True):
+    """A ``MarkerEvent`` on the wire: ``timestamp_us`` of the moment marked (µs since the
+    epoch), ``sample`` its index in ``session`` (null without a running session)."""
+
+    label: str
+    timestamp_us: int
+    duration_s: float | None = None
+    sample: int | None = None
+    session: str | None = None
+
+    @classmethod
+    def from_event(cls, event: MarkerEvent) -> MarkerMessage:
+        """Wrap a bus event for the wire."""
+        return cls(
+            label=event.label,
+            timestamp_us=event.timestamp,
+            duration_s=event.duration_s,
+            sample=event.sample,
+            session=event.session,
+        )
+
+    def to_event(self) -> MarkerEvent:
+        """The bus event this message carries."""
+        return MarkerEvent(
+            label=self.label,
+            timestamp=self.timestamp_us,
+            duration_s=self.duration_s,
+            sample=self.sample,
+            session=self.session,
+        )
+
+
 class Dropped(_ServerText, tag="dropped", frozen=True):
     """Tells a client it lost ``count`` frames to back-pressure; ``frames`` lists their ids."""
 
@@ -250,10 +283,21 @@ class Ping(_ClientText, tag="ping", frozen=True):
 
 
 ClientMessage: TypeAlias = Subscribe | Unsubscribe | Ping
-ServerMessage: TypeAlias = Subscribed | Unsubscribed | Pong | ErrorMessage | SystemMessage | Dropped
+ServerMessage: TypeAlias = (
+    Subscribed | Unsubscribed | Pong | ErrorMessage | SystemMessage | MarkerMessage | Dropped
+)
 
 _CLIENT_TYPES: Final = (Subscribe, Unsubscribe, Ping)
-_SERVER_TYPES: Final = (Hello, Subscribed, Unsubscribed, Pong, ErrorMessage, SystemMessage, Dropped)
+_SERVER_TYPES: Final = (
+    Hello,
+    Subscribed,
+    Unsubscribed,
+    Pong,
+    ErrorMessage,
+    SystemMessage,
+    MarkerMessage,
+    Dropped,
+)
 _TOPIC_LIST: Final = f"[topic names: {_ALLOWED_TOPIC_NAMES}]"
 _CLIENT_SHAPES: Final[Mapping[str, str]] = {
     "subscribe": f'{{"type": "subscribe", "topics": {_TOPIC_LIST}, "max_rate": number from'

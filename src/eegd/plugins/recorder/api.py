@@ -4,6 +4,8 @@
 ``POST /api/recordings/current/stop`` stops it, ``GET /api/recordings`` lists every part,
 ``GET /api/recordings/{name}`` downloads one (409 while it is being written) and
 ``DELETE /api/recordings/{name}`` deletes one (refused while it is being written).
+``POST /api/markers`` publishes a marker (``label``, optional ``duration_s`` and
+``timestamp_us``, else now) on the ``marker`` topic; a recording annotates it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def recording_routes() -> list[Route]:
         Route("POST", "/api/recordings/current/stop", _stop, role="operator"),
         Route("GET", "/api/recordings/{name}", _download, role="viewer"),
         Route("DELETE", "/api/recordings/{name}", _delete, role="operator"),
+        Route("POST", "/api/markers", _mark, role="operator"),
     ]
 
 
@@ -51,6 +54,10 @@ async def _stop(request: RouteRequest) -> dict[str, Any]:
 async def _download(request: RouteRequest) -> FileReply:
     path, content_type, filename = await _recorder(request).download(request.params["name"])
     return FileReply(path=path, content_type=content_type, filename=filename)
+
+
+def _mark(request: RouteRequest) -> dict[str, Any]:
+    return _recorder(request).mark(request.body)
 
 
 async def _delete(request: RouteRequest) -> dict[str, Any]:

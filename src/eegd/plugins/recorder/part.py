@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from eegd.errors import RequestRefused
-from eegd.events import EegPacket
+from eegd.events import EegPacket, MarkerEvent
 from eegd.plugins.recorder.edf import BDF_DIGITAL, Layout, exact_decimal, outward_range, tal
 from eegd.plugins.recorder.files import CsvFile, EdfFile, Opener, write_sidecar
 
@@ -98,6 +98,7 @@ class Part:
     annotations: list[dict[str, Any]] = field(default_factory=list)
     clock_map: list[list[int]] = field(default_factory=list)
     """One point a second: [sample index, wall-clock µs, monotonic ns]."""
+    markers: list[dict[str, Any]] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
     """The gaps that end or begin this part: where, how many samples, why."""
     status: str = "recording"
@@ -170,6 +171,19 @@ class Part:
         self.annotations.append({"onset_s": onset, "duration_s": duration_s, "text": text})
         if self._layout is not None:
             self._pending.append(tal((timestamp_us - self._second_us) / 1e6, text, duration_s))
+
+    def mark(self, marker: MarkerEvent) -> None:
+        """A marker: an annotation at its moment, and an entry of the sidecar's markers."""
+        self.markers.append(
+            {
+                "label": marker.label,
+                "timestamp_us": marker.timestamp,
+                "duration_s": marker.duration_s,
+                "sample": marker.sample,
+                "onset_s": (marker.timestamp - self.start_us) / 1e6,
+            }
+        )
+        self.annotate(marker.timestamp, marker.label, marker.duration_s)
 
     def append(self, packet: EegPacket) -> None:
         """Write ``packet``: one data record (a short last packet is padded, and annotated)."""
@@ -259,6 +273,7 @@ class Part:
             "duration_s": self.samples / self.sample_rate,
             "clock_map": self.clock_map,
             "annotations": self.annotations,
+            "markers": self.markers,
             "ledger": {**self.provenance.get("ledger", {}), **self.ledger()},
         }
         if layout is not None:

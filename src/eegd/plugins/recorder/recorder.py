@@ -32,7 +32,15 @@ from typing import Any, ClassVar, TypeVar
 import eegd
 from eegd.bus import DropPolicy, Subscription
 from eegd.errors import ConfigError, RequestRefused
-from eegd.events import EegPacket, Event, SystemEvent, SystemEventKind, Topic, wall_clock_us
+from eegd.events import (
+    EegPacket,
+    Event,
+    MarkerEvent,
+    SystemEvent,
+    SystemEventKind,
+    Topic,
+    wall_clock_us,
+)
 from eegd.plugin import PluginContext
 from eegd.plugins.recorder.files import Opener, recover_data_file, write_sidecar
 from eegd.plugins.recorder.part import Part, SessionInfo
@@ -53,6 +61,9 @@ _CONTENT_TYPES = {
 }
 _SUFFIXES = {"bdf": ".bdf", "edf": ".edf", "csv": ".csv"}
 _START_KEYS = ("name", "notes")
+_MARKER_KEYS = ("label", "duration_s", "timestamp_us")
+#: The longest marker label, in UTF-8 bytes: it must fit one record's annotations.
+_MAX_LABEL = 64
 
 
 @dataclass
@@ -64,6 +75,8 @@ class _Recording:
     file_format: str
     parts: list[Part] = field(default_factory=list)
     part: Part | None = None
+    waiting: list[MarkerEvent] = field(default_factory=list)
+    """Markers that came before the first packet of a part, for the next part to open."""
     samples_written: int = 0
     gaps: int = 0
 
@@ -76,8 +89,8 @@ class Recorder:
     """Records ``raw_eeg`` to files on request; see the module docstring."""
 
     name: ClassVar[str] = "recorder"
-    consumes: ClassVar[tuple[Topic, ...]] = (Topic.RAW_EEG, Topic.SYSTEM)
-    produces: ClassVar[tuple[Topic, ...]] = (Topic.SYSTEM,)
+    consumes: ClassVar[tuple[Topic, ...]] = (Topic.RAW_EEG, Topic.SYSTEM, Topic.MARKER)
+    produces: ClassVar[tuple[Topic, ...]] = (Topic.SYSTEM, Topic.MARKER)
 
     def __init__(self, settings: RecordingSettings | None = None, opener: Opener | None = None):
         self.settings = settings or RecordingSettings()
@@ -92,6 +105,8 @@ class Recorder:
         self._current: _Recording | None = None
         self._expected_sample: int | None = None
         self._expected_frame: int | None = None
+        self._anchor: tuple[int, float] | None = None
+        """(wall-clock µs of sample 0, sample rate) of the session, for markers."""
         self._ready = asyncio.Event()
         self._counters = {
             "recordings": 0,
@@ -173,7 +188,13 @@ class Recorder:
 
     async def _handle(self, event: Event) -> None:
         if isinstance(event, EegPacket):
+            if self._anchor is None:
+                period_us = 1e6 / event.sample_rate
+                start = int(event.timestamps[0]) - round(event.first_sample * period_us)
+                self._anchor = (start, event.sample_rate)
             await self._packet(event)
+        elif isinstance(event, MarkerEvent):
+            await self._marker(event)
         elif isinstance(event, SystemEvent):
             if event.kind is SystemEventKind.SOURCE_CONNECTED:
                 await self._new_session(event.detail)
@@ -190,6 +211,8 @@ class Recorder:
             physical_range=tuple((float(a), float(b)) for a, b in span) if span else None,
         )
         self._expected_sample = self._expected_frame = None
+        anchor, rate = detail.get("time_anchor_us"), detail.get("sample_rate")
+        self._anchor = (int(anchor), float(rate)) if anchor is not None and rate else None
         if self._subscription is not None and self._ctx is not None:
             batch = int(self._ctx.config.get("source", {}).get("batch_size", 32))
             rate = float(detail.get("sample_rate") or 250)
@@ -201,6 +224,65 @@ class Recorder:
             if current is not None and current.part is not None:
                 logger.info("recording %s: a new source session starts a new part", current.name)
                 await self._end_part(current)
+
+    async def _marker(self, marker: MarkerEvent) -> None:
+        """A marker as an annotation of the part being written (or the next one to open)."""
+        async with self._lock:
+            current = self._current
+            if current is None:
+                return
+            if current.part is None:
+                current.waiting.append(marker)
+                return
+            try:
+                await self._io(current.part.mark, marker)
+            except OSError as exc:
+                await self._fail(current, exc)
+
+    def mark(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Publish a marker (``label``, optional ``duration_s`` and ``timestamp_us``)."""
+        marker = self._marker_of(body)
+        if self._ctx is not None:
+            self._ctx.bus.publish(marker)
+        logger.info("marker %r at %d µs (sample %s)", marker.label, marker.timestamp, marker.sample)
+        return {
+            "type": "marker",
+            "label": marker.label,
+            "timestamp_us": marker.timestamp,
+            "duration_s": marker.duration_s,
+            "sample": marker.sample,
+            "session": marker.session,
+        }
+
+    def _marker_of(self, body: Mapping[str, Any]) -> MarkerEvent:
+        unknown = sorted(str(key) for key in body if key not in _MARKER_KEYS)
+        if unknown:
+            allowed = ", ".join(_MARKER_KEYS)
+            raise ConfigError(f"{unknown[0][:40]}: unknown key (allowed: {allowed})")
+        label = body.get("label")
+        if not isinstance(label, str) or not label.strip() or len(label.encode()) > _MAX_LABEL:
+            raise ConfigError(f"label: expected a non-empty string of at most {_MAX_LABEL} bytes")
+        duration = body.get("duration_s")
+        if duration is not None and (
+            isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+        ):
+            raise ConfigError("duration_s: expected a number of seconds >= 0")
+        stamp = body.get("timestamp_us")
+        if stamp is None:
+            stamp = wall_clock_us()
+        elif isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0:
+            raise ConfigError("timestamp_us: expected an integer of µs since the epoch")
+        sample = None
+        if self._anchor is not None:
+            anchor, rate = self._anchor
+            sample = round((stamp - anchor) * rate / 1e6)
+        return MarkerEvent(
+            label=label,
+            timestamp=stamp,
+            duration_s=None if duration is None else float(duration),
+            sample=sample,
+            session=self._session.id,
+        )
 
     async def _packet(self, packet: EegPacket) -> None:
         gap: dict[str, Any] | None = None
@@ -266,6 +348,9 @@ class Recorder:
             current.part = part
             self._counters["parts"] += 1
             await self._io(part.open)
+            for marker in current.waiting:
+                await self._io(part.mark, marker)
+            current.waiting.clear()
             if gap is not None:
                 part.gaps.append({**gap, "where": "before the first sample"})
                 await self._io(
