@@ -121,6 +121,21 @@ async def test_a_10_s_recording_reads_back_in_mne_sample_for_sample(
     start = dt.datetime.fromtimestamp(int(first.timestamps[0]) // 1_000_000, tz=dt.UTC)
     assert raw.info["meas_date"] == start
     assert len(raw.annotations) == 0
+    assert meta["eegd_version"] == eegd.__version__
+    assert meta["config"]["recording"]["format"] == file_format
+    assert meta["source"]["kind"] == "synthetic"
+    assert meta["source"]["sample_rate"] == 250
+    assert meta["filter"]["notch_hz"] == 50
+    assert meta["notes"] == "a test"
+    clock = np.array(meta["clock_map"])
+    assert len(clock) == 10  # at the first packet of each second of the 10.1 s
+    assert np.all(np.diff(clock[:, 0]) <= 256)
+    assert np.all(
+        clock[:, 1] == [int(first.timestamps[0]) + (s - clock[0, 0]) * 4000 for s in clock[:, 0]]
+    )
+    ledger = meta["ledger"]
+    assert ledger["samples_expected"] == ledger["samples_written"] == raw.n_times
+    assert ledger["gaps"] == []
 
 
 async def test_a_csv_recording_holds_every_sample_with_its_time_frame_and_index(

@@ -216,7 +216,10 @@ async def test_a_full_disk_stops_the_recording_cleanly_and_the_stream_goes_on(
             recorder = recorder_of(live)
             with live.daemon.bus.subscribe([Topic.SYSTEM], maxsize=1000) as system:
                 await api(live, "POST", "api/recordings", {"name": "big"})
-                await live.release_until(lambda: recorder.stats()["write_errors"] == 1, 500)
+                await live.release_until(
+                    lambda: recorder.stats()["write_errors"] == 1 and recorder.recording is None,
+                    500,
+                )
                 events = [
                     event
                     for event in published_events(system)

@@ -39,8 +39,9 @@ __all__ = [
 BDF_DIGITAL: Final = (-(2**23), 2**23 - 1)
 #: The digital range of an EDF sample (16-bit two's complement).
 EDF_DIGITAL: Final = (-(2**15), 2**15 - 1)
-#: The label of the annotation signal EDF+ and BDF+ require.
+#: The label of the annotation signal EDF+ requires; BDF+ calls it "BDF Annotations".
 ANNOTATION_LABEL: Final = "EDF Annotations"
+_BDF_ANNOTATION_LABEL: Final = "BDF Annotations"
 #: Offset of the header's "number of data records" field (8 ASCII characters).
 RECORD_COUNT_AT: Final = 236
 _FIELD: Final = 8
@@ -170,7 +171,7 @@ class Layout:
         ]
         low_d, high_d = self.digital
         n_channels = len(self.labels)
-        labels = [*self.labels, ANNOTATION_LABEL]
+        labels = [*self.labels, _BDF_ANNOTATION_LABEL if self.bdf else ANNOTATION_LABEL]
         units = ["uV"] * n_channels + [""]
         pmins = [low for low, _ in self.physical] + ["-1"]
         pmaxs = [high for _, high in self.physical] + ["1"]

@@ -33,6 +33,8 @@ __all__ = ["Part", "SessionInfo", "calibrate"]
 #: The ADS1299's volts per count at its default gain, for a packet that holds only zeros.
 _DEFAULT_LSB = 2 * 4.5 / 24 / 2**24
 _SUFFIXES = {"bdf": ".bdf", "edf": ".edf", "csv": ".csv"}
+#: Seconds of data between rewrites of the sidecar while recording.
+_SIDECAR_EVERY_S = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,11 @@ def calibrate(
         lsb = np.where(np.isfinite(lsb) & (lsb > 0), lsb, fallback)
         low_d, high_d = BDF_DIGITAL
         spans = [(low_d * value * 1e6, high_d * value * 1e6) for value in lsb.tolist()]
-    return tuple(outward_range(low, high) for low, high in spans)
+    try:
+        return tuple(outward_range(low, high) for low, high in spans)
+    except ValueError as exc:
+        message = f"the physical range cannot be written: {exc}"
+        raise RequestRefused(409, "bad_stream", message) from exc
 
 
 @dataclass
@@ -208,7 +214,11 @@ class Part:
             self._last_record_at = self._file.bytes_written
             self._last_tals = tals
             self._file.append(digital, tals)
+        before = self.samples
         self.samples += packet.n_samples
+        every = _SIDECAR_EVERY_S * self.sample_rate
+        if before // every != self.samples // every:
+            self.write_sidecar()  # what a crash leaves says more than the start
 
     def _fill(self, tals: bytes) -> bytes:
         """``tals`` and as many pending annotations as fit in one record."""

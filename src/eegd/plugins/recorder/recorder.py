@@ -155,17 +155,19 @@ class Recorder:
         self._filter = dict(ctx.config.get("filter", {}))
         source = ctx.config.get("source", {})
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="eegd-recorder")
+        rate = float(source.get("sample_rate", 250))
+        batch = int(source.get("batch_size", 32))
+        # Subscribed before anything is awaited, so the session's source_connected is seen.
+        subscription = ctx.bus.subscribe(
+            self.consumes, maxsize=self._queue_size(rate, batch), policy=DropPolicy.DROP_NEWEST
+        )
         try:
-            await self._io(self.directory.mkdir, parents=True, exist_ok=True)
-            for name, seconds in await self._io(self._recover_all):
-                self._counters["recovered"] += 1
-                logger.warning("recovered the unfinished recording %s (%.1f s)", name, seconds)
-            rate = float(source.get("sample_rate", 250))
-            batch = int(source.get("batch_size", 32))
-            with ctx.bus.subscribe(
-                self.consumes, maxsize=self._queue_size(rate, batch), policy=DropPolicy.DROP_NEWEST
-            ) as subscription:
+            with subscription:
                 self._subscription = subscription
+                await self._io(self.directory.mkdir, parents=True, exist_ok=True)
+                for name, seconds in await self._io(self._recover_all):
+                    self._counters["recovered"] += 1
+                    logger.warning("recovered the unfinished recording %s (%.1f s)", name, seconds)
                 self._ready.set()
                 try:
                     async for event in subscription:
