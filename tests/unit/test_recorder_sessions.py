@@ -1,0 +1,130 @@
+"""The recorder on a bus of the test's own: a new session starts a new part, shutdown
+finishes the file, and recovery makes a file cut mid-record valid."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from types import MappingProxyType
+
+import mne
+import numpy as np
+import pytest
+
+from eegd.bus import EventBus
+from eegd.events import EegPacket, SystemEvent, SystemEventKind
+from eegd.plugin import PluginContext
+from eegd.plugins.recorder import Recorder, RecordingSettings
+from eegd.plugins.recorder.files import recover_data_file
+from eegd.sources.adc import Ads1299Scale
+from tests.support.packets import eeg_packet
+from tests.support.waiting import wait_until
+
+SCALE = Ads1299Scale()
+ANCHOR_US = 1_700_000_000_000_000
+
+
+def packet(
+    frame_id: int, rate: float = 250.0, channels: tuple[str, ...] = ("C3", "C4")
+) -> EegPacket:
+    rng = np.random.default_rng(frame_id)
+    counts = rng.integers(-5000, 5000, size=(len(channels), 32), dtype=np.int32)
+    return eeg_packet(
+        SCALE.to_volts(counts),
+        raw=counts,
+        frame_id=frame_id,
+        first_sample=32 * frame_id,
+        sample_rate=rate,
+        channel_names=channels,
+        anchor_us=ANCHOR_US,
+    )
+
+
+def connected(session: str, rate: float, channels: tuple[str, ...]) -> SystemEvent:
+    detail = {
+        "session": session,
+        "sample_rate": rate,
+        "channels": list(channels),
+        "time_anchor_us": ANCHOR_US,
+    }
+    return SystemEvent(SystemEventKind.SOURCE_CONNECTED, MappingProxyType(detail), ANCHOR_US)
+
+
+async def running(
+    tmp_path: Path, file_format: str = "bdf"
+) -> tuple[Recorder, EventBus, asyncio.Task[None]]:
+    recorder = Recorder(RecordingSettings(directory=str(tmp_path), format=file_format))  # type: ignore[arg-type]
+    bus = EventBus()
+    config = {"source": {"kind": "test", "sample_rate": 250, "batch_size": 32}}
+    task = asyncio.create_task(recorder.run(PluginContext(bus, logging.getLogger("t"), {}, config)))
+    await wait_until(lambda: recorder.ready)
+    return recorder, bus, task
+
+
+async def test_a_new_session_with_another_rate_ends_the_part_and_starts_the_next(
+    tmp_path: Path,
+) -> None:
+    recorder, bus, task = await running(tmp_path)
+    try:
+        bus.publish(connected("one", 250, ("C3", "C4")))
+        await recorder.start({"name": "two-sessions"})
+        for frame in range(4):
+            bus.publish(packet(frame))
+        bus.publish(connected("two", 500, ("C3", "C4", "Cz")))
+        for frame in range(6):
+            bus.publish(packet(frame, 500, ("C3", "C4", "Cz")))
+        await wait_until(lambda: recorder.stats()["samples_written"] == 10 * 32)
+        await recorder.stop()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    first = mne.io.read_raw_bdf(tmp_path / "two-sessions.bdf", verbose="error")
+    second = mne.io.read_raw_bdf(tmp_path / "two-sessions.part2.bdf", verbose="error")
+    assert (first.info["sfreq"], first.n_times, len(first.ch_names)) == (250, 128, 2)
+    assert (second.info["sfreq"], second.n_times, len(second.ch_names)) == (500, 192, 3)
+    meta = json.loads((tmp_path / "two-sessions.part2.json").read_text())
+    assert meta["source"]["session"] == "two"
+
+
+async def test_shutdown_finishes_the_file(tmp_path: Path) -> None:
+    recorder, bus, task = await running(tmp_path)
+    await recorder.start({"name": "until-shutdown"})
+    for frame in range(5):
+        bus.publish(packet(frame))
+    await wait_until(lambda: recorder.stats()["samples_written"] == 5 * 32)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    meta = json.loads((tmp_path / "until-shutdown.json").read_text())
+    assert meta["status"] == "complete"
+    header = (tmp_path / "until-shutdown.bdf").read_bytes()[236:244]
+    assert header.strip() == b"5"
+    assert mne.io.read_raw_bdf(tmp_path / "until-shutdown.bdf", verbose="error").n_times == 160
+
+
+@pytest.mark.parametrize("file_format", ["bdf", "edf", "csv"])
+async def test_a_file_cut_mid_record_is_recovered_to_its_whole_records(
+    tmp_path: Path, file_format: str
+) -> None:
+    recorder, bus, task = await running(tmp_path, file_format)
+    try:
+        await recorder.start({"name": "cut"})
+        for frame in range(6):
+            bus.publish(packet(frame))
+        await wait_until(lambda: recorder.stats()["samples_written"] == 6 * 32)
+        await recorder.stop()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    path = tmp_path / f"cut.{file_format}"
+    data = path.read_bytes()
+    if file_format == "csv":
+        path.write_bytes(data[:-7])  # the middle of the last line
+        assert recover_data_file(path, "csv") == 6 * 32 - 1
+        return
+    record = (len(data) - 256 * 4) // 6
+    path.write_bytes(data[:236] + b"-1      " + data[244 : 256 * 4 + 4 * record + record // 2])
+    assert recover_data_file(path, file_format) == 4 * 32
+    reader = mne.io.read_raw_bdf if file_format == "bdf" else mne.io.read_raw_edf
+    assert reader(path, verbose="error").n_times == 4 * 32
