@@ -6,6 +6,7 @@ import { channelColor } from "./colors.js";
 import { Connection } from "./connection.js";
 import { nextMaxRate, wantedMaxRate } from "./decimation.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
+import { RecordingPanel } from "./recording.js";
 import { AutoScale, FIXED_STEPS_UV, robustAmplitude } from "./scale.js";
 import { SpectrumView, formatHz } from "./spectrum.js";
 import { StatusModel } from "./status.js";
@@ -388,6 +389,7 @@ const connection = new Connection(wsUrl, ["filtered_eeg", "fft"], {
 
 bindControls();
 connection.start();
+new RecordingPanel(byId("recording")).start();
 setInterval(updateStatus, STATUS_EVERY_MS);
 setInterval(chooseDisplayRate, DISPLAY_RATE_EVERY_MS);
 requestAnimationFrame(drawFrame);
