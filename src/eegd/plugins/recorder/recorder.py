@@ -300,10 +300,16 @@ class Recorder:
                 "time_us": int(packet.timestamps[0]) - round(lost * 1e6 / packet.sample_rate),
             }
             self._counters["frames_overflowed"] += max(overflowed, 0)
+        expected = self._expected_sample
+        restarted = expected is not None and packet.first_sample < expected
         self._expected_sample = packet.first_sample + packet.n_samples
         self._expected_frame = packet.frame_id + 1
         if self._current is None:
             return
+        if restarted:  # a new session whose source_connected this instance did not see
+            async with self._lock:
+                if self._current is not None:
+                    await self._end_part(self._current)
         async with self._lock:
             current = self._current
             if current is None:
