@@ -154,6 +154,11 @@ async def test_a_name_that_breaks_the_rules_is_a_400_naming_them(tmp_path: Path,
         assert refused["code"] == "bad_name"
         assert "letters, digits" in refused["message"]
         assert recorder_of(live).recording is None
+        if name and "/" not in name and "\0" not in name:
+            for method in ("GET", "DELETE"):
+                path = "api/recordings/" + name
+                refused = await api(live, method, path, status=400)
+                assert refused["code"] == "bad_name"
 
 
 async def test_a_recording_is_listed_downloaded_and_deleted_but_not_while_it_is_written(

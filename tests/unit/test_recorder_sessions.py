@@ -128,3 +128,41 @@ async def test_a_file_cut_mid_record_is_recovered_to_its_whole_records(
     assert recover_data_file(path, file_format) == 4 * 32
     reader = mne.io.read_raw_bdf if file_format == "bdf" else mne.io.read_raw_edf
     assert reader(path, verbose="error").n_times == 4 * 32
+
+
+async def test_a_source_that_declares_its_physical_range_is_quantised_over_it(
+    tmp_path: Path,
+) -> None:
+    span = ((-0.0032, 0.0032), (-0.01, 0.01))
+    recorder, bus, task = await running(tmp_path)
+    rng = np.random.default_rng(3)
+    volts = [rng.uniform(-0.003, 0.003, size=(2, 32)).astype(np.float32) for _ in range(3)]
+    try:
+        detail = {"session": "file", "sample_rate": 250, "channels": ["C3", "C4"]}
+        detail.update(time_anchor_us=ANCHOR_US, physical_range=[list(pair) for pair in span])
+        bus.publish(
+            SystemEvent(SystemEventKind.SOURCE_CONNECTED, MappingProxyType(detail), ANCHOR_US)
+        )
+        await recorder.start({"name": "declared"})
+        for frame, block in enumerate(volts):
+            bus.publish(
+                eeg_packet(
+                    block,
+                    frame_id=frame,
+                    first_sample=32 * frame,
+                    channel_names=("C3", "C4"),
+                    anchor_us=ANCHOR_US,
+                )
+            )
+        await wait_until(lambda: recorder.stats()["samples_written"] == 96)
+        await recorder.stop()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    raw = mne.io.read_raw_bdf(tmp_path / "declared.bdf", preload=True, verbose="error")
+    steps = np.array([[high - low] for low, high in span]) / (2**24 - 1)
+    error = np.abs(raw.get_data() - np.concatenate(volts, axis=1))
+    assert np.all(error <= steps)
+    meta = json.loads((tmp_path / "declared.json").read_text())
+    declared = [[float(text) for text in pair] for pair in meta["calibration"]["physical_range"]]
+    assert declared == [[-3200.0, 3200.0], [-10000.0, 10000.0]]  # µV

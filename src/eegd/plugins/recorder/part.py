@@ -105,6 +105,8 @@ class Part:
     clock_map: list[list[int]] = field(default_factory=list)
     """One point a second: [sample index, wall-clock µs, monotonic ns]."""
     markers: list[dict[str, Any]] = field(default_factory=list)
+    filter_changes: list[dict[str, Any]] = field(default_factory=list)
+    """The voltage filter's settings each time they changed during the part."""
     gaps: list[dict[str, Any]] = field(default_factory=list)
     """The gaps that end or begin this part: where, how many samples, why."""
     status: str = "recording"
@@ -284,6 +286,7 @@ class Part:
             "clock_map": self.clock_map,
             "annotations": self.annotations,
             "markers": self.markers,
+            "filter_changes": self.filter_changes,
             "ledger": {**self.provenance.get("ledger", {}), **self.ledger()},
         }
         if layout is not None:

@@ -202,6 +202,10 @@ class Recorder:
                 await self._new_session(event.detail)
             elif event.kind is SystemEventKind.CONFIG_CHANGED and "filter" in event.detail:
                 self._filter = dict(event.detail["filter"])
+                current = self._current
+                if current is not None and current.part is not None:
+                    change = {"timestamp_us": event.timestamp, "filter": self._filter}
+                    current.part.filter_changes.append(change)
 
     async def _new_session(self, detail: Mapping[str, Any]) -> None:
         span = detail.get("physical_range")
