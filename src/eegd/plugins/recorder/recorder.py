@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -42,7 +41,16 @@ from eegd.events import (
     wall_clock_us,
 )
 from eegd.plugin import PluginContext
-from eegd.plugins.recorder.files import Opener, recover_data_file, write_sidecar
+from eegd.plugins.recorder.files import Opener
+from eegd.plugins.recorder.library import (
+    CONTENT_TYPES,
+    SUFFIXES,
+    exists,
+    list_recordings,
+    read_sidecar,
+    recover_all,
+)
+from eegd.plugins.recorder.markers import marker_from_body
 from eegd.plugins.recorder.part import Part, SessionInfo
 from eegd.plugins.recorder.settings import RecordingSettings, check_name
 from eegd.validation import convert
@@ -54,16 +62,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 #: Subscription room for the events that are not packets (system events, markers).
 _OTHER_EVENTS = 256
-_CONTENT_TYPES = {
-    "bdf": "application/x-bdf",
-    "edf": "application/x-edf",
-    "csv": "text/csv; charset=utf-8",
-}
-_SUFFIXES = {"bdf": ".bdf", "edf": ".edf", "csv": ".csv"}
 _START_KEYS = ("name", "notes")
-_MARKER_KEYS = ("label", "duration_s", "timestamp_us")
-#: The longest marker label, in UTF-8 bytes: it must fit one record's annotations.
-_MAX_LABEL = 64
 
 
 @dataclass
@@ -165,7 +164,7 @@ class Recorder:
             with subscription:
                 self._subscription = subscription
                 await self._io(self.directory.mkdir, parents=True, exist_ok=True)
-                for name, seconds in await self._io(self._recover_all):
+                for name, seconds in await self._io(recover_all, self.directory):
                     self._counters["recovered"] += 1
                     logger.warning("recovered the unfinished recording %s (%.1f s)", name, seconds)
                 self._ready.set()
@@ -247,7 +246,7 @@ class Recorder:
 
     def mark(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Publish a marker (``label``, optional ``duration_s`` and ``timestamp_us``)."""
-        marker = self._marker_of(body)
+        marker = marker_from_body(body, self._anchor, self._session.id)
         if self._ctx is not None:
             self._ctx.bus.publish(marker)
         logger.info("marker %r at %d µs (sample %s)", marker.label, marker.timestamp, marker.sample)
@@ -259,36 +258,6 @@ class Recorder:
             "sample": marker.sample,
             "session": marker.session,
         }
-
-    def _marker_of(self, body: Mapping[str, Any]) -> MarkerEvent:
-        unknown = sorted(str(key) for key in body if key not in _MARKER_KEYS)
-        if unknown:
-            allowed = ", ".join(_MARKER_KEYS)
-            raise ConfigError(f"{unknown[0][:40]}: unknown key (allowed: {allowed})")
-        label = body.get("label")
-        if not isinstance(label, str) or not label.strip() or len(label.encode()) > _MAX_LABEL:
-            raise ConfigError(f"label: expected a non-empty string of at most {_MAX_LABEL} bytes")
-        duration = body.get("duration_s")
-        if duration is not None and (
-            isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
-        ):
-            raise ConfigError("duration_s: expected a number of seconds >= 0")
-        stamp = body.get("timestamp_us")
-        if stamp is None:
-            stamp = wall_clock_us()
-        elif isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0:
-            raise ConfigError("timestamp_us: expected an integer of µs since the epoch")
-        sample = None
-        if self._anchor is not None:
-            anchor, rate = self._anchor
-            sample = round((stamp - anchor) * rate / 1e6)
-        return MarkerEvent(
-            label=label,
-            timestamp=stamp,
-            duration_s=None if duration is None else float(duration),
-            sample=sample,
-            session=self._session.id,
-        )
 
     async def _packet(self, packet: EegPacket) -> None:
         gap: dict[str, Any] | None = None
@@ -426,12 +395,12 @@ class Recorder:
                 raise RequestRefused(
                     409, "recording", f"recording {running} is in progress; stop it first"
                 )
-            if await self._io(self._exists, name):
+            if await self._io(exists, self.directory, name):
                 raise RequestRefused(409, "exists", f"a recording named {name} exists already")
             file_format = self.settings.format
             self._current = _Recording(name=name, notes=notes, file_format=file_format)
         self._counters["recordings"] += 1
-        path = self.directory / (name + _SUFFIXES[file_format])
+        path = self.directory / (name + SUFFIXES[file_format])
         logger.info("recording %s started: %s", name, path)
         self._publish(
             SystemEventKind.RECORDING_STARTED, name=name, path=str(path), format=file_format
@@ -491,7 +460,7 @@ class Recorder:
 
     async def list_recordings(self) -> list[dict[str, Any]]:
         """Every recording part in the directory, oldest first."""
-        entries = await self._io(self._read_sidecars)
+        entries = await self._io(list_recordings, self.directory)
         current = self.recording
         for entry in entries:
             if entry["name"] == current:
@@ -504,8 +473,8 @@ class Recorder:
         if sidecar.get("status") == "recording" or name == self.recording:
             raise RequestRefused(409, "recording", f"recording {name} is in progress")
         file_format = str(sidecar.get("format", "bdf"))
-        path = self.directory / str(sidecar.get("file", name + _SUFFIXES[file_format]))
-        return path, _CONTENT_TYPES.get(file_format, "application/octet-stream"), path.name
+        path = self.directory / str(sidecar.get("file", name + SUFFIXES[file_format]))
+        return path, CONTENT_TYPES.get(file_format, "application/octet-stream"), path.name
 
     async def delete(self, name: str) -> dict[str, Any]:
         """Delete recording part ``name`` (its data file and sidecar); 409 while recording."""
@@ -521,74 +490,10 @@ class Recorder:
     async def _sidecar(self, name: str) -> dict[str, Any]:
         check_name(name)
         await self._wait_ready()
-        path = self.directory / (name + ".json")
-        content = await self._io(_read_json, path)
+        content = await self._io(read_sidecar, self.directory, name)
         if content is None:
             raise RequestRefused(404, "not_found", f"no recording named {name}")
         return content
-
-    # ------------------------------------------------------------------ writer thread
-
-    def _exists(self, name: str) -> bool:
-        return any(
-            (self.directory / (name + suffix)).exists() for suffix in (".json", *_SUFFIXES.values())
-        )
-
-    def _read_sidecars(self) -> list[dict[str, Any]]:
-        entries = []
-        for path in sorted(self.directory.glob("*.json")):
-            content = _read_json(path)
-            if content is None or "name" not in content:
-                continue
-            data = self.directory / str(content.get("file", ""))
-            entries.append(
-                {
-                    "name": content["name"],
-                    "recording": content.get("recording", content["name"]),
-                    "part": content.get("part", 1),
-                    "start": content.get("start"),
-                    "duration_s": content.get("duration_s", 0.0),
-                    "size": data.stat().st_size if data.is_file() else 0,
-                    "format": content.get("format"),
-                    "status": content.get("status"),
-                    "path": str(data),
-                }
-            )
-        entries.sort(key=lambda entry: (str(entry["start"]), entry["name"]))
-        return entries
-
-    def _recover_all(self) -> list[tuple[str, float]]:
-        """Complete every recording a crash left unfinished; (name, seconds) of each."""
-        recovered = []
-        for path in sorted(self.directory.glob("*.json")):
-            content = _read_json(path)
-            if content is None or content.get("status") not in ("recording", "failed"):
-                continue
-            data = self.directory / str(content.get("file", ""))
-            samples = 0
-            if data.is_file():
-                samples = recover_data_file(data, str(content.get("format", "bdf")))
-            rate = float(content.get("sample_rate") or 1.0)
-            ledger = dict(content.get("ledger", {}))
-            ledger.update(samples_written=samples, samples_acquired_before_crash=None)
-            content.update(
-                status="recovered",
-                samples=samples,
-                duration_s=samples / rate,
-                ledger=ledger,
-                recovered_at=dt.datetime.now(dt.UTC).isoformat(),
-            )
-            write_sidecar(path, content)
-            recovered.append((str(content.get("name", path.stem)), samples / rate))
-        return recovered
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return content if isinstance(content, dict) else None
 
 
 def _default_name() -> str:
