@@ -1,5 +1,6 @@
 """The ``eegd`` command line: ``eegd run`` starts the daemon, ``eegd config`` shows the config,
-``eegd sources`` lists the source kinds and what each needs.
+``eegd sources`` lists the source kinds and what each needs, ``eegd selftest`` tests an
+ADS1299 chain (exit 0 only if every channel passes, 1 if one fails).
 
 Errors are one line on stderr. Exit code 2: the daemon could not start (a bad flag or
 configuration, a plugin that does not load, a port in use); 1: it failed after starting
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -82,7 +84,20 @@ def _parser() -> argparse.ArgumentParser:
         help="print the effective configuration as JSON and exit",
         description="Validate the configuration (file and flags) and print it.",
     )
-    for command in (run, show):
+    selftest = commands.add_parser(
+        "selftest",
+        help="test the ADS1299 chain: shorted-input noise, the test signal, lead-off",
+        description="Open the configured ADS1299 source (the emulator with emulate = true), "
+        "measure every channel against the limits in docs/hardware.md and print a table; "
+        "exit 0 only if every channel passes. No daemon may hold the chip meanwhile.",
+    )
+    selftest.add_argument("--json", action="store_true", help="print the result as JSON")
+    selftest.add_argument(
+        "--check-electrodes",
+        action="store_true",
+        help="an electrode whose lead-off detection trips fails its channel",
+    )
+    for command in (run, show, selftest):
         command.add_argument(
             "--config", type=Path, metavar="PATH", help="TOML config file (default: ./eegd.toml)"
         )
@@ -116,6 +131,32 @@ def _list_sources() -> int:
             state, note = "missing", f"needs {entry.requires.module}: {entry.install_command}"
         print(f"{entry.kind:<{width}}  {state:<7}  {note}")
     return 0
+
+
+def _selftest(config: Config, as_json: bool, check_electrodes: bool) -> int:
+    """Run the ADS1299 self-test; 0 if every channel passes, 1 if one fails, 2 if it cannot run."""
+    from eegd.sources.ads1299.selftest import run_configured_selftest
+
+    source = config.source
+    if source.kind != "ads1299":
+        print(
+            f"eegd: error: source.kind: {source.kind!r} has no self-test "
+            "(allowed: 'ads1299'; set it, or --source ads1299)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        result = run_configured_selftest(
+            source.shared(), source.options.get("ads1299", {}), check_electrodes
+        )
+    except EegdError as exc:
+        print(f"eegd: error: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(result.table())
+    return 0 if result.passed else 1
 
 
 def _as_written(config: Config) -> Any:
@@ -163,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "config":
         print(msgspec.json.format(msgspec.json.encode(_as_written(config)).decode()))
         return 0
+    if args.command == "selftest":
+        return _selftest(config, as_json=args.json, check_electrodes=args.check_electrodes)
     logging.basicConfig(
         level=config.log.level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

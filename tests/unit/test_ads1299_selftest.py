@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from eegd.cli import main
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
 from eegd.sources.ads1299.noise import typical_noise
 from eegd.sources.ads1299.registers import TestFrequency
@@ -136,3 +138,30 @@ def test_the_configured_self_test_opens_an_emulator_itself() -> None:
     assert result.passed, result.table()
     assert len(result.channels) == 16
     assert {channel.gain for channel in result.channels} == {12}
+
+
+def test_eegd_selftest_prints_a_table_and_exits_0_when_every_channel_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "eegd.toml"
+    config.write_text('[source]\nkind = "ads1299"\n\n[source.ads1299]\nemulate = true\n')
+    assert main(["selftest", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("channel")
+    assert out.rstrip().endswith("all channels pass")
+    assert main(["selftest", "--config", str(config), "--json", "--channels", "16"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["passed"] is True
+    assert len(document["channels"]) == 16
+
+
+def test_eegd_selftest_refuses_other_sources_and_a_missing_chip(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["selftest", "--source", "synthetic"]) == 2
+    assert "'synthetic' has no self-test" in capsys.readouterr().err
+    try:
+        import spidev  # noqa: F401
+    except ImportError:
+        assert main(["selftest", "--source", "ads1299"]) == 2
+        assert "pip install 'eegd[ads1299]'" in capsys.readouterr().err
