@@ -102,6 +102,23 @@ class AcquisitionLoop:
         self._next_frame_id = 0
         self._expected_sample = 0
         self._lead_off: frozenset[str] = frozenset()
+        self._session_started = asyncio.Event()
+
+    def reconfigure(self, batch_size: int, kind: str) -> None:
+        """Packets of ``batch_size`` from a source of ``kind`` from the next (re)start on."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self._batch_size = batch_size
+        self.kind = kind
+
+    async def next_session(self) -> Session:
+        """The next session to start (a source opening), once it has started."""
+        started = self._session_started
+        await started.wait()
+        session = self.session
+        if session is None:
+            raise RuntimeError("a session started and vanished")
+        return session
 
     def stats(self) -> AcquisitionStats:
         """Counters since the daemon started, over every session."""
@@ -171,6 +188,8 @@ class AcquisitionLoop:
             physical_range=source.physical_range,
         )
         self._sessions += 1
+        self._session_started.set()
+        self._session_started = asyncio.Event()
         self._next_frame_id = 0
         self._expected_sample = 0
         self._lead_off = frozenset()

@@ -76,6 +76,16 @@ class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
     """The shared keys the file or a flag set (``load_config`` fills it in): a device's own
     channels or rate replace only the others, and an explicit value is checked against it."""
 
+    def as_written(self) -> dict[str, Any]:
+        """The table as a file would hold it: ``kind``, ``batch_size``, the shared keys that
+        were set, and each ``[source.<kind>]`` table under its kind."""
+        table: dict[str, Any] = {"kind": self.kind, "batch_size": self.batch_size}
+        for key in _DEVICE_FACTS:
+            if key in self.explicit:
+                table[key] = getattr(self, key)
+        table.update({kind: dict(options) for kind, options in self.options.items()})
+        return table
+
     def shared(self) -> SharedSourceOptions:
         """The keys every source shares, as a source's ``from_options`` takes them."""
         return SharedSourceOptions(
@@ -116,6 +126,32 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     """Plugins to run, by name: entry points of the ``eegd.plugins`` group."""
     plugin: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """Options of the other plugins: ``[plugin.NAME]`` tables, checked by each plugin."""
+
+    def with_source(self, changes: Mapping[str, Any]) -> Config:
+        """This configuration with ``changes`` merged into ``[source]``, checked as a file is.
+
+        ``changes`` is a partial ``[source]`` table: its keys replace the running ones, a
+        ``<kind>`` table is merged key by key into that kind's options, and null removes a
+        key (back to its default, or to the device's own value). Every check ``load_config``
+        makes runs and the source is built once; a ``ConfigError`` names the dotted key.
+        """
+        table = self.source.as_written()
+        for key, value in changes.items():
+            current = table.get(key)
+            if value is None:
+                table.pop(key, None)
+            elif isinstance(value, Mapping) and isinstance(current, dict | None):
+                merged = {**(current or {}), **value}
+                table[key] = {name: item for name, item in merged.items() if item is not None}
+            else:
+                table[key] = value
+        data: dict[str, Any] = {"source": table}
+        _reject_non_finite(data)
+        _gather_source_tables(data)
+        section = convert(data["source"], SourceSection, "source", hidden=_INTERNAL_SOURCE_KEYS)
+        config = msgspec.structs.replace(self, source=section)
+        _check_across(config)
+        return config
 
     def build_source(self) -> Source:
         """A fresh, unopened source of ``source.kind``, from ``[source]`` and its own table."""

@@ -5,6 +5,11 @@ reports a status line every few seconds on the log (stderr); SIGHUP reloads the 
 and applies what can change while running (the options of plugins that can be reconfigured,
 such as the filter, and the log level).
 
+``GET /api/source`` shows the running ``[source]`` settings and session; ``PUT /api/source``
+merges a partial table into them, checks the result as a file is checked before anything
+stops, then restarts the acquisition on the new source: a new session, whose hello every
+client gets, and plugins that reset for its rate; the switch is not a loss of samples.
+
 The daemon names no concrete source or plugin: the configuration builds the source its
 ``source.kind`` names from the source registry, and plugins come from the ``eegd.plugins``
 entry points. A plugin's run-time changes (``reconfigure``, through its routes) are kept
@@ -38,13 +43,22 @@ from eegd.plugin import (
     Reconfigurable,
     ReportsStats,
     Route,
+    RouteRequest,
     load_plugin_class,
     plugin_routes,
 )
 from eegd.sources.base import Source
 from eegd.supervisor import Supervisor, TaskState
 
-__all__ = ["ACQUISITION_TASK", "CONNECTIONS_TASK", "Daemon", "StatusSnapshot", "run_daemon"]
+__all__ = [
+    "ACQUISITION_TASK",
+    "CONNECTIONS_TASK",
+    "SOURCE_ROUTES",
+    "SOURCE_SWITCH_TIMEOUT_S",
+    "Daemon",
+    "StatusSnapshot",
+    "run_daemon",
+]
 
 logger = logging.getLogger("eegd")
 
@@ -52,6 +66,10 @@ logger = logging.getLogger("eegd")
 ACQUISITION_TASK = "acquisition"
 #: The supervised task that streams to WebSocket clients.
 CONNECTIONS_TASK = "connections"
+#: The name ``/api/source``'s routes go by among the plugins' routes.
+SOURCE_ROUTES = "source"
+#: How long ``PUT /api/source`` waits for the new source to open before it answers anyway.
+SOURCE_SWITCH_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +108,24 @@ class Daemon:
             for name, plugin_class in self._classes.items()
             for route in plugin_routes(plugin_class)
         ]
+        self._routes += [
+            (SOURCE_ROUTES, Route("GET", "/api/source", lambda _request: self.source_state())),
+            (
+                SOURCE_ROUTES,
+                Route("PUT", "/api/source", self._put_source, role="operator"),
+            ),
+        ]
+        self._rates = self._frame_rates(config.source.sample_rate)
         self.connections = ConnectionManager(
             self.bus,
-            frame_rates=self._frame_rates(),
+            frame_rates=self._rates,
             settings=config.server.connection_settings(),
         )
         self.server = Server(self.connections, self, config.server)
 
-    def _frame_rates(self) -> dict[Topic, float]:
+    def _frame_rates(self, sample_rate: float) -> dict[Topic, float]:
         """Frames per second of each topic, to size client queues in seconds."""
-        packets = self.config.source.sample_rate / self.config.source.batch_size
+        packets = sample_rate / self.config.source.batch_size
         return {
             Topic.RAW_EEG: packets,
             Topic.FILTERED_EEG: packets,
@@ -109,8 +135,13 @@ class Daemon:
         }
 
     def _open_source(self) -> Source:
-        """A fresh source of the configured kind, from the source registry."""
-        return self.config.build_source()
+        """A fresh source of the configured kind, from the source registry.
+
+        Client queues are sized for its own rate from here on (a device's facts win).
+        """
+        source = self.config.build_source()
+        self._rates.update(self._frame_rates(source.sample_rate))
+        return source
 
     def _plugin_class(self, name: str) -> PluginClass:
         """The class of plugin ``name``; raises ``PluginError`` (or ``ConfigError``) early."""
@@ -161,7 +192,7 @@ class Daemon:
         return {
             "source": {
                 "kind": source.kind,
-                "sample_rate": source.sample_rate,
+                "sample_rate": session.sample_rate if session else source.sample_rate,
                 "channels": list(session.channel_names) if session else None,
                 "batch_size": source.batch_size,
                 "session": session.id if session else None,
@@ -199,6 +230,46 @@ class Daemon:
                 for status in self.supervisor.statuses()
             ],
         }
+
+    def source_state(self) -> dict[str, Any]:
+        """``GET /api/source``: the ``[source]`` settings as written, and the session now."""
+        session = self.acquisition.session
+        return {
+            "settings": self.config.source.as_written(),
+            "session": None
+            if session is None
+            else {
+                "id": session.id,
+                "sample_rate": session.sample_rate,
+                "channels": list(session.channel_names),
+            },
+        }
+
+    async def update_source(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Switch to the source ``changes`` describe, merged into the running settings.
+
+        A bad table raises ``ConfigError`` naming the key before anything stops. Otherwise
+        ``config_changed`` is published, the acquisition restarts on the new source (a new
+        session; frame ids start again, no sample counts as lost) and this returns once it
+        is open, or after ``SOURCE_SWITCH_TIMEOUT_S`` if it cannot open (the supervisor's
+        back-off then retries it, and ``task_failed`` says why).
+        """
+        config = self.config.with_source(changes)
+        self.config = msgspec.structs.replace(self.config, source=config.source)
+        self.acquisition.reconfigure(config.source.batch_size, config.source.kind)
+        settings = config.source.as_written()
+        self.bus.publish(SystemEvent.now(SystemEventKind.CONFIG_CHANGED, source=settings))
+        logger.info("source changed: %s", settings)
+        started = asyncio.ensure_future(self.acquisition.next_session())
+        try:
+            await self.supervisor.restart(ACQUISITION_TASK)
+            await asyncio.wait([started], timeout=SOURCE_SWITCH_TIMEOUT_S)
+        finally:
+            started.cancel()
+        return self.source_state()
+
+    async def _put_source(self, request: RouteRequest) -> dict[str, Any]:
+        return await self.update_source(request.body)
 
     def plugin_stats(self) -> dict[str, dict[str, int]]:
         """Each running plugin's counters, for those that keep any."""

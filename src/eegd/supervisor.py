@@ -11,11 +11,12 @@ Cancellation is never a crash: it is how ``stop()`` ends the tasks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import math
 import random as stdlib_random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -116,6 +117,8 @@ class TaskState(enum.StrEnum):
     """It crashed more than ``max_retries`` times in a row; it is not restarted."""
     STOPPED = "stopped"
     """It was cancelled, normally by ``Supervisor.stop()``."""
+    PAUSED = "paused"
+    """It was stopped by ``Supervisor.paused()`` and starts again when that block ends."""
 
 
 _ENDED: Final = frozenset({TaskState.FINISHED, TaskState.GAVE_UP, TaskState.STOPPED})
@@ -220,6 +223,28 @@ class Supervisor:
         """Snapshots of every task, in the order they were added."""
         return [task.status() for task in self._tasks.values()]
 
+    async def restart(self, name: str) -> None:
+        """Stop task ``name`` and start it afresh: a change of its settings, not a crash.
+
+        Its coroutine is cancelled and awaited (the new one never overlaps the old), its run
+        of consecutive failures forgotten, and ``task_restarted`` published with
+        ``reason: "reconfigured"``. ``KeyError`` if there is no such task.
+        """
+        task = self._tasks[name]
+        if not self._started or self._stopped:
+            raise RuntimeError(f"cannot restart task {name!r}: the supervisor is not running")
+        runner = task.runner
+        if runner is not None and not runner.done():
+            runner.cancel()
+            await asyncio.wait([runner])
+        task.failures = 0
+        task.restarts += 1
+        self._launch(task)
+        self._publish(
+            SystemEventKind.TASK_RESTARTED, task, restarts=task.restarts, reason="reconfigured"
+        )
+        self._logger.info("task %s restarted with new settings", name)
+
     async def stop(self, timeout: float = 2.0) -> None:
         """Cancel every task and wait up to ``timeout`` seconds for them to end.
 
@@ -251,6 +276,31 @@ class Supervisor:
             if task.runner is not None and not task.runner.done()
         ]:
             await asyncio.wait(pending)
+
+    @contextlib.asynccontextmanager
+    async def paused(self, name: str) -> AsyncIterator[None]:
+        """Stop task ``name`` for the block, then start it afresh (unless ``stop()`` came).
+
+        Its coroutine is cancelled and awaited first, so whatever it holds (a source) is
+        released inside the block; a pause is not a crash and resets its failures.
+        ``KeyError`` if there is no such task.
+        """
+        task = self._tasks[name]
+        if not self._started or self._stopped:
+            raise RuntimeError(f"cannot pause task {name!r}: the supervisor is not running")
+        runner = task.runner
+        if runner is not None and not runner.done():
+            runner.cancel()
+            await asyncio.wait([runner])
+        task.state = TaskState.PAUSED
+        self._logger.info("task %s paused", name)
+        try:
+            yield
+        finally:
+            if not self._stopped:
+                task.failures = 0
+                self._launch(task)
+                self._logger.info("task %s resumed", name)
 
     def _launch(self, task: _Task) -> None:
         task.runner = asyncio.create_task(self._supervise(task), name=task.name)

@@ -297,6 +297,8 @@ def test_only_plugins_that_offer_it_are_reconfigured(tmp_path: Path) -> None:
         ("recorder", "GET", "/api/recordings/{name}"),
         ("recorder", "DELETE", "/api/recordings/{name}"),
         ("recorder", "POST", "/api/markers"),
+        ("source", "GET", "/api/source"),
+        ("source", "PUT", "/api/source"),
     ]
 
 
