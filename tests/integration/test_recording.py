@@ -7,6 +7,7 @@ subscription of the test's own on the daemon's bus).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import datetime as dt
@@ -233,3 +234,60 @@ async def test_a_marker_3_s_into_a_recording_lands_at_its_sample_and_reaches_ws_
         item for item in sidecar(tmp_path, "marked")["markers"] if item["label"] == "stimulus"
     ]
     assert entry["sample"] == first.first_sample + 750
+
+
+async def test_a_websocket_client_records_and_marks_with_control_messages(tmp_path: Path) -> None:
+    async with (
+        recording_daemon(tmp_path) as live,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(live.ws_url + "ws") as ws,
+    ):
+
+        async def answer() -> dict[str, Any]:
+            while True:
+                message = await ws.receive(timeout=10)
+                reply: dict[str, Any] = json.loads(message.data)
+                if reply["type"] in ("done", "error"):
+                    return reply
+
+        await ws.send_str('{"type": "record", "action": "start", "name": "by_ws"}')
+        started = await answer()
+        assert started["type"] == "done"
+        assert started["command"] == "record"
+        assert started["result"]["name"] == "by_ws"
+        await ws.send_str('{"type": "record", "action": "start"}')
+        refused = await answer()
+        assert refused["type"] == "error"
+        assert "by_ws" in refused["message"]
+        recorder = recorder_of(live)
+        await live.release(8)
+        await wait_until(lambda: recorder.stats()["samples_written"] >= 8 * 32)
+        await ws.send_str('{"type": "marker", "label": "eyes closed"}')
+        marked = await answer()
+        assert marked["command"] == "marker"
+        assert marked["result"]["label"] == "eyes closed"
+        await live.release(8)
+        await wait_until(lambda: recorder.stats()["samples_written"] >= 16 * 32)
+        await ws.send_str('{"type": "record", "action": "stop"}')
+        stopped = await answer()
+        assert stopped["result"]["name"] == "by_ws"
+        await ws.send_str('{"type": "marker", "duration_s": 1}')
+        malformed = await answer()
+        assert malformed["code"] == "bad_field"
+        assert "label" in malformed["message"]
+    raw = mne.io.read_raw_bdf(tmp_path / "by_ws.bdf", verbose="error")
+    assert "eyes closed" in list(raw.annotations.description)
+
+
+async def test_commands_without_the_recorder_say_it_is_not_there() -> None:
+    async with (
+        live_daemon('plugins = ["voltage_filter"]\n') as live,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(live.ws_url + "ws") as ws,
+    ):
+        await ws.send_str('{"type": "record", "action": "start"}')
+        async with asyncio.timeout(10):
+            while (reply := json.loads((await ws.receive()).data))["type"] != "error":
+                pass
+    assert reply["code"] == "not_available"
+    assert "recorder" in reply["message"]

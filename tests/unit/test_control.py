@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from eegd.events import Topic
-from eegd.net.control import ControlLimits, ControlSession, Outcome, RouteChange
+from eegd.net.control import CommandRequest, ControlLimits, ControlSession, Outcome, RouteChange
 
 LIMITS = ControlLimits(max_topics=2, max_message_bytes=1024, max_messages_per_s=10.0)
 
@@ -155,3 +155,45 @@ def test_the_rate_limit_refills_with_time() -> None:
     assert control.receive_text(ping, 0.0).errors == 0
     assert error_code(control.receive_text(ping, 0.0)) == "rate_limited"
     assert replies(control.receive_text(ping, 0.1)) == [{"type": "pong"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "command", "path", "body"),
+    [
+        ('{"type":"record","action":"start"}', "record", "/api/recordings", {}),
+        (
+            '{"type":"record","action":"start","name":"s01","notes":"n"}',
+            "record",
+            "/api/recordings",
+            {"name": "s01", "notes": "n"},
+        ),
+        ('{"type":"record","action":"stop"}', "record", "/api/recordings/current/stop", {}),
+        ('{"type":"marker","label":"go"}', "marker", "/api/markers", {"label": "go"}),
+        (
+            '{"type":"marker","label":"go","duration_s":0.5,"timestamp_us":17}',
+            "marker",
+            "/api/markers",
+            {"label": "go", "duration_s": 0.5, "timestamp_us": 17},
+        ),
+    ],
+)
+def test_command_messages_stand_for_their_rest_routes(
+    text: str, command: str, path: str, body: dict[str, object]
+) -> None:
+    outcome = ControlSession("/ws").receive_text(text, 0.0)
+    assert outcome.replies == ()
+    assert outcome.command == CommandRequest(command, "POST", path, body)
+
+
+def test_a_command_on_a_single_topic_route_is_not_allowed() -> None:
+    session = ControlSession("/ws/data", fixed_topics={Topic.FILTERED_EEG})
+    outcome = session.receive_text('{"type":"record","action":"start"}', 0.0)
+    assert outcome.command is None
+    assert json.loads(outcome.replies[0])["code"] == "not_allowed"
+
+
+def test_a_bad_command_is_a_bad_field_naming_it() -> None:
+    outcome = ControlSession("/ws").receive_text('{"type":"record","action":"pause"}', 0.0)
+    reply = json.loads(outcome.replies[0])
+    assert reply["code"] == "bad_field"
+    assert "action" in reply["message"]

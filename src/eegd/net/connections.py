@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -29,13 +29,20 @@ from eegd.bus import DropPolicy, EventBus, Subscription
 from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.events import Event, SystemEvent, SystemEventKind, Topic
 from eegd.net.clients import ClientConnection
-from eegd.net.control import ControlLimits, ControlSession, Outcome, RouteChange
+from eegd.net.control import CommandRequest, ControlLimits, ControlSession, Outcome, RouteChange
 from eegd.net.fanout import Fanout
 from eegd.net.hello import HelloTracker
-from eegd.net.protocol import MAX_MESSAGE_BYTES, Dropped, encode_server_message
+from eegd.net.protocol import (
+    MAX_MESSAGE_BYTES,
+    Done,
+    Dropped,
+    ErrorMessage,
+    encode_server_message,
+)
 
 __all__ = [
     "PUMP_QUEUE",
+    "CommandRunner",
     "ConnectionManager",
     "ConnectionSettings",
     "ManagerStats",
@@ -47,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 #: Events a topic's pump holds for the fan-out before it loses the oldest.
 PUMP_QUEUE = 256
+
+#: Carries out a command message (record, marker) as the REST route it stands for.
+CommandRunner = Callable[[CommandRequest], Awaitable[Done | ErrorMessage]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +195,8 @@ class ConnectionManager:
         self._pump_failures: dict[Topic, int] = dict.fromkeys(Topic, 0)
         self._drops_reported: dict[int, int] = {}
         """Per slow client: its drop count when the last warning was logged."""
+        self.commands: CommandRunner | None = None
+        """Who carries out command messages; the server, which knows the routes, sets it."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -380,7 +392,26 @@ class ConnectionManager:
         client.stats.errors += outcome.errors
         for text in outcome.replies:
             self._send_control(client, text)
+        if outcome.command is not None:
+            running = asyncio.create_task(
+                self._run_command(client, outcome.command), name=f"command-{client.id}"
+            )
+            self._client_tasks.add(running)
+            running.add_done_callback(self._client_tasks.discard)
         return True
+
+    async def _run_command(self, client: ClientConnection, command: CommandRequest) -> None:
+        """Carry out a command for the client and queue the answer: ``done`` or ``error``."""
+        if self.commands is None:
+            answer: Done | ErrorMessage = ErrorMessage(
+                code="not_available", message=f"this server does not carry out {command.command!r}"
+            )
+        else:
+            answer = await self.commands(command)
+        if isinstance(answer, ErrorMessage):
+            client.stats.errors += 1
+        if not client.finished.is_set():
+            self._send_control(client, encode_server_message(answer))
 
     async def _write(self, client: ClientConnection) -> None:
         """Drain the client's queue into its socket; the watchdog closes it if a send stalls."""

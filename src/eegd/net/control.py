@@ -8,17 +8,20 @@ returns (queue the replies, change the routing, close a flooding client).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from eegd.events import Topic
 from eegd.net.protocol import (
     MAX_MESSAGE_BYTES,
     ErrorCode,
     ErrorMessage,
+    Mark,
     Ping,
     Pong,
     ProtocolViolation,
+    Record,
     Subscribe,
     Subscribed,
     Unsubscribed,
@@ -27,7 +30,7 @@ from eegd.net.protocol import (
 )
 from eegd.net.ratelimit import MessageRateLimit, Verdict
 
-__all__ = ["ControlLimits", "ControlSession", "Outcome", "RouteChange"]
+__all__ = ["CommandRequest", "ControlLimits", "ControlSession", "Outcome", "RouteChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,20 @@ class RouteChange:
 
 
 @dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """A message that stands for a REST route: the daemon answers it as that route would.
+
+    ``command`` is the message's type, for the ``done`` reply; the route's declared role is
+    the role the message needs.
+    """
+
+    command: str
+    method: Literal["POST"]
+    path: str
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What one inbound message leads to, in order: route changes, then replies."""
 
@@ -61,6 +78,8 @@ class Outcome:
     """How many of ``replies`` are errors."""
     flooding: bool = False
     """The client keeps sending past its rate limit: close it (1008)."""
+    command: CommandRequest | None = None
+    """A route to run for the client; its answer is a ``done`` or an ``error`` reply."""
 
 
 _NOTHING = Outcome()
@@ -108,6 +127,8 @@ class ControlSession:
                 ErrorCode.NOT_ALLOWED,
                 f"{self.route} streams {allowed} only; use /ws to choose topics",
             )
+        if isinstance(message, Record | Mark):
+            return Outcome(command=_command(message))
         topics = frozenset(message.topic_ids)
         if isinstance(message, Subscribe):
             had = self.topics - {Topic.SYSTEM}
@@ -161,3 +182,22 @@ class ControlSession:
     @staticmethod
     def _error_reply(message: ErrorMessage) -> Outcome:
         return Outcome(replies=(encode_server_message(message),), errors=1)
+
+
+def _command(message: Record | Mark) -> CommandRequest:
+    """The REST route a command message stands for, with its body (fields left out unset)."""
+    if isinstance(message, Mark):
+        fields: dict[str, Any] = {
+            "label": message.label,
+            "duration_s": message.duration_s,
+            "timestamp_us": message.timestamp_us,
+        }
+        command, path = "marker", "/api/markers"
+    elif message.action == "start":
+        fields = {"name": message.name, "notes": message.notes}
+        command, path = "record", "/api/recordings"
+    else:
+        fields = {}
+        command, path = "record", "/api/recordings/current/stop"
+    body = {key: value for key, value in fields.items() if value is not None}
+    return CommandRequest(command, "POST", path, body)

@@ -31,8 +31,9 @@ from eegd.events import Topic
 from eegd.net.auth import origin_allowed
 from eegd.net.clients import ClientConnection
 from eegd.net.connections import ConnectionManager, ConnectionSettings
+from eegd.net.control import CommandRequest
 from eegd.net.guard import ConnectionGuard, QuietServerLog
-from eegd.net.protocol import MAX_MESSAGE_BYTES
+from eegd.net.protocol import MAX_MESSAGE_BYTES, Done, ErrorMessage
 from eegd.net.rest import BadBody, error_response, json_errors, json_object
 from eegd.plugin import FileReply, Plugin, Route, RouteReply, RouteRequest
 
@@ -169,6 +170,7 @@ class Server:
         )
         """Cuts off peers that are slow to send a request; its counters are in /api/status."""
         self.aiohttp_log = QuietServerLog()
+        manager.commands = self._run_command
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self.url = ""
@@ -245,7 +247,6 @@ class Server:
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """The aiohttp handler of a plugin's route: parse the body, call, answer JSON (or
         stream the file the handler names)."""
-        control = _PluginControl(self._control, plugin)
 
         async def handle(request: web.Request) -> web.StreamResponse:
             body: Mapping[str, Any] = {}
@@ -255,12 +256,8 @@ class Server:
                     body = json_object(data, request.charset) if data.strip() else {}
                 except BadBody as exc:
                     return error_response(400, exc.code, str(exc))
-            params = dict(request.match_info)
             try:
-                answer = route.handler(RouteRequest(body=body, control=control, params=params))
-                reply: RouteReply = await answer if inspect.isawaitable(answer) else answer
-            except ConfigError as exc:
-                return error_response(400, "bad_field", str(exc))
+                reply = await self._call(plugin, route, body, dict(request.match_info))
             except RequestRefused as exc:
                 return error_response(exc.status, exc.code, str(exc))
             if isinstance(reply, FileReply):
@@ -275,6 +272,36 @@ class Server:
             return web.json_response(dict(reply), dumps=_dumps)
 
         return handle
+
+    async def _call(
+        self, plugin: str, route: Route, body: Mapping[str, Any], params: Mapping[str, str]
+    ) -> RouteReply:
+        """Run a plugin's route handler; a refusal is a ``RequestRefused`` with its status."""
+        request = RouteRequest(
+            body=body, control=_PluginControl(self._control, plugin), params=params
+        )
+        try:
+            answer = route.handler(request)
+            return await answer if inspect.isawaitable(answer) else answer
+        except ConfigError as exc:
+            raise RequestRefused(400, "bad_field", str(exc)) from exc
+
+    async def _run_command(self, command: CommandRequest) -> Done | ErrorMessage:
+        """A WebSocket command (record, marker), answered as the REST route it stands for."""
+        for plugin, route in self._control.routes():
+            if route.method == command.method and route.path == command.path:
+                try:
+                    reply = await self._call(plugin, route, command.body, {})
+                except RequestRefused as exc:
+                    return ErrorMessage(code=exc.code, message=str(exc))
+                if isinstance(reply, FileReply):
+                    break
+                return Done(command=command.command, result=dict(reply))
+        return ErrorMessage(
+            code="not_available",
+            message=f"no plugin serves {command.method} {command.path} for {command.command!r};"
+            " is the recorder in plugins?",
+        )
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -11,7 +11,7 @@ import enum
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Annotated, Any, Final, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import msgspec
 import numpy as np
@@ -28,13 +28,17 @@ __all__ = [
     "PROTOCOL_VERSION",
     "Band",
     "ClientMessage",
+    "Command",
+    "Done",
     "Dropped",
     "ErrorCode",
     "ErrorMessage",
     "Hello",
+    "Mark",
     "Ping",
     "Pong",
     "ProtocolViolation",
+    "Record",
     "ServerMessage",
     "Spectrum",
     "Subscribe",
@@ -282,12 +286,40 @@ class Ping(_ClientText, tag="ping", frozen=True):
     """An application-level liveness check; the server answers ``Pong``."""
 
 
-ClientMessage: TypeAlias = Subscribe | Unsubscribe | Ping
+class Record(_ClientText, tag="record", frozen=True):
+    """Start or stop the recording: ``POST /api/recordings`` (with ``name``, ``notes``) or
+    ``POST /api/recordings/current/stop`` over the WebSocket; the server answers ``Done``."""
+
+    action: Literal["start", "stop"]
+    name: str | None = None
+    notes: str | None = None
+
+
+class Mark(_ClientText, tag="marker", frozen=True):
+    """Put a marker, as ``POST /api/markers`` does; ``timestamp_us`` is the moment marked
+    (µs since the epoch), the time of arrival when absent. The server answers ``Done``."""
+
+    label: str
+    duration_s: float | None = None
+    timestamp_us: int | None = None
+
+
+class Done(_ServerText, tag="done", frozen=True):
+    """A command (``record``, ``marker``) was carried out: ``result`` is what its REST route
+    answers. A refused command gets an ``error`` instead."""
+
+    command: str
+    result: dict[str, Any]
+
+
+#: The client messages that stand for a REST route: carried out by the daemon, not the session.
+Command: TypeAlias = Record | Mark
+ClientMessage: TypeAlias = Subscribe | Unsubscribe | Ping | Record | Mark
 ServerMessage: TypeAlias = (
-    Subscribed | Unsubscribed | Pong | ErrorMessage | SystemMessage | MarkerMessage | Dropped
+    Subscribed | Unsubscribed | Pong | ErrorMessage | SystemMessage | MarkerMessage | Dropped | Done
 )
 
-_CLIENT_TYPES: Final = (Subscribe, Unsubscribe, Ping)
+_CLIENT_TYPES: Final = (Subscribe, Unsubscribe, Ping, Record, Mark)
 _SERVER_TYPES: Final = (
     Hello,
     Subscribed,
@@ -297,6 +329,7 @@ _SERVER_TYPES: Final = (
     SystemMessage,
     MarkerMessage,
     Dropped,
+    Done,
 )
 _TOPIC_LIST: Final = f"[topic names: {_ALLOWED_TOPIC_NAMES}]"
 _CLIENT_SHAPES: Final[Mapping[str, str]] = {
@@ -305,6 +338,10 @@ _CLIENT_SHAPES: Final[Mapping[str, str]] = {
     " channel)",
     "unsubscribe": f'{{"type": "unsubscribe", "topics": {_TOPIC_LIST}}}',
     "ping": '{"type": "ping"}',
+    "record": '{"type": "record", "action": "start" or "stop", "name": string, "notes": string}'
+    " (name and notes optional, for start)",
+    "marker": '{"type": "marker", "label": string, "duration_s": number, "timestamp_us": integer}'
+    " (duration_s and timestamp_us optional)",
 }
 
 
@@ -438,7 +475,7 @@ def parse_client_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) 
             f"message is {len(raw)} bytes; control messages are limited to {max_bytes} bytes",
         )
     message: ClientMessage = _decode_tagged(raw, _CLIENT_DECODER, _CLIENT_TYPES, _CLIENT_SHAPES)
-    if isinstance(message, Ping):
+    if isinstance(message, Ping | Record | Mark):
         return message
     labels = []
     for label in message.topics:
