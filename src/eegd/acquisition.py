@@ -34,6 +34,7 @@ from eegd.bus import EventBus
 from eegd.errors import EegdError, SourceEnded, SourceError
 from eegd.events import (
     EegPacket,
+    MarkerEvent,
     SystemEvent,
     SystemEventKind,
     sample_timestamps,
@@ -292,8 +293,14 @@ class AcquisitionLoop:
         self._bus.publish(packet)
 
     def _publish_source_event(self, session: Session, event: SourceEvent) -> None:
-        """A source's event as a ``system`` event, stamped with its sample's time."""
-        stamp = sample_timestamps(session.time_anchor_us, event.sample, 1, session.sample_rate)
+        """A source's event as a ``system`` event, stamped with its sample's time.
+
+        An annotation is a marker too, so the recorder writes it into the recording and
+        clients of the ``marker`` topic see it as they see the ones marked by hand.
+        """
+        stamp = int(
+            sample_timestamps(session.time_anchor_us, event.sample, 1, session.sample_rate)[0]
+        )
         detail = {
             **event.detail,
             "session": session.id,
@@ -301,5 +308,16 @@ class AcquisitionLoop:
             "frame_id": self._next_frame_id,
         }
         self._bus.publish(
-            SystemEvent(kind=event.kind, detail=MappingProxyType(detail), timestamp=int(stamp[0]))
+            SystemEvent(kind=event.kind, detail=MappingProxyType(detail), timestamp=stamp)
         )
+        if event.kind is SystemEventKind.ANNOTATION:
+            duration = event.detail.get("duration_s")
+            self._bus.publish(
+                MarkerEvent(
+                    label=str(event.detail.get("text", "")),
+                    timestamp=stamp,
+                    duration_s=float(duration) if duration is not None else None,
+                    sample=event.sample,
+                    session=session.id,
+                )
+            )

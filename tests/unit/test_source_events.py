@@ -10,7 +10,15 @@ import numpy as np
 from eegd.acquisition import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.errors import SourceEnded
-from eegd.events import EegPacket, Event, SystemEvent, SystemEventKind, Topic, sample_timestamps
+from eegd.events import (
+    EegPacket,
+    Event,
+    MarkerEvent,
+    SystemEvent,
+    SystemEventKind,
+    Topic,
+    sample_timestamps,
+)
 from eegd.sources.base import SampleBlock, Source, SourceEvent
 
 
@@ -115,3 +123,18 @@ async def test_a_declared_physical_range_is_announced_with_the_session() -> None
     assert connected.detail["physical_range"] == [[-1e-3, 1e-3], [-2e-3, 2e-3]]
     assert loop.session is not None
     assert loop.session.physical_range == ((-1e-3, 1e-3), (-2e-3, 2e-3))
+
+
+async def test_an_annotation_is_a_marker_at_its_sample_too() -> None:
+    bus = EventBus()
+    markers = bus.subscribe([Topic.MARKER], maxsize=100)
+    loop = AcquisitionLoop(bus, FiniteSource, batch_size=10)
+    await asyncio.wait_for(loop.run(), timeout=10)
+    marker = markers.get_nowait()
+    assert isinstance(marker, MarkerEvent)
+    assert loop.session is not None
+    assert (marker.label, marker.sample, marker.session) == ("blink", 25, loop.session.id)
+    assert marker.duration_s is None
+    stamp = sample_timestamps(loop.session.time_anchor_us, 25, 1, loop.session.sample_rate)
+    assert marker.timestamp == int(stamp[0])
+    assert markers.get_nowait() is None
