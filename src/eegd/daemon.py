@@ -47,6 +47,7 @@ from eegd.plugin import (
     load_plugin_class,
     plugin_routes,
 )
+from eegd.selftest import SelfTestService
 from eegd.sources.base import Source
 from eegd.supervisor import Supervisor, TaskState
 
@@ -98,6 +99,10 @@ class Daemon:
         self.plugins: dict[str, Plugin] = {}
         """The running instance of each plugin, replaced when the supervisor restarts one."""
         self.started_monotonic = time.monotonic()
+        self.selftest = SelfTestService(
+            self.bus, self.supervisor, ACQUISITION_TASK, lambda: self.config, self.plugins
+        )
+        """``POST /api/selftest``: pauses the acquisition to test the source."""
         self.plugin_options: dict[str, dict[str, Any]] = {
             name: config.plugin_options(name) for name in config.plugins
         }
@@ -196,6 +201,7 @@ class Daemon:
                 "channels": list(session.channel_names) if session else None,
                 "batch_size": source.batch_size,
                 "session": session.id if session else None,
+                "selftest": self.selftest.supported(),
             },
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
             "ledger": {
@@ -280,8 +286,9 @@ class Daemon:
         }
 
     def routes(self) -> list[tuple[str, Route]]:
-        """The HTTP routes the plugins contribute, each with the plugin's name."""
-        return list(self._routes)
+        """The HTTP routes the plugins contribute, each with the plugin's name (the
+        daemon's own among them), and ``POST /api/selftest``."""
+        return [*self._routes, ("selftest", self.selftest.route())]
 
     def plugin_state(self, plugin: str) -> dict[str, Any]:
         """Plugin ``plugin``'s options now (``GET /api/filter`` for the voltage filter)."""

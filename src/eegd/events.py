@@ -95,6 +95,10 @@ class SystemEventKind(enum.StrEnum):
     LEAD_OFF = "lead_off"
     """The set of electrodes whose lead-off detection trips changed (``electrodes``)."""
     PLUGIN_OUTPUT_INVALID = "plugin_output_invalid"
+    SELFTEST_STARTED = "selftest_started"
+    """``POST /api/selftest`` ended the session to test the source (``source``)."""
+    SELFTEST_FINISHED = "selftest_finished"
+    """The self-test is over (``passed``, ``failed`` channels, or ``error``); a session follows."""
     SHUTDOWN = "shutdown"
 
 

@@ -8,7 +8,8 @@ Every plugin, the built-ins of ``eegd.plugins`` included, registers under the
 
 Beyond the contract a plugin may offer ``reconfigure(options) -> state`` (change it while
 running: ``Reconfigurable``), ``stats() -> counters`` (``/api/status`` shows them:
-``ReportsStats``) and, on its class, ``routes()``: HTTP routes the server mounts, each a
+``ReportsStats``), ``recording`` (the recording in progress, which a self-test must not
+end: ``Records``) and, on its class, ``routes()``: HTTP routes the server mounts, each a
 ``Route`` whose handler reaches the plugin through a ``PluginControl``. A handler answers
 with a JSON object or a ``FileReply``, and refuses with ``RequestRefused``.
 
@@ -49,6 +50,7 @@ __all__ = [
     "PluginContext",
     "PluginControl",
     "Reconfigurable",
+    "Records",
     "ReportsStats",
     "Route",
     "RouteHandler",
@@ -122,6 +124,15 @@ class ReportsStats(Protocol):
 
     def stats(self) -> Mapping[str, int]:
         """Counters since the instance was built."""
+
+
+@runtime_checkable
+class Records(Protocol):
+    """A plugin that may be writing the session down, which must then not end under it."""
+
+    @property
+    def recording(self) -> str | None:
+        """The name of the recording in progress; None when there is none."""
 
 
 class PluginControl(Protocol):

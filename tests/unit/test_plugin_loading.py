@@ -299,6 +299,7 @@ def test_only_plugins_that_offer_it_are_reconfigured(tmp_path: Path) -> None:
         ("recorder", "POST", "/api/markers"),
         ("source", "GET", "/api/source"),
         ("source", "PUT", "/api/source"),
+        ("selftest", "POST", "/api/selftest"),
     ]
 
 

@@ -31,6 +31,7 @@ MODULES = [
     "eegd.acquisition",
     "eegd.config",
     "eegd.daemon",
+    "eegd.selftest",
     "eegd.client",
     "eegd.net.protocol",
     "eegd.net.clients",

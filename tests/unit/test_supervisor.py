@@ -485,6 +485,50 @@ async def test_task_added_after_start_starts_at_once(supervisor: Supervisor) -> 
     assert supervisor.status("late").state is TaskState.RUNNING
 
 
+async def test_paused_task_is_stopped_for_the_block_then_started_afresh(
+    supervisor: Supervisor,
+) -> None:
+    runs: list[asyncio.Event] = []
+    released = asyncio.Event()
+
+    async def holder() -> None:
+        runs.append(asyncio.Event())
+        try:
+            await forever()
+        finally:
+            released.set()
+
+    supervisor.add("source", holder)
+    supervisor.start()
+    await until(lambda: len(runs) == 1)
+    async with supervisor.paused("source"):
+        assert released.is_set()  # the first run ended before the block
+        assert supervisor.status("source").state is TaskState.PAUSED
+    await until(lambda: len(runs) == 2)
+    assert supervisor.status("source").state is TaskState.RUNNING
+    assert supervisor.status("source").failures == 0
+
+
+async def test_a_task_paused_when_the_supervisor_stops_stays_stopped(
+    supervisor: Supervisor,
+) -> None:
+    calls = 0
+
+    async def counted() -> None:
+        nonlocal calls
+        calls += 1
+        await forever()
+
+    supervisor.add("source", counted)
+    supervisor.start()
+    await until(lambda: calls == 1)
+    async with supervisor.paused("source"):
+        await supervisor.stop()
+    await asyncio.sleep(0)
+    assert calls == 1
+    assert supervisor.status("source").state is TaskState.STOPPED
+
+
 async def test_statuses_list_tasks_in_the_order_added(supervisor: Supervisor) -> None:
     for name in ("source", "filter", "server"):
         supervisor.add(name, forever)
