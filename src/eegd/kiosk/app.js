@@ -8,6 +8,7 @@ import { nextMaxRate, wantedMaxRate } from "./decimation.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
 import { RecordingPanel } from "./recording.js";
 import { AutoScale, FIXED_STEPS_UV, robustAmplitude } from "./scale.js";
+import { SelfTestPanel } from "./selftest.js";
 import { SpectrumView, formatHz } from "./spectrum.js";
 import { StatusModel } from "./status.js";
 import { TraceView, WINDOW_S } from "./traces.js";
@@ -390,6 +391,7 @@ const connection = new Connection(wsUrl, ["filtered_eeg", "fft"], {
 bindControls();
 connection.start();
 new RecordingPanel(byId("recording")).start();
+new SelfTestPanel(byId("selftest")).start();
 setInterval(updateStatus, STATUS_EVERY_MS);
 setInterval(chooseDisplayRate, DISPLAY_RATE_EVERY_MS);
 requestAnimationFrame(drawFrame);
