@@ -228,11 +228,16 @@ class Supervisor:
 
         Its coroutine is cancelled and awaited (the new one never overlaps the old), its run
         of consecutive failures forgotten, and ``task_restarted`` published with
-        ``reason: "reconfigured"``. ``KeyError`` if there is no such task.
+        ``reason: "reconfigured"``. A paused task is left paused: it starts with its new
+        settings when the pause ends. ``KeyError`` if there is no such task.
         """
         task = self._tasks[name]
         if not self._started or self._stopped:
             raise RuntimeError(f"cannot restart task {name!r}: the supervisor is not running")
+        if task.state is TaskState.PAUSED:
+            task.failures = 0
+            self._logger.info("task %s is paused; it starts with its new settings after", name)
+            return
         runner = task.runner
         if runner is not None and not runner.done():
             runner.cancel()
@@ -297,7 +302,7 @@ class Supervisor:
         try:
             yield
         finally:
-            if not self._stopped:
+            if not self._stopped and task.state is TaskState.PAUSED:
                 task.failures = 0
                 self._launch(task)
                 self._logger.info("task %s resumed", name)

@@ -509,6 +509,30 @@ async def test_paused_task_is_stopped_for_the_block_then_started_afresh(
     assert supervisor.status("source").failures == 0
 
 
+async def test_a_restart_during_a_pause_waits_for_the_pause_to_end(
+    supervisor: Supervisor,
+) -> None:
+    calls = 0
+
+    async def counted() -> None:
+        nonlocal calls
+        calls += 1
+        await forever()
+
+    supervisor.add("source", counted)
+    supervisor.start()
+    await until(lambda: calls == 1)
+    async with supervisor.paused("source"):
+        await supervisor.restart("source")
+        await asyncio.sleep(0)
+        assert calls == 1  # nothing may open the source while the pause holds it
+        assert supervisor.status("source").state is TaskState.PAUSED
+    await until(lambda: calls == 2)
+    await asyncio.sleep(0)
+    assert calls == 2  # one run after the pause, not two
+    assert supervisor.status("source").state is TaskState.RUNNING
+
+
 async def test_a_task_paused_when_the_supervisor_stops_stays_stopped(
     supervisor: Supervisor,
 ) -> None:
