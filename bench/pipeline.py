@@ -6,7 +6,10 @@ work cannot look fast. References on the same data: the offline floor (the same 
 generated in one read, filtered by one ``sosfilt`` call and their spectra computed in one
 vectorised FFT) and a naive per-sample Python filter loop. The same measurement on other
 sources, next to the synthetic one: BrainFlow's synthetic board (the real library, which
-streams in real time, its own thread's CPU counted too) and a BDF file played at speed 0.
+streams in real time, its own thread's CPU counted too), a BDF file played at speed 0, and
+the emulated ADS1299 at 8 and 32 channels × 16 kSPS (un-paced, on its virtual clock). For the
+ADS1299, ``bench/ads1299.py``'s ``measure`` adds the driver's read and decode alone and the
+emulator's own cost, so the pipeline's figure can be read without the emulator in it.
 JSON on stdout.
 
     python bench/pipeline.py [--seconds-scale 1.0]
@@ -30,6 +33,10 @@ from typing import Any
 import edfio
 import numpy as np
 import scipy.signal
+
+# bench/ads1299.py, beside this file (the script's directory is first on sys.path)
+from ads1299 import Case as DriverCase
+from ads1299 import measure as measure_driver
 
 from eegd.config import Config, load_config
 from eegd.daemon import Daemon
@@ -207,6 +214,50 @@ def naive_loop(seconds: float) -> dict[str, Any]:
     return {"cpu_s": cpu, "eeg_s": seconds, "cpu_s_per_eeg_s": cpu / seconds}
 
 
+#: The emulated ADS1299 cases: (channels, sample rate, batch size, seconds of EEG).
+ADS1299_CASES = ((8, 16000, 512, 30.0), (32, 16000, 512, 15.0))
+
+
+def ads1299_config(channels: int, sample_rate: int, batch_size: int) -> Config:
+    """The emulated ADS1299 chain, un-paced, with SPI fast enough for 16 kSPS."""
+    return load_config(
+        None,
+        {
+            "source.kind": ("", "ads1299"),
+            "source.channels": ("", channels),
+            "source.sample_rate": ("", sample_rate),
+            "source.batch_size": ("", batch_size),
+            "source.ads1299.emulate": ("", True),
+            "source.ads1299.paced": ("", False),
+            "source.ads1299.spi_hz": ("", 20_000_000),
+        },
+    )
+
+
+def ads1299_cases(scale: float) -> list[dict[str, Any]]:
+    """The pipeline on the emulated ADS1299, with the driver's and emulator's own costs."""
+    results = []
+    for channels, rate, batch, seconds in ADS1299_CASES:
+        pipeline = asyncio.run(measure(ads1299_config(channels, rate, batch), seconds * scale))
+        driver = measure_driver(DriverCase(channels, rate, batch), seconds * scale)
+        costs = driver["cpu_s_per_s"]
+        results.append(
+            {
+                "channels": channels,
+                "sample_rate": rate,
+                "batch_size": batch,
+                "pipeline": pipeline,
+                "driver_read_decode_cpu_s_per_eeg_s": costs["driver"],
+                "driver_us_per_drdy": driver["driver_us_per_drdy"],
+                "emulator_cpu_s_per_eeg_s": costs["emulator"],
+                "pipeline_minus_emulator_cpu_s_per_eeg_s": pipeline["cpu_s_per_eeg_s"]
+                - costs["emulator"],
+                "samples_lost": driver["samples_lost"],
+            }
+        )
+    return results
+
+
 def source_configs(directory: Path, seconds: float) -> dict[str, Config]:
     """BrainFlow's synthetic board, and a BDF file of ``seconds`` (8 × 250 Hz) at speed 0."""
     path = directory / "bench.bdf"
@@ -263,6 +314,7 @@ def main() -> None:
         for name, config in source_configs(Path(directory), 250.0 * scale).items():
             seconds = (15.0 if name.startswith("brainflow") else 240.0) * scale
             sources[name] = asyncio.run(measure(config, seconds))
+    ads1299 = ads1299_cases(scale)
     naive = naive_loop(20.0 * scale)
     everyday = results[0]["pipeline"]["cpu_s_per_eeg_s"]
     json.dump(
@@ -272,6 +324,7 @@ def main() -> None:
             "machine": platform.machine(),
             "cases": results,
             "sources": sources,
+            "ads1299_emulated": ads1299,
             "naive_8x250": naive,
             "naive_over_pipeline_8x250": naive["cpu_s_per_eeg_s"] / everyday,
         },
