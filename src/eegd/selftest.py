@@ -14,21 +14,44 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from eegd.bus import EventBus
-from eegd.config import Config, SourceSection
 from eegd.errors import EegdError, RequestRefused
 from eegd.events import SystemEvent, SystemEventKind
 from eegd.plugin import Plugin, Records, Route, RouteRequest
+from eegd.sources.base import SharedSourceOptions
 from eegd.supervisor import Supervisor
 
-__all__ = ["SELFTEST_KINDS", "SelfTestService"]
+__all__ = ["SELFTEST_KINDS", "Configured", "SelfTestService", "SourceSettings"]
 
 logger = logging.getLogger(__name__)
 
 
-def _ads1299(source: SourceSection) -> dict[str, Any]:
+class SourceSettings(Protocol):
+    """The ``[source]`` table as the configuration holds it (``eegd.config.SourceSection``)."""
+
+    @property
+    def kind(self) -> str:
+        """The source kind."""
+
+    @property
+    def options(self) -> Mapping[str, Mapping[str, Any]]:
+        """Each kind's own table, by kind."""
+
+    def shared(self) -> SharedSourceOptions:
+        """The keys every source shares."""
+
+
+class Configured(Protocol):
+    """The daemon's configuration now (``eegd.config.Config``): its ``[source]`` table."""
+
+    @property
+    def source(self) -> SourceSettings:
+        """The ``[source]`` table."""
+
+
+def _ads1299(source: SourceSettings) -> dict[str, Any]:
     from eegd.sources.ads1299.selftest import run_configured_selftest
 
     result = run_configured_selftest(source.shared(), source.options.get("ads1299", {}))
@@ -37,7 +60,7 @@ def _ads1299(source: SourceSection) -> dict[str, Any]:
 
 #: The source kinds with a self-test: each takes the ``[source]`` section and answers with
 #: the JSON-ready result (``passed``, ``sample_rate``, ``channels``).
-SELFTEST_KINDS: Final[Mapping[str, Callable[[SourceSection], dict[str, Any]]]] = {
+SELFTEST_KINDS: Final[Mapping[str, Callable[[SourceSettings], dict[str, Any]]]] = {
     "ads1299": _ads1299,
 }
 
@@ -55,7 +78,7 @@ class SelfTestService:
         bus: EventBus,
         supervisor: Supervisor,
         task: str,
-        config: Callable[[], Config],
+        config: Callable[[], Configured],
         plugins: Mapping[str, Plugin],
     ) -> None:
         self._bus = bus
