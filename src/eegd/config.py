@@ -39,7 +39,7 @@ from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.net.server import ServerSettings
 from eegd.plugins.recorder.settings import RecordingSettings
-from eegd.sources.base import SharedSourceOptions, Source
+from eegd.sources.base import SharedSourceOptions, Source, SourceChoices
 from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import RestartPolicy
 from eegd.validation import convert
@@ -85,6 +85,10 @@ class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
                 table[key] = getattr(self, key)
         table.update({kind: dict(options) for kind, options in self.options.items()})
         return table
+
+    def choices(self) -> SourceChoices:
+        """The rates and channel counts ``kind`` may be set to (None where its device says)."""
+        return load_source_class(self.kind).choices
 
     def shared(self) -> SharedSourceOptions:
         """The keys every source shares, as a source's ``from_options`` takes them."""

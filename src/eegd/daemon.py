@@ -238,10 +238,13 @@ class Daemon:
         }
 
     def source_state(self) -> dict[str, Any]:
-        """``GET /api/source``: the ``[source]`` settings as written, and the session now."""
+        """``GET /api/source``: the ``[source]`` settings as written, what its kind lets one
+        choose (``choices``: the rates and the channel range, null where the device says
+        them), and the session now."""
         session = self.acquisition.session
         return {
             "settings": self.config.source.as_written(),
+            "choices": self.config.source.choices().as_json(),
             "session": None
             if session is None
             else {

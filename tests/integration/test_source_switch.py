@@ -174,3 +174,17 @@ async def test_a_partial_table_merges_with_the_running_settings() -> None:
         assert "sample_rate" not in state["settings"]
         assert state["session"]["sample_rate"] == 250
         assert live.daemon.acquisition.stats().sessions == 3
+
+
+async def test_the_reply_says_what_the_kind_lets_one_choose() -> None:
+    async with live_daemon(SYNTHETIC_250) as live:
+        status, state = await request(live, "GET")
+        assert status == 200
+        assert state["choices"] == {
+            "sample_rate": [250, 500, 1000, 2000, 4000, 8000, 16000],
+            "channels": {"min": 1, "max": 32},
+        }
+        body = {"kind": "brainflow", "brainflow": {"board": "synthetic"}}
+        status, state = await request(live, "PUT", body)
+        assert status == 200, state
+        assert state["choices"] == {"sample_rate": None, "channels": None}  # the board says

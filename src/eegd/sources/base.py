@@ -43,6 +43,7 @@ __all__ = [
     "SampleBlock",
     "SharedSourceOptions",
     "Source",
+    "SourceChoices",
     "SourceEvent",
     "parse_options",
 ]
@@ -75,6 +76,27 @@ class SharedSourceOptions:
     channel_names: tuple[str, ...] | None = None
     batch_size: int = 32
     explicit: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceChoices:
+    """What a kind lets the user choose among the shared keys (``GET /api/source`` shows it).
+
+    ``sample_rates`` are the rates it runs at; ``channels`` the fewest and most channels it
+    reads. None: the device or file says it (a board's channels, a file's rate), so the
+    value is a fact to show, not a setting.
+    """
+
+    sample_rates: tuple[int, ...] | None = None
+    channels: tuple[int, int] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"sample_rate": [250, ...] | null, "channels": {"min": 1, "max": 32} | null}``."""
+        channels = self.channels
+        return {
+            "sample_rate": None if self.sample_rates is None else list(self.sample_rates),
+            "channels": None if channels is None else {"min": channels[0], "max": channels[1]},
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +156,13 @@ class Source(abc.ABC):
     """A device or generator of multichannel EEG at a fixed sample rate.
 
     ``kind`` is the name ``source.kind`` selects it by; ``requires`` the optional
-    dependency it needs, if any (``eegd sources`` lists it).
+    dependency it needs, if any (``eegd sources`` lists it); ``choices`` the rates and
+    channel counts it may be set to (by default none: the device says them).
     """
 
     kind: ClassVar[str]
     requires: ClassVar[OptionalDependency | None] = None
+    choices: ClassVar[SourceChoices] = SourceChoices()
 
     @classmethod
     def from_options(cls, shared: SharedSourceOptions, options: Mapping[str, Any]) -> Source:

@@ -16,7 +16,13 @@ import msgspec
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale
-from eegd.sources.base import SampleBlock, SharedSourceOptions, Source, parse_options
+from eegd.sources.base import (
+    SampleBlock,
+    SharedSourceOptions,
+    Source,
+    SourceChoices,
+    parse_options,
+)
 from eegd.sources.eeg_model import EegModel
 from eegd.sources.montage import MAX_CHANNELS, standard_channel_names
 
@@ -114,6 +120,7 @@ class SyntheticSource(Source):
     """
 
     kind: ClassVar[str] = "synthetic"
+    choices: ClassVar[SourceChoices] = SourceChoices(ADS1299_SAMPLE_RATES, (1, MAX_CHANNELS))
 
     @classmethod
     def from_options(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -36,8 +36,19 @@ from eegd.sources.ads1299.registers import (
     rreg,
     wreg,
 )
-from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes, register_values
-from eegd.sources.base import OptionalDependency, SampleBlock, SharedSourceOptions, Source
+from eegd.sources.ads1299.settings import (
+    MAX_CHIPS,
+    ADS1299Settings,
+    frame_bytes,
+    register_values,
+)
+from eegd.sources.base import (
+    OptionalDependency,
+    SampleBlock,
+    SharedSourceOptions,
+    Source,
+    SourceChoices,
+)
 from eegd.sources.montage import standard_channel_names
 
 __all__ = ["COMMAND_SPEED_HZ", "ADS1299Source"]
@@ -66,6 +77,9 @@ class ADS1299Source(Source):
 
     kind = "ads1299"
     requires = OptionalDependency(extra="ads1299", module="spidev")
+    choices: ClassVar[SourceChoices] = SourceChoices(
+        ADS1299_SAMPLE_RATES, (1, CHANNELS_PER_CHIP * MAX_CHIPS)
+    )
 
     @classmethod
     def from_options(cls, shared: SharedSourceOptions, options: Mapping[str, Any]) -> ADS1299Source:
