@@ -9,6 +9,7 @@ import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
 import { RecordingPanel } from "./recording.js";
 import { AutoScale, FIXED_STEPS_UV, robustAmplitude } from "./scale.js";
 import { SelfTestPanel } from "./selftest.js";
+import { SourcePanel } from "./source.js";
 import { SpectrumView, formatHz } from "./spectrum.js";
 import { StatusModel } from "./status.js";
 import { TraceView, WINDOW_S } from "./traces.js";
@@ -87,6 +88,7 @@ function onText(message) {
     case "system":
       console.info("eegd system event", message.kind, message.detail);
       status.systemEvent(message, performance.now());
+      sourcePanel.systemEvent(message);
       break;
     case "error":
       countError(new ProtocolError(message.code, message.message));
@@ -100,6 +102,7 @@ function onText(message) {
 function onHello(hello) {
   connection.confirm();
   status.helloReceived(hello);
+  sourcePanel.hello(hello);
   const before = view.hello;
   view.hello = hello;
   const newSession =
@@ -117,6 +120,7 @@ function onHello(hello) {
     buildLaneLabels(hello.channels);
     body.dataset.channels = String(hello.channels.length);
     body.dataset.session = hello.session;
+    body.dataset.sampleRate = String(hello.sample_rate);
   }
   if (newSession || spectrumChanged(before?.spectrum, hello.spectrum)) {
     spectrum.reset(hello.spectrum);
@@ -388,8 +392,10 @@ const connection = new Connection(wsUrl, ["filtered_eeg", "fft"], {
   },
 });
 
+const sourcePanel = new SourcePanel(byId("source-settings"));
 bindControls();
 connection.start();
+sourcePanel.start();
 new RecordingPanel(byId("recording")).start();
 new SelfTestPanel(byId("selftest")).start();
 setInterval(updateStatus, STATUS_EVERY_MS);
