@@ -10,7 +10,8 @@ streams in real time, its own thread's CPU counted too), a BDF file played at sp
 the emulated ADS1299 at 8 and 32 channels × 16 kSPS (un-paced, on its virtual clock). For the
 ADS1299, ``bench/ads1299.py``'s ``measure`` adds the driver's read and decode alone and the
 emulator's own cost, so the pipeline's figure can be read without the emulator in it.
-JSON on stdout.
+The recorder at 32 ch × 16 kSPS: the same run with and without a BDF+ recording, the
+difference being the recorder's cost, and the fsyncs it made. JSON on stdout.
 
     python bench/pipeline.py [--seconds-scale 1.0]
 """
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -44,6 +46,7 @@ from eegd.dsp.filters import design_sos, steady_state
 from eegd.dsp.spectrum import BANDS, band_power, decimation_factor, hann_psd
 from eegd.events import Topic
 from eegd.plugins.brain_waves import BrainWaves
+from eegd.plugins.recorder import Recorder
 from eegd.sources.base import SampleBlock, Source
 
 
@@ -115,11 +118,15 @@ async def run_pipeline(case: Case) -> dict[str, Any]:
     return await measure(case_config(case), case.seconds)
 
 
-async def measure(config: Config, seconds: float) -> dict[str, Any]:
-    """Push ``seconds`` of the configured source's EEG through the daemon; CPU and counters."""
+async def measure(config: Config, seconds: float, record: bool = False) -> dict[str, Any]:
+    """Push ``seconds`` of the configured source's EEG through the daemon; CPU and counters.
+
+    With ``record``, a recording runs from the first packet to the last, and the run ends
+    only once the recorder has written every sample.
+    """
     probe = config.build_source()
     sample_rate, batch_size = probe.sample_rate, config.source.batch_size
-    gate = threading.Semaphore(IN_FLIGHT)
+    gate = threading.Semaphore(0 if record else IN_FLIGHT)
     daemon = Daemon(
         config,
         source_factory=lambda: GatedSource(config.build_source(), gate),
@@ -132,6 +139,10 @@ async def measure(config: Config, seconds: float) -> dict[str, Any]:
     ):
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         daemon.start()
+        if record:
+            recorder = await ready_recorder(daemon)
+            await recorder.start({"name": "bench"})
+            gate.release(IN_FLIGHT)
         for _ in range(frames):
             await asyncio.wait_for(filtered.get(), timeout=60)
             gate.release()
@@ -139,6 +150,9 @@ async def measure(config: Config, seconds: float) -> dict[str, Any]:
         assert isinstance(brain_waves, BrainWaves)
         while brain_waves.packets_seen < frames:
             await asyncio.sleep(0)
+        if record:
+            while recorder.stats()["samples_written"] < frames * batch_size:
+                await asyncio.sleep(0.001)
         cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
         while fft.get_nowait() is not None:
             spectra += 1
@@ -258,6 +272,66 @@ def ads1299_cases(scale: float) -> list[dict[str, Any]]:
     return results
 
 
+async def ready_recorder(daemon: Daemon) -> Recorder:
+    """The daemon's recorder once it takes requests."""
+    while True:
+        recorder = daemon.plugins.get("recorder")
+        if isinstance(recorder, Recorder) and recorder.ready:
+            return recorder
+        await asyncio.sleep(0.001)
+
+
+#: The recorder's case: the largest stream, written as BDF+.
+RECORDER_CASE = Case(32, 16000, 512, 15.0)
+
+
+def recorder_case(directory: Path, scale: float) -> dict[str, Any]:
+    """The pipeline at 32 × 16 kSPS with and without a BDF+ recording, and its fsyncs.
+
+    fsyncs are counted by wrapping ``os.fsync`` in this process (the recorder calls it for
+    every sync of a data file or its sidecar).
+    """
+    case = RECORDER_CASE
+    config = load_config(
+        None,
+        {
+            "source.channels": ("", case.channels),
+            "source.sample_rate": ("", case.sample_rate),
+            "source.batch_size": ("", case.batch_size),
+            "source.synthetic.paced": ("", False),
+            "recording.directory": ("", str(directory)),
+            "recording.format": ("", "bdf"),
+        },
+    )
+    seconds = case.seconds * scale
+    idle = asyncio.run(measure(config, seconds))
+    syncs = 0
+    real_fsync = os.fsync
+
+    def counting_fsync(descriptor: int) -> None:
+        nonlocal syncs
+        syncs += 1
+        real_fsync(descriptor)
+
+    os.fsync = counting_fsync
+    try:
+        recording = asyncio.run(measure(config, seconds, record=True))
+    finally:
+        os.fsync = real_fsync
+    return {
+        "channels": case.channels,
+        "sample_rate": case.sample_rate,
+        "batch_size": case.batch_size,
+        "without_recording": idle,
+        "recording_bdf": recording,
+        "recorder_cpu_s_per_eeg_s": recording["cpu_s_per_eeg_s"] - idle["cpu_s_per_eeg_s"],
+        "fsyncs": syncs,
+        "fsyncs_per_wall_s": syncs / recording["wall_s"],
+        "fsyncs_per_eeg_s": syncs / recording["eeg_s"],
+        "bytes_written": sum(path.stat().st_size for path in directory.glob("bench*")),
+    }
+
+
 def source_configs(directory: Path, seconds: float) -> dict[str, Config]:
     """BrainFlow's synthetic board, and a BDF file of ``seconds`` (8 × 250 Hz) at speed 0."""
     path = directory / "bench.bdf"
@@ -315,6 +389,8 @@ def main() -> None:
             seconds = (15.0 if name.startswith("brainflow") else 240.0) * scale
             sources[name] = asyncio.run(measure(config, seconds))
     ads1299 = ads1299_cases(scale)
+    with tempfile.TemporaryDirectory() as directory:
+        recorder = recorder_case(Path(directory), scale)
     naive = naive_loop(20.0 * scale)
     everyday = results[0]["pipeline"]["cpu_s_per_eeg_s"]
     json.dump(
@@ -325,6 +401,7 @@ def main() -> None:
             "cases": results,
             "sources": sources,
             "ads1299_emulated": ads1299,
+            "recorder": recorder,
             "naive_8x250": naive,
             "naive_over_pipeline_8x250": naive["cpu_s_per_eeg_s"] / everyday,
         },
