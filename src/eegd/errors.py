@@ -9,15 +9,18 @@
     └── RequestRefused               a plugin's route refuses a request (HTTP status, code)
 
 Third-party exceptions are translated at the boundary (``raise SourceError(...) from exc``),
-so callers only ever catch these.
+so callers only ever catch these. ``shown`` writes a refused value into a message the way
+every eegd error does.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from types import EllipsisType
 
 __all__ = [
+    "SHOWN_CHARACTERS",
     "ConfigError",
     "EegdError",
     "PluginError",
@@ -25,7 +28,32 @@ __all__ = [
     "RequestRefused",
     "SourceEnded",
     "SourceError",
+    "shortened",
+    "shown",
 ]
+
+#: The longest value an error message repeats.
+SHOWN_CHARACTERS = 40
+
+
+def shown(value: object) -> str:
+    """A value as an error message shows it: ``55`` rather than ``55.0``, huge ones shortened."""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # past Python's int-to-str conversion limit
+            return f"an integer of more than {sys.get_int_max_str_digits()} digits"
+    return shortened(repr(value))
+
+
+def shortened(text: str) -> str:
+    """``text`` cut to ``SHOWN_CHARACTERS``, with "..." where it was cut."""
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 class EegdError(Exception):

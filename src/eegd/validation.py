@@ -18,7 +18,6 @@ messages are never shown, nor parsed. A settings object's own construction check
 
 from __future__ import annotations
 
-import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 from msgspec import inspect as spec
 
-from eegd.errors import ConfigError
+from eegd.errors import ConfigError, shortened, shown
 
 __all__ = ["check", "convert"]
 
@@ -43,16 +42,13 @@ _TYPE_NAMES: Mapping[type, str] = {
     dict: "object",
 }
 
-#: The longest value or key a message repeats.
-_SHOWN_CHARACTERS = 40
-
 
 class _WrongType(ConfigError):
     """A value of another kind than declared (as opposed to one of the kind, out of range)."""
 
     def __init__(self, key: str, expected: str, value: object) -> None:
         got = _TYPE_NAMES.get(type(value), type(value).__name__)
-        problem = f"expected `{expected}`, got `{got}` (value: {_shown(value)})"
+        problem = f"expected `{expected}`, got `{got}` (value: {shown(value)})"
         super().__init__(f"{key or 'config'}: {problem}", key=key or None)
         self.expected = expected
 
@@ -119,7 +115,7 @@ def _check(
             kinds = {type(choice) for choice in info.values}
             if type(value) not in kinds or value not in info.values:
                 allowed = ", ".join(repr(choice) for choice in choices or info.values)
-                raise _refusal(key, f"{_shown(value)} is not allowed (allowed: {allowed})")
+                raise _refusal(key, f"{shown(value)} is not allowed (allowed: {allowed})")
         case spec.NoneType():
             if value is not None:
                 raise _WrongType(key, "null", value)
@@ -141,7 +137,7 @@ def _check(
             if len(value) < low or (high is not None and len(value) > high):
                 lengths = f"{low}..{high}" if high is not None else f"at least {low}"
                 raise _refusal(
-                    key, f"{_shown(value)} is not allowed (allowed: {lengths} characters)"
+                    key, f"{shown(value)} is not allowed (allowed: {lengths} characters)"
                 )
         case _:
             raise TypeError(f"{key}: settings of type {info!r} cannot be checked")
@@ -212,7 +208,7 @@ def _check_range(value: float, info: spec.IntType | spec.FloatType, key: str) ->
     else:
         bounds = ((">=", low), (">", info.gt), ("<=", high), ("<", info.lt))
         allowed = " and ".join(f"{symbol} {bound}" for symbol, bound in bounds if bound is not None)
-    raise _refusal(key, f"{_shown(value)} is out of range (allowed: {allowed})")
+    raise _refusal(key, f"{shown(value)} is out of range (allowed: {allowed})")
 
 
 def _refusal(key: str, problem: str) -> ConfigError:
@@ -220,23 +216,4 @@ def _refusal(key: str, problem: str) -> ConfigError:
 
 
 def _dotted(key: str, name: object) -> str:
-    return f"{key}.{_shortened(str(name))}" if key else _shortened(str(name))
-
-
-def _shown(value: object) -> str:
-    """A value as a message shows it: ``55`` rather than ``55.0``, huge ones shortened."""
-    if isinstance(value, float):
-        short = f"{value:g}"
-        return short if float(short) == value else repr(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        try:
-            return f"an integer of {len(str(abs(value)))} digits"
-        except ValueError:  # past Python's int-to-str conversion limit
-            return f"an integer of more than {sys.get_int_max_str_digits()} digits"
-    return _shortened(repr(value))
-
-
-def _shortened(text: str) -> str:
-    if len(text) <= _SHOWN_CHARACTERS:
-        return text
-    return text[: _SHOWN_CHARACTERS - 3] + "..."
+    return f"{key}.{shortened(str(name))}" if key else shortened(str(name))

@@ -13,7 +13,6 @@ else (and any error scipy raises while designing) is a ``ConfigError`` naming th
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -23,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from eegd.errors import ConfigError
+from eegd.errors import ConfigError, shown
 
 __all__ = [
     "NOTCH_FREQUENCIES",
@@ -45,36 +44,17 @@ _MAX_ORDER = 8
 #: eighth-order high-pass at 16 kHz (its slowest pole is 4e-6 inside).
 POLE_MARGIN = 1e-6
 
-#: The longest value an error message repeats.
-_SHOWN_CHARACTERS = 40
-
-
-def _shown(value: object) -> str:
-    """A value as an error message shows it: ``55`` rather than ``55.0``, huge ones shortened."""
-    if isinstance(value, float):
-        short = f"{value:g}"
-        return short if float(short) == value else repr(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        try:
-            return f"an integer of {len(str(abs(value)))} digits"
-        except ValueError:  # past Python's int-to-str conversion limit
-            return f"an integer of more than {sys.get_int_max_str_digits()} digits"
-    text = repr(value)
-    if len(text) > _SHOWN_CHARACTERS:
-        return text[: _SHOWN_CHARACTERS - 3] + "..."
-    return text
-
 
 def _real(name: str, value: object) -> float:
     """``value`` as a finite float, or ``ConfigError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{name}: {_shown(value)} is not a finite number")
+        raise ConfigError(f"{name}: {shown(value)} is not a finite number")
     try:
         number = float(value)
     except OverflowError:  # an integer beyond the float range
-        raise ConfigError(f"{name}: {_shown(value)} is not a finite number") from None
+        raise ConfigError(f"{name}: {shown(value)} is not a finite number") from None
     if not math.isfinite(number):
-        raise ConfigError(f"{name}: {_shown(value)} is not a finite number")
+        raise ConfigError(f"{name}: {shown(value)} is not a finite number")
     return number
 
 
@@ -87,7 +67,7 @@ def _frequency_or_off(name: str, value: object) -> float | None:
         return None
     if frequency <= 0:
         raise ConfigError(
-            f"{name}: {_shown(value)} is not allowed (allowed: a frequency above 0 Hz, or off)"
+            f"{name}: {shown(value)} is not allowed (allowed: a frequency above 0 Hz, or off)"
         )
     return frequency
 
@@ -125,7 +105,7 @@ class FilterSettings:
         notch = None if self.notch_hz is None else _real("notch_hz", self.notch_hz) or None
         if notch is not None and notch not in NOTCH_FREQUENCIES:
             raise ConfigError(
-                f"notch_hz: {_shown(self.notch_hz)} is not allowed (allowed: 50, 60 or off)"
+                f"notch_hz: {shown(self.notch_hz)} is not allowed (allowed: 50, 60 or off)"
             )
         if (
             isinstance(self.order, bool)
@@ -133,11 +113,11 @@ class FilterSettings:
             or not 1 <= self.order <= _MAX_ORDER
         ):
             raise ConfigError(
-                f"order: {_shown(self.order)} is not allowed (allowed: an integer 1..{_MAX_ORDER})"
+                f"order: {shown(self.order)} is not allowed (allowed: an integer 1..{_MAX_ORDER})"
             )
         notch_q = _real("notch_q", self.notch_q)
         if notch_q <= 0:
-            raise ConfigError(f"notch_q: {_shown(self.notch_q)} is not allowed (allowed: above 0)")
+            raise ConfigError(f"notch_q: {shown(self.notch_q)} is not allowed (allowed: above 0)")
         object.__setattr__(self, "highpass_hz", highpass)
         object.__setattr__(self, "lowpass_hz", lowpass)
         object.__setattr__(self, "notch_hz", notch)
@@ -162,7 +142,7 @@ def design_sos(settings: FilterSettings, sample_rate: float) -> npt.NDArray[np.f
     """
     rate = _real("sample_rate", sample_rate)
     if rate <= 0:
-        raise ConfigError(f"sample_rate: {_shown(sample_rate)} is not allowed (allowed: above 0)")
+        raise ConfigError(f"sample_rate: {shown(sample_rate)} is not allowed (allowed: above 0)")
     order = settings.order
     sections = [np.zeros((0, 6))]
     if settings.highpass_hz is not None:
@@ -202,7 +182,7 @@ def design_sos(settings: FilterSettings, sample_rate: float) -> npt.NDArray[np.f
 
 def _butterworth_refusal(key: str, corner: float, order: int, rate: float) -> str:
     return (
-        f"{key}: {_shown(corner)} Hz is not allowed at {rate:g} Hz sampling with order {order} "
+        f"{key}: {shown(corner)} Hz is not allowed at {rate:g} Hz sampling with order {order} "
         f"(the filter would not be stable this close to 0 Hz or to the Nyquist frequency "
         f"{rate / 2:g} Hz; allowed: a corner further from both, or a lower order)"
     )
@@ -215,7 +195,7 @@ def _notch_refusal(notch: float, quality: float, rate: float) -> str:
     lowest = 2 * notch / rate
     highest = math.pi * notch / (rate * POLE_MARGIN)
     return (
-        f"notch_q: {_shown(quality)} is not allowed at {rate:g} Hz sampling with a {notch:g} Hz "
+        f"notch_q: {shown(quality)} is not allowed at {rate:g} Hz sampling with a {notch:g} Hz "
         f"notch (the notch would not be stable; allowed: about {lowest:.3g} to {highest:.3g})"
     )
 
