@@ -29,7 +29,7 @@ from eegd.events import EegPacket, Event, FftPacket, SystemEvent, SystemEventKin
 from eegd.net.protocol import EegFrame
 from eegd.supervisor import TaskState
 from tests.support.live import live_daemon
-from tests.support.recordings import WrittenRecording, write_recording
+from tests.support.recordings import WrittenRecording, write_recording, write_temperature_only
 from tests.support.timing import scaled
 
 ANNOTATIONS = ((1.5, -1.0, "eyes closed"), (4.25, 0.5, "stimulus"), (8.0, 1.0, "eyes open"))
@@ -265,26 +265,7 @@ def _not_edf(directory: Path) -> Path:
 
 
 def _no_usable_channel(directory: Path) -> Path:
-    import pyedflib
-
-    path = directory / "thermometer.edf"
-    writer = pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDF)
-    writer.setSignalHeaders(
-        [
-            {
-                "label": "Temp",
-                "dimension": "degC",
-                "sample_frequency": 10,
-                "physical_min": 0,
-                "physical_max": 50,
-                "digital_min": -32768,
-                "digital_max": 32767,
-            }
-        ]
-    )
-    writer.writeSamples([np.full(100, 36.6)])
-    writer.close()
-    return path
+    return write_temperature_only(directory / "thermometer.edf")
 
 
 @pytest.mark.parametrize(

@@ -112,3 +112,27 @@ def _header(
         "digital_min": -digital_max - 1,
         "digital_max": digital_max,
     }
+
+
+def write_temperature_only(path: Path, plus: bool = False) -> Path:
+    """An EDF (EDF+ with ``plus``) file whose one signal is a 10 Hz thermometer in °C: a
+    valid file with no channel a player of EEG can use."""
+    writer = pyedflib.EdfWriter(
+        str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS if plus else pyedflib.FILETYPE_EDF
+    )
+    writer.setSignalHeaders(
+        [
+            {
+                "label": "Temp",
+                "dimension": "degC",
+                "sample_frequency": 10,
+                "physical_min": 0,
+                "physical_max": 50,
+                "digital_min": -32768,
+                "digital_max": 32767,
+            }
+        ]
+    )
+    writer.writeSamples([np.full(100, 36.6)])
+    writer.close()
+    return path

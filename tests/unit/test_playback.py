@@ -12,7 +12,7 @@ from eegd.errors import ConfigError, SourceEnded, SourceError
 from eegd.events import SystemEventKind
 from eegd.sources.base import SampleBlock, SharedSourceOptions
 from eegd.sources.playback import PlaybackSettings, PlaybackSource
-from tests.support.recordings import WrittenRecording, write_recording
+from tests.support.recordings import WrittenRecording, write_recording, write_temperature_only
 
 ANNOTATIONS = ((1.5, -1.0, "eyes closed"), (3.25, 0.5, "stimulus"), (7.0, 2.0, "eyes open"))
 FORMATS = ("EDF", "EDF+", "BDF", "BDF+")
@@ -251,26 +251,7 @@ def _discontinuous(directory: Path) -> Path:
 
 
 def _no_voltage(directory: Path) -> Path:
-    import pyedflib
-
-    path = directory / "temperature.edf"
-    writer = pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS)
-    writer.setSignalHeaders(
-        [
-            {
-                "label": "Temp",
-                "dimension": "degC",
-                "sample_frequency": 10,
-                "physical_min": 0,
-                "physical_max": 50,
-                "digital_min": -32768,
-                "digital_max": 32767,
-            }
-        ]
-    )
-    writer.writeSamples([np.full(100, 36.6)])
-    writer.close()
-    return path
+    return write_temperature_only(directory / "temperature.edf", plus=True)
 
 
 @pytest.mark.parametrize(
