@@ -34,6 +34,7 @@ from eegd.bus import EventBus
 from eegd.config import Config
 from eegd.errors import ConfigError, EegdError
 from eegd.events import SystemEvent, SystemEventKind, Topic
+from eegd.metrics import CONTENT_TYPE, Metrics, MetricsSnapshot
 from eegd.net.connections import ConnectionManager
 from eegd.net.server import Server
 from eegd.plugin import (
@@ -126,7 +127,16 @@ class Daemon:
             frame_rates=self._rates,
             settings=config.server.connection_settings(),
         )
-        self.server = Server(self.connections, self, config.server)
+        self.metrics = Metrics(self.metrics_snapshot)
+        """``GET /metrics``: the daemon's own Prometheus registry."""
+        self.connections.frame_written = self.metrics.observe_frame
+        self._lag_probe: asyncio.Task[None] | None = None
+        self.server = Server(
+            self.connections,
+            self,
+            config.server,
+            metrics=lambda: (self.metrics.render(), CONTENT_TYPE),
+        )
 
     def _frame_rates(self, sample_rate: float) -> dict[Topic, float]:
         """Frames per second of each topic, to size client queues in seconds."""
@@ -180,11 +190,17 @@ class Daemon:
         self.supervisor.add(CONNECTIONS_TASK, self.connections.run)
         self.supervisor.add(ACQUISITION_TASK, self.acquisition.run)
         self.supervisor.start()
+        if self._lag_probe is None:
+            self._lag_probe = asyncio.create_task(self.metrics.probe(), name="loop-lag-probe")
 
     async def stop(self) -> None:
         """Announce the shutdown, stop every task and close clients (1001), within 2 s."""
         self.bus.publish(SystemEvent.now(SystemEventKind.SHUTDOWN))
         await self.supervisor.stop(timeout=2.0)
+        if self._lag_probe is not None:
+            self._lag_probe.cancel()
+            await asyncio.gather(self._lag_probe, return_exceptions=True)
+            self._lag_probe = None
         await self.server.stop()
 
     def status(self) -> dict[str, Any]:
@@ -236,6 +252,26 @@ class Daemon:
                 for status in self.supervisor.statuses()
             ],
         }
+
+    def metrics_snapshot(self) -> MetricsSnapshot:
+        """The counters one ``/metrics`` scrape reads: those of ``status()``."""
+        session = self.acquisition.session
+        return MetricsSnapshot(
+            acquisition=self.acquisition.stats(),
+            bus=self.bus.stats(),
+            clients=self.connections.stats(),
+            clients_per_route=self.connections.clients_per_route(),
+            client_drops=self.connections.client_drops(),
+            tasks=self.supervisor.statuses(),
+            source_kind=self.config.source.kind,
+            session=session.id if session else None,
+            sample_rate=session.sample_rate if session else self.config.source.sample_rate,
+            plugins=self.plugin_stats(),
+            http={
+                **self.server.guard.stats.as_dict(),
+                "malformed_requests": self.server.aiohttp_log.count,
+            },
+        )
 
     def source_state(self) -> dict[str, Any]:
         """``GET /api/source``: the ``[source]`` settings as written, what its kind lets one

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -39,6 +40,11 @@ from eegd.net.protocol import (
     ErrorMessage,
     encode_server_message,
 )
+
+#: Where a data frame's header keeps its acquisition stamp, ``monotonic_ns`` (see ``HEADER``).
+_STAMP_OFFSET = 40
+_STAMP = struct.Struct("<Q")
+_STAMP_END = _STAMP_OFFSET + _STAMP.size
 
 __all__ = [
     "PUMP_QUEUE",
@@ -194,6 +200,9 @@ class ConnectionManager:
         self._closed_unread = 0
         self._pump_failures: dict[Topic, int] = dict.fromkeys(Topic, 0)
         self._drops_reported: dict[int, int] = {}
+        self.frame_written: Callable[[int], None] | None = None
+        """Called with a data frame's acquisition stamp (``monotonic_ns``) as the writer
+        hands it to a client socket: the daemon's latency histogram."""
         """Per slow client: its drop count when the last warning was logged."""
         self.commands: CommandRunner | None = None
         """Who carries out command messages; the server, which knows the routes, sets it."""
@@ -265,6 +274,17 @@ class ConnectionManager:
             pump_failures={topic.label: count for topic, count in self._pump_failures.items()},
             client_tasks=len(self._client_tasks),
         )
+
+    def clients_per_route(self) -> dict[str, int]:
+        """Connected clients per WebSocket route (``/ws``, ``/ws/data``, ...)."""
+        counts: dict[str, int] = {}
+        for client in self._fanout.clients.values():
+            counts[client.route] = counts.get(client.route, 0) + 1
+        return counts
+
+    def client_drops(self) -> list[int]:
+        """Frames dropped so far from each connected client's queue, in no order."""
+        return [client.stats.dropped for client in self._fanout.clients.values()]
 
     def dropped(self) -> int:
         """Frames dropped by every client's queue since start, departed clients included."""
@@ -425,6 +445,8 @@ class ConnectionManager:
                     notice = Dropped(frames=tuple(lost_ids), count=lost)
                     await ws.send_str(encode_server_message(notice))
                 if isinstance(payload, bytes):
+                    if self.frame_written is not None and len(payload) >= _STAMP_END:
+                        self.frame_written(_STAMP.unpack_from(payload, _STAMP_OFFSET)[0])
                     await ws.send_bytes(payload)
                 else:
                     await ws.send_str(payload)

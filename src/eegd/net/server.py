@@ -161,8 +161,11 @@ class Server:
         manager: ConnectionManager,
         control: DaemonControl,
         settings: ServerSettings | None = None,
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
     ) -> None:
         self._manager = manager
+        self._metrics = metrics
+        """``GET /metrics`` (a viewer's route): the body and its content type."""
         self._control = control
         self.settings = settings or ServerSettings()
         self.guard = ConnectionGuard(
@@ -186,6 +189,8 @@ class Server:
         for path in FIXED_ROUTES:
             app.router.add_get(path, self._fixed)
         app.router.add_get("/api/status", self._api_status)
+        if self._metrics is not None:
+            app.router.add_get("/metrics", self._serve_metrics)
         for plugin, route in self._control.routes():
             handler = self._plugin_route(plugin, route)
             if route.method == "GET":
@@ -241,6 +246,12 @@ class Server:
 
     async def _api_status(self, request: web.Request) -> web.Response:
         return web.json_response(self._control.status(), dumps=_dumps)
+
+    async def _serve_metrics(self, request: web.Request) -> web.Response:
+        if self._metrics is None:
+            raise web.HTTPNotFound()
+        body, content_type = self._metrics()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     def _plugin_route(
         self, plugin: str, route: Route
