@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.daemon import DaemonProcess, start_daemon_process
+from tests.support.lsl import use_loopback
+
+use_loopback()  # before anything loads pylsl: LSL stays on 127.0.0.1 in every test
 
 
 @pytest.fixture

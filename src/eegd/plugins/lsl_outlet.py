@@ -1,0 +1,245 @@
+"""Publish eegd's EEG and its events as Lab Streaming Layer streams (LabRecorder sees them).
+
+Two outlets: one of type ``EEG`` (float32 µV, the session's channels and nominal rate, the
+XDF meta-data in its description) carrying ``filtered_eeg`` (or ``raw_eeg``), and one of
+type ``Markers`` (strings, irregular rate) carrying every ``marker`` event and the
+recording start/stop and source lost/connected system events. A new session shape closes
+the EEG outlet and opens one with the new shape. Every pylsl call runs in one worker
+thread (``push_chunk`` can block); the hand-off is one call in flight, behind the
+plugin's bounded subscription, which drops its oldest event when LSL falls behind.
+
+LSL's ``local_clock()`` is ``std::chrono::steady_clock``, which on Linux is
+CLOCK_MONOTONIC, the clock of ``EegPacket.monotonic_ns``: a packet's stamp converts to LSL
+time by a division (``tests/integration/test_lsl.py`` checks that the two agree).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from eegd.bus import DropPolicy
+from eegd.errors import ConfigError, PluginError
+from eegd.events import (
+    EegPacket,
+    Event,
+    FilteredEegPacket,
+    MarkerEvent,
+    SystemEvent,
+    SystemEventKind,
+    Topic,
+)
+from eegd.plugin import PluginContext
+
+__all__ = ["LslOutlet", "OutletSettings", "chunk_timestamps", "default_source_id"]
+
+logger = logging.getLogger(__name__)
+
+#: System events that go out on the Markers stream.
+_MARKED_KINDS = frozenset(
+    {
+        SystemEventKind.RECORDING_STARTED,
+        SystemEventKind.RECORDING_STOPPED,
+        SystemEventKind.SOURCE_LOST,
+        SystemEventKind.SOURCE_CONNECTED,
+    }
+)
+_TOPICS = {"filtered_eeg": Topic.FILTERED_EEG, "raw_eeg": Topic.RAW_EEG}
+#: Events the subscription holds before dropping the oldest.
+_QUEUE_SIZE = 512
+
+
+def _import_pylsl() -> Any:
+    try:
+        import pylsl
+    except ImportError as exc:
+        raise PluginError(
+            "plugin 'lsl_outlet': pylsl is not installed; install it with pip install 'eegd[lsl]'"
+        ) from exc
+    return pylsl
+
+
+def default_source_id(config: Mapping[str, Any]) -> str:
+    """A source id from the source kind and its device options, stable across restarts."""
+    source = config.get("source", {})
+    kind = str(source.get("kind", "synthetic"))
+    device = source.get(kind, {})
+    identity = json.dumps(device if isinstance(device, Mapping) else {}, sort_keys=True)
+    return f"eegd-{kind}-{hashlib.sha1(identity.encode()).hexdigest()[:10]}"
+
+
+def chunk_timestamps(monotonic_ns: int, n_samples: int, sample_rate: float) -> list[float]:
+    """LSL times of a block's samples: the last at ``monotonic_ns``, one period apart."""
+    end = monotonic_ns / 1e9
+    return [end - (n_samples - 1 - index) / sample_rate for index in range(n_samples)]
+
+
+class OutletSettings:
+    """``[plugin.lsl_outlet]``: ``topic`` (filtered_eeg or raw_eeg), ``name``, ``source_id``."""
+
+    __slots__ = ("name", "source_id", "topic")
+
+    def __init__(self, topic: str, name: str, source_id: str | None) -> None:
+        self.topic = topic
+        self.name = name
+        self.source_id = source_id
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> OutletSettings:
+        """Validate the options table; a bad value is a ``ConfigError`` naming its key."""
+        unknown = set(options) - {"topic", "name", "source_id"}
+        if unknown:
+            raise ConfigError(f"plugin.lsl_outlet: unknown option {sorted(unknown)[0]!r}")
+        topic = options.get("topic", "filtered_eeg")
+        if topic not in _TOPICS:
+            raise ConfigError(
+                f"plugin.lsl_outlet.topic: {topic!r} is not one of filtered_eeg, raw_eeg"
+            )
+        name = options.get("name", "eegd")
+        if not isinstance(name, str) or not name:
+            raise ConfigError("plugin.lsl_outlet.name: must be a non-empty string")
+        source_id = options.get("source_id")
+        if source_id is not None and (not isinstance(source_id, str) or not source_id):
+            raise ConfigError("plugin.lsl_outlet.source_id: must be a non-empty string")
+        return cls(topic, name, source_id)
+
+    def __repr__(self) -> str:
+        return f"OutletSettings(topic={self.topic!r}, name={self.name!r}, id={self.source_id!r})"
+
+
+class LslOutlet:
+    """The ``lsl_outlet`` plugin: eegd's EEG and events as LSL streams."""
+
+    name: ClassVar[str] = "lsl_outlet"
+    consumes: ClassVar[tuple[Topic, ...]] = (
+        Topic.FILTERED_EEG,
+        Topic.RAW_EEG,
+        Topic.SYSTEM,
+        Topic.MARKER,
+    )
+    produces: ClassVar[tuple[Topic, ...]] = ()
+
+    def __init__(self, settings: OutletSettings) -> None:
+        self.settings = settings
+        self._pylsl = _import_pylsl()
+        self._outlet: Any = None
+        self._markers: Any = None
+        self._shape: tuple[float, tuple[str, ...]] | None = None
+        self._filter: Mapping[str, Any] = {}
+        self._source_id = settings.source_id or "eegd"
+        self._counters = {"outlets_opened": 0, "chunks_pushed": 0, "samples_pushed": 0}
+        self._counters["markers_pushed"] = 0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> LslOutlet:
+        """A plugin configured by ``[plugin.lsl_outlet]``."""
+        return cls(OutletSettings.from_options(options))
+
+    def stats(self) -> Mapping[str, int]:
+        """Outlets opened, chunks, samples and markers pushed."""
+        return dict(self._counters)
+
+    async def run(self, ctx: PluginContext) -> None:
+        """Forward events to the outlets until cancelled."""
+        self._filter = dict(ctx.config.get("filter", {}))
+        self._source_id = self.settings.source_id or default_source_id(ctx.config)
+        topic = _TOPICS[self.settings.topic]
+        wanted = (topic, Topic.SYSTEM, Topic.MARKER)
+        executor = ThreadPoolExecutor(1, thread_name_prefix="eegd-lsl-outlet")
+        loop = asyncio.get_running_loop()
+        try:
+            with ctx.bus.subscribe(
+                wanted, maxsize=_QUEUE_SIZE, policy=DropPolicy.DROP_OLDEST
+            ) as subscription:
+                await loop.run_in_executor(executor, self._open_markers)
+                async for event in subscription:
+                    await loop.run_in_executor(executor, self._handle, event)
+        finally:
+            await asyncio.shield(loop.run_in_executor(executor, self._close))
+            executor.shutdown(wait=True)
+
+    # Everything below runs in the worker thread.
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, EegPacket | FilteredEegPacket):
+            self._push(event)
+        elif isinstance(event, MarkerEvent):
+            self._mark(event.label)
+        elif isinstance(event, SystemEvent):
+            if event.kind is SystemEventKind.SOURCE_CONNECTED:
+                self._close_eeg()  # the next packet opens the session's shape
+            elif event.kind is SystemEventKind.CONFIG_CHANGED and "filter" in event.detail:
+                self._filter = dict(event.detail["filter"])
+            if event.kind in _MARKED_KINDS:
+                detail = json.dumps(dict(event.detail), sort_keys=True, default=str)
+                self._mark(f"{event.kind.value} {detail}")
+
+    def _push(self, packet: EegPacket | FilteredEegPacket) -> None:
+        shape = (packet.sample_rate, packet.channel_names)
+        if self._outlet is None or shape != self._shape:
+            self._close_eeg()
+            self._outlet = self._open_eeg(*shape)
+            self._shape = shape
+        samples: npt.NDArray[np.float32] = np.ascontiguousarray(
+            (packet.samples * np.float32(1e6)).T, dtype=np.float32
+        )
+        n_samples = samples.shape[0]
+        stamps = chunk_timestamps(packet.monotonic_ns, n_samples, packet.sample_rate)
+        self._outlet.push_chunk(samples, stamps)
+        self._counters["chunks_pushed"] += 1
+        self._counters["samples_pushed"] += n_samples
+
+    def _open_eeg(self, rate: float, channels: tuple[str, ...]) -> Any:
+        pylsl = self._pylsl
+        info = pylsl.StreamInfo(
+            self.settings.name, "EEG", len(channels), rate, pylsl.cf_float32, self._source_id
+        )
+        desc = info.desc()
+        desc.append_child("acquisition").append_child_value("manufacturer", "eegd")
+        node = desc.append_child("channels")
+        for label in channels:
+            channel = node.append_child("channel")
+            channel.append_child_value("label", label)
+            channel.append_child_value("unit", "microvolts")
+            channel.append_child_value("type", "EEG")
+        filtering = desc.append_child("filtering")
+        filtering.append_child_value("topic", self.settings.topic)
+        for key, value in sorted(self._filter.items()):
+            filtering.append_child_value(str(key), str(value))
+        self._counters["outlets_opened"] += 1
+        logger.info("LSL outlet %r: %d channels at %g Hz", self.settings.name, len(channels), rate)
+        return pylsl.StreamOutlet(info)
+
+    def _open_markers(self) -> None:
+        pylsl = self._pylsl
+        info = pylsl.StreamInfo(
+            f"{self.settings.name}-markers",
+            "Markers",
+            1,
+            pylsl.IRREGULAR_RATE,
+            pylsl.cf_string,
+            f"{self._source_id}-markers",
+        )
+        info.desc().append_child("acquisition").append_child_value("manufacturer", "eegd")
+        self._markers = pylsl.StreamOutlet(info)
+
+    def _mark(self, text: str) -> None:
+        if self._markers is not None:
+            self._markers.push_sample([text])
+            self._counters["markers_pushed"] += 1
+
+    def _close_eeg(self) -> None:
+        self._outlet = None  # pylsl destroys the outlet when its last reference goes
+        self._shape = None
+
+    def _close(self) -> None:
+        self._close_eeg()
+        self._markers = None

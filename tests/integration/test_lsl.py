@@ -1,0 +1,81 @@
+"""eegd and the Lab Streaming Layer, on loopback, with the LSL peer in another process."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pylsl
+import pytest
+
+from eegd.errors import ConfigError
+from eegd.events import FilteredEegPacket, Topic
+from eegd.plugins.lsl_outlet import LslOutlet, chunk_timestamps, default_source_id
+from tests.support.live import live_daemon
+from tests.support.lsl import start_peer
+from tests.support.waiting import wait_until
+
+FRAMES = 10  # of 32 samples at 250 Hz: 1.3 s of data
+
+
+def test_local_clock_is_the_monotonic_clock() -> None:
+    before = time.monotonic_ns() / 1e9
+    lsl = pylsl.local_clock()
+    after = time.monotonic_ns() / 1e9
+    assert before <= lsl <= after
+
+
+def test_chunk_timestamps_end_at_the_block_stamp() -> None:
+    stamps = chunk_timestamps(10_000_000_000, 4, 250.0)
+    assert stamps == pytest.approx([9.988, 9.992, 9.996, 10.0])
+
+
+def test_source_id_is_stable_per_device() -> None:
+    board = {"source": {"kind": "brainflow", "brainflow": {"board": "cyton", "serial": "/dev/x"}}}
+    assert default_source_id(board) == default_source_id(dict(board))
+    other = {"source": {"kind": "brainflow", "brainflow": {"board": "cyton", "serial": "/dev/y"}}}
+    assert default_source_id(board) != default_source_id(other)
+
+
+def test_bad_options_name_the_key() -> None:
+    with pytest.raises(ConfigError, match="topic"):
+        LslOutlet.from_options({"topic": "fft"})
+
+
+async def test_labrecorder_view_of_filtered_eeg() -> None:
+    name = f"eegd-test-{os.getpid()}"
+    toml = f'plugins = ["voltage_filter", "lsl_outlet"]\n[plugin.lsl_outlet]\nname = "{name}"\n'
+    async with live_daemon(toml, stepped=True) as live:
+        outlet = live.daemon.plugins["lsl_outlet"]
+        assert isinstance(outlet, LslOutlet)
+        await live.release(1)  # the first packet opens the EEG outlet
+        await wait_until(lambda: outlet.stats()["chunks_pushed"] >= 1, timeout=10)
+        batch = live.daemon.config.source.batch_size
+        peer = await start_peer("inlet", "--name", name, "--samples", str(FRAMES * batch))
+        try:
+            await peer.line()  # ready: the inlet has opened the stream
+            with live.daemon.bus.subscribe([Topic.FILTERED_EEG], maxsize=FRAMES + 4) as sub:
+                await live.release(FRAMES)
+                packets = [sub.get_nowait() for _ in range(FRAMES)]
+            result = (await peer.line())["result"]
+        finally:
+            await peer.stop()
+    assert all(isinstance(packet, FilteredEegPacket) for packet in packets)
+    names = list(packets[0].channel_names)
+    assert result["type"] == "EEG"
+    assert result["channel_count"] == len(names)
+    assert result["nominal_srate"] == packets[0].sample_rate
+    assert result["labels"] == names
+    assert result["units"] == ["microvolts"] * len(names)
+    assert result["types"] == ["EEG"] * len(names)
+    assert result["manufacturer"] == "eegd"
+    expected = np.concatenate([packet.samples for packet in packets], axis=1).T * np.float32(1e6)
+    received = np.asarray(result["samples"], dtype=np.float32)
+    assert received.shape == expected.shape  # no gap, nothing extra
+    np.testing.assert_array_equal(received, expected.astype(np.float32))
+    stamps = np.asarray(result["timestamps"]).reshape(FRAMES, batch)
+    acquired = np.asarray([packet.monotonic_ns for packet in packets]) / 1e9
+    assert np.abs(stamps[:, -1] - acquired).max() < 0.002
+    # Within a block, one nominal period apart (a stepped source reads blocks back to back).
+    np.testing.assert_allclose(np.diff(stamps, axis=1), 1 / packets[0].sample_rate, atol=1e-6)
