@@ -42,7 +42,7 @@ from eegd.events import (
 )
 from eegd.sources.base import SampleBlock, Source, SourceEvent
 
-__all__ = ["AcquisitionLoop", "AcquisitionStats", "Session"]
+__all__ = ["AcquisitionLoop", "AcquisitionStats", "Session", "SessionLedger"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,25 @@ class AcquisitionStats:
     samples_acquired: int
     samples_lost: int
     sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLedger:
+    """The running session's part of the ledger: samples the source's clock says are due
+    (the end of its last block), and how many of them came or were lost.
+
+    ``consistent`` holds while ``expected == acquired + lost`` within one packet; a source
+    that repeats or rewinds samples breaks it.
+    """
+
+    expected: int
+    acquired: int
+    lost: int
+    batch_size: int
+
+    @property
+    def consistent(self) -> bool:
+        return abs(self.expected - (self.acquired + self.lost)) <= self.batch_size
 
 
 class AcquisitionLoop:
@@ -102,6 +121,8 @@ class AcquisitionLoop:
         self._sessions = 0
         self._next_frame_id = 0
         self._expected_sample = 0
+        self._session_samples = 0
+        self._session_lost = 0
         self._lead_off: frozenset[str] = frozenset()
         self._session_started = asyncio.Event()
 
@@ -124,6 +145,12 @@ class AcquisitionLoop:
     def stats(self) -> AcquisitionStats:
         """Counters since the daemon started, over every session."""
         return AcquisitionStats(self._frames, self._samples, self._lost, self._sessions)
+
+    def session_ledger(self) -> SessionLedger:
+        """The running session's ledger (all zero before the first session)."""
+        return SessionLedger(
+            self._expected_sample, self._session_samples, self._session_lost, self._batch_size
+        )
 
     async def run(self) -> None:
         """Read the source until cancelled or until it fails (raising ``SourceError``)."""
@@ -193,6 +220,8 @@ class AcquisitionLoop:
         self._session_started = asyncio.Event()
         self._next_frame_id = 0
         self._expected_sample = 0
+        self._session_samples = 0
+        self._session_lost = 0
         self._lead_off = frozenset()
         self._bus.publish(
             SystemEvent.now(
@@ -251,6 +280,7 @@ class AcquisitionLoop:
         if block.first_sample > self._expected_sample:
             missing = block.first_sample - self._expected_sample
             self._lost += missing
+            self._session_lost += missing
             self._bus.publish(
                 SystemEvent.now(
                     SystemEventKind.SAMPLES_LOST,
@@ -290,6 +320,7 @@ class AcquisitionLoop:
         self._expected_sample = block.first_sample + n_samples
         self._frames += 1
         self._samples += n_samples
+        self._session_samples += n_samples
         self._bus.publish(packet)
 
     def _publish_source_event(self, session: Session, event: SourceEvent) -> None:

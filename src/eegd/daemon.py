@@ -210,6 +210,7 @@ class Daemon:
         acquisition = self.acquisition.stats()
         bus = self.bus.stats()
         plugins = self.plugin_stats()
+        ledger = self.acquisition.session_ledger()
         return {
             "source": {
                 "kind": source.kind,
@@ -225,6 +226,12 @@ class Daemon:
                 "samples_acquired": acquisition.samples_acquired,
                 "samples_lost": acquisition.samples_lost,
                 "sessions": acquisition.sessions,
+                "session": {
+                    "expected": ledger.expected,
+                    "acquired": ledger.acquired,
+                    "lost": ledger.lost,
+                },
+                "consistent": ledger.consistent,
             },
             "bus": {
                 topic.label: {
@@ -267,6 +274,7 @@ class Daemon:
             session=session.id if session else None,
             sample_rate=session.sample_rate if session else self.config.source.sample_rate,
             plugins=self.plugin_stats(),
+            ledger_consistent=self.acquisition.session_ledger().consistent,
             http={
                 **self.server.guard.stats.as_dict(),
                 "malformed_requests": self.server.aiohttp_log.count,

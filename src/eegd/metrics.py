@@ -70,6 +70,8 @@ class MetricsSnapshot:
     sample_rate: float
     plugins: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     http: Mapping[str, int] = field(default_factory=dict)
+    ledger_consistent: bool = True
+    """Whether the session's expected samples are acquired + lost, within one packet."""
 
 
 def _counter(
@@ -111,6 +113,11 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
         "eegd_frames_acquired", "Packets the acquisition published.", value=acq.frames_published
     )
     yield CounterMetricFamily("eegd_sessions", "Acquisition sessions started.", value=acq.sessions)
+    yield GaugeMetricFamily(
+        "eegd_ledger_consistent",
+        "1 while the session's expected samples equal acquired + lost, within one packet.",
+        value=float(snap.ledger_consistent),
+    )
     info = InfoMetricFamily("eegd_source", "The running source.", labels=["kind", "session"])
     info.add_metric([snap.source_kind, snap.session or ""], {})
     yield info

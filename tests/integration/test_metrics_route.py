@@ -47,6 +47,22 @@ async def test_counters_move_with_the_released_data() -> None:
             latency = ("eegd_frame_latency_seconds_count", ())
             assert after[latency] - before[latency] >= 5
             assert ("process_resident_memory_bytes", ()) in after
+            assert after[("eegd_ledger_consistent", ())] == 1
+
+
+async def test_the_status_ledger_holds_per_session() -> None:
+    async with live_daemon(stepped=True) as live, aiohttp.ClientSession() as session:
+        batch = live.daemon.config.source.batch_size
+        before = live.daemon.status()["ledger"]["session"]
+        await live.release(4)
+        async with session.get(live.url + "api/status") as response:
+            ledger = (await response.json())["ledger"]
+        assert ledger["consistent"] is True
+        assert ledger["session"]["acquired"] - before["acquired"] == 4 * batch
+        assert (
+            ledger["session"]["expected"]
+            == ledger["session"]["acquired"] + ledger["session"]["lost"]
+        )
 
 
 async def test_the_loop_lag_probe_has_observations() -> None:

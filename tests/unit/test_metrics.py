@@ -6,7 +6,7 @@ import asyncio
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from eegd.acquisition import AcquisitionStats
+from eegd.acquisition import AcquisitionStats, SessionLedger
 from eegd.bus import BusStats, TopicStats
 from eegd.events import Topic
 from eegd.metrics import Metrics, MetricsSnapshot, drop_buckets, probe_loop_lag
@@ -63,6 +63,7 @@ def test_every_counter_is_a_named_sample() -> None:
         ("eegd_frames_acquired_total", ()): 10,
         ("eegd_sessions_total", ()): 2,
         ("eegd_source_up", ()): 1,
+        ("eegd_ledger_consistent", ()): 1,
         ("eegd_source_sample_rate_hertz", ()): 250,
         ("eegd_bus_published_total", (("topic", "raw_eeg"),)): 10,
         ("eegd_bus_dropped_total", (("topic", "raw_eeg"),)): 1,
@@ -133,3 +134,9 @@ async def test_the_loop_lag_probe_observes_each_wake_up() -> None:
     await asyncio.wait_for(enough.wait(), timeout=10)
     probe.cancel()
     assert all(lag >= 0 for lag in observed)
+
+
+def test_the_session_ledger_is_consistent_within_one_packet() -> None:
+    assert SessionLedger(expected=640, acquired=576, lost=64, batch_size=32).consistent
+    assert SessionLedger(expected=640, acquired=576, lost=32, batch_size=32).consistent
+    assert not SessionLedger(expected=640, acquired=640, lost=64, batch_size=32).consistent
