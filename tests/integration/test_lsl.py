@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 
@@ -9,14 +11,19 @@ import numpy as np
 import pylsl
 import pytest
 
+import eegd.client
 from eegd.errors import ConfigError
 from eegd.events import FilteredEegPacket, Topic
+from eegd.net.protocol import EegFrame
 from eegd.plugins.lsl_outlet import LslOutlet, chunk_timestamps, default_source_id
 from tests.support.live import live_daemon
 from tests.support.lsl import start_peer
+from tests.support.lsl_peer import known_value
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 FRAMES = 10  # of 32 samples at 250 Hz: 1.3 s of data
+TOTAL = 512  # samples the amplifier pushes: 1 s at 500 Hz
 
 
 def test_local_clock_is_the_monotonic_clock() -> None:
@@ -79,3 +86,49 @@ async def test_labrecorder_view_of_filtered_eeg() -> None:
     assert np.abs(stamps[:, -1] - acquired).max() < 0.002
     # Within a block, one nominal period apart (a stepped source reads blocks back to back).
     np.testing.assert_allclose(np.diff(stamps, axis=1), 1 / packets[0].sample_rate, atol=1e-6)
+
+
+async def test_lsl_amplifier_feeds_the_websocket_clients() -> None:
+    name = f"amp-{os.getpid()}"
+    peer = await start_peer("outlet", "--name", name, "--channels", "8", "--rate", "500")
+    try:
+        await peer.line()  # ready: the outlet is up
+        toml = (
+            f'plugins = []\n[source]\nkind = "lsl"\n[source.lsl]\nname = "{name}"\n'
+            "resolve_timeout_s = 20\nstall_timeout_s = 30\n"
+        )
+        async with (
+            live_daemon(toml) as live,
+            eegd.client.connect(live.ws_url + "ws", ["raw_eeg"]) as stream,
+        ):
+            source = live.daemon.acquisition.session
+            assert source is not None
+            frames: list[EegFrame] = []
+            pushed = 0
+            while not frames:  # until the client's subscription is in place, a block at a time
+                await peer.send({"push": 32})
+                pushed = (await peer.line())["pushed"]
+                with contextlib.suppress(TimeoutError):
+                    item = await asyncio.wait_for(anext(stream), scaled(1.0))
+                    if isinstance(item, EegFrame):
+                        frames.append(item)
+            await peer.send({"push": TOTAL})
+            pushed = (await peer.line())["pushed"]
+            async for item in stream:
+                if isinstance(item, EegFrame):
+                    frames.append(item)
+                    if item.first_sample + item.samples_uv.shape[1] >= pushed - 31:
+                        break
+            hello = stream.hello
+    finally:
+        await peer.stop()
+    assert hello is not None
+    assert hello.sample_rate == 500
+    assert hello.channels == tuple(f"L{index + 1}" for index in range(8))
+    firsts = [frame.first_sample for frame in frames]
+    sizes = [frame.samples_uv.shape[1] for frame in frames]
+    assert firsts == [firsts[0] + sum(sizes[:i]) for i in range(len(frames))]  # in order, no gap
+    received = np.concatenate([frame.samples_uv for frame in frames], axis=1)
+    indices = np.arange(firsts[0], firsts[0] + received.shape[1])
+    expected = np.array([[known_value(int(i), c) for i in indices] for c in range(8)])
+    np.testing.assert_allclose(received, expected, rtol=1e-5, atol=1e-3)
