@@ -24,7 +24,6 @@ import abc
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, cast, runtime_checkable
 
@@ -41,6 +40,7 @@ from eegd.events import (
     SystemEventKind,
     Topic,
 )
+from eegd.extensions import registered
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -281,12 +281,12 @@ def load_plugin_class(name: str) -> PluginClass:
 
     Any failure (unknown name, import error, not a plugin) raises ``PluginError`` naming it.
     """
-    found = entry_points(group=ENTRY_POINT_GROUP, name=name)
-    if not found:
+    entry = registered(ENTRY_POINT_GROUP).get(name)
+    if entry is None:
         known = ", ".join(available_plugins()) or "none installed"
         raise PluginError(f"plugin {name!r}: not found (available: {known})")
     try:
-        plugin_class = next(iter(found)).load()
+        plugin_class = entry.load()
     except Exception as exc:
         raise PluginError(f"plugin {name!r}: failed to load: {exc}") from exc
     for attribute in ("name", "consumes", "produces", "run", "from_options"):
@@ -310,4 +310,4 @@ def plugin_routes(plugin_class: PluginClass) -> list[Route]:
 
 def available_plugins() -> list[str]:
     """Names of the plugins installed through the ``eegd.plugins`` entry-point group, sorted."""
-    return sorted({entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(registered(ENTRY_POINT_GROUP))

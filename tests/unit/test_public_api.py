@@ -26,6 +26,7 @@ MODULES = [
     "eegd.events",
     "eegd.bus",
     "eegd.plugin",
+    "eegd.extensions",
     "eegd.supervisor",
     "eegd.clock",
     "eegd.acquisition",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 
 from eegd.errors import ConfigError, SourceError
+from eegd.extensions import registered
 from eegd.sources.base import OptionalDependency, Source
 
 __all__ = [
@@ -27,13 +27,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "eegd.sources"
 
 
-def _entry_points() -> dict[str, EntryPoint]:
-    return {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
-
-
 def available_kinds() -> list[str]:
     """Every installed source kind, sorted, whether or not its dependency is installed."""
-    return sorted(_entry_points())
+    return sorted(registered(ENTRY_POINT_GROUP))
 
 
 def load_source_class(kind: str) -> type[Source]:
@@ -42,7 +38,7 @@ def load_source_class(kind: str) -> type[Source]:
     An unknown ``kind`` raises ``ConfigError`` listing the available kinds; an import
     failure, or an object that is not a ``Source`` class, raises ``SourceError`` naming it.
     """
-    entry = _entry_points().get(kind)
+    entry = registered(ENTRY_POINT_GROUP).get(kind)
     if entry is None:
         known = ", ".join(available_kinds()) or "none installed"
         raise ConfigError(f"source.kind: {kind!r} is not a source (available: {known})")
