@@ -95,6 +95,9 @@ batch_size = 25
 
 [source.brainflow]
 board = "synthetic"
+
+[spectrum]
+window_s = 1.0
 """
 
 
@@ -113,7 +116,7 @@ async def test_brainflows_synthetic_board_streams_to_a_websocket_client() -> Non
                     frames.append(item)
                 elif isinstance(item, FftPacket):
                     spectra.append(item)
-                if sum(frame.n_samples for frame in frames) >= 5 * rate and spectra:
+                if sum(frame.n_samples for frame in frames) >= 2 * rate and spectra:
                     break
         hello = stream.hello
         dropped = stream.frames_dropped

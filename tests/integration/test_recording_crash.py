@@ -55,7 +55,7 @@ async def test_after_kill_9_the_recording_is_recovered_up_to_the_last_second(
     daemon = start_daemon_process("--config", str(config))
     try:
         await wait_until(lambda: started(daemon, "crashed"))
-        await wait_until(lambda: samples_written(daemon) >= 5 * 250, timeout=30)
+        await wait_until(lambda: samples_written(daemon) >= 2 * 250, timeout=30)
         written = samples_written(daemon)
         daemon.process.send_signal(signal.SIGKILL)
         daemon.process.wait(timeout=scaled(10))

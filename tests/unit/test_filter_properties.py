@@ -8,6 +8,7 @@ changes nothing) or accepted, and then the filter's output stays finite.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -84,10 +85,13 @@ NUMERIC_BODIES = st.dictionaries(
 )
 
 
+@functools.cache
 def white_noise(rate: float, seed: int = 0) -> npt.NDArray[np.float64]:
-    """2 s of 20 µV white noise on a 50 mV electrode offset, in volts."""
+    """2 s of 20 µV white noise on a 50 mV electrode offset, in volts (made once, read-only)."""
     rng = np.random.default_rng(seed)
-    return 0.05 + rng.normal(0.0, 20e-6, (CHANNELS, int(2 * rate)))
+    noise = 0.05 + rng.normal(0.0, 20e-6, (CHANNELS, int(2 * rate)))
+    noise.flags.writeable = False
+    return noise
 
 
 def packets(volts: npt.NDArray[np.float64], rate: float, first: int = 0) -> list[EegPacket]:
