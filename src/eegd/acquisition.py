@@ -13,9 +13,17 @@ driver alike. A failure publishes ``source_lost`` with the kind and the error; t
 supervisor's ``task_failed`` that follows says when the source is tried again.
 
 What a source reports at a sample (``SampleBlock.events``: a file's annotations) is published
-as ``system`` events just before the packet holding that sample, stamped with the sample's
-time. A finite source that ends (``SourceEnded``) gets a ``source_ended`` event and the task
-finishes; the session and everything downstream stay up.
+as ``system`` events, and what it marks (``SampleBlock.markers``: annotations, an LSL marker
+stream) as ``marker`` events, just before the packet that carries them, stamped with their
+sample's time, so the recorder places a marker at its sample. A finite source that ends
+(``SourceEnded``) gets a ``source_ended`` event and the task finishes; the session and
+everything downstream stay up.
+
+A stream that comes back after a loss (the same ``Source.stream_id``, its blocks stamped
+with ``stream_time``) starts a new session; the samples its clock says went by between the
+last sample of the old session and the first of the new one are counted as lost (the
+ledger's ``samples_lost``) and published as a ``samples_lost`` event of the new session
+(``before_session``: the session they followed).
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from eegd.events import (
     sample_timestamps,
     wall_clock_us,
 )
-from eegd.sources.base import SampleBlock, Source, SourceEvent
+from eegd.sources.base import SampleBlock, Source, SourceEvent, SourceMarker
 
 __all__ = ["AcquisitionLoop", "AcquisitionStats", "Session", "SessionLedger"]
 
@@ -60,6 +68,19 @@ class Session:
     """Wall-clock µs of sample 0; sample i is stamped ``time_anchor_us + i / sample_rate``."""
     physical_range: tuple[tuple[float, float], ...] | None = None
     """Each channel's (min, max) in volts, for a source that declares it (``Source``)."""
+    stream_id: str | None = None
+    """The stream the source reads, when it names one (``Source.stream_id``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _StreamEnd:
+    """Where the last session of a named stream stopped: for the gap to the next one."""
+
+    stream_id: str
+    session: str
+    time: float
+    """The stream's time just after its last published sample (seconds, monotonic)."""
+    sample_rate: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +145,7 @@ class AcquisitionLoop:
         self._session_samples = 0
         self._session_lost = 0
         self._lead_off: frozenset[str] = frozenset()
+        self._stream_end: _StreamEnd | None = None
         self._session_started = asyncio.Event()
 
     def reconfigure(self, batch_size: int, kind: str) -> None:
@@ -214,6 +236,7 @@ class AcquisitionLoop:
             channel_names=source.channel_names,
             time_anchor_us=wall_clock_us(),
             physical_range=source.physical_range,
+            stream_id=source.stream_id,
         )
         self._sessions += 1
         self._session_started.set()
@@ -277,6 +300,8 @@ class AcquisitionLoop:
         pending.release()
         if session is not self.session:
             return
+        if self._next_frame_id == 0 and block.stream_time is not None:
+            self._count_gap_before(session, block.stream_time)
         if block.first_sample > self._expected_sample:
             missing = block.first_sample - self._expected_sample
             self._lost += missing
@@ -303,6 +328,8 @@ class AcquisitionLoop:
             )
         for event in block.events:
             self._publish_source_event(session, event)
+        for marker in block.markers:
+            self._publish_marker(session, marker)
         n_samples = block.n_samples
         packet = EegPacket.create(
             frame_id=self._next_frame_id,
@@ -321,17 +348,50 @@ class AcquisitionLoop:
         self._frames += 1
         self._samples += n_samples
         self._session_samples += n_samples
+        if block.stream_time is not None and session.stream_id is not None:
+            self._stream_end = _StreamEnd(
+                session.stream_id,
+                session.id,
+                block.stream_time + n_samples / session.sample_rate,
+                session.sample_rate,
+            )
         self._bus.publish(packet)
 
-    def _publish_source_event(self, session: Session, event: SourceEvent) -> None:
-        """A source's event as a ``system`` event, stamped with its sample's time.
-
-        An annotation is a marker too, so the recorder writes it into the recording and
-        clients of the ``marker`` topic see it as they see the ones marked by hand.
-        """
-        stamp = int(
-            sample_timestamps(session.time_anchor_us, event.sample, 1, session.sample_rate)[0]
+    def _count_gap_before(self, session: Session, stream_time: float) -> None:
+        """The samples a returning stream's clock says passed since its last session ended."""
+        end = self._stream_end
+        if end is None or (end.stream_id, end.sample_rate) != (
+            session.stream_id,
+            session.sample_rate,
+        ):
+            return
+        missing = round((stream_time - end.time) * session.sample_rate)
+        if missing <= 0:
+            return
+        self._lost += missing
+        self._bus.publish(
+            SystemEvent.now(
+                SystemEventKind.SAMPLES_LOST,
+                session=session.id,
+                first_sample=0,
+                count=missing,
+                next_frame_id=0,
+                before_session=end.session,
+            )
         )
+        logger.warning(
+            "stream %s came back after %d samples (%.3f s)",
+            end.stream_id,
+            missing,
+            missing / session.sample_rate,
+        )
+
+    def _stamp(self, session: Session, sample: int) -> int:
+        """The wall-clock µs of ``sample`` of ``session``."""
+        return int(sample_timestamps(session.time_anchor_us, sample, 1, session.sample_rate)[0])
+
+    def _publish_source_event(self, session: Session, event: SourceEvent) -> None:
+        """A source's event as a ``system`` event, stamped with its sample's time."""
         detail = {
             **event.detail,
             "session": session.id,
@@ -339,16 +399,22 @@ class AcquisitionLoop:
             "frame_id": self._next_frame_id,
         }
         self._bus.publish(
-            SystemEvent(kind=event.kind, detail=MappingProxyType(detail), timestamp=stamp)
-        )
-        if event.kind is SystemEventKind.ANNOTATION:
-            duration = event.detail.get("duration_s")
-            self._bus.publish(
-                MarkerEvent(
-                    label=str(event.detail.get("text", "")),
-                    timestamp=stamp,
-                    duration_s=float(duration) if duration is not None else None,
-                    sample=event.sample,
-                    session=session.id,
-                )
+            SystemEvent(
+                kind=event.kind,
+                detail=MappingProxyType(detail),
+                timestamp=self._stamp(session, event.sample),
             )
+        )
+
+    def _publish_marker(self, session: Session, marker: SourceMarker) -> None:
+        """A source's marker on the ``marker`` topic, stamped with its sample's time, so the
+        recorder writes it at that sample and clients see it as one marked by hand."""
+        self._bus.publish(
+            MarkerEvent(
+                label=marker.label,
+                timestamp=self._stamp(session, marker.sample),
+                duration_s=marker.duration_s,
+                sample=marker.sample,
+                session=session.id,
+            )
+        )

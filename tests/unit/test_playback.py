@@ -88,6 +88,10 @@ def test_annotations_travel_with_the_block_holding_their_sample(
         assert event.detail["onset_s"] == pytest.approx(onset)
         assert event.detail["duration_s"] == (None if duration < 0 else pytest.approx(duration))
         assert event.detail["text"] == text
+    markers = [marker for block in blocks for marker in block.markers]
+    assert [(marker.sample, marker.label, marker.duration_s) for marker in markers] == [
+        (event.sample, event.detail["text"], event.detail["duration_s"]) for _, event in found
+    ]
 
 
 def test_the_last_block_is_short_and_then_the_file_ends(tmp_path: Path) -> None:

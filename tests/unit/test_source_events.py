@@ -19,11 +19,12 @@ from eegd.events import (
     Topic,
     sample_timestamps,
 )
-from eegd.sources.base import SampleBlock, Source, SourceEvent
+from eegd.sources.base import SampleBlock, Source, SourceEvent, SourceMarker
 
 
 class FiniteSource(Source):
-    """``blocks`` blocks of 10 samples, with an annotation at sample 25, then the end."""
+    """``blocks`` blocks of 10 samples, with an annotation at sample 25, then the end; the
+    block of samples 30..39 marks sample 28 (a marker stream runs behind the samples)."""
 
     def __init__(self, blocks: int = 5) -> None:
         self._blocks = blocks
@@ -54,8 +55,9 @@ class FiniteSource(Source):
             for _ in range(1)
             if first <= 25 < first + 10
         )
+        markers = (SourceMarker(28, "blink", 0.25),) if first == 30 else ()
         raw = np.zeros((2, 10), dtype=np.int32)
-        return SampleBlock(first, raw, raw.astype(np.float32), events=events)
+        return SampleBlock(first, raw, raw.astype(np.float32), events=events, markers=markers)
 
     def close(self) -> None:
         self.closed = True
@@ -125,16 +127,21 @@ async def test_a_declared_physical_range_is_announced_with_the_session() -> None
     assert loop.session.physical_range == ((-1e-3, 1e-3), (-2e-3, 2e-3))
 
 
-async def test_an_annotation_is_a_marker_at_its_sample_too() -> None:
+async def test_a_source_marker_is_a_marker_event_at_its_sample() -> None:
     bus = EventBus()
-    markers = bus.subscribe([Topic.MARKER], maxsize=100)
+    markers = bus.subscribe([Topic.MARKER, Topic.RAW_EEG], maxsize=100)
     loop = AcquisitionLoop(bus, FiniteSource, batch_size=10)
     await asyncio.wait_for(loop.run(), timeout=10)
-    marker = markers.get_nowait()
+    seen = []
+    while (event := markers.get_nowait()) is not None:
+        seen.append(event)
+    assert [type(event).__name__ for event in seen] == ["EegPacket"] * 3 + ["MarkerEvent"] + [
+        "EegPacket"
+    ] * 2  # just before the packet that carries it
+    marker = seen[3]
     assert isinstance(marker, MarkerEvent)
     assert loop.session is not None
-    assert (marker.label, marker.sample, marker.session) == ("blink", 25, loop.session.id)
-    assert marker.duration_s is None
-    stamp = sample_timestamps(loop.session.time_anchor_us, 25, 1, loop.session.sample_rate)
+    assert (marker.label, marker.sample, marker.session) == ("blink", 28, loop.session.id)
+    assert marker.duration_s == 0.25
+    stamp = sample_timestamps(loop.session.time_anchor_us, 28, 1, loop.session.sample_rate)
     assert marker.timestamp == int(stamp[0])
-    assert markers.get_nowait() is None

@@ -14,8 +14,15 @@ sample (16,000 hand-offs a second at 16 kHz). A loop-side batcher would duplicat
 carry-over for every source and still need a blocking wait underneath.
 
 A block may carry ``SourceEvent``s (a file's annotations, a loop back to its start), which
-the acquisition loop publishes as ``system`` events stamped with their sample; a finite
-source raises ``SourceEnded`` once it has delivered its last sample.
+the acquisition loop publishes as ``system`` events stamped with their sample, and
+``SourceMarker``s (a file's annotations, an LSL marker stream's samples), which it publishes
+on the ``marker`` topic at their sample, so the recorder writes them where they belong; a
+finite source raises ``SourceEnded`` once it has delivered its last sample.
+
+A source with a clock of its own (LSL's stream timestamps) says when each block's first
+sample was taken (``SampleBlock.stream_time``) and which stream it reads
+(``Source.stream_id``): when the same stream comes back after a loss, the acquisition loop
+counts the samples its clock says went by in between as lost.
 
 Each source class is found by its ``kind`` in ``eegd.sources.registry`` and builds itself
 with ``from_options(shared, options)``: ``shared`` holds the ``[source]`` keys every source
@@ -45,6 +52,7 @@ __all__ = [
     "Source",
     "SourceChoices",
     "SourceEvent",
+    "SourceMarker",
     "parse_options",
 ]
 
@@ -129,6 +137,20 @@ class SourceEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceMarker:
+    """A moment the source marks at one of its samples, published as a ``marker`` event.
+
+    ``sample`` is the index (since the source opened) of the sample at that moment; it may
+    lie in an earlier block than the one that carries it (a marker stream runs apart from
+    the samples) or a later one. ``label`` is its text, ``duration_s`` its length if any.
+    """
+
+    sample: int
+    label: str
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SampleBlock:
     """Consecutive samples from a source, channels × samples.
 
@@ -137,7 +159,10 @@ class SampleBlock:
     ``raw`` holds the ADC counts and ``volts`` the same samples in volts. ``lead_off``
     names the electrodes (channel names) whose lead-off detection trips at the block's
     end; None when the source cannot tell. ``events`` are what the source reports at
-    samples of this block (most blocks carry none).
+    samples of this block, ``markers`` the moments it marks (most blocks carry none).
+    ``stream_time`` is the source's own time of the first sample, in seconds of the
+    monotonic clock (``time.monotonic``, which is LSL's ``local_clock``); None when the
+    source keeps no clock of its own.
     """
 
     first_sample: int
@@ -145,6 +170,8 @@ class SampleBlock:
     volts: npt.NDArray[np.float32]
     lead_off: frozenset[str] | None = None
     events: tuple[SourceEvent, ...] = ()
+    markers: tuple[SourceMarker, ...] = ()
+    stream_time: float | None = None
 
     @property
     def n_samples(self) -> int:
@@ -190,6 +217,16 @@ class Source(abc.ABC):
 
         A board that reports volts, or a file, declares the span its int32 counts cover;
         the recorder quantises over it. None (the default): ``raw`` are the ADC's own counts.
+        """
+        return None
+
+    @property
+    def stream_id(self) -> str | None:
+        """What identifies the stream read across reconnections (an LSL ``source_id``).
+
+        Known once open. When a session of the same stream follows a lost one and its
+        blocks carry ``stream_time``, the samples in between are counted as lost. None (the
+        default): each open starts a stream of its own.
         """
         return None
 

@@ -4,7 +4,8 @@ The file's channels, names, rate, units and annotations are device facts (``eegd
 reads them). ``speed`` 1 plays in real time, 4 four times faster, 0 as fast as the pipeline
 takes it; pacing follows a ``BlockingClock`` from ``open``, so no drift accumulates and tests
 run in virtual time. Each annotation travels with the block that holds its onset sample, as
-an ``annotation`` event (onset sample and seconds, duration, text).
+an ``annotation`` event (onset sample and seconds, duration, text) and as a marker at that
+sample (its text the label), so a recording of the played file keeps it.
 
 At the end of the file the source raises ``SourceEnded``: the acquisition loop publishes
 ``source_ended`` and the daemon serves on. With ``loop`` the file starts again in the same
@@ -34,6 +35,7 @@ from eegd.sources.base import (
     SharedSourceOptions,
     Source,
     SourceEvent,
+    SourceMarker,
     parse_options,
 )
 from eegd.sources.edf import Annotation, EdfRecording, open_recording
@@ -253,6 +255,7 @@ class PlaybackSource(Source):
             n_samples = min(n_samples, length - first)
         pieces = []
         events: list[SourceEvent] = []
+        markers: list[SourceMarker] = []
         position = first
         while position < first + n_samples:
             offset = position % length
@@ -266,7 +269,10 @@ class PlaybackSource(Source):
                     )
                 )
             pieces.append(recording.digital(offset, offset + take))
-            events.extend(self._annotations(position - offset, offset, offset + take))
+            for onset, item in self._annotations(offset, offset + take):
+                sample = position - offset + onset
+                events.append(_annotation_event(sample, onset, item))
+                markers.append(SourceMarker(sample, item.text, item.duration_s))
             position += take
         raw = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
         self._position = position
@@ -274,36 +280,42 @@ class PlaybackSource(Source):
             rate = recording.sample_rate * self._settings.speed
             self._wait_until(self._opened_at + position / rate)
         return SampleBlock(
-            first_sample=first, raw=raw, volts=recording.to_volts(raw), events=tuple(events)
+            first_sample=first,
+            raw=raw,
+            volts=recording.to_volts(raw),
+            events=tuple(events),
+            markers=tuple(markers),
         )
 
     def close(self) -> None:
         """Stop playing; reading again needs ``open``. Safe to call twice."""
         self._recording = None
 
-    def _annotations(self, file_start: int, start: int, stop: int) -> list[SourceEvent]:
-        """Events for the annotations whose onset falls in the file's samples ``start:stop``."""
+    def _annotations(self, start: int, stop: int) -> list[tuple[int, Annotation]]:
+        """The annotations whose onset falls in the file's samples ``start:stop``, each with
+        its onset sample in the file."""
         samples = self._onsets.samples
         first, last = bisect.bisect_left(samples, start), bisect.bisect_left(samples, stop)
-        return [
-            SourceEvent(
-                SystemEventKind.ANNOTATION,
-                file_start + onset,
-                MappingProxyType(
-                    {
-                        "onset_sample": onset,
-                        "onset_s": annotation.onset_s,
-                        "duration_s": annotation.duration_s,
-                        "text": annotation.text,
-                    }
-                ),
-            )
-            for onset, annotation in zip(
-                samples[first:last], self._onsets.annotations[first:last], strict=True
-            )
-        ]
+        return list(zip(samples[first:last], self._onsets.annotations[first:last], strict=True))
 
     def _wait_until(self, deadline: float) -> None:
         delay = deadline - self._clock.monotonic()
         if delay > 0:
             self._clock.sleep(delay)
+
+
+def _annotation_event(sample: int, onset: int, annotation: Annotation) -> SourceEvent:
+    """The ``annotation`` event of ``annotation``, at ``onset`` in the file and ``sample``
+    of the stream."""
+    return SourceEvent(
+        SystemEventKind.ANNOTATION,
+        sample,
+        MappingProxyType(
+            {
+                "onset_sample": onset,
+                "onset_s": annotation.onset_s,
+                "duration_s": annotation.duration_s,
+                "text": annotation.text,
+            }
+        ),
+    )
