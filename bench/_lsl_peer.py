@@ -12,8 +12,15 @@ once set up; an inlet then reads ``{"start_ns", "end_ns"}``, measures and prints
 the outlet pushes until ``--seconds`` have passed. Set ``LSLAPICFG`` to keep LSL's discovery
 on loopback (fanout.py does).
 
+``inlet --eegd`` reads eegd's own outlet (the ``lsl_outlet`` plugin) instead: its samples are
+EEG, not chunk numbers, so a chunk's end is where the samples received reach a multiple of
+``--batch`` (eegd pushes one packet per chunk), its last sample carries the acquisition's
+stamp of the packet, and a lost packet shows as a jump of more than half a packet between
+consecutive stamps (samples are one period apart within a packet).
+
     python bench/_lsl_peer.py outlet --name S --channels 8 --rate 16000 --batch 512 --seconds 60
     python bench/_lsl_peer.py inlet --name S --channels 8 --batch 512
+    python bench/_lsl_peer.py inlet --eegd --name eegd-bench --channels 8 --batch 512
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any
 import numpy as np
 import pylsl
 
-__all__ = ["main", "run_inlet", "run_outlet"]
+__all__ = ["main", "run_eegd_inlet", "run_inlet", "run_outlet"]
 
 #: How long an inlet waits for the outlet to be found and to open its stream.
 RESOLVE_TIMEOUT_S = 15.0
@@ -79,19 +86,25 @@ def read_window(window: dict[str, int]) -> None:
         window["start_ns"] = int(span["start_ns"])
 
 
+def open_inlet(predicate: str) -> tuple[pylsl.StreamInlet, dict[str, int]]:
+    """The inlet of the stream matching ``predicate``, and the window the parent will send;
+    prints the ready line."""
+    found = pylsl.resolve_bypred(predicate, 1, RESOLVE_TIMEOUT_S)
+    if not found:
+        raise SystemExit(f"no LSL stream with {predicate} within {RESOLVE_TIMEOUT_S} s")
+    inlet = pylsl.StreamInlet(found[0], max_buflen=10)
+    inlet.open_stream(timeout=RESOLVE_TIMEOUT_S)
+    window: dict[str, int] = {}
+    threading.Thread(target=read_window, args=(window,), daemon=True).start()
+    emit({"ready": {}})
+    return inlet, window
+
+
 def run_inlet(name: str, channels: int, batch: int, deadline_s: float) -> dict[str, Any]:
     """Pull chunks until the parent's window is over; latency of each chunk's last sample."""
     deadline = time.monotonic() + deadline_s
-    found = pylsl.resolve_byprop("name", name, timeout=RESOLVE_TIMEOUT_S)
-    if not found:
-        raise SystemExit(f"LSL stream {name!r} not found within {RESOLVE_TIMEOUT_S} s")
-    inlet = pylsl.StreamInlet(found[0], max_buflen=10)
-    inlet.open_stream(timeout=RESOLVE_TIMEOUT_S)
+    inlet, window = open_inlet(f"name='{name}'")
     buffer = np.empty((4 * batch, channels), dtype=np.float32)
-    window: dict[str, int] = {}
-    reader = threading.Thread(target=read_window, args=(window,), daemon=True)
-    reader.start()
-    emit({"ready": {}})
     last_index = float(batch - 1)
     frames = gaps = reordered = 0
     last_id = -1
@@ -128,6 +141,48 @@ def run_inlet(name: str, channels: int, batch: int, deadline_s: float) -> dict[s
     }
 
 
+def run_eegd_inlet(name: str, batch: int, deadline_s: float) -> dict[str, Any]:
+    """Pull eegd's EEG outlet until the parent's window is over; latency of packet ends."""
+    deadline = time.monotonic() + deadline_s
+    inlet, window = open_inlet(f"name='{name}' and type='EEG'")
+    period = 1.0 / inlet.info(timeout=RESOLVE_TIMEOUT_S).nominal_srate()
+    buffer = np.empty((4 * batch, inlet.channel_count), dtype=np.float32)
+    received = frames = gaps = 0
+    previous: float | None = None
+    latencies: list[float] = []
+    while time.monotonic() < deadline:
+        _, stamps = inlet.pull_chunk(
+            timeout=PULL_TIMEOUT_S,
+            max_samples=buffer.shape[0],
+            dest_obj=buffer,
+            min_samples=1,
+            as_numpy=True,
+        )
+        now = pylsl.local_clock()
+        now_ns = int(now * 1e9)
+        if "start_ns" in window and now_ns > window["end_ns"]:
+            break
+        if len(stamps) == 0:
+            continue
+        if previous is not None:
+            steps = np.diff(np.concatenate(([previous], stamps)))
+            gaps += int(np.sum(np.rint(steps[steps > batch * period / 2] / (batch * period))))
+        previous = float(stamps[-1])
+        received += len(stamps)
+        if "start_ns" not in window or now_ns < window["start_ns"]:
+            continue
+        frames += len(stamps) // batch
+        if received % batch == 0:
+            latencies.append(now - previous)
+    inlet.close_stream()
+    return {
+        "frames": [frames],
+        "gaps": [gaps],
+        "reordered": 0,
+        "latency_ns": [round(value * 1e9) for value in latencies],
+    }
+
+
 def main() -> None:
     """Parse the role and its flags, run it, print the result as one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -141,9 +196,12 @@ def main() -> None:
     outlet.add_argument("--rate", type=float, required=True, help="samples/s per channel")
     outlet.add_argument("--seconds", type=float, required=True, help="how long to push")
     inlet.add_argument("--deadline-s", type=float, default=300.0, help="hard cap on run time")
+    inlet.add_argument("--eegd", action="store_true", help="read eegd's own EEG outlet")
     args = parser.parse_args()
     if args.role == "outlet":
         run_outlet(args.name, args.channels, args.rate, args.batch, args.seconds)
+    elif args.eegd:
+        emit({"result": run_eegd_inlet(args.name, args.batch, args.deadline_s)})
     else:
         emit({"result": run_inlet(args.name, args.channels, args.batch, args.deadline_s)})
 

@@ -6,10 +6,13 @@ on ``/ws/data`` run in separate processes (``_ws_clients.py``, at most
 measured: frames/s per client, lost frames (gaps in frame ids, the server's drop counters),
 latency from the acquisition loop's publish (``monotonic_ns`` in the frame header) to receipt,
 and the CPU of every process from /proc. The reference is the same stream shape through
-pylsl (``_lsl_peer.py``: one outlet process, N inlet processes, latency from push). One JSON
-document on stdout, progress and a summary table on stderr.
+pylsl (``_lsl_peer.py``: one outlet process, N inlet processes, latency from push). The
+``eegd-lsl`` cases measure eegd's own LSL outlet (the ``lsl_outlet`` plugin) against that
+reference: latency from the acquisition's stamp of a packet to an external pylsl inlet. One
+JSON document on stdout (with the p99 ratios to LSL), progress and a summary table on stderr.
 
-    python bench/fanout.py [--duration 15] [--warmup 2] [--systems eegd,lsl] [--cases "8x16000 N=1"]
+    python bench/fanout.py [--duration 15] [--warmup 2] [--systems eegd,lsl,eegd-lsl]
+                           [--cases "8x16000 N=1"]
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ CASES = (
     Case("lsl", FAST, 1),
     Case("lsl", FAST, 10),
     Case("lsl", KIOSK, 1),
+    Case("eegd-lsl", FAST, 1),
+    Case("eegd-lsl", KIOSK, 1),
 )
 
 
@@ -332,21 +337,25 @@ def status_drops(status: dict[str, Any]) -> tuple[int, int]:
     return int(status["clients"]["dropped"]), int(status["bus"]["filtered_eeg"]["dropped"])
 
 
+async def start_daemon(group: Children, config: Path, shape: Shape) -> tuple[Child, str]:
+    """A daemon configured by ``config`` streaming ``shape``, and its base URL (ending in /)."""
+    daemon = await group.start(
+        "eegd",
+        *("-m", "eegd.cli", "run", "--config", str(config), "--host", "127.0.0.1"),
+        *("--port", "0", "--log-level", "warning", "--channels", str(shape.channels)),
+        *("--sample-rate", str(shape.sample_rate), "--batch-size", str(shape.batch_size)),
+    )
+    url = (await daemon.read_line(READY_TIMEOUT_S)).strip()
+    return daemon, url if url.endswith("/") else url + "/"
+
+
 async def run_eegd(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """One daemon, ``case.clients`` clients; the measured window's numbers."""
     shape = case.shape
     config = workdir / "eegd.toml"
     config.write_text(f"[server]\nmax_clients = {max(128, case.clients + 16)}\n")
     async with children(workdir) as group, aiohttp.ClientSession() as session:
-        daemon = await group.start(
-            "eegd",
-            *("-m", "eegd.cli", "run", "--config", str(config), "--host", "127.0.0.1"),
-            *("--port", "0", "--log-level", "warning", "--channels", str(shape.channels)),
-            *("--sample-rate", str(shape.sample_rate), "--batch-size", str(shape.batch_size)),
-        )
-        url = (await daemon.read_line(READY_TIMEOUT_S)).strip()
-        if not url.endswith("/"):
-            url += "/"
+        daemon, url = await start_daemon(group, config, shape)
         ws_url = "ws" + url.removeprefix("http") + "ws/data"
         deadline = args.warmup + args.duration + READY_TIMEOUT_S + REPORT_GRACE_S
         clients = [
@@ -452,6 +461,60 @@ async def run_lsl(case: Case, args: argparse.Namespace, workdir: Path) -> dict[s
     }
 
 
+async def run_eegd_lsl(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """A daemon with its ``lsl_outlet``, one pylsl inlet process on it; the window's numbers.
+
+    Latency runs from the acquisition's stamp of a packet (the LSL time eegd gives its last
+    sample) to the inlet's receipt: filter, bus, the outlet's thread and LSL itself.
+    """
+    shape = case.shape
+    lsl_config = workdir / "lsl_api.cfg"
+    lsl_config.write_text(LSL_LOOPBACK_CONFIG)
+    env = {**os.environ, "LSLAPICFG": str(lsl_config)}
+    name = f"eegd-fanout-{os.getpid()}-outlet-{shape.label}"
+    config = workdir / "eegd.toml"
+    config.write_text(
+        'plugins = ["voltage_filter", "brain_waves", "recorder", "lsl_outlet"]\n'
+        f'[plugin.lsl_outlet]\nname = "{name}"\n'
+    )
+    deadline = args.warmup + args.duration + READY_TIMEOUT_S + REPORT_GRACE_S
+    async with children(workdir, env) as group, aiohttp.ClientSession() as session:
+        daemon, url = await start_daemon(group, config, shape)
+        inlet = await group.start(
+            "lsl-inlet",
+            *(str(BENCH_DIR / "_lsl_peer.py"), "inlet", "--eegd", "--name", name),
+            *("--channels", str(shape.channels), "--batch", str(shape.batch_size)),
+            *("--deadline-s", str(deadline)),
+        )
+        await inlet.read_json("ready", READY_TIMEOUT_S)
+        pids = {"daemon": [daemon.pid], "inlets": [inlet.pid], "harness": [os.getpid()]}
+        _, _, cpu = await measure_window([inlet], pids, args.warmup, args.duration)
+        status = await daemon_status(session, url)
+        result = await inlet.read_json("result", REPORT_GRACE_S)
+    summary = receiver_summary([result], args.duration)
+    return {
+        "system": "eegd-lsl",
+        "key": case.key,
+        **shape_fields(shape),
+        "clients": case.clients,
+        "client_processes": 1,
+        **summary,
+        "drops": summary["gaps"],
+        "samples_lost": status["ledger"]["samples_lost"],
+        "outlet": status["plugins"].get("lsl_outlet", {}),
+        "cpu_percent": {
+            "daemon": round(cpu["daemon"][0], 1),
+            "inlets_total": round(cpu["inlets"][0], 1),
+            "harness": round(cpu["harness"][0], 1),
+            "others": round(cpu["others"][0], 1),
+        },
+    }
+
+
+#: What runs each system's cases.
+RUNNERS = {"eegd": run_eegd, "lsl": run_lsl, "eegd-lsl": run_eegd_lsl}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -490,13 +553,13 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def ratios(results: Sequence[dict[str, Any]]) -> dict[str, float | None]:
-    """eegd's p99 over LSL's p99 for every key measured by both."""
+def ratios(results: Sequence[dict[str, Any]], system: str = "eegd") -> dict[str, float | None]:
+    """``system``'s p99 over LSL's p99 for every key measured by both."""
     lsl = {result["key"]: result for result in results if result["system"] == "lsl"}
     out: dict[str, float | None] = {}
     for result in results:
         reference = lsl.get(result["key"])
-        if result["system"] != "eegd" or reference is None:
+        if result["system"] != system or reference is None:
             continue
         ours, theirs = result["latency_ms"]["p99"], reference["latency_ms"]["p99"]
         out[result["key"]] = round(ours / theirs, 2) if ours and theirs else None
@@ -529,15 +592,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     systems = set(args.systems.split(","))
     results = []
     skipped = {}
-    if "lsl" in systems and machine()["pylsl"].startswith("unavailable"):
-        skipped["lsl"] = "pylsl is not importable; install it with: .venv/bin/pip install pylsl"
-        systems.discard("lsl")
+    if machine()["pylsl"].startswith("unavailable"):
+        for system in {"lsl", "eegd-lsl"} & systems:
+            skipped[system] = "pylsl is not importable; install it with: pip install 'eegd[lsl]'"
+            systems.discard(system)
     keys = {key.strip() for key in args.cases.split(",") if key.strip()}
     for case in CASES:
         if case.system not in systems or (keys and case.key not in keys):
             continue
         print(f"fanout: {case.system} {case.key} ...", file=sys.stderr, flush=True)
-        runner = run_eegd if case.system == "eegd" else run_lsl
+        runner = RUNNERS[case.system]
         with tempfile.TemporaryDirectory(prefix="eegd-fanout-") as workdir:
             result = await runner(case, args, Path(workdir))
         latency = result["latency_ms"]
@@ -560,6 +624,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "skipped": skipped,
         "cases": results,
         "p99_ratio_eegd_over_lsl": ratios(results),
+        "p99_ratio_eegd_outlet_over_lsl": ratios(results, "eegd-lsl"),
     }
 
 
@@ -571,7 +636,11 @@ def main() -> None:
     parser.add_argument(
         "--clients-per-process", type=int, default=100, help="most WebSocket clients per process"
     )
-    parser.add_argument("--systems", default="eegd,lsl", help="comma-separated: eegd, lsl")
+    parser.add_argument(
+        "--systems",
+        default="eegd,lsl,eegd-lsl",
+        help="comma-separated: eegd, lsl, eegd-lsl (eegd's own LSL outlet)",
+    )
     parser.add_argument(
         "--cases", default="", help='only these keys, comma-separated, e.g. "8x16000 N=1"'
     )
@@ -585,6 +654,10 @@ def main() -> None:
     print()
     print(table(report["cases"]), file=sys.stderr)
     print(f"p99 eegd / LSL: {report['p99_ratio_eegd_over_lsl']}", file=sys.stderr)
+    print(
+        f"p99 eegd's LSL outlet / LSL: {report['p99_ratio_eegd_outlet_over_lsl']}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":
