@@ -30,6 +30,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -100,15 +101,12 @@ def open_inlet(predicate: str) -> tuple[pylsl.StreamInlet, dict[str, int]]:
     return inlet, window
 
 
-def run_inlet(name: str, channels: int, batch: int, deadline_s: float) -> dict[str, Any]:
-    """Pull chunks until the parent's window is over; latency of each chunk's last sample."""
-    deadline = time.monotonic() + deadline_s
-    inlet, window = open_inlet(f"name='{name}'")
+def pulls(
+    inlet: pylsl.StreamInlet, window: dict[str, int], channels: int, batch: int, deadline: float
+) -> Iterator[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], float, bool]]:
+    """Each non-empty pull until the window is over: samples, stamps, receipt time (LSL),
+    and whether it was received inside the window."""
     buffer = np.empty((4 * batch, channels), dtype=np.float32)
-    last_index = float(batch - 1)
-    frames = gaps = reordered = 0
-    last_id = -1
-    latencies: list[float] = []
     while time.monotonic() < deadline:
         samples, stamps = inlet.pull_chunk(
             timeout=PULL_TIMEOUT_S,
@@ -121,7 +119,31 @@ def run_inlet(name: str, channels: int, batch: int, deadline_s: float) -> dict[s
         now_ns = int(now * 1e9)
         if "start_ns" in window and now_ns > window["end_ns"]:
             break
-        if len(stamps) == 0 or "start_ns" not in window or now_ns < window["start_ns"]:
+        if len(stamps):
+            yield samples, stamps, now, "start_ns" in window and now_ns >= window["start_ns"]
+    inlet.close_stream()
+
+
+def inlet_result(frames: int, gaps: int, reordered: int, latencies: list[float]) -> dict[str, Any]:
+    """An inlet's report, in the shape of the WebSocket clients' (one receiver)."""
+    return {
+        "frames": [frames],
+        "gaps": [gaps],
+        "reordered": reordered,
+        "latency_ns": [round(value * 1e9) for value in latencies],
+    }
+
+
+def run_inlet(name: str, channels: int, batch: int, deadline_s: float) -> dict[str, Any]:
+    """Pull chunks until the parent's window is over; latency of each chunk's last sample."""
+    deadline = time.monotonic() + deadline_s
+    inlet, window = open_inlet(f"name='{name}'")
+    last_index = float(batch - 1)
+    frames = gaps = reordered = 0
+    last_id = -1
+    latencies: list[float] = []
+    for samples, stamps, now, measured in pulls(inlet, window, channels, batch, deadline):
+        if not measured:
             continue
         for row in np.flatnonzero(samples[:, 1] == last_index):
             chunk_id = int(samples[row, 0])
@@ -132,55 +154,29 @@ def run_inlet(name: str, channels: int, batch: int, deadline_s: float) -> dict[s
             last_id = max(last_id, chunk_id)
             frames += 1
             latencies.append(now - float(stamps[row]))
-    inlet.close_stream()
-    return {
-        "frames": [frames],
-        "gaps": [gaps],
-        "reordered": reordered,
-        "latency_ns": [round(value * 1e9) for value in latencies],
-    }
+    return inlet_result(frames, gaps, reordered, latencies)
 
 
 def run_eegd_inlet(name: str, batch: int, deadline_s: float) -> dict[str, Any]:
     """Pull eegd's EEG outlet until the parent's window is over; latency of packet ends."""
     deadline = time.monotonic() + deadline_s
     inlet, window = open_inlet(f"name='{name}' and type='EEG'")
-    period = 1.0 / inlet.info(timeout=RESOLVE_TIMEOUT_S).nominal_srate()
-    buffer = np.empty((4 * batch, inlet.channel_count), dtype=np.float32)
+    packet_s = batch / inlet.info(timeout=RESOLVE_TIMEOUT_S).nominal_srate()
     received = frames = gaps = 0
     previous: float | None = None
     latencies: list[float] = []
-    while time.monotonic() < deadline:
-        _, stamps = inlet.pull_chunk(
-            timeout=PULL_TIMEOUT_S,
-            max_samples=buffer.shape[0],
-            dest_obj=buffer,
-            min_samples=1,
-            as_numpy=True,
-        )
-        now = pylsl.local_clock()
-        now_ns = int(now * 1e9)
-        if "start_ns" in window and now_ns > window["end_ns"]:
-            break
-        if len(stamps) == 0:
-            continue
-        if previous is not None:
-            steps = np.diff(np.concatenate(([previous], stamps)))
-            gaps += int(np.sum(np.rint(steps[steps > batch * period / 2] / (batch * period))))
+    for _, stamps, now, measured in pulls(inlet, window, inlet.channel_count, batch, deadline):
+        steps = np.diff(stamps, prepend=stamps[0] if previous is None else previous)
         previous = float(stamps[-1])
+        ended = (received + len(stamps)) // batch - received // batch
         received += len(stamps)
-        if "start_ns" not in window or now_ns < window["start_ns"]:
+        if not measured:
             continue
-        frames += len(stamps) // batch
+        gaps += int(np.rint(steps[steps > packet_s / 2] / packet_s).sum())
+        frames += ended
         if received % batch == 0:
             latencies.append(now - previous)
-    inlet.close_stream()
-    return {
-        "frames": [frames],
-        "gaps": [gaps],
-        "reordered": 0,
-        "latency_ns": [round(value * 1e9) for value in latencies],
-    }
+    return inlet_result(frames, gaps, 0, latencies)
 
 
 def main() -> None:
