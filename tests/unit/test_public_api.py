@@ -51,6 +51,9 @@ MODULES = [
     "eegd.sources.registry",
     "eegd.sources.synthetic",
     "eegd.sources.brainflow",
+    "eegd.sources.brainflow.boards",
+    "eegd.sources.brainflow.log_bridge",
+    "eegd.sources.brainflow.source",
     "eegd.sources.edf",
     "eegd.sources.playback",
 ]

@@ -1,26 +1,19 @@
-"""Any board BrainFlow supports (OpenBCI Cyton and Ganglion, Muse, its synthetic board, ...).
+"""The BrainFlow source: the EEG rows of any board BrainFlow supports, as eegd samples.
 
-The board is named as BrainFlow's ``BoardIds`` spells it, case-insensitively and without the
-``_BOARD`` suffix (``cyton_daisy``), or by its numeric id. Its sample rate, EEG rows and
-channel names are device facts: the ones the user did not set come from BrainFlow's board
-description, and one the user set that differs is a ``ConfigError``. BrainFlow reports µV,
-which become volts; the int32 counts are those of a 24-bit converter over the declared
-physical range (±187.5 mV by default, an ADS1299 at gain 24, the chip of OpenBCI's boards).
-
-BrainFlow's own log goes to eegd's logger ``eegd.sources.brainflow.board``; its timestamp row
-is kept as the device clock of each sample (``clock_anchor``, ``last_device_time``), while
-eegd's timestamps stay based on sample indices. Every BrainFlow error becomes a
-``SourceError`` carrying BrainFlow's message, so the supervisor's back-off reconnects.
+Channels, rate and names are device facts (see ``boards``); one the user set that differs
+is a ``ConfigError``. BrainFlow reports µV, which become volts; the int32 counts are those of
+a 24-bit converter over the declared physical range (±187.5 mV by default, an ADS1299 at
+gain 24, the chip of OpenBCI's boards). BrainFlow's timestamp row is kept as the device
+clock of each sample (``clock_anchor``, ``last_device_time``), while eegd's timestamps stay
+based on sample indices. Every BrainFlow error becomes a ``SourceError`` carrying
+BrainFlow's message, so the supervisor's back-off reconnects.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
-import os
-import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -38,122 +31,20 @@ from eegd.sources.base import (
     Source,
     parse_options,
 )
+from eegd.sources.brainflow.boards import BoardFacts, board_facts, board_shim, resolve_board
+from eegd.sources.brainflow.log_bridge import install_log_bridge
 
-__all__ = [
-    "DEFAULT_PHYSICAL_RANGE_UV",
-    "BoardFacts",
-    "BrainFlowOptions",
-    "BrainFlowSettings",
-    "BrainFlowSource",
-    "board_facts",
-    "board_names",
-    "install_log_bridge",
-    "resolve_board",
-]
+__all__ = ["DEFAULT_PHYSICAL_RANGE_UV", "BrainFlowOptions", "BrainFlowSettings", "BrainFlowSource"]
 
-logger = logging.getLogger(__name__)
-board_logger = logging.getLogger(f"{__name__}.board")
-"""Where BrainFlow's own log lines go."""
+logger = logging.getLogger("eegd.sources.brainflow")
 
 #: The physical range of every channel unless set: ±187.5 mV, an ADS1299 at gain 24.
 DEFAULT_PHYSICAL_RANGE_UV: Final = 187_500.0
 
-_INSTALL_HINT = "install it with: pip install 'eegd[brainflow]'"
-_NO_BOARD: Final = -100
-"""``BoardIds.NO_BOARD``, a placeholder rather than a board."""
 _DRIFT_LOG_S: Final = 60.0
 """Seconds of samples between two debug lines comparing BrainFlow's clock with the count."""
 _POLL_S: Final = 0.05
 """The longest wait between two looks at BrainFlow's buffer while samples are missing."""
-
-
-def _brainflow() -> Any:
-    """The ``brainflow.board_shim`` module, imported on first use (it is an optional extra)."""
-    try:
-        from brainflow import board_shim
-    except ImportError as exc:
-        raise ConfigError(
-            f"source.kind: brainflow needs the brainflow package; {_INSTALL_HINT}"
-        ) from exc
-    return board_shim
-
-
-def board_names() -> tuple[str, ...]:
-    """Every board name ``resolve_board`` accepts, lower case, without ``_board``."""
-    return tuple(
-        _short_name(board.name) for board in _brainflow().BoardIds if board.value != _NO_BOARD
-    )
-
-
-def _short_name(enum_name: str) -> str:
-    return enum_name.lower().removesuffix("_board")
-
-
-def resolve_board(board: str | int) -> int:
-    """BrainFlow's numeric board id for a name (``"cyton_daisy"``, ``"MUSE_2"``) or an id."""
-    ids = _brainflow().BoardIds
-    if isinstance(board, bool) or not isinstance(board, str | int):
-        raise ConfigError(f"board: {board!r} is not allowed (allowed: a board name or id)")
-    text = str(board).strip()
-    if re.fullmatch(r"-?\d+", text):
-        number = int(text)
-        if number != _NO_BOARD and number in {member.value for member in ids}:
-            return number
-        numbers = ", ".join(str(member.value) for member in ids if member.value != _NO_BOARD)
-        raise ConfigError(f"board: {number} is not a BrainFlow board id (allowed: {numbers})")
-    wanted = text.upper()
-    for member in ids:
-        if member.value != _NO_BOARD and wanted in (
-            member.name,
-            member.name.removesuffix("_BOARD"),
-        ):
-            return int(member.value)
-    names = board_names()
-    close = difflib.get_close_matches(text.lower(), names, n=3)
-    hint = f"did you mean {' or '.join(close)}? " if close else ""
-    raise ConfigError(
-        f"board: {text!r} is not a BrainFlow board ({hint}allowed: {', '.join(names)})"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class BoardFacts:
-    """What BrainFlow's board description says about a board's EEG stream."""
-
-    board_id: int
-    name: str
-    sample_rate: float
-    eeg_rows: tuple[int, ...]
-    """Rows of ``get_board_data``'s array that hold EEG, in channel order."""
-    channel_names: tuple[str, ...]
-    timestamp_row: int | None
-
-
-def board_facts(board_id: int) -> BoardFacts:
-    """The EEG rows, names and rate of a board, from BrainFlow's description of it."""
-    board_shim = _brainflow()
-    try:
-        description = board_shim.BoardShim.get_board_descr(board_id)
-    except board_shim.BrainFlowError as exc:
-        raise ConfigError(
-            f"board: BrainFlow has no description of board {board_id}: {exc}"
-        ) from exc
-    name = _short_name(board_shim.BoardIds(board_id).name)
-    rows = tuple(int(row) for row in description.get("eeg_channels", ()))
-    if not rows:
-        raise ConfigError(f"board: {name} has no EEG channels")
-    labels = str(description.get("eeg_names", "")).split(",")
-    if len(labels) != len(rows) or not all(labels):
-        labels = [f"EEG{index + 1}" for index in range(len(rows))]
-    timestamp_row = description.get("timestamp_channel")
-    return BoardFacts(
-        board_id=board_id,
-        name=name,
-        sample_rate=float(description["sampling_rate"]),
-        eeg_rows=rows,
-        channel_names=tuple(labels),
-        timestamp_row=None if timestamp_row is None else int(timestamp_row),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +112,7 @@ class BrainFlowSettings:
 
     def input_params(self) -> Any:
         """BrainFlow's ``BrainFlowInputParams`` for this board."""
-        params = _brainflow().BrainFlowInputParams()
+        params = board_shim().BrainFlowInputParams()
         params.serial_port = self.serial_port
         params.mac_address = self.mac_address
         params.ip_address = self.ip_address
@@ -345,17 +236,17 @@ class BrainFlowSource(Source):
         """Prepare the BrainFlow session and start streaming; ``SourceError`` if it fails."""
         if self._board is not None:
             raise SourceError(f"brainflow {self._facts.name} board is already open")
-        board_shim = _brainflow()
+        shim = board_shim()
         install_log_bridge()
         self._closing.clear()
         self._position = 0
         self.clock_anchor = self.last_device_time = None
-        board = board_shim.BoardShim(self._facts.board_id, self._settings.input_params())
+        board = shim.BoardShim(self._facts.board_id, self._settings.input_params())
         with self._translated("cannot open"):
             try:
                 board.prepare_session()
                 board.start_stream()
-            except board_shim.BrainFlowError:
+            except shim.BrainFlowError:
                 _release(board)
                 raise
         self._board = board
@@ -469,73 +360,19 @@ class _Translated:
         return None
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and isinstance(exc, _brainflow().BrainFlowError):
+        if exc is not None and isinstance(exc, board_shim().BrainFlowError):
             raise SourceError(f"{self._prefix}: {exc}") from exc
 
 
 def _release(board: Any) -> None:
     """Stop and release a board, logging (not raising) what BrainFlow refuses."""
-    board_shim = _brainflow()
+    shim = board_shim()
     try:
         if board.is_prepared():
             try:
                 board.stop_stream()
-            except board_shim.BrainFlowError:
+            except shim.BrainFlowError:
                 pass  # not streaming yet: releasing the session is what matters
             board.release_session()
-    except board_shim.BrainFlowError as exc:
+    except shim.BrainFlowError as exc:
         logger.warning("brainflow could not release the board: %s", exc)
-
-
-# BrainFlow's board logger is one per process and writes to a file; a pipe turns that file
-# into a stream of lines that a daemon thread passes on to ``board_logger``.
-_LINE = re.compile(r"^\[[^\]]*\] \[[^\]]*\] \[(?P<level>\w+)\] (?P<message>.*)$")
-_LEVELS: Final = {
-    "trace": logging.DEBUG,
-    "debug": logging.DEBUG,
-    "info": logging.DEBUG,  # BrainFlow's info is chatty (it prints its parameters as JSON)
-    "warning": logging.WARNING,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-}
-_bridge_lock = threading.Lock()
-_bridge_installed = False
-
-
-def install_log_bridge() -> None:
-    """Send BrainFlow's board log to ``board_logger`` (once per process).
-
-    BrainFlow's verbosity follows the logger's: everything when it logs debug, warnings
-    and errors otherwise.
-    """
-    global _bridge_installed
-    board_shim = _brainflow()
-    with _bridge_lock:
-        if not _bridge_installed:
-            read_end, write_end = os.pipe()
-            os.set_inheritable(write_end, False)
-            board_shim.BoardShim.set_log_file(f"/proc/self/fd/{write_end}")
-            threading.Thread(
-                target=_forward, args=(read_end,), name="brainflow-log", daemon=True
-            ).start()
-            _bridge_installed = True
-        levels = board_shim.LogLevels
-        verbose = board_logger.isEnabledFor(logging.DEBUG)
-        board_shim.BoardShim.set_log_level(levels.LEVEL_TRACE if verbose else levels.LEVEL_WARN)
-
-
-def _forward(read_end: int) -> None:
-    level = logging.DEBUG
-    for line in _lines(read_end):
-        match = _LINE.match(line)
-        if match is not None:
-            level = _LEVELS.get(match["level"].lower(), logging.INFO)
-            line = match["message"]
-        board_logger.log(level, "%s", line)
-
-
-def _lines(read_end: int) -> Iterator[str]:
-    with os.fdopen(read_end, "rb") as pipe:
-        for raw in pipe:
-            yield raw.decode("utf-8", "replace").rstrip()

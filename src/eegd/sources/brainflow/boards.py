@@ -1,0 +1,111 @@
+"""BrainFlow's boards by name: ``BoardIds`` names and ids, and each board's EEG facts.
+
+A board is named as BrainFlow's ``BoardIds`` spells it, case-insensitively and without the
+``_BOARD`` suffix (``cyton_daisy``), or by its numeric id; its rate, EEG rows and channel
+names come from BrainFlow's board description. BrainFlow is imported on first use, since
+it is an optional extra.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from eegd.errors import ConfigError
+
+__all__ = ["BoardFacts", "board_facts", "board_names", "board_shim", "resolve_board"]
+
+_INSTALL_HINT = "install it with: pip install 'eegd[brainflow]'"
+_NO_BOARD: Final = -100
+"""``BoardIds.NO_BOARD``, a placeholder rather than a board."""
+
+
+def board_shim() -> Any:
+    """The ``brainflow.board_shim`` module, imported on first use (it is an optional extra)."""
+    try:
+        from brainflow import board_shim as shim
+    except ImportError as exc:
+        raise ConfigError(
+            f"source.kind: brainflow needs the brainflow package; {_INSTALL_HINT}"
+        ) from exc
+    return shim
+
+
+def board_names() -> tuple[str, ...]:
+    """Every board name ``resolve_board`` accepts, lower case, without ``_board``."""
+    return tuple(
+        _short_name(board.name) for board in board_shim().BoardIds if board.value != _NO_BOARD
+    )
+
+
+def _short_name(enum_name: str) -> str:
+    return enum_name.lower().removesuffix("_board")
+
+
+def resolve_board(board: str | int) -> int:
+    """BrainFlow's numeric board id for a name (``"cyton_daisy"``, ``"MUSE_2"``) or an id."""
+    ids = board_shim().BoardIds
+    if isinstance(board, bool) or not isinstance(board, str | int):
+        raise ConfigError(f"board: {board!r} is not allowed (allowed: a board name or id)")
+    text = str(board).strip()
+    if re.fullmatch(r"-?\d+", text):
+        number = int(text)
+        if number != _NO_BOARD and number in {member.value for member in ids}:
+            return number
+        numbers = ", ".join(str(member.value) for member in ids if member.value != _NO_BOARD)
+        raise ConfigError(f"board: {number} is not a BrainFlow board id (allowed: {numbers})")
+    wanted = text.upper()
+    for member in ids:
+        if member.value != _NO_BOARD and wanted in (
+            member.name,
+            member.name.removesuffix("_BOARD"),
+        ):
+            return int(member.value)
+    names = board_names()
+    close = difflib.get_close_matches(text.lower(), names, n=3)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ConfigError(
+        f"board: {text!r} is not a BrainFlow board ({hint}allowed: {', '.join(names)})"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFacts:
+    """What BrainFlow's board description says about a board's EEG stream."""
+
+    board_id: int
+    name: str
+    sample_rate: float
+    eeg_rows: tuple[int, ...]
+    """Rows of ``get_board_data``'s array that hold EEG, in channel order."""
+    channel_names: tuple[str, ...]
+    timestamp_row: int | None
+
+
+def board_facts(board_id: int) -> BoardFacts:
+    """The EEG rows, names and rate of a board, from BrainFlow's description of it."""
+    shim = board_shim()
+    try:
+        description = shim.BoardShim.get_board_descr(board_id)
+    except shim.BrainFlowError as exc:
+        raise ConfigError(
+            f"board: BrainFlow has no description of board {board_id}: {exc}"
+        ) from exc
+    name = _short_name(shim.BoardIds(board_id).name)
+    rows = tuple(int(row) for row in description.get("eeg_channels", ()))
+    if not rows:
+        raise ConfigError(f"board: {name} has no EEG channels")
+    labels = str(description.get("eeg_names", "")).split(",")
+    if len(labels) != len(rows) or not all(labels):
+        labels = [f"EEG{index + 1}" for index in range(len(rows))]
+    timestamp_row = description.get("timestamp_channel")
+    return BoardFacts(
+        board_id=board_id,
+        name=name,
+        sample_rate=float(description["sampling_rate"]),
+        eeg_rows=rows,
+        channel_names=tuple(labels),
+        timestamp_row=None if timestamp_row is None else int(timestamp_row),
+    )
