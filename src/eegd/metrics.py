@@ -175,6 +175,18 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
         (([t], n) for t, n in cl.encoded_envelopes.items()),
     )
     yield _counter(
+        "eegd_websocket_frames_built",
+        "WebSocket frames built, per topic (one per encoding, however many clients).",
+        ["topic"],
+        (([t], n) for t, n in cl.frames_built.items()),
+    )
+    yield _counter(
+        "eegd_client_frames_written",
+        "Data frames written to connected clients: directly from the dispatch or queued.",
+        ["path"],
+        ((["direct"], cl.written_direct), (["queued"], cl.written_queued)),
+    )
+    yield _counter(
         "eegd_events_routed",
         "Events that had at least one client, per topic.",
         ["topic"],

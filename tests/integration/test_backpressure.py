@@ -20,25 +20,19 @@ import pytest
 from eegd.client import connect
 from eegd.events import FftPacket
 from eegd.net.protocol import EegFrame
-from tests.support.live import LiveDaemon, Watcher, live_daemon, next_released, rss_kib, watching
+from tests.support.live import (
+    live_daemon,
+    next_released,
+    release_to_all,
+    rss_kib,
+    status,
+    watching,
+)
 from tests.support.rawws import raw_websocket
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 SIXTEEN_KHZ = "[source]\nsample_rate = 16000\nbatch_size = 512\n"
-
-
-async def status(live: LiveDaemon) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(live.url + "api/status") as response:
-            result: dict[str, Any] = await response.json()
-            return result
-
-
-async def release_to_all(live: LiveDaemon, watchers: list[Watcher], frames: int) -> None:
-    """Release ``frames`` packets and wait until every watcher has them."""
-    last = await live.release(frames)
-    await wait_until(lambda: all(watcher.has(last) for watcher in watchers), timeout=20)
 
 
 async def test_a_stalled_client_is_dropped_and_closed_while_fast_clients_get_everything(

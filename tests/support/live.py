@@ -220,3 +220,17 @@ async def next_released(live: LiveDaemon, stream: Stream, kind: type[T]) -> T:
         return await task
     finally:
         task.cancel()
+
+
+async def status(live: LiveDaemon) -> dict[str, Any]:
+    """The daemon's /api/status."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(live.url + "api/status") as response:
+            result: dict[str, Any] = await response.json()
+            return result
+
+
+async def release_to_all(live: LiveDaemon, watchers: list[Watcher], frames: int) -> None:
+    """Release ``frames`` packets and wait until every watcher has them."""
+    last = await live.release(frames)
+    await wait_until(lambda: all(watcher.has(last) for watcher in watchers), timeout=20)

@@ -1,4 +1,5 @@
-"""One client's queue: drop-oldest for data, bounded control replies, and stall detection."""
+"""One client's queue: drop-oldest for data, bounded control replies, stall detection, and
+the fast path that writes a frame straight to the transport only when nothing can pass it."""
 
 from __future__ import annotations
 
@@ -12,14 +13,25 @@ from eegd.net.connections import StallWatchdog
 
 
 class BufferingTransport(asyncio.Transport):
-    """A transport whose send buffer holds what the test says (a peer reading or not)."""
+    """A transport whose send buffer holds what the test says (a peer reading or not); it
+    keeps what is written to it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.buffered = 0
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
 
     def get_write_buffer_size(self) -> int:
         return self.buffered
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (16 * 1024, 64 * 1024)
 
 
 def client(max_queue: int = 4, transport: asyncio.Transport | None = None) -> ClientConnection:
@@ -39,7 +51,11 @@ def frame(frame_id: int) -> Outgoing:
 
 
 async def drain(connection: ClientConnection, count: int) -> list[bytes | str]:
-    return [await connection.next_outgoing() for _ in range(count)]
+    payloads = []
+    for _ in range(count):
+        payloads.append((await connection.next_outgoing()).payload)
+        connection.written()
+    return payloads
 
 
 async def test_a_full_queue_drops_the_oldest_data_frames_and_reports_them_once() -> None:
@@ -74,6 +90,67 @@ async def test_data_does_not_count_against_the_control_budget() -> None:
         connection.enqueue(frame(frame_id))
     assert connection.send_control("hello")
     assert not connection.over_budget
+
+
+async def test_a_client_that_keeps_up_is_written_to_directly_with_its_stamp() -> None:
+    transport = BufferingTransport()
+    connection = client(transport=transport)
+    stamps: list[int] = []
+    connection.frame_written = stamps.append
+    connection.offer(Outgoing(b"frame 0", Topic.FILTERED_EEG, 0, stamp_ns=123))
+    connection.offer(Outgoing(b"frame 1", Topic.FILTERED_EEG, 1))
+    assert transport.written == [b"frame 0", b"frame 1"]
+    assert stamps == [123]
+    assert (connection.stats.written_direct, connection.stats.sent) == (2, 2)
+
+
+async def test_a_frame_never_passes_a_queued_one() -> None:
+    transport = BufferingTransport()
+    connection = client(max_queue=8, transport=transport)
+    transport.buffered = 16 * 1024  # at the low-water mark: the peer is behind
+    connection.offer(frame(0))
+    connection.offer(frame(1))
+    transport.buffered = 0  # the socket has room again, but frames 0 and 1 wait in the queue
+    connection.offer(frame(2))
+    assert transport.written == []
+    assert await drain(connection, 3) == [b"frame 0", b"frame 1", b"frame 2"]
+    connection.offer(frame(3))
+    assert transport.written == [b"frame 3"]
+
+
+async def test_a_full_queue_is_never_bypassed_and_its_drops_are_told_first() -> None:
+    transport = BufferingTransport()
+    connection = client(max_queue=2, transport=transport)
+    transport.buffered = 16 * 1024
+    for frame_id in range(4):
+        connection.offer(frame(frame_id))
+    transport.buffered = 0
+    connection.offer(frame(4))
+    assert transport.written == []
+    assert connection.stats.dropped == 3
+    assert await drain(connection, 2) == [b"frame 3", b"frame 4"]
+    # Empty queue, but the drops are not reported yet: the notice must come first.
+    connection.offer(frame(5))
+    assert transport.written == []
+    assert connection.take_drop_report() == ([0, 1, 2], 3)
+    assert await drain(connection, 1) == [b"frame 5"]
+    connection.offer(frame(6))
+    assert transport.written == [b"frame 6"]
+
+
+async def test_no_frame_passes_the_one_the_writer_holds() -> None:
+    transport = BufferingTransport()
+    connection = client(transport=transport)
+    connection.send_control("hello")
+    connection.offer(frame(0))  # behind the hello
+    held = await connection.next_outgoing()
+    assert held.payload == "hello"
+    connection.offer(frame(1))  # the writer may still be writing the hello
+    assert transport.written == []
+    connection.written()
+    assert await drain(connection, 2) == [b"frame 0", b"frame 1"]
+    connection.offer(frame(2))
+    assert transport.written == [b"frame 2"]
 
 
 def test_a_socket_whose_buffer_does_not_shrink_is_stalled_whatever_filled_it() -> None:

@@ -16,7 +16,13 @@ from eegd.events import (
 )
 from eegd.net.clients import ClientStats, Outgoing
 from eegd.net.fanout import Fanout
-from eegd.net.protocol import Hello, encode_event, encode_server_message, parse_header
+from eegd.net.protocol import (
+    Hello,
+    encode_event,
+    encode_server_message,
+    parse_header,
+    server_frame,
+)
 
 NAMES = ("C3", "C4")
 RATES = {Topic.RAW_EEG: 10.0, Topic.FILTERED_EEG: 10.0, Topic.FFT: 4.0, Topic.SYSTEM: 1.0}
@@ -34,7 +40,7 @@ class FakeClient:
         self.control: list[str] = []
         self._control_room = control_room
 
-    def enqueue(self, item: Outgoing) -> None:
+    def offer(self, item: Outgoing) -> None:
         if len(self.data) >= self.max_queue:
             self.data.pop(0)
             self.stats.dropped += 1
@@ -45,6 +51,13 @@ class FakeClient:
             return False
         self.control.append(text)
         return True
+
+
+def unframed(item: Outgoing) -> bytes:
+    """The payload of a server's WebSocket frame: past its 2, 4 or 10 header bytes."""
+    frame = item.payload
+    assert isinstance(frame, bytes)
+    return frame[{126: 4, 127: 10}.get(frame[1], 2) :]
 
 
 def fanout(*clients: FakeClient) -> Fanout[FakeClient]:
@@ -93,9 +106,11 @@ def test_one_encoding_serves_every_full_rate_client_with_the_same_bytes() -> Non
     packet = filtered(7)
     assert out.dispatch(packet) == []
     assert a.data[0].payload is b.data[0].payload
-    assert a.data[0] == Outgoing(encode_event(packet), Topic.FILTERED_EEG, 7)
+    framed = server_frame(encode_event(packet))
+    assert a.data[0] == Outgoing(framed, Topic.FILTERED_EEG, 7, packet.monotonic_ns)
     assert c.data == []
     assert out.encoded[Topic.FILTERED_EEG] == 1
+    assert out.frames_built[Topic.FILTERED_EEG] == 1
     assert out.routed[Topic.FILTERED_EEG] == 1
 
 
@@ -113,7 +128,7 @@ def test_fft_frames_carry_the_source_frame_id_and_system_events_none() -> None:
     out.dispatch(fft(41))
     out.dispatch(SystemEvent.now(SystemEventKind.SHUTDOWN))
     assert [item.frame_id for item in a.data] == [41, None]
-    assert isinstance(a.data[1].payload, str)
+    assert [item.payload[0] for item in a.data] == [0x82, 0x81]  # binary, then text
 
 
 def test_clients_of_one_max_rate_share_one_envelope_encoding() -> None:
@@ -125,8 +140,9 @@ def test_clients_of_one_max_rate_share_one_envelope_encoding() -> None:
     out.dispatch(filtered(0))
     assert out.encoded[Topic.FILTERED_EEG] == 0
     assert out.encoded_envelopes[Topic.FILTERED_EEG] == 2
+    assert out.frames_built[Topic.FILTERED_EEG] == 2
     assert a.data[0].payload is b.data[0].payload
-    assert parse_header(a.data[0].payload).decimated  # type: ignore[arg-type]
+    assert parse_header(unframed(a.data[0])).decimated
     assert c.data[0].payload != a.data[0].payload
     assert out.clients_of(Topic.FILTERED_EEG) == 3
 

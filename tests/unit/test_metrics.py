@@ -10,9 +10,7 @@ from eegd.acquisition import AcquisitionStats, SessionLedger
 from eegd.bus import BusStats, TopicStats
 from eegd.events import Topic
 from eegd.metrics import Metrics, MetricsSnapshot, drop_buckets, probe_loop_lag
-from eegd.net import connections
 from eegd.net.connections import ManagerStats
-from eegd.net.protocol.frames import HEADER
 from eegd.supervisor import TaskState, TaskStatus
 
 
@@ -27,7 +25,10 @@ def snapshot(drops: tuple[int, ...] = (0, 3, 250)) -> MetricsSnapshot:
             clients_per_topic={"filtered_eeg": 2},
             encoded={"filtered_eeg": 9},
             encoded_envelopes={"filtered_eeg": 4},
+            frames_built={"filtered_eeg": 13},
             events_routed={"filtered_eeg": 9},
+            written_direct=20,
+            written_queued=7,
             dropped=253,
             closed_stalled=1,
             closed_flooding=2,
@@ -113,12 +114,6 @@ def test_registries_are_per_daemon() -> None:
     one.observe_frame(0)
     assert scrape(one)[("eegd_frame_latency_seconds_count", ())] == 1
     assert scrape(two)[("eegd_frame_latency_seconds_count", ())] == 0
-
-
-def test_the_writer_reads_the_stamp_where_the_header_keeps_it() -> None:
-    header = HEADER.pack(1, 2, 0, 8, 0, 32, 7, 0, 0, 123_456_789, 250.0)
-    assert connections._STAMP.unpack_from(header, connections._STAMP_OFFSET)[0] == 123_456_789
-    assert len(header) >= connections._STAMP_END
 
 
 async def test_the_loop_lag_probe_observes_each_wake_up() -> None:

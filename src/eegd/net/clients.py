@@ -1,19 +1,28 @@
 """One connected WebSocket client: its topics, its bounded queue of frames and its counters.
 
-The queue holds encoded frames shared with every other client (the very same ``bytes``
-objects). When it is full the oldest data frame is dropped, counted, and its frame id kept
+A data frame is a complete WebSocket frame built once and shared with every other client
+(the very same ``bytes`` object). ``offer`` writes it straight to the client's transport
+when the client keeps up: nothing is queued, no writer is in the middle of a write, no drop
+is unreported and the transport holds less than its low-water mark. Otherwise the frame
+goes to the bounded queue that the client's writer task drains, so a frame never overtakes
+one queued before it and a full queue is never bypassed.
+
+When the queue is full the oldest data frame is dropped, counted, and its frame id kept
 so the client can be told what it lost. Control replies (hello, acks, errors) are never
 dropped, but they are bounded too: a client that lets more than ``MAX_CONTROL_QUEUED`` of
-them pile up is not reading and is closed (``over_budget``).
+them pile up is not reading and is closed (``over_budget``). They are written by aiohttp
+(``send_str``), from the writer task only, in queue order with the data frames.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 
 from eegd.events import Topic
 
@@ -27,11 +36,17 @@ MAX_CONTROL_QUEUED = 256
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One frame waiting to be written: bytes (data) or str (JSON), with what it carries."""
+    """One frame to write: a complete WebSocket frame (data, ``topic`` set) or JSON text
+    (a control message, ``topic`` None, framed by aiohttp), with what it carries.
+
+    ``stamp_ns`` is a data frame's acquisition stamp (``monotonic_ns``), for the latency
+    histogram; None for frames without one (system events, markers).
+    """
 
     payload: bytes | str
     topic: Topic | None = None
     frame_id: int | None = None
+    stamp_ns: int | None = None
 
 
 @dataclass(slots=True)
@@ -39,6 +54,10 @@ class ClientStats:
     """Counters of one client, for /api/status and the drop warnings."""
 
     sent: int = 0
+    written_direct: int = 0
+    """Data frames written straight from the dispatch (the fast path)."""
+    written_queued: int = 0
+    """Data frames written by the writer task, after waiting in the queue."""
     dropped: int = 0
     errors: int = 0
     unreported_drops: list[int] = field(default_factory=list)
@@ -62,6 +81,7 @@ class ClientConnection:
         fixed_topics: frozenset[Topic] | None,
         max_queue: int,
         transport: asyncio.Transport | None = None,
+        stream: AbstractStreamWriter | None = None,
     ) -> None:
         self.id = client_id
         self.ws = ws
@@ -71,7 +91,12 @@ class ClientConnection:
         self.topics: set[Topic] = set()
         self.max_queue = max_queue
         self.transport = transport
-        """The TCP transport, to cut off a peer that cannot even take a close frame."""
+        """The TCP transport: data frames are written to it, and a peer that cannot even
+        take a close frame is cut off there."""
+        self.stream = stream
+        """aiohttp's writer of the same connection (``prepare``'s result), for ``drain``."""
+        self.frame_written: Callable[[int], None] | None = None
+        """Called with a data frame's stamp as it is handed to the transport."""
         self.stats = ClientStats()
         self.sending_since: float | None = None
         """Monotonic time the current socket write began; None between writes."""
@@ -83,6 +108,9 @@ class ClientConnection:
         """Set once the client is gone and its tasks have ended."""
         self._queue: collections.deque[Outgoing] = collections.deque()
         self._data_queued = 0
+        self._writing = False
+        """True from the writer taking an item until it is written: no frame may pass it."""
+        self._low_water = transport.get_write_buffer_limits()[0] if transport is not None else 0
         self._ready = asyncio.Event()
         self._buffered = 0
         self._sent_seen = 0
@@ -133,6 +161,23 @@ class ClientConnection:
         writing = now - self.sending_since if self.sending_since is not None else 0.0
         return max(stuck, writing)
 
+    def offer(self, item: Outgoing) -> None:
+        """Write a data frame now if the client keeps up (see the module); else queue it."""
+        transport = self.transport
+        if (
+            transport is None
+            or self._queue
+            or self._writing
+            or self.stats.unreported_count
+            or self.ws.closed
+            or transport.is_closing()
+            or transport.get_write_buffer_size() >= self._low_water
+        ):
+            self.enqueue(item)
+            return
+        self._hand_over(transport, item)
+        self.stats.written_direct += 1
+
     def enqueue(self, item: Outgoing) -> None:
         """Queue a data frame; when the queue is full, drop (and remember) the oldest one."""
         if self._data_queued >= self.max_queue:
@@ -159,12 +204,40 @@ class ClientConnection:
         self.stats.unreported_drops, self.stats.unreported_count = [], 0
         return report
 
-    async def next_outgoing(self) -> bytes | str:
-        """Wait for the next frame to write, in the order they were queued."""
+    async def next_outgoing(self) -> Outgoing:
+        """Wait for the next frame to write, in the order they were queued.
+
+        From here until ``written`` no frame is written directly: the writer holds this one.
+        """
         while not self._queue:
             self._ready.clear()
             await self._ready.wait()
         item = self._queue.popleft()
         if item.topic is not None:
             self._data_queued -= 1
-        return item.payload
+        self._writing = True
+        return item
+
+    def written(self) -> None:
+        """The item ``next_outgoing`` gave is written (or abandoned): direct writes may resume."""
+        self._writing = False
+
+    async def write_queued(self, item: Outgoing) -> None:
+        """Write a queued data frame to the transport, then wait while the transport is full."""
+        transport = self.transport
+        if transport is None or self.stream is None:
+            raise ConnectionResetError(f"client {self.id} has no transport to write to")
+        if transport.is_closing():
+            raise ConnectionResetError(f"client {self.id}'s transport is closing")
+        self._hand_over(transport, item)
+        self.stats.written_queued += 1
+        await self.stream.drain()
+
+    def _hand_over(self, transport: asyncio.Transport, item: Outgoing) -> None:
+        payload = item.payload
+        if not isinstance(payload, bytes):
+            raise TypeError(f"a data frame must be bytes, not {type(payload).__name__}")
+        if self.frame_written is not None and item.stamp_ns is not None:
+            self.frame_written(item.stamp_ns)
+        transport.write(payload)
+        self.stats.sent += 1

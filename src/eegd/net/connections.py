@@ -9,7 +9,8 @@ before the first client connects), the stall watchdog, and closing.
 
 A client whose socket makes no progress for ``stall_timeout`` is closed with 1008, and so is
 one that sends more control messages than it may or leaves its replies unread. One slow
-client never delays another: the dispatch never awaits a socket, and a writer yields to the
+client never delays another: the dispatch never awaits a socket (it writes a frame to a
+client that keeps up, and queues it for one that does not), and a writer yields to the
 loop after every frame. A pump never dies silently: a failure is logged, counted, published
 as ``task_failed`` and the pump restarted at once.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -40,11 +40,6 @@ from eegd.net.protocol import (
     ErrorMessage,
     encode_server_message,
 )
-
-#: Where a data frame's header keeps its acquisition stamp, ``monotonic_ns`` (see ``HEADER``).
-_STAMP_OFFSET = 40
-_STAMP = struct.Struct("<Q")
-_STAMP_END = _STAMP_OFFSET + _STAMP.size
 
 __all__ = [
     "PUMP_QUEUE",
@@ -96,8 +91,14 @@ class ManagerStats:
     """Full-rate encodings per topic: one per event routed, however many clients."""
     encoded_envelopes: dict[str, int]
     """Decimated encodings per topic: one per event and distinct ``max_rate``."""
+    frames_built: dict[str, int]
+    """WebSocket frames built per topic: one per encoding, however many clients."""
     events_routed: dict[str, int]
     """Events that had at least one client."""
+    written_direct: int
+    """Data frames written straight from the dispatch, by connected clients."""
+    written_queued: int
+    """Data frames written by a writer task after waiting in a queue, by connected clients."""
     dropped: int
     closed_stalled: int
     """Clients closed because their socket made no progress for ``stall_timeout``."""
@@ -200,10 +201,10 @@ class ConnectionManager:
         self._closed_unread = 0
         self._pump_failures: dict[Topic, int] = dict.fromkeys(Topic, 0)
         self._drops_reported: dict[int, int] = {}
-        self.frame_written: Callable[[int], None] | None = None
-        """Called with a data frame's acquisition stamp (``monotonic_ns``) as the writer
-        hands it to a client socket: the daemon's latency histogram."""
         """Per slow client: its drop count when the last warning was logged."""
+        self.frame_written: Callable[[int], None] | None = None
+        """Called with a data frame's acquisition stamp (``monotonic_ns``) as it is handed
+        to a client socket: the daemon's latency histogram."""
         self.commands: CommandRunner | None = None
         """Who carries out command messages; the server, which knows the routes, sets it."""
 
@@ -266,7 +267,10 @@ class ConnectionManager:
             encoded_envelopes={
                 topic.label: count for topic, count in fanout.encoded_envelopes.items()
             },
+            frames_built={topic.label: count for topic, count in fanout.frames_built.items()},
             events_routed={topic.label: count for topic, count in fanout.routed.items()},
+            written_direct=sum(client.stats.written_direct for client in fanout.clients.values()),
+            written_queued=sum(client.stats.written_queued for client in fanout.clients.values()),
             dropped=self.dropped(),
             closed_stalled=self._closed_stalled,
             closed_flooding=self._closed_flooding,
@@ -303,6 +307,7 @@ class ConnectionManager:
     def _admit(self, client: ClientConnection) -> None:
         if client.finished.is_set():
             return
+        client.frame_written = self.frame_written
         self._fanout.add(client)
         logger.debug("client %d connected from %s on %s", client.id, client.remote, client.route)
         hello = self._hello.current
@@ -434,24 +439,29 @@ class ConnectionManager:
             self._send_control(client, encode_server_message(answer))
 
     async def _write(self, client: ClientConnection) -> None:
-        """Drain the client's queue into its socket; the watchdog closes it if a send stalls."""
+        """Drain the client's queue into its socket; the watchdog closes it if a send stalls.
+
+        Data frames are written as built; the drop notice and control messages go through
+        aiohttp, which writes each whole frame before it awaits anything.
+        """
         ws = client.ws
         try:
             while not ws.closed:
-                payload = await client.next_outgoing()
-                lost_ids, lost = client.take_drop_report()
-                client.sending_since = self._clock.monotonic()
-                if lost:
-                    notice = Dropped(frames=tuple(lost_ids), count=lost)
-                    await ws.send_str(encode_server_message(notice))
-                if isinstance(payload, bytes):
-                    if self.frame_written is not None and len(payload) >= _STAMP_END:
-                        self.frame_written(_STAMP.unpack_from(payload, _STAMP_OFFSET)[0])
-                    await ws.send_bytes(payload)
-                else:
-                    await ws.send_str(payload)
+                item = await client.next_outgoing()
+                try:
+                    lost_ids, lost = client.take_drop_report()
+                    client.sending_since = self._clock.monotonic()
+                    if lost:
+                        notice = Dropped(frames=tuple(lost_ids), count=lost)
+                        await ws.send_str(encode_server_message(notice))
+                    if isinstance(item.payload, str):
+                        await ws.send_str(item.payload)
+                        client.stats.sent += 1
+                    else:
+                        await client.write_queued(item)
+                finally:
+                    client.written()
                 client.sending_since = None
-                client.stats.sent += 1
                 # A send into a socket with room completes without suspending: yield, so
                 # that draining a long queue never holds the loop from everyone else.
                 await asyncio.sleep(0)

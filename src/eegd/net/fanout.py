@@ -1,9 +1,11 @@
-"""The fan-out: each event encoded once, the same bytes queued for every client of its topic.
+"""The fan-out: each event encoded and framed once, the same frame offered to every client.
 
 ``Fanout`` keeps the connected clients and the routing table (``topic -> clients``, and
-envelope groups for clients that asked for a ``max_rate``). It never awaits and never
-touches a socket: a client here is anything with a bounded queue (``FanoutClient``), so
-tests drive it with fake clients. The connection layer feeds it events and drains the queues.
+envelope groups for clients that asked for a ``max_rate``). Each event routed becomes one
+complete WebSocket frame per form (full rate, and one per distinct ``max_rate``), and that
+very ``bytes`` object is offered to each of its clients. It never awaits: a client here is
+anything that takes a frame now or queues it (``FanoutClient``), so tests drive it with
+fake clients. The connection layer feeds it events and drains the queues.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from typing import Generic, Protocol, TypeVar
 
 from eegd.events import EegPacket, Event, FilteredEegPacket, MarkerEvent, SystemEvent, Topic
 from eegd.net.clients import ClientStats, Outgoing
-from eegd.net.protocol import encode_decimated, encode_event
+from eegd.net.protocol import encode_decimated, encode_event, server_frame
 from eegd.net.routing import DECIMATABLE, RoutingTable
 
 __all__ = ["Fanout", "FanoutClient"]
 
 
 class FanoutClient(Protocol):
-    """What the fan-out needs of a client: its id, topics, counters and queue."""
+    """What the fan-out needs of a client: its id, topics, counters and a way in."""
 
     @property
     def id(self) -> int:
@@ -31,8 +33,8 @@ class FanoutClient(Protocol):
     max_queue: int
     stats: ClientStats
 
-    def enqueue(self, item: Outgoing) -> None:
-        """Queue a data frame, dropping the oldest one when the queue is full."""
+    def offer(self, item: Outgoing) -> None:
+        """Take a data frame: written now, or queued (dropping the oldest when full)."""
 
     def send_control(self, text: str) -> bool:
         """Queue a control message; False when too many are unread already."""
@@ -64,6 +66,8 @@ class Fanout(Generic[_ClientT]):
         """Full-rate encodings per topic: one per event routed, however many clients."""
         self.encoded_envelopes: dict[Topic, int] = dict.fromkeys(DECIMATABLE, 0)
         """Decimated encodings per topic: one per event and distinct ``max_rate``."""
+        self.frames_built: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        """WebSocket frames built per topic: one per encoding, full-rate or decimated."""
         self.routed: dict[Topic, int] = dict.fromkeys(Topic, 0)
         """Events that had at least one client."""
 
@@ -107,7 +111,7 @@ class Fanout(Generic[_ClientT]):
         return [client for client in list(self.clients.values()) if not client.send_control(text)]
 
     def dispatch(self, event: Event) -> list[tuple[_ClientT, int]]:
-        """Encode ``event`` once and queue the same bytes for every client of its topic.
+        """Encode and frame ``event`` once and offer the same frame to every client of it.
 
         Returns the clients that lost a frame to make room, each with its drop count before.
         """
@@ -116,11 +120,15 @@ class Fanout(Generic[_ClientT]):
             return []
         self.routed[topic] += 1
         dropping: list[tuple[_ClientT, int]] = []
-        frame_id = None if isinstance(event, SystemEvent | MarkerEvent) else event.frame_id
+        if isinstance(event, SystemEvent | MarkerEvent):
+            frame_id, stamp = None, None
+        else:
+            frame_id, stamp = event.frame_id, event.monotonic_ns
         full_rate = self._routes.full_rate(topic)
         if full_rate:
             self.encoded[topic] += 1
-            self._queue(Outgoing(encode_event(event), topic, frame_id), full_rate, dropping)
+            item = Outgoing(self._frame(topic, encode_event(event)), topic, frame_id, stamp)
+            self._offer(item, full_rate, dropping)
         if isinstance(event, EegPacket | FilteredEegPacket):
             for group in self._routes.envelope_groups(topic):
                 envelope = group.decimator.push(event)
@@ -137,21 +145,28 @@ class Fanout(Generic[_ClientT]):
                     monotonic_ns=envelope.monotonic_ns,
                     pair_rate=envelope.pair_rate,
                 )
-                item = Outgoing(payload, topic, envelope.frame_id)
-                self._queue(item, group.client_ids, dropping)
+                frame = self._frame(topic, payload)
+                item = Outgoing(frame, topic, envelope.frame_id, envelope.monotonic_ns)
+                self._offer(item, group.client_ids, dropping)
         return dropping
 
-    def _queue(
+    def _frame(self, topic: Topic, payload: bytes | str) -> bytes:
+        self.frames_built[topic] += 1
+        return server_frame(payload)
+
+    def _offer(
         self,
         item: Outgoing,
         client_ids: Iterable[int],
         dropping: list[tuple[_ClientT, int]],
     ) -> None:
+        clients = self.clients
         for client_id in client_ids:
-            client = self.clients[client_id]
-            dropped_before = client.stats.dropped
-            client.enqueue(item)
-            if client.stats.dropped != dropped_before:
+            client = clients[client_id]
+            stats = client.stats
+            dropped_before = stats.dropped
+            client.offer(item)
+            if stats.dropped != dropped_before:
                 dropping.append((client, dropped_before))
 
     def _queue_frames(self, topics: Iterable[Topic]) -> int:

@@ -342,7 +342,7 @@ class Server:
             compress=False,
             max_msg_size=HARD_MESSAGE_LIMIT_FACTOR * self._manager.settings.max_message_bytes + 1,
         )
-        await ws.prepare(request)
+        stream = await ws.prepare(request)
         if not self._manager.reserve_slot():
             limit = self._manager.settings.max_clients
             await ws.close(
@@ -358,6 +358,7 @@ class Server:
             fixed_topics=fixed_topics,
             max_queue=self._manager.settings.min_queue_frames,
             transport=request.transport,
+            stream=stream,
         )
         await self._manager.serve(client)
         return ws

@@ -2,7 +2,8 @@
 
 Data frames (raw_eeg, filtered_eeg, fft) are binary: a fixed 56-byte little-endian header,
 then float32 arrays at 4-byte aligned offsets (``frames``). The hello, control messages and
-system events are JSON text frames (``messages``). Nothing here touches a socket or awaits:
+system events are JSON text frames (``messages``); ``websocket`` wraps an encoded event in the
+complete WebSocket frame that every client of it is sent. Nothing here touches a socket or awaits:
 the server and the client feed these functions and write what they return.
 ``docs/protocol.md`` specifies it byte by byte.
 
@@ -54,6 +55,7 @@ from eegd.net.protocol.messages import (
     encode_server_message,
     parse_client_message,
 )
+from eegd.net.protocol.websocket import OPCODE_BINARY, OPCODE_TEXT, server_frame
 
 __all__ = [
     "DEFAULT_UNITS",
@@ -63,6 +65,8 @@ __all__ = [
     "MAX_NESTING",
     "MAX_RATE_MAX",
     "MAX_RATE_MIN",
+    "OPCODE_BINARY",
+    "OPCODE_TEXT",
     "PROTOCOL_VERSION",
     "Band",
     "ClientMessage",
@@ -95,4 +99,5 @@ __all__ = [
     "encode_server_message",
     "parse_client_message",
     "parse_header",
+    "server_frame",
 ]
