@@ -37,7 +37,9 @@ import msgspec
 from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
+from eegd.net.auth import is_loopback
 from eegd.net.server import ServerSettings
+from eegd.net.tokens import AuthSettings
 from eegd.plugins.recorder.settings import RecordingSettings
 from eegd.sources.base import SharedSourceOptions, Source, SourceChoices
 from eegd.sources.registry import available_kinds, load_source_class
@@ -121,6 +123,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     """``[recording]``: the recorder's settings."""
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     """``[server]``: where the server listens and the limits of its clients."""
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    """``[auth]``: the tokens' hashes, sessions, query tokens."""
     supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     """``[supervisor]``: how crashed tasks are restarted."""
     log: LogSection = msgspec.field(default_factory=LogSection)
@@ -305,6 +309,20 @@ def _gather_source_tables(data: dict[str, Any]) -> None:
 # --- After reading: what spans fields or components -----------------------------------------
 
 
+def _check_exposure(config: Config) -> None:
+    """Refuse to listen beyond loopback with no operator token, unless told to."""
+    host = config.server.host
+    if is_loopback(host) or config.auth.operator_token_hashes or config.auth.insecure_no_auth:
+        return
+    raise ConfigError(
+        f"server.host: listening on {host[:40]} with no operator token would let anyone on "
+        "the network change the filter, the source and recordings; create a token with "
+        "`eegd token new --role operator` and put the line it prints under [auth], "
+        "or pass --insecure-no-auth",
+        key="server.host",
+    )
+
+
 def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
     """Build the source once and design the filter at its rate, so their checks run at start.
 
@@ -313,6 +331,7 @@ def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
     than crash-looping the filter task. ``legacy`` are the keys read from ``[synthetic]``:
     an error about one of them names that table.
     """
+    _check_exposure(config)
     kinds = available_kinds()
     kind = config.source.kind
     if kind not in kinds:

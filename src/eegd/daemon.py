@@ -115,7 +115,10 @@ class Daemon:
             for route in plugin_routes(plugin_class)
         ]
         self._routes += [
-            (SOURCE_ROUTES, Route("GET", "/api/source", lambda _request: self.source_state())),
+            (
+                SOURCE_ROUTES,
+                Route("GET", "/api/source", lambda _request: self.source_state(), role="viewer"),
+            ),
             (
                 SOURCE_ROUTES,
                 Route("PUT", "/api/source", self._put_source, role="operator"),
@@ -136,6 +139,8 @@ class Daemon:
             self,
             config.server,
             metrics=lambda: (self.metrics.render(), CONTENT_TYPE),
+            auth=config.auth,
+            bus=self.bus,
         )
 
     def _frame_rates(self, sample_rate: float) -> dict[Topic, float]:

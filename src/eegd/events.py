@@ -99,6 +99,9 @@ class SystemEventKind(enum.StrEnum):
     """``POST /api/selftest`` ended the session to test the source (``source``)."""
     SELFTEST_FINISHED = "selftest_finished"
     """The self-test is over (``passed``, ``failed`` channels, or ``error``); a session follows."""
+    AUDIT = "audit"
+    """A change was asked for (``action``) by ``role`` (``via``) from ``address``: ``accepted``
+    or not, and ``outcome``."""
     SHUTDOWN = "shutdown"
 
 

@@ -182,16 +182,16 @@ RouteHandler = Callable[[RouteRequest], RouteReply | Awaitable[RouteReply]]
 class Route:
     """An HTTP route a plugin contributes: ``handler`` answers ``method path`` with JSON.
 
-    ``role`` is who may call it: ``"viewer"`` routes only read, ``"operator"`` routes change
-    something. A ``ConfigError`` from the handler is a 400 naming the key, a
-    ``RequestRefused`` its own status and code; a body that is not a JSON object is refused
-    before the handler runs (an empty one is ``{}``).
+    ``role`` is who may call it, and every route must say: ``"viewer"`` routes only read,
+    ``"operator"`` routes change something (``eegd.net.roles``). A ``ConfigError`` from the
+    handler is a 400 naming the key, a ``RequestRefused`` its own status and code; a body
+    that is not a JSON object is refused before the handler runs (an empty one is ``{}``).
     """
 
     method: Literal["GET", "PUT", "POST", "DELETE"]
     path: str
     handler: RouteHandler
-    role: Literal["viewer", "operator"] = "viewer"
+    role: Literal["viewer", "operator"]
 
 
 class TransformPlugin(abc.ABC):
@@ -305,6 +305,11 @@ def plugin_routes(plugin_class: PluginClass) -> list[Route]:
     for route in declared:
         if not isinstance(route, Route):
             raise PluginError(f"plugin {plugin_class.name!r}: routes() gave {route!r}, not a Route")
+        if route.role not in ("viewer", "operator"):
+            raise PluginError(
+                f"plugin {plugin_class.name!r}: {route.method} {route.path} declares role "
+                f"{route.role!r} (allowed: 'viewer', 'operator')"
+            )
     return declared
 
 

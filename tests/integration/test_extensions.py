@@ -101,7 +101,7 @@ class ToyCounter:
     def routes(cls):
         from eegd.plugin import Route
 
-        return [Route("GET", "/api/toy_counter", lambda request: request.control.state())]
+        return [Route("GET", "/api/toy_counter", lambda request: request.control.state(), "viewer")]
 
     def stats(self):
         return {"packets": self.packets}

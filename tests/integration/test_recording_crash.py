@@ -26,7 +26,8 @@ from tests.support.waiting import wait_until
 
 def request(daemon: DaemonProcess, method: str, path: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    sent = urllib.request.Request(daemon.url + path, data=data, method=method)
+    headers = {"Content-Type": "application/json"}
+    sent = urllib.request.Request(daemon.url + path, data=data, method=method, headers=headers)
     with urllib.request.urlopen(sent, timeout=scaled(10)) as reply:
         return json.loads(reply.read())
 

@@ -236,7 +236,10 @@ async def test_filter_settings_change_at_run_time_and_clients_are_told() -> None
             ('{"notch_hz": 55}', "bad_field", "notch_hz: 55"),
             ('{"lowpass_hz": 400}', "bad_field", "lowpass_hz"),
         ]:
-            async with session.put(live.url + "api/filter", data=body) as response:
+            json_body = {"Content-Type": "application/json"}
+            async with session.put(
+                live.url + "api/filter", data=body, headers=json_body
+            ) as response:
                 assert response.status == 400, body
                 reply = await response.json()
                 assert reply["code"] == code

@@ -267,7 +267,8 @@ def test_zero_turns_a_filter_stage_off_and_none_the_detrend(tmp_path: Path) -> N
         (
             "[server]\ncolour = 1\n",
             "server.colour",
-            "server.colour: unknown key (allowed: host, port, allowed_origins, heartbeat_s, "
+            "server.colour: unknown key (allowed: host, port, allowed_origins, allowed_hosts, "
+            "tls_cert, tls_key, heartbeat_s, "
             "max_clients, max_topics_per_client, max_message_bytes, max_messages_per_s, "
             "client_queue_s, stall_timeout_s, header_timeout_s, max_pending_connections)",
         ),

@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
 from eegd.events import Topic
+from eegd.net.roles import Principal
 
 __all__ = ["MAX_CONTROL_QUEUED", "MAX_REPORTED_IDS", "ClientConnection", "ClientStats", "Outgoing"]
 
@@ -82,6 +83,7 @@ class ClientConnection:
         max_queue: int,
         transport: asyncio.Transport | None = None,
         stream: AbstractStreamWriter | None = None,
+        principal: Principal | None = None,
     ) -> None:
         self.id = client_id
         self.ws = ws
@@ -97,6 +99,8 @@ class ClientConnection:
         """aiohttp's writer of the same connection (``prepare``'s result), for ``drain``."""
         self.frame_written: Callable[[int], None] | None = None
         """Called with a data frame's stamp as it is handed to the transport."""
+        self.principal = principal
+        """Who the client is (role, address), as the server admitted it; None: no role."""
         self.stats = ClientStats()
         self.sending_since: float | None = None
         """Monotonic time the current socket write began; None between writes."""

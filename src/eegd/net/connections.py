@@ -313,7 +313,9 @@ class ConnectionManager:
         hello = self._hello.current
         if hello is not None:
             self._send_control(client, encode_server_message(hello))
-        control = ControlSession(client.route, client.fixed_topics, self._limits)
+        control = ControlSession(
+            client.route, client.fixed_topics, self._limits, principal=client.principal
+        )
         self._route(client, control.opening())
         for task in (self._read(client, control), self._write(client)):
             spawned = asyncio.create_task(task, name=f"client-{client.id}")

@@ -29,6 +29,7 @@ from eegd.net.protocol import (
     parse_client_message,
 )
 from eegd.net.ratelimit import MessageRateLimit, Verdict
+from eegd.net.roles import Principal
 
 __all__ = ["CommandRequest", "ControlLimits", "ControlSession", "Outcome", "RouteChange"]
 
@@ -57,14 +58,16 @@ class RouteChange:
 class CommandRequest:
     """A message that stands for a REST route: the daemon answers it as that route would.
 
-    ``command`` is the message's type, for the ``done`` reply; the route's declared role is
-    the role the message needs.
+    ``command`` is the message's type, for the ``done`` reply and for the role it needs
+    (``eegd.net.roles.MESSAGE_ROLES``), which the daemon checks against ``principal``: the
+    client that sent it.
     """
 
     command: str
     method: Literal["POST"]
     path: str
     body: Mapping[str, Any] = field(default_factory=dict)
+    principal: Principal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +101,11 @@ class ControlSession:
         route: str,
         fixed_topics: Iterable[Topic] | None = None,
         limits: ControlLimits | None = None,
+        principal: Principal | None = None,
     ) -> None:
         self.route = route
+        self.principal = principal
+        """Who the client is; its commands carry it, for the role check and the audit."""
         self.limits = limits or ControlLimits()
         self.fixed_topics = frozenset(fixed_topics) if fixed_topics is not None else None
         self.topics: set[Topic] = set(self.fixed_topics or {Topic.SYSTEM})
@@ -128,7 +134,7 @@ class ControlSession:
                 f"{self.route} streams {allowed} only; use /ws to choose topics",
             )
         if isinstance(message, Record | Mark):
-            return Outcome(command=_command(message))
+            return Outcome(command=_command(message, self.principal))
         topics = frozenset(message.topic_ids)
         if isinstance(message, Subscribe):
             had = self.topics - {Topic.SYSTEM}
@@ -184,7 +190,7 @@ class ControlSession:
         return Outcome(replies=(encode_server_message(message),), errors=1)
 
 
-def _command(message: Record | Mark) -> CommandRequest:
+def _command(message: Record | Mark, principal: Principal | None) -> CommandRequest:
     """The REST route a command message stands for, with its body (fields left out unset)."""
     if isinstance(message, Mark):
         fields: dict[str, Any] = {
@@ -200,4 +206,4 @@ def _command(message: Record | Mark) -> CommandRequest:
         fields = {}
         command, path = "record", "/api/recordings/current/stop"
     body = {key: value for key, value in fields.items() if value is not None}
-    return CommandRequest(command, "POST", path, body)
+    return CommandRequest(command, "POST", path, body, principal)

@@ -2,7 +2,9 @@
 
 Everything is on one aiohttp port. Accepted WebSockets are handed to the
 ``ConnectionManager``; the handler only checks the request and awaits the manager's ``serve``.
-Every HTTP error is the JSON shape of ``eegd.net.rest``.
+Every HTTP error is the JSON shape of ``eegd.net.rest``. Every request first passes the gate
+(``eegd.net.webgate``): the Host allow-list, the Origin rules and the role its route needs
+(``eegd.net.roles``); with ``tls_cert`` and ``tls_key`` the port speaks HTTPS (and WSS).
 
 Besides its own routes the server mounts those the plugins declare (``eegd.plugin.Route``,
 e.g. the voltage filter's ``GET/PUT /api/filter``): a handler gets the request's JSON object
@@ -16,6 +18,8 @@ import errno
 import inspect
 import json
 import logging
+import socket
+import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -26,15 +30,21 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from eegd.bus import EventBus
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.events import Topic
-from eegd.net.auth import origin_allowed
+from eegd.net.access import Gate
+from eegd.net.audit import Auditor
+from eegd.net.auth import AllowedHosts
 from eegd.net.clients import ClientConnection
 from eegd.net.connections import ConnectionManager, ConnectionSettings
 from eegd.net.control import CommandRequest
 from eegd.net.guard import ConnectionGuard, QuietServerLog
 from eegd.net.protocol import MAX_MESSAGE_BYTES, Done, ErrorMessage
 from eegd.net.rest import BadBody, error_response, json_errors, json_object
+from eegd.net.roles import MESSAGE_ROLES, SERVER_ROUTES, Role
+from eegd.net.tokens import AuthSettings
+from eegd.net.webgate import PRINCIPAL, WebGate
 from eegd.plugin import FileReply, Plugin, Route, RouteReply, RouteRequest
 
 __all__ = [
@@ -119,6 +129,13 @@ class ServerSettings:
     """0 picks a free port."""
     allowed_origins: tuple[str, ...] = ()
     """Origins besides the server's own that may open WebSockets."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Names clients may reach the server by besides loopback names, IP addresses, the
+    bound address and the machine's host names (the ``Host`` header of every request)."""
+    tls_cert: str | None = None
+    """A PEM certificate (chain) file: serve HTTPS and WSS; needs ``tls_key``."""
+    tls_key: str | None = None
+    """The PEM private key of ``tls_cert``."""
     heartbeat_s: _Positive = 10.0
     """Ping interval; a client that misses its pong is dropped."""
     max_clients: _AtLeastOne = 128
@@ -135,6 +152,34 @@ class ServerSettings:
     """A connection that has not sent a complete request this long after opening is closed."""
     max_pending_connections: _AtLeastOne = 64
     """Connections waiting for their request at once; one more closes the oldest."""
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = (
+                ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
+            )
+            raise ConfigError(f"{missing}: needed with {given} (allowed: both, or neither)")
+
+    @property
+    def scheme(self) -> str:
+        """``https`` with a certificate, else ``http``."""
+        return "http" if self.tls_cert is None else "https"
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None without a certificate; a file that cannot be
+        used is an ``EegdError`` naming the key."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.tls_cert, self.tls_key)
+        except FileNotFoundError as exc:
+            raise EegdError(f"server.tls_cert/tls_key: {exc.filename}: no such file") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise EegdError(
+                f"server.tls_cert/tls_key: cannot use {self.tls_cert} with {self.tls_key}: {exc}"
+            ) from exc
+        return context
 
     def connection_settings(self) -> ConnectionSettings:
         """The limits and timing of client connections, as the connection manager takes them."""
@@ -162,6 +207,8 @@ class Server:
         control: DaemonControl,
         settings: ServerSettings | None = None,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
+        auth: AuthSettings | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self._manager = manager
         self._metrics = metrics
@@ -173,6 +220,12 @@ class Server:
         )
         """Cuts off peers that are slow to send a request; its counters are in /api/status."""
         self.aiohttp_log = QuietServerLog()
+        self.auth = auth or AuthSettings()
+        self.auditor = Auditor(bus)
+        """Every change asked for: a log line and an ``audit`` system event."""
+        self.gate = Gate(AllowedHosts(self._own_names()), self.auth, self.settings.allowed_origins)
+        """The Host, Origin and role checks, tokens and sign-ins."""
+        self.web_gate = WebGate(self.gate, self.role_of, self.auditor)
         manager.commands = self._run_command
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
@@ -182,9 +235,12 @@ class Server:
         """The aiohttp application with every route."""
         app = web.Application(
             client_max_size=self._manager.settings.max_message_bytes,
-            middlewares=[self.guard.middleware, json_errors],
+            middlewares=[self.guard.middleware, json_errors, self.web_gate.middleware],
         )
         app.router.add_get("/", self._index)
+        app.router.add_get("/api/session", self.web_gate.session_state)
+        app.router.add_post("/api/session", self.web_gate.sign_in)
+        app.router.add_delete("/api/session", self.web_gate.sign_out)
         app.router.add_get("/ws", self._multiplexed)
         for path in FIXED_ROUTES:
             app.router.add_get(path, self._fixed)
@@ -201,6 +257,28 @@ class Server:
         app.router.add_static("/kiosk/", KIOSK_DIR, show_index=False)
         return app
 
+    def role_of(self, method: str, path: str) -> Role | None:
+        """The role ``method path`` (as routed: ``/api/recordings/{name}``) declares, the
+        server's own routes' in ``SERVER_ROUTES`` and the plugins' on their ``Route``."""
+        declared = SERVER_ROUTES.get((method, path))
+        if declared is not None:
+            return declared
+        for _plugin, route in self._control.routes():
+            if (route.method, route.path) == (method, path):
+                return Role(route.role)
+        return None
+
+    def _own_names(self, fqdn: str = "") -> list[str]:
+        """The names of this server a ``Host`` may give, besides loopback names and IPs."""
+        hostname = socket.gethostname()
+        return [
+            self.settings.host,
+            hostname,
+            f"{hostname}.local",
+            fqdn,
+            *self.settings.allowed_hosts,
+        ]
+
     async def start(self) -> str:
         """Bind and start serving; return the base URL. A bind failure is an ``EegdError``."""
         runner = web.AppRunner(
@@ -210,6 +288,13 @@ class Server:
         if runner.server is None:
             raise EegdError("the HTTP server did not set up")
         loop = asyncio.get_running_loop()
+        fqdn = await loop.run_in_executor(None, socket.getfqdn)  # may ask DNS: off the loop
+        self.gate.hosts = AllowedHosts(self._own_names(fqdn))
+        try:
+            tls = self.settings.tls_context()
+        except EegdError:
+            await runner.cleanup()
+            raise
         try:
             # Listening ourselves, rather than through a TCPSite, lets every connection pass
             # through the guard from the moment it opens.
@@ -218,6 +303,7 @@ class Server:
                 self.settings.host,
                 self.settings.port,
                 reuse_address=True,
+                ssl=tls,
             )
         except OSError as exc:
             await runner.cleanup()
@@ -228,8 +314,14 @@ class Server:
         self._runner = runner
         host, port = self._listener.sockets[0].getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{port}/"
+        self.url = f"{self.settings.scheme}://{shown}:{port}/"
         logger.info("serving the kiosk at %s", self.url)
+        if self.auth.insecure_no_auth and not self.gate.tokens.has_operator:
+            logger.warning(
+                "--insecure-no-auth: no operator token is configured, so anyone who can reach "
+                "%s may change the filter, the source and recordings",
+                self.url,
+            )
         return self.url
 
     async def stop(self) -> None:
@@ -298,7 +390,27 @@ class Server:
             raise RequestRefused(400, "bad_field", str(exc)) from exc
 
     async def _run_command(self, command: CommandRequest) -> Done | ErrorMessage:
-        """A WebSocket command (record, marker), answered as the REST route it stands for."""
+        """A WebSocket command (record, marker), answered as the REST route it stands for,
+        if the client's role covers the message's (``MESSAGE_ROLES``); audited either way."""
+        answer = await self._command_answer(command)
+        principal = command.principal
+        if principal is not None:
+            accepted = isinstance(answer, Done)
+            outcome = "done" if isinstance(answer, Done) else f"{answer.code} {answer.message}"
+            body = json.dumps(dict(command.body)) if command.body else ""
+            self.auditor.record(principal, f"ws {command.command}", accepted, outcome, body)
+        return answer
+
+    async def _command_answer(self, command: CommandRequest) -> Done | ErrorMessage:
+        needed = MESSAGE_ROLES.get(command.command, Role.OPERATOR)
+        principal = command.principal
+        if principal is None or not principal.role.covers(needed):
+            role = "no" if principal is None else f"the {principal.role.value}"
+            return ErrorMessage(
+                code="forbidden",
+                message=f"{command.command!r} needs the {needed.value} role; this connection "
+                f"has {role} role (connect with Authorization: Bearer TOKEN, or sign in)",
+            )
         for plugin, route in self._control.routes():
             if route.method == command.method and route.path == command.path:
                 try:
@@ -326,17 +438,6 @@ class Server:
     async def _websocket(
         self, request: web.Request, fixed_topics: frozenset[Topic] | None
     ) -> web.StreamResponse:
-        origin = request.headers.get(aiohttp.hdrs.ORIGIN)
-        if not origin_allowed(
-            origin, request.host, self.settings.allowed_origins, scheme=request.scheme
-        ):
-            logger.warning("refused a WebSocket from origin %s", origin)
-            return error_response(
-                403,
-                "forbidden_origin",
-                f"WebSocket connections from origin {origin} are not allowed; "
-                "add it to server.allowed_origins to allow it",
-            )
         ws = web.WebSocketResponse(
             heartbeat=self.settings.heartbeat_s,
             compress=False,
@@ -359,6 +460,7 @@ class Server:
             max_queue=self._manager.settings.min_queue_frames,
             transport=request.transport,
             stream=stream,
+            principal=request[PRINCIPAL],
         )
         await self._manager.serve(client)
         return ws

@@ -1,0 +1,238 @@
+"""Whether one request may proceed, and as whom: pure logic over the request's headers.
+
+``Gate.admit`` takes what matters of a request (``RequestFacts``) and the role its route
+needs (``eegd.net.roles``) and returns the ``Principal`` it runs as, or a ``Refusal`` with
+the HTTP status and a sentence saying what would be allowed. In order:
+
+1. ``Host`` must name this server (``AllowedHosts``): 421 otherwise. DNS rebinding ends here.
+2. A browser's cross-origin request is refused before it can change anything: a WebSocket's
+   ``Origin`` must be the server's own or in ``server.allowed_origins``; a state-changing
+   request (POST, PUT, PATCH, DELETE) must come from the server's own origin (``Origin``,
+   and ``Sec-Fetch-Site`` where sent) and must not carry a body type a cross-site form may
+   send without asking (``text/plain``, form encodings): 403 or 415.
+3. Credentials: ``Authorization: Bearer TOKEN``, the kiosk's session cookie, or
+   ``?token=`` where ``auth.query_tokens`` allows it. A wrong or revoked token is a 401 and
+   counts against its address; past a few, the address gets 429 until its credit refills,
+   right tokens included. Without credentials a request has ``TokenBook.anonymous_role``.
+4. The role must cover the route's: 401 without credentials, 403 with too small a role.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from eegd.errors import shortened
+from eegd.net.auth import AllowedHosts, origin_allowed, same_origin
+from eegd.net.roles import Principal, Role
+from eegd.net.sessions import FailedAttempts, SessionStore
+from eegd.net.tokens import AuthSettings, TokenBook
+
+__all__ = ["SIMPLE_BODY_TYPES", "WRITE_METHODS", "Gate", "Refusal", "RequestFacts"]
+
+logger = logging.getLogger(__name__)
+
+#: Methods that change something.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Body types a page on another site may send without the browser asking the server first.
+SIMPLE_BODY_TYPES = frozenset(
+    {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
+#: ``Sec-Fetch-Site`` values of a request the server's own pages (or the user) made.
+_OWN_SITES = frozenset({"same-origin", "none"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the gate looks at in a request; headers absent are None."""
+
+    method: str
+    path: str
+    scheme: str
+    address: str
+    host: str | None = None
+    origin: str | None = None
+    fetch_site: str | None = None
+    content_type: str | None = None
+    """The body's media type alone, lower case (no ``charset``)."""
+    authorization: str | None = None
+    session_id: str | None = None
+    query_token: str | None = None
+    websocket: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The reply to a request the gate stops: status, error code and message, headers."""
+
+    status: int
+    code: str
+    message: str
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class Gate:
+    """The Host, Origin and credential checks of every request, and the kiosk's sign-ins."""
+
+    def __init__(
+        self, hosts: AllowedHosts, auth: AuthSettings, allowed_origins: Collection[str] = ()
+    ) -> None:
+        self.hosts = hosts
+        self.allowed_origins = frozenset(allowed_origins)
+        self.query_tokens = auth.query_tokens
+        self.tokens = auth.tokens
+        self.sessions = SessionStore(auth.max_sessions, auth.session_ttl_s)
+        self.failures = FailedAttempts()
+        self.refused = 0
+        """Requests refused, for /api/status."""
+
+    def update_tokens(self, tokens: TokenBook) -> int:
+        """Use reloaded tokens; sessions of tokens no longer configured end. How many did."""
+        self.tokens = tokens
+        return self.sessions.keep_only(tokens.holds)
+
+    def admit(self, facts: RequestFacts, needed: Role, now: float) -> Principal | Refusal:
+        """The principal the request runs as, or why it may not run."""
+        verdict = self._origin_check(facts) or self._principal(facts, now)
+        if isinstance(verdict, Principal) and not verdict.role.covers(needed):
+            verdict = self._too_small(facts, verdict, needed)
+        if isinstance(verdict, Refusal):
+            self.refused += 1
+        return verdict
+
+    def sign_in(self, token: str, address: str, now: float) -> tuple[str, Role] | Refusal:
+        """A new session for ``token``: its id and role, or why not (no tokens, wrong one)."""
+        if not self.tokens.has_operator:
+            return Refusal(
+                409,
+                "no_tokens",
+                "no operator token is configured, so there is nothing to sign in to: "
+                "create one with `eegd token new --role operator`",
+            )
+        found = self._token_role(token, address, now, "sign-in")
+        if isinstance(found, Refusal):
+            return found
+        role, token_hash = found
+        return self.sessions.create(role, token_hash, now), role
+
+    # ------------------------------------------------------------------ the steps
+
+    def _origin_check(self, facts: RequestFacts) -> Refusal | None:
+        if not self.hosts.allows(facts.host):
+            shown = shortened(repr(facts.host)) if facts.host else "none"
+            return Refusal(
+                421,
+                "misdirected_request",
+                f"Host {shown} is not a name of this server (allowed: "
+                f"{', '.join(sorted(self.hosts.names))} and IP addresses); "
+                "add the name to server.allowed_hosts to allow it",
+            )
+        origin = facts.origin
+        if facts.websocket:
+            if origin_allowed(origin, facts.host, self.allowed_origins, facts.scheme):
+                return None
+            return Refusal(
+                403,
+                "forbidden_origin",
+                f"WebSocket connections from origin {shortened(str(origin))} are not "
+                "allowed; add it to server.allowed_origins to allow it",
+            )
+        if facts.method not in WRITE_METHODS:
+            return None
+        if origin is not None and not same_origin(origin, facts.host, facts.scheme):
+            return Refusal(
+                403,
+                "cross_origin",
+                f"{facts.method} {facts.path} from origin {shortened(origin)} is refused: "
+                "changes come from eegd's own pages or from scripts, never other sites",
+            )
+        if facts.fetch_site is not None and facts.fetch_site not in _OWN_SITES:
+            return Refusal(
+                403,
+                "cross_origin",
+                f"{facts.method} {facts.path} from a {shortened(facts.fetch_site)} page is "
+                "refused: changes come from eegd's own pages or from scripts",
+            )
+        if facts.content_type in SIMPLE_BODY_TYPES:
+            return Refusal(
+                415,
+                "unsupported_media_type",
+                f"a {facts.content_type} body is refused (other sites' forms send those); "
+                "send JSON with Content-Type: application/json (curl --json '{...}')",
+            )
+        return None
+
+    def _principal(self, facts: RequestFacts, now: float) -> Principal | Refusal:
+        token = facts.query_token
+        if token is not None and not self.query_tokens:
+            return Refusal(
+                400,
+                "query_token_disabled",
+                "tokens in the URL are off (they end up in logs); send Authorization: Bearer "
+                "TOKEN, or set auth.query_tokens = true",
+            )
+        if facts.authorization is not None:
+            scheme, _, value = facts.authorization.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                return Refusal(
+                    401,
+                    "bad_token",
+                    "the Authorization header must be 'Bearer TOKEN'",
+                    {"WWW-Authenticate": 'Bearer realm="eegd"'},
+                )
+            token = value.strip()
+        if token is not None:
+            found = self._token_role(token, facts.address, now, f"{facts.method} {facts.path}")
+            if isinstance(found, Refusal):
+                return found
+            return Principal(found[0], facts.address, "token")
+        if facts.session_id is not None:
+            session = self.sessions.get(facts.session_id, now)
+            if session is not None:
+                return Principal(session.role, facts.address, "session")
+        role = self.tokens.anonymous_role()
+        return Principal(role, facts.address, "open" if role is Role.OPERATOR else "anonymous")
+
+    def _token_role(
+        self, token: str, address: str, now: float, what: str
+    ) -> tuple[Role, str] | Refusal:
+        """The role and hash of a presented token, counting a wrong one against ``address``."""
+        if self.failures.blocked(address, now):
+            wait = max(1, round(self.failures.retry_after(address, now)))
+            return Refusal(
+                429,
+                "too_many_attempts",
+                f"too many wrong tokens from {address}; try again in {wait} s",
+                {"Retry-After": str(wait)},
+            )
+        found = self.tokens.role_of(token)
+        if found is not None:
+            return found
+        self.failures.failed(address, now)
+        logger.warning("%s from %s: wrong or revoked token refused", what, address)
+        return Refusal(
+            401,
+            "bad_token",
+            "the token is not (or no longer) valid; `eegd token new` makes a new one",
+            {"WWW-Authenticate": 'Bearer realm="eegd", error="invalid_token"'},
+        )
+
+    @staticmethod
+    def _too_small(facts: RequestFacts, principal: Principal, needed: Role) -> Refusal:
+        what = f"{facts.method} {facts.path}"
+        if principal.via in ("token", "session"):
+            return Refusal(
+                403,
+                "forbidden",
+                f"{what} needs the {needed.value} role; this {principal.via} has "
+                f"{principal.role.value}",
+            )
+        return Refusal(
+            401,
+            "unauthorized",
+            f"{what} needs the {needed.value} role: send Authorization: Bearer TOKEN, "
+            "or sign in on the kiosk",
+            {"WWW-Authenticate": 'Bearer realm="eegd"'},
+        )

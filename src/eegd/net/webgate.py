@@ -1,0 +1,182 @@
+"""The gate on the aiohttp side: a middleware that runs ``Gate.admit`` for every request, the
+audit of every change, and the kiosk's sign-in routes (``/api/session``).
+
+Every request, REST, WebSocket upgrade and static file alike, passes the middleware with the
+role its route declares (``eegd.net.roles``); a request for no route needs nothing but the
+Host and Origin checks (and gets its 404). The principal a request runs as is
+``request[PRINCIPAL]``. Requests of operator routes are audited, accepted or refused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from eegd.net.access import Gate, Refusal, RequestFacts
+from eegd.net.audit import Auditor
+from eegd.net.rest import BadBody, error_response, json_object
+from eegd.net.roles import Principal, Role
+from eegd.net.sessions import SESSION_COOKIE
+
+__all__ = ["PRINCIPAL", "RoleLookup", "WebGate", "request_facts"]
+
+#: Where the middleware leaves the ``Principal`` of an admitted request.
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("eegd_principal", Principal)
+
+#: The role a route needs, by method and path as routed; None if it declares none.
+RoleLookup = Callable[[str, str], Role | None]
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _media_type(request: web.Request) -> str | None:
+    header = request.headers.get(hdrs.CONTENT_TYPE)
+    if header is None:
+        return None
+    return header.split(";", 1)[0].strip().lower()
+
+
+def request_facts(request: web.Request) -> RequestFacts:
+    """What ``Gate.admit`` looks at, read from an aiohttp request."""
+    headers = request.headers
+    upgrade = headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+    return RequestFacts(
+        method=request.method,
+        path=request.path,
+        scheme=request.scheme,
+        address=request.remote or "?",
+        host=headers.get(hdrs.HOST),
+        origin=headers.get(hdrs.ORIGIN),
+        fetch_site=headers.get("Sec-Fetch-Site"),
+        content_type=_media_type(request),
+        authorization=headers.get(hdrs.AUTHORIZATION),
+        session_id=request.cookies.get(SESSION_COOKIE),
+        query_token=request.query.get("token"),
+        websocket=upgrade,
+    )
+
+
+def _refusal_response(refusal: Refusal) -> web.Response:
+    return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
+
+
+def _outcome(response: web.StreamResponse) -> str:
+    """The status of a reply, and the message of an error reply."""
+    if response.status < 400 or not isinstance(response, web.Response):
+        return str(response.status)
+    try:
+        message = json.loads(response.body)["message"]  # type: ignore[arg-type]
+    except (TypeError, ValueError, KeyError):
+        return str(response.status)
+    return f"{response.status} {message}"
+
+
+class WebGate:
+    """Runs the gate for every request and serves ``GET``, ``POST`` and ``DELETE
+    /api/session``: who the kiosk is, sign in with a token, sign out."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        roles: RoleLookup,
+        auditor: Auditor,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.gate = gate
+        self._roles = roles
+        self.auditor = auditor
+        self._clock = clock
+
+    def needed(self, request: web.Request) -> Role:
+        """The role ``request``'s route needs: operator if it declares none (fail closed),
+        public for a request that matches no route (it gets a 404 or 405)."""
+        route = request.match_info.route
+        resource = route.resource
+        if resource is None or request.match_info.http_exception is not None:
+            return Role.PUBLIC
+        method = "GET" if route.method == "HEAD" else route.method
+        return self._roles(method, resource.canonical) or Role.OPERATOR
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        """Admit or refuse ``request``; audit it if its route changes something."""
+        needed = self.needed(request)
+        verdict = self.gate.admit(request_facts(request), needed, self._clock())
+        action = f"{request.method} {request.path}"
+        if isinstance(verdict, Refusal):
+            if needed is Role.OPERATOR:
+                who = Principal(Role.PUBLIC, request.remote or "?", "refused")
+                self.auditor.record(who, action, False, f"{verdict.status} {verdict.message}")
+            return _refusal_response(verdict)
+        request[PRINCIPAL] = verdict
+        if needed is not Role.OPERATOR:
+            return await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            self.auditor.record(verdict, action, False, f"{exc.status} {exc.reason}")
+            raise
+        body = (
+            (await request.read()).decode("utf-8", "replace").strip()
+            if request.can_read_body
+            else ""
+        )
+        self.auditor.record(verdict, action, response.status < 400, _outcome(response), body)
+        return response
+
+    # ------------------------------------------------------------------ /api/session
+
+    async def session_state(self, request: web.Request) -> web.Response:
+        """``GET /api/session``: the caller's role, and whether signing in means anything."""
+        principal = request[PRINCIPAL]
+        tokens = self.gate.tokens
+        return web.json_response(
+            {
+                "role": principal.role.value,
+                "via": principal.via,
+                "sign_in": tokens.has_operator,
+                "viewer_token": tokens.has_viewer,
+                "session_ttl_s": self.gate.sessions.ttl,
+            }
+        )
+
+    async def sign_in(self, request: web.Request) -> web.Response:
+        """``POST /api/session`` with ``{"token": ...}``: a session cookie for the token's role."""
+        try:
+            body = json_object(await request.read(), request.charset)
+        except BadBody as exc:
+            return error_response(400, exc.code, str(exc))
+        token: Any = body.get("token")
+        if not isinstance(token, str) or not token or set(body) != {"token"}:
+            return error_response(
+                400, "bad_field", 'the body must be {"token": "..."}, the token as a string'
+            )
+        address = request.remote or "?"
+        signed = self.gate.sign_in(token, address, self._clock())
+        if isinstance(signed, Refusal):
+            return _refusal_response(signed)
+        session_id, role = signed
+        response = web.json_response({"role": role.value, "session_ttl_s": self.gate.sessions.ttl})
+        response.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            max_age=int(self.gate.sessions.ttl),
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+        )
+        return response
+
+    async def sign_out(self, request: web.Request) -> web.Response:
+        """``DELETE /api/session``: end the caller's session and drop its cookie."""
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id is not None:
+            self.gate.sessions.end(session_id)
+        response = web.json_response({"role": self.gate.tokens.anonymous_role().value})
+        response.del_cookie(SESSION_COOKIE, path="/")
+        return response
