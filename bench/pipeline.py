@@ -42,6 +42,7 @@ from ads1299 import measure as measure_driver
 
 from eegd.config import Config, load_config
 from eegd.daemon import Daemon
+from eegd.dsp.decimate import anti_alias_taps
 from eegd.dsp.filters import design_sos, steady_state
 from eegd.dsp.spectrum import BANDS, band_power, decimation_factor, hann_psd
 from eegd.events import Topic
@@ -191,8 +192,8 @@ def offline_floor(case: Case) -> dict[str, Any]:
     q = decimation_factor(case.sample_rate, settings.max_freq_hz)
     rate = case.sample_rate / q
     if q > 1:
-        anti_alias = scipy.signal.butter(8, 0.8 * rate / 2, fs=case.sample_rate, output="sos")
-        filtered = scipy.signal.sosfilt(anti_alias, filtered, axis=1)[:, ::q]
+        taps = anti_alias_taps(case.sample_rate, q, settings.max_freq_hz)
+        filtered = scipy.signal.upfirdn(taps, filtered, down=q, axis=1)[:, : -(-n // q)]
     window, hop = round(settings.window_s * rate), round(settings.hop_s * rate)
     segments = np.lib.stride_tricks.sliding_window_view(filtered, window, axis=1)[:, ::hop]
     segments = np.ascontiguousarray(segments.transpose(1, 0, 2))

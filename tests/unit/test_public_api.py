@@ -52,6 +52,7 @@ MODULES = [
     "eegd.net.tokens",
     "eegd.net.webgate",
     "eegd.net.server",
+    "eegd.dsp.decimate",
     "eegd.dsp.filters",
     "eegd.dsp.spectrum",
     "eegd.sources.base",

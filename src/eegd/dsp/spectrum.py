@@ -2,8 +2,9 @@
 
 ``hann_psd`` is the one-segment equivalent of ``scipy.signal.welch`` with a periodic Hann
 window; ``SlidingSpectrum`` feeds it the latest window every hop. At high sample rates the
-signal is low-passed and decimated to a few times ``max_freq_hz`` first: the spectrum below
-``max_freq_hz`` stays the same while the FFT shrinks by the decimation factor.
+signal is low-passed and decimated to a few times ``max_freq_hz`` first, by a polyphase FIR
+decimator that computes only the samples it keeps (``eegd.dsp.decimate``): the spectrum
+below ``max_freq_hz`` stays the same while the FFT and the filtering shrink by the factor.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from eegd.dsp.filters import StreamingFilter
+from eegd.dsp.decimate import PolyphaseDecimator, anti_alias_taps
 from eegd.errors import ConfigError
 
 __all__ = [
@@ -42,10 +43,6 @@ BANDS: tuple[tuple[str, float, float], ...] = (
 
 #: The detrend choices, as ``scipy.signal.welch`` names them; ``None`` keeps the mean.
 DETREND_OPTIONS: tuple[str | None, ...] = ("constant", "linear", None)
-
-_ANTI_ALIAS_ORDER = 8
-_ANTI_ALIAS_FRACTION = 0.8
-"""The anti-alias corner as a fraction of the decimated Nyquist frequency."""
 
 
 def _positive(name: str, value: object) -> float:
@@ -176,8 +173,8 @@ class SpectrumResult:
 class SlidingSpectrum:
     """Spectra of the latest window, one per hop, from blocks of channels × samples.
 
-    Memory is bounded: samples go through a streaming anti-alias filter (when decimating)
-    into a ring buffer of one window. ``push`` returns the spectra that became due;
+    Memory is bounded: samples go through a polyphase decimator (when decimating) into a
+    ring buffer of one window. ``push`` returns the spectra that became due;
     ``fill`` keeps the same bookkeeping without computing any, for when nobody listens.
     """
 
@@ -212,8 +209,12 @@ class SlidingSpectrum:
         self._kept_bins = int(np.count_nonzero(all_freqs <= self.settings.max_freq_hz))
         self._freqs = all_freqs[: self._kept_bins]
         self._freqs.flags.writeable = False
-        self._anti_alias = (
-            StreamingFilter(_anti_alias_sos(self.input_rate, self.decimation), n_channels)
+        self._decimator = (
+            PolyphaseDecimator(
+                anti_alias_taps(self.input_rate, self.decimation, self.settings.max_freq_hz),
+                self.decimation,
+                n_channels,
+            )
             if self.decimation > 1
             else None
         )
@@ -245,10 +246,9 @@ class SlidingSpectrum:
         x = np.asarray(block)
         if x.ndim != 2 or x.shape[0] != self.n_channels:
             raise ValueError(f"block must have shape ({self.n_channels}, samples), got {x.shape}")
-        first_kept = -self._samples_seen % self.decimation
         self._samples_seen += x.shape[1]
-        if self._anti_alias is not None:
-            x = self._anti_alias.process(x)[:, first_kept :: self.decimation]
+        if self._decimator is not None:
+            x = self._decimator.process(x)
         results: list[SpectrumResult] = []
         start = 0
         while start < x.shape[1]:
@@ -289,12 +289,3 @@ class SlidingSpectrum:
             fft_size=self.fft_size,
             sample_rate=self.sample_rate,
         )
-
-
-def _anti_alias_sos(sample_rate: float, decimation: int) -> npt.NDArray[np.float64]:
-    """A Butterworth low-pass below the decimated Nyquist frequency, as SOS."""
-    corner = _ANTI_ALIAS_FRACTION * sample_rate / decimation / 2.0
-    sos: npt.NDArray[np.float64] = signal.butter(
-        _ANTI_ALIAS_ORDER, corner, "lowpass", fs=sample_rate, output="sos"
-    )
-    return sos
