@@ -29,6 +29,7 @@ ledger's ``samples_lost``) and published as a ``samples_lost`` event of the new 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -190,7 +191,9 @@ class AcquisitionLoop:
                 await asyncio.shield(reader)
             except asyncio.CancelledError:
                 stop.set()
-                await reader
+                source.interrupt()
+                with contextlib.suppress(SourceError):  # the read the interrupt cut short
+                    await reader
                 raise
         except SourceEnded as end:
             self._bus.publish(

@@ -12,17 +12,19 @@ import pylsl
 import pytest
 
 import eegd.client
-from eegd.errors import ConfigError
-from eegd.events import FilteredEegPacket, Topic
+from eegd.bus import Subscription
+from eegd.errors import ConfigError, SourceError
+from eegd.events import Event, FilteredEegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.net.protocol import EegFrame
 from eegd.plugins.lsl_outlet import LslOutlet, chunk_timestamps, default_source_id
-from tests.support.live import live_daemon
+from eegd.sources.lsl import LslOptions, LslSource
+from tests.support.live import live_daemon, next_released
 from tests.support.lsl import start_peer
 from tests.support.lsl_peer import known_value
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
-FRAMES = 10  # of 32 samples at 250 Hz: 1.3 s of data
+FRAMES = 40  # of 32 samples at 250 Hz: 5.1 s of data
 TOTAL = 512  # samples the amplifier pushes: 1 s at 500 Hz
 
 
@@ -132,3 +134,118 @@ async def test_lsl_amplifier_feeds_the_websocket_clients() -> None:
     indices = np.arange(firsts[0], firsts[0] + received.shape[1])
     expected = np.array([[known_value(int(i), c) for i in indices] for c in range(8)])
     np.testing.assert_allclose(received, expected, rtol=1e-5, atol=1e-3)
+
+
+async def test_round_trip_through_lsl_into_a_second_eegd_keeps_every_sample() -> None:
+    name = f"eegd-trip-{os.getpid()}"
+    first = f'plugins = ["voltage_filter", "lsl_outlet"]\n[plugin.lsl_outlet]\nname = "{name}"\n'
+    second = (
+        f'plugins = []\n[source]\nkind = "lsl"\n[source.lsl]\nname = "{name}"\ntype = "EEG"\n'
+        "stall_timeout_s = 60\n"
+    )
+    async with live_daemon(first, stepped=True) as upstream:
+        outlet = upstream.daemon.plugins["lsl_outlet"]
+        assert isinstance(outlet, LslOutlet)
+        await upstream.release(1)  # the first packet opens the EEG outlet
+        await wait_until(lambda: outlet.stats()["chunks_pushed"] >= 1, timeout=10)
+        with upstream.daemon.bus.subscribe([Topic.FILTERED_EEG], maxsize=10_000) as sent:
+            async with (
+                live_daemon(second) as downstream,
+                eegd.client.connect(downstream.ws_url + "ws", ["raw_eeg"]) as stream,
+            ):
+                frames = [await next_released(upstream, stream, EegFrame)]
+                await upstream.release(FRAMES)
+                while frames[-1].first_sample + 32 < frames[0].first_sample + FRAMES * 32:
+                    item = await asyncio.wait_for(anext(stream), scaled(10))
+                    if isinstance(item, EegFrame):
+                        frames.append(item)
+                hello = stream.hello
+            packets: list[Event] = []
+            while (event := sent.get_nowait()) is not None:
+                packets.append(event)
+    assert hello is not None
+    assert all(isinstance(packet, FilteredEegPacket) for packet in packets)
+    assert hello.channels == tuple(upstream.daemon.acquisition.session.channel_names)
+    assert hello.sample_rate == 250
+    firsts = [frame.first_sample for frame in frames]
+    assert firsts == list(range(firsts[0], firsts[0] + 32 * len(frames), 32))  # no gap
+    received = np.concatenate([frame.samples_uv for frame in frames], axis=1)
+    upstream_uv = np.concatenate(
+        [packet.samples for packet in packets if isinstance(packet, FilteredEegPacket)], axis=1
+    ) * np.float32(1e6)
+    (offsets,) = np.nonzero(upstream_uv[0] == received[0, 0])
+    assert offsets.size == 1  # the second eegd's first sample, found in the first's stream
+    start = int(offsets[0])
+    assert upstream_uv.shape[1] - start >= received.shape[1]
+    # µV in float32 both ways, through volts in the second eegd: equal to a float32 rounding.
+    np.testing.assert_allclose(
+        received, upstream_uv[:, start : start + received.shape[1]], rtol=3e-7, atol=0
+    )
+
+
+async def test_an_outlet_that_vanishes_is_lost_then_found_and_the_gap_is_counted() -> None:
+    name = f"amp-gone-{os.getpid()}"
+    gone = 1500  # 3 s at 500 Hz of the amplifier's clock, no real time
+    peer = await start_peer("outlet", "--name", name, "--channels", "4", "--rate", "500")
+    try:
+        await peer.line()  # ready
+        toml = (
+            f'plugins = []\n[source]\nkind = "lsl"\n[source.lsl]\nname = "{name}"\n'
+            "resolve_timeout_s = 20\nstall_timeout_s = 30\n"
+            "[supervisor]\ninitial_backoff = 0.01\njitter = 0\n"
+        )
+        async with live_daemon(toml) as live:
+            acquisition = live.daemon.acquisition
+            before = acquisition.session
+            assert before is not None
+            with live.daemon.bus.subscribe([Topic.SYSTEM], maxsize=1000) as system:
+                await peer.send({"push": 128})
+                await peer.line()
+                await wait_until(lambda: acquisition.session_ledger().acquired == 128, 10)
+                await peer.send({"vanish": gone})
+                assert (await peer.line())["gone"] == gone
+                lost = await next_system(system, SystemEventKind.SOURCE_LOST)
+                assert "lost" in lost.detail["error"]
+                await peer.send({"return": True})
+                await peer.line()
+                connected = await next_system(system, SystemEventKind.SOURCE_CONNECTED)
+                await peer.send({"push": 128})
+                await peer.line()
+                await wait_until(lambda: acquisition.session_ledger().acquired == 128, 10)
+                gap = await next_system(system, SystemEventKind.SAMPLES_LOST)
+            status = live.daemon.status()
+    finally:
+        await peer.stop()
+    assert connected.detail["session"] != before.id
+    assert gap.detail["session"] == connected.detail["session"]
+    assert gap.detail["before_session"] == before.id
+    assert abs(gap.detail["count"] - gone) <= 32  # within one packet
+    ledger = status["ledger"]
+    assert abs(ledger["samples_lost"] - gone) <= 32
+    assert (ledger["samples_acquired"], ledger["sessions"]) == (256, 2)
+
+
+async def next_system(subscription: Subscription, kind: SystemEventKind) -> SystemEvent:
+    """The next system event of ``kind`` on ``subscription``."""
+    async with asyncio.timeout(scaled(20)):
+        async for event in subscription:
+            if isinstance(event, SystemEvent) and event.kind is kind:
+                return event
+    raise AssertionError(f"the subscription closed before a {kind.value} event")
+
+
+@pytest.mark.parametrize(
+    ("rate", "channel_format", "problem"),
+    [(pylsl.IRREGULAR_RATE, pylsl.cf_float32, "irregular rate"), (100, pylsl.cf_string, "strings")],
+)
+async def test_an_irregular_or_string_stream_is_refused_with_a_clear_error(
+    rate: float, channel_format: int, problem: str
+) -> None:
+    name = f"not-eeg-{os.getpid()}-{channel_format}"
+    info = pylsl.StreamInfo(name, "Markers", 1, rate, channel_format, f"{name}-id")
+    outlet = pylsl.StreamOutlet(info)
+    source = LslSource(LslOptions(name=name, resolve_timeout_s=scaled(10)))
+    with pytest.raises(SourceError, match=problem) as refused:
+        await asyncio.to_thread(source.open)
+    del outlet
+    assert name in str(refused.value)

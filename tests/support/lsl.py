@@ -1,7 +1,11 @@
 """Lab Streaming Layer kept on loopback for the tests, and a peer process to talk to.
 
-``use_loopback()`` writes an ``lsl_api.cfg`` (discovery on 127.0.0.1 only, IPv4) and points
-``LSLAPICFG`` at it; liblsl reads it once, when it loads, so tests/conftest.py calls this
+``use_loopback()`` writes an ``lsl_api.cfg`` and points ``LSLAPICFG`` at it: discovery on
+127.0.0.1 only, IPv4, and timings for loopback instead of a LAN (clock-offset probes 4 ms
+apart and answered within 50 ms, where the defaults are 64 and 128; resolve waves 50 ms
+apart, where they are 0.5 and 0.75 s), so that ``time_correction`` answers in under 0.1 s
+rather than over half a second and a stream that comes back is found within tens of
+milliseconds. liblsl reads the file once, when it loads, so tests/conftest.py calls this
 before anything imports pylsl. Child processes inherit it.
 """
 
@@ -24,11 +28,18 @@ AddressesOverride = {127.0.0.1}
 ListenAddress = 127.0.0.1
 [lab]
 KnownPeers = {127.0.0.1}
+[tuning]
+TimeProbeInterval = 0.004
+TimeProbeMaxRTT = 0.05
+MulticastMinRTT = 0.05
+UnicastMinRTT = 0.05
 [log]
 level = -2
 """
 
 PEER = Path(__file__).with_name("lsl_peer.py")
+#: The longest line a peer may print: an inlet's report of 5 s of samples is several MB.
+PEER_LINE_LIMIT = 64 * 1024 * 1024
 
 
 def use_loopback() -> None:
@@ -81,5 +92,6 @@ async def start_peer(*args: str) -> Peer:
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        limit=PEER_LINE_LIMIT,
     )
     return Peer(process)

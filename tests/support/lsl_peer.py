@@ -2,9 +2,14 @@
 
 Line protocol with the parent (one JSON object a line on stdout): both roles print
 ``{"ready": ...}`` once their stream is open. The inlet then pulls ``--samples`` samples
-and prints them with their timestamps and the stream's description; the outlet reads one
-line from stdin (``{"push": N}``) and pushes ``N`` known samples, chunk by chunk, then
-waits for stdin to close. ``LSLAPICFG`` (set by tests/conftest.py) keeps LSL on loopback.
+and prints them with their timestamps and the stream's description. The outlet is an
+amplifier with a clock of its own: sample ``k`` is stamped ``t0 + k / rate`` (``t0`` its
+``local_clock()`` at start), however fast it is asked to push. It reads commands from stdin,
+one a line, and answers each: ``{"push": N}`` pushes the next ``N`` known samples, chunk by
+chunk (``{"pushed": total}``); ``{"vanish": N}`` destroys the outlet and lets ``N`` samples'
+time go by unsent (``{"gone": N}``); ``{"return": true}`` opens the same stream again (same
+name and source_id; ``{"ready": ...}``). ``LSLAPICFG`` (set by tests/conftest.py) keeps LSL
+on loopback.
 
     python tests/support/lsl_peer.py inlet --type EEG --name eegd-test --samples 320
     python tests/support/lsl_peer.py outlet --name amp --channels 8 --rate 500
@@ -77,23 +82,36 @@ def run_inlet(stream_type: str, name: str, samples: int) -> None:
 
 
 def run_outlet(name: str, channels: int, rate: float, chunk: int) -> None:
-    """Open an EEG outlet; push the samples the parent asks for; stay until stdin closes."""
+    """Open an EEG outlet; carry out the parent's commands until stdin closes."""
     info = pylsl.StreamInfo(name, "EEG", channels, rate, pylsl.cf_float32, f"{name}-id")
     node = info.desc().append_child("channels")
     for index in range(channels):
         channel = node.append_child("channel")
         channel.append_child_value("label", f"L{index + 1}")
         channel.append_child_value("unit", "microvolts")
-    outlet = pylsl.StreamOutlet(info, chunk)
+    outlet: pylsl.StreamOutlet | None = pylsl.StreamOutlet(info, chunk)
     emit({"ready": {}})
+    start = pylsl.local_clock()
     pushed = 0
     for line in sys.stdin:
         request = json.loads(line)
+        if "vanish" in request:
+            outlet = None  # destroyed: its inlets see the stream lost
+            pushed += int(request["vanish"])
+            emit({"gone": int(request["vanish"])})
+            continue
+        if "return" in request:
+            outlet = pylsl.StreamOutlet(info, chunk)
+            emit({"ready": {}})
+            continue
+        if outlet is None:
+            emit({"error": "push while the outlet is gone"})
+            return
         total = int(request["push"])
         while total > 0:
             n = min(chunk, total)
             block = [[known_value(pushed + i, c) for c in range(channels)] for i in range(n)]
-            outlet.push_chunk(block, pylsl.local_clock())
+            outlet.push_chunk(block, [start + (pushed + i) / rate for i in range(n)])
             pushed += n
             total -= n
         emit({"pushed": pushed})

@@ -64,6 +64,8 @@ MODULES = [
     "eegd.sources.brainflow.source",
     "eegd.sources.edf",
     "eegd.sources.playback",
+    "eegd.sources.lsl",
+    "eegd.sources.lsl_markers",
 ]
 
 

@@ -6,10 +6,11 @@ import asyncio
 from types import MappingProxyType
 
 import numpy as np
+import pytest
 
 from eegd.acquisition import AcquisitionLoop
 from eegd.bus import EventBus
-from eegd.errors import SourceEnded
+from eegd.errors import SourceEnded, SourceError
 from eegd.events import (
     EegPacket,
     Event,
@@ -145,3 +146,78 @@ async def test_a_source_marker_is_a_marker_event_at_its_sample() -> None:
     assert marker.duration_s == 0.25
     stamp = sample_timestamps(loop.session.time_anchor_us, 28, 1, loop.session.sample_rate)
     assert marker.timestamp == int(stamp[0])
+
+
+class StampedSource(Source):
+    """Two blocks of 10 samples at 100 Hz of stream ``stream``, its clock starting at
+    ``start`` s; then the stream is lost."""
+
+    def __init__(self, stream: str, start: float) -> None:
+        self._stream, self._start, self._next = stream, start, 0
+
+    @property
+    def sample_rate(self) -> float:
+        return 100.0
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return ("A",)
+
+    @property
+    def stream_id(self) -> str:
+        return self._stream
+
+    def open(self) -> None:
+        self._next = 0
+
+    def read(self, n_samples: int) -> SampleBlock:
+        if self._next >= 20:
+            raise SourceError("the stream was lost")
+        first, self._next = self._next, self._next + 10
+        raw = np.zeros((1, 10), dtype=np.int32)
+        stamp = self._start + first / 100
+        return SampleBlock(first, raw, raw.astype(np.float32), stream_time=stamp)
+
+    def close(self) -> None:
+        pass
+
+
+async def run_until_lost(loop: AcquisitionLoop) -> None:
+    with pytest.raises(SourceError):
+        await asyncio.wait_for(loop.run(), timeout=10)
+
+
+async def test_the_samples_between_two_sessions_of_one_stream_are_counted_lost() -> None:
+    bus = EventBus()
+    events = bus.subscribe([Topic.SYSTEM], maxsize=100)
+    sources = iter([StampedSource("amp", 50.0), StampedSource("amp", 50.2 + 0.75)])
+    loop = AcquisitionLoop(bus, lambda: next(sources), batch_size=10)
+    await run_until_lost(loop)
+    first = loop.session
+    await run_until_lost(loop)
+    assert loop.session is not None
+    assert first is not None
+    lost = [
+        event
+        for event in iter(events.get_nowait, None)
+        if isinstance(event, SystemEvent) and event.kind is SystemEventKind.SAMPLES_LOST
+    ]
+    assert [dict(event.detail) for event in lost] == [
+        {
+            "session": loop.session.id,
+            "first_sample": 0,
+            "count": 75,
+            "next_frame_id": 0,
+            "before_session": first.id,
+        }
+    ]
+    assert loop.stats().samples_lost == 75
+    assert loop.session_ledger().lost == 0  # the gap belongs to neither session
+
+
+async def test_a_different_stream_after_a_loss_is_no_gap() -> None:
+    sources = iter([StampedSource("amp", 50.0), StampedSource("other amp", 60.0)])
+    loop = AcquisitionLoop(EventBus(), lambda: next(sources), batch_size=10)
+    await run_until_lost(loop)
+    await run_until_lost(loop)
+    assert loop.stats().samples_lost == 0

@@ -3,7 +3,10 @@
 Two outlets: one of type ``EEG`` (float32 µV, the session's channels and nominal rate, the
 XDF meta-data in its description) carrying ``filtered_eeg`` (or ``raw_eeg``), and one of
 type ``Markers`` (strings, irregular rate) carrying every ``marker`` event and the
-recording start/stop and source lost/connected system events. A new session shape closes
+recording start/stop and source lost/connected system events. A marker is stamped with the
+LSL time of the moment it marks, on the EEG stream's clock (from the latest packet's
+wall-clock and acquisition stamps), so an XDF file puts it at its sample; the system events
+are stamped when they go out. A new session shape closes
 the EEG outlet and opens one with the new shape. Every pylsl call runs in one worker
 thread (``push_chunk`` can block); the hand-off is one call in flight, behind the
 plugin's bounded subscription, which drops its oldest event when LSL falls behind.
@@ -135,6 +138,8 @@ class LslOutlet:
         self._shape: tuple[float, tuple[str, ...]] | None = None
         self._filter: Mapping[str, Any] = {}
         self._source_id = settings.source_id or "eegd"
+        self._clock: tuple[int, int] | None = None
+        """(wall-clock µs, acquisition ns) of the last sample pushed: maps a marker's time."""
         self._counters = {"outlets_opened": 0, "chunks_pushed": 0, "samples_pushed": 0}
         self._counters["markers_pushed"] = 0
 
@@ -172,7 +177,7 @@ class LslOutlet:
         if isinstance(event, EegPacket | FilteredEegPacket):
             self._push(event)
         elif isinstance(event, MarkerEvent):
-            self._mark(event.label)
+            self._mark(event.label, self._lsl_time(event.timestamp))
         elif isinstance(event, SystemEvent):
             if event.kind is SystemEventKind.SOURCE_CONNECTED:
                 self._close_eeg()  # the next packet opens the session's shape
@@ -194,6 +199,7 @@ class LslOutlet:
         n_samples = samples.shape[0]
         stamps = chunk_timestamps(packet.monotonic_ns, n_samples, packet.sample_rate)
         self._outlet.push_chunk(samples, stamps)
+        self._clock = (int(packet.timestamps[-1]), packet.monotonic_ns)
         self._counters["chunks_pushed"] += 1
         self._counters["samples_pushed"] += n_samples
 
@@ -231,14 +237,23 @@ class LslOutlet:
         info.desc().append_child("acquisition").append_child_value("manufacturer", "eegd")
         self._markers = pylsl.StreamOutlet(info)
 
-    def _mark(self, text: str) -> None:
+    def _lsl_time(self, timestamp_us: int) -> float:
+        """The LSL time of the wall-clock ``timestamp_us`` on the EEG stream's clock; now
+        (0.0, pylsl's "stamp at push") before any packet went out."""
+        if self._clock is None:
+            return 0.0
+        wall_us, monotonic_ns = self._clock
+        return monotonic_ns / 1e9 + (timestamp_us - wall_us) / 1e6
+
+    def _mark(self, text: str, lsl_time: float = 0.0) -> None:
         if self._markers is not None:
-            self._markers.push_sample([text])
+            self._markers.push_sample([text], lsl_time)
             self._counters["markers_pushed"] += 1
 
     def _close_eeg(self) -> None:
         self._outlet = None  # pylsl destroys the outlet when its last reference goes
         self._shape = None
+        self._clock = None
 
     def _close(self) -> None:
         self._close_eeg()

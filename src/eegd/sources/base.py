@@ -245,6 +245,15 @@ class Source(abc.ABC):
     def close(self) -> None:
         """Stop sampling and release the device; safe to call twice."""
 
+    def interrupt(self) -> None:
+        """Make a ``read`` blocked in another thread end soon, raising ``SourceError``.
+
+        The acquisition loop calls it when it stops, before ``close``. A source whose
+        ``read`` may wait long for its device (an LSL stream gone quiet waits up to its
+        stall timeout) overrides it; one whose reads return within a packet's time needs not.
+        """
+        return None
+
     def __enter__(self) -> Source:
         self.open()
         return self

@@ -7,8 +7,16 @@ values stand. Irregular-rate and string streams are refused. A stream that disap
 (``LostError``: the inlet does not recover by itself) or sends nothing for
 ``stall_timeout_s`` raises ``SourceError``, so the supervisor re-resolves it.
 
-eegd's timestamps stay sample-index based; the LSL time of sample 0 with
-``time_correction()`` applied is kept in ``clock_anchor`` for mapping the two clocks.
+eegd's timestamps stay sample-index based. Each block carries the LSL time of its first
+sample with ``time_correction()`` applied (``SampleBlock.stream_time``: this machine's
+monotonic clock), and the stream's ``source_id`` names it (``stream_id``), so when the same
+stream comes back the ledger counts the samples its clock says were missed.
+
+With ``markers`` set, the LSL stream of that name (a ``Markers`` stream: a stimulus
+program's) is followed in a thread of its own (``eegd.sources.lsl_markers``), and each of
+its markers is handed out with the next block as a marker at the sample of the EEG stream
+taken at the marker's time (both times corrected into this machine's clock), so a
+recording holds it at that sample.
 """
 
 from __future__ import annotations
@@ -29,10 +37,12 @@ from eegd.sources.base import (
     SampleBlock,
     SharedSourceOptions,
     Source,
+    SourceMarker,
     parse_options,
 )
+from eegd.sources.lsl_markers import MarkerReader, TimedMarker, lsl_errors
 
-__all__ = ["LslOptions", "LslSource"]
+__all__ = ["PHYSICAL_RANGE_UV", "LslOptions", "LslSource"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +64,7 @@ class LslOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     resolve_timeout_s: float = 10.0
     stall_timeout_s: float = 5.0
     markers: str = ""
+    """The name of an LSL stream whose samples are markers (e.g. a PsychoPy experiment's)."""
 
 
 def _pylsl() -> Any:
@@ -85,11 +96,12 @@ class LslSource(Source):
         self._inlet: Any = None
         self._scale = 1e-6
         self._carry: list[list[float]] = []
+        self._carry_times: list[float] = []
         self._position = 0
         self._closing = threading.Event()
         self._lsb_volts = 2.0 * PHYSICAL_RANGE_UV * 1e-6 / 2**24
-        self.clock_anchor: float | None = None
-        """The LSL time (in this machine's clock, corrected) of sample 0, once it arrived."""
+        self._stream_id: str | None = None
+        self._markers: MarkerReader | None = None
         self.time_correction = 0.0
         """The last ``time_correction()``: the outlet's clock minus this machine's."""
 
@@ -102,6 +114,11 @@ class LslSource(Source):
     def channel_names(self) -> tuple[str, ...]:
         """The stream's channel labels (the ``[source]`` names until opened)."""
         return self._names
+
+    @property
+    def stream_id(self) -> str | None:
+        """The stream's ``source_id`` (its ``name@hostname`` when it has none), once open."""
+        return self._stream_id
 
     @property
     def physical_range(self) -> tuple[tuple[float, float], ...]:
@@ -124,7 +141,10 @@ class LslSource(Source):
         return " and ".join(parts) or "channel_count>0"
 
     def open(self) -> None:
-        """Resolve the stream and open an inlet on it; ``SourceError`` if none or unusable."""
+        """Resolve the stream and open an inlet on it; ``SourceError`` if none or unusable.
+
+        With ``markers`` set, following the marker stream starts too; it need not exist yet.
+        """
         pylsl = _pylsl()
         self._closing.clear()
         predicate = self._predicate()
@@ -143,12 +163,12 @@ class LslSource(Source):
             full = inlet.info(timeout=self._options.resolve_timeout_s)
             inlet.open_stream(timeout=self._options.resolve_timeout_s)
             self.time_correction = inlet.time_correction(timeout=self._options.resolve_timeout_s)
-        except (pylsl.LostError, pylsl.TimeoutError) as exc:
+        except lsl_errors(pylsl) as exc:
             raise SourceError(f"lsl stream {info.name()!r}: {exc or type(exc).__name__}") from exc
         self._names, self._scale = _channels(full)
         self._rate = float(full.nominal_srate())
-        self._inlet, self._carry, self._position = inlet, [], 0
-        self.clock_anchor = None
+        self._stream_id = full.source_id() or f"{full.name()}@{full.hostname()}"
+        self._inlet, self._carry, self._carry_times, self._position = inlet, [], [], 0
         logger.info(
             "lsl stream %r (%s): %d channels at %g Hz",
             full.name(),
@@ -156,13 +176,19 @@ class LslSource(Source):
             len(self._names),
             self._rate,
         )
+        if self._options.markers:
+            self._markers = MarkerReader(pylsl, self._options.markers)
+            self._markers.start()
 
     def read(self, n_samples: int) -> SampleBlock:
-        """The next ``n_samples``, pulled from the inlet; ``SourceError`` if it stalls or goes."""
+        """The next ``n_samples``, pulled from the inlet; ``SourceError`` if it stalls or goes.
+
+        The block carries the markers that arrived meanwhile, at their samples.
+        """
         inlet = self._inlet
         if inlet is None:
             raise SourceError("lsl source is not open")
-        pylsl = _pylsl()
+        lost = lsl_errors(_pylsl())
         stall = self._options.stall_timeout_s
         silent = 0.0
         while len(self._carry) < n_samples:
@@ -172,32 +198,60 @@ class LslSource(Source):
                 chunk, stamps = inlet.pull_chunk(
                     timeout=_PULL_S, max_samples=n_samples - len(self._carry)
                 )
-            except pylsl.LostError as exc:
+            except lost as exc:
                 raise SourceError("lsl stream was lost") from exc
             if chunk:
-                if self.clock_anchor is None:
-                    first = stamps[0] + self.time_correction
-                    self.clock_anchor = first - self._position / self._rate
                 self._carry.extend(chunk)
+                self._carry_times.extend(stamps)
                 silent = 0.0
             else:
                 silent += _PULL_S
                 if silent >= stall:
                     raise SourceError(f"lsl stream sent no samples for {stall:g} s")
         rows, self._carry = self._carry[:n_samples], self._carry[n_samples:]
+        stream_time = self._carry_times[0] + self.time_correction
+        del self._carry_times[:n_samples]
         volts = np.asarray(rows, dtype=np.float64).T * self._scale
         first_sample = self._position
         self._position += n_samples
         return SampleBlock(
-            first_sample=first_sample, raw=self._to_counts(volts), volts=volts.astype(np.float32)
+            first_sample=first_sample,
+            raw=self._to_counts(volts),
+            volts=volts.astype(np.float32),
+            markers=self._placed(self._markers.take(), first_sample, stream_time)
+            if self._markers is not None
+            else (),
+            stream_time=stream_time,
         )
 
     def close(self) -> None:
-        """Close the inlet; safe to call twice, and from any thread."""
+        """Close the inlet and stop following the markers; safe to call twice, from any
+        thread."""
         self._closing.set()
         inlet, self._inlet = self._inlet, None
+        markers, self._markers = self._markers, None
+        if markers is not None:
+            markers.stop()
         if inlet is not None:
             inlet.close_stream()
+
+    def interrupt(self) -> None:
+        """End a ``read`` waiting in another thread within one pull (50 ms)."""
+        self._closing.set()
+
+    def _placed(
+        self, markers: list[TimedMarker], first_sample: int, stream_time: float
+    ) -> tuple[SourceMarker, ...]:
+        """``markers`` at the samples of their times: ``first_sample`` was taken at
+        ``stream_time``. One from before the stream's first sample has no place, and goes."""
+        placed = []
+        for marker in markers:
+            sample = first_sample + round((marker.time - stream_time) * self._rate)
+            if sample < 0:
+                logger.warning("lsl marker %r precedes the stream's first sample", marker.label)
+                continue
+            placed.append(SourceMarker(sample, marker.label))
+        return tuple(placed)
 
     def _to_counts(self, volts: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
         counts = np.rint(volts / self._lsb_volts)
