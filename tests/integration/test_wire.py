@@ -13,20 +13,15 @@ import contextlib
 import json
 from typing import Any
 
-import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.frames import Opcode
 
-# The strict client is in the dev extra; a venv made before it joined lacks it until
-# ``pip install -e '.[dev]'`` runs again.
-websockets = pytest.importorskip("websockets", reason="the dev extra's websockets is missing")
-
-from websockets.asyncio.client import ClientConnection  # noqa: E402
-from websockets.frames import Opcode  # noqa: E402
-
-from eegd.events import FftPacket  # noqa: E402
-from eegd.net.protocol import EegFrame, Hello, decode_frame, decode_text, parse_header  # noqa: E402
-from tests.support.live import LiveDaemon, live_daemon, release_to_all, status, watching  # noqa: E402
-from tests.support.strictws import StrictClient  # noqa: E402
-from tests.support.waiting import wait_until  # noqa: E402
+from eegd.events import FftPacket
+from eegd.net.protocol import EegFrame, Hello, decode_frame, decode_text, parse_header
+from tests.support.live import LiveDaemon, live_daemon, release_to_all, status, watching
+from tests.support.strictws import StrictClient
+from tests.support.waiting import wait_until
 
 BINARY = Opcode.BINARY
 SIXTEEN_KHZ = "[source]\nsample_rate = 16000\nbatch_size = 512\n"
