@@ -1,6 +1,10 @@
 """The ``eegd`` command line: ``eegd run`` starts the daemon, ``eegd config`` shows the config,
 ``eegd sources`` lists the source kinds and what each needs, ``eegd selftest`` tests an
-ADS1299 chain (exit 0 only if every channel passes, 1 if one fails).
+ADS1299 chain (exit 0 only if every channel passes, 1 if one fails), ``eegd token new``
+makes an access token (docs/security.md).
+
+Token hashes may also come from the environment, ``EEGD_OPERATOR_TOKEN_HASHES`` and
+``EEGD_VIEWER_TOKEN_HASHES`` (comma-separated), which replace the file's lists.
 
 Errors are one line on stderr. Exit code 2: the daemon could not start (a bad flag or
 configuration, a plugin that does not load, a port in use); 1: it failed after starting
@@ -13,6 +17,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +29,7 @@ from eegd import __version__
 from eegd.config import Config, load_config
 from eegd.daemon import run_daemon
 from eegd.errors import ConfigError, EegdError
+from eegd.net.tokens import hash_token, new_token
 from eegd.sources.registry import describe_kinds
 
 __all__ = ["main"]
@@ -57,6 +63,11 @@ _OVERRIDES: tuple[tuple[str, str, str, type, str], ...] = (
 #: Flags that choose their source kind unless ``--source`` says otherwise: (dest, kind).
 _IMPLIED_KINDS: tuple[tuple[str, str], ...] = (("board", "brainflow"), ("file", "playback"))
 _FLAG_NAMES = {dest: flag for flag, dest, _key, _kind, _help in _OVERRIDES}
+#: Environment variables that override a config key: (variable, dotted key); comma-separated.
+_ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    ("EEGD_OPERATOR_TOKEN_HASHES", "auth.operator_token_hashes"),
+    ("EEGD_VIEWER_TOKEN_HASHES", "auth.viewer_token_hashes"),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,6 +119,23 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="deliver synthetic samples as fast as possible (benchmarks)",
         )
+        command.add_argument(
+            "--insecure-no-auth",
+            action="store_true",
+            help="listen on a non-loopback address with no operator token: anyone who can "
+            "reach the port may change everything (a warning at every start)",
+        )
+    token = commands.add_parser(
+        "token",
+        help="make an access token",
+        description="Print a new random token on the first line, then the [auth] lines to "
+        "put in eegd.toml: only the token's hash is stored. Give the token to the clients "
+        "(Authorization: Bearer TOKEN, or the kiosk's sign-in).",
+    )
+    token.add_argument("action", choices=["new"], help="new: make one")
+    token.add_argument(
+        "--role", choices=["operator", "viewer"], default="operator", help="its role (operator)"
+    )
     commands.add_parser(
         "sources",
         help="list the source kinds, whether what each needs is installed, and how to install it",
@@ -159,6 +187,20 @@ def _selftest(config: Config, as_json: bool, check_electrodes: bool) -> int:
     return 0 if result.passed else 1
 
 
+def _new_token(role: str) -> int:
+    """Print a fresh token, then the TOML lines that configure its hash."""
+    token = new_token()
+    print(token)
+    print("[auth]")
+    print(f'{role}_token_hashes = ["{hash_token(token)}"]')
+    print(
+        f"eegd: the first line is the {role} token; keep it, it is not stored anywhere. Put "
+        "the other lines in eegd.toml (add the hash to any list already there).",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _as_written(config: Config) -> Any:
     """The configuration as TOML would hold it: each ``[source.<kind>]`` under ``source``."""
     data = msgspec.to_builtins(config)
@@ -176,6 +218,12 @@ def _load(args: argparse.Namespace) -> Config:
             overrides[key] = (flag, value)
     if args.unpaced:
         overrides["source.synthetic.paced"] = ("--unpaced", False)
+    if args.insecure_no_auth:
+        overrides["auth.insecure_no_auth"] = ("--insecure-no-auth", True)
+    for variable, key in _ENVIRONMENT:
+        value = os.environ.get(variable)
+        if value is not None:
+            overrides[key] = (variable, [part.strip() for part in value.split(",") if part.strip()])
     implied = {kind: flag for flag, kind in _IMPLIED_KINDS if getattr(args, flag) is not None}
     if len(implied) > 1:
         raise ConfigError(
@@ -196,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sources":
         return _list_sources()
+    if args.command == "token":
+        return _new_token(args.role)
     try:
         config = _load(args)
     except EegdError as exc:

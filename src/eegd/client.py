@@ -11,6 +11,7 @@ names, rate, spectrum bins) is on ``Stream.hello``.
 from __future__ import annotations
 
 import contextlib
+import ssl as ssl_module
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 
@@ -130,16 +131,23 @@ async def connect(
     max_rate: float | None = None,
     control: bool = False,
     headers: dict[str, str] | None = None,
+    token: str | None = None,
+    ssl: ssl_module.SSLContext | bool = True,
 ) -> AsyncIterator[Stream]:
     """Open a stream; on ``/ws`` receive exactly ``topics`` (single-topic routes take none).
 
     ``/ws`` sends ``system`` messages by default; naming topics without ``system`` turns them
-    off, so ``stream(url, ["fft"])`` yields spectra and nothing else.
+    off, so ``stream(url, ["fft"])`` yields spectra and nothing else. ``token`` goes as
+    ``Authorization: Bearer`` (``eegd token new``); ``ssl`` is aiohttp's, for ``wss://``
+    with a certificate of one's own (an ``SSLContext`` that trusts it).
     """
     wanted = list(topics or ())
+    headers = dict(headers or {})
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(url, headers=headers, max_msg_size=0, autoping=True) as ws,
+        session.ws_connect(url, headers=headers, max_msg_size=0, autoping=True, ssl=ssl) as ws,
     ):
         opened = Stream(ws, control=control)
         if wanted:
@@ -150,10 +158,16 @@ async def connect(
 
 
 async def stream(
-    url: str, topics: Iterable[str] | None = None, *, max_rate: float | None = None
+    url: str,
+    topics: Iterable[str] | None = None,
+    *,
+    max_rate: float | None = None,
+    token: str | None = None,
+    ssl: ssl_module.SSLContext | bool = True,
 ) -> AsyncIterator[EegFrame | FftPacket | SystemEvent | MarkerEvent]:
-    """Yield decoded events from ``url`` until the server closes the connection."""
-    async with connect(url, topics, max_rate=max_rate) as opened:
+    """Yield decoded events from ``url`` until the server closes the connection; ``token``
+    and ``ssl`` are as for ``connect``."""
+    async with connect(url, topics, max_rate=max_rate, token=token, ssl=ssl) as opened:
         async for item in opened:
             if isinstance(item, EegFrame | FftPacket | SystemEvent | MarkerEvent):
                 yield item

@@ -386,8 +386,9 @@ class Daemon:
                 self.reconfigure(name, config.plugin_options(name))
         if config.log.level != self.config.log.level:
             logging.getLogger().setLevel(config.log.level.upper())
+        auth = self.server.reload_auth(config.auth)
         tables = {self.config.plugin_table(name) for name in live}
-        applied: dict[str, Any] = {"log": config.log}
+        applied: dict[str, Any] = {"log": config.log, "auth": auth}
         applied.update({table: getattr(config, table) for table in tables if "." not in table})
         names = {table.removeprefix("plugin.") for table in tables if table.startswith("plugin.")}
         applied["plugin"] = {

@@ -163,14 +163,17 @@ class Watcher:
 
 
 @contextlib.asynccontextmanager
-async def watching(live: LiveDaemon, path: str = "ws/data") -> AsyncIterator[Watcher]:
+async def watching(
+    live: LiveDaemon, path: str = "ws/data", headers: Mapping[str, str] | None = None
+) -> AsyncIterator[Watcher]:
     """A ``Watcher`` connected for the duration of the block, with its first frame in.
 
     On a stepped daemon it is yielded once greeted instead: frames come when released.
+    ``headers`` go with the handshake (``Authorization`` where tokens are configured).
     """
     watcher = Watcher()
     async with aiohttp.ClientSession() as session:
-        ws = await session.ws_connect(live.ws_url + path, max_msg_size=0)
+        ws = await session.ws_connect(live.ws_url + path, max_msg_size=0, headers=headers)
 
         async def read() -> None:
             async for message in ws:

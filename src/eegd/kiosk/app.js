@@ -9,6 +9,7 @@ import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
 import { RecordingPanel } from "./recording.js";
 import { AutoScale, FIXED_STEPS_UV, robustAmplitude } from "./scale.js";
 import { SelfTestPanel } from "./selftest.js";
+import { SignInPanel } from "./signin.js";
 import { SourcePanel } from "./source.js";
 import { SpectrumView, formatHz } from "./spectrum.js";
 import { StatusModel } from "./status.js";
@@ -89,6 +90,7 @@ function onText(message) {
       console.info("eegd system event", message.kind, message.detail);
       status.systemEvent(message, performance.now());
       sourcePanel.systemEvent(message);
+      signIn.systemEvent(message);
       break;
     case "error":
       countError(new ProtocolError(message.code, message.message));
@@ -398,6 +400,8 @@ connection.start();
 sourcePanel.start();
 new RecordingPanel(byId("recording")).start();
 new SelfTestPanel(byId("selftest")).start();
+const signIn = new SignInPanel(document.querySelector(".controls"));
+signIn.refresh();
 setInterval(updateStatus, STATUS_EVERY_MS);
 setInterval(chooseDisplayRate, DISPLAY_RATE_EVERY_MS);
 requestAnimationFrame(drawFrame);

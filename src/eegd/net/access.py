@@ -19,6 +19,7 @@ the HTTP status and a sentence saying what would be allowed. In order:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ class Refusal:
     code: str
     message: str
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    principal: Principal | None = None
+    """Who was refused, where known (a role too small for the route)."""
 
 
 class Gate:
@@ -93,11 +96,17 @@ class Gate:
         self.tokens = tokens
         return self.sessions.keep_only(tokens.holds)
 
+    def still_valid(self, principal: Principal) -> bool:
+        """Whether the token ``principal``'s role came from is still configured."""
+        return principal.credential is None or self.tokens.holds(principal.credential)
+
     def admit(self, facts: RequestFacts, needed: Role, now: float) -> Principal | Refusal:
         """The principal the request runs as, or why it may not run."""
         verdict = self._origin_check(facts) or self._principal(facts, now)
         if isinstance(verdict, Principal) and not verdict.role.covers(needed):
-            verdict = self._too_small(facts, verdict, needed)
+            verdict = dataclasses.replace(
+                self._too_small(facts, verdict, needed), principal=verdict
+            )
         if isinstance(verdict, Refusal):
             self.refused += 1
         return verdict
@@ -187,11 +196,11 @@ class Gate:
             found = self._token_role(token, facts.address, now, f"{facts.method} {facts.path}")
             if isinstance(found, Refusal):
                 return found
-            return Principal(found[0], facts.address, "token")
+            return Principal(found[0], facts.address, "token", found[1])
         if facts.session_id is not None:
             session = self.sessions.get(facts.session_id, now)
             if session is not None:
-                return Principal(session.role, facts.address, "session")
+                return Principal(session.role, facts.address, "session", session.token_hash)
         role = self.tokens.anonymous_role()
         return Principal(role, facts.address, "open" if role is Role.OPERATOR else "anonymous")
 

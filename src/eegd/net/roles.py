@@ -44,11 +44,16 @@ _RANKS: Mapping[Role, int] = {Role.PUBLIC: 0, Role.VIEWER: 1, Role.OPERATOR: 2}
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who a request comes from: its role, the peer's address, and how the role was earned
-    (``token``, ``session``, ``open``: no operator token is configured, or ``anonymous``)."""
+    (``token``, ``session``, ``open``: no operator token is configured, or ``anonymous``).
+
+    ``credential`` is the hash of the token the role came from, so that a long-lived
+    connection's commands stop once that token is revoked.
+    """
 
     role: Role
     address: str
     via: str = "open"
+    credential: str | None = None
 
 
 #: The role each of the server's own routes needs: (method, path as routed) → role. GET

@@ -14,6 +14,7 @@ and a control that reaches its plugin through the daemon (``DaemonControl``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import inspect
 import json
@@ -257,6 +258,23 @@ class Server:
         app.router.add_static("/kiosk/", KIOSK_DIR, show_index=False)
         return app
 
+    def reload_auth(self, auth: AuthSettings) -> AuthSettings:
+        """Apply reloaded ``[auth]`` tokens and ``query_tokens`` at once, ending the sessions
+        of tokens no longer listed; return the settings in force (the session limits wait
+        for a restart)."""
+        applied = dataclasses.replace(
+            self.auth,
+            operator_token_hashes=auth.operator_token_hashes,
+            viewer_token_hashes=auth.viewer_token_hashes,
+            query_tokens=auth.query_tokens,
+        )
+        if applied != self.auth:
+            ended = self.gate.update_tokens(applied.tokens)
+            self.gate.query_tokens = applied.query_tokens
+            logger.info("reloaded the tokens; %d sessions of tokens no longer listed ended", ended)
+        self.auth = applied
+        return applied
+
     def role_of(self, method: str, path: str) -> Role | None:
         """The role ``method path`` (as routed: ``/api/recordings/{name}``) declares, the
         server's own routes' in ``SERVER_ROUTES`` and the plugins' on their ``Route``."""
@@ -404,6 +422,12 @@ class Server:
     async def _command_answer(self, command: CommandRequest) -> Done | ErrorMessage:
         needed = MESSAGE_ROLES.get(command.command, Role.OPERATOR)
         principal = command.principal
+        if principal is not None and not self.gate.still_valid(principal):
+            return ErrorMessage(
+                code="forbidden",
+                message=f"the token this connection was opened with is revoked; "
+                f"{command.command!r} is refused (reconnect with a valid token)",
+            )
         if principal is None or not principal.role.covers(needed):
             role = "no" if principal is None else f"the {principal.role.value}"
             return ErrorMessage(
