@@ -45,10 +45,22 @@ export class SignInPanel {
       this.form,
       this.message,
     );
-    this.audit = element("span", { id: "audit-line", class: "audit-line", "aria-live": "polite" });
-    this.audit.style.fontSize = "0.75em";
-    this.audit.style.opacity = "0.8";
-    parent.append(this.root, this.audit);
+    this.audit = element("div", { id: "audit-line", class: "audit-line", "aria-live": "polite" });
+    // A line of its own at the foot of the screen, over the traces: it moves nothing.
+    Object.assign(this.audit.style, {
+      position: "fixed",
+      left: "0.5rem",
+      bottom: "0.25rem",
+      maxWidth: "calc(100vw - 1rem)",
+      overflow: "hidden",
+      textOverflow: "ellipsis",
+      whiteSpace: "nowrap",
+      fontSize: "0.75rem",
+      opacity: "0.75",
+      pointerEvents: "none",
+    });
+    parent.append(this.root);
+    document.body.append(this.audit);
     this.role = "public";
     this.via = "anonymous";
     this.button.addEventListener("click", () => this.toggle());
