@@ -52,8 +52,11 @@ class ClientLog:
     closed_early: bool = False
     last_id: int = -1
     latency_ns: array[int] = field(default_factory=lambda: array("q"))
+    frame_ids: array[int] = field(default_factory=lambda: array("q"))
+    received_ns: array[int] = field(default_factory=lambda: array("q"))
+    """Per frame: its id and when it arrived, to find each frame's first and last receipt."""
 
-    def record(self, frame_id: int, latency_ns: int) -> None:
+    def record(self, frame_id: int, latency_ns: int, received_ns: int) -> None:
         """Count one in-window frame; a jump in frame ids counts the missing ids as lost."""
         if self.last_id >= 0:
             if frame_id > self.last_id + 1:
@@ -63,6 +66,8 @@ class ClientLog:
         self.last_id = max(self.last_id, frame_id)
         self.frames += 1
         self.latency_ns.append(latency_ns)
+        self.frame_ids.append(frame_id)
+        self.received_ns.append(received_ns)
 
 
 async def run_client(
@@ -93,7 +98,7 @@ async def run_client(
             elif message.type is aiohttp.WSMsgType.BINARY:
                 if window.start_ns <= now <= window.end_ns:
                     header = parse_header(message.data)
-                    log.record(header.frame_id, now - header.monotonic_ns)
+                    log.record(header.frame_id, now - header.monotonic_ns, now)
             elif message.type is aiohttp.WSMsgType.TEXT:
                 if not greeted:
                     greeted = True
@@ -162,6 +167,8 @@ async def serve(url: str, count: int, deadline_s: float) -> dict[str, Any]:
         "drop_notices": sum(log.drop_notices for log in logs),
         "closed_early": sum(log.closed_early for log in logs),
         "latency_ns": [value for log in logs for value in log.latency_ns],
+        "frame_ids": [value for log in logs for value in log.frame_ids],
+        "received_ns": [value for log in logs for value in log.received_ns],
     }
 
 

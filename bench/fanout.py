@@ -8,28 +8,31 @@ latency from the acquisition loop's publish (``monotonic_ns`` in the frame heade
 and the CPU of every process from /proc. The reference is the same stream shape through
 pylsl (``_lsl_peer.py``: one outlet process, N inlet processes, latency from push). The
 ``eegd-lsl`` cases measure eegd's own LSL outlet (the ``lsl_outlet`` plugin) against that
-reference: latency from the acquisition's stamp of a packet to an external pylsl inlet. One
-JSON document on stdout (with the p99 ratios to LSL), progress and a summary table on stderr.
+reference: latency from the acquisition's stamp of a packet to an external pylsl inlet.
 
-    python bench/fanout.py [--duration 15] [--warmup 2] [--systems eegd,lsl,eegd-lsl]
-                           [--cases "8x16000 N=1"]
+The machine's limit is the ``bare`` system (``_bare_writer.py``): a minimal aiohttp server that
+writes one pre-built frame of the same size to every client's transport at the same rate,
+measured with the same receivers. Each eegd figure is also given as a ratio to it: p50, p99,
+the spread between the first and the last client's receipt of each frame (the server's
+fan-out time, reported apart from end-to-end latency) and the server's CPU per client per
+frame (the CPU added from N = 1 to N, over the (N − 1) × frames/s extra writes).
+
+One JSON document on stdout (with the ratios), progress and a summary table on stderr.
+
+    python bench/fanout.py [--duration 15] [--warmup 2] [--systems eegd,bare,lsl,eegd-lsl]
+                           [--cases "8x16000 N=1"] [--clients 10,100,250] [--shapes 8x250]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import json
 import math
 import os
-import platform
-import signal
 import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +40,21 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+# bench/_processes.py and bench/_fanout_report.py, beside this file (the script's directory
+# is first on sys.path)
+from _fanout_report import (
+    machine,
+    per_client_frame_us,
+    ratios,
+    ratios_to_bare,
+    receiver_summary,
+    table,
+)
+from _processes import Child, Children, children, measure_window
+
 __all__ = ["Case", "Shape", "main"]
 
 BENCH_DIR = Path(__file__).resolve().parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-#: Linux prctl option: the signal a process gets when its parent dies.
-PR_SET_PDEATHSIG = 1
 #: Seconds a child may take to print its ready line (daemon URL, clients connected).
 READY_TIMEOUT_S = 60.0
 #: Extra seconds, past the window's end, a child may take to report.
@@ -97,222 +109,24 @@ class Case:
 
 FAST = Shape(8, 16000, 512)
 KIOSK = Shape(8, 250, 32)
+SHAPES = {shape.label: shape for shape in (FAST, KIOSK)}
 CASES = (
     Case("eegd", FAST, 1),
     Case("eegd", FAST, 10),
     Case("eegd", FAST, 100),
     Case("eegd", KIOSK, 1),
     Case("eegd", KIOSK, 100),
+    Case("bare", FAST, 1),
+    Case("bare", FAST, 10),
+    Case("bare", FAST, 100),
+    Case("bare", KIOSK, 1),
+    Case("bare", KIOSK, 100),
     Case("lsl", FAST, 1),
     Case("lsl", FAST, 10),
     Case("lsl", KIOSK, 1),
     Case("eegd-lsl", FAST, 1),
     Case("eegd-lsl", KIOSK, 1),
 )
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def die_with_parent() -> None:
-    """In a child before exec: get SIGTERM if the bench dies, so no daemon outlives it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (all its threads) from /proc."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-class Child:
-    """A child process that talks JSON lines on stdin/stdout; stderr goes to a log file."""
-
-    def __init__(self, name: str, process: asyncio.subprocess.Process, log: Path) -> None:
-        self.name = name
-        self.process = process
-        self.log = log
-
-    @property
-    def pid(self) -> int:
-        """The child's process id."""
-        return self.process.pid
-
-    async def read_line(self, timeout: float) -> str:
-        """The next stdout line, or an error naming the child and its stderr."""
-        stdout = self.process.stdout
-        if stdout is None:
-            raise RuntimeError(f"{self.name}: no stdout pipe")
-        try:
-            line = await asyncio.wait_for(stdout.readline(), timeout=timeout)
-        except TimeoutError:
-            raise RuntimeError(f"{self.name}: no answer within {timeout:.0f} s") from None
-        if not line:
-            tail = self.log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{self.name} exited early; its stderr ends with:\n{tail}")
-        return line.decode()
-
-    async def read_json(self, key: str, timeout: float) -> Any:
-        """The ``key`` field of the next JSON line."""
-        line = await self.read_line(timeout)
-        value = json.loads(line)
-        if not isinstance(value, dict) or key not in value:
-            raise RuntimeError(f"{self.name}: expected a {key!r} line, got {line[:200]!r}")
-        return value[key]
-
-    def send_json(self, value: dict[str, Any]) -> None:
-        """Write one JSON line to the child's stdin."""
-        stdin = self.process.stdin
-        if stdin is None:
-            raise RuntimeError(f"{self.name}: no stdin pipe")
-        stdin.write((json.dumps(value) + "\n").encode())
-
-    async def stop(self) -> None:
-        """Terminate the child (kill it after 5 s) and reap it."""
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=5.0)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                await self.process.wait()
-
-
-class Children:
-    """Every child of one case, all stopped when the case ends, however it ends."""
-
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
-        self.workdir = workdir
-        self.env = env
-        self.started: list[Child] = []
-
-    async def start(self, name: str, *args: str) -> Child:
-        """Start ``python *args`` in the work directory."""
-        log = self.workdir / f"{name}.stderr"
-        with log.open("wb") as stderr:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                *args,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr,
-                cwd=self.workdir,
-                env=self.env,
-                limit=64 * 1024 * 1024,
-                preexec_fn=die_with_parent,
-            )
-        child = Child(name, process, log)
-        self.started.append(child)
-        return child
-
-    async def stop_all(self) -> None:
-        """Stop every child started so far."""
-        await asyncio.gather(*(child.stop() for child in self.started))
-
-
-@contextlib.asynccontextmanager
-async def children(workdir: Path, env: dict[str, str] | None = None) -> AsyncIterator[Children]:
-    """A ``Children`` whose processes are all stopped on exit, error or not."""
-    group = Children(workdir, env)
-    try:
-        yield group
-    finally:
-        await group.stop_all()
-
-
-# --------------------------------------------------------------------------- measurement
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy (neither idle nor waiting for I/O) since boot."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    ticks = [int(value) for value in fields[:8]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
-
-
-@dataclass
-class Meter:
-    """CPU seconds of some processes, and of the whole machine, at the start of the window."""
-
-    pids: dict[str, list[int]]
-    start: dict[int, float]
-    machine_start: float
-    started_at: float
-
-    @classmethod
-    def begin(cls, pids: dict[str, list[int]]) -> Meter:
-        """Read every process's CPU now."""
-        start = {pid: cpu_seconds(pid) for group in pids.values() for pid in group}
-        return cls(pids, start, machine_busy_seconds(), time.monotonic())
-
-    def end(self) -> dict[str, list[float]]:
-        """CPU % of one core per process and group since ``begin``; ``others``: the rest.
-
-        ``others`` is whatever else kept the machine busy (other programs, the kernel): a
-        large value means the numbers of this window were measured on a noisy machine.
-        """
-        wall = time.monotonic() - self.started_at
-        machine = 100 * (machine_busy_seconds() - self.machine_start) / wall
-        cpu = {
-            name: [100 * (cpu_seconds(pid) - self.start[pid]) / wall for pid in group]
-            for name, group in self.pids.items()
-        }
-        ours = sum(value for values in cpu.values() for value in values)
-        return {**cpu, "others": [max(0.0, machine - ours)]}
-
-
-async def sleep_until(monotonic_ns: int) -> None:
-    """Sleep until CLOCK_MONOTONIC reaches ``monotonic_ns``."""
-    await asyncio.sleep(max(0.0, (monotonic_ns - time.monotonic_ns()) / 1e9))
-
-
-async def measure_window(
-    receivers: Sequence[Child], pids: dict[str, list[int]], warmup: float, duration: float
-) -> tuple[int, int, dict[str, list[float]]]:
-    """Announce the window to the receivers and read CPU over it: (start_ns, end_ns, cpu)."""
-    start_ns = time.monotonic_ns() + int(warmup * 1e9)
-    end_ns = start_ns + int(duration * 1e9)
-    for receiver in receivers:
-        receiver.send_json({"start_ns": start_ns, "end_ns": end_ns})
-    await sleep_until(start_ns)
-    meter = Meter.begin(pids)
-    await sleep_until(end_ns)
-    return start_ns, end_ns, meter.end()
-
-
-def latency_summary(latency_ns: Sequence[int]) -> dict[str, float | int | None]:
-    """p50, p99 and max in ms over every received frame."""
-    if not latency_ns:
-        return {"count": 0, "p50": None, "p99": None, "max": None}
-    ms = np.asarray(latency_ns, dtype=np.float64) / 1e6
-    return {
-        "count": int(ms.size),
-        "p50": round(float(np.percentile(ms, 50)), 3),
-        "p99": round(float(np.percentile(ms, 99)), 3),
-        "max": round(float(ms.max()), 3),
-    }
-
-
-def receiver_summary(results: Sequence[dict[str, Any]], duration: float) -> dict[str, Any]:
-    """Frames/s per receiver and lost frames, merged over every receiver process."""
-    frames = [count for result in results for count in result["frames"]]
-    gaps = [count for result in results for count in result["gaps"]]
-    rates = [count / duration for count in frames]
-    return {
-        "frames_per_s": round(float(np.mean(rates)), 3) if rates else 0.0,
-        "frames_per_s_min": round(min(rates), 3) if rates else 0.0,
-        "gaps": sum(gaps),
-        "receivers_with_gaps": sum(1 for count in gaps if count),
-        "reordered": sum(result["reordered"] for result in results),
-        "latency_ms": latency_summary(
-            [value for result in results for value in result["latency_ns"]]
-        ),
-    }
 
 
 # --------------------------------------------------------------------------- eegd
@@ -349,62 +163,110 @@ async def start_daemon(group: Children, config: Path, shape: Shape) -> tuple[Chi
     return daemon, url if url.endswith("/") else url + "/"
 
 
+async def start_receivers(
+    group: Children, ws_url: str, case: Case, args: argparse.Namespace
+) -> tuple[list[Child], int]:
+    """``case.clients`` WebSocket receivers of ``ws_url`` over processes; once all are greeted."""
+    deadline = args.warmup + args.duration + READY_TIMEOUT_S + REPORT_GRACE_S
+    receivers = [
+        await group.start(
+            f"clients{index}",
+            str(BENCH_DIR / "_ws_clients.py"),
+            *("--url", ws_url, "--clients", str(count), "--deadline-s", str(deadline)),
+        )
+        for index, count in enumerate(split(case.clients, args.clients_per_process))
+    ]
+    connected = 0
+    for child in receivers:
+        ready = await child.read_json("ready", READY_TIMEOUT_S)
+        connected += int(ready["connected"])
+    return receivers, connected
+
+
+async def measure_receivers(
+    server: Child, receivers: Sequence[Child], args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The window over ``server`` and its receivers: their results and the CPU % of each."""
+    pids = {
+        "server": [server.pid],
+        "clients": [child.pid for child in receivers],
+        "harness": [os.getpid()],
+    }
+    _, _, cpu = await measure_window(receivers, pids, args.warmup, args.duration)
+    results = [await child.read_json("result", REPORT_GRACE_S) for child in receivers]
+    percent = {
+        "daemon": round(cpu["server"][0], 1),
+        "clients_total": round(sum(cpu["clients"]), 1),
+        "clients_per_process": [round(value, 1) for value in cpu["clients"]],
+        "harness": round(cpu["harness"][0], 1),
+        "others": round(cpu["others"][0], 1),
+    }
+    return results, percent
+
+
+def receivers_report(
+    case: Case, results: Sequence[dict[str, Any]], connected: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The fields every WebSocket case reports, from its receivers."""
+    summary = receiver_summary(results, args.duration)
+    return {
+        "system": case.system,
+        "key": case.key,
+        **shape_fields(case.shape),
+        "clients": case.clients,
+        "connected": connected,
+        "client_processes": len(results),
+        **summary,
+        "drop_notices": sum(result["drop_notices"] for result in results),
+        "closed_early": sum(result["closed_early"] for result in results),
+    }
+
+
 async def run_eegd(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """One daemon, ``case.clients`` clients; the measured window's numbers."""
-    shape = case.shape
     config = workdir / "eegd.toml"
     config.write_text(f"[server]\nmax_clients = {max(128, case.clients + 16)}\n")
     async with children(workdir) as group, aiohttp.ClientSession() as session:
-        daemon, url = await start_daemon(group, config, shape)
+        daemon, url = await start_daemon(group, config, case.shape)
         ws_url = "ws" + url.removeprefix("http") + "ws/data"
-        deadline = args.warmup + args.duration + READY_TIMEOUT_S + REPORT_GRACE_S
-        clients = [
-            await group.start(
-                f"clients{index}",
-                str(BENCH_DIR / "_ws_clients.py"),
-                *("--url", ws_url, "--clients", str(count), "--deadline-s", str(deadline)),
-            )
-            for index, count in enumerate(split(case.clients, args.clients_per_process))
-        ]
-        connected = 0
-        for child in clients:
-            ready = await child.read_json("ready", READY_TIMEOUT_S)
-            connected += int(ready["connected"])
-        before = status_drops(await daemon_status(session, url))
-        pids = {
-            "daemon": [daemon.pid],
-            "clients": [child.pid for child in clients],
-            "harness": [os.getpid()],
-        }
-        _, _, cpu = await measure_window(clients, pids, args.warmup, args.duration)
+        receivers, connected = await start_receivers(group, ws_url, case, args)
+        before = await daemon_status(session, url)
+        results, cpu = await measure_receivers(daemon, receivers, args)
         status = await daemon_status(session, url)
-        after = status_drops(status)
-        results = [await child.read_json("result", REPORT_GRACE_S) for child in clients]
-    summary = receiver_summary(results, args.duration)
-    server_dropped, bus_dropped = after[0] - before[0], after[1] - before[1]
-    closed = sum(result["closed_early"] for result in results)
+    report = receivers_report(case, results, connected, args)
+    server_dropped, bus_dropped = (
+        after - earlier
+        for after, earlier in zip(status_drops(status), status_drops(before), strict=True)
+    )
+    clients_before, clients_after = before["clients"], status["clients"]
     return {
-        "system": "eegd",
-        "key": case.key,
-        **shape_fields(shape),
-        "clients": case.clients,
-        "connected": connected,
-        "client_processes": len(clients),
-        **summary,
+        **report,
         "server_dropped": server_dropped,
         "bus_dropped": bus_dropped,
-        "drop_notices": sum(result["drop_notices"] for result in results),
-        "closed_early": closed,
-        "drops": summary["gaps"] + server_dropped + bus_dropped,
+        "drops": report["gaps"] + server_dropped + bus_dropped,
         "samples_lost": status["ledger"]["samples_lost"],
-        "cpu_percent": {
-            "daemon": round(cpu["daemon"][0], 1),
-            "clients_total": round(sum(cpu["clients"]), 1),
-            "clients_per_process": [round(value, 1) for value in cpu["clients"]],
-            "harness": round(cpu["harness"][0], 1),
-            "others": round(cpu["others"][0], 1),
-        },
+        "written_direct": clients_after["written_direct"] - clients_before["written_direct"],
+        "written_queued": clients_after["written_queued"] - clients_before["written_queued"],
+        "cpu_percent": cpu,
     }
+
+
+async def run_bare(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The bare writer (``_bare_writer.py``) and the same receivers: the machine's limit."""
+    shape = case.shape
+    async with children(workdir) as group:
+        writer = await group.start(
+            "bare-writer",
+            str(BENCH_DIR / "_bare_writer.py"),
+            *("--channels", str(shape.channels), "--rate", str(shape.sample_rate)),
+            *("--batch", str(shape.batch_size)),
+        )
+        url = (await writer.read_line(READY_TIMEOUT_S)).strip()
+        ws_url = "ws" + url.removeprefix("http") + "ws/data"
+        receivers, connected = await start_receivers(group, ws_url, case, args)
+        results, cpu = await measure_receivers(writer, receivers, args)
+    report = receivers_report(case, results, connected, args)
+    return {**report, "drops": report["gaps"], "cpu_percent": cpu}
 
 
 # --------------------------------------------------------------------------- LSL
@@ -512,7 +374,7 @@ async def run_eegd_lsl(case: Case, args: argparse.Namespace, workdir: Path) -> d
 
 
 #: What runs each system's cases.
-RUNNERS = {"eegd": run_eegd, "lsl": run_lsl, "eegd-lsl": run_eegd_lsl}
+RUNNERS = {"eegd": run_eegd, "bare": run_bare, "lsl": run_lsl, "eegd-lsl": run_eegd_lsl}
 
 
 # --------------------------------------------------------------------------- report
@@ -528,63 +390,18 @@ def shape_fields(shape: Shape) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    info: dict[str, Any] = {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "aiohttp": aiohttp.__version__,
-    }
-    try:
-        import pylsl
-
-        info["pylsl"] = pylsl.__version__
-        info["liblsl"] = pylsl.library_version()
-    except (ImportError, RuntimeError) as exc:
-        info["pylsl"] = f"unavailable: {exc}"
-    return info
-
-
-def ratios(results: Sequence[dict[str, Any]], system: str = "eegd") -> dict[str, float | None]:
-    """``system``'s p99 over LSL's p99 for every key measured by both."""
-    lsl = {result["key"]: result for result in results if result["system"] == "lsl"}
-    out: dict[str, float | None] = {}
-    for result in results:
-        reference = lsl.get(result["key"])
-        if result["system"] != system or reference is None:
-            continue
-        ours, theirs = result["latency_ms"]["p99"], reference["latency_ms"]["p99"]
-        out[result["key"]] = round(ours / theirs, 2) if ours and theirs else None
-    return out
-
-
-def table(results: Sequence[dict[str, Any]]) -> str:
-    """A Markdown table of the headline numbers."""
-    rows = [
-        "| system | shape | N | frames/s per client | drops | p50 ms | p99 ms | max ms "
-        "| server CPU % | receivers CPU % | other load % |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+def selected_cases(args: argparse.Namespace) -> Sequence[Case]:
+    """``CASES``, or with ``--clients`` the grid of every system × shape × N given."""
+    if not args.clients:
+        return CASES
+    counts = [int(count) for count in args.clients.split(",")]
+    shapes = [SHAPES[label] for label in args.shapes.split(",")]
+    return [
+        Case(system, shape, count)
+        for system in ("eegd", "bare", "lsl", "eegd-lsl")
+        for shape in shapes
+        for count in counts
     ]
-    for result in results:
-        cpu = result["cpu_percent"]
-        server = cpu.get("daemon", cpu.get("outlet"))
-        receivers = cpu.get("clients_total", cpu.get("inlets_total"))
-        latency = result["latency_ms"]
-        rows.append(
-            f"| {result['system']} | {result['channels']}×{result['sample_rate']} "
-            f"(batch {result['batch_size']}) | {result['clients']} "
-            f"| {result['frames_per_s']:.2f} | {result['drops']} | {latency['p50']} "
-            f"| {latency['p99']} | {latency['max']} | {server} | {receivers} | {cpu['others']} |"
-        )
-    return "\n".join(rows)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -597,7 +414,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             skipped[system] = "pylsl is not importable; install it with: pip install 'eegd[lsl]'"
             systems.discard(system)
     keys = {key.strip() for key in args.cases.split(",") if key.strip()}
-    for case in CASES:
+    for case in selected_cases(args):
         if case.system not in systems or (keys and case.key not in keys):
             continue
         print(f"fanout: {case.system} {case.key} ...", file=sys.stderr, flush=True)
@@ -620,9 +437,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "warmup_s": args.warmup,
             "clients_per_process": args.clients_per_process,
             "cases": sorted(keys),
+            "clients": args.clients,
+            "shapes": args.shapes,
         },
         "skipped": skipped,
         "cases": results,
+        "ratios_eegd_over_bare": ratios_to_bare(results),
+        "cpu_us_per_client_frame": per_client_frame_us(results),
         "p99_ratio_eegd_over_lsl": ratios(results),
         "p99_ratio_eegd_outlet_over_lsl": ratios(results, "eegd-lsl"),
     }
@@ -634,12 +455,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per case")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument(
-        "--clients-per-process", type=int, default=100, help="most WebSocket clients per process"
+        "--clients-per-process", type=int, default=25, help="most WebSocket clients per process"
     )
     parser.add_argument(
         "--systems",
-        default="eegd,lsl,eegd-lsl",
-        help="comma-separated: eegd, lsl, eegd-lsl (eegd's own LSL outlet)",
+        default="eegd,bare,lsl,eegd-lsl",
+        help="comma-separated: eegd, bare (the bare writer), lsl, eegd-lsl (eegd's LSL outlet)",
+    )
+    parser.add_argument(
+        "--clients", default="", help="a grid instead of the default cases: N, e.g. 10,100,250"
+    )
+    parser.add_argument(
+        "--shapes", default="8x16000,8x250", help="the grid's shapes (with --clients)"
     )
     parser.add_argument(
         "--cases", default="", help='only these keys, comma-separated, e.g. "8x16000 N=1"'
@@ -653,6 +480,10 @@ def main() -> None:
     json.dump(report, sys.stdout, indent=2)
     print()
     print(table(report["cases"]), file=sys.stderr)
+    print(f"eegd / bare writer: {report['ratios_eegd_over_bare']}", file=sys.stderr)
+    print(
+        f"server CPU µs per client per frame: {report['cpu_us_per_client_frame']}", file=sys.stderr
+    )
     print(f"p99 eegd / LSL: {report['p99_ratio_eegd_over_lsl']}", file=sys.stderr)
     print(
         f"p99 eegd's LSL outlet / LSL: {report['p99_ratio_eegd_outlet_over_lsl']}",

@@ -226,6 +226,7 @@ class Daemon:
                 "selftest": self.selftest.supported(),
             },
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
+            "asyncio_tasks": len(asyncio.all_tasks()),
             "ledger": {
                 "frames_published": acquisition.frames_published,
                 "samples_acquired": acquisition.samples_acquired,

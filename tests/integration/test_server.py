@@ -202,6 +202,7 @@ async def test_status_and_health_endpoints() -> None:
     assert {task["name"] for task in status["tasks"]} >= {"acquisition", "connections"}
     assert all(task["state"] == "running" for task in status["tasks"])
     assert status["uptime_s"] > 0
+    assert status["asyncio_tasks"] >= len(status["tasks"]) + status["clients"]["client_tasks"]
 
 
 async def test_hello_comes_first_on_every_route() -> None:
