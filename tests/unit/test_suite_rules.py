@@ -1,7 +1,8 @@
 """Rules the test suite keeps about itself (design §12, "Tests and time").
 
 No test sleeps to synchronise: it waits for an event, a counter or a frame, or moves a fake
-clock. The one sleep allowed is the poll inside ``tests/support/waiting.py``.
+clock. The one sleep allowed is the poll inside ``tests/support/waiting.py``. No test skips
+for a missing dependency: the dev extra has them all.
 """
 
 from __future__ import annotations
@@ -79,3 +80,15 @@ def test_no_test_sleeps_for_real_time() -> None:
 )
 def test_the_rule_sees_literal_sleeps_and_only_those(source: str, found: list[int]) -> None:
     assert real_sleeps(ast.parse(source)) == found
+
+
+def test_no_test_skips_for_a_missing_dependency() -> None:
+    """Every test dependency is in the dev extra, which ``make test`` installs: a missing
+    module is an error to see, never a test quietly not run (``pytest.importorskip``)."""
+    offenders = [
+        f"{path.relative_to(TESTS.parent)}:{node.lineno}"
+        for path in sorted(TESTS.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Attribute) and node.attr == "importorskip"
+    ]
+    assert offenders == [], "tests skip where a dependency should be installed"
