@@ -5,6 +5,11 @@
 what to lose when it is full, and counts its own drops, so a slow consumer only ever hurts
 itself. The bus belongs to one event loop; threads hand events over with
 ``loop.call_soon_threadsafe``.
+
+A ``Listener`` is the other kind of consumer: a callback run inside ``publish`` itself, for a
+consumer whose handling never blocks and gains nothing from waiting for a task switch (the
+WebSocket fan-out, which only writes to sockets or bounded queues). What it raises goes to
+its own error handler, never to the publisher.
 """
 
 from __future__ import annotations
@@ -12,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
 from eegd.events import Event, Topic
 
-__all__ = ["BusStats", "DropPolicy", "EventBus", "Subscription", "TopicStats"]
+__all__ = ["BusStats", "DropPolicy", "EventBus", "Listener", "Subscription", "TopicStats"]
 
 
 class DropPolicy(enum.Enum):
@@ -130,6 +135,48 @@ class Subscription:
         )
 
 
+class Listener:
+    """A callback that ``publish`` calls with each event of some topics, before it returns.
+
+    ``on_error`` gets whatever the callback raises (with the event), so one bad event never
+    reaches the publisher; the listener stays and takes the next one. ``close()`` removes it.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        topics: frozenset[Topic],
+        callback: Callable[[Event], None],
+        on_error: Callable[[Event, Exception], None],
+    ) -> None:
+        self._bus = bus
+        self.topics = topics
+        self._callback = callback
+        self._on_error = on_error
+        self.delivered = 0
+        """Events handed to the callback."""
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._closed
+
+    def deliver(self, event: Event) -> None:
+        """Call the callback with ``event``; hand a failure to ``on_error``."""
+        self.delivered += 1
+        try:
+            self._callback(event)
+        except Exception as exc:
+            self._on_error(event, exc)
+
+    def close(self) -> None:
+        """Stop receiving events and leave the bus."""
+        if not self._closed:
+            self._closed = True
+            self._bus._remove_listener(self)
+
+
 @dataclass(frozen=True, slots=True)
 class TopicStats:
     """Counters of one topic: events published, live subscriptions, and drops since start.
@@ -140,6 +187,7 @@ class TopicStats:
 
     published: int
     subscribers: int
+    """Subscriptions and listeners."""
     dropped: int
 
 
@@ -160,6 +208,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: dict[Topic, list[Subscription]] = {topic: [] for topic in Topic}
+        self._listeners: dict[Topic, list[Listener]] = {topic: [] for topic in Topic}
         self._published: dict[Topic, int] = dict.fromkeys(Topic, 0)
         self._dropped: dict[Topic, int] = dict.fromkeys(Topic, 0)
 
@@ -178,17 +227,38 @@ class EventBus:
             self._subscribers[topic] = [*self._subscribers[topic], subscription]
         return subscription
 
+    def listen(
+        self,
+        topics: Iterable[Topic],
+        callback: Callable[[Event], None],
+        on_error: Callable[[Event, Exception], None],
+    ) -> Listener:
+        """Call ``callback`` with every event of ``topics`` from inside ``publish``.
+
+        The callback must not block; what it raises goes to ``on_error``.
+        """
+        wanted = frozenset(topics)
+        if not wanted:
+            raise ValueError("listen needs at least one topic")
+        listener = Listener(self, wanted, callback, on_error)
+        for topic in wanted:
+            self._listeners[topic] = [*self._listeners[topic], listener]
+        return listener
+
     def publish(self, event: Event) -> None:
-        """Offer ``event`` to every subscription of its topic, without waiting."""
+        """Hand ``event`` to every listener of its topic, then offer it to every
+        subscription, without waiting."""
         topic = event.topic
         self._published[topic] += 1
+        for listener in self._listeners[topic]:
+            listener.deliver(event)
         for subscription in self._subscribers[topic]:
             if not subscription.offer(event):
                 self._dropped[topic] += 1
 
     def has_subscribers(self, topic: Topic) -> bool:
         """Whether anyone would receive an event of ``topic`` now."""
-        return bool(self._subscribers[topic])
+        return bool(self._subscribers[topic]) or bool(self._listeners[topic])
 
     def stats(self) -> BusStats:
         """Current counters per topic."""
@@ -196,7 +266,7 @@ class EventBus:
             topics={
                 topic: TopicStats(
                     published=self._published[topic],
-                    subscribers=len(subscriptions),
+                    subscribers=len(subscriptions) + len(self._listeners[topic]),
                     dropped=self._dropped[topic],
                 )
                 for topic, subscriptions in self._subscribers.items()
@@ -207,4 +277,10 @@ class EventBus:
         for topic in subscription.topics:
             self._subscribers[topic] = [
                 sub for sub in self._subscribers[topic] if sub is not subscription
+            ]
+
+    def _remove_listener(self, listener: Listener) -> None:
+        for topic in listener.topics:
+            self._listeners[topic] = [
+                other for other in self._listeners[topic] if other is not listener
             ]

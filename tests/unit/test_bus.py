@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from eegd.bus import DropPolicy, EventBus
-from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
+from eegd.events import EegPacket, Event, SystemEvent, SystemEventKind, Topic
 from tests.support.packets import eeg_packet
 from tests.support.timing import scaled
 
@@ -177,3 +177,33 @@ def test_drop_counts_survive_the_subscription() -> None:
     subscription.close()
     assert bus.stats().topics[Topic.RAW_EEG].dropped == 3
     assert bus.stats().dropped == 3
+
+
+def test_a_listener_gets_each_event_inside_publish_and_its_failures_stay_its_own() -> None:
+    bus = EventBus()
+    seen: list[int] = []
+    failures: list[tuple[int, str]] = []
+
+    def take(event: Event) -> None:
+        assert isinstance(event, EegPacket)
+        if event.frame_id == 1:
+            raise ValueError("a bad one")
+        seen.append(event.frame_id)
+
+    listener = bus.listen(
+        [Topic.RAW_EEG],
+        take,
+        lambda event, exc: failures.append((getattr(event, "frame_id", -1), str(exc))),
+    )
+    assert bus.has_subscribers(Topic.RAW_EEG)
+    assert bus.stats().topics[Topic.RAW_EEG].subscribers == 1
+    for frame_id in range(3):
+        bus.publish(packet(frame_id))
+        assert seen[-1:] == ([frame_id] if frame_id != 1 else [0])  # before publish returned
+    assert seen == [0, 2]
+    assert failures == [(1, "a bad one")]
+    assert listener.delivered == 3
+    listener.close()
+    assert not bus.has_subscribers(Topic.RAW_EEG)
+    bus.publish(packet(3))
+    assert seen == [0, 2]

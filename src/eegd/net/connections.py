@@ -3,16 +3,18 @@
 The server's WebSocket handler hands each accepted client to ``serve``, which admits it and
 returns once it is gone. What needs no socket lives elsewhere: each client's control session
 in ``eegd.net.control``, routing and the encode-once fan-out in ``eegd.net.fanout``, the
-hello in ``eegd.net.hello``. Here are the tasks: a reader and a writer per client, a pump
-per wanted topic (and one for ``system`` events, always on, so that the session is known
-before the first client connects), the stall watchdog, and closing.
+hello in ``eegd.net.hello``. Here are the tasks: a reader and a writer per client, the stall
+watchdog, and closing. Events come from a bus ``Listener`` per wanted topic (and one for
+``system`` events, always on, so that the session is known before the first client
+connects): the dispatch runs inside ``publish``, with no task switch between the event and
+the sockets of the clients that keep up, and events reach clients in the order published.
 
 A client whose socket makes no progress for ``stall_timeout`` is closed with 1008, and so is
 one that sends more control messages than it may or leaves its replies unread. One slow
 client never delays another: the dispatch never awaits a socket (it writes a frame to a
 client that keeps up, and queues it for one that does not), and a writer yields to the
-loop after every frame. A pump never dies silently: a failure is logged, counted, published
-as ``task_failed`` and the pump restarted at once.
+loop after every frame. A dispatch (a topic's "pump") never fails silently: a failure is
+logged, counted and published as ``task_failed``, and the next event is dispatched as usual.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Generic, Protocol, TypeVar
 import aiohttp
 from aiohttp import WSCloseCode
 
-from eegd.bus import DropPolicy, EventBus, Subscription
+from eegd.bus import EventBus, Listener
 from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.events import Event, SystemEvent, SystemEventKind, Topic
 from eegd.net.clients import ClientConnection
@@ -42,7 +44,6 @@ from eegd.net.protocol import (
 )
 
 __all__ = [
-    "PUMP_QUEUE",
     "CommandRunner",
     "ConnectionManager",
     "ConnectionSettings",
@@ -52,9 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Events a topic's pump holds for the fan-out before it loses the oldest.
-PUMP_QUEUE = 256
 
 #: Carries out a command message (record, marker) as the REST route it stands for.
 CommandRunner = Callable[[CommandRequest], Awaitable[Done | ErrorMessage]]
@@ -107,7 +105,7 @@ class ManagerStats:
     closed_unread: int
     """Clients closed for leaving too many control replies unread."""
     pump_failures: dict[str, int]
-    """Topic pumps that failed (and were restarted at once), per topic."""
+    """Events whose dispatch failed (the next ones went on as usual), per topic."""
     client_tasks: int
     """Reader and writer tasks alive: two per connected client, none left behind."""
 
@@ -186,10 +184,9 @@ class ConnectionManager:
             min_queue_frames=self.settings.min_queue_frames,
         )
         self._hello = HelloTracker()
-        self._system = bus.subscribe(
-            [Topic.SYSTEM], maxsize=PUMP_QUEUE, policy=DropPolicy.DROP_OLDEST
-        )
-        self._pumps: dict[Topic, tuple[Subscription, asyncio.Task[None]]] = {}
+        self._reporting_failure = False
+        self._listeners: dict[Topic, Listener] = {}
+        self._listen(Topic.SYSTEM)
         self._client_tasks: set[asyncio.Task[None]] = set()
         self._running = asyncio.Event()
         self._stopped = False
@@ -216,8 +213,6 @@ class ConnectionManager:
             self.settings.stall_timeout, self._fanout.clients.values, self._stalled, self._clock
         )
         watching = asyncio.create_task(watchdog.run(), name="stall-watchdog")
-        if Topic.SYSTEM not in self._pumps:
-            self._start_pump(Topic.SYSTEM, self._system)
         self._stopped = False
         self._running.set()
         try:
@@ -328,7 +323,7 @@ class ConnectionManager:
         if not self._fanout.remove(client):
             return
         self._slots_taken -= 1
-        self._stop_unwanted_pumps(topics)
+        self._stop_unwanted_listeners(topics)
         self._dropped_by_gone_clients += client.stats.dropped
         self._drops_reported.pop(client.id, None)
         client.finished.set()
@@ -384,11 +379,7 @@ class ConnectionManager:
         for task in list(self._client_tasks):
             task.cancel()
         await asyncio.gather(*self._client_tasks, return_exceptions=True)
-        for topic, (subscription, pump) in list(self._pumps.items()):
-            if topic is not Topic.SYSTEM:
-                subscription.close()
-            pump.cancel()
-        self._pumps.clear()
+        self._stop_unwanted_listeners(list(self._listeners))
 
     # ------------------------------------------------------------------ per-client tasks
 
@@ -499,73 +490,53 @@ class ConnectionManager:
         logger.warning("client %d leaves its replies unread; closing it", client.id)
         self._shut_out(client, "not reading: too many unread replies")
 
-    # ------------------------------------------------------------------ routing and pumps
+    # ------------------------------------------------------------------ routing and dispatch
 
     def _route(self, client: ClientConnection, change: RouteChange) -> None:
-        """Change the client's routes; hold a bus subscription per topic only while wanted."""
+        """Change the client's routes; listen to a topic on the bus only while it is wanted."""
         if change.subscribe:
             self._fanout.subscribe(client, change.topics, change.max_rate)
             for topic in change.topics:
-                if topic not in self._pumps:
-                    subscription = self._bus.subscribe(
-                        [topic], maxsize=PUMP_QUEUE, policy=DropPolicy.DROP_OLDEST
-                    )
-                    self._start_pump(topic, subscription)
+                if topic not in self._listeners:
+                    self._listen(topic)
         else:
             self._fanout.unsubscribe(client, change.topics)
-            self._stop_unwanted_pumps(change.topics)
+            self._stop_unwanted_listeners(change.topics)
 
-    def _stop_unwanted_pumps(self, topics: Iterable[Topic]) -> None:
+    def _stop_unwanted_listeners(self, topics: Iterable[Topic]) -> None:
         for topic in topics:
-            if topic is Topic.SYSTEM or self._fanout.wanted(topic) or topic not in self._pumps:
+            if topic is Topic.SYSTEM or self._fanout.wanted(topic) or topic not in self._listeners:
                 continue
-            subscription, pump = self._pumps.pop(topic)
-            subscription.close()
-            pump.cancel()
+            self._listeners.pop(topic).close()
 
-    def _start_pump(self, topic: Topic, subscription: Subscription) -> None:
-        pump = asyncio.create_task(self._pump(topic, subscription), name=f"pump-{topic.label}")
-        pump.add_done_callback(lambda done: self._pump_ended(topic, subscription, done))
-        self._pumps[topic] = (subscription, pump)
+    def _listen(self, topic: Topic) -> None:
+        self._listeners[topic] = self._bus.listen([topic], self._deliver, self._dispatch_failed)
 
-    def _pump_ended(
-        self, topic: Topic, subscription: Subscription, pump: asyncio.Task[None]
-    ) -> None:
-        """Restart a pump that failed while its topic is still wanted; say so everywhere."""
-        if pump.cancelled() or self._pumps.get(topic, (None, None))[1] is not pump:
-            return
-        crash = pump.exception()
-        if crash is None:
-            return
+    def _dispatch_failed(self, event: Event, crash: Exception) -> None:
+        """Count, log and publish a failed dispatch; the listener takes the next event."""
+        topic = event.topic
         self._pump_failures[topic] += 1
         failures = self._pump_failures[topic]
         logger.error(
-            "the %s pump failed (%d so far); restarting it",
+            "the %s pump failed (%d so far) on one event; the next ones go on",
             topic.label,
             failures,
             exc_info=crash if failures == 1 else None,
         )
-        self._bus.publish(
-            SystemEvent.now(
-                SystemEventKind.TASK_FAILED,
-                task=f"pump-{topic.label}",
-                error=f"{type(crash).__name__}: {crash}",
-                failures=failures,
+        if self._reporting_failure:
+            return  # the report itself failed to dispatch: do not report that again
+        self._reporting_failure = True
+        try:
+            self._bus.publish(
+                SystemEvent.now(
+                    SystemEventKind.TASK_FAILED,
+                    task=f"pump-{topic.label}",
+                    error=f"{type(crash).__name__}: {crash}",
+                    failures=failures,
+                )
             )
-        )
-        self._start_pump(topic, subscription)
-
-    async def _pump(self, topic: Topic, subscription: Subscription) -> None:
-        async for event in subscription:
-            if topic is not Topic.SYSTEM:
-                # A new session's source_connected was published before its first packet:
-                # take it first, so every client has the new hello before the new frames.
-                self._catch_up_system()
-            self._deliver(event)
-
-    def _catch_up_system(self) -> None:
-        while (event := self._system.get_nowait()) is not None:
-            self._deliver(event)
+        finally:
+            self._reporting_failure = False
 
     def _deliver(self, event: Event) -> None:
         """Send a changed hello to every client, then the event to its topic's clients."""
