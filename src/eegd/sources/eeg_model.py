@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -307,7 +307,8 @@ class EegModel:
     """All the signal's parts for one run, summed in volts and read forward in blocks.
 
     ``channel_names`` place each channel in a scalp region; ``line_noise_hz`` None means no
-    powerline hum. The same arguments give the same samples every time.
+    powerline hum; ``alpha`` False leaves the alpha rhythm out. The same arguments give the
+    same samples every time.
     """
 
     def __init__(
@@ -318,10 +319,13 @@ class EegModel:
         seed: int,
         line_noise_hz: float | None,
         blinks: bool,
+        alpha: bool = True,
     ) -> None:
         rate = float(sample_rate)
         streams = _Streams(seed)
         parts = _Parts.draw(channel_names, line_noise_hz, streams.parts)
+        if not alpha:
+            parts = replace(parts, alpha=np.zeros_like(parts.alpha))
         self._slow = _SlowParts(rate, parts, streams)
         self._floor = _NoiseFloor(parts.floor_rms, streams.floor)
         self._blinks = _Blinks(rate, parts.blink, streams.blinks) if blinks else None
