@@ -308,7 +308,7 @@ async def test_follows_the_protocol_and_survives_bad_messages(
     await eventually(lambda: bool(fake_server.received))
     subscribe = parse_client_message(fake_server.received[0])
     assert isinstance(subscribe, Subscribe)
-    assert set(subscribe.topic_ids) == {Topic.FILTERED_EEG, Topic.FFT}
+    assert set(subscribe.topic_ids) == {Topic.FILTERED_EEG, Topic.RAW_EEG, Topic.FFT}
 
     channels = ("Fz", "Cz")
     server.send(encode_server_message(_hello("a", channels)))
@@ -336,8 +336,8 @@ async def test_follows_the_protocol_and_survives_bad_messages(
     data = await body_data(page)
     assert (data["errors"], data["gaps"], data["state"]) == ("5", "1", "streaming")
 
-    server.send(_fft_frame(channels, peak_bin=40, band_power=[1, 2, 3, 4, 10]))
-    await page.wait_for_function("document.getElementById('spectrum').dataset.peakHz === '20'")
+    server.send(_fft_frame(channels, peak_bin=20, band_power=[1, 2, 3, 4, 10]))
+    await page.wait_for_function("document.getElementById('spectrum').dataset.peakHz === '10.0'")
     gamma = page.locator('#bands [data-band="gamma"]')
     assert await gamma.get_attribute("data-share") == "50.0"
 

@@ -2,22 +2,30 @@
 // them, and the page's state is mirrored into data- attributes that tests and people can read.
 
 import { BandBars } from "./bands.js";
-import { channelColor } from "./colors.js";
+import { THEMES, channelColor } from "./colors.js";
 import { Connection } from "./connection.js";
 import { nextMaxRate, wantedMaxRate } from "./decimation.js";
+import { DisplayPanel, FILTER_KEYS } from "./display.js";
+import { FilterSettings, summary as filterSummary } from "./filters.js";
+import { HealthLine } from "./health.js";
+import { lanesPerPage, pageName, pages } from "./lanes.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
+import { QualityMeter } from "./quality.js";
 import { RecordingPanel } from "./recording.js";
-import { AutoScale, FIXED_STEPS_UV, robustAmplitude } from "./scale.js";
+import { AutoScale, FIXED_STEPS_UV, channelAmplitudes, robustAmplitude } from "./scale.js";
 import { SelfTestPanel } from "./selftest.js";
 import { SignInPanel } from "./signin.js";
-import { SourcePanel } from "./source.js";
-import { SpectrumView, formatHz } from "./spectrum.js";
+import { SourcePanel, formatRate } from "./source.js";
+import { SpectrumView } from "./spectrum.js";
 import { StatusModel } from "./status.js";
-import { TraceView, WINDOW_S } from "./traces.js";
+import { AXIS_HEIGHT, DEFAULT_WINDOW_S, TraceView } from "./traces.js";
+import { BandHistory, HeadMap, Spectrogram } from "./views.js";
 
 const AUTO_SCALE_EVERY_MS = 500;
 const STATUS_EVERY_MS = 200;
 const DISPLAY_RATE_EVERY_MS = 1000;
+/** Raw pairs per second the signal-quality checks need at high rates (line noise up to 60 Hz). */
+const QUALITY_RATE = 500;
 
 const byId = (id) => document.getElementById(id);
 const body = document.body;
@@ -26,7 +34,6 @@ const ui = {
   detail: byId("status-detail"),
   overlayHeadline: byId("overlay-headline"),
   overlayDetail: byId("overlay-detail"),
-  counters: byId("counters"),
   laneLabels: byId("lane-labels"),
   spectrumPanel: byId("spectrum"),
   spectrumNote: byId("spectrum-note"),
@@ -36,15 +43,30 @@ const ui = {
   scaleMode: byId("scale-mode"),
   scaleValue: byId("scale-value"),
   scaleLabel: byId("scale-label"),
+  scaleBar: byId("scale-bar"),
+  scaleBarLabel: byId("scale-bar-label"),
   pause: byId("pause"),
   pauseLabel: byId("pause-label"),
   fullscreen: byId("fullscreen"),
+  pageNav: byId("page-nav"),
+  pagePrev: byId("page-prev"),
+  pageNext: byId("page-next"),
+  pageLabel: byId("page-label"),
+  filterSummary: byId("filter-summary"),
+  displayNote: byId("display-note"),
+  channelInfo: byId("channel-info"),
+  views: byId("views"),
 };
 
-const traces = new TraceView(byId("trace-canvas"));
+const theme = { ...THEMES.dark };
+const traces = new TraceView(byId("trace-canvas"), byId("trace-grid"), theme);
 const spectrum = new SpectrumView(byId("spectrum-canvas"));
 const bands = new BandBars(byId("bands"));
+const history = new BandHistory(byId("history-canvas"));
+const spectrogram = new Spectrogram(byId("spectrogram-canvas"));
+const headMap = new HeadMap(byId("headmap-canvas"));
 const status = new StatusModel(location.host);
+const health = new HealthLine(byId("health"));
 const autoScale = new AutoScale();
 
 const view = {
@@ -56,12 +78,23 @@ const view = {
   nextSample: null,
   lastSpan: null,
   maxRate: null,
+  rawMaxRate: null,
   paused: false,
   auto: true,
   fixedUv: 50,
   selected: null,
   latestFft: null,
   autoCheckedMs: 0,
+  signal: "filtered",
+  scaleMode: "global",
+  channelScales: [],
+  scales: [],
+  hidden: new Set(),
+  page: 0,
+  pages: [[]],
+  quality: null,
+  ranges: null,
+  spectrumView: "psd",
 };
 
 // ------------------------------------------------------------------ messages
@@ -87,10 +120,12 @@ function onText(message) {
       onHello(message);
       break;
     case "system":
-      console.info("eegd system event", message.kind, message.detail);
       status.systemEvent(message, performance.now());
       sourcePanel.systemEvent(message);
       signIn.systemEvent(message);
+      filters.systemEvent(message);
+      health.systemEvent(message);
+      onSourceFacts(message);
       break;
     case "error":
       countError(new ProtocolError(message.code, message.message));
@@ -101,10 +136,25 @@ function onText(message) {
   updateStatus();
 }
 
+// source_connected may declare each channel's physical range (volts); lead_off names the
+// electrodes off. Both feed the signal-quality checks.
+function onSourceFacts(message) {
+  const detail = message.detail ?? {};
+  if (message.kind === "source_connected") {
+    const ranges = detail.physical_range;
+    view.ranges = Array.isArray(ranges) ? ranges.map(([lo, hi]) => [lo * 1e6, hi * 1e6]) : null;
+    view.quality = null;
+  } else if (message.kind === "lead_off" && view.quality && view.hello) {
+    const off = new Set(detail.electrodes ?? []);
+    view.quality.setLeadOff(view.hello.channels.flatMap((name, c) => (off.has(name) ? [c] : [])));
+  }
+}
+
 function onHello(hello) {
   connection.confirm();
   status.helloReceived(hello);
   sourcePanel.hello(hello);
+  health.setSession(hello.session);
   const before = view.hello;
   view.hello = hello;
   const newSession =
@@ -113,13 +163,15 @@ function onHello(hello) {
     before.sample_rate !== hello.sample_rate ||
     before.channels.join("\n") !== hello.channels.join("\n");
   if (newSession) {
-    chooseDisplayRate();
-    traces.reset(hello.channels.length, hello.sample_rate, view.maxRate ?? hello.sample_rate);
-    view.lastFrameId = null;
-    view.nextSample = null;
-    view.lastSpan = null;
     view.selected = null;
-    buildLaneLabels(hello.channels);
+    view.hidden = new Set();
+    view.page = 0;
+    view.quality = null;
+    view.channelScales = hello.channels.map(() => new AutoScale());
+    chooseDisplayRate();
+    resetTraces();
+    relayoutLanes();
+    headMap.reset(hello.channels, hello.spectrum?.bands ?? []);
     body.dataset.channels = String(hello.channels.length);
     body.dataset.session = hello.session;
     body.dataset.sampleRate = String(hello.sample_rate);
@@ -127,11 +179,22 @@ function onHello(hello) {
   if (newSession || spectrumChanged(before?.spectrum, hello.spectrum)) {
     spectrum.reset(hello.spectrum);
     bands.reset(hello.spectrum?.bands ?? []);
+    history.reset(hello.spectrum?.bands ?? []);
+    spectrogram.reset();
+    headMap.reset(hello.channels, hello.spectrum?.bands ?? []);
     view.latestFft = null;
-    delete ui.spectrumPanel.dataset.peakHz;
-    ui.peak.textContent = "";
+    showPeak(undefined);
   }
   showSelection();
+}
+
+function resetTraces() {
+  const hello = view.hello;
+  const rate = view.signal === "raw" ? view.rawMaxRate : view.maxRate;
+  traces.reset(hello.channels.length, hello.sample_rate, rate ?? hello.sample_rate);
+  view.lastFrameId = null;
+  view.nextSample = null;
+  view.lastSpan = null;
 }
 
 function spectrumChanged(before, after) {
@@ -149,7 +212,9 @@ function onFrame(frame) {
     if (!view.paused) showSpectrum(frame);
     return;
   }
-  if (frame.topic !== Topic.FILTERED_EEG) return;
+  if (frame.topic === Topic.RAW_EEG) measureQuality(frame);
+  const shown = view.signal === "raw" ? Topic.RAW_EEG : Topic.FILTERED_EEG;
+  if (frame.topic !== shown) return;
   // A pair's rate is the sample rate over a whole number of samples per pair.
   const span = frame.decimated ? Math.round(view.hello.sample_rate / frame.sampleRate) || 1 : 1;
   countGaps(frame, span);
@@ -159,6 +224,14 @@ function onFrame(frame) {
   const wasStreaming = body.dataset.state === "streaming";
   status.dataReceived(performance.now());
   if (!wasStreaming) updateStatus();
+}
+
+function measureQuality(frame) {
+  const rate = frame.sampleRate;
+  if (!view.quality || view.quality.entryRate !== rate) {
+    view.quality = new QualityMeter(frame.channelCount, rate, view.ranges);
+  }
+  view.quality.push(frame.samples, frame.sampleCount, frame.decimated);
 }
 
 // Lost data shows as a jump in first_sample. Frame ids are checked too for full-rate frames
@@ -177,18 +250,28 @@ function countGaps(frame, span) {
   view.nextSample = Math.max(view.nextSample ?? 0, frame.firstSample + frame.sampleCount * span);
 }
 
-// Asks eegd for the envelope rate the trace needs (decimation.js has the rule); called on a
-// new session and periodically, since the canvas may have been resized.
+// Asks eegd for the envelope rate the trace needs (decimation.js has the rule), and for the
+// raw stream the signal-quality checks need; called on a new session and periodically, since
+// the canvas may have been resized or the window changed.
 function chooseDisplayRate() {
   if (!view.hello) return;
-  const wanted = wantedMaxRate(view.hello.sample_rate, traces.columnsPerSecond());
+  const rate = view.hello.sample_rate;
+  const wanted = wantedMaxRate(rate, traces.columnsPerSecond());
   const next = nextMaxRate(view.maxRate, wanted);
-  if (next === view.maxRate) return;
-  view.maxRate = next;
-  connection.setMaxRate("filtered_eeg", next);
-  traces.setEntryRate(next ?? view.hello.sample_rate);
-  if (next === null) delete body.dataset.maxRate;
-  else body.dataset.maxRate = String(next);
+  const quality = rate > 2 * QUALITY_RATE ? QUALITY_RATE : null;
+  const raw = view.signal === "raw" && next !== null ? Math.max(next, QUALITY_RATE) : quality;
+  if (next !== view.maxRate) {
+    view.maxRate = next;
+    connection.setMaxRate("filtered_eeg", next);
+    if (view.signal === "filtered") traces.setEntryRate(next ?? rate);
+    if (next === null) delete body.dataset.maxRate;
+    else body.dataset.maxRate = String(next);
+  }
+  if (raw !== view.rawMaxRate) {
+    view.rawMaxRate = raw;
+    connection.setMaxRate("raw_eeg", raw);
+    if (view.signal === "raw") traces.setEntryRate(raw ?? rate);
+  }
 }
 
 function showDecimation(frame) {
@@ -201,11 +284,35 @@ function showDecimation(frame) {
 }
 
 function showSpectrum(frame) {
-  const peakHz = spectrum.update(frame);
+  const peak = spectrum.update(frame, view.selected);
   bands.update(frame, view.selected);
-  if (peakHz === null) return;
-  ui.spectrumPanel.dataset.peakHz = String(peakHz);
-  ui.peak.textContent = `peak ${formatHz(peakHz)} Hz`;
+  history.add(frame, view.selected, performance.now());
+  spectrogram.add(frame, view.selected, view.hello.spectrum.freqs, spectrum.shownHz()[1]);
+  headMap.add(frame);
+  if (view.spectrumView !== "psd") drawView();
+  showPeak(peak);
+}
+
+function drawView() {
+  const target = { history, spectrogram, head: headMap }[view.spectrumView];
+  target?.draw(theme);
+}
+
+/** The readout: the alpha peak, "no clear alpha peak", or nothing before a spectrum. */
+function showPeak(peak) {
+  if (peak === undefined) {
+    delete ui.spectrumPanel.dataset.peakHz;
+    delete ui.spectrumPanel.dataset.peak;
+    ui.peak.textContent = "";
+  } else if (peak === null) {
+    delete ui.spectrumPanel.dataset.peakHz;
+    ui.spectrumPanel.dataset.peak = "none";
+    ui.peak.textContent = "no clear alpha peak";
+  } else {
+    ui.spectrumPanel.dataset.peakHz = peak.hz.toFixed(1);
+    ui.spectrumPanel.dataset.peak = "alpha";
+    ui.peak.textContent = `alpha peak ${peak.hz.toFixed(1)} Hz`;
+  }
 }
 
 // ------------------------------------------------------------------ status and attributes
@@ -229,86 +336,157 @@ function updateStatus() {
     ui.overlayHeadline.textContent = headline;
     ui.overlayDetail.textContent = detail;
   }
-  const errors = view.errors ? ` · ${view.errors} errors` : "";
-  const counters = `${view.frames} frames · ${view.gaps} gaps${errors}`;
-  if (ui.counters.textContent !== counters) {
-    ui.counters.textContent = counters;
-    ui.counters.toggleAttribute("data-errors", view.errors > 0);
+  showQuality();
+  showDisplayNote();
+}
+
+function showDisplayNote() {
+  const hello = view.hello;
+  if (!hello) return;
+  const pxPerS = Math.round(traces.columnsPerSecond() / (window.devicePixelRatio || 1));
+  const how = body.dataset.decimated === "true" ? "envelope" : "every sample";
+  const note = `${view.signal} · ${how}, ${formatRate(hello.sample_rate)} shown at ${pxPerS} px/s`;
+  if (ui.displayNote.textContent !== note) ui.displayNote.textContent = note;
+}
+
+function showQuality() {
+  const verdicts = view.quality?.verdicts ?? [];
+  for (const button of ui.laneLabels.children) {
+    const verdict = verdicts[Number(button.dataset.index)];
+    const level = verdict?.level ?? "unknown";
+    if (button.dataset.quality !== level) button.dataset.quality = level;
+    const reason = verdict?.reason ?? "no raw data yet";
+    if (button.dataset.qualityReason !== reason) button.dataset.qualityReason = reason;
   }
+  const names = view.hello?.channels ?? [];
+  const c = view.selected;
+  const info =
+    c === null
+      ? "tap a label: channel and signal quality"
+      : `${names[c]} · ${verdicts[c]?.reason ?? "no raw data yet"}`;
+  if (ui.channelInfo.textContent !== info) ui.channelInfo.textContent = info;
+  ui.channelInfo.dataset.quality = c === null ? "" : (verdicts[c]?.level ?? "unknown");
 }
 
 // ------------------------------------------------------------------ drawing
 
-function currentScaleUv(now) {
-  if (!view.auto) return view.fixedUv;
+function currentScales(now) {
+  const channels = view.hello?.channels.length ?? 0;
   if (now - view.autoCheckedMs >= AUTO_SCALE_EVERY_MS) {
     view.autoCheckedMs = now;
     const { ring, playhead } = traces.visible();
     if (ring && playhead !== null) {
-      autoScale.update(robustAmplitude(ring, playhead - WINDOW_S * traces.rate, playhead));
+      const amplitudes = channelAmplitudes(ring, playhead - traces.windowS * traces.rate, playhead);
+      autoScale.update(robustAmplitude(amplitudes, view.pages[view.page]));
+      view.channelScales.forEach((scale, c) => scale.update(amplitudes[c]));
     }
   }
-  return autoScale.step;
+  const scales = Array.from({ length: channels }, (_, c) => {
+    if (view.scaleMode === "channel") return view.channelScales[c]?.step ?? 50;
+    return view.auto ? autoScale.step : view.fixedUv;
+  });
+  if (scales.join() !== view.scales.join()) view.scales = scales;
+  return view.scales;
 }
 
 function drawFrame(now) {
   try {
-    const scaleUv = currentScaleUv(now);
-    showScale(scaleUv);
-    traces.draw(now, scaleUv);
-    spectrum.draw(view.selected);
+    const scales = currentScales(now);
+    showScale(scales);
+    traces.draw(now, scales);
+    if (view.spectrumView === "psd") spectrum.draw(view.selected);
   } catch (error) {
     countError(error);
   }
   requestAnimationFrame(drawFrame);
 }
 
-// ------------------------------------------------------------------ controls
+// ------------------------------------------------------------------ lanes and pages
 
-function buildLaneLabels(channels) {
+function relayoutLanes() {
+  const channels = view.hello?.channels ?? [];
+  const height = ui.laneLabels.getBoundingClientRect().height - AXIS_HEIGHT;
+  view.pages = pages(channels.length, view.hidden, lanesPerPage(height));
+  view.page = Math.min(view.page, view.pages.length - 1);
+  const lanes = view.pages[view.page];
+  traces.setLanes(lanes);
+  buildLaneLabels(channels, lanes);
+  ui.pageNav.hidden = view.pages.length < 2;
+  ui.pageLabel.textContent = `${view.page + 1}/${view.pages.length} · ${pageName(channels, lanes)}`;
+  ui.pagePrev.disabled = view.page === 0;
+  ui.pageNext.disabled = view.page === view.pages.length - 1;
+  body.dataset.page = String(view.page + 1);
+  body.dataset.pages = String(view.pages.length);
+  body.dataset.hidden = [...view.hidden].map((c) => channels[c]).join(",");
+}
+
+function buildLaneLabels(channels, lanes) {
   ui.laneLabels.replaceChildren(
-    ...channels.map((name, c) => {
+    ...lanes.map((c) => {
+      const name = channels[c];
       const button = document.createElement("button");
       button.type = "button";
-      button.textContent = name;
-      button.title = `Show ${name} alone in the brain-waves panel`;
+      button.innerHTML = '<span class="quality-dot" aria-hidden="true"></span>';
+      button.append(name);
+      button.title = `${name}: tap to select (brain waves, quality)`;
       button.dataset.channel = name;
-      button.style.setProperty("--channel-color", channelColor(c));
-      button.setAttribute("aria-pressed", "false");
+      button.dataset.index = String(c);
+      button.style.setProperty("--channel-color", channelColor(c, theme.name));
+      button.setAttribute("aria-pressed", String(c === view.selected));
       button.addEventListener("click", () => select(view.selected === c ? null : c));
       return button;
     }),
   );
+  showQuality();
+}
+
+function turnPage(step) {
+  view.page = Math.max(0, Math.min(view.pages.length - 1, view.page + step));
+  relayoutLanes();
 }
 
 function select(channel) {
   view.selected = channel;
   showSelection();
-  if (view.latestFft && !view.paused) bands.update(view.latestFft, view.selected);
+  if (view.latestFft && !view.paused) {
+    showPeak(spectrum.findPeak(view.selected));
+    bands.update(view.latestFft, view.selected, false);
+  }
 }
 
 function showSelection() {
   const names = view.hello?.channels ?? [];
-  [...ui.laneLabels.children].forEach((button, c) => {
-    button.setAttribute("aria-pressed", String(c === view.selected));
-  });
+  for (const button of ui.laneLabels.children) {
+    button.setAttribute("aria-pressed", String(Number(button.dataset.index) === view.selected));
+  }
   ui.spectrumNote.textContent = view.selected === null ? "all channels" : names[view.selected];
   if (view.selected === null) delete body.dataset.selectedChannel;
   else body.dataset.selectedChannel = names[view.selected];
+  display.showChannel(view.selected === null ? null : names[view.selected], view.hidden.size);
+  showQuality();
 }
+
+// ------------------------------------------------------------------ controls
 
 let shownScale = "";
 
-function showScale(scaleUv) {
-  const key = `${view.auto}:${scaleUv}`;
+function showScale(scales) {
+  const perChannel = view.scaleMode === "channel";
+  const lanes = view.pages[view.page] ?? [];
+  const shownUv = scales[view.selected ?? lanes[0]] ?? autoScale.step;
+  const key = `${view.auto}:${perChannel}:${shownUv}`;
   if (key === shownScale) return;
   shownScale = key;
-  ui.scaleValue.textContent = `±${scaleUv} µV`;
-  ui.scaleLabel.textContent = view.auto ? "auto" : "fixed";
-  ui.scaleMode.setAttribute("aria-pressed", String(view.auto));
+  const label = perChannel ? "per channel" : view.auto ? "auto" : "fixed";
+  ui.scaleValue.textContent = perChannel ? "each" : `±${shownUv} µV`;
+  ui.scaleLabel.textContent = label;
+  ui.scaleMode.setAttribute("aria-pressed", String(view.auto && !perChannel));
   ui.scaleMode.title = view.auto ? "Automatic scale" : "Tap for automatic scale";
-  body.dataset.scaleUv = String(scaleUv);
-  body.dataset.scaleMode = view.auto ? "auto" : "fixed";
+  ui.scaleBarLabel.textContent = `${shownUv} µV`;
+  const laneHeight = (ui.laneLabels.getBoundingClientRect().height - AXIS_HEIGHT) / (lanes.length || 1);
+  ui.scaleBar.style.height = `${Math.max(4, laneHeight / 2)}px`;
+  body.dataset.scaleUv = String(shownUv);
+  body.dataset.scaleMode = perChannel ? "channel" : view.auto ? "auto" : "fixed";
 }
 
 function stepScale(direction) {
@@ -319,7 +497,9 @@ function stepScale(direction) {
       ? (steps.find((step) => step > current) ?? steps[steps.length - 1])
       : (steps.findLast((step) => step < current) ?? steps[0]);
   view.auto = false;
+  view.scaleMode = "global";
   view.fixedUv = next;
+  display.show("scaleMode", "global");
 }
 
 function toggleAuto() {
@@ -349,11 +529,101 @@ function toggleFullscreen() {
   request.catch((error) => console.warn("eegd kiosk: full screen refused", error));
 }
 
+const settings = {
+  window(seconds) {
+    traces.setWindow(seconds);
+    body.dataset.windowS = String(seconds);
+    chooseDisplayRate();
+  },
+  signal(signal) {
+    view.signal = signal;
+    body.dataset.signal = signal;
+    chooseDisplayRate();
+    if (view.hello) resetTraces();
+    showFilter(filters.state);
+  },
+  scaleMode(mode) {
+    view.scaleMode = mode;
+  },
+  maxHz(maxHz) {
+    spectrum.configure({ maxHz });
+    spectrogram.reset();
+    ui.spectrumPanel.dataset.maxHz = String(maxHz);
+  },
+  power(power) {
+    spectrum.configure({ linear: power === "linear" });
+    ui.spectrumPanel.dataset.power = power;
+  },
+  bandUnit(unit) {
+    bands.setUnit(unit);
+  },
+  theme(name) {
+    Object.assign(theme, THEMES[name]);
+    body.dataset.theme = name;
+    document.querySelector('meta[name="color-scheme"]').content = name;
+    spectrum.configure({ theme });
+    traces.invalidate();
+    relayoutLanes();
+    drawView();
+  },
+  hide() {
+    if (view.selected === null) return;
+    view.hidden.add(view.selected);
+    view.selected = null;
+    relayoutLanes();
+    showSelection();
+  },
+  showAll() {
+    view.hidden.clear();
+    relayoutLanes();
+    showSelection();
+  },
+};
+
+function onDisplayChange(key, value) {
+  if (FILTER_KEYS.includes(key)) {
+    filters.set(key, value);
+    return;
+  }
+  settings[key](value);
+  display.show(key, value);
+}
+
+function showFilter(state) {
+  for (const key of FILTER_KEYS) display.show(key, state?.[key] ?? 0);
+  display.showMessage(filters.error);
+  const text = view.signal === "raw" ? "raw, unfiltered" : filterSummary(state);
+  ui.filterSummary.textContent = text;
+  ui.filterSummary.dataset.filter = JSON.stringify(state ?? null);
+  body.dataset.filter = filterSummary(state);
+}
+
+function chooseView(name) {
+  view.spectrumView = name;
+  ui.spectrumPanel.dataset.view = name;
+  for (const button of ui.views.querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === name));
+  }
+  spectrum.changed = true;
+  drawView();
+}
+
 function bindControls() {
   ui.scaleDown.addEventListener("click", () => stepScale(-1));
   ui.scaleUp.addEventListener("click", () => stepScale(1));
   ui.scaleMode.addEventListener("click", toggleAuto);
   ui.pause.addEventListener("click", () => setPaused(!view.paused));
+  ui.pagePrev.addEventListener("click", () => turnPage(-1));
+  ui.pageNext.addEventListener("click", () => turnPage(1));
+  ui.filterSummary.addEventListener("click", () => display.setOpen(true));
+  ui.views.addEventListener("click", (event) => {
+    const name = event.target.closest("button")?.dataset.view;
+    if (name) chooseView(name);
+  });
+  byId("bands").addEventListener("click", () =>
+    onDisplayChange("bandUnit", bands.unit === "share" ? "power" : "share"),
+  );
+  new ResizeObserver(relayoutLanes).observe(ui.laneLabels);
   ui.fullscreen.hidden = !document.fullscreenEnabled;
   ui.fullscreen.addEventListener("click", toggleFullscreen);
   document.addEventListener("keydown", (event) => {
@@ -378,13 +648,14 @@ function bindControls() {
 // ------------------------------------------------------------------ start
 
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-const connection = new Connection(wsUrl, ["filtered_eeg", "fft"], {
+const connection = new Connection(wsUrl, ["filtered_eeg", "raw_eeg", "fft"], {
   connecting(attempt) {
     status.connecting(attempt);
     updateStatus();
   },
   open() {
     status.opened();
+    filters.load();
     updateStatus();
   },
   message: onMessage,
@@ -394,10 +665,24 @@ const connection = new Connection(wsUrl, ["filtered_eeg", "fft"], {
   },
 });
 
+const display = new DisplayPanel(byId("display-open"), onDisplayChange);
+const filters = new FilterSettings(showFilter);
 const sourcePanel = new SourcePanel(byId("source-settings"));
+const defaults = {
+  window: DEFAULT_WINDOW_S,
+  signal: "filtered",
+  scaleMode: "global",
+  maxHz: 45,
+  power: "log",
+  bandUnit: "share",
+  theme: "dark",
+};
+for (const [key, value] of Object.entries(defaults)) onDisplayChange(key, value);
+chooseView("psd");
 bindControls();
 connection.start();
 sourcePanel.start();
+health.start();
 new RecordingPanel(byId("recording")).start();
 new SelfTestPanel(byId("selftest")).start();
 const signIn = new SignInPanel(document.querySelector(".controls"));

@@ -1,21 +1,40 @@
-// The kiosk's palette: one colour per channel, shared by its trace, its label and its spectrum
-// line, and one per frequency band; all chosen to read well on the dark background.
+// The kiosk's palettes: one colour per channel, shared by its trace, its label and its spectrum
+// line, one per frequency band, and the canvas colours of each theme (dark for a dim room,
+// light and high-contrast for daylight); CSS variables carry the rest of the theme.
 
-const CHANNEL_COLORS = [
-  "#6ea8ff",
-  "#5fd4f4",
-  "#8bd36b",
-  "#e8c25c",
-  "#ff7b93",
-  "#b89bff",
-  "#ff9f5a",
-  "#4fd6b5",
-];
+const CHANNEL_COLORS = {
+  dark: ["#6ea8ff", "#5fd4f4", "#8bd36b", "#e8c25c", "#ff7b93", "#b89bff", "#ff9f5a", "#4fd6b5"],
+  light: ["#0645ad", "#006b80", "#2a6a00", "#8a5a00", "#b0003a", "#5b2bb5", "#b34700", "#00715a"],
+};
 
-/** The colour of channel `c`; beyond the palette, evenly spread hues of the same lightness. */
-export function channelColor(c) {
-  if (c < CHANNEL_COLORS.length) return CHANNEL_COLORS[c];
-  return `hsl(${(c * 137.5) % 360} 75% 68%)`;
+/** The canvas colours of each theme. */
+export const THEMES = {
+  dark: {
+    name: "dark",
+    midline: "rgba(255,255,255,0.05)",
+    laneEdge: "rgba(255,255,255,0.09)",
+    gridLine: "rgba(255,255,255,0.07)",
+    axisText: "#8b98a5",
+    text: "#e6edf3",
+    axisLine: "rgba(255,255,255,0.18)",
+  },
+  light: {
+    name: "light",
+    midline: "rgba(0,0,0,0.10)",
+    laneEdge: "rgba(0,0,0,0.25)",
+    gridLine: "rgba(0,0,0,0.14)",
+    axisText: "#1a1a1a",
+    text: "#000000",
+    axisLine: "rgba(0,0,0,0.5)",
+  },
+};
+
+/** The colour of channel `c` in `theme`; beyond the palette, evenly spread hues. */
+export function channelColor(c, theme = "dark") {
+  const palette = CHANNEL_COLORS[theme] ?? CHANNEL_COLORS.dark;
+  if (c < palette.length) return palette[c];
+  const lightness = theme === "light" ? 32 : 68;
+  return `hsl(${(c * 137.5) % 360} 75% ${lightness}%)`;
 }
 
 const BAND_COLORS = {

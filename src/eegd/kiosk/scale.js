@@ -12,12 +12,12 @@ const MAX_POINTS_PER_CHANNEL = 600;
 const CALM_CHECKS_BEFORE_SHRINKING = 4;
 
 /**
- * A robust amplitude in µV of the entries in [from, to] (sample indices): per channel the 98th
- * percentile of the largest |x| of each entry, then the median over channels, so one blinking
- * channel does not squash all the others. Decimated entries hold each sample's extremes, so the
- * scale fits the envelope that is drawn. Returns null when nothing in the window is held.
+ * A robust amplitude in µV per channel of the entries in [from, to] (sample indices): the
+ * 98th percentile of the largest |x| of each entry, so rare spikes (blinks) do not count.
+ * Decimated entries hold each sample's extremes, so the scale fits the envelope that is
+ * drawn. A channel with nothing held in the window gets null.
  */
-export function robustAmplitude(ring, from, to) {
+export function channelAmplitudes(ring, from, to) {
   const first = ring.search(from);
   const end = ring.search(Math.floor(to) + 1);
   const stride = Math.max(1, Math.ceil((end - first) / MAX_POINTS_PER_CHANNEL));
@@ -29,14 +29,23 @@ export function robustAmplitude(ring, from, to) {
       points[count] = Math.max(Math.abs(ring.low(c, k)), Math.abs(ring.high(c, k)));
       count += 1;
     }
-    if (count > 0) {
-      const sorted = points.subarray(0, count).sort();
-      perChannel.push(sorted[Math.min(count - 1, Math.floor(PERCENTILE * count))]);
-    }
+    const sorted = points.subarray(0, count).sort();
+    perChannel.push(count ? sorted[Math.min(count - 1, Math.floor(PERCENTILE * count))] : null);
   }
-  if (perChannel.length === 0) return null;
-  perChannel.sort((a, b) => a - b);
-  return perChannel[Math.floor(perChannel.length / 2)];
+  return perChannel;
+}
+
+/**
+ * The median over `channels` (indices; all when omitted) of their robust amplitudes, so one
+ * blinking channel does not squash all the others; null when nothing is held.
+ */
+export function robustAmplitude(amplitudes, channels = null) {
+  const chosen = (channels ?? amplitudes.map((_, c) => c))
+    .map((c) => amplitudes[c])
+    .filter((value) => value !== null && value !== undefined);
+  if (chosen.length === 0) return null;
+  chosen.sort((a, b) => a - b);
+  return chosen[Math.floor(chosen.length / 2)];
 }
 
 /** The smallest automatic step that holds `amplitude` with some headroom. */

@@ -1,31 +1,21 @@
-// The brain-waves plot: power spectral density per channel on a log axis over 1–45 Hz, the
-// classic bands shaded behind it, and the peak of the channel average marked.
+// The brain-waves plot: power spectral density per channel from 1 Hz up to a chosen limit
+// (45 Hz or the spectrum's max_freq_hz, so mains hum and the notch show), on a log or linear
+// power axis, the classic bands shaded behind it, and the alpha peak marked only when there
+// is one (peak.js). It is redrawn only when a new spectrum or a setting arrives.
 
 import { SharpCanvas } from "./canvas.js";
-import { BAND_SYMBOLS, bandColor, channelColor } from "./colors.js";
+import { BAND_SYMBOLS, THEMES, bandColor, channelColor } from "./colors.js";
+import { alphaPeak } from "./peak.js";
 
-export const SHOWN_HZ = [1, 45];
-export const PEAK_SEARCH_HZ = [3, 45];
+/** The upper limits offered for the frequency axis; "max" is the spectrum's own. */
+export const DEFAULT_MAX_HZ = 45;
+const MIN_HZ = 1;
 const MARGIN = { left: 46, right: 12, top: 22, bottom: 24 };
 const MIN_DECADES = 2;
 const MAX_DECADES = 5;
 /** Weight of the newest spectrum in the displayed running average (4 spectra/s: about 1 s). */
-const SMOOTHING = 0.3;
+export const SMOOTHING = 0.3;
 const UPDATES_BEFORE_SHRINKING = 8;
-const FREQ_TICKS = [1, 10, 20, 30, 40];
-
-/**
- * The frequency of the maximum of `mean` among bins within `range` Hz, or null when none is.
- * `mean` is any array-like indexed like `freqs`.
- */
-export function peakFrequency(freqs, mean, range = PEAK_SEARCH_HZ) {
-  let best = null;
-  for (let k = 0; k < freqs.length; k += 1) {
-    if (freqs[k] < range[0] || freqs[k] > range[1]) continue;
-    if (best === null || mean[k] > mean[best]) best = k;
-  }
-  return best === null ? null : freqs[best];
-}
 
 /** Draws the PSD canvas from the latest fft frame; redraws only when something changed. */
 export class SpectrumView {
@@ -35,11 +25,14 @@ export class SpectrumView {
     this.frame = null;
     this.smoothed = null;
     this.mean = new Float32Array(0);
-    this.peakHz = null;
+    this.peak = null;
     this.decades = null;
     this.calmUpdates = 0;
     this.changed = true;
     this.drawnSelection = null;
+    this.maxHz = DEFAULT_MAX_HZ;
+    this.linear = false;
+    this.theme = THEMES.dark;
   }
 
   /** A new session or frequency axis: forget the last spectrum. */
@@ -47,23 +40,38 @@ export class SpectrumView {
     this.spectrum = spectrum;
     this.frame = null;
     this.smoothed = null;
-    this.peakHz = null;
+    this.peak = null;
     this.decades = null;
     this.mean = new Float32Array(spectrum ? spectrum.freqs.length : 0);
     this.changed = true;
   }
 
+  /** The highest frequency the spectrum carries (its max_freq_hz), or null before one. */
+  topHz() {
+    const freqs = this.spectrum?.freqs;
+    return freqs?.length ? freqs[freqs.length - 1] : null;
+  }
+
+  /** Show up to `maxHz` ("max": all the spectrum has), on a linear or log power axis. */
+  configure({ maxHz, linear, theme }) {
+    if (maxHz !== undefined) this.maxHz = maxHz;
+    if (linear !== undefined) this.linear = linear;
+    if (theme !== undefined) this.theme = theme;
+    this.decades = null;
+    if (this.frame) this.fitRange(this.frame);
+    this.changed = true;
+  }
+
+  shownHz() {
+    const top = this.topHz() ?? DEFAULT_MAX_HZ;
+    return [MIN_HZ, this.maxHz === "max" ? top : Math.min(this.maxHz, top)];
+  }
+
   /**
-   * Take a decoded fft frame; returns the peak frequency in Hz of its channel average.
-   * The plot shows a short running average, which reads far better than single windows.
+   * Take a decoded fft frame and the selected channel (or null for the mean); returns the
+   * alpha peak `{hz, prominence}` of the smoothed spectrum, or null when there is none.
    */
-  update(frame) {
-    const bins = frame.sampleCount;
-    const channels = frame.channelCount;
-    this.mean.fill(0);
-    for (let c = 0; c < channels; c += 1) {
-      for (let k = 0; k < bins; k += 1) this.mean[k] += frame.psd[c * bins + k] / channels;
-    }
+  update(frame, selected) {
     if (this.smoothed?.length === frame.psd.length) {
       for (let i = 0; i < frame.psd.length; i += 1) {
         this.smoothed[i] += SMOOTHING * (frame.psd[i] - this.smoothed[i]);
@@ -72,19 +80,34 @@ export class SpectrumView {
       this.smoothed = Float32Array.from(frame.psd);
     }
     this.frame = frame;
-    this.peakHz = peakFrequency(this.spectrum.freqs, this.mean);
+    this.peak = this.findPeak(selected);
     this.fitRange(frame);
     this.changed = true;
-    return this.peakHz;
+    return this.peak;
   }
 
-  /** Keep the power axis on whole decades: grow at once, shrink only when it stays smaller. */
+  /** The alpha peak of the selected channel's smoothed spectrum, or of the mean. */
+  findPeak(selected) {
+    const frame = this.frame;
+    if (!frame) return null;
+    const bins = frame.sampleCount;
+    const channels = selected === null ? [...Array(frame.channelCount).keys()] : [selected];
+    this.mean.fill(0);
+    for (const c of channels) {
+      for (let k = 0; k < bins; k += 1) this.mean[k] += this.smoothed[c * bins + k] / channels.length;
+    }
+    this.peak = alphaPeak(this.spectrum.freqs, this.mean);
+    return this.peak;
+  }
+
+  /** Keep the power axis steady: grow at once, shrink only when it stays smaller. */
   fitRange(frame) {
     const { freqs } = this.spectrum;
+    const [lowHz, highHz] = this.shownHz();
     let low = Infinity;
     let high = 0;
     for (let k = 0; k < freqs.length; k += 1) {
-      if (freqs[k] < SHOWN_HZ[0] || freqs[k] > SHOWN_HZ[1]) continue;
+      if (freqs[k] < lowHz || freqs[k] > highHz) continue;
       for (let c = 0; c < frame.channelCount; c += 1) {
         const p = this.smoothed[c * frame.sampleCount + k];
         if (p > 0 && p < low) low = p;
@@ -92,11 +115,17 @@ export class SpectrumView {
       }
     }
     if (!(high > 0)) return;
+    if (this.linear) {
+      const top = Math.log10(high * 1.1);
+      const current = this.decades;
+      if (!current || top > current.top || top < current.top - 0.5) this.decades = { top, bottom: null };
+      return;
+    }
     const top = Math.ceil(Math.log10(high));
     const floor = Math.floor(Math.log10(low));
     const bottom = Math.min(top - MIN_DECADES, Math.max(top - MAX_DECADES, floor));
     const current = this.decades;
-    if (!current || top > current.top || bottom < current.bottom) {
+    if (!current || current.bottom === null || top > current.top || bottom < current.bottom) {
       this.decades = {
         top: Math.max(top, current?.top ?? top),
         bottom: Math.min(bottom, current?.bottom ?? bottom),
@@ -118,13 +147,17 @@ export class SpectrumView {
     this.changed = false;
     this.drawnSelection = selected;
     const ctx = this.canvas.begin();
+    const [lowHz, highHz] = this.shownHz();
     const plot = {
       left: MARGIN.left,
       top: MARGIN.top,
       width: Math.max(1, this.canvas.width - MARGIN.left - MARGIN.right),
       height: Math.max(1, this.canvas.height - MARGIN.top - MARGIN.bottom),
+      lowHz,
+      highHz,
+      theme: this.theme,
     };
-    plot.x = (hz) => plot.left + ((hz - SHOWN_HZ[0]) / (SHOWN_HZ[1] - SHOWN_HZ[0])) * plot.width;
+    plot.x = (hz) => plot.left + ((hz - lowHz) / (highHz - lowHz)) * plot.width;
     drawBands(ctx, plot, this.spectrum?.bands ?? []);
     drawFrequencyAxis(ctx, plot);
     if (!this.frame || !this.decades) {
@@ -132,13 +165,19 @@ export class SpectrumView {
       return;
     }
     const { top, bottom } = this.decades;
-    plot.y = (p) => {
-      const share = (Math.log10(Math.max(p, 1e-30)) - bottom) / (top - bottom);
-      return plot.top + (1 - share) * plot.height;
-    };
-    drawPowerAxis(ctx, plot, this.decades);
+    if (bottom === null) {
+      const full = 10 ** top;
+      plot.y = (p) => plot.top + (1 - Math.max(0, p) / full) * plot.height;
+      drawLinearAxis(ctx, plot, full);
+    } else {
+      plot.y = (p) => {
+        const share = (Math.log10(Math.max(p, 1e-30)) - bottom) / (top - bottom);
+        return plot.top + (1 - share) * plot.height;
+      };
+      drawPowerAxis(ctx, plot, this.decades);
+    }
     drawLines(ctx, plot, this.spectrum.freqs, this.frame, this.smoothed, selected);
-    if (this.peakHz !== null) drawPeak(ctx, plot, this.peakHz);
+    if (this.peak !== null) drawPeak(ctx, plot, this.peak.hz);
   }
 }
 
@@ -147,8 +186,8 @@ function drawBands(ctx, plot, bands) {
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
   for (const [name, lowHz, highHz] of bands) {
-    const from = plot.x(Math.max(lowHz, SHOWN_HZ[0]));
-    const to = plot.x(Math.min(highHz, SHOWN_HZ[1]));
+    const from = plot.x(Math.max(lowHz, plot.lowHz));
+    const to = plot.x(Math.min(highHz, plot.highHz));
     if (to <= from) continue;
     ctx.globalAlpha = 0.08;
     ctx.fillStyle = bandColor(name);
@@ -160,7 +199,7 @@ function drawBands(ctx, plot, bands) {
 
 function drawPlaceholder(ctx, plot, text) {
   ctx.font = "14px system-ui, sans-serif";
-  ctx.fillStyle = "#7d8b99";
+  ctx.fillStyle = plot.theme.axisText;
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
   ctx.fillText(text, plot.left + plot.width / 2, plot.top + plot.height / 2);
@@ -171,20 +210,23 @@ function drawFrequencyAxis(ctx, plot) {
   ctx.font = "12px system-ui, sans-serif";
   ctx.textBaseline = "top";
   ctx.lineWidth = 1;
-  for (const hz of FREQ_TICKS) {
+  const step = plot.highHz > 60 ? 20 : 10;
+  const ticks = [1];
+  for (let hz = step; hz <= plot.highHz; hz += step) ticks.push(hz);
+  for (const hz of ticks) {
     const x = Math.round(plot.x(hz)) + 0.5;
-    ctx.strokeStyle = "rgba(255,255,255,0.07)";
+    ctx.strokeStyle = plot.theme.gridLine;
     ctx.beginPath();
     ctx.moveTo(x, plot.top);
     ctx.lineTo(x, bottom);
     ctx.stroke();
-    ctx.fillStyle = "#7d8b99";
+    ctx.fillStyle = plot.theme.axisText;
     ctx.textAlign = "center";
     ctx.fillText(String(hz), x, bottom + 5);
   }
   ctx.textAlign = "right";
   ctx.fillText("Hz", plot.left + plot.width, bottom + 5);
-  ctx.strokeStyle = "rgba(255,255,255,0.18)";
+  ctx.strokeStyle = plot.theme.axisLine;
   ctx.beginPath();
   ctx.moveTo(plot.left, bottom + 0.5);
   ctx.lineTo(plot.left + plot.width, bottom + 0.5);
@@ -198,13 +240,36 @@ function drawPowerAxis(ctx, plot, { top, bottom }) {
   const step = top - bottom > 4 ? 2 : 1;
   for (let decade = bottom; decade <= top; decade += step) {
     const y = Math.round(plot.y(10 ** decade)) + 0.5;
-    ctx.strokeStyle = "rgba(255,255,255,0.07)";
+    ctx.strokeStyle = plot.theme.gridLine;
     ctx.beginPath();
     ctx.moveTo(plot.left, y);
     ctx.lineTo(plot.left + plot.width, y);
     ctx.stroke();
-    ctx.fillStyle = "#7d8b99";
+    ctx.fillStyle = plot.theme.axisText;
     ctx.fillText(formatDecade(decade), plot.left - 6, y);
+  }
+  ctx.save();
+  ctx.translate(11, plot.top + plot.height / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textAlign = "center";
+  ctx.fillText("µV²/Hz", 0, 0);
+  ctx.restore();
+}
+
+function drawLinearAxis(ctx, plot, full) {
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (let i = 0; i <= 4; i += 1) {
+    const value = (full * i) / 4;
+    const y = Math.round(plot.y(value)) + 0.5;
+    ctx.strokeStyle = plot.theme.gridLine;
+    ctx.beginPath();
+    ctx.moveTo(plot.left, y);
+    ctx.lineTo(plot.left + plot.width, y);
+    ctx.stroke();
+    ctx.fillStyle = plot.theme.axisText;
+    ctx.fillText(value >= 10 ? value.toFixed(0) : value.toPrecision(2), plot.left - 6, y);
   }
   ctx.save();
   ctx.translate(11, plot.top + plot.height / 2);
@@ -233,7 +298,7 @@ function drawLines(ctx, plot, freqs, frame, psd, selected) {
     ctx.beginPath();
     let started = false;
     for (let k = 0; k < bins; k += 1) {
-      if (freqs[k] < SHOWN_HZ[0] || freqs[k] > SHOWN_HZ[1]) continue;
+      if (freqs[k] < plot.lowHz || freqs[k] > plot.highHz) continue;
       const x = plot.x(freqs[k]);
       const y = plot.y(psd[c * bins + k]);
       if (started) ctx.lineTo(x, y);
@@ -243,7 +308,7 @@ function drawLines(ctx, plot, freqs, frame, psd, selected) {
     const dimmed = selected !== null && c !== selected;
     ctx.globalAlpha = dimmed ? 0.22 : 0.9;
     ctx.lineWidth = c === selected ? 2.6 : 1.5;
-    ctx.strokeStyle = channelColor(c);
+    ctx.strokeStyle = channelColor(c, plot.theme.name);
     ctx.stroke();
   }
   ctx.restore();
@@ -253,7 +318,7 @@ function drawPeak(ctx, plot, peakHz) {
   const x = Math.round(plot.x(peakHz)) + 0.5;
   ctx.save();
   ctx.setLineDash([4, 4]);
-  ctx.strokeStyle = "rgba(230,237,243,0.75)";
+  ctx.strokeStyle = plot.theme.text;
   ctx.lineWidth = 1;
   ctx.beginPath();
   ctx.moveTo(x, plot.top);

@@ -1,46 +1,80 @@
-// The traces panel: the last 5 s of every channel, one lane each, scrolling smoothly at display
-// rate from a ring buffer of full-rate samples or min/max envelope pairs; lost samples lift the
-// pen instead of drawing a line across the gap.
+// The traces panel: the last few seconds of the shown channels, one lane each. Drawing costs
+// little: the canvas scrolls by whole device-pixel columns (one drawImage of itself) and only
+// the new columns are drawn, each as one min..max stroke per lane from the ring of full-rate
+// samples or envelope pairs, so the work per frame follows the pixels that changed, not the
+// samples. A still picture (paused, no new column) is not touched. Lost samples lift the pen.
+// The grid and time axis live on a canvas underneath, drawn only when the geometry changes.
 
-import { SharpCanvas } from "./canvas.js";
 import { channelColor } from "./colors.js";
 import { EnvelopeRing } from "./ring.js";
 
-export const WINDOW_S = 5;
+/** The time windows a user can pick, in seconds. */
+export const WINDOWS_S = [1, 2, 5, 10, 20];
+export const DEFAULT_WINDOW_S = 5;
+/** CSS pixels under the lanes for the time labels. */
+export const AXIS_HEIGHT = 16;
 const SLACK_S = 1;
-const AXIS_HEIGHT = 20;
 const SNAP_S = 0.75;
 const CATCH_UP_PER_S = 2;
 
-/** Draws the traces canvas; `push` stores frames, `draw` renders one display frame. */
+/** Draws the traces; `push` stores frames, `draw` renders one display frame. */
 export class TraceView {
-  constructor(canvas) {
-    this.canvas = new SharpCanvas(canvas);
+  constructor(canvas, grid, theme) {
+    this.element = canvas;
+    this.context = canvas.getContext("2d");
+    this.grid = grid;
+    this.theme = theme;
     this.ring = null;
     this.frozen = null;
     this.rate = 0;
+    this.entryRate = 0;
+    this.windowS = DEFAULT_WINDOW_S;
     this.playhead = null;
     this.lastDrawMs = null;
     this.batch = 0;
-    this.drawnPicture = "";
+    this.lanes = [];
+    this.scales = null;
+    this.head = null; // the global column index drawn at the right edge
+    this.pen = null; // per lane: [column, y] where its stroke ended
+    this.dirty = true;
+    new ResizeObserver(() => {
+      this.dirty = true;
+    }).observe(canvas);
   }
 
-  /**
-   * Start a new session of `rate` samples per second: fresh buffers sized for the window at
-   * `entryRate` entries per second (the envelope's pair rate when decimated, else `rate`).
-   */
+  /** A new session of `rate` samples/s: a fresh ring for the window at `entryRate` entries/s. */
   reset(channelCount, rate, entryRate = rate) {
     this.rate = rate;
-    this.ring = new EnvelopeRing(channelCount, capacityFor(entryRate));
+    this.entryRate = entryRate;
+    this.ring = new EnvelopeRing(channelCount, this.capacity());
     this.frozen = this.frozen ? { ring: this.ring.snapshot(), playhead: null } : null;
     this.playhead = null;
+    this.dirty = true;
+  }
+
+  capacity() {
+    return Math.ceil(this.entryRate * (this.windowS + SLACK_S));
   }
 
   /** Make room for `entryRate` entries per second, keeping what is stored. */
   setEntryRate(entryRate) {
-    if (this.ring && capacityFor(entryRate) > this.ring.capacity) {
-      this.ring = this.ring.resized(capacityFor(entryRate));
+    this.entryRate = entryRate;
+    if (this.ring && this.capacity() > this.ring.capacity) {
+      this.ring = this.ring.resized(this.capacity());
     }
+  }
+
+  /** Show the last `seconds` seconds. */
+  setWindow(seconds) {
+    this.windowS = seconds;
+    this.setEntryRate(this.entryRate);
+    this.dirty = true;
+  }
+
+  /** Which channels get a lane, top to bottom. */
+  setLanes(channels) {
+    this.lanes = channels;
+    this.dirty = true;
   }
 
   /** Store an EEG frame, full-rate or decimated; `span` is source samples per entry. */
@@ -56,14 +90,15 @@ export class TraceView {
 
   /** Device pixel columns per second of trace at the canvas's current size. */
   columnsPerSecond() {
-    const width = this.canvas.element.getBoundingClientRect().width || window.innerWidth;
-    return Math.round(width * (window.devicePixelRatio || 1)) / WINDOW_S;
+    const width = this.element.getBoundingClientRect().width || window.innerWidth;
+    return Math.round(width * (window.devicePixelRatio || 1)) / this.windowS;
   }
 
   /** Freeze (true) or resume (false) the display; data keeps being stored meanwhile. */
   setPaused(paused) {
     const frozen = paused && this.ring;
     this.frozen = frozen ? { ring: this.ring.snapshot(), playhead: this.playhead } : null;
+    this.dirty = true;
   }
 
   /** The ring and window end currently on screen, for the automatic scale. */
@@ -72,29 +107,127 @@ export class TraceView {
     return { ring: this.ring, playhead: this.playhead };
   }
 
-  /** Render at time `nowMs` with lanes of ± `scaleUv` µV; a still picture is not redrawn. */
-  draw(nowMs, scaleUv) {
+  /** Redraw everything at the next frame (after a change of scale or colours). */
+  invalidate() {
+    this.dirty = true;
+  }
+
+  /**
+   * Render at time `nowMs`; `scales[c]` is channel c's lane half-height in µV. Only new
+   * columns are drawn unless the geometry, the scale or the lanes changed.
+   */
+  draw(nowMs, scales) {
     this.advance(nowMs);
+    if (scales !== this.scales) {
+      this.scales = scales;
+      this.dirty = true;
+    }
     const { ring, playhead } = this.visible();
-    const picture = [ring?.newest, playhead, scaleUv, window.devicePixelRatio].join();
-    if (picture === this.drawnPicture && !this.canvas.dirty) return;
-    this.drawnPicture = picture;
-    const ctx = this.canvas.begin();
-    const { width } = this.canvas;
-    const lanesHeight = Math.max(0, this.canvas.height - AXIS_HEIGHT);
-    const channels = ring ? ring.channelCount : 0;
-    drawTimeAxis(ctx, width, lanesHeight);
-    if (channels === 0) return;
-    const laneHeight = lanesHeight / channels;
-    drawLanes(ctx, width, laneHeight, channels);
-    if (playhead !== null) {
-      const span = WINDOW_S * this.rate;
-      for (let c = 0; c < channels; c += 1) {
-        const lane = { top: c * laneHeight, height: laneHeight, uvToPx: laneHeight / 2 / scaleUv };
-        drawChannel(ctx, ring, c, lane, playhead - span, span, width);
+    if (this.dirty) this.layout();
+    const { columns, perColumn } = this.geometry;
+    if (!ring || playhead === null || columns < 1) {
+      if (this.dirty) this.clear(0, columns);
+      this.dirty = false;
+      return;
+    }
+    const head = Math.floor(playhead / perColumn) - 1;
+    if (this.dirty || this.head === null || head - this.head >= columns || head < this.head) {
+      this.dirty = false;
+      this.head = head;
+      this.pen = this.lanes.map(() => null);
+      this.clear(0, columns);
+      this.drawColumns(ring, head - columns + 1, head);
+      return;
+    }
+    const shift = head - this.head;
+    if (shift === 0) return;
+    const ctx = this.context;
+    const { width, height } = this.element;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.globalCompositeOperation = "copy";
+    ctx.drawImage(this.element, shift, 0, width - shift, height, 0, 0, width - shift, height);
+    ctx.globalCompositeOperation = "source-over";
+    this.clear(columns - shift, columns);
+    const from = this.head + 1;
+    this.head = head;
+    this.drawColumns(ring, from, head);
+  }
+
+  /** Size the canvases to the element and draw the grid underneath. */
+  layout() {
+    const ratio = window.devicePixelRatio || 1;
+    const rect = this.element.getBoundingClientRect();
+    const width = Math.max(1, Math.round(rect.width * ratio));
+    const height = Math.max(1, Math.round(rect.height * ratio));
+    for (const canvas of [this.element, this.grid]) {
+      if (canvas.width !== width || canvas.height !== height) {
+        canvas.width = width;
+        canvas.height = height;
       }
     }
-    drawScaleBar(ctx, laneHeight, scaleUv);
+    const lanesHeight = Math.max(0, height - Math.round(AXIS_HEIGHT * ratio));
+    this.geometry = {
+      ratio,
+      columns: width,
+      lanesHeight,
+      laneHeight: this.lanes.length ? lanesHeight / this.lanes.length : 0,
+      perColumn: (this.rate * this.windowS) / width,
+    };
+    drawGrid(this.grid, this.geometry, this.windowS, this.lanes.length, this.theme);
+  }
+
+  clear(fromColumn, toColumn) {
+    const ctx = this.context;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(fromColumn, 0, toColumn - fromColumn, this.element.height);
+  }
+
+  /** Draw global columns `first`..`last` (inclusive), the last one at the right edge. */
+  drawColumns(ring, first, last) {
+    const { columns, perColumn, laneHeight, ratio } = this.geometry;
+    if (laneHeight <= 0 || last < first) return;
+    const start = Math.max(first, this.head - columns + 1);
+    const bounds = columnEntries(ring, start, last, perColumn);
+    const ctx = this.context;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.lineWidth = 1.4 * ratio;
+    ctx.lineJoin = "round";
+    const xOf = (column) => columns - 1 - (this.head - column) + 0.5;
+    this.lanes.forEach((c, lane) => {
+      const mid = lane * laneHeight + laneHeight / 2;
+      const pxPerUv = laneHeight / 2 / (this.scales?.[c] || 50);
+      const toY = (uv) => mid - uv * pxPerUv;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(0, lane * laneHeight, columns, laneHeight);
+      ctx.clip();
+      ctx.beginPath();
+      let pen = this.pen[lane];
+      for (let column = start; column <= last; column += 1) {
+        const [from, end] = bounds[column - start];
+        if (from >= end) continue;
+        let low = Infinity;
+        let high = -Infinity;
+        for (let k = from; k < end; k += 1) {
+          low = Math.min(low, ring.low(c, k));
+          high = Math.max(high, ring.high(c, k));
+        }
+        const x = xOf(column);
+        const joined = pen !== null && ring.joined(from) && pen[0] >= column - columns;
+        if (joined) {
+          ctx.moveTo(xOf(pen[0]), pen[1]);
+          ctx.lineTo(x, toY(low));
+        } else {
+          ctx.moveTo(x, toY(low));
+        }
+        ctx.lineTo(x, toY(high) - (high === low ? 0.01 : 0));
+        pen = [column, toY(high)];
+      }
+      this.pen[lane] = pen;
+      ctx.strokeStyle = channelColor(c, this.theme.name);
+      ctx.stroke();
+      ctx.restore();
+    });
   }
 
   /** Move the window's end smoothly with the clock, a little behind the newest sample. */
@@ -102,7 +235,7 @@ export class TraceView {
     const elapsedS = this.lastDrawMs === null ? 0 : (nowMs - this.lastDrawMs) / 1000;
     this.lastDrawMs = nowMs;
     const ring = this.ring;
-    if (!ring || ring.newest < 0) return;
+    if (this.frozen || !ring || ring.newest < 0) return;
     const lag = Math.max(1.5 * this.batch, 0.05 * this.rate);
     const target = ring.newest - lag;
     if (this.playhead === null || Math.abs(target - this.playhead) > SNAP_S * this.rate) {
@@ -115,130 +248,54 @@ export class TraceView {
   }
 }
 
-function capacityFor(entryRate) {
-  return Math.ceil(entryRate * (WINDOW_S + SLACK_S));
-}
-
-function drawTimeAxis(ctx, width, lanesHeight) {
-  ctx.font = "12px system-ui, sans-serif";
-  ctx.textBaseline = "top";
-  ctx.lineWidth = 1;
-  for (let s = 0; s <= WINDOW_S; s += 1) {
-    const x = Math.round(width - (s / WINDOW_S) * width) + 0.5;
-    ctx.strokeStyle = "rgba(255,255,255,0.06)";
-    ctx.beginPath();
-    ctx.moveTo(x, 0);
-    ctx.lineTo(x, lanesHeight);
-    ctx.stroke();
-    ctx.fillStyle = "#7d8b99";
-    ctx.textAlign = s === 0 ? "right" : s === WINDOW_S ? "left" : "center";
-    ctx.fillText(s === 0 ? "now" : `−${s} s`, s === 0 ? width - 2 : x, lanesHeight + 4);
+/** Per column from `first` to `last`: the [from, end) entries that start in it. */
+function columnEntries(ring, first, last, perColumn) {
+  const bounds = [];
+  let k = ring.search(first * perColumn);
+  for (let column = first; column <= last; column += 1) {
+    const columnEnd = (column + 1) * perColumn;
+    const from = k;
+    while (k < ring.count && ring.start(k) < columnEnd) k += 1;
+    bounds.push([from, k]);
   }
+  return bounds;
 }
 
-function drawLanes(ctx, width, laneHeight, channels) {
+function drawGrid(canvas, geometry, windowS, laneCount, theme) {
+  const ctx = canvas.getContext("2d");
+  const { ratio, columns: width, lanesHeight, laneHeight } = geometry;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.lineWidth = 1;
-  for (let c = 0; c < channels; c += 1) {
-    const mid = Math.round(c * laneHeight + laneHeight / 2) + 0.5;
-    ctx.strokeStyle = "rgba(255,255,255,0.05)";
+  for (let lane = 0; lane < laneCount; lane += 1) {
+    const mid = Math.round(lane * laneHeight + laneHeight / 2) + 0.5;
+    ctx.strokeStyle = theme.midline;
     ctx.beginPath();
     ctx.moveTo(0, mid);
     ctx.lineTo(width, mid);
     ctx.stroke();
-    if (c > 0) {
-      const edge = Math.round(c * laneHeight) + 0.5;
-      ctx.strokeStyle = "rgba(255,255,255,0.09)";
+    if (lane > 0) {
+      const edge = Math.round(lane * laneHeight) + 0.5;
+      ctx.strokeStyle = theme.laneEdge;
       ctx.beginPath();
       ctx.moveTo(0, edge);
       ctx.lineTo(width, edge);
       ctx.stroke();
     }
   }
-}
-
-function drawChannel(ctx, ring, c, lane, from, span, width) {
-  const mid = lane.top + lane.height / 2;
-  const toY = (uv) => mid - uv * lane.uvToPx;
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(0, lane.top, width, lane.height);
-  ctx.clip();
-  ctx.beginPath();
-  const first = ring.search(from);
-  const end = ring.search(Math.floor(from + span) + 1);
-  const columns = Math.max(1, Math.round(width * (window.devicePixelRatio || 1)));
-  if (end - first > 2 * columns) {
-    traceColumns(ctx, ring, c, { first, end }, from, span, { columns, width }, toY);
-  } else {
-    traceEntries(ctx, ring, c, { first, end }, from, width / span, toY);
+  const step = windowS > 10 ? 5 : windowS > 5 ? 2 : windowS > 2 ? 1 : 0.5;
+  ctx.font = `${12 * ratio}px system-ui, sans-serif`;
+  ctx.textBaseline = "top";
+  for (let s = 0; s <= windowS + 1e-9; s += step) {
+    const x = Math.round(width - (s / windowS) * width) + 0.5;
+    ctx.strokeStyle = theme.gridLine;
+    ctx.beginPath();
+    ctx.moveTo(x, 0);
+    ctx.lineTo(x, lanesHeight);
+    ctx.stroke();
+    ctx.fillStyle = theme.axisText;
+    ctx.textAlign = s === 0 ? "right" : s + step > windowS + 1e-9 ? "left" : "center";
+    const label = s === 0 ? "now" : `−${s} s`;
+    ctx.fillText(label, s === 0 ? width - 2 : x, lanesHeight + 2 * ratio);
   }
-  ctx.strokeStyle = channelColor(c);
-  ctx.lineWidth = 1.4;
-  ctx.lineJoin = "round";
-  ctx.stroke();
-  ctx.restore();
-}
-
-// Fewer entries than two per pixel: each one is a point (a sample) or a vertical stroke from
-// min to max (a pair, at the middle of the samples it covers), joined to the one before.
-function traceEntries(ctx, ring, c, range, from, pxPerSample, toY) {
-  for (let k = range.first; k < range.end; k += 1) {
-    const x = (ring.start(k) + (ring.span(k) - 1) / 2 - from) * pxPerSample;
-    const low = ring.low(c, k);
-    const high = ring.high(c, k);
-    if (ring.joined(k) && k > range.first) ctx.lineTo(x, toY(low));
-    else ctx.moveTo(x, toY(low));
-    if (high !== low) ctx.lineTo(x, toY(high));
-  }
-}
-
-// More entries than device pixels: one vertical stroke per device pixel column from the lowest
-// to the highest value of the entries that start in it, so the full envelope shows. Columns are
-// joined unless samples were lost between them; an empty column between joined entries keeps
-// the pen down.
-function traceColumns(ctx, ring, c, range, from, span, grid, toY) {
-  const perColumn = span / grid.columns;
-  const columnWidth = grid.width / grid.columns;
-  let k = range.first;
-  for (let column = 0; column < grid.columns && k < range.end; column += 1) {
-    const columnEnd = from + (column + 1) * perColumn;
-    let low = Infinity;
-    let high = -Infinity;
-    let joined = k > range.first;
-    for (; k < range.end && ring.start(k) < columnEnd; k += 1) {
-      joined = joined && ring.joined(k);
-      low = Math.min(low, ring.low(c, k));
-      high = Math.max(high, ring.high(c, k));
-    }
-    if (low > high) continue;
-    const x = column * columnWidth;
-    if (joined) ctx.lineTo(x, toY(low));
-    else ctx.moveTo(x, toY(low));
-    ctx.lineTo(x, toY(high));
-  }
-}
-
-function drawScaleBar(ctx, laneHeight, scaleUv) {
-  const barHeight = laneHeight / 2;
-  const x = 12;
-  const top = laneHeight / 4;
-  const label = `${scaleUv} µV`;
-  ctx.font = "600 13px system-ui, sans-serif";
-  const boxWidth = ctx.measureText(label).width + 30;
-  ctx.fillStyle = "rgba(17,24,32,0.85)";
-  ctx.fillRect(x - 8, top - 4, boxWidth, barHeight + 8);
-  ctx.strokeStyle = "#e6edf3";
-  ctx.lineWidth = 2;
-  ctx.beginPath();
-  ctx.moveTo(x - 4, top);
-  ctx.lineTo(x + 4, top);
-  ctx.moveTo(x, top);
-  ctx.lineTo(x, top + barHeight);
-  ctx.moveTo(x - 4, top + barHeight);
-  ctx.lineTo(x + 4, top + barHeight);
-  ctx.stroke();
-  ctx.fillStyle = "#e6edf3";
-  ctx.textAlign = "left";
-  ctx.textBaseline = "middle";
-  ctx.fillText(label, x + 10, top + barHeight / 2);
 }

@@ -1,0 +1,214 @@
+// The other views of the brain-waves panel, each drawn only when a new spectrum arrives and
+// only while shown: band power over the last 60 s, a spectrogram of the selected channel
+// (one new column per spectrum, the rest scrolled), and a head map of band power for
+// channels with 10-20 names (unknown names are left out).
+
+import { SharpCanvas } from "./canvas.js";
+import { bandColor } from "./colors.js";
+import { headPosition } from "./montage.js";
+
+export const HISTORY_S = 60;
+
+/** Mean band powers of `frame` over `channels` (indices), one per band. */
+export function bandPowers(frame, channels) {
+  const bands = frame.bandCount;
+  const values = new Float64Array(bands);
+  for (const c of channels) {
+    for (let b = 0; b < bands; b += 1) values[b] += frame.bandPower[c * bands + b] / channels.length;
+  }
+  return values;
+}
+
+function channelsOf(frame, selected) {
+  return selected === null ? [...Array(frame.channelCount).keys()] : [selected];
+}
+
+/** Each band's share of the power, as lines over the last 60 s. */
+export class BandHistory {
+  constructor(canvas) {
+    this.canvas = new SharpCanvas(canvas);
+    this.reset([]);
+  }
+
+  reset(bands) {
+    this.bands = bands;
+    this.points = [];
+  }
+
+  add(frame, selected, nowMs) {
+    const values = bandPowers(frame, channelsOf(frame, selected));
+    const total = values.reduce((a, b) => a + b, 0) || 1;
+    this.points.push({ t: nowMs, shares: Array.from(values, (v) => v / total) });
+    while (this.points.length && this.points[0].t < nowMs - HISTORY_S * 1000) this.points.shift();
+  }
+
+  draw(theme) {
+    const ctx = this.canvas.begin();
+    const { width, height } = this.canvas;
+    const plot = { left: 34, top: 8, width: width - 44, height: height - 30 };
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.fillStyle = theme.axisText;
+    ctx.textBaseline = "middle";
+    ctx.textAlign = "right";
+    for (const share of [0, 0.5, 1]) {
+      const y = plot.top + (1 - share) * plot.height;
+      ctx.fillText(`${share * 100}%`, plot.left - 4, y);
+      ctx.strokeStyle = theme.gridLine;
+      ctx.beginPath();
+      ctx.moveTo(plot.left, y);
+      ctx.lineTo(plot.left + plot.width, y);
+      ctx.stroke();
+    }
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (const s of [60, 30, 0]) {
+      const x = plot.left + (1 - s / HISTORY_S) * plot.width;
+      ctx.fillText(s ? `−${s} s` : "now", x, plot.top + plot.height + 4);
+    }
+    const last = this.points[this.points.length - 1];
+    if (!last) return;
+    this.bands.forEach(([name], b) => {
+      ctx.beginPath();
+      this.points.forEach((point, i) => {
+        const x = plot.left + (1 - (last.t - point.t) / (HISTORY_S * 1000)) * plot.width;
+        const y = plot.top + (1 - point.shares[b]) * plot.height;
+        if (i) ctx.lineTo(x, y);
+        else ctx.moveTo(x, y);
+      });
+      ctx.strokeStyle = bandColor(name);
+      ctx.lineWidth = 2;
+      ctx.stroke();
+    });
+  }
+}
+
+/** log10 power to a colour: dark blue through green to yellow. */
+function heat(share) {
+  const t = Math.max(0, Math.min(1, share));
+  return `hsl(${240 - 190 * t} 85% ${18 + 50 * t}%)`;
+}
+
+/** Power over frequency (up) and time (right), of the selected channel or the mean. */
+export class Spectrogram {
+  constructor(canvas) {
+    this.canvas = new SharpCanvas(canvas);
+    this.columns = [];
+  }
+
+  reset() {
+    this.columns = [];
+  }
+
+  add(frame, selected, freqs, maxHz) {
+    const bins = frame.sampleCount;
+    const channels = channelsOf(frame, selected);
+    const column = [];
+    for (let k = 0; k < bins && freqs[k] <= maxHz; k += 1) {
+      let sum = 0;
+      for (const c of channels) sum += frame.psd[c * bins + k];
+      column.push(Math.log10(Math.max(sum / channels.length, 1e-12)));
+    }
+    this.columns.push(column);
+    if (this.columns.length > 4 * HISTORY_S) this.columns.shift();
+    this.maxHz = maxHz;
+  }
+
+  draw(theme) {
+    const ctx = this.canvas.begin();
+    const { width, height } = this.canvas;
+    const plot = { left: 34, top: 6, width: width - 40, height: height - 28 };
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.fillStyle = theme.axisText;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (const hz of [0, Math.round(this.maxHz / 2), Math.round(this.maxHz)]) {
+      ctx.fillText(`${hz}`, plot.left - 4, plot.top + (1 - hz / this.maxHz) * plot.height);
+    }
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    ctx.fillText(`Hz · last ${HISTORY_S} s`, plot.left + plot.width / 2, plot.top + plot.height + 4);
+    if (!this.columns.length) return;
+    let low = Infinity;
+    let high = -Infinity;
+    for (const column of this.columns) {
+      for (const value of column) {
+        low = Math.min(low, value);
+        high = Math.max(high, value);
+      }
+    }
+    const span = high - low || 1;
+    const columnWidth = plot.width / (4 * HISTORY_S);
+    const offset = 4 * HISTORY_S - this.columns.length;
+    this.columns.forEach((column, i) => {
+      const x = plot.left + (offset + i) * columnWidth;
+      const rowHeight = plot.height / column.length;
+      column.forEach((value, k) => {
+        ctx.fillStyle = heat((value - low) / span);
+        ctx.fillRect(x, plot.top + plot.height - (k + 1) * rowHeight, columnWidth + 0.5, rowHeight + 0.5);
+      });
+    });
+  }
+}
+
+/** A head seen from above, each 10-20 electrode a disc coloured by its share of one band. */
+export class HeadMap {
+  constructor(canvas) {
+    this.canvas = new SharpCanvas(canvas);
+    this.band = "alpha";
+    this.frame = null;
+  }
+
+  reset(names, bands) {
+    this.names = names;
+    this.bands = bands;
+    this.frame = null;
+    this.known = names.map((name, c) => [c, headPosition(name)]).filter(([, p]) => p);
+  }
+
+  add(frame) {
+    this.frame = frame;
+  }
+
+  draw(theme) {
+    const ctx = this.canvas.begin();
+    const { width, height } = this.canvas;
+    const radius = Math.max(10, Math.min(width, height - 24) / 2 - 14);
+    const cx = width / 2;
+    const cy = radius + 12;
+    ctx.strokeStyle = theme.axisText;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(cx, cy, radius, 0, 2 * Math.PI);
+    ctx.moveTo(cx - 10, cy - radius + 1);
+    ctx.lineTo(cx, cy - radius - 10);
+    ctx.lineTo(cx + 10, cy - radius + 1);
+    ctx.stroke();
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillStyle = theme.axisText;
+    if (!this.known?.length) {
+      ctx.fillText("no 10-20 channel names", cx, cy);
+      return;
+    }
+    const b = this.bands.findIndex(([name]) => name === this.band);
+    const frame = this.frame;
+    ctx.fillText(`${this.band} share of power`, cx, height - 8);
+    for (const [c, [x, y]] of this.known) {
+      let share = null;
+      if (frame && b >= 0) {
+        const values = bandPowers(frame, [c]);
+        const total = values.reduce((s, v) => s + v, 0);
+        share = total > 0 ? values[b] / total : 0;
+      }
+      const px = cx + x * radius * 0.9;
+      const py = cy - y * radius * 0.9;
+      ctx.beginPath();
+      ctx.arc(px, py, Math.max(8, radius * 0.12), 0, 2 * Math.PI);
+      ctx.fillStyle = share === null ? theme.gridLine : heat(share * 2);
+      ctx.fill();
+      ctx.fillStyle = theme.text;
+      ctx.fillText(this.names[c], px, py);
+    }
+  }
+}
