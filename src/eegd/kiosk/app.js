@@ -84,6 +84,7 @@ const view = {
   fixedUv: 50,
   selected: null,
   latestFft: null,
+  spectra: 0,
   autoCheckedMs: 0,
   signal: "filtered",
   scaleMode: "global",
@@ -289,6 +290,8 @@ function showSpectrum(frame) {
   history.add(frame, view.selected, performance.now());
   spectrogram.add(frame, view.selected, view.hello.spectrum.freqs, spectrum.shownHz()[1]);
   headMap.add(frame);
+  view.spectra += 1;
+  ui.spectrumPanel.dataset.spectra = String(view.spectra);
   if (view.spectrumView !== "psd") drawView();
   showPeak(peak);
 }

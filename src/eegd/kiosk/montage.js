@@ -16,6 +16,6 @@ export function headPosition(name) {
   if (place === "Z") return [0, y];
   const number = Number(place);
   const side = number % 2 ? -1 : 1;
-  const reach = row === "FP" || row === "O" ? 0.55 : Math.min(0.98, Math.ceil(number / 2) * 0.2);
+  const reach = row === "FP" || row === "O" ? 0.55 : Math.min(0.98, Math.ceil(number / 2) * 0.22);
   return [side * reach * Math.sqrt(1 - y * y), y];
 }

@@ -31,12 +31,13 @@ export function judge(stats, leadOff = false) {
   if (stats.max - stats.min < FLAT_UV) {
     return { level: "bad", reason: `flat line: ${(stats.max - stats.min).toFixed(2)} µV peak to peak` };
   }
+  // Clipped samples are steps that put power at every frequency: they are named first.
+  if (share >= CLIP_SHARE) {
+    return { level: "warn", reason: `clipping: ${percent(share)} of samples at full scale` };
+  }
   const line = worstLine(stats.lineUv);
   if (line && line.uv >= LINE_BAD_UV) {
     return { level: "bad", reason: `line noise: ${line.uv.toFixed(0)} µV at ${line.hz} Hz` };
-  }
-  if (share >= CLIP_SHARE) {
-    return { level: "warn", reason: `clipping: ${percent(share)} of samples at full scale` };
   }
   if (line && line.uv >= LINE_WARN_UV) {
     return { level: "warn", reason: `line noise: ${line.uv.toFixed(0)} µV at ${line.hz} Hz` };

@@ -5,7 +5,7 @@
 
 import { SharpCanvas } from "./canvas.js";
 import { BAND_SYMBOLS, THEMES, bandColor, channelColor } from "./colors.js";
-import { alphaPeak } from "./peak.js";
+import { PEAK_SMOOTHING, alphaPeak } from "./peak.js";
 
 /** The upper limits offered for the frequency axis; "max" is the spectrum's own. */
 export const DEFAULT_MAX_HZ = 45;
@@ -24,6 +24,7 @@ export class SpectrumView {
     this.spectrum = null;
     this.frame = null;
     this.smoothed = null;
+    this.slow = null;
     this.mean = new Float32Array(0);
     this.peak = null;
     this.decades = null;
@@ -75,9 +76,11 @@ export class SpectrumView {
     if (this.smoothed?.length === frame.psd.length) {
       for (let i = 0; i < frame.psd.length; i += 1) {
         this.smoothed[i] += SMOOTHING * (frame.psd[i] - this.smoothed[i]);
+        this.slow[i] += PEAK_SMOOTHING * (frame.psd[i] - this.slow[i]);
       }
     } else {
       this.smoothed = Float32Array.from(frame.psd);
+      this.slow = Float32Array.from(frame.psd);
     }
     this.frame = frame;
     this.peak = this.findPeak(selected);
@@ -86,7 +89,7 @@ export class SpectrumView {
     return this.peak;
   }
 
-  /** The alpha peak of the selected channel's smoothed spectrum, or of the mean. */
+  /** The alpha peak of the selected channel's slowly averaged spectrum, or of the mean. */
   findPeak(selected) {
     const frame = this.frame;
     if (!frame) return null;
@@ -94,7 +97,7 @@ export class SpectrumView {
     const channels = selected === null ? [...Array(frame.channelCount).keys()] : [selected];
     this.mean.fill(0);
     for (const c of channels) {
-      for (let k = 0; k < bins; k += 1) this.mean[k] += this.smoothed[c * bins + k] / channels.length;
+      for (let k = 0; k < bins; k += 1) this.mean[k] += this.slow[c * bins + k] / channels.length;
     }
     this.peak = alphaPeak(this.spectrum.freqs, this.mean);
     return this.peak;
