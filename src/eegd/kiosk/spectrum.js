@@ -237,34 +237,29 @@ function drawFrequencyAxis(ctx, plot) {
 }
 
 function drawPowerAxis(ctx, plot, { top, bottom }) {
-  ctx.font = "12px system-ui, sans-serif";
-  ctx.textAlign = "right";
-  ctx.textBaseline = "middle";
   const step = top - bottom > 4 ? 2 : 1;
+  const ticks = [];
   for (let decade = bottom; decade <= top; decade += step) {
-    const y = Math.round(plot.y(10 ** decade)) + 0.5;
-    ctx.strokeStyle = plot.theme.gridLine;
-    ctx.beginPath();
-    ctx.moveTo(plot.left, y);
-    ctx.lineTo(plot.left + plot.width, y);
-    ctx.stroke();
-    ctx.fillStyle = plot.theme.axisText;
-    ctx.fillText(formatDecade(decade), plot.left - 6, y);
+    ticks.push([10 ** decade, formatDecade(decade)]);
   }
-  ctx.save();
-  ctx.translate(11, plot.top + plot.height / 2);
-  ctx.rotate(-Math.PI / 2);
-  ctx.textAlign = "center";
-  ctx.fillText("µV²/Hz", 0, 0);
-  ctx.restore();
+  drawPowerTicks(ctx, plot, ticks);
 }
 
 function drawLinearAxis(ctx, plot, full) {
+  const ticks = [0, 1, 2, 3, 4].map((i) => (full * i) / 4);
+  drawPowerTicks(
+    ctx,
+    plot,
+    ticks.map((value) => [value, value >= 10 ? value.toFixed(0) : value.toPrecision(2)]),
+  );
+}
+
+/** Grid lines and labels at the given [power, label] ticks, and the axis's unit. */
+function drawPowerTicks(ctx, plot, ticks) {
   ctx.font = "12px system-ui, sans-serif";
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (let i = 0; i <= 4; i += 1) {
-    const value = (full * i) / 4;
+  for (const [value, label] of ticks) {
     const y = Math.round(plot.y(value)) + 0.5;
     ctx.strokeStyle = plot.theme.gridLine;
     ctx.beginPath();
@@ -272,7 +267,7 @@ function drawLinearAxis(ctx, plot, full) {
     ctx.lineTo(plot.left + plot.width, y);
     ctx.stroke();
     ctx.fillStyle = plot.theme.axisText;
-    ctx.fillText(value >= 10 ? value.toFixed(0) : value.toPrecision(2), plot.left - 6, y);
+    ctx.fillText(label, plot.left - 6, y);
   }
   ctx.save();
   ctx.translate(11, plot.top + plot.height / 2);

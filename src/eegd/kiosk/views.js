@@ -19,6 +19,23 @@ export function bandPowers(frame, channels) {
   return values;
 }
 
+/** Start drawing a view: its plot box and a context set for the left axis's labels. */
+function begin(canvas, theme, margins) {
+  const ctx = canvas.begin();
+  const { width, height } = canvas;
+  const plot = {
+    left: margins.left,
+    top: margins.top,
+    width: width - margins.left - margins.right,
+    height: height - margins.top - margins.bottom,
+  };
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.fillStyle = theme.axisText;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  return { ctx, plot };
+}
+
 function channelsOf(frame, selected) {
   return selected === null ? [...Array(frame.channelCount).keys()] : [selected];
 }
@@ -43,13 +60,7 @@ export class BandHistory {
   }
 
   draw(theme) {
-    const ctx = this.canvas.begin();
-    const { width, height } = this.canvas;
-    const plot = { left: 34, top: 8, width: width - 44, height: height - 30 };
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.fillStyle = theme.axisText;
-    ctx.textBaseline = "middle";
-    ctx.textAlign = "right";
+    const { ctx, plot } = begin(this.canvas, theme, { left: 34, top: 8, right: 10, bottom: 22 });
     for (const share of [0, 0.5, 1]) {
       const y = plot.top + (1 - share) * plot.height;
       ctx.fillText(`${share * 100}%`, plot.left - 4, y);
@@ -114,13 +125,7 @@ export class Spectrogram {
   }
 
   draw(theme) {
-    const ctx = this.canvas.begin();
-    const { width, height } = this.canvas;
-    const plot = { left: 34, top: 6, width: width - 40, height: height - 28 };
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.fillStyle = theme.axisText;
-    ctx.textAlign = "right";
-    ctx.textBaseline = "middle";
+    const { ctx, plot } = begin(this.canvas, theme, { left: 34, top: 6, right: 6, bottom: 22 });
     for (const hz of [0, Math.round(this.maxHz / 2), Math.round(this.maxHz)]) {
       ctx.fillText(`${hz}`, plot.left - 4, plot.top + (1 - hz / this.maxHz) * plot.height);
     }
