@@ -1,27 +1,24 @@
 // The kiosk's wiring: messages from eegd fill the buffers, a requestAnimationFrame loop draws
 // them, and the page's state is mirrored into data- attributes that tests and people can read.
 
-import { BandBars } from "./bands.js";
-import { THEMES, channelColor } from "./colors.js";
+import { BrainWavesPanel } from "./brainwaves.js";
+import { THEMES } from "./colors.js";
 import { Connection } from "./connection.js";
 import { nextMaxRate, wantedMaxRate } from "./decimation.js";
 import { DisplayPanel, FILTER_KEYS } from "./display.js";
 import { FilterSettings, summary as filterSummary } from "./filters.js";
 import { HealthLine } from "./health.js";
-import { lanesPerPage, pageName, pages } from "./lanes.js";
+import { LaneLabels } from "./lanelabels.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
 import { QualityMeter } from "./quality.js";
 import { RecordingPanel } from "./recording.js";
-import { AutoScale, FIXED_STEPS_UV, channelAmplitudes, robustAmplitude } from "./scale.js";
 import { SelfTestPanel } from "./selftest.js";
 import { SignInPanel } from "./signin.js";
 import { SourcePanel, formatRate } from "./source.js";
-import { SpectrumView } from "./spectrum.js";
 import { StatusModel } from "./status.js";
-import { AXIS_HEIGHT, DEFAULT_WINDOW_S, TraceView } from "./traces.js";
-import { BandHistory, HeadMap, Spectrogram } from "./views.js";
+import { DEFAULT_WINDOW_S, TraceView } from "./traces.js";
+import { TraceScale } from "./tracescale.js";
 
-const AUTO_SCALE_EVERY_MS = 500;
 const STATUS_EVERY_MS = 200;
 const DISPLAY_RATE_EVERY_MS = 1000;
 /** Raw pairs per second the signal-quality checks need at high rates (line noise up to 60 Hz). */
@@ -35,9 +32,7 @@ const ui = {
   overlayHeadline: byId("overlay-headline"),
   overlayDetail: byId("overlay-detail"),
   laneLabels: byId("lane-labels"),
-  spectrumPanel: byId("spectrum"),
   spectrumNote: byId("spectrum-note"),
-  peak: byId("peak-readout"),
   scaleDown: byId("scale-down"),
   scaleUp: byId("scale-up"),
   scaleMode: byId("scale-mode"),
@@ -55,19 +50,15 @@ const ui = {
   filterSummary: byId("filter-summary"),
   displayNote: byId("display-note"),
   channelInfo: byId("channel-info"),
-  views: byId("views"),
 };
 
 const theme = { ...THEMES.dark };
 const traces = new TraceView(byId("trace-canvas"), byId("trace-grid"), theme);
-const spectrum = new SpectrumView(byId("spectrum-canvas"));
-const bands = new BandBars(byId("bands"));
-const history = new BandHistory(byId("history-canvas"));
-const spectrogram = new Spectrogram(byId("spectrogram-canvas"));
-const headMap = new HeadMap(byId("headmap-canvas"));
+const brainWaves = new BrainWavesPanel(byId, theme);
 const status = new StatusModel(location.host);
 const health = new HealthLine(byId("health"));
-const autoScale = new AutoScale();
+const traceScale = new TraceScale(ui);
+const labels = new LaneLabels(ui, (c, relayout) => (relayout ? relayoutLanes() : select(c)));
 
 const view = {
   hello: null,
@@ -80,22 +71,10 @@ const view = {
   maxRate: null,
   rawMaxRate: null,
   paused: false,
-  auto: true,
-  fixedUv: 50,
   selected: null,
-  latestFft: null,
-  spectra: 0,
-  autoCheckedMs: 0,
   signal: "filtered",
-  scaleMode: "global",
-  channelScales: [],
-  scales: [],
-  hidden: new Set(),
-  page: 0,
-  pages: [[]],
   quality: null,
   ranges: null,
-  spectrumView: "psd",
 };
 
 // ------------------------------------------------------------------ messages
@@ -165,26 +144,18 @@ function onHello(hello) {
     before.channels.join("\n") !== hello.channels.join("\n");
   if (newSession) {
     view.selected = null;
-    view.hidden = new Set();
-    view.page = 0;
     view.quality = null;
-    view.channelScales = hello.channels.map(() => new AutoScale());
+    labels.reset(hello.channels);
+    traceScale.reset(hello.channels.length);
     chooseDisplayRate();
     resetTraces();
     relayoutLanes();
-    headMap.reset(hello.channels, hello.spectrum?.bands ?? []);
     body.dataset.channels = String(hello.channels.length);
     body.dataset.session = hello.session;
     body.dataset.sampleRate = String(hello.sample_rate);
   }
   if (newSession || spectrumChanged(before?.spectrum, hello.spectrum)) {
-    spectrum.reset(hello.spectrum);
-    bands.reset(hello.spectrum?.bands ?? []);
-    history.reset(hello.spectrum?.bands ?? []);
-    spectrogram.reset();
-    headMap.reset(hello.channels, hello.spectrum?.bands ?? []);
-    view.latestFft = null;
-    showPeak(undefined);
+    brainWaves.reset(hello);
   }
   showSelection();
 }
@@ -209,8 +180,8 @@ function spectrumChanged(before, after) {
 
 function onFrame(frame) {
   if (frame.topic === Topic.FFT) {
-    view.latestFft = frame;
-    if (!view.paused) showSpectrum(frame);
+    if (!view.paused) brainWaves.update(frame, view.selected);
+    else brainWaves.latest = frame;
     return;
   }
   if (frame.topic === Topic.RAW_EEG) measureQuality(frame);
@@ -284,40 +255,6 @@ function showDecimation(frame) {
   }
 }
 
-function showSpectrum(frame) {
-  const peak = spectrum.update(frame, view.selected);
-  bands.update(frame, view.selected);
-  history.add(frame, view.selected, performance.now());
-  spectrogram.add(frame, view.selected, view.hello.spectrum.freqs, spectrum.shownHz()[1]);
-  headMap.add(frame);
-  view.spectra += 1;
-  ui.spectrumPanel.dataset.spectra = String(view.spectra);
-  if (view.spectrumView !== "psd") drawView();
-  showPeak(peak);
-}
-
-function drawView() {
-  const target = { history, spectrogram, head: headMap }[view.spectrumView];
-  target?.draw(theme);
-}
-
-/** The readout: the alpha peak, "no clear alpha peak", or nothing before a spectrum. */
-function showPeak(peak) {
-  if (peak === undefined) {
-    delete ui.spectrumPanel.dataset.peakHz;
-    delete ui.spectrumPanel.dataset.peak;
-    ui.peak.textContent = "";
-  } else if (peak === null) {
-    delete ui.spectrumPanel.dataset.peakHz;
-    ui.spectrumPanel.dataset.peak = "none";
-    ui.peak.textContent = "no clear alpha peak";
-  } else {
-    ui.spectrumPanel.dataset.peakHz = peak.hz.toFixed(1);
-    ui.spectrumPanel.dataset.peak = "alpha";
-    ui.peak.textContent = `alpha peak ${peak.hz.toFixed(1)} Hz`;
-  }
-}
-
 // ------------------------------------------------------------------ status and attributes
 
 let shownStatus = "";
@@ -354,13 +291,7 @@ function showDisplayNote() {
 
 function showQuality() {
   const verdicts = view.quality?.verdicts ?? [];
-  for (const button of ui.laneLabels.children) {
-    const verdict = verdicts[Number(button.dataset.index)];
-    const level = verdict?.level ?? "unknown";
-    if (button.dataset.quality !== level) button.dataset.quality = level;
-    const reason = verdict?.reason ?? "no raw data yet";
-    if (button.dataset.qualityReason !== reason) button.dataset.qualityReason = reason;
-  }
+  labels.showQuality(verdicts);
   const names = view.hello?.channels ?? [];
   const c = view.selected;
   const info =
@@ -373,31 +304,12 @@ function showQuality() {
 
 // ------------------------------------------------------------------ drawing
 
-function currentScales(now) {
-  const channels = view.hello?.channels.length ?? 0;
-  if (now - view.autoCheckedMs >= AUTO_SCALE_EVERY_MS) {
-    view.autoCheckedMs = now;
-    const { ring, playhead } = traces.visible();
-    if (ring && playhead !== null) {
-      const amplitudes = channelAmplitudes(ring, playhead - traces.windowS * traces.rate, playhead);
-      autoScale.update(robustAmplitude(amplitudes, view.pages[view.page]));
-      view.channelScales.forEach((scale, c) => scale.update(amplitudes[c]));
-    }
-  }
-  const scales = Array.from({ length: channels }, (_, c) => {
-    if (view.scaleMode === "channel") return view.channelScales[c]?.step ?? 50;
-    return view.auto ? autoScale.step : view.fixedUv;
-  });
-  if (scales.join() !== view.scales.join()) view.scales = scales;
-  return view.scales;
-}
-
 function drawFrame(now) {
   try {
-    const scales = currentScales(now);
-    showScale(scales);
+    const scales = traceScale.scales(now, traces, labels.lanes);
+    traceScale.show(view.selected ?? labels.lanes[0], labels.laneHeight());
     traces.draw(now, scales);
-    if (view.spectrumView === "psd") spectrum.draw(view.selected);
+    brainWaves.draw(view.selected);
   } catch (error) {
     countError(error);
   }
@@ -407,113 +319,30 @@ function drawFrame(now) {
 // ------------------------------------------------------------------ lanes and pages
 
 function relayoutLanes() {
-  const channels = view.hello?.channels ?? [];
-  const height = ui.laneLabels.getBoundingClientRect().height - AXIS_HEIGHT;
-  view.pages = pages(channels.length, view.hidden, lanesPerPage(height));
-  view.page = Math.min(view.page, view.pages.length - 1);
-  const lanes = view.pages[view.page];
-  traces.setLanes(lanes);
-  buildLaneLabels(channels, lanes);
-  ui.pageNav.hidden = view.pages.length < 2;
-  ui.pageLabel.textContent = `${view.page + 1}/${view.pages.length} · ${pageName(channels, lanes)}`;
-  ui.pagePrev.disabled = view.page === 0;
-  ui.pageNext.disabled = view.page === view.pages.length - 1;
-  body.dataset.page = String(view.page + 1);
-  body.dataset.pages = String(view.pages.length);
-  body.dataset.hidden = [...view.hidden].map((c) => channels[c]).join(",");
-}
-
-function buildLaneLabels(channels, lanes) {
-  ui.laneLabels.replaceChildren(
-    ...lanes.map((c) => {
-      const name = channels[c];
-      const button = document.createElement("button");
-      button.type = "button";
-      button.innerHTML = '<span class="quality-dot" aria-hidden="true"></span>';
-      button.append(name);
-      button.title = `${name}: tap to select (brain waves, quality)`;
-      button.dataset.channel = name;
-      button.dataset.index = String(c);
-      button.style.setProperty("--channel-color", channelColor(c, theme.name));
-      button.setAttribute("aria-pressed", String(c === view.selected));
-      button.addEventListener("click", () => select(view.selected === c ? null : c));
-      return button;
-    }),
-  );
-  showQuality();
-}
-
-function turnPage(step) {
-  view.page = Math.max(0, Math.min(view.pages.length - 1, view.page + step));
-  relayoutLanes();
+  traces.setLanes(labels.layout(theme.name));
 }
 
 function select(channel) {
   view.selected = channel;
   showSelection();
-  if (view.latestFft && !view.paused) {
-    showPeak(spectrum.findPeak(view.selected));
-    bands.update(view.latestFft, view.selected, false);
-  }
+  if (!view.paused) brainWaves.select(view.selected);
 }
 
 function showSelection() {
   const names = view.hello?.channels ?? [];
-  for (const button of ui.laneLabels.children) {
-    button.setAttribute("aria-pressed", String(Number(button.dataset.index) === view.selected));
-  }
+  labels.select(view.selected);
   ui.spectrumNote.textContent = view.selected === null ? "all channels" : names[view.selected];
   if (view.selected === null) delete body.dataset.selectedChannel;
   else body.dataset.selectedChannel = names[view.selected];
-  display.showChannel(view.selected === null ? null : names[view.selected], view.hidden.size);
+  display.showChannel(view.selected === null ? null : names[view.selected], labels.hidden.size);
   showQuality();
 }
 
 // ------------------------------------------------------------------ controls
 
-let shownScale = "";
-
-function showScale(scales) {
-  const perChannel = view.scaleMode === "channel";
-  const lanes = view.pages[view.page] ?? [];
-  const shownUv = scales[view.selected ?? lanes[0]] ?? autoScale.step;
-  const key = `${view.auto}:${perChannel}:${shownUv}`;
-  if (key === shownScale) return;
-  shownScale = key;
-  const label = perChannel ? "per channel" : view.auto ? "auto" : "fixed";
-  ui.scaleValue.textContent = perChannel ? "each" : `±${shownUv} µV`;
-  ui.scaleLabel.textContent = label;
-  ui.scaleMode.setAttribute("aria-pressed", String(view.auto && !perChannel));
-  ui.scaleMode.title = view.auto ? "Automatic scale" : "Tap for automatic scale";
-  ui.scaleBarLabel.textContent = `${shownUv} µV`;
-  const laneHeight = (ui.laneLabels.getBoundingClientRect().height - AXIS_HEIGHT) / (lanes.length || 1);
-  ui.scaleBar.style.height = `${Math.max(4, laneHeight / 2)}px`;
-  body.dataset.scaleUv = String(shownUv);
-  body.dataset.scaleMode = perChannel ? "channel" : view.auto ? "auto" : "fixed";
-}
-
 function stepScale(direction) {
-  const current = view.auto ? autoScale.step : view.fixedUv;
-  const steps = FIXED_STEPS_UV;
-  const next =
-    direction > 0
-      ? (steps.find((step) => step > current) ?? steps[steps.length - 1])
-      : (steps.findLast((step) => step < current) ?? steps[0]);
-  view.auto = false;
-  view.scaleMode = "global";
-  view.fixedUv = next;
+  traceScale.step(direction);
   display.show("scaleMode", "global");
-}
-
-function toggleAuto() {
-  view.auto = !view.auto;
-  if (!view.auto) view.fixedUv = nearestFixed(autoScale.step);
-}
-
-function nearestFixed(uv) {
-  return FIXED_STEPS_UV.reduce((best, step) =>
-    Math.abs(Math.log(step / uv)) < Math.abs(Math.log(best / uv)) ? step : best,
-  );
 }
 
 function setPaused(paused) {
@@ -522,7 +351,7 @@ function setPaused(paused) {
   body.dataset.paused = String(paused);
   ui.pause.setAttribute("aria-pressed", String(paused));
   ui.pauseLabel.textContent = paused ? "Resume" : "Pause";
-  if (!paused && view.latestFft) showSpectrum(view.latestFft);
+  if (!paused && brainWaves.latest) brainWaves.update(brainWaves.latest, view.selected);
 }
 
 function toggleFullscreen() {
@@ -546,38 +375,34 @@ const settings = {
     showFilter(filters.state);
   },
   scaleMode(mode) {
-    view.scaleMode = mode;
+    traceScale.setMode(mode);
   },
   maxHz(maxHz) {
-    spectrum.configure({ maxHz });
-    spectrogram.reset();
-    ui.spectrumPanel.dataset.maxHz = String(maxHz);
+    brainWaves.configure("maxHz", maxHz);
   },
   power(power) {
-    spectrum.configure({ linear: power === "linear" });
-    ui.spectrumPanel.dataset.power = power;
+    brainWaves.configure("power", power);
   },
   bandUnit(unit) {
-    bands.setUnit(unit);
+    brainWaves.configure("bandUnit", unit);
   },
   theme(name) {
     Object.assign(theme, THEMES[name]);
     body.dataset.theme = name;
     document.querySelector('meta[name="color-scheme"]').content = name;
-    spectrum.configure({ theme });
+    brainWaves.configure("theme", name);
     traces.invalidate();
     relayoutLanes();
-    drawView();
   },
   hide() {
     if (view.selected === null) return;
-    view.hidden.add(view.selected);
+    labels.hidden.add(view.selected);
     view.selected = null;
     relayoutLanes();
     showSelection();
   },
   showAll() {
-    view.hidden.clear();
+    labels.hidden.clear();
     relayoutLanes();
     showSelection();
   },
@@ -601,30 +426,14 @@ function showFilter(state) {
   body.dataset.filter = filterSummary(state);
 }
 
-function chooseView(name) {
-  view.spectrumView = name;
-  ui.spectrumPanel.dataset.view = name;
-  for (const button of ui.views.querySelectorAll("button")) {
-    button.setAttribute("aria-pressed", String(button.dataset.view === name));
-  }
-  spectrum.changed = true;
-  drawView();
-}
-
 function bindControls() {
   ui.scaleDown.addEventListener("click", () => stepScale(-1));
   ui.scaleUp.addEventListener("click", () => stepScale(1));
-  ui.scaleMode.addEventListener("click", toggleAuto);
+  ui.scaleMode.addEventListener("click", () => traceScale.toggleAuto());
   ui.pause.addEventListener("click", () => setPaused(!view.paused));
-  ui.pagePrev.addEventListener("click", () => turnPage(-1));
-  ui.pageNext.addEventListener("click", () => turnPage(1));
   ui.filterSummary.addEventListener("click", () => display.setOpen(true));
-  ui.views.addEventListener("click", (event) => {
-    const name = event.target.closest("button")?.dataset.view;
-    if (name) chooseView(name);
-  });
   byId("bands").addEventListener("click", () =>
-    onDisplayChange("bandUnit", bands.unit === "share" ? "power" : "share"),
+    onDisplayChange("bandUnit", brainWaves.bands.unit === "share" ? "power" : "share"),
   );
   new ResizeObserver(relayoutLanes).observe(ui.laneLabels);
   ui.fullscreen.hidden = !document.fullscreenEnabled;
@@ -637,7 +446,7 @@ function bindControls() {
       "+": () => stepScale(1),
       "=": () => stepScale(1),
       "-": () => stepScale(-1),
-      a: toggleAuto,
+      a: () => traceScale.toggleAuto(),
       f: toggleFullscreen,
     };
     const action = actions[event.key];
@@ -681,7 +490,7 @@ const defaults = {
   theme: "dark",
 };
 for (const [key, value] of Object.entries(defaults)) onDisplayChange(key, value);
-chooseView("psd");
+brainWaves.choose("psd");
 bindControls();
 connection.start();
 sourcePanel.start();

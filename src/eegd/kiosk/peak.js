@@ -36,20 +36,30 @@ export function fitLine(xs, ys) {
   return { slope, offset: meanY - slope * meanX };
 }
 
-/** Power averaged over ±SMOOTH_HZ around each bin: window sidelobes and noise average out. */
+/**
+ * Power averaged over ±SMOOTH_HZ around each bin with triangular weights (1 at the bin, ½ at
+ * the edges): window sidelobes and estimation noise average out, and a peak keeps its centre.
+ */
 export const SMOOTH_HZ = 0.5;
 /** A peak is the largest value within ±NEIGHBOURHOOD_HZ, not only above its two neighbours. */
 export const NEIGHBOURHOOD_HZ = 1.5;
 
 function smoothed(freqs, power) {
   const out = new Float64Array(freqs.length);
-  let from = 0;
-  let to = 0;
-  let sum = 0;
   for (let k = 0; k < freqs.length; k += 1) {
-    while (to < freqs.length && freqs[to] <= freqs[k] + SMOOTH_HZ) sum += Math.max(0, power[to++]);
-    while (freqs[from] < freqs[k] - SMOOTH_HZ) sum -= Math.max(0, power[from++]);
-    out[k] = sum / (to - from);
+    let sum = 0;
+    let weights = 0;
+    for (let j = k; j >= 0 && freqs[k] - freqs[j] <= SMOOTH_HZ; j -= 1) {
+      const weight = 1 - (freqs[k] - freqs[j]) / (2 * SMOOTH_HZ);
+      sum += weight * Math.max(0, power[j]);
+      weights += weight;
+    }
+    for (let j = k + 1; j < freqs.length && freqs[j] - freqs[k] <= SMOOTH_HZ; j += 1) {
+      const weight = 1 - (freqs[j] - freqs[k]) / (2 * SMOOTH_HZ);
+      sum += weight * Math.max(0, power[j]);
+      weights += weight;
+    }
+    out[k] = sum / weights;
   }
   return out;
 }

@@ -1,0 +1,123 @@
+// The brain-waves panel: the spectrum plot, the band bars, and the other views (band power
+// over 60 s, spectrogram, head map), fed by fft frames and drawn only when one arrives or a
+// setting changes; the alpha-peak readout says "no clear alpha peak" when there is none.
+// State for tests on #spectrum: data-peak ("alpha" or "none"), data-peak-hz, data-spectra
+// (fft frames shown), data-view, data-max-hz, data-power.
+
+import { BandBars } from "./bands.js";
+import { SpectrumView } from "./spectrum.js";
+import { BandHistory, HeadMap, Spectrogram } from "./views.js";
+
+export class BrainWavesPanel {
+  constructor(byId, theme) {
+    this.root = byId("spectrum");
+    this.readout = byId("peak-readout");
+    this.tabs = byId("views");
+    this.theme = theme;
+    this.spectrum = new SpectrumView(byId("spectrum-canvas"));
+    this.bands = new BandBars(byId("bands"));
+    this.others = {
+      history: new BandHistory(byId("history-canvas")),
+      spectrogram: new Spectrogram(byId("spectrogram-canvas")),
+      head: new HeadMap(byId("headmap-canvas")),
+    };
+    this.shown = "psd";
+    this.latest = null;
+    this.count = 0;
+    this.hello = null;
+    this.tabs.addEventListener("click", (event) => {
+      const name = event.target.closest("button")?.dataset.view;
+      if (name) this.choose(name);
+    });
+  }
+
+  /** A new session or spectrum axis (`hello`): forget every spectrum. */
+  reset(hello) {
+    this.hello = hello;
+    const bands = hello.spectrum?.bands ?? [];
+    this.spectrum.reset(hello.spectrum);
+    this.bands.reset(bands);
+    this.others.history.reset(bands);
+    this.others.spectrogram.reset();
+    this.others.head.reset(hello.channels, bands);
+    this.latest = null;
+    this.showPeak(undefined);
+  }
+
+  /** Take an fft frame for channel `selected` (or the mean, null). */
+  update(frame, selected) {
+    this.latest = frame;
+    const peak = this.spectrum.update(frame, selected);
+    this.bands.update(frame, selected);
+    this.others.history.add(frame, selected, performance.now());
+    const maxHz = this.spectrum.shownHz()[1];
+    this.others.spectrogram.add(frame, selected, this.hello.spectrum.freqs, maxHz);
+    this.others.head.add(frame);
+    this.count += 1;
+    this.root.dataset.spectra = String(this.count);
+    this.drawOther();
+    this.showPeak(peak);
+  }
+
+  /** Another channel (or the mean) was selected: the readout and bars follow at once. */
+  select(selected) {
+    if (!this.latest) return;
+    this.showPeak(this.spectrum.findPeak(selected));
+    this.bands.update(this.latest, selected, false);
+  }
+
+  /** Draw the spectrum plot if it is shown and changed (called at display rate). */
+  draw(selected) {
+    if (this.shown === "psd") this.spectrum.draw(selected);
+  }
+
+  drawOther() {
+    this.others[this.shown]?.draw(this.theme);
+  }
+
+  /** Show view `name`: psd, history, spectrogram or head. */
+  choose(name) {
+    this.shown = name;
+    this.root.dataset.view = name;
+    for (const button of this.tabs.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.view === name));
+    }
+    this.spectrum.changed = true;
+    this.drawOther();
+  }
+
+  /** Settings of the view panel: maxHz, power ("log"/"linear"), bandUnit, theme. */
+  configure(key, value) {
+    if (key === "maxHz") {
+      this.spectrum.configure({ maxHz: value });
+      this.others.spectrogram.reset();
+      this.root.dataset.maxHz = String(value);
+    } else if (key === "power") {
+      this.spectrum.configure({ linear: value === "linear" });
+      this.root.dataset.power = value;
+    } else if (key === "bandUnit") {
+      this.bands.setUnit(value);
+    } else if (key === "theme") {
+      this.spectrum.configure({ theme: this.theme });
+      this.drawOther();
+    }
+  }
+
+  /** The readout: the alpha peak, "no clear alpha peak", or nothing before a spectrum. */
+  showPeak(peak) {
+    const data = this.root.dataset;
+    if (peak === undefined) {
+      delete data.peakHz;
+      delete data.peak;
+      this.readout.textContent = "";
+    } else if (peak === null) {
+      delete data.peakHz;
+      data.peak = "none";
+      this.readout.textContent = "no clear alpha peak";
+    } else {
+      data.peakHz = peak.hz.toFixed(1);
+      data.peak = "alpha";
+      this.readout.textContent = `alpha peak ${peak.hz.toFixed(1)} Hz`;
+    }
+  }
+}
