@@ -119,7 +119,7 @@ async def test_a_foreign_origin_is_refused_for_websockets_and_changes(tmp_path: 
     ):
         await watcher.wait_frame(await live.release(1))
         before = await state(session, live)
-        for path in ("ws", "ws/data", "applet/brain_waves/data"):
+        for path in ("ws", "ws/data", "applet/brain_waves/data", "command", "config"):
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(live.ws_url + path, headers=foreign)
             assert refused.value.status == 403, path

@@ -46,6 +46,7 @@ MODULES = [
     "eegd.net.routing",
     "eegd.net.access",
     "eegd.net.audit",
+    "eegd.net.legacy",
     "eegd.net.auth",
     "eegd.net.roles",
     "eegd.net.sessions",

@@ -100,6 +100,24 @@ class Gate:
         """Whether the token ``principal``'s role came from is still configured."""
         return principal.credential is None or self.tokens.holds(principal.credential)
 
+    def message_refusal(
+        self, principal: Principal | None, message: str, needed: Role
+    ) -> str | None:
+        """Why ``principal`` may not send ``message`` (which needs ``needed``) over the
+        connection it opened; None when it may."""
+        if principal is not None and not self.still_valid(principal):
+            return (
+                f"the token this connection was opened with is revoked; {message!r} is "
+                "refused (reconnect with a valid token)"
+            )
+        if principal is None or not principal.role.covers(needed):
+            role = "no" if principal is None else f"the {principal.role.value}"
+            return (
+                f"{message!r} needs the {needed.value} role; this connection has {role} role "
+                "(connect with Authorization: Bearer TOKEN, or sign in)"
+            )
+        return None
+
     def admit(self, facts: RequestFacts, needed: Role, now: float) -> Principal | Refusal:
         """The principal the request runs as, or why it may not run."""
         verdict = self._origin_check(facts) or self._principal(facts, now)

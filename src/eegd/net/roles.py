@@ -68,6 +68,8 @@ SERVER_ROUTES: Mapping[tuple[str, str], Role] = {
     ("GET", "/ws"): Role.VIEWER,  # each message then needs its MESSAGE_ROLES role
     ("GET", "/ws/data"): Role.VIEWER,
     ("GET", "/applet/brain_waves/data"): Role.VIEWER,
+    ("GET", "/command"): Role.VIEWER,  # legacy; changes need LEGACY_MESSAGE_ROLES
+    ("GET", "/config"): Role.VIEWER,
     ("GET", "/api/status"): Role.VIEWER,
     ("GET", "/metrics"): Role.VIEWER,
 }

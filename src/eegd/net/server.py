@@ -41,6 +41,7 @@ from eegd.net.clients import ClientConnection
 from eegd.net.connections import ConnectionManager, ConnectionSettings
 from eegd.net.control import CommandRequest
 from eegd.net.guard import ConnectionGuard, QuietServerLog
+from eegd.net.legacy import LegacyRoutes
 from eegd.net.protocol import MAX_MESSAGE_BYTES, Done, ErrorMessage
 from eegd.net.rest import BadBody, error_response, json_errors, json_object
 from eegd.net.roles import MESSAGE_ROLES, SERVER_ROUTES, Role
@@ -227,6 +228,17 @@ class Server:
         self.gate = Gate(AllowedHosts(self._own_names()), self.auth, self.settings.allowed_origins)
         """The Host, Origin and role checks, tokens and sign-ins."""
         self.web_gate = WebGate(self.gate, self.role_of, self.auditor)
+        self.legacy = LegacyRoutes(
+            self.call_route,
+            self.gate,
+            self.auditor,
+            bus,
+            heartbeat=self.settings.heartbeat_s,
+            max_message_bytes=self.settings.max_message_bytes,
+            max_messages_per_s=self.settings.max_messages_per_s,
+            max_clients=self.settings.max_clients,
+        )
+        """The old daemon's ``/command`` and ``/config``."""
         manager.commands = self._run_command
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
@@ -245,6 +257,8 @@ class Server:
         app.router.add_get("/ws", self._multiplexed)
         for path in FIXED_ROUTES:
             app.router.add_get(path, self._fixed)
+        app.router.add_get("/command", self.legacy.command)
+        app.router.add_get("/config", self.legacy.config)
         app.router.add_get("/api/status", self._api_status)
         if self._metrics is not None:
             app.router.add_get("/metrics", self._serve_metrics)
@@ -421,33 +435,27 @@ class Server:
 
     async def _command_answer(self, command: CommandRequest) -> Done | ErrorMessage:
         needed = MESSAGE_ROLES.get(command.command, Role.OPERATOR)
-        principal = command.principal
-        if principal is not None and not self.gate.still_valid(principal):
-            return ErrorMessage(
-                code="forbidden",
-                message=f"the token this connection was opened with is revoked; "
-                f"{command.command!r} is refused (reconnect with a valid token)",
-            )
-        if principal is None or not principal.role.covers(needed):
-            role = "no" if principal is None else f"the {principal.role.value}"
-            return ErrorMessage(
-                code="forbidden",
-                message=f"{command.command!r} needs the {needed.value} role; this connection "
-                f"has {role} role (connect with Authorization: Bearer TOKEN, or sign in)",
-            )
+        refused = self.gate.message_refusal(command.principal, command.command, needed)
+        if refused is not None:
+            return ErrorMessage(code="forbidden", message=refused)
+        try:
+            reply = await self.call_route(command.method, command.path, command.body)
+        except RequestRefused as exc:
+            return ErrorMessage(code=exc.code, message=str(exc))
+        return Done(command=command.command, result=dict(reply))
+
+    async def call_route(
+        self, method: str, path: str, body: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """Answer ``method path`` (a plugin's JSON route) as its REST request would be, for
+        the messages that stand for one; a refusal, or no such route, is ``RequestRefused``."""
         for plugin, route in self._control.routes():
-            if route.method == command.method and route.path == command.path:
-                try:
-                    reply = await self._call(plugin, route, command.body, {})
-                except RequestRefused as exc:
-                    return ErrorMessage(code=exc.code, message=str(exc))
-                if isinstance(reply, FileReply):
-                    break
-                return Done(command=command.command, result=dict(reply))
-        return ErrorMessage(
-            code="not_available",
-            message=f"no plugin serves {command.method} {command.path} for {command.command!r};"
-            " is the recorder in plugins?",
+            if (route.method, route.path) == (method, path):
+                reply = await self._call(plugin, route, body, {})
+                if not isinstance(reply, FileReply):
+                    return reply
+        raise RequestRefused(
+            404, "not_available", f"no plugin serves {method} {path}; is the recorder in plugins?"
         )
 
     async def _healthz(self, request: web.Request) -> web.Response:

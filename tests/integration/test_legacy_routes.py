@@ -1,0 +1,189 @@
+"""The old daemon's ``/command`` and ``/config`` WebSockets, spoken as an old kiosk build does.
+
+The old kiosk was served from another port (its own web server), so its origin is listed in
+``server.allowed_origins``. A ``Watcher`` on ``/ws/data`` must keep streaming throughout.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from eegd.net.tokens import hash_token, new_token
+from tests.support.live import LiveDaemon, live_daemon, watching
+from tests.support.timing import scaled
+
+OLD_KIOSK = "http://localhost:3000"
+
+
+def config(tmp_path: Path, extra: str = "") -> str:
+    return (
+        f'[recording]\ndirectory = "{tmp_path}"\n'
+        f'[server]\nallowed_origins = ["{OLD_KIOSK}"]\n{extra}'
+    )
+
+
+async def legacy_socket(
+    session: aiohttp.ClientSession,
+    live: LiveDaemon,
+    path: str,
+    headers: dict[str, str] | None = None,
+) -> aiohttp.ClientWebSocketResponse:
+    return await session.ws_connect(
+        live.ws_url + path, headers={"Origin": OLD_KIOSK, **(headers or {})}
+    )
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    message = await ws.receive(timeout=scaled(10))
+    assert message.type is aiohttp.WSMsgType.TEXT, message
+    decoded: dict[str, Any] = json.loads(message.data)
+    return decoded
+
+
+async def answer(ws: aiohttp.ClientWebSocketResponse, sent: Any) -> dict[str, Any]:
+    """Send ``sent`` (an object, or text as it is) and return the reply, skipping the
+    configurations ``/config`` pushes meanwhile."""
+    if isinstance(sent, str):
+        await ws.send_str(sent)
+    else:
+        await ws.send_json(sent)
+    while True:
+        got = await receive(ws)
+        if "status" in got:
+            return got
+
+
+async def test_command_starts_and_stops_recording_and_sets_the_notch(tmp_path: Path) -> None:
+    async with (
+        live_daemon(config(tmp_path), stepped=True) as live,
+        watching(live) as watcher,
+        aiohttp.ClientSession() as session,
+    ):
+        await watcher.wait_frame(await live.release(1))
+        ws = await legacy_socket(session, live, "command")
+        assert await receive(ws) == {"status": "ok", "message": "Not recording"}
+        await ws.send_json({"command": "start"})
+        # The reply, and the state pushed as the recording starts, in either order: the same.
+        started, pushed = await receive(ws), await receive(ws)
+        assert started == pushed
+        assert started["status"] == "ok"
+        assert started["message"].startswith("Currently recording to ")
+        name = started["message"].removeprefix("Currently recording to ")
+        await watcher.wait_frame(await live.release(2))
+        status = await answer(ws, {"command": "status"})
+        assert status == {"status": "ok", "message": f"Currently recording to {name}"}
+        again = await answer(ws, {"command": "start"})
+        assert again["status"] == "error"
+        assert again["message"].startswith("Failed to start recording: ")
+        notch = await answer(ws, {"command": "set_powerline_filter", "value": 60})
+        assert notch == {"status": "ok", "message": "Powerline filter 60 Hz"}
+        async with session.get(live.url + "api/filter") as response:
+            assert (await response.json())["notch_hz"] == 60
+        assert (await answer(ws, {"command": "set_powerline_filter", "value": None}))[
+            "status"
+        ] == "ok"
+        async with session.get(live.url + "api/filter") as response:
+            assert not (await response.json())["notch_hz"]
+        for bad in (
+            {"command": "set_powerline_filter", "value": 55},
+            {"command": "fly"},
+            {"command": "start", "colour": 1},
+            "not json",
+        ):
+            refused = await answer(ws, bad)
+            assert refused["status"] == "error", bad
+            assert refused["message"].startswith("Invalid command format: "), refused
+            assert '"set_powerline_filter", "value": 50 | 60 | null' in refused["message"]
+        await ws.send_json({"command": "stop"})
+        replies = [await receive(ws), await receive(ws)]  # the reply and the pushed state
+        assert {"status": "ok", "message": f"Recording stopped ({name})"} in replies
+        assert {"status": "ok", "message": "Not recording"} in replies
+        await ws.close()
+        await watcher.wait_frame(await live.release(4))
+        watcher.assert_contiguous()
+    assert (tmp_path / f"{name}.bdf").is_file()
+
+
+async def test_config_sends_the_configuration_and_switches_the_source(tmp_path: Path) -> None:
+    async with (
+        live_daemon(config(tmp_path)) as live,
+        watching(live) as watcher,
+        aiohttp.ClientSession() as session,
+    ):
+        ws = await legacy_socket(session, live, "config")
+        first = await receive(ws)
+        assert first == {
+            "sample_rate": 250,
+            "channels": list(range(8)),
+            "channel_names": ["Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2"],
+            "board_driver": "synthetic",
+            "batch_size": 32,
+            "powerline_filter_hz": 50,
+        }
+        same = await answer(ws, {"channels": list(range(8)), "sample_rate": 250})
+        assert same == {"status": "ok", "message": "Configuration unchanged"}
+        for bad, words in [
+            ({"channels": []}, "Channel list cannot be empty"),
+            ({"channels": [1, 3]}, "send [0, 1, ..., n-1]"),
+            ({"sample_rate": 333}, "source.sample_rate: 333 is not allowed"),
+            ({"colour": 1}, "Invalid config format: "),
+            ({"sample_rate": "fast"}, "Invalid config format: "),
+        ]:
+            refused = await answer(ws, bad)
+            assert refused["status"] == "error", bad
+            assert words in refused["message"], refused
+        submitted = await answer(
+            ws, {"channels": [0, 1, 2, 3], "sample_rate": 500, "powerline_filter_hz": 60}
+        )
+        assert submitted == {"status": "ok", "message": "Config update submitted"}
+        while True:  # the configuration is pushed again once the new session runs
+            pushed = await receive(ws)
+            if pushed.get("sample_rate") == 500 and pushed.get("powerline_filter_hz") == 60:
+                break
+        assert pushed["channels"] == [0, 1, 2, 3]
+        await ws.close()
+        await watcher.wait_frames(3)
+
+
+async def test_a_viewer_may_ask_the_status_but_change_nothing(tmp_path: Path) -> None:
+    viewer, operator = new_token(), new_token()
+    tokens = (
+        f'[auth]\noperator_token_hashes = ["{hash_token(operator)}"]\n'
+        f'viewer_token_hashes = ["{hash_token(viewer)}"]\n'
+    )
+    as_viewer = {"Authorization": f"Bearer {viewer}"}
+    async with (
+        live_daemon(config(tmp_path, tokens), stepped=True) as live,
+        watching(live, headers=as_viewer) as watcher,
+        aiohttp.ClientSession() as session,
+    ):
+        await watcher.wait_frame(await live.release(1))
+        command = await legacy_socket(session, live, "command", as_viewer)
+        assert await receive(command) == {"status": "ok", "message": "Not recording"}
+        for sent in (
+            {"command": "start"},
+            {"command": "stop"},
+            {"command": "set_powerline_filter", "value": 60},
+        ):
+            refused = await answer(command, sent)
+            assert refused["status"] == "error", sent
+            assert "needs the operator role" in refused["message"]
+        assert await answer(command, {"command": "status"}) == {
+            "status": "ok",
+            "message": "Not recording",
+        }
+        configured = await legacy_socket(session, live, "config", as_viewer)
+        assert (await receive(configured))["sample_rate"] == 250
+        refused = await answer(configured, {"sample_rate": 500})
+        assert refused["status"] == "error"
+        assert "needs the operator role" in refused["message"]
+        for ws in (command, configured):
+            await ws.close()
+        async with session.get(live.url + "api/filter", headers=as_viewer) as response:
+            assert (await response.json())["notch_hz"] == 50
+        await watcher.wait_frame(await live.release(4))
+        watcher.assert_contiguous()
