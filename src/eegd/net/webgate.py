@@ -120,11 +120,9 @@ class WebGate:
         except web.HTTPException as exc:
             self.auditor.record(verdict, action, False, f"{exc.status} {exc.reason}")
             raise
-        body = (
-            (await request.read()).decode("utf-8", "replace").strip()
-            if request.can_read_body
-            else ""
-        )
+        # The handler read the body already; aiohttp keeps it, so this reads nothing more.
+        raw = await request.read() if request.body_exists else b""
+        body = raw.decode("utf-8", "replace").strip()
         self.auditor.record(verdict, action, response.status < 400, _outcome(response), body)
         return response
 
