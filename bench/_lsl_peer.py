@@ -15,8 +15,10 @@ on loopback (fanout.py does).
 ``inlet --eegd`` reads eegd's own outlet (the ``lsl_outlet`` plugin) instead: its samples are
 EEG, not chunk numbers, so a chunk's end is where the samples received reach a multiple of
 ``--batch`` (eegd pushes one packet per chunk), its last sample carries the acquisition's
-stamp of the packet, and a lost packet shows as a jump of more than half a packet between
-consecutive stamps (samples are one period apart within a packet).
+stamp of the packet. Its ``gaps`` count jumps of more than half a packet between
+consecutive stamps: a lost packet makes one, but so does the acquisition thread reading a
+packet late on a busy machine (each packet's stamps end at its read time), so fanout.py
+reports them as ``stamp_jumps`` and takes eegd's lost packets from the daemon's counters.
 
     python bench/_lsl_peer.py outlet --name S --channels 8 --rate 16000 --batch 512 --seconds 60
     python bench/_lsl_peer.py inlet --name S --channels 8 --batch 512

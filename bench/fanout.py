@@ -327,7 +327,9 @@ async def run_eegd_lsl(case: Case, args: argparse.Namespace, workdir: Path) -> d
     """A daemon with its ``lsl_outlet``, one pylsl inlet process on it; the window's numbers.
 
     Latency runs from the acquisition's stamp of a packet (the LSL time eegd gives its last
-    sample) to the inlet's receipt: filter, bus, the outlet's thread and LSL itself.
+    sample) to the inlet's receipt: filter, bus, the outlet's thread and LSL itself. Lost
+    packets are the bus's ``filtered_eeg`` drops over the window (the outlet's subscription
+    among them); the inlet's ``stamp_jumps`` are shown beside them.
     """
     shape = case.shape
     lsl_config = workdir / "lsl_api.cfg"
@@ -349,11 +351,14 @@ async def run_eegd_lsl(case: Case, args: argparse.Namespace, workdir: Path) -> d
             *("--deadline-s", str(deadline)),
         )
         await inlet.read_json("ready", READY_TIMEOUT_S)
+        before = status_drops(await daemon_status(session, url))
         pids = {"daemon": [daemon.pid], "inlets": [inlet.pid], "harness": [os.getpid()]}
         _, _, cpu = await measure_window([inlet], pids, args.warmup, args.duration)
         status = await daemon_status(session, url)
         result = await inlet.read_json("result", REPORT_GRACE_S)
     summary = receiver_summary([result], args.duration)
+    stamp_jumps = summary.pop("gaps")
+    bus_dropped = status_drops(status)[1] - before[1]
     return {
         "system": "eegd-lsl",
         "key": case.key,
@@ -361,7 +366,9 @@ async def run_eegd_lsl(case: Case, args: argparse.Namespace, workdir: Path) -> d
         "clients": case.clients,
         "client_processes": 1,
         **summary,
-        "drops": summary["gaps"],
+        "stamp_jumps": stamp_jumps,
+        "bus_dropped": bus_dropped,
+        "drops": bus_dropped,
         "samples_lost": status["ledger"]["samples_lost"],
         "outlet": status["plugins"].get("lsl_outlet", {}),
         "cpu_percent": {
