@@ -104,15 +104,17 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def ratios(results: Sequence[dict[str, Any]], system: str = "eegd") -> dict[str, float | None]:
-    """``system``'s p99 over LSL's p99 for every key measured by both."""
+def ratios(
+    results: Sequence[dict[str, Any]], system: str = "eegd", percentile: str = "p99"
+) -> dict[str, float | None]:
+    """``system``'s latency over LSL's at ``percentile`` for every key measured by both."""
     lsl = {result["key"]: result for result in results if result["system"] == "lsl"}
     out: dict[str, float | None] = {}
     for result in results:
         reference = lsl.get(result["key"])
         if result["system"] != system or reference is None:
             continue
-        ours, theirs = result["latency_ms"]["p99"], reference["latency_ms"]["p99"]
+        ours, theirs = result["latency_ms"][percentile], reference["latency_ms"][percentile]
         out[result["key"]] = round(ours / theirs, 2) if ours and theirs else None
     return out
 
