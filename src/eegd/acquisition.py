@@ -9,8 +9,21 @@ in sample indices that is published as a ``samples_lost`` event, never hidden.
 This is the boundary with the drivers: whatever a source's ``open``, ``read`` or ``close``
 raises that is not already an ``EegdError`` becomes a ``SourceError`` naming the source kind
 and the original error (``raise ... from exc``), so the supervisor's back-off treats every
-driver alike. A failure publishes ``source_lost`` with the kind and the error; the
-supervisor's ``task_failed`` that follows says when the source is tried again.
+driver alike. A block that is malformed (wrong shape, NaN) is rejected, counted and
+announced (``block_rejected``); it never reaches a consumer, and its samples are a gap.
+
+Riding out faults: a source that raises, or whose read delivers nothing for more than
+``stall_timeout_s`` (beyond the block's own duration), is closed and ``source_lost`` is
+published; the run fails, and when the supervisor runs it again (after its back-off) the
+same source is reopened *in the same session*. Its sample 0 is placed at the session's
+index the clock says (rate × time since the session began), so the outage is a gap of
+missing sample indices, announced with its length (``samples_lost``) and kept in the
+ledger (``eegd.ledger``). A run that is cancelled (a new source, a self-test, shutdown)
+ends the session: the next run opens a fresh source in a new session.
+
+A source with a clock of its own (LSL's stream timestamps: ``SampleBlock.stream_time``)
+is placed by that clock instead: the first block after a reopen starts where its stream
+time says, counted from the end of the last block before the outage.
 
 What a source reports at a sample (``SampleBlock.events``: a file's annotations) is published
 as ``system`` events, and what it marks (``SampleBlock.markers``: annotations, an LSL marker
@@ -18,12 +31,6 @@ stream) as ``marker`` events, just before the packet that carries them, stamped 
 sample's time, so the recorder places a marker at its sample. A finite source that ends
 (``SourceEnded``) gets a ``source_ended`` event and the task finishes; the session and
 everything downstream stay up.
-
-A stream that comes back after a loss (the same ``Source.stream_id``, its blocks stamped
-with ``stream_time``) starts a new session; the samples its clock says went by between the
-last sample of the old session and the first of the new one are counted as lost (the
-ledger's ``samples_lost``) and published as a ``samples_lost`` event of the new session
-(``before_session``: the session they followed).
 """
 
 from __future__ import annotations
@@ -34,10 +41,11 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
 from eegd.bus import EventBus
 from eegd.errors import EegdError, SourceEnded, SourceError
@@ -49,13 +57,30 @@ from eegd.events import (
     sample_timestamps,
     wall_clock_us,
 )
+from eegd.ledger import GapCause, SessionAccount, SessionLedger
 from eegd.sources.base import SampleBlock, Source, SourceEvent, SourceMarker
 
-__all__ = ["AcquisitionLoop", "AcquisitionStats", "Session", "SessionLedger"]
+__all__ = [
+    "DEFAULT_STALL_TIMEOUT_S",
+    "PAST_SESSIONS",
+    "AcquisitionLoop",
+    "AcquisitionStats",
+    "Session",
+]
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+#: Seconds a read may deliver nothing (beyond its block's duration) before the source is
+#: declared stalled, closed and reopened (``[source] stall_timeout_s``).
+DEFAULT_STALL_TIMEOUT_S: Final = 1.0
+#: Ended sessions whose ledger is kept for ``/api/status`` (older ones are forgotten).
+PAST_SESSIONS: Final = 8
+#: Seconds a reader thread gets to end after its source is closed before it is abandoned.
+_READER_GRACE_S: Final = 1.0
+#: Rejected blocks are logged once, then every this many.
+_LOG_EVERY_REJECTED: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,51 +99,42 @@ class Session:
 
 
 @dataclass(frozen=True, slots=True)
-class _StreamEnd:
-    """Where the last session of a named stream stopped: for the gap to the next one."""
-
-    stream_id: str
-    session: str
-    time: float
-    """The stream's time just after its last published sample (seconds, monotonic)."""
-    sample_rate: float
-
-
-@dataclass(frozen=True, slots=True)
 class AcquisitionStats:
-    """The acquisition part of the sample ledger."""
+    """The acquisition part of the sample ledger, over every session."""
 
     frames_published: int
     samples_acquired: int
     samples_lost: int
     sessions: int
+    samples_expected: int = 0
+    """Samples the sources' clocks said were due, over every session."""
+    blocks_rejected: int = 0
+    outages: int = 0
+    """Times a source was closed after a failure or a stall (and reopened, or to be)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SessionLedger:
-    """The running session's part of the ledger: samples the source's clock says are due
-    (the end of its last block), and how many of them came or were lost.
+@dataclass(eq=False)
+class _Connection:
+    """One opening of the source: what its reader thread and the loop share."""
 
-    ``consistent`` holds while ``expected == acquired + lost`` within one packet; a source
-    that repeats or rewinds samples breaks it.
-    """
-
-    expected: int
-    acquired: int
-    lost: int
-    batch_size: int
-
-    @property
-    def consistent(self) -> bool:
-        return abs(self.expected - (self.acquired + self.lost)) <= self.batch_size
+    source: Source
+    offset: int
+    """The session's index of this opening's sample 0."""
+    pending: threading.BoundedSemaphore
+    stop: threading.Event = field(default_factory=threading.Event)
+    reading: tuple[int, float] | None = None
+    """(read number, clock time it began) while the reader is inside ``source.read``."""
+    resumed: bool = False
+    """A reopen in the session, whose first block has not come yet."""
 
 
 class AcquisitionLoop:
     """Publishes the samples of a source as ``EegPacket``s of ``batch_size`` samples.
 
-    ``run`` opens a fresh source from ``source_factory`` and starts a new session each
-    time it is (re)started by the supervisor. ``kind`` names the source in errors and
-    events (``source.kind``).
+    ``run`` opens a fresh source from ``source_factory`` and starts a new session, or, after
+    a failed run, reopens the failed source in the same session. ``kind`` names the source
+    in errors and events (``source.kind``). ``monotonic`` is the clock the source paces by
+    (its reads, stalls and outages are measured on it), injectable for tests.
     """
 
     def __init__(
@@ -128,33 +144,42 @@ class AcquisitionLoop:
         batch_size: int,
         max_pending: int = 64,
         kind: str = "source",
+        stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self._bus = bus
         self._source_factory = source_factory
-        self._batch_size = batch_size
         self._max_pending = max_pending
-        self.kind = kind
+        self._monotonic = monotonic
+        self.reconfigure(batch_size, kind, stall_timeout_s)
         self.session: Session | None = None
-        self._frames = 0
-        self._samples = 0
-        self._lost = 0
-        self._sessions = 0
-        self._next_frame_id = 0
-        self._expected_sample = 0
-        self._session_samples = 0
-        self._session_lost = 0
+        self._account: SessionAccount | None = None
+        self._past: deque[SessionLedger] = deque(maxlen=PAST_SESSIONS)
+        self._frames = self._samples = self._lost = self._sessions = 0
+        self._rejected = self._outages = self._past_expected = 0
         self._lead_off: frozenset[str] = frozenset()
-        self._stream_end: _StreamEnd | None = None
         self._session_started = asyncio.Event()
+        self._clock_anchor = 0.0
+        self._source: Source | None = None
+        self._resumable = False
+        self._connection: _Connection | None = None
+        self._gap_cause = GapCause.SOURCE
+        self._stream_end: float | None = None
+        """The source's own time just past the last sample published (``stream_time``)."""
 
-    def reconfigure(self, batch_size: int, kind: str) -> None:
-        """Packets of ``batch_size`` from a source of ``kind`` from the next (re)start on."""
+    def reconfigure(
+        self, batch_size: int, kind: str, stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S
+    ) -> None:
+        """Packets of ``batch_size`` from a source of ``kind`` from the next (re)start on,
+        which opens a fresh source in a new session."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not stall_timeout_s > 0:
+            raise ValueError(f"stall_timeout_s must be positive, got {stall_timeout_s}")
         self._batch_size = batch_size
         self.kind = kind
+        self._stall_timeout = stall_timeout_s
+        self._resumable = False
 
     async def next_session(self) -> Session:
         """The next session to start (a source opening), once it has started."""
@@ -167,59 +192,51 @@ class AcquisitionLoop:
 
     def stats(self) -> AcquisitionStats:
         """Counters since the daemon started, over every session."""
-        return AcquisitionStats(self._frames, self._samples, self._lost, self._sessions)
-
-    def session_ledger(self) -> SessionLedger:
-        """The running session's ledger (all zero before the first session)."""
-        return SessionLedger(
-            self._expected_sample, self._session_samples, self._session_lost, self._batch_size
+        account = self._account
+        return AcquisitionStats(
+            frames_published=self._frames,
+            samples_acquired=self._samples,
+            samples_lost=self._lost,
+            sessions=self._sessions,
+            samples_expected=self._past_expected + (account.expected if account else 0),
+            blocks_rejected=self._rejected,
+            outages=self._outages,
         )
+
+    def session_ledger(self) -> SessionLedger | None:
+        """The running (or last) session's ledger; None before the first session."""
+        account = self._account
+        return None if account is None else account.snapshot()
+
+    def ledgers(self) -> list[SessionLedger]:
+        """The ledgers of the last ``PAST_SESSIONS`` ended sessions and the current one."""
+        current = self.session_ledger()
+        return [*self._past, *([current] if current is not None else [])]
 
     async def run(self) -> None:
         """Read the source until cancelled or until it fails (raising ``SourceError``)."""
-        loop = asyncio.get_running_loop()
-        source = self._source_factory()
-        stop = threading.Event()
-        pending = threading.BoundedSemaphore(self._max_pending)
-        await asyncio.to_thread(self._call, "open", source.open)
-        session = self._start_session(source)
+        resuming = self._resumable and self._source is not None
+        self._resumable = False
+        source = self._source if resuming and self._source is not None else self._source_factory()
+        self._source = source
         try:
-            reader = asyncio.ensure_future(
-                asyncio.to_thread(self._read_forever, source, session, loop, stop, pending)
-            )
-            try:
-                await asyncio.shield(reader)
-            except asyncio.CancelledError:
-                stop.set()
-                source.interrupt()
-                with contextlib.suppress(SourceError):  # the read the interrupt cut short
-                    await reader
-                raise
+            await asyncio.to_thread(self._call, "open", source.open)
+        except Exception:
+            self._resumable = resuming  # still away: the session waits for it
+            raise
+        connection = self._connect(source, resuming)
+        reader = self._start_reader(connection)
+        stalled = False
+        try:
+            await self._watch(connection, reader)
         except SourceEnded as end:
-            self._bus.publish(
-                SystemEvent.now(
-                    SystemEventKind.SOURCE_ENDED,
-                    session=session.id,
-                    source=self.kind,
-                    samples=self._expected_sample,
-                    frames=self._next_frame_id,
-                    reason=str(end),
-                )
-            )
-            logger.info("source ended after %d samples: %s", self._expected_sample, end)
+            self._ended(end)
         except Exception as exc:
-            self._bus.publish(
-                SystemEvent.now(
-                    SystemEventKind.SOURCE_LOST,
-                    session=session.id,
-                    source=self.kind,
-                    error=str(exc),
-                )
-            )
+            stalled = not reader.done()
+            self._lost_source(exc)
             raise
         finally:
-            stop.set()
-            await asyncio.to_thread(self._call, "close", source.close)
+            await self._disconnect(connection, reader, stalled)
 
     def _call(self, what: str, action: Callable[[], _T]) -> _T:
         """``action()``, its non-eegd errors translated into a ``SourceError``."""
@@ -232,7 +249,35 @@ class AcquisitionLoop:
                 f"{self.kind} source: {what} failed: {type(exc).__name__}: {exc}"
             ) from exc
 
+    def _connect(self, source: Source, resuming: bool) -> _Connection:
+        """Resume the session at the index the clock says, or start a new one at 0."""
+        session, account = self.session, self._account
+        offset = 0
+        resumed = (
+            resuming
+            and session is not None
+            and account is not None
+            and source.sample_rate == session.sample_rate
+            and source.channel_names == session.channel_names
+        )
+        if resumed and session is not None and account is not None:
+            due = round((self._monotonic() - self._clock_anchor) * session.sample_rate)
+            offset = max(account.expected, due)
+            self._gap_cause = GapCause.OUTAGE
+            self._bus.publish(self._connected_event(session, resumed=True, first_sample=offset))
+            logger.info("source reopened in session %s at sample %d", session.id, offset)
+        else:
+            self._start_session(source)
+        connection = _Connection(
+            source, offset, threading.BoundedSemaphore(self._max_pending), resumed=resumed
+        )
+        self._connection = connection
+        return connection
+
     def _start_session(self, source: Source) -> Session:
+        if self._account is not None:
+            self._past.append(self._account.snapshot())
+            self._past_expected += self._account.expected
         session = self.session = Session(
             id=uuid.uuid4().hex,
             sample_rate=source.sample_rate,
@@ -241,28 +286,15 @@ class AcquisitionLoop:
             physical_range=source.physical_range,
             stream_id=source.stream_id,
         )
+        self._clock_anchor = self._monotonic()
+        self._stream_end = None
+        self._account = SessionAccount(session.id, session.sample_rate, self._batch_size)
         self._sessions += 1
         self._session_started.set()
         self._session_started = asyncio.Event()
-        self._next_frame_id = 0
-        self._expected_sample = 0
-        self._session_samples = 0
-        self._session_lost = 0
         self._lead_off = frozenset()
-        self._bus.publish(
-            SystemEvent.now(
-                SystemEventKind.SOURCE_CONNECTED,
-                session=session.id,
-                sample_rate=session.sample_rate,
-                channels=list(session.channel_names),
-                time_anchor_us=session.time_anchor_us,
-                **(
-                    {"physical_range": [list(span) for span in session.physical_range]}
-                    if session.physical_range is not None
-                    else {}
-                ),
-            )
-        )
+        self._gap_cause = GapCause.SOURCE
+        self._bus.publish(self._connected_event(session))
         logger.info(
             "source open: %d channels at %g Hz, session %s",
             len(source.channel_names),
@@ -271,54 +303,204 @@ class AcquisitionLoop:
         )
         return session
 
-    def _read_forever(
-        self,
-        source: Source,
-        session: Session,
-        loop: asyncio.AbstractEventLoop,
-        stop: threading.Event,
-        pending: threading.BoundedSemaphore,
+    def _connected_event(self, session: Session, **extra: Any) -> SystemEvent:
+        span = session.physical_range
+        return SystemEvent.now(
+            SystemEventKind.SOURCE_CONNECTED,
+            session=session.id,
+            sample_rate=session.sample_rate,
+            channels=list(session.channel_names),
+            time_anchor_us=session.time_anchor_us,
+            **({"physical_range": [list(pair) for pair in span]} if span is not None else {}),
+            **extra,
+        )
+
+    def _start_reader(self, connection: _Connection) -> asyncio.Future[None]:
+        """Run ``_read_forever`` in its own thread; the future settles when it ends.
+
+        A thread of its own rather than the default executor: a source stuck in a read
+        that never returns must not hold one of the executor's few workers for good.
+        """
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if ended.done():
+                return
+            if error is None:
+                ended.set_result(None)
+            else:
+                ended.set_exception(error)
+
+        def body() -> None:
+            error: BaseException | None = None
+            try:
+                self._read_forever(connection, loop)
+            except BaseException as exc:  # handed to the loop, raised there
+                error = None if connection.stop.is_set() else exc  # moot once told to stop
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(settle, error)
+
+        threading.Thread(target=body, name=f"eegd-{self.kind}-reader", daemon=True).start()
+        return ended
+
+    async def _watch(self, connection: _Connection, reader: asyncio.Future[None]) -> None:
+        """Wait for the reader to end, raising ``SourceError`` if one read stays overdue.
+
+        A read is overdue once it has lasted ``stall_timeout_s`` more than its block's
+        duration on the source's clock; it must be seen overdue twice in a row, a poll
+        apart, so a clock moved forward at once (tests) is not mistaken for a stall.
+        """
+        limit = self._stall_timeout + self._batch_size / connection.source.sample_rate
+        poll = min(self._stall_timeout / 4, 0.25)
+        suspect: int | None = None
+        while True:
+            done, _ = await asyncio.wait([reader], timeout=poll)
+            if done:
+                reader.result()
+                return
+            reading = connection.reading
+            if reading is None or self._monotonic() - reading[1] <= limit:
+                suspect = None
+            elif suspect == reading[0]:
+                raise SourceError(
+                    f"{self.kind} source: stalled: no samples for more than "
+                    f"{self._stall_timeout:g} s"
+                )
+            else:
+                suspect = reading[0]
+
+    async def _disconnect(
+        self, connection: _Connection, reader: asyncio.Future[None], stalled: bool
     ) -> None:
+        """Stop the reader (cutting a read in progress short, if the source can), close."""
+        connection.stop.set()
+        connection.source.interrupt()
+        if not stalled:
+            await asyncio.wait([reader], timeout=_READER_GRACE_S)
+        try:
+            await asyncio.to_thread(self._call, "close", connection.source.close)
+        finally:
+            if not reader.done():
+                await asyncio.wait([reader], timeout=_READER_GRACE_S)
+            if not reader.done():
+                logger.warning("the %s source's reader thread did not end; left behind", self.kind)
+            elif not reader.cancelled():
+                reader.exception()  # retrieved: it was already reported, or is moot now
+
+    def _ended(self, end: SourceEnded) -> None:
+        account = self._account
+        session = self.session
+        expected = account.expected if account else 0
+        self._bus.publish(
+            SystemEvent.now(
+                SystemEventKind.SOURCE_ENDED,
+                session=session.id if session else None,
+                source=self.kind,
+                samples=expected,
+                frames=account.frames if account else 0,
+                reason=str(end),
+            )
+        )
+        logger.info("source ended after %d samples: %s", expected, end)
+
+    def _lost_source(self, error: Exception) -> None:
+        """Announce the failure; the next run reopens the source in this session."""
+        session, account = self.session, self._account
+        self._outages += 1
+        if account is not None:
+            account.outages += 1
+        self._resumable = True
+        self._bus.publish(
+            SystemEvent.now(
+                SystemEventKind.SOURCE_LOST,
+                session=session.id if session else None,
+                source=self.kind,
+                error=str(error),
+                first_sample=account.expected if account else 0,
+            )
+        )
+
+    def _read_forever(self, connection: _Connection, loop: asyncio.AbstractEventLoop) -> None:
         """Worker thread: read blocks and hand them to the loop, at most ``max_pending`` ahead."""
+        source, stop, pending = connection.source, connection.stop, connection.pending
+        channels = len(source.channel_names)
+        reads = 0
         while not stop.is_set():
+            reads += 1
+            connection.reading = (reads, self._monotonic())
             block = self._call("read", lambda: source.read(self._batch_size))
+            connection.reading = None
             read_ns = time.monotonic_ns()
+            problem = block.problem(channels, self._batch_size)
             while not pending.acquire(timeout=0.1):
                 if stop.is_set():
                     return
-            loop.call_soon_threadsafe(self._publish, session, block, read_ns, pending)
+            if problem is None:
+                loop.call_soon_threadsafe(self._publish, connection, block, read_ns)
+            else:
+                loop.call_soon_threadsafe(self._reject, connection, block, problem)
 
-    def _publish(
-        self,
-        session: Session,
-        block: SampleBlock,
-        read_ns: int,
-        pending: threading.BoundedSemaphore,
-    ) -> None:
+    def _reject(self, connection: _Connection, block: SampleBlock, problem: str) -> None:
+        """On the loop: count and announce a malformed block; its samples become a gap."""
+        connection.pending.release()
+        session, account = self.session, self._account
+        if connection is not self._connection or session is None or account is None:
+            return
+        self._rejected += 1
+        account.blocks_rejected += 1
+        self._gap_cause = GapCause.REJECTED
+        first = connection.offset + int(block.first_sample)
+        self._bus.publish(
+            SystemEvent.now(
+                SystemEventKind.BLOCK_REJECTED,
+                session=session.id,
+                source=self.kind,
+                first_sample=first,
+                error=problem,
+                rejected=account.blocks_rejected,
+            )
+        )
+        if self._rejected % _LOG_EVERY_REJECTED == 1:
+            logger.warning(
+                "rejected a block at sample %d (%d so far): %s", first, self._rejected, problem
+            )
+
+    def _publish(self, connection: _Connection, block: SampleBlock, read_ns: int) -> None:
         """On the loop: stamp the block and publish it, reporting any gap before it.
 
         ``read_ns`` is when the worker thread got the block from the source: end-to-end
         latency is measured from there, the hand-off to the loop included.
         """
-        pending.release()
-        if session is not self.session:
+        connection.pending.release()
+        session, account = self.session, self._account
+        if connection is not self._connection or session is None or account is None:
             return
-        if self._next_frame_id == 0 and block.stream_time is not None:
-            self._count_gap_before(session, block.stream_time)
-        if block.first_sample > self._expected_sample:
-            missing = block.first_sample - self._expected_sample
-            self._lost += missing
-            self._session_lost += missing
+        if connection.resumed:
+            self._place_by_stream_time(connection, block, account.expected)
+        first = connection.offset + block.first_sample
+        gap = account.gap_before(first, self._gap_cause)
+        self._gap_cause = GapCause.SOURCE
+        if gap is not None:
+            self._lost += gap.count
             self._bus.publish(
                 SystemEvent.now(
                     SystemEventKind.SAMPLES_LOST,
                     session=session.id,
-                    first_sample=self._expected_sample,
-                    count=missing,
-                    next_frame_id=self._next_frame_id,
+                    first_sample=gap.first_sample,
+                    count=gap.count,
+                    duration_s=gap.duration_s,
+                    cause=gap.cause.value,
+                    next_frame_id=account.frames,
                 )
             )
-            logger.warning("source lost %d samples before sample %d", missing, block.first_sample)
+            logger.warning(
+                "lost %d samples (%.3f s, %s) before sample %d",
+                gap.count,
+                gap.duration_s,
+                gap.cause.value,
+                first,
+            )
         if block.lead_off is not None and block.lead_off != self._lead_off:
             self._lead_off = block.lead_off
             self._bus.publish(
@@ -326,19 +508,19 @@ class AcquisitionLoop:
                     SystemEventKind.LEAD_OFF,
                     session=session.id,
                     electrodes=sorted(block.lead_off),
-                    first_sample=block.first_sample,
+                    first_sample=first,
                 )
             )
         for event in block.events:
-            self._publish_source_event(session, event)
+            self._publish_source_event(session, event, connection.offset, account.frames)
         for marker in block.markers:
-            self._publish_marker(session, marker)
+            self._publish_marker(session, marker, connection.offset)
         n_samples = block.n_samples
         packet = EegPacket.create(
-            frame_id=self._next_frame_id,
-            first_sample=block.first_sample,
+            frame_id=account.frames,
+            first_sample=first,
             timestamps=sample_timestamps(
-                session.time_anchor_us, block.first_sample, n_samples, session.sample_rate
+                session.time_anchor_us, first, n_samples, session.sample_rate
             ),
             raw=block.raw,
             volts=block.volts,
@@ -346,78 +528,57 @@ class AcquisitionLoop:
             channel_names=session.channel_names,
             monotonic_ns=read_ns,
         )
-        self._next_frame_id += 1
-        self._expected_sample = block.first_sample + n_samples
+        account.packet(first, n_samples)
         self._frames += 1
         self._samples += n_samples
-        self._session_samples += n_samples
-        if block.stream_time is not None and session.stream_id is not None:
-            self._stream_end = _StreamEnd(
-                session.stream_id,
-                session.id,
-                block.stream_time + n_samples / session.sample_rate,
-                session.sample_rate,
-            )
+        if block.stream_time is not None:
+            self._stream_end = block.stream_time + n_samples / session.sample_rate
         self._bus.publish(packet)
 
-    def _count_gap_before(self, session: Session, stream_time: float) -> None:
-        """The samples a returning stream's clock says passed since its last session ended."""
-        end = self._stream_end
-        if end is None or (end.stream_id, end.sample_rate) != (
-            session.stream_id,
-            session.sample_rate,
-        ):
+    def _place_by_stream_time(
+        self, connection: _Connection, block: SampleBlock, expected: int
+    ) -> None:
+        """Place a reopened source by its own clock when it has one (``stream_time``).
+
+        The outage is then the stream time between the end of the last block published
+        and this block's first sample, rather than the loop's clock at the reopen.
+        """
+        connection.resumed = False
+        end, now = self._stream_end, block.stream_time
+        session = self.session
+        if end is None or now is None or session is None:
             return
-        missing = round((stream_time - end.time) * session.sample_rate)
-        if missing <= 0:
-            return
-        self._lost += missing
-        self._bus.publish(
-            SystemEvent.now(
-                SystemEventKind.SAMPLES_LOST,
-                session=session.id,
-                first_sample=0,
-                count=missing,
-                next_frame_id=0,
-                before_session=end.session,
-            )
-        )
-        logger.warning(
-            "stream %s came back after %d samples (%.3f s)",
-            end.stream_id,
-            missing,
-            missing / session.sample_rate,
-        )
+        missing = max(0, round((now - end) * session.sample_rate))
+        connection.offset = expected + missing - block.first_sample
 
     def _stamp(self, session: Session, sample: int) -> int:
         """The wall-clock µs of ``sample`` of ``session``."""
         return int(sample_timestamps(session.time_anchor_us, sample, 1, session.sample_rate)[0])
 
-    def _publish_source_event(self, session: Session, event: SourceEvent) -> None:
+    def _publish_source_event(
+        self, session: Session, event: SourceEvent, offset: int, frame_id: int
+    ) -> None:
         """A source's event as a ``system`` event, stamped with its sample's time."""
-        detail = {
-            **event.detail,
-            "session": session.id,
-            "sample": event.sample,
-            "frame_id": self._next_frame_id,
-        }
+        sample = offset + event.sample
+        detail = {**event.detail, "session": session.id, "sample": sample, "frame_id": frame_id}
         self._bus.publish(
             SystemEvent(
                 kind=event.kind,
                 detail=MappingProxyType(detail),
-                timestamp=self._stamp(session, event.sample),
+                timestamp=self._stamp(session, sample),
             )
         )
 
-    def _publish_marker(self, session: Session, marker: SourceMarker) -> None:
+    def _publish_marker(self, session: Session, marker: SourceMarker, offset: int) -> None:
         """A source's marker on the ``marker`` topic, stamped with its sample's time, so the
         recorder writes it at that sample and clients see it as one marked by hand."""
+        sample = offset + marker.sample
         self._bus.publish(
             MarkerEvent(
                 label=marker.label,
-                timestamp=self._stamp(session, marker.sample),
+                timestamp=self._stamp(session, sample),
                 duration_s=marker.duration_s,
-                sample=marker.sample,
+                sample=sample,
                 session=session.id,
             )
         )

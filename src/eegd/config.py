@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from eegd.acquisition import DEFAULT_STALL_TIMEOUT_S
 from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
@@ -72,6 +73,13 @@ class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
     channel_names: list[str] | None = None
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=8192)] = 32
     """Samples per packet on the bus; high rates want bigger batches (512 at 16 kHz)."""
+    stall_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = DEFAULT_STALL_TIMEOUT_S
+    """Seconds a read may deliver nothing (beyond its block's length) before the source is
+    closed and reopened; the outage is a gap in the session's sample indices."""
+    retry_forever: bool = True
+    """Reopen a failed source forever, at most ``[supervisor] max_backoff`` apart (a sensor
+    unplugged overnight comes back in the morning); false: the ``[supervisor]`` policy's
+    ``max_retries`` applies, and the daemon exits 1 after it."""
     options: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """The ``[source.<kind>]`` tables by kind, each checked by its source's ``from_options``."""
     explicit: frozenset[str] = frozenset()
@@ -84,6 +92,9 @@ class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
         table: dict[str, Any] = {"kind": self.kind, "batch_size": self.batch_size}
         for key in _DEVICE_FACTS:
             if key in self.explicit:
+                table[key] = getattr(self, key)
+        for key in _RESILIENCE_KEYS:
+            if getattr(self, key) != getattr(_DEFAULT_SOURCE, key):
                 table[key] = getattr(self, key)
         table.update({kind: dict(options) for kind, options in self.options.items()})
         return table
@@ -188,6 +199,9 @@ _SOURCE_KEYS = tuple(
 )
 #: The shared keys a device may report itself (``SharedSourceOptions.explicit``).
 _DEVICE_FACTS = ("channels", "sample_rate", "channel_names")
+#: How the acquisition rides out faults: written back by ``as_written`` when not default.
+_RESILIENCE_KEYS = ("stall_timeout_s", "retry_forever")
+_DEFAULT_SOURCE = SourceSection()
 #: The table the synthetic source's options had before ``[source.synthetic]``.
 _LEGACY_SYNTHETIC = "synthetic"
 

@@ -31,6 +31,7 @@ import msgspec
 
 from eegd.acquisition import AcquisitionLoop
 from eegd.bus import EventBus
+from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.config import Config
 from eegd.errors import ConfigError, EegdError
 from eegd.events import SystemEvent, SystemEventKind, Topic
@@ -87,7 +88,12 @@ class StatusSnapshot:
 class Daemon:
     """All of eegd's long-running parts, built from one configuration."""
 
-    def __init__(self, config: Config, source_factory: Callable[[], Source] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        source_factory: Callable[[], Source] | None = None,
+        source_clock: BlockingClock = SYSTEM_BLOCKING_CLOCK,
+    ) -> None:
         self.config = config
         self._source_factory = source_factory or self._open_source
         self.bus = EventBus()
@@ -95,7 +101,12 @@ class Daemon:
             self.bus, policy=config.supervisor, logger=logging.getLogger("eegd.supervisor")
         )
         self.acquisition = AcquisitionLoop(
-            self.bus, self._source_factory, config.source.batch_size, kind=config.source.kind
+            self.bus,
+            self._source_factory,
+            config.source.batch_size,
+            kind=config.source.kind,
+            stall_timeout_s=config.source.stall_timeout_s,
+            monotonic=source_clock.monotonic,
         )
         self.plugins: dict[str, Plugin] = {}
         """The running instance of each plugin, replaced when the supervisor restarts one."""
@@ -193,7 +204,12 @@ class Daemon:
         for name in self._classes:
             self.supervisor.add(name, self._plugin_task(name))
         self.supervisor.add(CONNECTIONS_TASK, self.connections.run)
-        self.supervisor.add(ACQUISITION_TASK, self.acquisition.run)
+        policy = self.config.supervisor
+        self.supervisor.add(
+            ACQUISITION_TASK,
+            self.acquisition.run,
+            policy=policy.forever() if self.config.source.retry_forever else policy,
+        )
         self.supervisor.start()
         if self._lag_probe is None:
             self._lag_probe = asyncio.create_task(self.metrics.probe(), name="loop-lag-probe")
@@ -212,10 +228,8 @@ class Daemon:
         """Everything /api/status reports: source, ledger, clients, tasks."""
         source = self.config.source
         session = self.acquisition.session
-        acquisition = self.acquisition.stats()
         bus = self.bus.stats()
         plugins = self.plugin_stats()
-        ledger = self.acquisition.session_ledger()
         return {
             "source": {
                 "kind": source.kind,
@@ -227,18 +241,7 @@ class Daemon:
             },
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
             "asyncio_tasks": len(asyncio.all_tasks()),
-            "ledger": {
-                "frames_published": acquisition.frames_published,
-                "samples_acquired": acquisition.samples_acquired,
-                "samples_lost": acquisition.samples_lost,
-                "sessions": acquisition.sessions,
-                "session": {
-                    "expected": ledger.expected,
-                    "acquired": ledger.acquired,
-                    "lost": ledger.lost,
-                },
-                "consistent": ledger.consistent,
-            },
+            "ledger": self.ledger_status(),
             "bus": {
                 topic.label: {
                     "published": stats.published,
@@ -266,6 +269,30 @@ class Daemon:
             ],
         }
 
+    def ledger_status(self) -> dict[str, Any]:
+        """``/api/status`` → ``ledger``: flat totals over every session since the start,
+        the running session (``session``) and the last few (``sessions``), each with its
+        gaps; ``consistent`` says that every one has ``expected = acquired + lost`` within
+        one packet (docs/protocol.md, "The sample ledger")."""
+        stats = self.acquisition.stats()
+        ledgers = self.acquisition.ledgers()
+        return {
+            "samples_expected": stats.samples_expected,
+            "samples_acquired": stats.samples_acquired,
+            "samples_lost": stats.samples_lost,
+            "frames_published": stats.frames_published,
+            "blocks_rejected": stats.blocks_rejected,
+            "outages": stats.outages,
+            "session_count": stats.sessions,
+            "consistent": self.ledger_consistent(),
+            "session": ledgers[-1].as_json() if ledgers else None,
+            "sessions": [ledger.as_json() for ledger in ledgers],
+        }
+
+    def ledger_consistent(self) -> bool:
+        """Whether every session kept has ``expected = acquired + lost`` within one packet."""
+        return all(ledger.consistent for ledger in self.acquisition.ledgers())
+
     def metrics_snapshot(self) -> MetricsSnapshot:
         """The counters one ``/metrics`` scrape reads: those of ``status()``."""
         session = self.acquisition.session
@@ -280,7 +307,7 @@ class Daemon:
             session=session.id if session else None,
             sample_rate=session.sample_rate if session else self.config.source.sample_rate,
             plugins=self.plugin_stats(),
-            ledger_consistent=self.acquisition.session_ledger().consistent,
+            ledger_consistent=self.ledger_consistent(),
             http={
                 **self.server.guard.stats.as_dict(),
                 "malformed_requests": self.server.aiohttp_log.count,
@@ -315,7 +342,9 @@ class Daemon:
         """
         config = self.config.with_source(changes)
         self.config = msgspec.structs.replace(self.config, source=config.source)
-        self.acquisition.reconfigure(config.source.batch_size, config.source.kind)
+        self.acquisition.reconfigure(
+            config.source.batch_size, config.source.kind, config.source.stall_timeout_s
+        )
         settings = config.source.as_written()
         self.bus.publish(SystemEvent.now(SystemEventKind.CONFIG_CHANGED, source=settings))
         logger.info("source changed: %s", settings)

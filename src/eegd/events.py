@@ -86,6 +86,8 @@ class SystemEventKind(enum.StrEnum):
     SOURCE_CONNECTED = "source_connected"
     SOURCE_LOST = "source_lost"
     SAMPLES_LOST = "samples_lost"
+    BLOCK_REJECTED = "block_rejected"
+    """The source delivered a malformed block (wrong shape, NaN); it was discarded."""
     SOURCE_ENDED = "source_ended"
     """A finite source (a file played back) delivered its last sample; the daemon serves on."""
     SOURCE_LOOPED = "source_looped"

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import math
 import random as stdlib_random
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
@@ -70,6 +72,10 @@ class RestartPolicy:
         _check_number("jitter", self.jitter, low=0.0)
         if self.jitter >= 1.0:
             raise ConfigError(f"jitter: {self.jitter!r} is not allowed (allowed: 0 <= jitter < 1)")
+
+    def forever(self) -> RestartPolicy:
+        """This policy without its limit: retries never stop, ``max_backoff`` apart at most."""
+        return dataclasses.replace(self, max_retries=sys.maxsize)
 
     def backoff(self, failures: int, draw: float) -> float:
         """Seconds to wait after the ``failures``-th consecutive crash (1-based).

@@ -118,7 +118,7 @@ async def live_daemon(
             sample_rate=shape.sample_rate,
             channel_names=tuple(shape.channel_names) if shape.channel_names else None,
         )
-        daemon = Daemon(config, lambda: SyntheticSource(settings, clock))
+        daemon = Daemon(config, lambda: SyntheticSource(settings, clock), source_clock=clock)
     url = await daemon.serve()
     daemon.start()
     try:

@@ -6,9 +6,10 @@ import asyncio
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from eegd.acquisition import AcquisitionStats, SessionLedger
+from eegd.acquisition import AcquisitionStats
 from eegd.bus import BusStats, TopicStats
 from eegd.events import Topic
+from eegd.ledger import SessionLedger
 from eegd.metrics import Metrics, MetricsSnapshot, drop_buckets, probe_loop_lag
 from eegd.net.connections import ManagerStats
 from eegd.supervisor import TaskState, TaskStatus
@@ -132,6 +133,9 @@ async def test_the_loop_lag_probe_observes_each_wake_up() -> None:
 
 
 def test_the_session_ledger_is_consistent_within_one_packet() -> None:
-    assert SessionLedger(expected=640, acquired=576, lost=64, batch_size=32).consistent
-    assert SessionLedger(expected=640, acquired=576, lost=32, batch_size=32).consistent
-    assert not SessionLedger(expected=640, acquired=640, lost=64, batch_size=32).consistent
+    def ledger(expected: int, acquired: int, lost: int) -> SessionLedger:
+        return SessionLedger("s", 250.0, expected, acquired, lost, frames=0, batch_size=32)
+
+    assert ledger(expected=640, acquired=576, lost=64).consistent
+    assert ledger(expected=640, acquired=576, lost=32).consistent
+    assert not ledger(expected=640, acquired=640, lost=64).consistent

@@ -30,6 +30,8 @@ MODULES = [
     "eegd.supervisor",
     "eegd.clock",
     "eegd.acquisition",
+    "eegd.ledger",
+    "eegd.sources.faulty",
     "eegd.config",
     "eegd.daemon",
     "eegd.selftest",

@@ -178,6 +178,25 @@ class SampleBlock:
         """Samples per channel."""
         return int(self.volts.shape[1])
 
+    def problem(self, channels: int, max_samples: int) -> str | None:
+        """What is wrong with this block for a stream of ``channels`` rows, or None.
+
+        A block must hold ``raw`` and ``volts`` of the same shape, ``channels`` × 1 to
+        ``max_samples``, with finite volts: anything else would reach every consumer as
+        garbage, so the acquisition rejects it (and the samples it stood for are a gap).
+        """
+        raw, volts = self.raw, self.volts
+        if not (isinstance(raw, np.ndarray) and isinstance(volts, np.ndarray)):
+            return "raw and volts must be numpy arrays"
+        if volts.ndim != 2 or raw.shape != volts.shape:
+            return f"raw {raw.shape} and volts {volts.shape} must be the same 2-D shape"
+        rows, samples = volts.shape
+        if rows != channels or not 1 <= samples <= max_samples:
+            return f"shape {volts.shape} is not {channels} channels × 1..{max_samples} samples"
+        if not np.isfinite(volts).all():
+            return "volts hold NaN or infinite values"
+        return None
+
 
 class Source(abc.ABC):
     """A device or generator of multichannel EEG at a fixed sample rate.
