@@ -31,6 +31,7 @@ from eegd.supervisor import TaskState
 from tests.support.live import live_daemon
 from tests.support.recordings import WrittenRecording, write_recording, write_temperature_only
 from tests.support.timing import scaled
+from tests.support.waiting import wait_until
 
 ANNOTATIONS = ((1.5, -1.0, "eyes closed"), (4.25, 0.5, "stimulus"), (8.0, 1.0, "eyes open"))
 
@@ -250,8 +251,11 @@ async def test_a_minute_of_file_at_speed_zero_plays_to_its_end_and_the_daemon_se
         stats = live.daemon.acquisition.stats()
         assert (stats.samples_acquired, stats.samples_lost, stats.sessions) == (12_000, 0, 1)
         assert await live.healthy()
-        states = {status.name: status.state for status in live.daemon.supervisor.statuses()}
-        assert states.pop("acquisition") is TaskState.FINISHED
+        supervisor = live.daemon.supervisor
+        # The task ends once the file is closed, just after the event.
+        await wait_until(lambda: supervisor.status("acquisition").state is TaskState.FINISHED)
+        states = {status.name: status.state for status in supervisor.statuses()}
+        del states["acquisition"]
         assert set(states.values()) == {TaskState.RUNNING}
 
 
