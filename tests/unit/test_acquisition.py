@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -182,3 +183,52 @@ async def test_driver_errors_become_source_errors_naming_the_kind(
         assert lost.kind is SystemEventKind.SOURCE_LOST
         assert lost.detail["source"] == "toyboard"
         assert "checksum mismatch" in lost.detail["error"]
+
+
+class StampedSource(CountingSource):
+    """Blocks stamped with the source's own clock (``stream_time``); ``away_s`` of it pass
+    while it is closed, as an LSL stream keeps running while the inlet is gone."""
+
+    def __init__(self, away_s: float) -> None:
+        super().__init__(fail_after=3)
+        self._away_s = away_s
+        self._base = 100.0
+        self._opens = 0
+
+    def open(self) -> None:
+        super().open()
+        self._opens += 1
+        if self._opens > 1:
+            self._base += self._next / self.sample_rate + self._away_s
+            self._next = 0
+            self._fail_after = None
+
+    def read(self, n_samples: int) -> SampleBlock:
+        block = super().read(n_samples)
+        return replace(block, stream_time=self._base + block.first_sample / self.sample_rate)
+
+
+async def test_a_reopened_source_with_its_own_clock_is_placed_by_it() -> None:
+    bus = EventBus()
+    data = bus.subscribe([Topic.RAW_EEG, Topic.SYSTEM], maxsize=1000)
+    source = StampedSource(away_s=0.2)
+    loop = AcquisitionLoop(bus, lambda: source, batch_size=10)
+    with pytest.raises(SourceError):
+        await asyncio.wait_for(loop.run(), timeout=5)
+    task = asyncio.create_task(loop.run())  # the supervisor's restart: the same session
+    packets: list[EegPacket] = []
+    async with asyncio.timeout(5):
+        while len(packets) < 5:
+            event = await data.get()
+            if isinstance(event, EegPacket):
+                packets.append(event)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # 0.2 s at 500 Hz is 100 samples between the end of the third block and the fourth.
+    assert [packet.first_sample for packet in packets] == [0, 10, 20, 130, 140]
+    assert [packet.frame_id for packet in packets] == list(range(5))
+    ledger = loop.session_ledger()
+    assert ledger is not None
+    assert [(gap.first_sample, gap.count) for gap in ledger.gaps] == [(30, 100)]
+    assert loop.stats().sessions == 1
