@@ -211,18 +211,22 @@ async def test_an_outlet_that_vanishes_is_lost_then_found_and_the_gap_is_counted
                 connected = await next_system(system, SystemEventKind.SOURCE_CONNECTED)
                 await peer.send({"push": 128})
                 await peer.line()
-                await wait_until(lambda: acquisition.session_ledger().acquired == 128, 10)
+                await wait_until(lambda: acquisition.session_ledger().acquired == 256, 10)
                 gap = await next_system(system, SystemEventKind.SAMPLES_LOST)
             status = live.daemon.status()
     finally:
         await peer.stop()
-    assert connected.detail["session"] != before.id
-    assert gap.detail["session"] == connected.detail["session"]
-    assert gap.detail["before_session"] == before.id
+    # Reopened in the same session, placed by the stream's own clock: the gap is its time.
+    assert connected.detail["session"] == before.id
+    assert connected.detail["resumed"] is True
+    assert gap.detail["session"] == before.id
+    assert gap.detail["cause"] == "outage"
+    assert gap.detail["first_sample"] == 128
     assert abs(gap.detail["count"] - gone) <= 32  # within one packet
     ledger = status["ledger"]
     assert abs(ledger["samples_lost"] - gone) <= 32
-    assert (ledger["samples_acquired"], ledger["sessions"]) == (256, 2)
+    assert (ledger["samples_acquired"], ledger["session_count"]) == (256, 1)
+    assert ledger["consistent"] is True
 
 
 async def next_system(subscription: Subscription, kind: SystemEventKind) -> SystemEvent:
