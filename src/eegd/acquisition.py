@@ -250,7 +250,8 @@ class AcquisitionLoop:
             ) from exc
 
     def _connect(self, source: Source, resuming: bool) -> _Connection:
-        """Resume the session at the index the clock says, or start a new one at 0."""
+        """Resume the session at the index the clock says, or start a new one at 0 (when
+        the reopened source streams another shape, or another stream)."""
         session, account = self.session, self._account
         offset = 0
         resumed = (
@@ -259,6 +260,7 @@ class AcquisitionLoop:
             and account is not None
             and source.sample_rate == session.sample_rate
             and source.channel_names == session.channel_names
+            and source.stream_id == session.stream_id
         )
         if resumed and session is not None and account is not None:
             due = round((self._monotonic() - self._clock_anchor) * session.sample_rate)

@@ -149,11 +149,14 @@ async def test_a_source_marker_is_a_marker_event_at_its_sample() -> None:
 
 
 class StampedSource(Source):
-    """Two blocks of 10 samples at 100 Hz of stream ``stream``, its clock starting at
-    ``start`` s; then the stream is lost."""
+    """Blocks of 10 samples at 100 Hz of stream ``stream``, stamped by its own clock from
+    ``start`` s; after two blocks the stream is lost. Reopened, it has gone on for
+    ``away_s`` more of its clock, and ``then`` names the stream found this time."""
 
-    def __init__(self, stream: str, start: float) -> None:
+    def __init__(self, stream: str, start: float, away_s: float = 0.0, then: str = "") -> None:
         self._stream, self._start, self._next = stream, start, 0
+        self._away_s, self._then = away_s, then or stream
+        self._opens = 0
 
     @property
     def sample_rate(self) -> float:
@@ -168,6 +171,10 @@ class StampedSource(Source):
         return self._stream
 
     def open(self) -> None:
+        self._opens += 1
+        if self._opens > 1:
+            self._start += self._next / 100 + self._away_s
+            self._stream = self._then
         self._next = 0
 
     def read(self, n_samples: int) -> SampleBlock:
@@ -187,16 +194,15 @@ async def run_until_lost(loop: AcquisitionLoop) -> None:
         await asyncio.wait_for(loop.run(), timeout=10)
 
 
-async def test_the_samples_between_two_sessions_of_one_stream_are_counted_lost() -> None:
+async def test_a_stream_that_comes_back_goes_on_in_its_session_after_a_gap_of_its_time() -> None:
     bus = EventBus()
     events = bus.subscribe([Topic.SYSTEM], maxsize=100)
-    sources = iter([StampedSource("amp", 50.0), StampedSource("amp", 50.2 + 0.75)])
-    loop = AcquisitionLoop(bus, lambda: next(sources), batch_size=10)
+    loop = AcquisitionLoop(bus, lambda: StampedSource("amp", 50.0, away_s=0.75), batch_size=10)
     await run_until_lost(loop)
     first = loop.session
-    await run_until_lost(loop)
-    assert loop.session is not None
+    await run_until_lost(loop)  # the supervisor's next run: the same source reopened
     assert first is not None
+    assert loop.session is first
     lost = [
         event
         for event in iter(events.get_nowait, None)
@@ -204,20 +210,26 @@ async def test_the_samples_between_two_sessions_of_one_stream_are_counted_lost()
     ]
     assert [dict(event.detail) for event in lost] == [
         {
-            "session": loop.session.id,
-            "first_sample": 0,
+            "session": first.id,
+            "first_sample": 20,
             "count": 75,
-            "next_frame_id": 0,
-            "before_session": first.id,
+            "duration_s": 0.75,
+            "cause": "outage",
+            "next_frame_id": 2,
         }
     ]
     assert loop.stats().samples_lost == 75
-    assert loop.session_ledger().lost == 0  # the gap belongs to neither session
+    ledger = loop.session_ledger()
+    assert ledger is not None
+    assert (ledger.expected, ledger.acquired, ledger.lost) == (115, 40, 75)
 
 
-async def test_a_different_stream_after_a_loss_is_no_gap() -> None:
-    sources = iter([StampedSource("amp", 50.0), StampedSource("other amp", 60.0)])
-    loop = AcquisitionLoop(EventBus(), lambda: next(sources), batch_size=10)
+async def test_a_different_stream_after_a_loss_is_a_new_session_and_no_gap() -> None:
+    source = StampedSource("amp", 50.0, away_s=0.75, then="other amp")
+    loop = AcquisitionLoop(EventBus(), lambda: source, batch_size=10)
     await run_until_lost(loop)
+    first = loop.session
     await run_until_lost(loop)
+    assert loop.session is not first
     assert loop.stats().samples_lost == 0
+    assert loop.stats().sessions == 2
