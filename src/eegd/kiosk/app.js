@@ -497,7 +497,7 @@ sourcePanel.start();
 health.start();
 new RecordingPanel(byId("recording")).start();
 new SelfTestPanel(byId("selftest")).start();
-const signIn = new SignInPanel(document.querySelector(".controls"));
+const signIn = new SignInPanel();
 signIn.refresh();
 setInterval(updateStatus, STATUS_EVERY_MS);
 setInterval(chooseDisplayRate, DISPLAY_RATE_EVERY_MS);

@@ -20,47 +20,91 @@ function clock(timestampUs) {
   return `${pad(at.getHours())}:${pad(at.getMinutes())}`;
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+// A padlock, open once the page has the operator role.
+function lockIcon() {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "22");
+  svg.setAttribute("height", "22");
+  svg.setAttribute("aria-hidden", "true");
+  svg.innerHTML =
+    '<rect x="5" y="11" width="14" height="10" rx="2" fill="none" stroke="currentColor" stroke-width="2"/>' +
+    '<path class="shackle" d="M8 11V7a4 4 0 0 1 8 0v4" fill="none" stroke="currentColor" stroke-width="2"/>';
+  return svg;
+}
+
+const CORNER = {
+  position: "fixed",
+  right: "0.25rem",
+  bottom: "0.25rem",
+  display: "flex",
+  alignItems: "flex-end",
+  gap: "0.375rem",
+  maxWidth: "calc(100vw - 0.5rem)",
+  pointerEvents: "none",
+};
+const AUDIT = {
+  overflow: "hidden",
+  textOverflow: "ellipsis",
+  whiteSpace: "nowrap",
+  fontSize: "0.75rem",
+  padding: "0.125rem 0.375rem",
+  borderRadius: "0.375rem",
+  background: "rgba(11, 15, 20, 0.85)",
+  opacity: "0.85",
+};
+const FORM = {
+  position: "absolute",
+  right: "0",
+  bottom: "3.25rem",
+  whiteSpace: "nowrap",
+  padding: "0.375rem",
+  borderRadius: "0.5rem",
+  background: "rgba(11, 15, 20, 0.95)",
+  pointerEvents: "auto",
+};
+
 export class SignInPanel {
-  constructor(parent) {
-    this.button = element("button", { type: "button", id: "signin-button" }, "Sign in");
+  // The corner of the screen, not the toolbar: signing in is rare, and the toolbar is full.
+  constructor(parent = document.body) {
+    this.button = element(
+      "button",
+      { type: "button", id: "signin-button", "aria-label": "Sign in", title: "Sign in" },
+      lockIcon(),
+    );
+    Object.assign(this.button.style, { minWidth: "44px", minHeight: "44px", pointerEvents: "auto" });
     this.token = element("input", {
       type: "password",
       id: "signin-token",
       autocomplete: "current-password",
       placeholder: "token",
       "aria-label": "Access token",
-      size: "12",
+      size: "14",
     });
+    this.message = element("span", { id: "signin-message", role: "alert" });
     this.form = element(
       "form",
       { id: "signin-form", hidden: "" },
       this.token,
       element("button", { type: "submit", id: "signin-submit" }, "OK"),
+      this.message,
     );
-    this.message = element("span", { id: "signin-message", role: "alert" });
+    Object.assign(this.form.style, FORM);
     this.root = element(
       "div",
       { class: "signin", id: "signin", role: "group", "aria-label": "Sign-in", hidden: "" },
-      this.button,
       this.form,
-      this.message,
+      this.button,
     );
+    this.root.style.position = "relative";
     this.audit = element("div", { id: "audit-line", class: "audit-line", "aria-live": "polite" });
-    // A line of its own at the foot of the screen, over the traces: it moves nothing.
-    Object.assign(this.audit.style, {
-      position: "fixed",
-      left: "0.5rem",
-      bottom: "0.25rem",
-      maxWidth: "calc(100vw - 1rem)",
-      overflow: "hidden",
-      textOverflow: "ellipsis",
-      whiteSpace: "nowrap",
-      fontSize: "0.75rem",
-      opacity: "0.75",
-      pointerEvents: "none",
-    });
-    parent.append(this.root);
-    document.body.append(this.audit);
+    Object.assign(this.audit.style, AUDIT);
+    this.audit.hidden = true;
+    const corner = element("div", { class: "signin-corner" }, this.audit, this.root);
+    Object.assign(corner.style, CORNER);
+    parent.append(corner);
     this.role = "public";
     this.via = "anonymous";
     this.button.addEventListener("click", () => this.toggle());
@@ -87,8 +131,14 @@ export class SignInPanel {
     this.root.dataset.role = state.role;
     this.root.dataset.signIn = String(Boolean(state.sign_in));
     const signedIn = state.via === "session";
-    this.button.textContent = signedIn ? `${state.role} · sign out` : "Sign in";
+    const label = signedIn ? `Sign out (${state.role})` : "Sign in";
+    this.button.setAttribute("aria-label", label);
+    this.button.title = label;
     this.button.setAttribute("aria-pressed", String(signedIn));
+    this.button.querySelector(".shackle").setAttribute(
+      "d",
+      state.role === "operator" ? "M8 11V7a4 4 0 0 1 7.5-2" : "M8 11V7a4 4 0 0 1 8 0v4",
+    );
   }
 
   async toggle() {
@@ -127,5 +177,6 @@ export class SignInPanel {
     this.audit.textContent = `${detail.action} by ${detail.role} at ${clock(message.timestamp)}${verdict}`;
     this.audit.title = detail.outcome ?? "";
     this.audit.dataset.accepted = String(Boolean(detail.accepted));
+    this.audit.hidden = false;
   }
 }

@@ -186,7 +186,8 @@ class Gate:
             return Refusal(
                 415,
                 "unsupported_media_type",
-                f"a {facts.content_type} body is refused (other sites' forms send those); "
+                f"a body of type {facts.content_type} is refused (other sites' forms send "
+                "those); "
                 "send JSON with Content-Type: application/json (curl --json '{...}')",
             )
         return None

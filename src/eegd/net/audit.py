@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 
 from eegd.bus import EventBus
-from eegd.errors import shortened
 from eegd.events import SystemEvent, SystemEventKind
 from eegd.net.roles import Principal
 
@@ -23,6 +22,12 @@ logger = logging.getLogger("eegd.audit")
 
 #: The longest excerpt of a request's body an entry keeps.
 EXCERPT_CHARACTERS = 160
+
+
+def _clipped(text: str) -> str:
+    if len(text) <= EXCERPT_CHARACTERS:
+        return text
+    return text[: EXCERPT_CHARACTERS - 3] + "..."
 
 
 @dataclass(slots=True)
@@ -38,8 +43,7 @@ class Auditor:
     ) -> None:
         """Note one change: ``action`` (``PUT /api/filter``, ``ws record``), whether it was
         carried out, and ``outcome`` (the status, or why it was refused)."""
-        excerpt = body if len(body) <= EXCERPT_CHARACTERS else body[: EXCERPT_CHARACTERS - 3]
-        excerpt = excerpt + "..." if len(excerpt) < len(body) else excerpt
+        excerpt = _clipped(body)
         verdict = "accepted" if accepted else "refused"
         if accepted:
             self.accepted += 1
@@ -53,7 +57,7 @@ class Auditor:
             principal.via,
             principal.address,
             verdict,
-            f" ({shortened(outcome)})" if outcome else "",
+            f" ({_clipped(outcome)})" if outcome else "",
             f": {excerpt}" if excerpt else "",
         )
         if self.bus is not None:

@@ -65,7 +65,8 @@ class AllowedHosts:
     (the bound address, the machine's host names, ``server.allowed_hosts``)."""
 
     def __init__(self, names: Iterable[str] = ()) -> None:
-        self.names = frozenset(LOOPBACK_NAMES | {host_name(name) for name in names if name})
+        given = {host_name(name) for name in names if name}
+        self.names = frozenset(LOOPBACK_NAMES | {name for name in given if not _is_ip(name)})
 
     def allows(self, host: str | None) -> bool:
         """Whether a request with this ``Host`` header was meant for this server."""

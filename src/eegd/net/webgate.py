@@ -109,7 +109,9 @@ class WebGate:
         action = f"{request.method} {request.path}"
         if isinstance(verdict, Refusal):
             if needed is Role.OPERATOR:
-                who = verdict.principal or Principal(Role.PUBLIC, request.remote or "?", "refused")
+                who = verdict.principal or Principal(
+                    Role.PUBLIC, request.remote or "?", "unchecked"
+                )
                 self.auditor.record(who, action, False, f"{verdict.status} {verdict.message}")
             return _refusal_response(verdict)
         request[PRINCIPAL] = verdict
