@@ -108,6 +108,8 @@ class AcquisitionStats:
     sessions: int
     samples_expected: int = 0
     """Samples the sources' clocks said were due, over every session."""
+    gaps: int = 0
+    """Runs of lost samples, over every session."""
     blocks_rejected: int = 0
     outages: int = 0
     """Times a source was closed after a failure or a stall (and reopened, or to be)."""
@@ -156,7 +158,7 @@ class AcquisitionLoop:
         self._account: SessionAccount | None = None
         self._past: deque[SessionLedger] = deque(maxlen=PAST_SESSIONS)
         self._frames = self._samples = self._lost = self._sessions = 0
-        self._rejected = self._outages = self._past_expected = 0
+        self._rejected = self._outages = self._past_expected = self._gaps = 0
         self._lead_off: frozenset[str] = frozenset()
         self._session_started = asyncio.Event()
         self._clock_anchor = 0.0
@@ -199,6 +201,7 @@ class AcquisitionLoop:
             samples_lost=self._lost,
             sessions=self._sessions,
             samples_expected=self._past_expected + (account.expected if account else 0),
+            gaps=self._gaps,
             blocks_rejected=self._rejected,
             outages=self._outages,
         )
@@ -485,6 +488,7 @@ class AcquisitionLoop:
         self._gap_cause = GapCause.SOURCE
         if gap is not None:
             self._lost += gap.count
+            self._gaps += 1
             self._bus.publish(
                 SystemEvent.now(
                     SystemEventKind.SAMPLES_LOST,

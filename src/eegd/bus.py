@@ -23,7 +23,15 @@ from types import TracebackType
 
 from eegd.events import Event, Topic
 
-__all__ = ["BusStats", "DropPolicy", "EventBus", "Listener", "Subscription", "TopicStats"]
+__all__ = [
+    "BusStats",
+    "ConsumerStats",
+    "DropPolicy",
+    "EventBus",
+    "Listener",
+    "Subscription",
+    "TopicStats",
+]
 
 
 class DropPolicy(enum.Enum):
@@ -42,12 +50,19 @@ class Subscription:
     """
 
     def __init__(
-        self, bus: EventBus, topics: frozenset[Topic], maxsize: int, policy: DropPolicy
+        self,
+        bus: EventBus,
+        topics: frozenset[Topic],
+        maxsize: int,
+        policy: DropPolicy,
+        consumer: str = "",
     ) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
         self._bus = bus
         self.topics = topics
+        self.consumer = consumer
+        """Who reads it (a plugin's name), for the ledger's per-consumer counts."""
         self.maxsize = maxsize
         self.policy = policy
         self._queue: collections.deque[Event] = collections.deque()
@@ -203,6 +218,23 @@ class BusStats:
         return sum(stats.dropped for stats in self.topics.values())
 
 
+@dataclass(frozen=True, slots=True)
+class ConsumerStats:
+    """What one consumer (every subscription of one name) got from the bus since start.
+
+    ``delivered`` and ``dropped`` include its subscriptions closed since (a plugin that was
+    restarted); ``queued`` and ``capacity`` are those of its open subscriptions now.
+    """
+
+    name: str
+    topics: tuple[str, ...]
+    delivered: int
+    dropped: int
+    queued: int
+    capacity: int
+    subscriptions: int
+
+
 class EventBus:
     """Routes each published event to the subscriptions of its topic."""
 
@@ -211,18 +243,23 @@ class EventBus:
         self._listeners: dict[Topic, list[Listener]] = {topic: [] for topic in Topic}
         self._published: dict[Topic, int] = dict.fromkeys(Topic, 0)
         self._dropped: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self._open: list[Subscription] = []
+        self._retired: dict[str, tuple[int, int, frozenset[Topic]]] = {}
+        """Per consumer, the delivered and dropped counts and topics of closed subscriptions."""
 
     def subscribe(
         self,
         topics: Iterable[Topic],
         maxsize: int = 128,
         policy: DropPolicy = DropPolicy.DROP_OLDEST,
+        consumer: str = "",
     ) -> Subscription:
-        """Open a bounded subscription to ``topics``."""
+        """Open a bounded subscription to ``topics``; ``consumer`` names who reads it."""
         wanted = frozenset(topics)
         if not wanted:
             raise ValueError("subscribe needs at least one topic")
-        subscription = Subscription(self, wanted, maxsize, policy)
+        subscription = Subscription(self, wanted, maxsize, policy, consumer)
+        self._open.append(subscription)
         for topic in wanted:
             self._subscribers[topic] = [*self._subscribers[topic], subscription]
         return subscription
@@ -273,7 +310,46 @@ class EventBus:
             }
         )
 
+    def consumers(self) -> list[ConsumerStats]:
+        """Per named consumer, what it was delivered and lost; unnamed ones are left out."""
+        gathered: dict[str, list[Subscription]] = {}
+        for subscription in self._open:
+            if subscription.consumer:
+                gathered.setdefault(subscription.consumer, []).append(subscription)
+        names = sorted({*gathered, *self._retired})
+        stats = []
+        for name in names:
+            live = gathered.get(name, [])
+            delivered, dropped, topics = self._retired.get(name, (0, 0, frozenset()))
+            for subscription in live:
+                delivered += subscription.delivered
+                dropped += subscription.dropped
+                topics |= subscription.topics
+            stats.append(
+                ConsumerStats(
+                    name=name,
+                    topics=tuple(sorted(topic.label for topic in topics)),
+                    delivered=delivered,
+                    dropped=dropped,
+                    queued=sum(len(subscription) for subscription in live),
+                    capacity=sum(subscription.maxsize for subscription in live),
+                    subscriptions=len(live),
+                )
+            )
+        return stats
+
     def _remove(self, subscription: Subscription) -> None:
+        if subscription in self._open:
+            self._open.remove(subscription)
+            if subscription.consumer:
+                delivered, dropped, topics = self._retired.get(
+                    subscription.consumer, (0, 0, frozenset())
+                )
+                self._retired[subscription.consumer] = (
+                    delivered + subscription.delivered,
+                    dropped + subscription.dropped,
+                    topics | subscription.topics,
+                )
         for topic in subscription.topics:
             self._subscribers[topic] = [
                 sub for sub in self._subscribers[topic] if sub is not subscription

@@ -19,6 +19,7 @@ here, so a plugin the supervisor restarts is built with them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -52,12 +53,17 @@ from eegd.plugin import (
 from eegd.selftest import SelfTestService
 from eegd.sources.base import Source
 from eegd.supervisor import Supervisor, TaskState
+from eegd.systemd import Notifier
 
 __all__ = [
     "ACQUISITION_TASK",
     "CONNECTIONS_TASK",
+    "HTTP_TASK",
+    "LOOP_LAG_TASK",
     "SOURCE_ROUTES",
     "SOURCE_SWITCH_TIMEOUT_S",
+    "STATUS_TASK",
+    "WATCHDOG_TASK",
     "Daemon",
     "StatusSnapshot",
     "run_daemon",
@@ -69,6 +75,14 @@ logger = logging.getLogger("eegd")
 ACQUISITION_TASK = "acquisition"
 #: The supervised task that streams to WebSocket clients.
 CONNECTIONS_TASK = "connections"
+#: The supervised task that keeps the HTTP server listening.
+HTTP_TASK = "http"
+#: The supervised task that logs the status line.
+STATUS_TASK = "status"
+#: The supervised task that observes the event loop's lag for ``/metrics``.
+LOOP_LAG_TASK = "loop_lag"
+#: The supervised task that tells systemd the loop is alive (only under a watchdog).
+WATCHDOG_TASK = "watchdog"
 #: The name ``/api/source``'s routes go by among the plugins' routes.
 SOURCE_ROUTES = "source"
 #: How long ``PUT /api/source`` waits for the new source to open before it answers anyway.
@@ -93,8 +107,11 @@ class Daemon:
         config: Config,
         source_factory: Callable[[], Source] | None = None,
         source_clock: BlockingClock = SYSTEM_BLOCKING_CLOCK,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
+        self.notifier = notifier if notifier is not None else Notifier(None, None)
+        """systemd's notification socket and watchdog (nothing outside systemd)."""
         self._source_factory = source_factory or self._open_source
         self.bus = EventBus()
         self.supervisor = Supervisor(
@@ -144,7 +161,6 @@ class Daemon:
         self.metrics = Metrics(self.metrics_snapshot)
         """``GET /metrics``: the daemon's own Prometheus registry."""
         self.connections.frame_written = self.metrics.observe_frame
-        self._lag_probe: asyncio.Task[None] | None = None
         self.server = Server(
             self.connections,
             self,
@@ -200,10 +216,17 @@ class Daemon:
         return await self.server.start()
 
     def start(self) -> None:
-        """Start the source, the plugins and the connection manager as supervised tasks."""
+        """Start every part as a supervised task: the plugins, the connection manager, the
+        HTTP server's listening, the status line, the loop-lag probe, the systemd watchdog
+        (under one) and the source."""
         for name in self._classes:
             self.supervisor.add(name, self._plugin_task(name))
         self.supervisor.add(CONNECTIONS_TASK, self.connections.run)
+        self.supervisor.add(HTTP_TASK, self.server.keep_listening)
+        self.supervisor.add(STATUS_TASK, self.report_status)
+        self.supervisor.add(LOOP_LAG_TASK, self.metrics.probe)
+        if self.notifier.watchdog_s is not None:
+            self.supervisor.add(WATCHDOG_TASK, self.notifier.watchdog)
         policy = self.config.supervisor
         self.supervisor.add(
             ACQUISITION_TASK,
@@ -211,18 +234,24 @@ class Daemon:
             policy=policy.forever() if self.config.source.retry_forever else policy,
         )
         self.supervisor.start()
-        if self._lag_probe is None:
-            self._lag_probe = asyncio.create_task(self.metrics.probe(), name="loop-lag-probe")
+        self.notifier.notify("READY=1")
 
     async def stop(self) -> None:
-        """Announce the shutdown, stop every task and close clients (1001), within 2 s."""
+        """Announce the shutdown, stop every task (the source closed, the recorder's file
+        finalized) and close clients with 1001, within 2 s."""
+        self.notifier.notify("STOPPING=1")
         self.bus.publish(SystemEvent.now(SystemEventKind.SHUTDOWN))
         await self.supervisor.stop(timeout=2.0)
-        if self._lag_probe is not None:
-            self._lag_probe.cancel()
-            await asyncio.gather(self._lag_probe, return_exceptions=True)
-            self._lag_probe = None
         await self.server.stop()
+
+    async def report_status(self) -> None:
+        """Log the status line every ``[log] status_interval_s`` until cancelled."""
+        previous = self.snapshot()
+        while True:
+            await asyncio.sleep(self.config.log.status_interval_s)
+            current = self.snapshot()
+            logger.info("%s", self.status_line(previous, current))
+            previous = current
 
     def status(self) -> dict[str, Any]:
         """Everything /api/status reports: source, ledger, clients, tasks."""
@@ -264,16 +293,20 @@ class Daemon:
                     "restarts": status.restarts,
                     "failures": status.failures,
                     "last_error": status.last_error,
+                    "retry_in_s": None if status.retry_in is None else round(status.retry_in, 3),
                 }
                 for status in self.supervisor.statuses()
             ],
+            "degraded": self.degraded(),
         }
 
     def ledger_status(self) -> dict[str, Any]:
         """``/api/status`` → ``ledger``: flat totals over every session since the start,
         the running session (``session``) and the last few (``sessions``), each with its
         gaps; ``consistent`` says that every one has ``expected = acquired + lost`` within
-        one packet (docs/protocol.md, "The sample ledger")."""
+        one packet; then what each consumer got: every plugin's bus subscriptions
+        (``consumers``: the recorder, the LSL outlet...) and every connected client
+        (``clients``), delivered and dropped (docs/protocol.md, "The sample ledger")."""
         stats = self.acquisition.stats()
         ledgers = self.acquisition.ledgers()
         return {
@@ -287,11 +320,40 @@ class Daemon:
             "consistent": self.ledger_consistent(),
             "session": ledgers[-1].as_json() if ledgers else None,
             "sessions": [ledger.as_json() for ledger in ledgers],
+            "samples_recorded": self.plugin_stats().get("recorder", {}).get("samples_written"),
+            "consumers": [
+                {
+                    "name": consumer.name,
+                    "topics": list(consumer.topics),
+                    "delivered": consumer.delivered,
+                    "dropped": consumer.dropped,
+                    "queued": consumer.queued,
+                    "capacity": consumer.capacity,
+                }
+                for consumer in self.bus.consumers()
+            ],
+            "clients": self.connections.client_ledger(),
         }
 
     def ledger_consistent(self) -> bool:
         """Whether every session kept has ``expected = acquired + lost`` within one packet."""
         return all(ledger.consistent for ledger in self.acquisition.ledgers())
+
+    def degraded(self) -> list[dict[str, Any]]:
+        """The parts not working now: tasks backing off (with the seconds until their retry,
+        the acquisition among them while its source is away) or given up; empty when all is
+        well. The kiosk shows it (docs/protocol.md, "Degraded parts")."""
+        return [
+            {
+                "task": status.name,
+                "state": status.state.value,
+                "failures": status.failures,
+                "error": status.last_error,
+                "retry_in_s": None if status.retry_in is None else round(status.retry_in, 3),
+            }
+            for status in self.supervisor.statuses()
+            if status.state in (TaskState.BACKING_OFF, TaskState.GAVE_UP)
+        ]
 
     def metrics_snapshot(self) -> MetricsSnapshot:
         """The counters one ``/metrics`` scrape reads: those of ``status()``."""
@@ -308,6 +370,8 @@ class Daemon:
             sample_rate=session.sample_rate if session else self.config.source.sample_rate,
             plugins=self.plugin_stats(),
             ledger_consistent=self.ledger_consistent(),
+            consumers=self.bus.consumers(),
+            samples_recorded=self.plugin_stats().get("recorder", {}).get("samples_written"),
             http={
                 **self.server.guard.stats.as_dict(),
                 "malformed_requests": self.server.aiohttp_log.count,
@@ -490,7 +554,7 @@ async def run_daemon(
     configuration and applies it; a bad one is logged and the daemon runs on unchanged.
     """
     stop = stop or asyncio.Event()
-    daemon = Daemon(config)
+    daemon = Daemon(config, notifier=Notifier.from_environment())
     url = await daemon.serve()
     print(url, flush=True)
     loop = asyncio.get_running_loop()
@@ -509,15 +573,10 @@ async def run_daemon(
     loop.add_signal_handler(signal.SIGHUP, reload_config)
     daemon.start()
     exit_code = 0
-    previous = daemon.snapshot()
     try:
         while not stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=config.log.status_interval_s)
-            except TimeoutError:
-                current = daemon.snapshot()
-                logger.info("%s", daemon.status_line(previous, current))
-                previous = current
             if daemon.acquisition_gave_up():
                 logger.error("the source failed too often; giving up")
                 exit_code = 1

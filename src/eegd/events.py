@@ -97,6 +97,8 @@ class SystemEventKind(enum.StrEnum):
     LEAD_OFF = "lead_off"
     """The set of electrodes whose lead-off detection trips changed (``electrodes``)."""
     PLUGIN_OUTPUT_INVALID = "plugin_output_invalid"
+    PLUGIN_PACKET_FAILED = "plugin_packet_failed"
+    """A plugin that skips failed packets skipped its first one (``plugin``, ``error``)."""
     SELFTEST_STARTED = "selftest_started"
     """``POST /api/selftest`` ended the session to test the source (``source``)."""
     SELFTEST_FINISHED = "selftest_finished"

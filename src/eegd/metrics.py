@@ -27,7 +27,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from eegd.acquisition import AcquisitionStats
-from eegd.bus import BusStats
+from eegd.bus import BusStats, ConsumerStats
 from eegd.net.connections import ManagerStats
 from eegd.supervisor import TaskState, TaskStatus
 
@@ -70,6 +70,10 @@ class MetricsSnapshot:
     sample_rate: float
     plugins: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     http: Mapping[str, int] = field(default_factory=dict)
+    consumers: Sequence[ConsumerStats] = ()
+    """Each named bus consumer (plugin subscriptions): delivered, dropped, queued."""
+    samples_recorded: int | None = None
+    """Samples the recorder wrote, when it runs."""
     ledger_consistent: bool = True
     """Whether the session's expected samples are acquired + lost, within one packet."""
 
@@ -110,6 +114,28 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
         value=acq.samples_lost,
     )
     yield CounterMetricFamily(
+        "eegd_samples_expected",
+        "Samples the source's clock said were due, over every session.",
+        value=acq.samples_expected,
+    )
+    yield CounterMetricFamily(
+        "eegd_ledger_gaps", "Gaps (runs of lost samples) over every session.", value=acq.gaps
+    )
+    yield CounterMetricFamily(
+        "eegd_blocks_rejected",
+        "Malformed blocks from the source, discarded (their samples are a gap).",
+        value=acq.blocks_rejected,
+    )
+    yield CounterMetricFamily(
+        "eegd_source_outages",
+        "Times the source failed or stalled and was closed (to be reopened in its session).",
+        value=acq.outages,
+    )
+    if snap.samples_recorded is not None:
+        yield CounterMetricFamily(
+            "eegd_samples_recorded", "Samples the recorder wrote.", value=snap.samples_recorded
+        )
+    yield CounterMetricFamily(
         "eegd_frames_acquired", "Packets the acquisition published.", value=acq.frames_published
     )
     yield CounterMetricFamily("eegd_sessions", "Acquisition sessions started.", value=acq.sessions)
@@ -146,6 +172,32 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
         "Bus subscribers, per topic.",
         ["topic"],
         (([t.label], s.subscribers) for t, s in topics.items()),
+    )
+
+    consumers = snap.consumers
+    yield _counter(
+        "eegd_consumer_delivered",
+        "Events queued for each bus consumer (a plugin), its restarts included.",
+        ["consumer"],
+        (([c.name], c.delivered) for c in consumers),
+    )
+    yield _counter(
+        "eegd_consumer_dropped",
+        "Events a bus consumer's full queue lost.",
+        ["consumer"],
+        (([c.name], c.dropped) for c in consumers),
+    )
+    yield _gauge(
+        "eegd_consumer_queued",
+        "Events waiting in a bus consumer's queue now.",
+        ["consumer"],
+        (([c.name], c.queued) for c in consumers),
+    )
+    yield _gauge(
+        "eegd_consumer_queue_capacity",
+        "Events a bus consumer's queue holds at most.",
+        ["consumer"],
+        (([c.name], c.capacity) for c in consumers),
     )
 
     cl = snap.clients

@@ -200,6 +200,12 @@ class TransformPlugin(abc.ABC):
     Subclasses implement ``process``; the base runs subscribe → process → publish.
     While nobody subscribes to any produced topic, ``process_unobserved`` is called
     instead, so expensive work can be skipped while state stays current.
+
+    What ``process`` raises ends ``run``, and the supervisor restarts the plugin with its
+    back-off: a fresh instance, its state (filter memory, a spectrum's window) rebuilt. A
+    plugin whose state survives a failed packet (bad numerics in one block) says so with
+    ``skips_failed_packets = True``: then that packet is counted (``packets_failed``) and
+    skipped, and the plugin goes on with the next one.
     """
 
     name: ClassVar[str]
@@ -207,8 +213,12 @@ class TransformPlugin(abc.ABC):
     produces: ClassVar[tuple[Topic, ...]]
     queue_size: ClassVar[int] = 256
     """Events the plugin's subscription holds before dropping the oldest."""
+    skips_failed_packets: ClassVar[bool] = False
+    """True: a packet ``process`` raises on is counted and skipped, without a restart."""
     non_finite_dropped: int = 0
     """Produced events not published because a sample array held NaN or infinity."""
+    packets_failed: int = 0
+    """Packets ``process`` raised on and that were skipped (``skips_failed_packets``)."""
 
     @abc.abstractmethod
     def process(self, event: Event) -> Sequence[Event]:
@@ -216,7 +226,10 @@ class TransformPlugin(abc.ABC):
 
     def stats(self) -> Mapping[str, int]:
         """Counters for ``/api/status``; subclasses add their own to these."""
-        return {"non_finite_dropped": self.non_finite_dropped}
+        return {
+            "non_finite_dropped": self.non_finite_dropped,
+            "packets_failed": self.packets_failed,
+        }
 
     def process_unobserved(self, event: Event) -> None:
         """Handle ``event`` when no one consumes the output; by default process and discard."""
@@ -226,15 +239,42 @@ class TransformPlugin(abc.ABC):
         """Consume, process and publish until cancelled."""
         bus = ctx.bus
         with bus.subscribe(
-            self.consumes, maxsize=self.queue_size, policy=DropPolicy.DROP_OLDEST
+            self.consumes,
+            maxsize=self.queue_size,
+            policy=DropPolicy.DROP_OLDEST,
+            consumer=self.name,
         ) as subscription:
             async for event in subscription:
-                if any(bus.has_subscribers(topic) for topic in self.produces):
-                    for produced in self.process(event):
-                        if self._finite(produced, ctx):
-                            bus.publish(produced)
-                else:
-                    self.process_unobserved(event)
+                try:
+                    if any(bus.has_subscribers(topic) for topic in self.produces):
+                        for produced in self.process(event):
+                            if self._finite(produced, ctx):
+                                bus.publish(produced)
+                    else:
+                        self.process_unobserved(event)
+                except Exception as exc:
+                    if not self.skips_failed_packets:
+                        raise
+                    self._skip_failed(event, exc, ctx)
+
+    def _skip_failed(self, event: Event, error: Exception, ctx: PluginContext) -> None:
+        """Count a packet ``process`` raised on; log and announce the first of them."""
+        self.packets_failed += 1
+        if self.packets_failed == 1:
+            ctx.logger.warning(
+                "plugin %s failed on a %s and skipped it (and will skip any other)",
+                self.name,
+                type(event).__name__,
+                exc_info=error,
+            )
+            ctx.bus.publish(
+                SystemEvent.now(
+                    SystemEventKind.PLUGIN_PACKET_FAILED,
+                    plugin=self.name,
+                    event=type(event).__name__,
+                    error=f"{type(error).__name__}: {error}",
+                )
+            )
 
     def _finite(self, event: Event, ctx: PluginContext) -> bool:
         """Whether ``event``'s sample arrays are all finite; counts and reports it if not."""

@@ -135,7 +135,8 @@ class TaskStatus:
     """A snapshot of one supervised task, for status pages and metrics.
 
     ``restarts`` counts every restart since registration, ``failures`` the consecutive
-    crashes that the back-off is currently based on.
+    crashes that the back-off is currently based on. ``retry_in`` is, while it backs off,
+    the seconds left until its restart.
     """
 
     name: str
@@ -143,6 +144,7 @@ class TaskStatus:
     restarts: int
     failures: int
     last_error: str | None
+    retry_in: float | None = None
 
 
 class _Task:
@@ -155,6 +157,7 @@ class _Task:
         "name",
         "policy",
         "restarts",
+        "retry_at",
         "runner",
         "state",
     )
@@ -167,10 +170,16 @@ class _Task:
         self.restarts = 0
         self.failures = 0
         self.last_error: str | None = None
+        self.retry_at: float | None = None
         self.runner: asyncio.Task[None] | None = None
 
-    def status(self) -> TaskStatus:
-        return TaskStatus(self.name, self.state, self.restarts, self.failures, self.last_error)
+    def status(self, now: float) -> TaskStatus:
+        retry_in = None
+        if self.state is TaskState.BACKING_OFF and self.retry_at is not None:
+            retry_in = max(0.0, self.retry_at - now)
+        return TaskStatus(
+            self.name, self.state, self.restarts, self.failures, self.last_error, retry_in
+        )
 
 
 class Supervisor:
@@ -223,11 +232,12 @@ class Supervisor:
 
     def status(self, name: str) -> TaskStatus:
         """A snapshot of the task ``name``; ``KeyError`` if there is none."""
-        return self._tasks[name].status()
+        return self._tasks[name].status(self._clock.monotonic())
 
     def statuses(self) -> list[TaskStatus]:
         """Snapshots of every task, in the order they were added."""
-        return [task.status() for task in self._tasks.values()]
+        now = self._clock.monotonic()
+        return [task.status(now) for task in self._tasks.values()]
 
     async def restart(self, name: str) -> None:
         """Stop task ``name`` and start it afresh: a change of its settings, not a crash.
@@ -369,6 +379,7 @@ class Supervisor:
             )
             return None
         delay = policy.backoff(task.failures, self._random())
+        task.retry_at = self._clock.monotonic() + delay
         task.state = TaskState.BACKING_OFF
         self._publish(
             SystemEventKind.TASK_FAILED,

@@ -7,6 +7,7 @@ on stdout, signals, exit codes. Everything else runs the daemon in-process.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import socket
@@ -25,6 +26,7 @@ from eegd.events import SystemEvent
 from eegd.net.protocol import EegFrame
 from tests.support.daemon import DaemonProcess
 from tests.support.timing import scaled
+from tests.support.waiting import wait_until
 
 
 def eegd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -132,21 +134,46 @@ def test_a_port_in_use_exits_2_with_one_line() -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-async def test_a_signal_stops_every_task_promptly_closes_clients_with_going_away_and_exits_0(
-    start_daemon: Callable[..., DaemonProcess], signum: signal.Signals
+async def test_a_signal_closes_20_clients_with_1001_finishes_the_recording_and_exits_0(
+    start_daemon: Callable[..., DaemonProcess], signum: signal.Signals, tmp_path: Path
 ) -> None:
-    daemon = start_daemon("--log-level", "debug")
+    config = tmp_path / "eegd.toml"
+    config.write_text(f'[recording]\ndirectory = "{tmp_path / "recordings"}"\n')
+    daemon = start_daemon("--log-level", "debug", "--config", str(config))
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", daemon.url), daemon.url
-    async with connect(daemon.ws_url + "ws/data") as stream:
-        await next_frame_id(stream)  # every task runs, data flows
+    async with aiohttp.ClientSession() as session:
+        clients = [
+            await session.ws_connect(daemon.ws_url + "ws/data", max_msg_size=0) for _ in range(20)
+        ]
+        for ws in clients:  # every task runs, data flows to each
+            while (await ws.receive()).type is not aiohttp.WSMsgType.BINARY:
+                pass
+        async with asyncio.timeout(scaled(10)):
+            while True:  # until the recorder has started (503 not_ready before)
+                async with session.post(
+                    daemon.url + "api/recordings", json={"name": "night"}
+                ) as reply:
+                    if reply.status != 503:
+                        assert reply.status == 200, await reply.text()
+                        break
+        sidecar_path = tmp_path / "recordings" / "night.json"
+        await wait_until(sidecar_path.exists, timeout=10)  # its first packet is written
         daemon.process.send_signal(signum)
         started = time.monotonic()
-        async with asyncio.timeout(scaled(10)):
-            async for _ in stream:
-                pass
-        assert stream.close_code == 1001
+
+        async def close_frame(ws: aiohttp.ClientWebSocketResponse) -> tuple[int, str]:
+            async with asyncio.timeout(scaled(10)):
+                while (message := await ws.receive()).type is not aiohttp.WSMsgType.CLOSE:
+                    if message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                        raise AssertionError(f"no close frame: {message}")
+            return message.data, message.extra
+
+        closes = await asyncio.gather(*(close_frame(ws) for ws in clients))
+    assert closes == [(1001, "server shutting down")] * 20
     assert await asyncio.to_thread(daemon.process.wait, scaled(10)) == 0
-    assert time.monotonic() - started < 5.0  # the 2 s of the README, with room for a busy CI
+    assert time.monotonic() - started < scaled(3.0)
+    sidecar = json.loads(sidecar_path.read_text())
+    assert sidecar["status"] == "complete"  # the recorder finished the file before the exit
     log = "".join(daemon.stderr_lines)
     assert "did not stop" not in log
     assert "Traceback" not in log

@@ -48,6 +48,11 @@ async def test_counters_move_with_the_released_data() -> None:
             assert after[latency] - before[latency] >= 5
             assert ("process_resident_memory_bytes", ()) in after
             assert after[("eegd_ledger_consistent", ())] == 1
+            expected = ("eegd_samples_expected_total", ())
+            assert after[expected] - before[expected] == 5 * batch
+            delivered = ("eegd_consumer_delivered_total", (("consumer", "voltage_filter"),))
+            assert after[delivered] - before[delivered] >= 5
+            assert ("eegd_consumer_queue_capacity", (("consumer", "voltage_filter"),)) in after
 
 
 async def test_the_status_ledger_holds_per_session() -> None:
@@ -63,6 +68,47 @@ async def test_the_status_ledger_holds_per_session() -> None:
             ledger["session"]["expected"]
             == ledger["session"]["acquired"] + ledger["session"]["lost"]
         )
+
+
+async def test_the_ledger_says_what_each_consumer_and_client_got() -> None:
+    async with live_daemon(stepped=True) as live:
+        async with watching(live) as watcher:
+            last = await live.release(6)
+            await watcher.wait_frame(last)
+            ledger = live.daemon.status()["ledger"]
+        consumers = {consumer["name"]: consumer for consumer in ledger["consumers"]}
+        assert {"voltage_filter", "brain_waves", "recorder"} <= set(consumers)
+        assert consumers["voltage_filter"]["delivered"] >= 6
+        assert consumers["voltage_filter"]["dropped"] == 0
+        assert consumers["recorder"]["topics"] == ["marker", "raw_eeg", "system"]
+        (client,) = ledger["clients"]
+        assert client["route"] == "/ws/data"
+        assert client["topics"] == ["filtered_eeg"]
+        assert client["frames_sent"] == len(watcher.frame_ids)
+        assert client["frames_dropped"] == 0
+        assert ledger["samples_recorded"] == 0  # the recorder runs, idle
+
+
+def series(samples: Samples) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    """The names and labels of a scrape's samples, without their values."""
+    return set(samples)
+
+
+async def test_a_scrape_is_the_same_series_with_1_or_50_clients() -> None:
+    """What a scrape walks does not grow with clients: no series per client (the cost of
+    one scrape with 50 clients is measured in bench/metrics.py)."""
+    async with live_daemon(stepped=True) as live, aiohttp.ClientSession() as session:
+        first = await session.ws_connect(live.ws_url + "ws/data")
+        await wait_until(lambda: live.daemon.connections.stats().clients == 1)
+        one = series(await scrape(live))
+        others = [await session.ws_connect(live.ws_url + "ws/data") for _ in range(49)]
+        await wait_until(lambda: live.daemon.connections.stats().clients == 50)
+        fifty = await scrape(live)
+        assert series(fifty) == one
+        assert fifty[("eegd_clients", ())] == 50
+        assert fifty[("eegd_client_dropped_frames_gcount", ())] == 50
+        for ws in [first, *others]:
+            await ws.close()
 
 
 async def test_the_loop_lag_probe_has_observations() -> None:

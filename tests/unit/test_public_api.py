@@ -31,6 +31,7 @@ MODULES = [
     "eegd.clock",
     "eegd.acquisition",
     "eegd.ledger",
+    "eegd.systemd",
     "eegd.sources.faulty",
     "eegd.config",
     "eegd.daemon",

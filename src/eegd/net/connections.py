@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 from aiohttp import WSCloseCode
@@ -280,6 +280,23 @@ class ConnectionManager:
         for client in self._fanout.clients.values():
             counts[client.route] = counts.get(client.route, 0) + 1
         return counts
+
+    def client_ledger(self) -> list[dict[str, Any]]:
+        """Each connected client's share of the ledger: what it was sent and what it lost.
+
+        ``frames_sent`` counts data frames written to its socket, ``frames_dropped`` those
+        its full queue dropped (it was told which, in a ``dropped`` notice).
+        """
+        return [
+            {
+                "id": client.id,
+                "route": client.route,
+                "topics": sorted(topic.label for topic in client.topics),
+                "frames_sent": client.stats.written_direct + client.stats.written_queued,
+                "frames_dropped": client.stats.dropped,
+            }
+            for client in self._fanout.clients.values()
+        ]
 
     def client_drops(self) -> list[int]:
         """Frames dropped so far from each connected client's queue, in no order."""

@@ -242,6 +242,8 @@ class Server:
         manager.commands = self._run_command
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
+        self._port = self.settings.port
+        self._tls: ssl.SSLContext | None = None
         self.url = ""
 
     def app(self) -> web.Application:
@@ -328,23 +330,14 @@ class Server:
             await runner.cleanup()
             raise
         try:
-            # Listening ourselves, rather than through a TCPSite, lets every connection pass
-            # through the guard from the moment it opens.
-            self._listener = await loop.create_server(
-                self.guard.protocol_factory(runner.server),
-                self.settings.host,
-                self.settings.port,
-                reuse_address=True,
-                ssl=tls,
-            )
-        except OSError as exc:
+            self._listener = await self._listen(runner, self.settings.port, tls)
+        except EegdError:
             await runner.cleanup()
-            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-            raise EegdError(
-                f"cannot listen on {self.settings.host}:{self.settings.port}: {reason}"
-            ) from exc
+            raise
         self._runner = runner
+        self._tls = tls
         host, port = self._listener.sockets[0].getsockname()[:2]
+        self._port = port
         shown = f"[{host}]" if ":" in host else host
         self.url = f"{self.settings.scheme}://{shown}:{port}/"
         logger.info("serving the kiosk at %s", self.url)
@@ -355,6 +348,47 @@ class Server:
                 self.url,
             )
         return self.url
+
+    async def _listen(
+        self, runner: web.AppRunner, port: int, tls: ssl.SSLContext | None
+    ) -> asyncio.Server:
+        """Listen on ``port``; a failure is an ``EegdError`` naming the address.
+
+        Listening ourselves, rather than through a TCPSite, lets every connection pass
+        through the guard from the moment it opens.
+        """
+        if runner.server is None:
+            raise EegdError("the HTTP server did not set up")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.create_server(
+                self.guard.protocol_factory(runner.server),
+                self.settings.host,
+                port,
+                reuse_address=True,
+                ssl=tls,
+            )
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise EegdError(f"cannot listen on {self.settings.host}:{port}: {reason}") from exc
+
+    async def keep_listening(self, check_s: float = 1.0) -> None:
+        """Listen again on the same port whenever the listening socket stops serving.
+
+        A supervised task: a failure to listen again raises, and the supervisor retries
+        with its back-off (``task_failed`` names the address), while the clients already
+        connected stream on. Handlers need no such care: aiohttp answers what one raises
+        with a 500 and serves on.
+        """
+        while True:
+            listener, runner = self._listener, self._runner
+            if runner is not None and (listener is None or not listener.is_serving()):
+                if listener is not None:
+                    listener.close()
+                self._listener = None
+                self._listener = await self._listen(runner, self._port, self._tls)
+                logger.warning("the server had stopped listening; listening again on %s", self.url)
+            await asyncio.sleep(check_s)
 
     async def stop(self) -> None:
         """Stop accepting and close the listening socket."""

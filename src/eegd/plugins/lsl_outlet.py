@@ -162,7 +162,7 @@ class LslOutlet:
         loop = asyncio.get_running_loop()
         try:
             with ctx.bus.subscribe(
-                wanted, maxsize=_QUEUE_SIZE, policy=DropPolicy.DROP_OLDEST
+                wanted, maxsize=_QUEUE_SIZE, policy=DropPolicy.DROP_OLDEST, consumer=self.name
             ) as subscription:
                 await loop.run_in_executor(executor, self._open_markers)
                 async for event in subscription:

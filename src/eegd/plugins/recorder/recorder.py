@@ -158,7 +158,10 @@ class Recorder:
         batch = int(source.get("batch_size", 32))
         # Subscribed before anything is awaited, so the session's source_connected is seen.
         subscription = ctx.bus.subscribe(
-            self.consumes, maxsize=self._queue_size(rate, batch), policy=DropPolicy.DROP_NEWEST
+            self.consumes,
+            maxsize=self._queue_size(rate, batch),
+            policy=DropPolicy.DROP_NEWEST,
+            consumer=self.name,
         )
         try:
             with subscription:
