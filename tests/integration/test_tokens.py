@@ -20,7 +20,7 @@ from eegd.config import load_config
 from eegd.net.protocol import EegFrame
 from eegd.net.roles import Role
 from eegd.net.tokens import hash_token, new_token
-from tests.integration.test_origins import error_of, state
+from tests.support.guarded import error_of, refusing
 from tests.support.live import LiveDaemon, live_daemon, next_released, watching
 from tests.support.routes import route_table
 
@@ -68,13 +68,10 @@ OPERATOR_MESSAGES = [
 
 async def test_missing_wrong_and_revoked_tokens_are_refused(tmp_path: Path) -> None:
     async with (
-        live_daemon(auth_config(tmp_path), stepped=True) as live,
-        watching(live, headers=bearer(VIEWER)) as watcher,
-        aiohttp.ClientSession(headers=bearer(VIEWER)) as viewer,
+        refusing(auth_config(tmp_path), bearer(VIEWER)) as guarded,
         aiohttp.ClientSession() as anonymous,
     ):
-        await watcher.wait_frame(await live.release(1))
-        before = await state(viewer, live)
+        live = guarded.live
         for method, path in [("GET", "api/status"), ("PUT", "api/filter")]:
             async with anonymous.request(method, live.url + path, json={}) as response:
                 assert response.status == 401
@@ -100,7 +97,7 @@ async def test_missing_wrong_and_revoked_tokens_are_refused(tmp_path: Path) -> N
             assert signed.status == 200
             cookie = {"Cookie": f"eegd_session={signed.cookies['eegd_session'].value}"}
         old_ws = await anonymous.ws_connect(live.ws_url + "ws", headers=bearer(OLD))
-        before = await state(viewer, live)
+        await guarded.remember()
         path = tmp_path / "revoked.toml"
         path.write_text(auth_config(tmp_path, operators=(OPERATOR,)))
         live.daemon.reload(load_config(path, {"server.port": ("--port", 0)}))
@@ -114,19 +111,11 @@ async def test_missing_wrong_and_revoked_tokens_are_refused(tmp_path: Path) -> N
         assert refused["code"] == "forbidden"
         assert "revoked" in refused["message"]
         await old_ws.close()
-        await watcher.wait_frame(await live.release(4))
-        watcher.assert_contiguous()
-        assert await state(viewer, live) == before
 
 
 async def test_a_viewer_may_change_nothing_on_any_route_or_message(tmp_path: Path) -> None:
-    async with (
-        live_daemon(auth_config(tmp_path), stepped=True) as live,
-        watching(live, headers=bearer(VIEWER)) as watcher,
-        aiohttp.ClientSession(headers=bearer(VIEWER)) as viewer,
-    ):
-        await watcher.wait_frame(await live.release(1))
-        before = await state(viewer, live)
+    async with refusing(auth_config(tmp_path), bearer(VIEWER)) as guarded:
+        live, viewer = guarded.live, guarded.session
         server = live.daemon.server
         changes = [
             use
@@ -157,13 +146,11 @@ async def test_a_viewer_may_change_nothing_on_any_route_or_message(tmp_path: Pat
                 assert "needs the operator role" in refused["message"]
             await ws.send_json({"type": "subscribe", "topics": ["fft"]})
             assert (await reply_of(ws, "subscribed"))["topics"] == ["fft"]
-        await watcher.wait_frame(await live.release(4))
-        watcher.assert_contiguous()
-        assert await state(viewer, live) == before
         async with viewer.put(
             live.url + "api/filter", json={"notch_hz": 60}, headers=bearer(OPERATOR)
         ) as response:
             assert response.status == 200
+        await guarded.remember()
 
 
 async def test_sign_in_sets_a_strict_http_only_session_cookie(tmp_path: Path) -> None:
