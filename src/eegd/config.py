@@ -39,7 +39,7 @@ from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.net.auth import is_loopback
-from eegd.net.server import ServerSettings
+from eegd.net.settings import ServerSettings
 from eegd.net.tokens import AuthSettings
 from eegd.plugins.recorder.settings import RecordingSettings
 from eegd.sources.base import SharedSourceOptions, Source, SourceChoices

@@ -12,7 +12,7 @@ from eegd.config import Config, load_config
 from eegd.dsp.filters import FilterSettings
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
-from eegd.net.server import ServerSettings
+from eegd.net.settings import ServerSettings
 from eegd.supervisor import RestartPolicy
 
 

@@ -56,6 +56,7 @@ MODULES = [
     "eegd.net.tokens",
     "eegd.net.webgate",
     "eegd.net.server",
+    "eegd.net.settings",
     "eegd.dsp.decimate",
     "eegd.dsp.filters",
     "eegd.dsp.spectrum",

@@ -20,15 +20,13 @@ import inspect
 import json
 import logging
 import socket
-import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import aiohttp
-import msgspec
 from aiohttp import web
 
 from eegd.bus import EventBus
@@ -38,13 +36,14 @@ from eegd.net.access import Gate
 from eegd.net.audit import Auditor
 from eegd.net.auth import AllowedHosts
 from eegd.net.clients import ClientConnection
-from eegd.net.connections import ConnectionManager, ConnectionSettings
+from eegd.net.connections import ConnectionManager
 from eegd.net.control import CommandRequest
 from eegd.net.guard import ConnectionGuard, QuietServerLog
 from eegd.net.legacy import LegacyRoutes
-from eegd.net.protocol import MAX_MESSAGE_BYTES, Done, ErrorMessage
+from eegd.net.protocol import Done, ErrorMessage
 from eegd.net.rest import BadBody, error_response, json_errors, json_object
 from eegd.net.roles import MESSAGE_ROLES, SERVER_ROUTES, Role
+from eegd.net.settings import ServerSettings
 from eegd.net.tokens import AuthSettings
 from eegd.net.webgate import PRINCIPAL, WebGate
 from eegd.plugin import FileReply, Plugin, Route, RouteReply, RouteRequest
@@ -55,7 +54,6 @@ __all__ = [
     "KIOSK_DIR",
     "DaemonControl",
     "Server",
-    "ServerSettings",
 ]
 
 logger = logging.getLogger(__name__)
@@ -112,87 +110,6 @@ class _PluginControl:
 
 #: Methods whose requests carry a JSON object for the handler.
 _BODY_METHODS = frozenset({"PUT", "POST"})
-
-
-_Positive = Annotated[float, msgspec.Meta(gt=0)]
-_AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """Where and how the server listens, and the limits of its clients: the ``[server]`` table.
-
-    The server takes it whole; the connection manager takes the client limits carved from
-    it (``connection_settings``).
-    """
-
-    host: str = "127.0.0.1"
-    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
-    """0 picks a free port."""
-    allowed_origins: tuple[str, ...] = ()
-    """Origins besides the server's own that may open WebSockets."""
-    allowed_hosts: tuple[str, ...] = ()
-    """Names clients may reach the server by besides loopback names, IP addresses, the
-    bound address and the machine's host names (the ``Host`` header of every request)."""
-    tls_cert: str | None = None
-    """A PEM certificate (chain) file: serve HTTPS and WSS; needs ``tls_key``."""
-    tls_key: str | None = None
-    """The PEM private key of ``tls_cert``."""
-    heartbeat_s: _Positive = 10.0
-    """Ping interval; a client that misses its pong is dropped."""
-    max_clients: _AtLeastOne = 128
-    max_topics_per_client: _AtLeastOne = 4
-    max_message_bytes: _AtLeastOne = MAX_MESSAGE_BYTES
-    """Inbound WebSocket messages larger than this get ``too_large``; 4 × larger close (1009)."""
-    max_messages_per_s: _Positive = 20.0
-    """Control messages a client may send per second (bursts of 50); a flood is closed."""
-    client_queue_s: _Positive = 2.0
-    """Seconds of a client's topics its queue holds before dropping the oldest frames."""
-    stall_timeout_s: _Positive = 10.0
-    """A client whose socket takes nothing for this long is closed (1008)."""
-    header_timeout_s: _Positive = 5.0
-    """A connection that has not sent a complete request this long after opening is closed."""
-    max_pending_connections: _AtLeastOne = 64
-    """Connections waiting for their request at once; one more closes the oldest."""
-
-    def __post_init__(self) -> None:
-        if (self.tls_cert is None) != (self.tls_key is None):
-            given, missing = (
-                ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
-            )
-            raise ConfigError(f"{missing}: needed with {given} (allowed: both, or neither)")
-
-    @property
-    def scheme(self) -> str:
-        """``https`` with a certificate, else ``http``."""
-        return "http" if self.tls_cert is None else "https"
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """The server's TLS context, or None without a certificate; a file that cannot be
-        used is an ``EegdError`` naming the key."""
-        if self.tls_cert is None or self.tls_key is None:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.load_cert_chain(self.tls_cert, self.tls_key)
-        except FileNotFoundError as exc:
-            raise EegdError(f"server.tls_cert/tls_key: {exc.filename}: no such file") from exc
-        except (OSError, ssl.SSLError) as exc:
-            raise EegdError(
-                f"server.tls_cert/tls_key: cannot use {self.tls_cert} with {self.tls_key}: {exc}"
-            ) from exc
-        return context
-
-    def connection_settings(self) -> ConnectionSettings:
-        """The limits and timing of client connections, as the connection manager takes them."""
-        return ConnectionSettings(
-            queue_seconds=self.client_queue_s,
-            stall_timeout=self.stall_timeout_s,
-            max_clients=self.max_clients,
-            max_topics_per_client=self.max_topics_per_client,
-            max_message_bytes=self.max_message_bytes,
-            max_messages_per_s=self.max_messages_per_s,
-        )
 
 
 #: Text messages up to this multiple of ``max_message_bytes`` get a ``too_large`` reply;
