@@ -10,7 +10,7 @@
 
 Third-party exceptions are translated at the boundary (``raise SourceError(...) from exc``),
 so callers only ever catch these. ``shown`` writes a refused value into a message the way
-every eegd error does.
+every eegd error does; ``one_line`` makes text a peer sent safe to put in a log line.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = [
     "RequestRefused",
     "SourceEnded",
     "SourceError",
+    "one_line",
     "shortened",
     "shown",
 ]
@@ -54,6 +55,17 @@ def shortened(text: str) -> str:
     if len(text) <= SHOWN_CHARACTERS:
         return text
     return text[: SHOWN_CHARACTERS - 3] + "..."
+
+
+#: Characters that could end a log line or disguise one: C0 and C1 controls, line and
+#: paragraph separators, and lone surrogates (undecodable bytes of a request).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters written as escapes (``\\n``, ``\\x85``), so
+    that a path or body a peer sent can never start a forged line of the log."""
+    return _UNPRINTABLE.sub(lambda found: found[0].encode("unicode_escape").decode(), text)
 
 
 class EegdError(Exception):

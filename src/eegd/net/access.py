@@ -25,7 +25,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from eegd.errors import shortened
+from eegd.errors import one_line, shortened
 from eegd.net.auth import AllowedHosts, origin_allowed, same_origin
 from eegd.net.roles import Principal, Role
 from eegd.net.sessions import FailedAttempts, SessionStore
@@ -239,7 +239,7 @@ class Gate:
         if found is not None:
             return found
         self.failures.failed(address, now)
-        logger.warning("%s from %s: wrong or revoked token refused", what, address)
+        logger.warning("%s from %s: wrong or revoked token refused", one_line(what), address)
         return Refusal(
             401,
             "bad_token",

@@ -3,8 +3,9 @@
 Each entry is one log line (``eegd.audit``; info when accepted, warning when refused) and an
 ``audit`` system event on the bus, so that every client, the kiosk first, can say "filter
 changed by operator at 10:42". What an entry says of the request is its method and path (or
-message) and a short excerpt of its body; sign-ins are not changes, and their tokens are
-never written anywhere.
+message) and a short excerpt of its body, control characters escaped so that no request can
+write a line of its own; sign-ins are not changes, and their tokens are never written
+anywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from eegd.bus import EventBus
+from eegd.errors import one_line
 from eegd.events import SystemEvent, SystemEventKind
 from eegd.net.roles import Principal
 
@@ -52,13 +54,13 @@ class Auditor:
         logger.log(
             logging.INFO if accepted else logging.WARNING,
             "%s by %s (%s) from %s: %s%s%s",
-            action,
+            one_line(action),
             principal.role.value,
             principal.via,
             principal.address,
             verdict,
-            f" ({_clipped(outcome)})" if outcome else "",
-            f": {excerpt}" if excerpt else "",
+            f" ({one_line(_clipped(outcome))})" if outcome else "",
+            f": {one_line(excerpt)}" if excerpt else "",
         )
         if self.bus is not None:
             self.bus.publish(

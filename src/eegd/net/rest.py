@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from eegd.errors import ProtocolError
+from eegd.errors import ProtocolError, one_line
 
 __all__ = ["BadBody", "error_response", "json_errors", "json_object"]
 
@@ -56,7 +56,7 @@ async def json_errors(
     except Exception:
         if request.writer.output_size > 0:
             raise  # too late for another reply; aiohttp logs it and closes the connection
-        logger.exception("%s %s failed", request.method, request.path)
+        logger.exception("%s %s failed", request.method, one_line(request.path))
         return error_response(500, "internal_error", "internal server error; see the log")
 
 
