@@ -7,15 +7,18 @@ Every test runs the daemon in-process; where a refusal could cost others their s
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
+from eegd.config import load_config
 from eegd.net.tokens import hash_token, new_token
-from tests.integration.test_origins import config, error_of
-from tests.support.live import live_daemon, watching
+from tests.integration.test_origins import config, error_of, state
+from tests.support.live import LiveDaemon, live_daemon, watching
 
 OPERATOR = new_token()
 FORGED = "2026-12-02 06:00:00,000 INFO eegd.audit: PUT /api/source by operator (token): accepted"
@@ -23,6 +26,21 @@ FORGED = "2026-12-02 06:00:00,000 INFO eegd.audit: PUT /api/source by operator (
 
 def with_operator_token(tmp_path: Path) -> str:
     return config(tmp_path, f'[auth]\noperator_token_hashes = ["{hash_token(OPERATOR)}"]\n')
+
+
+def reload(live: LiveDaemon, tmp_path: Path, toml: str) -> None:
+    """What SIGHUP does after ``toml`` was written to the config file."""
+    path = tmp_path / "reloaded.toml"
+    path.write_text(toml)
+    live.daemon.reload(load_config(path, {"server.port": ("--port", 0)}))
+
+
+async def answer_of(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """The ``done`` or ``error`` reply to a command, past hellos and system events."""
+    while True:
+        reply: dict[str, Any] = await ws.receive_json(timeout=10)
+        if reply["type"] in ("done", "error"):
+            return reply
 
 
 async def test_no_request_can_write_a_log_line_of_its_own(
@@ -60,3 +78,41 @@ async def test_no_request_can_write_a_log_line_of_its_own(
     for line in warned + audited:
         assert "\n" not in line
         assert "\\n" in line  # the break is still there to read, as an escape
+
+
+async def test_connections_opened_without_tokens_lose_the_operator_role_once_one_exists(
+    tmp_path: Path,
+) -> None:
+    """A WebSocket opened while no operator token was configured (anyone may change
+    everything) kept that role after ``[auth]`` gained a token and SIGHUP reloaded it: the
+    connection an intruder opened in time could still record, mark and switch the source."""
+    async with (
+        live_daemon(config(tmp_path), stepped=True) as live,
+        watching(live) as watcher,
+        aiohttp.ClientSession() as session,
+    ):
+        await watcher.wait_frame(await live.release(1))
+        ws = await session.ws_connect(live.ws_url + "ws")
+        command = await session.ws_connect(live.ws_url + "command")
+        legacy_config = await session.ws_connect(live.ws_url + "config")
+        await command.receive_json(timeout=10)
+        await legacy_config.receive_json(timeout=10)
+        reload(live, tmp_path, with_operator_token(tmp_path))
+        before = await state(session, live)
+        await ws.send_json({"type": "marker", "label": "after the token"})
+        refused = await answer_of(ws)
+        assert refused.get("code") == "forbidden", refused
+        assert "needs the operator role" in refused["message"]
+        await command.send_json({"command": "set_powerline_filter", "value": 60})
+        answer = await command.receive_json(timeout=10)
+        assert answer["status"] == "error"
+        assert "needs the operator role" in answer["message"]
+        await legacy_config.send_str(json.dumps({"powerline_filter_hz": 60}))
+        answer = await legacy_config.receive_json(timeout=10)
+        assert answer["status"] == "error"
+        assert "needs the operator role" in answer["message"]
+        assert await state(session, live) == before
+        for socket in (ws, command, legacy_config):
+            await socket.close()
+        await watcher.wait_frame(await live.release(2))
+        watcher.assert_contiguous()

@@ -100,6 +100,15 @@ class Gate:
         """Whether the token ``principal``'s role came from is still configured."""
         return principal.credential is None or self.tokens.holds(principal.credential)
 
+    def role_now(self, principal: Principal) -> Role:
+        """The role ``principal`` has under the tokens configured now: a connection opened
+        without a token has no more than such a connection would get today (tokens
+        configured since it opened take away what it had without them)."""
+        if principal.credential is not None:
+            return principal.role
+        anonymous = self.tokens.anonymous_role()
+        return principal.role if anonymous.covers(principal.role) else anonymous
+
     def message_refusal(
         self, principal: Principal | None, message: str, needed: Role
     ) -> str | None:
@@ -110,8 +119,9 @@ class Gate:
                 f"the token this connection was opened with is revoked; {message!r} is "
                 "refused (reconnect with a valid token)"
             )
-        if principal is None or not principal.role.covers(needed):
-            role = "no" if principal is None else f"the {principal.role.value}"
+        role_now = None if principal is None else self.role_now(principal)
+        if role_now is None or not role_now.covers(needed):
+            role = "no" if role_now is None else f"the {role_now.value}"
             return (
                 f"{message!r} needs the {needed.value} role; this connection has {role} role "
                 "(connect with Authorization: Bearer TOKEN, or sign in)"
