@@ -284,6 +284,7 @@ class Daemon:
                 **self.server.guard.stats.as_dict(),
                 "malformed_requests": self.server.aiohttp_log.count,
             },
+            "access": self.server.access_stats(),
             "plugins": plugins,
             "spectra_computed": sum(stats.get("spectra_computed", 0) for stats in plugins.values()),
             "tasks": [

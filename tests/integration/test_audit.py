@@ -64,6 +64,13 @@ async def test_changes_accepted_and_refused_are_logged_and_published(
         ) as response:
             assert response.status == 403
         forbidden = await next_audit()
+        async with session.get(live.url + "api/status", headers=as_viewer) as response:
+            assert (await response.json())["access"] == {
+                "refused": 1,
+                "sessions": 0,
+                "changes_accepted": 1,
+                "changes_refused": 2,
+            }
         assert (forbidden.detail["role"], forbidden.detail["accepted"]) == ("viewer", False)
         assert forbidden.detail["action"] == "POST /api/markers"
     lines = [r.getMessage() for r in caplog.records if r.name == "eegd.audit"]

@@ -209,6 +209,15 @@ class Server:
         self.auth = applied
         return applied
 
+    def access_stats(self) -> dict[str, int]:
+        """For ``/api/status``: requests the gate refused, sign-ins alive, changes audited."""
+        return {
+            "refused": self.gate.refused,
+            "sessions": len(self.gate.sessions),
+            "changes_accepted": self.auditor.accepted,
+            "changes_refused": self.auditor.refused,
+        }
+
     def role_of(self, method: str, path: str) -> Role | None:
         """The role ``method path`` (as routed: ``/api/recordings/{name}``) declares, the
         server's own routes' in ``SERVER_ROUTES`` and the plugins' on their ``Route``."""
