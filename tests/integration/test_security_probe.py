@@ -17,7 +17,8 @@ import pytest
 
 from eegd.config import load_config
 from eegd.net.tokens import hash_token, new_token
-from tests.integration.test_origins import config, error_of, state
+from tests.integration.test_origins import config
+from tests.support.guarded import error_of, state
 from tests.support.live import LiveDaemon, live_daemon, watching
 
 OPERATOR = new_token()
