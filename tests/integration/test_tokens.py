@@ -239,3 +239,20 @@ async def test_the_client_presents_its_token(tmp_path: Path) -> None:
             async with eegd.client.connect(live.ws_url + "ws", ["filtered_eeg"]):
                 pass
         assert refused.value.status == 401
+
+
+async def test_tokens_in_the_url_only_when_enabled(tmp_path: Path) -> None:
+    for enabled in (False, True):
+        toml = auth_config(tmp_path) + f"query_tokens = {str(enabled).lower()}\n"
+        async with live_daemon(toml, stepped=True) as live, aiohttp.ClientSession() as session:
+            async with session.get(live.url + f"api/status?token={VIEWER}") as response:
+                assert response.status == (200 if enabled else 400)
+                if not enabled:
+                    assert (await error_of(response))["code"] == "query_token_disabled"
+            if enabled:
+                async with session.ws_connect(live.ws_url + f"ws?token={VIEWER}") as ws:
+                    assert (await reply_of(ws, "hello"))["sample_rate"] == 250
+            else:
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await session.ws_connect(live.ws_url + f"ws?token={VIEWER}")
+                assert refused.value.status == 400
