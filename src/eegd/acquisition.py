@@ -6,11 +6,10 @@ wait for the loop: when the loop falls that far behind, the reader thread waits 
 source's own buffer (or its sample counter) takes the strain, where a loss shows up as a gap
 in sample indices that is published as a ``samples_lost`` event, never hidden.
 
-This is the boundary with the drivers: whatever a source's ``open``, ``read`` or ``close``
-raises that is not already an ``EegdError`` becomes a ``SourceError`` naming the source kind
-and the original error (``raise ... from exc``), so the supervisor's back-off treats every
-driver alike. A block that is malformed (wrong shape, NaN) is rejected, counted and
-announced (``block_rejected``); it never reaches a consumer, and its samples are a gap.
+The thread, its hand-off and its stall watch are ``eegd.source_reader``'s (which also turns
+a driver's own exceptions into ``SourceError``s naming the kind). A block that is malformed
+(wrong shape, NaN) is rejected, counted and announced (``block_rejected``); it never
+reaches a consumer, and its samples are a gap.
 
 Riding out faults: a source that raises, or whose read delivers nothing for more than
 ``stall_timeout_s`` (beyond the block's own duration), is closed and ``source_lost`` is
@@ -36,19 +35,17 @@ everything downstream stay up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from eegd.bus import EventBus
-from eegd.errors import EegdError, SourceEnded, SourceError
+from eegd.errors import SourceEnded
 from eegd.events import (
     EegPacket,
     MarkerEvent,
@@ -58,6 +55,7 @@ from eegd.events import (
     wall_clock_us,
 )
 from eegd.ledger import GapCause, SessionAccount, SessionLedger
+from eegd.source_reader import SourceReader, translated
 from eegd.sources.base import SampleBlock, Source, SourceEvent, SourceMarker
 
 __all__ = [
@@ -70,15 +68,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
-
 #: Seconds a read may deliver nothing (beyond its block's duration) before the source is
 #: declared stalled, closed and reopened (``[source] stall_timeout_s``).
 DEFAULT_STALL_TIMEOUT_S: Final = 1.0
 #: Ended sessions whose ledger is kept for ``/api/status`` (older ones are forgotten).
 PAST_SESSIONS: Final = 8
-#: Seconds a reader thread gets to end after its source is closed before it is abandoned.
-_READER_GRACE_S: Final = 1.0
 #: Rejected blocks are logged once, then every this many.
 _LOG_EVERY_REJECTED: Final = 100
 
@@ -115,21 +109,6 @@ class AcquisitionStats:
     """Times a source was closed after a failure or a stall (and reopened, or to be)."""
 
 
-@dataclass(eq=False)
-class _Connection:
-    """One opening of the source: what its reader thread and the loop share."""
-
-    source: Source
-    offset: int
-    """The session's index of this opening's sample 0."""
-    pending: threading.BoundedSemaphore
-    stop: threading.Event = field(default_factory=threading.Event)
-    reading: tuple[int, float] | None = None
-    """(read number, clock time it began) while the reader is inside ``source.read``."""
-    resumed: bool = False
-    """A reopen in the session, whose first block has not come yet."""
-
-
 class AcquisitionLoop:
     """Publishes the samples of a source as ``EegPacket``s of ``batch_size`` samples.
 
@@ -164,7 +143,11 @@ class AcquisitionLoop:
         self._clock_anchor = 0.0
         self._source: Source | None = None
         self._resumable = False
-        self._connection: _Connection | None = None
+        self._reader: SourceReader | None = None
+        self._offset = 0
+        """The session's index of the current opening's sample 0."""
+        self._resumed = False
+        """The current opening is a reopen whose first block has not come yet."""
         self._gap_cause = GapCause.SOURCE
         self._stream_end: float | None = None
         """The source's own time just past the last sample published (``stream_time``)."""
@@ -223,36 +206,35 @@ class AcquisitionLoop:
         source = self._source if resuming and self._source is not None else self._source_factory()
         self._source = source
         try:
-            await asyncio.to_thread(self._call, "open", source.open)
+            await asyncio.to_thread(translated, self.kind, "open", source.open)
         except Exception:
             self._resumable = resuming  # still away: the session waits for it
             raise
-        connection = self._connect(source, resuming)
-        reader = self._start_reader(connection)
+        self._connect(source, resuming)
+        reader = self._reader = SourceReader(
+            source,
+            kind=self.kind,
+            batch_size=self._batch_size,
+            max_pending=self._max_pending,
+            stall_timeout_s=self._stall_timeout,
+            monotonic=self._monotonic,
+            on_block=self._publish,
+            on_rejected=self._reject,
+        )
+        reader.start()
         stalled = False
         try:
-            await self._watch(connection, reader)
+            await reader.watch()
         except SourceEnded as end:
             self._ended(end)
         except Exception as exc:
-            stalled = not reader.done()
+            stalled = reader.running
             self._lost_source(exc)
             raise
         finally:
-            await self._disconnect(connection, reader, stalled)
+            await reader.finish(stalled)
 
-    def _call(self, what: str, action: Callable[[], _T]) -> _T:
-        """``action()``, its non-eegd errors translated into a ``SourceError``."""
-        try:
-            return action()
-        except EegdError:
-            raise
-        except Exception as exc:
-            raise SourceError(
-                f"{self.kind} source: {what} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-
-    def _connect(self, source: Source, resuming: bool) -> _Connection:
+    def _connect(self, source: Source, resuming: bool) -> None:
         """Resume the session at the index the clock says, or start a new one at 0 (when
         the reopened source streams another shape, or another stream)."""
         session, account = self.session, self._account
@@ -273,11 +255,7 @@ class AcquisitionLoop:
             logger.info("source reopened in session %s at sample %d", session.id, offset)
         else:
             self._start_session(source)
-        connection = _Connection(
-            source, offset, threading.BoundedSemaphore(self._max_pending), resumed=resumed
-        )
-        self._connection = connection
-        return connection
+        self._offset, self._resumed = offset, resumed
 
     def _start_session(self, source: Source) -> Session:
         if self._account is not None:
@@ -320,79 +298,6 @@ class AcquisitionLoop:
             **extra,
         )
 
-    def _start_reader(self, connection: _Connection) -> asyncio.Future[None]:
-        """Run ``_read_forever`` in its own thread; the future settles when it ends.
-
-        A thread of its own rather than the default executor: a source stuck in a read
-        that never returns must not hold one of the executor's few workers for good.
-        """
-        loop = asyncio.get_running_loop()
-        ended: asyncio.Future[None] = loop.create_future()
-
-        def settle(error: BaseException | None) -> None:
-            if ended.done():
-                return
-            if error is None:
-                ended.set_result(None)
-            else:
-                ended.set_exception(error)
-
-        def body() -> None:
-            error: BaseException | None = None
-            try:
-                self._read_forever(connection, loop)
-            except BaseException as exc:  # handed to the loop, raised there
-                error = None if connection.stop.is_set() else exc  # moot once told to stop
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(settle, error)
-
-        threading.Thread(target=body, name=f"eegd-{self.kind}-reader", daemon=True).start()
-        return ended
-
-    async def _watch(self, connection: _Connection, reader: asyncio.Future[None]) -> None:
-        """Wait for the reader to end, raising ``SourceError`` if one read stays overdue.
-
-        A read is overdue once it has lasted ``stall_timeout_s`` more than its block's
-        duration on the source's clock; it must be seen overdue twice in a row, a poll
-        apart, so a clock moved forward at once (tests) is not mistaken for a stall.
-        """
-        limit = self._stall_timeout + self._batch_size / connection.source.sample_rate
-        poll = min(self._stall_timeout / 4, 0.25)
-        suspect: int | None = None
-        while True:
-            done, _ = await asyncio.wait([reader], timeout=poll)
-            if done:
-                reader.result()
-                return
-            reading = connection.reading
-            if reading is None or self._monotonic() - reading[1] <= limit:
-                suspect = None
-            elif suspect == reading[0]:
-                raise SourceError(
-                    f"{self.kind} source: stalled: no samples for more than "
-                    f"{self._stall_timeout:g} s"
-                )
-            else:
-                suspect = reading[0]
-
-    async def _disconnect(
-        self, connection: _Connection, reader: asyncio.Future[None], stalled: bool
-    ) -> None:
-        """Stop the reader (cutting a read in progress short, if the source can), close."""
-        connection.stop.set()
-        connection.source.interrupt()
-        if not stalled:
-            await asyncio.wait([reader], timeout=_READER_GRACE_S)
-        try:
-            await asyncio.to_thread(self._call, "close", connection.source.close)
-        finally:
-            if not reader.done():
-                await asyncio.wait([reader], timeout=_READER_GRACE_S)
-            if not reader.done():
-                logger.warning("the %s source's reader thread did not end; left behind", self.kind)
-            elif not reader.cancelled():
-                reader.exception()  # retrieved: it was already reported, or is moot now
-
     def _ended(self, end: SourceEnded) -> None:
         account = self._account
         session = self.session
@@ -426,36 +331,16 @@ class AcquisitionLoop:
             )
         )
 
-    def _read_forever(self, connection: _Connection, loop: asyncio.AbstractEventLoop) -> None:
-        """Worker thread: read blocks and hand them to the loop, at most ``max_pending`` ahead."""
-        source, stop, pending = connection.source, connection.stop, connection.pending
-        channels = len(source.channel_names)
-        reads = 0
-        while not stop.is_set():
-            reads += 1
-            connection.reading = (reads, self._monotonic())
-            block = self._call("read", lambda: source.read(self._batch_size))
-            connection.reading = None
-            read_ns = time.monotonic_ns()
-            problem = block.problem(channels, self._batch_size)
-            while not pending.acquire(timeout=0.1):
-                if stop.is_set():
-                    return
-            if problem is None:
-                loop.call_soon_threadsafe(self._publish, connection, block, read_ns)
-            else:
-                loop.call_soon_threadsafe(self._reject, connection, block, problem)
-
-    def _reject(self, connection: _Connection, block: SampleBlock, problem: str) -> None:
+    def _reject(self, reader: SourceReader, block: SampleBlock, problem: str) -> None:
         """On the loop: count and announce a malformed block; its samples become a gap."""
-        connection.pending.release()
+        reader.release()
         session, account = self.session, self._account
-        if connection is not self._connection or session is None or account is None:
+        if reader is not self._reader or session is None or account is None:
             return
         self._rejected += 1
         account.blocks_rejected += 1
         self._gap_cause = GapCause.REJECTED
-        first = connection.offset + int(block.first_sample)
+        first = self._offset + int(block.first_sample)
         self._bus.publish(
             SystemEvent.now(
                 SystemEventKind.BLOCK_REJECTED,
@@ -471,19 +356,19 @@ class AcquisitionLoop:
                 "rejected a block at sample %d (%d so far): %s", first, self._rejected, problem
             )
 
-    def _publish(self, connection: _Connection, block: SampleBlock, read_ns: int) -> None:
+    def _publish(self, reader: SourceReader, block: SampleBlock, read_ns: int) -> None:
         """On the loop: stamp the block and publish it, reporting any gap before it.
 
         ``read_ns`` is when the worker thread got the block from the source: end-to-end
         latency is measured from there, the hand-off to the loop included.
         """
-        connection.pending.release()
+        reader.release()
         session, account = self.session, self._account
-        if connection is not self._connection or session is None or account is None:
+        if reader is not self._reader or session is None or account is None:
             return
-        if connection.resumed:
-            self._place_by_stream_time(connection, block, account.expected)
-        first = connection.offset + block.first_sample
+        if self._resumed:
+            self._place_by_stream_time(block, account.expected)
+        first = self._offset + block.first_sample
         gap = account.gap_before(first, self._gap_cause)
         self._gap_cause = GapCause.SOURCE
         if gap is not None:
@@ -518,9 +403,9 @@ class AcquisitionLoop:
                 )
             )
         for event in block.events:
-            self._publish_source_event(session, event, connection.offset, account.frames)
+            self._publish_source_event(session, event, self._offset, account.frames)
         for marker in block.markers:
-            self._publish_marker(session, marker, connection.offset)
+            self._publish_marker(session, marker, self._offset)
         n_samples = block.n_samples
         packet = EegPacket.create(
             frame_id=account.frames,
@@ -541,21 +426,19 @@ class AcquisitionLoop:
             self._stream_end = block.stream_time + n_samples / session.sample_rate
         self._bus.publish(packet)
 
-    def _place_by_stream_time(
-        self, connection: _Connection, block: SampleBlock, expected: int
-    ) -> None:
+    def _place_by_stream_time(self, block: SampleBlock, expected: int) -> None:
         """Place a reopened source by its own clock when it has one (``stream_time``).
 
         The outage is then the stream time between the end of the last block published
         and this block's first sample, rather than the loop's clock at the reopen.
         """
-        connection.resumed = False
+        self._resumed = False
         end, now = self._stream_end, block.stream_time
         session = self.session
         if end is None or now is None or session is None:
             return
         missing = max(0, round((now - end) * session.sample_rate))
-        connection.offset = expected + missing - block.first_sample
+        self._offset = expected + missing - block.first_sample
 
     def _stamp(self, session: Session, sample: int) -> int:
         """The wall-clock µs of ``sample`` of ``session``."""

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eegd.config import load_config
 from eegd.daemon import run_daemon
@@ -115,3 +117,15 @@ def test_the_environment_says_where_and_how_often(
 
 def test_outside_systemd_nothing_is_sent() -> None:
     assert Notifier(None, None).notify("READY=1") is False
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "OTHER"]),
+        st.text(max_size=30),
+    )
+)
+def test_any_environment_gives_a_notifier_or_none_never_an_error(environ: dict[str, str]) -> None:
+    notifier = Notifier.from_environment(environ)
+    assert notifier.address == (environ.get("NOTIFY_SOCKET") or None)
+    assert notifier.watchdog_s is None or notifier.watchdog_s > 0

@@ -31,6 +31,7 @@ MODULES = [
     "eegd.clock",
     "eegd.acquisition",
     "eegd.ledger",
+    "eegd.source_reader",
     "eegd.systemd",
     "eegd.sources.faulty",
     "eegd.config",
