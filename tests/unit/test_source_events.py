@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from types import MappingProxyType
 
 import numpy as np
@@ -21,6 +22,7 @@ from eegd.events import (
     sample_timestamps,
 )
 from eegd.sources.base import SampleBlock, Source, SourceEvent, SourceMarker
+from tests.support.timing import scaled
 
 
 class FiniteSource(Source):
@@ -233,3 +235,50 @@ async def test_a_different_stream_after_a_loss_is_a_new_session_and_no_gap() -> 
     assert loop.session is not first
     assert loop.stats().samples_lost == 0
     assert loop.stats().sessions == 2
+
+
+class QuietSource(Source):
+    """A device that never sends: ``read`` waits until ``interrupt`` (or gives up)."""
+
+    def __init__(self) -> None:
+        self.reading = threading.Event()
+        self._interrupted = threading.Event()
+        self.read_was_interrupted = False
+        self.closed = False
+
+    @property
+    def sample_rate(self) -> float:
+        return 100.0
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return ("A",)
+
+    def open(self) -> None:
+        pass
+
+    def read(self, n_samples: int) -> SampleBlock:
+        self.reading.set()
+        self.read_was_interrupted = self._interrupted.wait(timeout=scaled(20))
+        raise SourceError("interrupted")
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_stopping_interrupts_a_read_that_waits_for_a_quiet_device() -> None:
+    bus = EventBus()
+    events = bus.subscribe([Topic.SYSTEM], maxsize=100)
+    source = QuietSource()
+    task = asyncio.create_task(AcquisitionLoop(bus, lambda: source, batch_size=10).run())
+    await asyncio.to_thread(source.reading.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=scaled(30))
+    assert source.read_was_interrupted
+    assert source.closed
+    seen = [event for event in iter(events.get_nowait, None) if isinstance(event, SystemEvent)]
+    assert SystemEventKind.SOURCE_LOST not in [event.kind for event in seen]  # a stop

@@ -285,6 +285,10 @@ class BrainFlowSource(Source):
             _release(board)
             logger.info("brainflow %s board closed", self._facts.name)
 
+    def interrupt(self) -> None:
+        """End a ``read`` waiting for a quiet board in another thread within one poll."""
+        self._closing.set()
+
     def _wait_for(self, board: Any, n_samples: int) -> None:
         """Block until BrainFlow holds ``n_samples``, polling it at short intervals."""
         stall = self._settings.stall_timeout_s
