@@ -22,7 +22,8 @@ finite source raises ``SourceEnded`` once it has delivered its last sample.
 A source with a clock of its own (LSL's stream timestamps) says when each block's first
 sample was taken (``SampleBlock.stream_time``) and which stream it reads
 (``Source.stream_id``): when the same stream comes back after a loss, the acquisition loop
-counts the samples its clock says went by in between as lost.
+goes on in the same session and places the stream by that clock, so the samples it says
+went by in between are a gap, counted as lost; another stream starts a new session.
 
 Each source class is found by its ``kind`` in ``eegd.sources.registry`` and builds itself
 with ``from_options(shared, options)``: ``shared`` holds the ``[source]`` keys every source
@@ -243,9 +244,10 @@ class Source(abc.ABC):
     def stream_id(self) -> str | None:
         """What identifies the stream read across reconnections (an LSL ``source_id``).
 
-        Known once open. When a session of the same stream follows a lost one and its
-        blocks carry ``stream_time``, the samples in between are counted as lost. None (the
-        default): each open starts a stream of its own.
+        Known once open. When a reopened source reads the same stream and its blocks carry
+        ``stream_time``, the session goes on, placed by that clock: the samples in between
+        are a gap, counted as lost. Another stream starts a new session. None (the
+        default): the source's device is taken to be the same across reopens.
         """
         return None
 
