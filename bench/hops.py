@@ -69,15 +69,21 @@ def noting(
     return wrap
 
 
+def next_frame_id(acquisition: AcquisitionLoop) -> int | None:
+    """The frame id the next packet published gets (its session's count of frames)."""
+    account = acquisition._account
+    return None if account is None else account.frames
+
+
 def instrument() -> None:
     """Wrap the methods every packet passes through."""
-    publish = noting("loop", lambda self, *_: self._next_frame_id)(AcquisitionLoop._publish)
+    publish = noting("loop", lambda self, *_: next_frame_id(self))(AcquisitionLoop._publish)
 
-    def stamped(
-        self: AcquisitionLoop, session: Any, block: Any, read_ns: int, pending: Any
-    ) -> None:
-        SEEN[self._next_frame_id]["stamp"] = read_ns
-        publish(self, session, block, read_ns, pending)
+    def stamped(self: AcquisitionLoop, *args: Any) -> None:
+        frame_id = next_frame_id(self)
+        if frame_id is not None:
+            SEEN[frame_id]["stamp"] = args[-1]  # read_ns, the acquisition stamp
+        publish(self, *args)
 
     AcquisitionLoop._publish = stamped  # type: ignore[method-assign]
     filtered_id = lambda self, event: getattr(event, "frame_id", None)  # noqa: E731

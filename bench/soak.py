@@ -108,12 +108,15 @@ async def soak(duration: float, interval: float) -> dict[str, Any]:
             receivers = await group.start(
                 "clients",
                 str(BENCH_DIR / "_ws_clients.py"),
-                *("--url", ws_url, "--clients", str(CLIENTS), "--deadline-s", str(duration + 120)),
+                *("--url", ws_url, "--clients", str(CLIENTS)),
+                *("--deadline-s", str(duration + 2 * interval + 120)),
             )
             await receivers.read_json("ready", READY_TIMEOUT_S)
             t0 = time.monotonic()
             start_ns = time.monotonic_ns()
-            receivers.send_json({"start_ns": start_ns, "end_ns": start_ns + int(duration * 1e9)})
+            # The clients stay past the last sample, so that it still counts them.
+            end_ns = start_ns + int((duration + 2 * interval) * 1e9)
+            receivers.send_json({"start_ns": start_ns, "end_ns": end_ns})
             counts = {"greeted": 0, "refused": 0, "failed": 0}
             churning = asyncio.create_task(churn(session, ws_url, t0 + duration, counts))
             samples = []
@@ -124,7 +127,7 @@ async def soak(duration: float, interval: float) -> dict[str, Any]:
                     break
                 await asyncio.sleep(max(0.0, t0 + len(samples) * interval - time.monotonic()))
             await churning
-            result = await receivers.read_json("result", 120.0)
+            result = await receivers.read_json("result", 2 * interval + 120.0)
     frames = result["frames"]
     return {
         "benchmark": "soak",

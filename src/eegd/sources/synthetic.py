@@ -214,14 +214,17 @@ class SyntheticSource(Source):
             raise SourceError("synthetic source is not open")
         if not _is_int(n_samples) or n_samples < 1:
             raise ValueError(f"n_samples: {n_samples!r} must be a positive integer")
+        first = self._position
+        self._position += n_samples
+        if self._settings.paced:
+            # Made once due, as a device hands over a block once it is complete: made before
+            # the wait, right after the last block went to the event loop, its numpy work
+            # held the GIL while the loop was handling that block.
+            self._wait_until(self._opened_at + self._position / self.sample_rate)
         volts = model.next(n_samples)
         volts[self._flat] = 0.0
         volts[self._railed] = 1.0  # beyond full scale: the counts clip at COUNT_MAX
         raw = self._scale.to_counts(volts)
-        first = self._position
-        self._position += n_samples
-        if self._settings.paced:
-            self._wait_until(self._opened_at + self._position / self.sample_rate)
         return SampleBlock(first_sample=first, raw=raw, volts=self._scale.to_volts(raw))
 
     def close(self) -> None:
