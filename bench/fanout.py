@@ -225,7 +225,10 @@ def receivers_report(
 async def run_eegd(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """One daemon, ``case.clients`` clients; the measured window's numbers."""
     config = workdir / "eegd.toml"
-    config.write_text(f"[server]\nmax_clients = {max(128, case.clients + 16)}\n")
+    # Raised for the run: every client may connect at once (the guard's pending-connection
+    # cap would otherwise cut off all but 64 of them) and be served.
+    room = max(128, case.clients + 16)
+    config.write_text(f"[server]\nmax_clients = {room}\nmax_pending_connections = {room}\n")
     async with children(workdir) as group, aiohttp.ClientSession() as session:
         daemon, url = await start_daemon(group, config, case.shape)
         ws_url = "ws" + url.removeprefix("http") + "ws/data"
