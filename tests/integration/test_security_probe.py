@@ -7,8 +7,10 @@ Every test runs the daemon in-process; where a refusal could cost others their s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from eegd.net.tokens import hash_token, new_token
 from tests.integration.test_origins import config
 from tests.support.guarded import error_of, refusing
 from tests.support.live import LiveDaemon
+from tests.support.timing import scaled
 
 OPERATOR = new_token()
 FORGED = "2026-12-02 06:00:00,000 INFO eegd.audit: PUT /api/source by operator (token): accepted"
@@ -101,5 +104,50 @@ async def test_connections_opened_without_tokens_lose_the_operator_role_once_one
         answer = await legacy_config.receive_json(timeout=10)
         assert answer["status"] == "error"
         assert "needs the operator role" in answer["message"]
-        for socket in (ws, command, legacy_config):
-            await socket.close()
+        for connection in (ws, command, legacy_config):
+            await connection.close()
+
+
+def raw_handshake(port: int, path: str, headers: str) -> tuple[int, dict[str, Any]]:
+    """Send a WebSocket handshake with exactly ``headers`` (bytes a library would not send);
+    the status and the JSON error of the refusal."""
+    with socket.create_connection(("127.0.0.1", port), timeout=scaled(10)) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\n{headers}Connection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body) if status != 101 else {}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        # aiohttp upgrades on "websocket" with any whitespace around it; the gate once
+        # took it for no upgrade at all and skipped the Origin check.
+        (
+            "Host: 127.0.0.1\r\nUpgrade: websocket\u00a0\r\nOrigin: http://evil.test\r\n",
+            403,
+            "forbidden_origin",
+        ),
+        # Userinfo in Host: the Host check read 127.0.0.1, the Origin check evil.test.
+        (
+            "Host: 127.0.0.1:80@evil.test\r\nUpgrade: websocket\r\nOrigin: http://evil.test\r\n",
+            421,
+            "misdirected_request",
+        ),
+    ],
+)
+async def test_a_handshake_the_checks_would_read_two_ways_is_refused(
+    tmp_path: Path, headers: str, status: int, code: str
+) -> None:
+    async with refusing(config(tmp_path)) as guarded:
+        for path in ("/ws", "/command", "/config"):
+            refused = await asyncio.to_thread(raw_handshake, guarded.live.port, path, headers)
+            assert refused[0] == status, (path, refused)
+            assert refused[1]["code"] == code

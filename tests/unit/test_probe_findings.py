@@ -3,12 +3,13 @@ that once got through (or a line it once wrote), and what it gets now."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from eegd.errors import one_line
 from eegd.net.access import Gate
-from eegd.net.auth import AllowedHosts
+from eegd.net.auth import AllowedHosts, origin_allowed, same_origin, split_host
 from eegd.net.roles import Principal, Role
 from eegd.net.tokens import AuthSettings, TokenBook, hash_token, new_token
 
@@ -34,3 +35,62 @@ def test_a_connection_without_a_token_loses_what_tokens_configured_since_take_aw
     gate.update_tokens(TokenBook([hash_token(new_token())], [hash_token(new_token())]))
     assert gate.role_now(opened) is Role.PUBLIC
     assert gate.role_now(Principal(Role.VIEWER, "10.0.0.9", "token", "sha256:x")) is Role.VIEWER
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:80@evil.test",  # userinfo: the Host check saw 127.0.0.1, the Origin check evil
+        "evil.test@127.0.0.1",
+        "localhost:abc",
+        "localhost:8080:1",
+        "[::1]evil.test",
+        "[::1]:8080x",
+        "127.0.0.1:99999",
+        "localhost/evil",
+        "localhost evil.test",
+    ],
+)
+def test_a_host_header_that_is_no_host_is_refused(host: str) -> None:
+    assert split_host(host) is None
+    assert not AllowedHosts(["pi"]).allows(host)
+    assert not origin_allowed("http://evil.test", host)
+
+
+@pytest.mark.parametrize(
+    ("host", "split"),
+    [
+        ("LOCALHOST.:8080", ("localhost", 8080)),
+        ("[::1]:8080", ("::1", 8080)),
+        ("[fe80::1%25eth0]", ("fe80::1%25eth0", None)),
+        ("::1", ("::1", None)),
+        ("pi.local:", ("pi.local", None)),
+        ("192.168.1.20", ("192.168.1.20", None)),
+    ],
+)
+def test_hosts_as_browsers_and_configs_write_them(host: str, split: tuple[str, int | None]) -> None:
+    assert split_host(host) == split
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.test@127.0.0.1:8080",  # userinfo, which no browser sends
+        "http://127.0.0.1:8080/evil",
+        "http://127.0.0.1:8080?",
+        "http://127.0.0.1:8080#",
+        "http://127.0.0.1:08080x",
+    ],
+)
+def test_an_origin_is_a_scheme_and_a_host_only(origin: str) -> None:
+    assert not same_origin(origin, "127.0.0.1:8080", "http")
+    assert same_origin("HTTP://127.0.0.1:8080", "127.0.0.1:8080", "http")
+
+
+@given(st.text(max_size=60))
+def test_any_host_is_split_or_refused_without_error(host: str) -> None:
+    found = split_host(host)
+    if found is not None:
+        name, port = found
+        assert name == name.lower()
+        assert port is None or 0 <= port <= 65535

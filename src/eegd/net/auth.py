@@ -10,13 +10,18 @@ An IP address is always allowed, since no page but the daemon's own has it as it
 ``origin_allowed`` then keeps other pages' WebSockets out: the ``Origin`` must be the
 server's own (its scheme and the ``Host`` the request was sent to) or one of
 ``server.allowed_origins``. Clients that are not browsers send no Origin.
+
+Both read a host the one strict way, ``split_host``: a name or a bracketed IPv6 address and
+an optional numeric port, nothing else. A header with userinfo or junk after the name
+(``127.0.0.1:80@evil.test``) names no host; a looser reading would let the Host check see
+one host and the Origin check another.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection, Iterable
-from urllib.parse import urlsplit
 
 __all__ = [
     "LOOPBACK_NAMES",
@@ -25,20 +30,41 @@ __all__ = [
     "is_loopback",
     "origin_allowed",
     "same_origin",
+    "split_host",
 ]
 
 #: Names every machine has for itself.
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
+#: ``host [":" port]`` (RFC 9110 §7.2): a bracketed IPv6 address (with a zone, RFC 6874) or
+#: a name without separators, and a port of digits.
+_HOST = re.compile(
+    r"(?:\[(?P<ipv6>[0-9a-f:.]+(?:%[0-9a-z._~%-]+)?)\]|(?P<name>[^\s:@/\\?#\[\]]*))"
+    r"(?::(?P<port>[0-9]{0,5}))?"
+)
+#: A serialized origin (RFC 6454): a scheme and an authority, no path, query or fragment.
+_ORIGIN = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<authority>[^/?#]*)")
+
+
+def split_host(host: str) -> tuple[str, int | None] | None:
+    """The name and port of a ``Host`` header (or of an origin's authority), lower case,
+    without brackets or final dot; None when it names no host the one strict way."""
+    text = host.strip().lower()
+    if _is_ip(text):  # an IPv6 address without brackets, as a bind address is written
+        return text, None
+    found = _HOST.fullmatch(text)
+    if found is None or (found["port"] and int(found["port"]) > 65535):
+        return None
+    name = (found["ipv6"] or found["name"]).rstrip(".")
+    return name, int(found["port"]) if found["port"] else None
+
+
 def host_name(host: str) -> str:
-    """The name of a ``Host`` header without its port, brackets or final dot, lower case."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    if host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    return host.rstrip(".")
+    """The name of a ``Host`` header without its port, brackets or final dot, lower case;
+    empty when the header names no host (``split_host``)."""
+    found = split_host(host)
+    return "" if found is None else found[0]
 
 
 def _is_ip(name: str) -> bool:
@@ -70,10 +96,8 @@ class AllowedHosts:
 
     def allows(self, host: str | None) -> bool:
         """Whether a request with this ``Host`` header was meant for this server."""
-        if not host:
-            return False
-        name = host_name(host)
-        return name in self.names or _is_ip(name)
+        name = host_name(host) if host else ""
+        return bool(name) and (name in self.names or _is_ip(name))
 
     def __repr__(self) -> str:
         return f"AllowedHosts({sorted(self.names)!r} and IP addresses)"
@@ -82,25 +106,14 @@ class AllowedHosts:
 def same_origin(origin: str, host: str | None, scheme: str) -> bool:
     """Whether ``origin`` is the server's own: ``scheme``, and the host and port of ``host``
     (the request's ``Host``), default ports filled in."""
-    if host is None:
+    found = _ORIGIN.fullmatch(origin.strip().lower())
+    if host is None or found is None or found["scheme"] != scheme:
         return False
-    parts = urlsplit(origin)
-    if parts.scheme != scheme or not parts.hostname:
+    theirs, ours = split_host(found["authority"]), split_host(host)
+    if theirs is None or ours is None or not theirs[0]:
         return False
-    try:
-        origin_port = parts.port
-    except ValueError:
-        return False
-    default_port = 443 if parts.scheme in ("https", "wss") else 80
-    request = urlsplit(f"//{host.strip()}")
-    try:
-        request_port = request.port
-    except ValueError:
-        return False
-    return (parts.hostname.rstrip("."), origin_port or default_port) == (
-        (request.hostname or "").rstrip("."),
-        request_port or default_port,
-    )
+    default_port = 443 if scheme in ("https", "wss") else 80
+    return (theirs[0], theirs[1] or default_port) == (ours[0], ours[1] or default_port)
 
 
 def origin_allowed(

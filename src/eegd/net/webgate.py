@@ -43,7 +43,9 @@ def _media_type(request: web.Request) -> str | None:
 def request_facts(request: web.Request) -> RequestFacts:
     """What ``Gate.admit`` looks at, read from an aiohttp request."""
     headers = request.headers
-    upgrade = headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+    # Any header aiohttp would take for an upgrade contains the word, whatever surrounds it
+    # ("websocket\xa0" is one): such a request gets the WebSocket Origin check.
+    upgrade = "websocket" in headers.get(hdrs.UPGRADE, "").lower()
     return RequestFacts(
         method=request.method,
         path=request.path,
