@@ -151,3 +151,29 @@ async def test_a_handshake_the_checks_would_read_two_ways_is_refused(
             refused = await asyncio.to_thread(raw_handshake, guarded.live.port, path, headers)
             assert refused[0] == status, (path, refused)
             assert refused[1]["code"] == code
+
+
+async def test_another_sites_page_cannot_use_up_the_kiosks_sign_in_attempts(
+    tmp_path: Path,
+) -> None:
+    """With ``auth.query_tokens``, a hostile page open in the kiosk's own browser could put
+    ``<img src="http://127.0.0.1:8080/api/status?token=wrong">`` on itself a few times: each
+    wrong token counted against 127.0.0.1, and the kiosk's sign-in with the right token got
+    429. A URL token from another site's page is now refused unread."""
+    toml = with_operator_token(tmp_path) + "query_tokens = true\n"
+    async with refusing(toml) as guarded:
+        live, session = guarded.live, guarded.session
+        burst = live.daemon.server.gate.failures.burst
+        from_elsewhere = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"}
+        for _ in range(burst + 1):
+            async with session.get(
+                live.url + "api/status?token=wrong", headers=from_elsewhere
+            ) as response:
+                assert response.status == 403
+                error = await error_of(response)
+                assert error["code"] == "cross_origin"
+                assert "another site's page" in error["message"]
+        async with session.post(live.url + "api/session", json={"token": OPERATOR}) as response:
+            assert response.status == 200, await response.text()
+        async with session.get(live.url + f"api/status?token={OPERATOR}") as response:
+            assert response.status == 200  # the daemon's own pages and scripts still may

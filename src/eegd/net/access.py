@@ -11,7 +11,8 @@ the HTTP status and a sentence saying what would be allowed. In order:
    and ``Sec-Fetch-Site`` where sent) and must not carry a body type a cross-site form may
    send without asking (``text/plain``, form encodings): 403 or 415.
 3. Credentials: ``Authorization: Bearer TOKEN``, the kiosk's session cookie, or
-   ``?token=`` where ``auth.query_tokens`` allows it. A wrong or revoked token is a 401 and
+   ``?token=`` where ``auth.query_tokens`` allows it (not from another site's page, whose
+   ``<img>`` could spend the kiosk's attempts). A wrong or revoked token is a 401 and
    counts against its address; past a few, the address gets 429 until its credit refills,
    right tokens included. Without credentials a request has ``TokenBook.anonymous_role``.
 4. The role must cover the route's: 401 without credentials, 403 with too small a role.
@@ -185,11 +186,11 @@ class Gate:
                 f"{facts.method} {facts.path} from origin {shortened(origin)} is refused: "
                 "changes come from eegd's own pages or from scripts, never other sites",
             )
-        if facts.fetch_site is not None and facts.fetch_site not in _OWN_SITES:
+        if not _own_page(facts):
             return Refusal(
                 403,
                 "cross_origin",
-                f"{facts.method} {facts.path} from a {shortened(facts.fetch_site)} page is "
+                f"{facts.method} {facts.path} from a {shortened(str(facts.fetch_site))} page is "
                 "refused: changes come from eegd's own pages or from scripts",
             )
         if facts.content_type in SIMPLE_BODY_TYPES:
@@ -210,6 +211,15 @@ class Gate:
                 "query_token_disabled",
                 "tokens in the URL are off (they end up in logs); send Authorization: Bearer "
                 "TOKEN, or set auth.query_tokens = true",
+            )
+        if token is not None and not facts.websocket and not _own_page(facts):
+            # An <img> on another site's page may carry any URL, and each wrong token would
+            # count against the address of the browser showing it, the kiosk's own.
+            return Refusal(
+                403,
+                "cross_origin",
+                f"a token in the URL of a request from another site's page is refused unread "
+                f"(Sec-Fetch-Site: {shortened(str(facts.fetch_site))})",
             )
         if facts.authorization is not None:
             scheme, _, value = facts.authorization.partition(" ")
@@ -274,3 +284,8 @@ class Gate:
             "or sign in on the kiosk",
             {"WWW-Authenticate": 'Bearer realm="eegd"'},
         )
+
+
+def _own_page(facts: RequestFacts) -> bool:
+    """Whether a request came from no page at all (a script) or from the daemon's own."""
+    return facts.fetch_site is None or facts.fetch_site in _OWN_SITES
