@@ -26,7 +26,7 @@ import msgspec
 
 from eegd.bus import EventBus
 from eegd.clock import SYSTEM_CLOCK, Clock
-from eegd.errors import ConfigError
+from eegd.errors import ConfigError, EegdError
 from eegd.events import SystemEvent, SystemEventKind
 
 __all__ = [
@@ -389,16 +389,24 @@ class Supervisor:
             retry_in=delay,
         )
         self._logger.warning(
-            "task %s failed (%d in a row), restarting in %.3g s",
+            "task %s failed (%d in a row): %s; restarting in %.3g s",
             task.name,
             task.failures,
+            task.last_error,
             delay,
-            exc_info=crash,
+            exc_info=_traceback_worth_logging(crash, task.failures),
         )
         return delay
 
     def _publish(self, kind: SystemEventKind, task: _Task, **detail: Any) -> None:
         self._bus.publish(SystemEvent.now(kind, task=task.name, **detail))
+
+
+def _traceback_worth_logging(crash: Exception, failures: int) -> Exception | None:
+    """The crash, when its traceback says something: the first of a run of failures that
+    eegd did not foresee. An ``EegdError`` (a device not there yet, a refused setting) says
+    what is wrong in its message, and a retry that fails again adds only noise."""
+    return None if isinstance(crash, EegdError) or failures > 1 else crash
 
 
 def _describe(exc: BaseException) -> str:

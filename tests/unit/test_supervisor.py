@@ -13,7 +13,7 @@ import pytest
 
 from eegd.bus import EventBus, Subscription
 from eegd.clock import SYSTEM_CLOCK
-from eegd.errors import ConfigError
+from eegd.errors import ConfigError, SourceError
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.supervisor import RestartPolicy, Supervisor, TaskFactory, TaskState
 from tests.support.timing import scaled
@@ -332,6 +332,28 @@ async def test_failure_is_logged_with_its_traceback(
     assert "flaky" in record.getMessage()
     assert record.exc_info is not None
     assert "crash 1" in caplog.text
+
+
+async def test_a_failure_again_and_an_expected_error_are_one_line_each(
+    supervisor: Supervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def device_not_there() -> None:
+        raise SourceError("no stream named 'amp'")
+
+    supervisor.add("flaky", failing_first(2))
+    supervisor.add("source", device_not_there)
+    with caplog.at_level(logging.WARNING, logger="eegd.supervisor"):
+        supervisor.start()
+        await until(lambda: supervisor.status("flaky").restarts == 2)
+        await until(lambda: supervisor.status("source").restarts >= 1)
+
+    flaky = [record for record in caplog.records if "task flaky" in record.getMessage()]
+    assert [record.exc_info is not None for record in flaky[:2]] == [True, False]
+    assert "crash 2" in flaky[1].getMessage()
+    source = [record for record in caplog.records if "task source" in record.getMessage()]
+    assert source
+    assert all(record.exc_info is None for record in source)
+    assert "SourceError: no stream named 'amp'" in source[0].getMessage()
 
 
 # ---------------------------------------------------------------- ending
