@@ -252,7 +252,11 @@ class AcquisitionLoop:
             offset = max(account.expected, due)
             self._gap_cause = GapCause.OUTAGE
             self._bus.publish(self._connected_event(session, resumed=True, first_sample=offset))
-            logger.info("source reopened in session %s at sample %d", session.id, offset)
+            logger.info(
+                "source reopened in session %s at sample %d by the loop's clock",
+                session.id,
+                offset,
+            )
         else:
             self._start_session(source)
         self._offset, self._resumed = offset, resumed
@@ -438,7 +442,12 @@ class AcquisitionLoop:
         if end is None or now is None or session is None:
             return
         missing = max(0, round((now - end) * session.sample_rate))
-        self._offset = expected + missing - block.first_sample
+        offset = expected + missing - block.first_sample
+        if offset != self._offset:
+            logger.info(
+                "the source's own clock places it at sample %d", offset + block.first_sample
+            )
+        self._offset = offset
 
     def _stamp(self, session: Session, sample: int) -> int:
         """The wall-clock µs of ``sample`` of ``session``."""
