@@ -140,8 +140,13 @@ async def test_each_event_is_encoded_and_framed_once_at_1_and_50_clients() -> No
                 before = (await status(live))["clients"]
                 await release_to_all(live, watchers, 8)
                 after = (await status(live))["clients"]
+            await wait_until(lambda: live.daemon.connections.stats().clients == 0)
+            gone = (await status(live))["clients"]
             for watcher in watchers:
                 watcher.assert_contiguous()
+            # The writes of clients that left still count.
+            for key in ("written_direct", "written_queued"):
+                assert gone[key] == after[key], key
             routed, encoded, built = (
                 after[key]["filtered_eeg"] - before[key]["filtered_eeg"]
                 for key in ("events_routed", "encoded", "frames_built")

@@ -94,9 +94,9 @@ class ManagerStats:
     events_routed: dict[str, int]
     """Events that had at least one client."""
     written_direct: int
-    """Data frames written straight from the dispatch, by connected clients."""
+    """Data frames written straight from the dispatch since start, departed clients included."""
     written_queued: int
-    """Data frames written by a writer task after waiting in a queue, by connected clients."""
+    """Data frames written by a writer task after waiting in a queue, the same way."""
     dropped: int
     closed_stalled: int
     """Clients closed because their socket made no progress for ``stall_timeout``."""
@@ -193,6 +193,8 @@ class ConnectionManager:
         self._next_id = 1
         self._slots_taken = 0
         self._dropped_by_gone_clients = 0
+        self._written_by_gone_clients = [0, 0]
+        """Direct and queued writes of the clients that left."""
         self._closed_stalled = 0
         self._closed_flooding = 0
         self._closed_unread = 0
@@ -264,8 +266,10 @@ class ConnectionManager:
             },
             frames_built={topic.label: count for topic, count in fanout.frames_built.items()},
             events_routed={topic.label: count for topic, count in fanout.routed.items()},
-            written_direct=sum(client.stats.written_direct for client in fanout.clients.values()),
-            written_queued=sum(client.stats.written_queued for client in fanout.clients.values()),
+            written_direct=self._written_by_gone_clients[0]
+            + sum(client.stats.written_direct for client in fanout.clients.values()),
+            written_queued=self._written_by_gone_clients[1]
+            + sum(client.stats.written_queued for client in fanout.clients.values()),
             dropped=self.dropped(),
             closed_stalled=self._closed_stalled,
             closed_flooding=self._closed_flooding,
@@ -342,6 +346,8 @@ class ConnectionManager:
         self._slots_taken -= 1
         self._stop_unwanted_listeners(topics)
         self._dropped_by_gone_clients += client.stats.dropped
+        self._written_by_gone_clients[0] += client.stats.written_direct
+        self._written_by_gone_clients[1] += client.stats.written_queued
         self._drops_reported.pop(client.id, None)
         client.finished.set()
         current = asyncio.current_task()
