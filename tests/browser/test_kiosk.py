@@ -92,7 +92,7 @@ async def test_traces_move(start_daemon: Any, page: Page) -> None:
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
     await page.wait_for_function("Number(document.body.dataset.frames) >= 8", timeout=DEADLINE_MS)
-    canvas = page.locator("#trace-canvas")
+    canvas = page.locator("#trace-strip")
 
     before = await canvas.screenshot()
     await page.wait_for_timeout(500)
@@ -182,7 +182,7 @@ async def test_draws_an_envelope_of_a_16_khz_stream(start_daemon: Any, page: Pag
     await wait_for_state(page, "streaming")
     await page.wait_for_function("document.body.dataset.decimated === 'true'")
     await page.wait_for_function("Number(document.body.dataset.frames) >= 8")
-    canvas = page.locator("#trace-canvas")
+    canvas = page.locator("#trace-strip")
 
     before = await canvas.screenshot()
     await page.wait_for_timeout(500)
@@ -193,7 +193,7 @@ async def test_draws_an_envelope_of_a_16_khz_stream(start_daemon: Any, page: Pag
 
     assert before != after
     columns_per_s = await page.evaluate(
-        "document.getElementById('trace-canvas').getBoundingClientRect().width"
+        "document.getElementById('trace-strip').getBoundingClientRect().width"
         " * devicePixelRatio / 5"
     )
     pair_rate = float((await body_data(page))["pairRate"])
@@ -450,12 +450,23 @@ _PAIRS_PER_FRAME = 40
 _ENVELOPE_UV = 200.0
 
 #: Per device column of the top lane: the rows of the lowest and highest pixel in channel 0's
-#: colour (#6ea8ff, blue well above red), or null for a column without any.
+#: colour (#6ea8ff, blue well above red), or null for a column without any. The trace's tiles
+#: are composed first, each where it is on screen.
 _LANE_EXTENTS = """() => {
-  const canvas = document.getElementById("trace-canvas");
-  const lanes = canvas.height - Math.round(20 * devicePixelRatio);
+  const strip = document.getElementById("trace-strip");
+  const box = strip.getBoundingClientRect();
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(box.width * devicePixelRatio);
+  canvas.height = Math.round(box.height * devicePixelRatio);
+  const context = canvas.getContext("2d");
+  for (const tile of strip.querySelectorAll("canvas")) {
+    if (tile.hidden) continue;
+    const left = (tile.getBoundingClientRect().left - box.left) * devicePixelRatio;
+    context.drawImage(tile, Math.round(left), 0);
+  }
+  const lanes = canvas.height - Math.round(16 * devicePixelRatio);
   const rows = Math.floor(lanes / 2);
-  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, rows).data;
+  const pixels = context.getImageData(0, 0, canvas.width, rows).data;
   const extents = [];
   for (let x = 0; x < canvas.width; x += 1) {
     let top = null;

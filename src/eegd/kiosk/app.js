@@ -53,7 +53,7 @@ const ui = {
 };
 
 const theme = { ...THEMES.dark };
-const traces = new TraceView(byId("trace-canvas"), byId("trace-grid"), theme);
+const traces = new TraceView(byId("trace-strip"), byId("trace-grid"), theme);
 const brainWaves = new BrainWavesPanel(byId, theme);
 const status = new StatusModel(location.host);
 const health = new HealthLine(byId("health"));

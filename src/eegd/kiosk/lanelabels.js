@@ -17,6 +17,7 @@ export class LaneLabels {
     this.page = 0;
     this.selected = null;
     this.verdicts = [];
+    this.lanesHeight = 0;
     ui.pagePrev.addEventListener("click", () => this.turn(-1));
     ui.pageNext.addEventListener("click", () => this.turn(1));
   }
@@ -26,10 +27,9 @@ export class LaneLabels {
     return this.pages[this.page] ?? [];
   }
 
-  /** The height of one lane in CSS pixels. */
+  /** The height of one lane in CSS pixels, as of the last layout. */
   laneHeight() {
-    const height = this.ui.laneLabels.getBoundingClientRect().height - AXIS_HEIGHT;
-    return height / (this.lanes.length || 1);
+    return this.lanesHeight / (this.lanes.length || 1);
   }
 
   /** A new session's channel names: every channel shown, first page. */
@@ -45,6 +45,7 @@ export class LaneLabels {
   layout(themeName) {
     const ui = this.ui;
     const height = ui.laneLabels.getBoundingClientRect().height - AXIS_HEIGHT;
+    this.lanesHeight = height;
     this.pages = pages(this.names.length, this.hidden, lanesPerPage(height));
     this.page = Math.min(this.page, this.pages.length - 1);
     const lanes = this.lanes;

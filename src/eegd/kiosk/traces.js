@@ -1,9 +1,11 @@
 // The traces panel: the last few seconds of the shown channels, one lane each. Drawing costs
-// little: the canvas scrolls by whole device-pixel columns (one drawImage of itself) and only
-// the new columns are drawn, each as one min..max stroke per lane from the ring of full-rate
-// samples or envelope pairs, so the work per frame follows the pixels that changed, not the
-// samples. A still picture (paused, no new column) is not touched. Lost samples lift the pen.
-// The grid and time axis live on a canvas underneath, drawn only when the geometry changes.
+// little: the trace is a strip of narrow canvas tiles, each holding TILE_COLUMNS device-pixel
+// columns; only the new columns are drawn (one min..max stroke per lane and column, from the
+// ring of full-rate samples or envelope pairs) and the strip scrolls by moving the rail that
+// holds the tiles with a CSS transform, which the compositor does without repainting them. The work per frame
+// follows the pixels that changed, not the samples; a tile that leaves on the left is reused
+// on the right. A still picture (paused, no new column) is not touched. Lost samples lift the
+// pen. The grid and time axis live on a canvas underneath, drawn only when the geometry changes.
 
 import { channelColor } from "./colors.js";
 import { EnvelopeRing } from "./ring.js";
@@ -14,14 +16,22 @@ export const DEFAULT_WINDOW_S = 5;
 /** CSS pixels under the lanes for the time labels. */
 export const AXIS_HEIGHT = 16;
 const SLACK_S = 1;
+/** Device-pixel columns per tile: small tiles keep what the compositor re-uploads small. */
+const TILE_COLUMNS = 128;
+/** The rail's origin moves (a full redraw) before its tiles sit this far from it. */
+const MAX_RAIL_PX = 1_000_000;
 const SNAP_S = 0.75;
 const CATCH_UP_PER_S = 2;
 
 /** Draws the traces; `push` stores frames, `draw` renders one display frame. */
 export class TraceView {
-  constructor(canvas, grid, theme) {
-    this.element = canvas;
-    this.context = canvas.getContext("2d");
+  constructor(strip, grid, theme) {
+    this.element = strip;
+    this.rail = document.createElement("div");
+    this.rail.className = "trace-rail";
+    strip.append(this.rail);
+    this.tiles = [];
+    this.base = 0; // the tile number at the rail's origin
     this.grid = grid;
     this.theme = theme;
     this.ring = null;
@@ -34,12 +44,14 @@ export class TraceView {
     this.batch = 0;
     this.lanes = [];
     this.scales = null;
+    this.geometry = null;
+    this.railLeft = null;
     this.head = null; // the global column index drawn at the right edge
     this.pen = null; // per lane: [column, y] where its stroke ended
     this.dirty = true;
     new ResizeObserver(() => {
       this.dirty = true;
-    }).observe(canvas);
+    }).observe(strip);
   }
 
   /** A new session of `rate` samples/s: a fresh ring for the window at `entryRate` entries/s. */
@@ -88,8 +100,10 @@ export class TraceView {
     this.batch = frame.sampleCount * span;
   }
 
-  /** Device pixel columns per second of trace at the canvas's current size. */
+  /** Device pixel columns per second of trace at the strip's size (as of the last layout). */
   columnsPerSecond() {
+    const columns = this.geometry?.columns;
+    if (columns) return columns / this.windowS;
     const width = this.element.getBoundingClientRect().width || window.innerWidth;
     return Math.round(width * (window.devicePixelRatio || 1)) / this.windowS;
   }
@@ -126,45 +140,43 @@ export class TraceView {
     if (this.dirty) this.layout();
     const { columns, perColumn } = this.geometry;
     if (!ring || playhead === null || columns < 1) {
-      if (this.dirty) this.clear(0, columns);
+      if (this.dirty) for (const tile of this.tiles) tile.clear(null);
       this.dirty = false;
       return;
     }
     const head = Math.floor(playhead / perColumn) - 1;
-    if (this.dirty || this.head === null || head - this.head >= columns || head < this.head) {
+    const far = (head / TILE_COLUMNS - this.base) * TILE_COLUMNS > MAX_RAIL_PX;
+    if (this.dirty || this.head === null || head - this.head >= columns || head < this.head || far) {
       this.dirty = false;
       this.head = head;
+      this.base = Math.floor((head - columns + 1) / TILE_COLUMNS);
       this.pen = this.lanes.map(() => null);
-      this.clear(0, columns);
+      for (const tile of this.tiles) tile.clear(null);
       this.drawColumns(ring, head - columns + 1, head);
+    } else if (head > this.head) {
+      const from = this.head + 1;
+      this.head = head;
+      this.drawColumns(ring, from, head);
+    } else {
       return;
     }
-    const shift = head - this.head;
-    if (shift === 0) return;
-    const ctx = this.context;
-    const { width, height } = this.element;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.globalCompositeOperation = "copy";
-    ctx.drawImage(this.element, shift, 0, width - shift, height, 0, 0, width - shift, height);
-    ctx.globalCompositeOperation = "source-over";
-    this.clear(columns - shift, columns);
-    const from = this.head + 1;
-    this.head = head;
-    this.drawColumns(ring, from, head);
+    this.place();
   }
 
-  /** Size the canvases to the element and draw the grid underneath. */
+  /** Size the tiles to the strip and draw the grid underneath. */
   layout() {
     const ratio = window.devicePixelRatio || 1;
     const rect = this.element.getBoundingClientRect();
     const width = Math.max(1, Math.round(rect.width * ratio));
     const height = Math.max(1, Math.round(rect.height * ratio));
-    for (const canvas of [this.element, this.grid]) {
-      if (canvas.width !== width || canvas.height !== height) {
-        canvas.width = width;
-        canvas.height = height;
-      }
+    if (this.grid.width !== width || this.grid.height !== height) {
+      this.grid.width = width;
+      this.grid.height = height;
     }
+    const count = Math.ceil(width / TILE_COLUMNS) + 1;
+    while (this.tiles.length < count) this.tiles.push(new Tile(this.rail));
+    while (this.tiles.length > count) this.tiles.pop().remove();
+    for (const tile of this.tiles) tile.size(height, ratio);
     const lanesHeight = Math.max(0, height - Math.round(AXIS_HEIGHT * ratio));
     this.geometry = {
       ratio,
@@ -176,44 +188,69 @@ export class TraceView {
     drawGrid(this.grid, this.geometry, this.windowS, this.lanes.length, this.theme);
   }
 
-  clear(fromColumn, toColumn) {
-    const ctx = this.context;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(fromColumn, 0, toColumn - fromColumn, this.element.height);
+  /** The tile that holds global tile number `number`, cleared and placed when it held another. */
+  tileFor(number) {
+    const count = this.tiles.length;
+    const tile = this.tiles[((number % count) + count) % count];
+    if (tile.number !== number) {
+      tile.clear(number);
+      tile.moveTo(((number - this.base) * TILE_COLUMNS) / this.geometry.ratio);
+    }
+    return tile;
+  }
+
+  /** Move the rail so that the newest column is at the right edge. */
+  place() {
+    const { columns, ratio } = this.geometry;
+    const left = (columns - 1 - this.head + this.base * TILE_COLUMNS) / ratio;
+    if (left !== this.railLeft) {
+      this.railLeft = left;
+      this.rail.style.transform = `translateX(${left}px)`;
+    }
   }
 
   /** Draw global columns `first`..`last` (inclusive), the last one at the right edge. */
   drawColumns(ring, first, last) {
-    const { columns, perColumn, laneHeight, ratio } = this.geometry;
-    if (laneHeight <= 0 || last < first) return;
+    const { columns, perColumn } = this.geometry;
+    if (this.geometry.laneHeight <= 0 || last < first) return;
     const start = Math.max(first, this.head - columns + 1);
     const bounds = columnEntries(ring, start, last, perColumn);
-    const ctx = this.context;
+    for (let number = Math.floor(start / TILE_COLUMNS); number * TILE_COLUMNS <= last; number += 1) {
+      const from = Math.max(start, number * TILE_COLUMNS);
+      const to = Math.min(last, (number + 1) * TILE_COLUMNS - 1);
+      this.drawInTile(this.tileFor(number), ring, bounds, start, from, to);
+    }
+  }
+
+  drawInTile(tile, ring, bounds, start, from, to) {
+    const { columns, laneHeight, ratio } = this.geometry;
+    const ctx = tile.context;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.lineWidth = 1.4 * ratio;
     ctx.lineJoin = "round";
-    const xOf = (column) => columns - 1 - (this.head - column) + 0.5;
+    const origin = tile.number * TILE_COLUMNS;
+    const xOf = (column) => column - origin + 0.5;
     this.lanes.forEach((c, lane) => {
       const mid = lane * laneHeight + laneHeight / 2;
       const pxPerUv = laneHeight / 2 / (this.scales?.[c] || 50);
       const toY = (uv) => mid - uv * pxPerUv;
       ctx.save();
       ctx.beginPath();
-      ctx.rect(0, lane * laneHeight, columns, laneHeight);
+      ctx.rect(0, lane * laneHeight, TILE_COLUMNS, laneHeight);
       ctx.clip();
       ctx.beginPath();
       let pen = this.pen[lane];
-      for (let column = start; column <= last; column += 1) {
-        const [from, end] = bounds[column - start];
-        if (from >= end) continue;
+      for (let column = from; column <= to; column += 1) {
+        const [first, end] = bounds[column - start];
+        if (first >= end) continue;
         let low = Infinity;
         let high = -Infinity;
-        for (let k = from; k < end; k += 1) {
+        for (let k = first; k < end; k += 1) {
           low = Math.min(low, ring.low(c, k));
           high = Math.max(high, ring.high(c, k));
         }
         const x = xOf(column);
-        const joined = pen !== null && ring.joined(from) && pen[0] >= column - columns;
+        const joined = pen !== null && ring.joined(first) && pen[0] >= column - columns;
         if (joined) {
           ctx.moveTo(xOf(pen[0]), pen[1]);
           ctx.lineTo(x, toY(low));
@@ -245,6 +282,44 @@ export class TraceView {
     this.playhead += elapsedS * this.rate;
     this.playhead += (target - this.playhead) * Math.min(1, elapsedS * CATCH_UP_PER_S);
     this.playhead = Math.min(this.playhead, ring.newest);
+  }
+}
+
+/** One canvas of the strip: TILE_COLUMNS device columns of global tile number `number`. */
+class Tile {
+  constructor(rail) {
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "trace-tile";
+    this.context = this.canvas.getContext("2d");
+    this.number = null;
+    rail.append(this.canvas);
+  }
+
+  size(height, ratio) {
+    if (this.canvas.width !== TILE_COLUMNS || this.canvas.height !== height) {
+      this.canvas.width = TILE_COLUMNS;
+      this.canvas.height = height;
+    }
+    this.canvas.style.width = `${TILE_COLUMNS / ratio}px`;
+    this.canvas.style.height = `${height / ratio}px`;
+    this.number = null;
+  }
+
+  /** Forget what the tile shows; it will hold global tile `number` (or nothing, hidden). */
+  clear(number) {
+    this.context.setTransform(1, 0, 0, 1, 0, 0);
+    this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.number = number;
+    this.canvas.hidden = number === null;
+  }
+
+  /** Put the tile's left edge `leftPx` CSS pixels from the rail's origin. */
+  moveTo(leftPx) {
+    this.canvas.style.transform = `translateX(${leftPx}px)`;
+  }
+
+  remove() {
+    this.canvas.remove();
   }
 }
 
