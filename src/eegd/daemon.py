@@ -266,6 +266,11 @@ class Daemon:
                 "channels": list(session.channel_names) if session else None,
                 "batch_size": source.batch_size,
                 "session": session.id if session else None,
+                "physical_range": (
+                    [list(span) for span in session.physical_range]
+                    if session and session.physical_range is not None
+                    else None
+                ),
                 "selftest": self.selftest.supported(),
             },
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),

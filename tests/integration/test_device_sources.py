@@ -207,6 +207,7 @@ async def test_a_file_plays_through_the_pipeline_as_it_was_written(
                     await anext(stream)
             hello = stream.hello
         assert await live.healthy()  # the file has ended; the daemon serves on
+        declared = live.daemon.status()["source"]["physical_range"]
     assert hello.channels == recording.channel_names
     assert hello.sample_rate == recording.sample_rate == 200
 
@@ -217,6 +218,8 @@ async def test_a_file_plays_through_the_pipeline_as_it_was_written(
     step = recording.step_uv[0] * 1e-6
     assert np.abs(volts - recording.microvolts * 1e-6).max() <= step
     assert packets[0].channel_names == recording.channel_names
+    assert len(declared) == len(recording.channel_names)  # the file's range, per channel
+    assert all(low < 0 < high for low, high in declared)
 
     annotations = [
         (index, event)

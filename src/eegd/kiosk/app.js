@@ -74,7 +74,6 @@ const view = {
   selected: null,
   signal: "filtered",
   quality: null,
-  ranges: null,
 };
 
 // ------------------------------------------------------------------ messages
@@ -116,18 +115,20 @@ function onText(message) {
   updateStatus();
 }
 
-// source_connected may declare each channel's physical range (volts); lead_off names the
-// electrodes off. Both feed the signal-quality checks.
+// lead_off names the electrodes the source reports off, for the signal-quality checks.
 function onSourceFacts(message) {
-  const detail = message.detail ?? {};
-  if (message.kind === "source_connected") {
-    const ranges = detail.physical_range;
-    view.ranges = Array.isArray(ranges) ? ranges.map(([lo, hi]) => [lo * 1e6, hi * 1e6]) : null;
-    view.quality = null;
-  } else if (message.kind === "lead_off" && view.quality && view.hello) {
-    const off = new Set(detail.electrodes ?? []);
+  if (message.kind === "lead_off" && view.quality && view.hello) {
+    const off = new Set(message.detail?.electrodes ?? []);
     view.quality.setLeadOff(view.hello.channels.flatMap((name, c) => (off.has(name) ? [c] : [])));
   }
+}
+
+/** Each channel's declared physical range in µV (GET /api/status → source), or null. */
+function declaredRanges() {
+  const source = health.status?.source;
+  const ranges = source?.physical_range;
+  if (source?.session !== view.hello?.session || !Array.isArray(ranges)) return null;
+  return ranges.map(([low, high]) => [low * 1e6, high * 1e6]);
 }
 
 function onHello(hello) {
@@ -200,8 +201,10 @@ function onFrame(frame) {
 
 function measureQuality(frame) {
   const rate = frame.sampleRate;
-  if (!view.quality || view.quality.entryRate !== rate) {
-    view.quality = new QualityMeter(frame.channelCount, rate, view.ranges);
+  const ranges = declaredRanges();
+  const meter = view.quality;
+  if (!meter || meter.entryRate !== rate || meter.declared !== (ranges !== null)) {
+    view.quality = new QualityMeter(frame.channelCount, rate, ranges);
   }
   view.quality.push(frame.samples, frame.sampleCount, frame.decimated);
 }

@@ -1,6 +1,6 @@
 // Signal quality per channel from the raw stream, judged once per second of data: railed or
-// clipping (the share of values near the channel's physical range, which a source declares or
-// is the ADS1299's ±187.5 mV at gain 24), a flat line, excessive 50/60 Hz line noise, and
+// clipping (the share of values near the channel's physical range, which a source declares,
+// GET /api/status → source.physical_range, or else the ADS1299's ±187.5 mV at gain 24), a flat line, excessive 50/60 Hz line noise, and
 // electrode contact where the source reports lead-off. Pure: no DOM, no sockets.
 
 /** The ADS1299 at gain 24 (4.5 V reference): the range of sources that deliver ADC counts. */
@@ -68,6 +68,7 @@ export class QualityMeter {
   constructor(channelCount, entryRate, ranges = null) {
     this.channelCount = channelCount;
     this.entryRate = entryRate;
+    this.declared = ranges !== null;
     this.ranges = ranges ?? Array.from({ length: channelCount }, () => ADS1299_RANGE_UV);
     this.perSecond = Math.max(1, Math.round(entryRate));
     // The line noise needs at least 2.4 values per cycle of 60 Hz.

@@ -6,6 +6,7 @@
 import { SharpCanvas } from "./canvas.js";
 import { bandColor } from "./colors.js";
 import { headPosition } from "./montage.js";
+import { SMOOTHING } from "./spectrum.js";
 
 export const HISTORY_S = 60;
 
@@ -40,7 +41,7 @@ function channelsOf(frame, selected) {
   return selected === null ? [...Array(frame.channelCount).keys()] : [selected];
 }
 
-/** Each band's share of the power, as lines over the last 60 s. */
+/** Each band's share of the power, smoothed like the bars, as lines over the last 60 s. */
 export class BandHistory {
   constructor(canvas) {
     this.canvas = new SharpCanvas(canvas);
@@ -55,7 +56,11 @@ export class BandHistory {
   add(frame, selected, nowMs) {
     const values = bandPowers(frame, channelsOf(frame, selected));
     const total = values.reduce((a, b) => a + b, 0) || 1;
-    this.points.push({ t: nowMs, shares: Array.from(values, (v) => v / total) });
+    const last = this.points[this.points.length - 1];
+    const shares = Array.from(values, (v, b) =>
+      last && last.selected === selected ? last.shares[b] + SMOOTHING * (v / total - last.shares[b]) : v / total,
+    );
+    this.points.push({ t: nowMs, shares, selected });
     while (this.points.length && this.points[0].t < nowMs - HISTORY_S * 1000) this.points.shift();
   }
 
