@@ -1,8 +1,9 @@
 """The kiosk a researcher uses, against the real daemon in this process, in Chromium at 800×480.
 
-Two daemons serve the module (started once, each page a fresh one): 32 synthetic channels
-with the default alpha rhythm, and 8 channels with alpha off, C3 flat and O2 railed at the
-ADC's full scale (the synthetic source's test options). Tests read data- attributes and boxes.
+Daemons serve the module (each started once, each page a fresh one): 32 synthetic channels
+with the default alpha rhythm; 8 synthetic channels with alpha off, wrapped by the faulty
+source to hold C3 flat and O2 at the ADC's full scale; and one that goes silent for 2 s. Tests
+read data- attributes and boxes.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ SPECTRUM = "document.getElementById('spectrum').dataset"
 
 _FAULTS = """
 [source]
+kind = "faulty"
 channels = 8
 
-[source.synthetic]
+[source.faulty]
+wraps = "synthetic"
+flat_channels = [2]     # C3
+railed_channels = [7]   # O2
+
+[source.faulty.options]
 alpha = false
-flat_channels = ["C3"]
-railed_channels = ["O2"]
 """
 
 
@@ -45,7 +50,7 @@ async def thirty_two() -> AsyncIterator[LiveDaemon]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def faults() -> AsyncIterator[LiveDaemon]:
-    """8 channels without alpha; C3 flat, O2 railed."""
+    """8 channels without alpha; C3 flat, O2 railed (the faulty source's options)."""
     async with live_daemon(_FAULTS) as live:
         yield live
 
@@ -186,3 +191,55 @@ async def test_no_clear_peak_without_alpha_and_red_dots_for_flat_and_railed(
     await page.click(label("O2"))
     assert "railed" in await page.locator("#channel-info").inner_text()
     assert await page.get_attribute("#channel-info", "data-quality") == "bad"
+
+
+_SILENT = """
+[source]
+kind = "faulty"
+
+[source.faulty]
+wraps = "synthetic"
+silence_every = 12      # about 1.5 s in (32-sample reads at 250 Hz)
+silence_s = 2
+silence_times = 1
+
+[supervisor]            # reopen within 50 ms of the device's return: the gap is the silence
+initial_backoff = 0.02
+max_backoff = 0.05
+"""
+
+HEALTH = "document.getElementById('health').dataset"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def silent() -> AsyncIterator[LiveDaemon]:
+    """A synthetic source that goes silent for 2 s once, about 1.5 s after it opens."""
+    async with live_daemon(_SILENT) as live:
+        yield live
+
+
+async def test_a_2_s_outage_shows_as_a_2_s_gap_and_a_new_session_starts_from_zero(
+    silent: LiveDaemon, page: Page
+) -> None:
+    await page.goto(silent.url)
+    await wait_for_state(page, "streaming", DEADLINE_MS)
+    session = (await api(silent.url, "/api/status"))["source"]["session"]
+    await page.wait_for_function(f"{HEALTH}.session === '{session}'")
+
+    await page.wait_for_function(f"Number({HEALTH}.lost) > 0", timeout=30_000)
+    ledger = (await api(silent.url, "/api/status"))["ledger"]["session"]
+    assert ledger["id"] == session
+    (gap,) = ledger["gaps"]
+    packet_s = 32 / 250
+    assert gap["duration_s"] == pytest.approx(2, abs=packet_s)
+    await page.wait_for_function(f"{HEALTH}.lost === '{ledger['lost']}'")
+    shown = await page.evaluate(f"({{...{HEALTH}}})")
+    assert shown["gaps"] == "1"
+    assert float(shown["lastGapS"]) == pytest.approx(gap["duration_s"])
+    line = await page.locator("#health").inner_text()
+    assert f"lost {ledger['lost']:,} samples" in line
+    assert f"{gap['duration_s']:.1f} s at" in line
+
+    await api(silent.url, "/api/source", "PUT", {"kind": "synthetic"})
+    await page.wait_for_function(f"{HEALTH}.session !== '{session}' && {HEALTH}.lost === '0'")
+    assert (await page.locator("#health").inner_text()).startswith("all samples delivered")

@@ -270,30 +270,6 @@ def test_without_alpha_the_occipital_channels_have_no_alpha_excess() -> None:
     assert ratio_without[occipital] < 1  # 1/f: less power in alpha than in theta
 
 
-def test_flat_and_railed_channels() -> None:
-    source = opened(flat_channels=("C3",), railed_channels=("O2", "P4"))
-    block = source.read(250)
-    assert np.all(block.raw[row("C3")] == 0)
-    assert np.all(block.raw[[row("O2"), row("P4")]] == 2**23 - 1)
-    others = [c for c in range(8) if c not in (row("C3"), row("O2"), row("P4"))]
-    assert np.all(block.raw[others].std(axis=1) > 0)
-
-
-@pytest.mark.parametrize(
-    ("settings", "expected"),
-    [
-        ({"flat_channels": ("Cz",)}, r"^flat_channels: \('Cz',\) .*among Fp1, Fp2"),
-        ({"railed_channels": ("O1", "O1")}, r"^railed_channels: .*distinct"),
-        ({"flat_channels": ("O1",), "railed_channels": ("O1",)}, r"^railed_channels: .*not in"),
-    ],
-)
-def test_flat_and_railed_channels_must_be_known_and_distinct(
-    settings: dict[str, Any], expected: str
-) -> None:
-    with pytest.raises(ConfigError, match=expected):
-        SyntheticSettings(**settings)
-
-
 def line_to_neighbours(
     eeg: npt.NDArray[np.float64], rate: int, line_hz: float
 ) -> npt.NDArray[np.float64]:

@@ -24,28 +24,23 @@ function seconds(value) {
  */
 export function sessionLedger(status, sessionId) {
   const ledger = status?.ledger;
-  if (!ledger) return null;
-  const rate = status.source?.sample_rate || 1;
-  const entry = (ledger.sessions ?? []).find?.((s) => s.id === sessionId);
-  if (entry) {
-    const gaps = (entry.gaps ?? []).map((gap) => ({
-      at: gap.first_sample / (entry.sample_rate || rate),
-      count: gap.count,
-      seconds: gap.duration_s,
-      cause: gap.cause,
-    }));
-    return {
-      expected: entry.expected,
-      acquired: entry.acquired,
-      lost: entry.lost,
-      rate: entry.sample_rate || rate,
-      gaps,
-      gapCount: entry.gap_count ?? gaps.length,
-    };
-  }
-  if (status.source?.session !== sessionId || !ledger.session) return null;
-  const { expected, acquired, lost } = ledger.session;
-  return { expected, acquired, lost, rate, gaps: [], gapCount: lost > 0 ? null : 0 };
+  const entry = [ledger?.session, ...(ledger?.sessions ?? [])].find((s) => s?.id === sessionId);
+  if (!entry) return null;
+  const rate = entry.sample_rate || status.source?.sample_rate || 1;
+  const gaps = (entry.gaps ?? []).map((gap) => ({
+    at: gap.first_sample / rate,
+    count: gap.count,
+    seconds: gap.duration_s,
+    cause: gap.cause,
+  }));
+  return {
+    expected: entry.expected,
+    acquired: entry.acquired,
+    lost: entry.lost,
+    rate,
+    gaps,
+    gapCount: entry.gap_count ?? gaps.length,
+  };
 }
 
 /** The compact line for a session ledger. */
@@ -62,7 +57,11 @@ export function ledgerLine(ledger) {
   return `${lost} ${gaps} · ${length}`;
 }
 
-/** Supervised tasks that failed and are waiting to be retried, from system events. */
+/**
+ * The supervised parts that are not working: /api/status → degraded (tasks backing off, with
+ * the seconds until their retry, or given up) once a second, and the supervisor's task_failed
+ * / task_restarted / task_gave_up events in between, so the line changes at once.
+ */
 export class DegradedTasks {
   constructor() {
     this.tasks = new Map();
@@ -77,27 +76,27 @@ export class DegradedTasks {
       this.tasks.set(task, { retryAtMs: Number.isFinite(retry) ? nowMs + retry * 1000 : null });
     } else if (message.kind === "task_gave_up") {
       this.tasks.set(task, { gaveUp: true });
-    } else if (message.kind === "task_restarted" || message.kind === "task_recovered") {
+    } else if (message.kind === "task_restarted") {
       this.tasks.delete(task);
     }
   }
 
-  /** Forget tasks /api/status reports running again (a missed event heals too). */
-  statusTasks(tasks) {
-    for (const entry of tasks ?? []) {
-      const known = this.tasks.get(entry.name);
-      if (known && !known.gaveUp && entry.state === "running" && known.retryAtMs === null) {
-        this.tasks.delete(entry.name);
-      }
-    }
+  /** The daemon's own list (`degraded` of /api/status) replaces what the events said. */
+  statusDegraded(degraded, nowMs) {
+    if (!Array.isArray(degraded)) return;
+    this.tasks = new Map(
+      degraded.map((part) => {
+        if (part.state === "gave_up") return [part.task, { gaveUp: true }];
+        const retry = part.retry_in_s;
+        return [part.task, { retryAtMs: retry === null ? null : nowMs + retry * 1000 }];
+      }),
+    );
   }
 
   describe(nowMs) {
     return [...this.tasks].map(([task, state]) => {
       if (state.gaveUp) return `${task} stopped (gave up)`;
-      if (state.retryAtMs === null) return `${task} restarting`;
-      const left = Math.max(0, Math.ceil((state.retryAtMs - nowMs) / 1000));
-      if (left === 0) state.retryAtMs = null;
+      const left = state.retryAtMs === null ? 0 : Math.ceil((state.retryAtMs - nowMs) / 1000);
       return left > 0 ? `${task} retrying in ${left} s` : `${task} restarting`;
     });
   }
@@ -118,7 +117,7 @@ export class HealthLine {
         const reply = await fetch("/api/status");
         if (reply.ok) {
           this.status = await reply.json();
-          this.degraded.statusTasks(this.status.tasks);
+          this.degraded.statusDegraded(this.status.degraded, performance.now());
         }
       } catch {
         this.status = null;

@@ -38,9 +38,7 @@ class SyntheticSettings:
     ``channel_names`` None means the standard montage (``resolved_channel_names``);
     ``line_noise_hz`` None means no powerline hum; ``paced`` False delivers samples as
     fast as they are read (benchmarks). ``alpha`` False leaves the 10 Hz rhythm out (a
-    recording without a clear peak); the channels named in ``flat_channels`` read a constant
-    0 V (an open input) and those in ``railed_channels`` sit at the ADC's positive full scale
-    (a railed amplifier), for the kiosk's signal-quality checks.
+    recording without a clear peak). Railed and flat channels are the ``faulty`` source's.
     """
 
     channels: int = 8
@@ -51,8 +49,6 @@ class SyntheticSettings:
     blinks: bool = True
     paced: bool = True
     alpha: bool = True
-    flat_channels: tuple[str, ...] = ()
-    railed_channels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _is_int(self.channels) or not 1 <= self.channels <= MAX_CHANNELS:
@@ -66,15 +62,6 @@ class SyntheticSettings:
         if self.line_noise_hz is not None and self.line_noise_hz not in _LINE_FREQUENCIES:
             allowed = f"none, {_listing(_LINE_FREQUENCIES)}"
             raise _invalid("line_noise_hz", self.line_noise_hz, allowed)
-        names = self.resolved_channel_names
-        for key in ("flat_channels", "railed_channels"):
-            chosen = getattr(self, key)
-            unknown = [name for name in chosen if name not in names]
-            if not isinstance(chosen, tuple) or unknown or len(set(chosen)) != len(chosen):
-                raise _invalid(key, chosen, f"distinct names among {', '.join(names)}")
-        both = set(self.flat_channels) & set(self.railed_channels)
-        if both:
-            raise _invalid("railed_channels", self.railed_channels, "names not in flat_channels")
 
     @property
     def resolved_channel_names(self) -> tuple[str, ...]:
@@ -93,10 +80,6 @@ class SyntheticOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """Deliver samples in real time; off only for benchmarks."""
     alpha: bool = True
     """The 10 Hz alpha rhythm over the occipital lobe; false for a spectrum without a peak."""
-    flat_channels: list[str] = msgspec.field(default_factory=list)
-    """Channels that read a constant 0 V, like an open input."""
-    railed_channels: list[str] = msgspec.field(default_factory=list)
-    """Channels held at the ADC's positive full scale, like a railed amplifier."""
 
 
 #: The keys of ``SyntheticSettings`` that come from ``[source]`` rather than its own table.
@@ -159,8 +142,6 @@ class SyntheticSource(Source):
                 blinks=own.blinks,
                 paced=own.paced,
                 alpha=own.alpha,
-                flat_channels=tuple(own.flat_channels),
-                railed_channels=tuple(own.railed_channels),
             )
         except ConfigError as exc:
             key = str(exc).partition(":")[0]
@@ -174,8 +155,6 @@ class SyntheticSource(Source):
         self._clock = clock if clock is not None else SYSTEM_BLOCKING_CLOCK
         self._scale = Ads1299Scale()
         self._model: EegModel | None = None
-        self._flat: list[int] = []
-        self._railed: list[int] = []
         self._position = 0
         self._opened_at = 0.0
 
@@ -202,8 +181,6 @@ class SyntheticSource(Source):
             blinks=settings.blinks,
             alpha=settings.alpha,
         )
-        self._flat = [self._names.index(name) for name in settings.flat_channels]
-        self._railed = [self._names.index(name) for name in settings.railed_channels]
         self._position = 0
         self._opened_at = self._clock.monotonic()
 
@@ -221,10 +198,7 @@ class SyntheticSource(Source):
             # the wait, right after the last block went to the event loop, its numpy work
             # held the GIL while the loop was handling that block.
             self._wait_until(self._opened_at + self._position / self.sample_rate)
-        volts = model.next(n_samples)
-        volts[self._flat] = 0.0
-        volts[self._railed] = 1.0  # beyond full scale: the counts clip at COUNT_MAX
-        raw = self._scale.to_counts(volts)
+        raw = self._scale.to_counts(model.next(n_samples))
         return SampleBlock(first_sample=first, raw=raw, volts=self._scale.to_volts(raw))
 
     def close(self) -> None:
