@@ -47,6 +47,7 @@ const ui = {
   pagePrev: byId("page-prev"),
   pageNext: byId("page-next"),
   pageLabel: byId("page-label"),
+  pageNames: byId("page-names"),
   filterSummary: byId("filter-summary"),
   displayNote: byId("display-note"),
   channelInfo: byId("channel-info"),
@@ -289,7 +290,10 @@ function showDisplayNote() {
   const pxPerS = Math.round(traces.columnsPerSecond() / (window.devicePixelRatio || 1));
   const how = body.dataset.decimated === "true" ? "envelope" : "every sample";
   const note = `${view.signal} · ${how}, ${formatRate(hello.sample_rate)} shown at ${pxPerS} px/s`;
-  if (ui.displayNote.textContent !== note) ui.displayNote.textContent = note;
+  if (ui.displayNote.textContent !== note) {
+    ui.displayNote.textContent = note;
+    display.showNote(note);
+  }
 }
 
 function showQuality() {

@@ -55,7 +55,9 @@ export class DisplayPanel {
       element("div", { className: "display-choices" }, [this.channelName, this.hide, this.showAll]),
     ]);
     this.message = element("p", { className: "source-message", id: "filter-message" });
-    this.panel.append(head, ...ROWS.map((row) => this.buildRow(...row)), channelRow, this.message);
+    this.note = element("p", { className: "display-note", id: "display-how" });
+    const rows = ROWS.map((row) => this.buildRow(...row));
+    this.panel.append(head, this.note, ...rows, channelRow, this.message);
     document.body.append(this.panel);
     toggle.addEventListener("click", () => this.setOpen(this.panel.hidden));
     this.setOpen(false);
@@ -100,6 +102,11 @@ export class DisplayPanel {
     this.hide.disabled = name === null;
     this.showAll.disabled = hiddenCount === 0;
     this.showAll.textContent = hiddenCount ? `Show all (${hiddenCount} hidden)` : "Show all";
+  }
+
+  /** How the trace is drawn ("envelope, 16 kHz shown at 200 px/s"), said here too. */
+  showNote(text) {
+    this.note.textContent = text;
   }
 
   /** A filter refusal's message, or nothing. */

@@ -51,7 +51,8 @@ export class LaneLabels {
     const lanes = this.lanes;
     ui.laneLabels.replaceChildren(...lanes.map((c) => this.label(c, themeName)));
     ui.pageNav.hidden = this.pages.length < 2;
-    ui.pageLabel.textContent = `${this.page + 1}/${this.pages.length} · ${pageName(this.names, lanes)}`;
+    ui.pageLabel.textContent = `${this.page + 1}/${this.pages.length}`;
+    ui.pageNames.textContent = pageName(this.names, lanes);
     ui.pagePrev.disabled = this.page === 0;
     ui.pageNext.disabled = this.page === this.pages.length - 1;
     const data = document.body.dataset;
