@@ -37,7 +37,8 @@ class Notifier:
         address = env.get("NOTIFY_SOCKET") or None
         watchdog_s = None
         usec, pid = env.get("WATCHDOG_USEC", ""), env.get("WATCHDOG_PID", "")
-        if usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid())):
+        ours = not pid or pid == str(os.getpid())
+        if usec.isascii() and usec.isdigit() and int(usec) > 0 and ours:
             watchdog_s = int(usec) / 1e6
         return cls(address, watchdog_s)
 
