@@ -221,6 +221,7 @@ class LegacyRoutes:
             self.connected -= 1
             if pusher is not None:
                 pusher.cancel()
+                await asyncio.gather(pusher, return_exceptions=True)
         return ws
 
     @staticmethod
@@ -231,9 +232,12 @@ class LegacyRoutes:
         send: Callable[[str], Awaitable[None]],
     ) -> None:
         with bus.subscribe([Topic.SYSTEM], maxsize=16, policy=DropPolicy.DROP_OLDEST) as feed:
-            async for event in feed:
-                if getattr(event, "kind", None) in events:
-                    await send(await state())
+            try:
+                async for event in feed:
+                    if getattr(event, "kind", None) in events:
+                        await send(await state())
+            except (ConnectionError, aiohttp.ClientError):
+                return  # the client went away; the handler ends too
 
     def _refusal(self, principal: Principal, name: str) -> str | None:
         needed = LEGACY_MESSAGE_ROLES.get(name, Role.OPERATOR)
