@@ -211,26 +211,40 @@ class Mischief:
     launched: dict[str, int] = field(default_factory=lambda: {"stall": 0, "flood": 0, "vanish": 0})
     closed_by_server: dict[str, int] = field(default_factory=dict)
 
-    def closed(self, kind: str, code: int | None) -> None:
-        key = f"{kind}:{code}"
+    def closed(self, kind: str, how: object) -> None:
+        key = f"{kind}: {how}"
         self.closed_by_server[key] = self.closed_by_server.get(key, 0) + 1
 
 
+async def ending(ws: aiohttp.ClientWebSocketResponse) -> str:
+    """How the server ended ``ws``: read what is left (10 s at most) until it ends."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(10):
+            while True:
+                message = await ws.receive()
+                if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING):
+                    return f"close frame {message.data}"
+                if message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    return "dropped"
+    return "still open"
+
+
 async def stall(session: aiohttp.ClientSession, ws_url: str, mischief: Mischief) -> None:
-    """Connect and never read; the server should close it for making no progress."""
+    """Connect, then neither read nor answer pings for 20 to 60 s; then see how it ended.
+
+    The server's heartbeat (a ping every ``[server] heartbeat_s``, unanswered) or its
+    no-progress watchdog should have dropped it by then.
+    """
     ws = await session.ws_connect(ws_url + "ws/data", max_msg_size=0, autoping=False)
-    transport = ws._response.connection.transport if ws._response.connection else None  # noqa: SLF001
+    connection = ws._response.connection  # noqa: SLF001
+    transport = connection.transport if connection is not None else None
     if transport is not None:
         transport.pause_reading()
-    try:
-        await asyncio.sleep(240.0)
-    finally:
-        if transport is not None:
-            transport.resume_reading()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(ws.receive(), 1.0)
-        mischief.closed("stall", ws.close_code)
-        await ws.close()
+    await asyncio.sleep(random.uniform(20.0, 60.0))
+    if transport is not None:
+        transport.resume_reading()
+    mischief.closed("stall", await ending(ws))
+    await ws.close()
 
 
 async def flood(session: aiohttp.ClientSession, ws_url: str, mischief: Mischief) -> None:
@@ -242,10 +256,7 @@ async def flood(session: aiohttp.ClientSession, ws_url: str, mischief: Mischief)
             await ws.send_str(message)
             if ws.closed:
                 break
-        async with asyncio.timeout(10):
-            async for _ in ws:
-                pass
-    mischief.closed("flood", ws.close_code)
+    mischief.closed("flood", await ending(ws))
     await ws.close()
 
 
@@ -322,6 +333,7 @@ def ledger_summary(ledger: dict[str, Any]) -> dict[str, Any]:
 
 async def run(minutes: float, seed: int, fast_clients: int) -> dict[str, Any]:
     rng = random.Random(seed)
+    random.seed(seed)  # the bad clients' own durations
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         install_chaos_plugin(root)
@@ -372,6 +384,7 @@ async def run(minutes: float, seed: int, fast_clients: int) -> dict[str, Any]:
             "blocks_rejected": final["ledger"]["blocks_rejected"],
             "clients": mischief.launched,
             "client_endings": mischief.closed_by_server,
+            "clients_connected_at_end": final["clients"]["clients"],
             "clients_closed_by_reason": {
                 "stalled": final["clients"]["closed_stalled"],
                 "flooding": final["clients"]["closed_flooding"],
