@@ -11,6 +11,7 @@ from eegd.errors import one_line
 from eegd.net.access import Gate
 from eegd.net.auth import AllowedHosts, origin_allowed, same_origin, split_host
 from eegd.net.roles import Principal, Role
+from eegd.net.sessions import SessionStore
 from eegd.net.tokens import AuthSettings, TokenBook, hash_token, new_token
 
 
@@ -94,3 +95,18 @@ def test_any_host_is_split_or_refused_without_error(host: str) -> None:
         name, port = found
         assert name == name.lower()
         assert port is None or 0 <= port <= 65535
+
+
+def test_a_full_session_store_ends_the_signing_in_tokens_own_oldest_session() -> None:
+    """Sign-ins with a right token are not limited, and a full store ended the oldest session
+    of anyone: a viewer signing in ``max_sessions`` times signed every operator out."""
+    store = SessionStore(max_sessions=4, ttl=100.0)
+    operator = store.create(Role.OPERATOR, "sha256:operator", 0.0)
+    viewers = [store.create(Role.VIEWER, "sha256:viewer", 1.0) for _ in range(20)]
+    assert store.get(operator, 2.0) is not None
+    assert [store.get(v, 2.0) is not None for v in viewers[-4:]] == [False, True, True, True]
+    assert len(store) == 4
+    # A token with no session in the full store still gets one: the oldest of all goes.
+    other = store.create(Role.VIEWER, "sha256:other", 3.0)
+    assert store.get(operator, 3.0) is None
+    assert store.get(other, 3.0) is not None

@@ -3,10 +3,10 @@
 A sign-in with a token gives a random session id, which the browser keeps in an
 ``HttpOnly; SameSite=Strict`` cookie (``Secure`` under TLS): page scripts cannot read it and
 other sites' pages cannot make the browser send it. The store keeps at most ``max_sessions``
-(one more ends the oldest) for ``ttl`` seconds each, remembers the hash of the token each
-came from so that revoking the token ends its sessions, and keys them by the SHA-256 of the
-id, so neither a lookup's timing nor a memory dump gives a live id away. Sessions live in
-memory: a restart signs everybody out.
+(one more ends the oldest of the same token's, or of all) for ``ttl`` seconds each,
+remembers the hash of the token each came from so that revoking the token ends its
+sessions, and keys them by the SHA-256 of the id, so neither a lookup's timing nor a memory
+dump gives a live id away. Sessions live in memory: a restart signs everybody out.
 
 ``FailedAttempts`` counts wrong tokens per peer address: a few at once, then one per
 ``interval``; while an address is over, every credential it presents is refused unread.
@@ -56,10 +56,15 @@ class SessionStore:
         return len(self._sessions)
 
     def create(self, role: Role, token_hash: str, now: float) -> str:
-        """A new session's id (43 URL-safe characters); the oldest goes if the store is full."""
+        """A new session's id (43 URL-safe characters). If the store is full, the oldest
+        session of the same token goes, or the oldest of all when the token has none: signing
+        in over and over with one token (a viewer's) cannot sign the others out."""
         self._expire(now)
-        while len(self._sessions) >= self.max_sessions:
-            self._sessions.popitem(last=False)
+        if len(self._sessions) >= self.max_sessions:
+            own = (
+                key for key, session in self._sessions.items() if session.token_hash == token_hash
+            )
+            del self._sessions[next(own, next(iter(self._sessions)))]
         session_id = secrets.token_urlsafe(32)
         self._sessions[_key(session_id)] = Session(role, token_hash, now + self.ttl)
         return session_id

@@ -57,7 +57,7 @@ class AuthSettings:
     session_ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 12 * 3600.0
     """How long a kiosk sign-in lasts."""
     max_sessions: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 64
-    """Sign-ins kept at once; one more ends the oldest."""
+    """Sign-ins kept at once; one more ends the oldest of the same token's (or of all)."""
     insecure_no_auth: bool = False
     """Serve a non-loopback address without an operator token (``--insecure-no-auth``)."""
 
