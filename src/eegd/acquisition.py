@@ -166,6 +166,11 @@ class AcquisitionLoop:
         self._stall_timeout = stall_timeout_s
         self._resumable = False
 
+    def end_session(self) -> None:
+        """The next run opens a fresh source in a new session, even after a failure (a
+        self-test paused the acquisition: what comes after it is not the same stretch)."""
+        self._resumable = False
+
     async def next_session(self) -> Session:
         """The next session to start (a source opening), once it has started."""
         started = self._session_started

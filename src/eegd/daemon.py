@@ -232,6 +232,7 @@ class Daemon:
             ACQUISITION_TASK,
             self.acquisition.run,
             policy=policy.forever() if self.config.source.retry_forever else policy,
+            on_pause=self.acquisition.end_session,
         )
         self.supervisor.start()
         self.notifier.notify("READY=1")

@@ -152,6 +152,7 @@ class _Task:
 
     __slots__ = (
         "factory",
+        "on_pause",
         "failures",
         "last_error",
         "name",
@@ -162,9 +163,16 @@ class _Task:
         "state",
     )
 
-    def __init__(self, name: str, factory: TaskFactory, policy: RestartPolicy) -> None:
+    def __init__(
+        self,
+        name: str,
+        factory: TaskFactory,
+        policy: RestartPolicy,
+        on_pause: Callable[[], None] | None,
+    ) -> None:
         self.name = name
         self.factory = factory
+        self.on_pause = on_pause
         self.policy = policy
         self.state = TaskState.STARTING
         self.restarts = 0
@@ -206,17 +214,24 @@ class Supervisor:
         self._started = False
         self._stopped = False
 
-    def add(self, name: str, factory: TaskFactory, policy: RestartPolicy | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        factory: TaskFactory,
+        policy: RestartPolicy | None = None,
+        on_pause: Callable[[], None] | None = None,
+    ) -> None:
         """Register ``factory`` as the task ``name``, with its own ``policy`` if given.
 
         ``factory()`` is called at every (re)start and must return a fresh coroutine. A task
-        added after ``start()`` starts at once.
+        added after ``start()`` starts at once. ``on_pause`` is called once a ``paused()``
+        block has stopped it (the acquisition ends its session there).
         """
         if name in self._tasks:
             raise ValueError(f"a task named {name!r} is already supervised")
         if self._stopped:
             raise RuntimeError(f"cannot add task {name!r}: the supervisor is stopped")
-        task = _Task(name, factory, policy if policy is not None else self._policy)
+        task = _Task(name, factory, policy if policy is not None else self._policy, on_pause)
         self._tasks[name] = task
         if self._started:
             self._launch(task)
@@ -314,6 +329,8 @@ class Supervisor:
             runner.cancel()
             await asyncio.wait([runner])
         task.state = TaskState.PAUSED
+        if task.on_pause is not None:
+            task.on_pause()
         self._logger.info("task %s paused", name)
         try:
             yield

@@ -34,6 +34,7 @@ class Rig:
 
     clock: SteppedClock
     loop: AcquisitionLoop
+    supervisor: Supervisor
     packets: list[EegPacket] = field(default_factory=list)
     events: list[SystemEvent] = field(default_factory=list)
 
@@ -87,8 +88,8 @@ async def rig(faults: FaultOptions, stall_timeout_s: float = 1.0) -> AsyncIterat
     supervisor = Supervisor(
         bus, policy=RestartPolicy(initial_backoff=0.001, max_backoff=0.01).forever()
     )
-    supervisor.add("acquisition", loop.run)
-    state = Rig(clock, loop)
+    supervisor.add("acquisition", loop.run, on_pause=loop.end_session)
+    state = Rig(clock, loop, supervisor)
     drain = asyncio.create_task(_drain(subscription, state))
     supervisor.start()
     try:
@@ -143,6 +144,19 @@ async def test_a_source_that_fails_three_times_resumes_three_times_with_its_gaps
     assert ledger.lost == sum(count for _, count in outages)
     assert ledger.outages == 3
     assert r.loop.stats().sessions == 1
+
+
+async def test_a_pause_after_an_outage_ends_the_session_instead() -> None:
+    async with rig(FaultOptions(fail_every=3, fail_times=1, down_s=0.5)) as r:
+        await r.step_until(SystemEventKind.SOURCE_LOST)
+        async with r.supervisor.paused("acquisition"):  # a self-test while it is away
+            r.clock.set(r.clock.monotonic() + 0.5)  # the device is back meanwhile
+        await r.wait_for(SystemEventKind.SOURCE_CONNECTED, 2)
+    first, second = r.of(SystemEventKind.SOURCE_CONNECTED)
+    assert second.detail["session"] != first.detail["session"]
+    assert "resumed" not in second.detail
+    assert not r.of(SystemEventKind.SAMPLES_LOST)  # a new session is no gap
+    assert r.loop.stats().sessions == 2
 
 
 async def test_a_source_silent_for_2_s_is_reopened_and_the_ledger_shows_a_2_s_gap() -> None:
