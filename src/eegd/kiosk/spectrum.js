@@ -215,7 +215,7 @@ function drawFrequencyAxis(ctx, plot) {
   ctx.lineWidth = 1;
   const step = plot.highHz > 60 ? 20 : 10;
   const ticks = [1];
-  for (let hz = step; hz <= plot.highHz; hz += step) ticks.push(hz);
+  for (let hz = step; hz < plot.highHz - step / 4; hz += step) ticks.push(hz); // room for "Hz"
   for (const hz of ticks) {
     const x = Math.round(plot.x(hz)) + 0.5;
     ctx.strokeStyle = plot.theme.gridLine;
