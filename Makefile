@@ -1,5 +1,6 @@
 # One task runner for people and CI. `make run` needs only the runtime dependencies
-# (it must work on a Raspberry Pi); `make test` adds the dev extra and a browser.
+# (it must work on a Raspberry Pi); `make test` adds the dev extra and a browser, and runs
+# the suite on every core (pytest-xdist; a test module stays on one worker, with its browser).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -35,7 +36,7 @@ browser:
 	fi
 
 test: $(VENV)/.dev browser
-	PYTHONASYNCIODEBUG=1 $(BIN)/pytest
+	PYTHONASYNCIODEBUG=1 $(BIN)/pytest -n auto --dist loadfile
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench
