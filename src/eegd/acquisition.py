@@ -35,6 +35,7 @@ everything downstream stay up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -210,8 +211,14 @@ class AcquisitionLoop:
         self._resumable = False
         source = self._source if resuming and self._source is not None else self._source_factory()
         self._source = source
+        opening = asyncio.ensure_future(
+            asyncio.to_thread(translated, self.kind, "open", source.open)
+        )
         try:
-            await asyncio.to_thread(translated, self.kind, "open", source.open)
+            await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            await self._close_once_opened(opening, source)
+            raise
         except Exception:
             self._resumable = resuming  # still away: the session waits for it
             raise
@@ -238,6 +245,14 @@ class AcquisitionLoop:
             raise
         finally:
             await reader.finish(stalled)
+
+    async def _close_once_opened(self, opening: asyncio.Future[None], source: Source) -> None:
+        """Cancelled while ``source`` was opening: its thread goes on, so wait for it and
+        close what it opened; otherwise the next run finds the source already open and
+        fails to reopen it forever."""
+        with contextlib.suppress(Exception):
+            await opening
+            await asyncio.to_thread(translated, self.kind, "close", source.close)
 
     def _connect(self, source: Source, resuming: bool) -> None:
         """Resume the session at the index the clock says, or start a new one at 0 (when

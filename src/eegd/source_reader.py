@@ -155,15 +155,27 @@ class SourceReader:
         """Stop the thread (cutting a read short where the source can), close the source.
 
         A read in progress may end first (up to a second), unless it stalled; a thread
-        still inside ``read`` after the close is left behind, with a warning.
+        still inside ``read`` after the close is left behind, with a warning. The source is
+        closed even when the task is cancelled meanwhile (a pause, a stop): a source left
+        open could never be opened again.
         """
         ended = self._ended
         self._stop.set()
         self.source.interrupt()
-        if ended is not None and not stalled:
-            await asyncio.wait([ended], timeout=_GRACE_S)
         try:
-            await asyncio.to_thread(translated, self._kind, "close", self.source.close)
+            if ended is not None and not stalled:
+                await asyncio.wait([ended], timeout=_GRACE_S)
+        finally:
+            await self._close()
+
+    async def _close(self) -> None:
+        """Close the source in a thread that a cancel cannot stop, then see the reader end."""
+        ended = self._ended
+        closing = asyncio.ensure_future(
+            asyncio.to_thread(translated, self._kind, "close", self.source.close)
+        )
+        try:
+            await asyncio.shield(closing)
         finally:
             if ended is not None and not ended.done():
                 await asyncio.wait([ended], timeout=_GRACE_S)

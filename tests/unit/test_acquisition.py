@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -232,3 +233,38 @@ async def test_a_reopened_source_with_its_own_clock_is_placed_by_it() -> None:
     assert ledger is not None
     assert [(gap.first_sample, gap.count) for gap in ledger.gaps] == [(30, 100)]
     assert loop.stats().sessions == 1
+
+
+class SlowToOpen(CountingSource):
+    """A source whose ``open`` waits (in its thread) until the test lets it finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opening = threading.Event()
+        self.proceed = threading.Event()
+
+    def open(self) -> None:
+        if self.opened and not self.closed:
+            raise SourceError("already open")
+        self.opening.set()
+        self.proceed.wait(timeout=30)
+        self.opened, self.closed = True, False
+
+
+async def test_a_run_cancelled_while_the_source_opens_closes_it_so_the_next_run_opens_it() -> None:
+    source = SlowToOpen()
+    loop = AcquisitionLoop(EventBus(), lambda: source, batch_size=10)
+    run = asyncio.create_task(loop.run())
+    await asyncio.to_thread(source.opening.wait, 30)
+    run.cancel()  # a pause (self-test) or a stop while the device is opening
+    source.proceed.set()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert (source.opened, source.closed) == (True, True)
+    next_session = asyncio.create_task(loop.next_session())
+    again = asyncio.create_task(loop.run())
+    async with asyncio.timeout(10):
+        await next_session
+    again.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await again
