@@ -33,6 +33,7 @@ class Rig:
     """An acquisition of a faulty stepped source under a supervisor, and what it published."""
 
     clock: SteppedClock
+    source: FaultySource
     loop: AcquisitionLoop
     supervisor: Supervisor
     packets: list[EegPacket] = field(default_factory=list)
@@ -89,7 +90,7 @@ async def rig(faults: FaultOptions, stall_timeout_s: float = 1.0) -> AsyncIterat
         bus, policy=RestartPolicy(initial_backoff=0.001, max_backoff=0.01).forever()
     )
     supervisor.add("acquisition", loop.run, on_pause=loop.end_session)
-    state = Rig(clock, loop, supervisor)
+    state = Rig(clock, source, loop, supervisor)
     drain = asyncio.create_task(_drain(subscription, state))
     supervisor.start()
     try:
@@ -164,11 +165,17 @@ async def test_a_source_silent_for_2_s_is_reopened_and_the_ledger_shows_a_2_s_ga
         for _ in range(4):
             await r.step()
         silent_from = r.clock.monotonic()
+        # The reader thread begins the 5th read, the silent one, in its own time.
+        await wait_until(lambda: r.source.away_until > silent_from)
+        assert r.source.away_until == silent_from + 2.0
         # Past the stall limit (1 s beyond the block's length): the stall is found, the
         # source closed; reopening fails while the device is silent.
         r.clock.set(silent_from + 1.0 + 2 * BLOCK_S)
         lost = await r.wait_for(SystemEventKind.SOURCE_LOST, 1)
         assert "stalled" in lost.detail["error"]
+        # Closed before time moves on: the reader thread's next read then ends at once
+        # instead of waiting, on this stepped clock, for a block that never comes.
+        await wait_until(lambda: not r.source.is_open)
         r.clock.set(silent_from + 2.0)
         await r.wait_for(SystemEventKind.SOURCE_CONNECTED, 2)
         for _ in range(3):
@@ -188,6 +195,7 @@ async def test_a_short_silence_is_a_gap_without_a_reopen() -> None:
     async with rig(FaultOptions(silence_every=3, silence_times=1, silence_s=0.4)) as r:
         for _ in range(2):
             await r.step()
+        await wait_until(lambda: r.source.away_until > r.clock.monotonic())  # the 3rd read
         r.clock.set(r.clock.monotonic() + 0.4 + BLOCK_S + 1e-7)  # the silence, then a block
         await r.wait_for(SystemEventKind.SAMPLES_LOST, 1)
         ledger = r.loop.session_ledger()

@@ -141,6 +141,17 @@ class FaultySource(Source):
         return self._inner.physical_range
 
     @property
+    def away_until(self) -> float:
+        """The clock's time the device is back after its last failure or silence (-inf
+        before the first): a test moves its clock past it knowing the fault has begun."""
+        return self._back_at
+
+    @property
+    def is_open(self) -> bool:
+        """Whether it is open: between an ``open`` and the ``close`` after it."""
+        return self._open
+
+    @property
     def reads(self) -> int:
         """Reads so far, over every opening: the count the faults' schedules use."""
         return self._reads
