@@ -36,14 +36,12 @@ function lockIcon() {
 }
 
 const CORNER = {
-  position: "fixed",
-  right: "0.25rem",
-  bottom: "0.25rem",
   display: "flex",
-  alignItems: "flex-end",
+  flex: "0 1 auto",
+  alignItems: "center",
   gap: "0.375rem",
-  maxWidth: "calc(100vw - 0.5rem)",
-  pointerEvents: "none",
+  minWidth: "0",
+  marginLeft: "auto",
 };
 const AUDIT = {
   overflow: "hidden",
@@ -59,7 +57,8 @@ const FORM = {
   position: "absolute",
   right: "0",
   bottom: "3.25rem",
-  whiteSpace: "nowrap",
+  width: "max-content",
+  maxWidth: "min(18rem, 90vw)",
   padding: "0.375rem",
   borderRadius: "0.5rem",
   background: "rgba(11, 15, 20, 0.95)",
@@ -67,14 +66,15 @@ const FORM = {
 };
 
 export class SignInPanel {
-  // The corner of the screen, not the toolbar: signing in is rare, and the toolbar is full.
-  constructor(parent = document.body) {
+  // The end of the trace footer, not the toolbar (signing in is rare, and the toolbar is
+  // full) and never over a panel: a fixed corner covered the band bars' labels.
+  constructor(parent = document.querySelector(".trace-foot") ?? document.body) {
     this.button = element(
       "button",
       { type: "button", id: "signin-button", "aria-label": "Sign in", title: "Sign in" },
       lockIcon(),
     );
-    Object.assign(this.button.style, { minWidth: "44px", minHeight: "44px", pointerEvents: "auto" });
+    Object.assign(this.button.style, { minWidth: "44px", minHeight: "44px" });
     this.token = element("input", {
       type: "password",
       id: "signin-token",
