@@ -119,9 +119,19 @@ async def test_reconnects_when_the_daemon_comes_back(start_daemon: Any, page: Pa
 
 _OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
+  // Inside a box that clips its overflow (the scrolling strip of trace tiles), an element
+  // shows no further than that box, which is checked itself.
+  const clipped = (element) => {
+    for (let node = element.parentElement; node && node !== document.body;) {
+      if (getComputedStyle(node).overflowX !== "visible") return true;
+      node = node.parentElement;
+    }
+    return false;
+  };
   const outside = [...document.querySelectorAll("body *")].filter((element) => {
     const box = element.getBoundingClientRect();
-    return box.width > 0 && box.height > 0 && (box.left < -0.5 || box.right > width + 0.5);
+    const off = box.left < -0.5 || box.right > width + 0.5;
+    return box.width > 0 && box.height > 0 && off && !clipped(element);
   });
   return {
     scrollWidth: document.documentElement.scrollWidth,
