@@ -38,6 +38,13 @@ class Received:
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [text for text in self.texts if text["type"] == kind]
 
+    def has_frame(self, frame_id: int) -> bool:
+        """Whether an EEG frame with ``frame_id`` (or a later one) has come."""
+        return any(
+            isinstance(frame, EegFrame) and frame.frame_id >= frame_id
+            for frame in reversed(self.frames)
+        )
+
     async def read(self, ws: ClientConnection) -> None:
         async for message in ws:
             if isinstance(message, str):
@@ -97,8 +104,8 @@ async def test_the_bytes_on_the_wire_are_a_valid_websocket_stream_of_every_topic
             if enough():
                 break
             await mixed.send(json.dumps(controls[step % len(controls)]))
-            await live.release(1)
-            await asyncio.sleep(0)  # let the readers run before looking again
+            last = await live.release(1)
+            await wait_until(lambda last=last: received["plain"].has_frame(last))
         await wait_until(enough)
         for ws in (mixed, twin, plain):
             await ws.close()
