@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
-from brainflow.board_shim import BoardIds, BoardShim
+from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+from brainflow.data_filter import DataFilter
 
 from eegd.clock import SystemBlockingClock
 from eegd.errors import ConfigError, SourceError
@@ -275,3 +277,30 @@ def test_from_options_errors_name_the_dotted_key(
     with pytest.raises(ConfigError) as caught:
         BrainFlowSource.from_options(shared, options)
     assert str(caught.value).startswith(message)
+
+
+def test_a_marker_inserted_on_the_board_is_a_marker_at_the_sample_brainflow_put_it_on(
+    tmp_path: Path,
+) -> None:
+    # BrainFlow's file streamer keeps its own copy of every row of every sample the board
+    # produces: the marker's sample there is the oracle, found by its EEG values.
+    copy = tmp_path / "board.csv"
+    source = BrainFlowSource(BrainFlowSettings(board="synthetic"))
+    with source:
+        board = BoardShim(SYNTHETIC, BrainFlowInputParams())  # the same board, as a client
+        board.add_streamer(f"file://{copy}:w")
+        blocks = [source.read(32)]
+        board.insert_marker(7)
+        while not any(block.markers for block in blocks) and len(blocks) < 100:
+            blocks.append(source.read(32))
+        blocks.append(source.read(32))  # no marker inserted: none read
+    markers = [marker for block in blocks for marker in block.markers]
+    assert [marker.label for marker in markers] == ["7"]
+    rows = DataFilter.read_file(str(copy))
+    (column,) = np.flatnonzero(rows[BoardShim.get_marker_channel(SYNTHETIC)])
+    streamed_uv = rows[list(BoardShim.get_eeg_channels(SYNTHETIC)), column]
+    volts = np.concatenate([block.volts for block in blocks], axis=1).astype(np.float64)
+    at = markers[0].sample
+    assert np.allclose(volts[:, at] * 1e6, streamed_uv, atol=1e-3)
+    assert not np.allclose(volts[:, at - 1] * 1e6, streamed_uv, atol=1e-3)
+    assert not np.allclose(volts[:, at + 1] * 1e6, streamed_uv, atol=1e-3)

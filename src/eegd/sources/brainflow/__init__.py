@@ -9,8 +9,10 @@ physical range (±187.5 mV by default, an ADS1299 at gain 24, the chip of OpenBC
 
 BrainFlow's own log goes to eegd's logger ``eegd.sources.brainflow.board``; its timestamp row
 is kept as the device clock of each sample (``clock_anchor``, ``last_device_time``), while
-eegd's timestamps stay based on sample indices. Every BrainFlow error becomes a
-``SourceError`` carrying BrainFlow's message, so the supervisor's back-off reconnects.
+eegd's timestamps stay based on sample indices. Its marker row (``insert_marker``, a board's
+trigger input) becomes eegd markers at their samples, labelled with the value. Every
+BrainFlow error becomes a ``SourceError`` carrying BrainFlow's message, so the supervisor's
+back-off reconnects.
 """
 
 from eegd.sources.brainflow.boards import BoardFacts, board_facts, board_names, resolve_board

@@ -82,6 +82,8 @@ class BoardFacts:
     """Rows of ``get_board_data``'s array that hold EEG, in channel order."""
     channel_names: tuple[str, ...]
     timestamp_row: int | None
+    marker_row: int | None = None
+    """The row of the markers inserted with BrainFlow's ``insert_marker`` (0: none)."""
 
 
 def board_facts(board_id: int) -> BoardFacts:
@@ -101,6 +103,7 @@ def board_facts(board_id: int) -> BoardFacts:
     if len(labels) != len(rows) or not all(labels):
         labels = [f"EEG{index + 1}" for index in range(len(rows))]
     timestamp_row = description.get("timestamp_channel")
+    marker_row = description.get("marker_channel")
     return BoardFacts(
         board_id=board_id,
         name=name,
@@ -108,4 +111,5 @@ def board_facts(board_id: int) -> BoardFacts:
         eeg_rows=rows,
         channel_names=tuple(labels),
         timestamp_row=None if timestamp_row is None else int(timestamp_row),
+        marker_row=None if marker_row is None else int(marker_row),
     )

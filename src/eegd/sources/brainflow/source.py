@@ -5,8 +5,10 @@ is a ``ConfigError``. BrainFlow reports µV, which become volts; the int32 count
 a 24-bit converter over the declared physical range (±187.5 mV by default, an ADS1299 at
 gain 24, the chip of OpenBCI's boards). BrainFlow's timestamp row is kept as the device
 clock of each sample (``clock_anchor``, ``last_device_time``), while eegd's timestamps stay
-based on sample indices. Every BrainFlow error becomes a ``SourceError`` carrying
-BrainFlow's message, so the supervisor's back-off reconnects.
+based on sample indices. BrainFlow's marker row (what ``insert_marker`` wrote, or a board's
+trigger input) becomes eegd markers: each non-zero value is a marker at its own sample,
+labelled with the value (``7.0`` is ``"7"``). Every BrainFlow error becomes a
+``SourceError`` carrying BrainFlow's message, so the supervisor's back-off reconnects.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from eegd.sources.base import (
     SampleBlock,
     SharedSourceOptions,
     Source,
+    SourceMarker,
     parse_options,
 )
 from eegd.sources.brainflow.boards import BoardFacts, board_facts, board_shim, resolve_board
 from eegd.sources.brainflow.log_bridge import install_log_bridge
+from eegd.sources.lsl_markers import marker_label
 
 __all__ = ["DEFAULT_PHYSICAL_RANGE_UV", "BrainFlowOptions", "BrainFlowSettings", "BrainFlowSource"]
 
@@ -274,7 +278,10 @@ class BrainFlowSource(Source):
         self._position += n_samples
         volts = microvolts * 1e-6
         return SampleBlock(
-            first_sample=first, raw=self._to_counts(volts), volts=volts.astype(np.float32)
+            first_sample=first,
+            raw=self._to_counts(volts),
+            volts=volts.astype(np.float32),
+            markers=self._markers(data, first),
         )
 
     def close(self) -> None:
@@ -333,6 +340,19 @@ class BrainFlowSource(Source):
                 self.last_device_time,
                 (self.last_device_time - expected) * 1e3,
             )
+
+    def _markers(self, data: npt.NDArray[np.float64], first: int) -> tuple[SourceMarker, ...]:
+        """The marker row's non-zero values (BrainFlow's "no marker" is 0) as markers at
+        their samples; ``first`` is the index of ``data``'s first column."""
+        row = self._facts.marker_row
+        if row is None:
+            return ()
+        values = np.asarray(data[row], dtype=np.float64)
+        columns = np.flatnonzero(np.isfinite(values) & (values != 0))
+        return tuple(
+            SourceMarker(sample=first + int(column), label=marker_label(float(values[column])))
+            for column in columns
+        )
 
     def _to_counts(self, volts: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
         counts = np.rint(volts / self._lsb_volts)
