@@ -7,7 +7,7 @@ has its ``hello`` it prints ``{"ready": ...}``; it then reads ``{"start_ns", "en
 received in that window and prints the result. The client side is kept cheap on purpose:
 raw aiohttp WebSockets and only the 56-byte header is parsed.
 
-    python bench/_ws_clients.py --url ws://127.0.0.1:PORT/ws/data --clients 50
+    python bench/_ws_clients.py --url ws://127.0.0.1:PORT/ws/filtered_eeg --clients 50
 """
 
 from __future__ import annotations
@@ -175,7 +175,9 @@ async def serve(url: str, count: int, deadline_s: float) -> dict[str, Any]:
 def main() -> None:
     """Parse the flags, run the clients, print the result as one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="WebSocket URL, e.g. ws://host:port/ws/data")
+    parser.add_argument(
+        "--url", required=True, help="WebSocket URL, e.g. ws://host:port/ws/filtered_eeg"
+    )
     parser.add_argument("--clients", type=int, required=True, help="number of clients")
     parser.add_argument("--deadline-s", type=float, default=300.0, help="hard cap on run time")
     args = parser.parse_args()

@@ -235,7 +235,7 @@ async def stall(session: aiohttp.ClientSession, ws_url: str, mischief: Mischief)
     The server's heartbeat (a ping every ``[server] heartbeat_s``, unanswered) or its
     no-progress watchdog should have dropped it by then.
     """
-    ws = await session.ws_connect(ws_url + "ws/data", max_msg_size=0, autoping=False)
+    ws = await session.ws_connect(ws_url + "ws/filtered_eeg", max_msg_size=0, autoping=False)
     connection = ws._response.connection  # noqa: SLF001
     transport = connection.transport if connection is not None else None
     if transport is not None:
@@ -262,7 +262,7 @@ async def flood(session: aiohttp.ClientSession, ws_url: str, mischief: Mischief)
 
 async def vanish(session: aiohttp.ClientSession, ws_url: str, mischief: Mischief) -> None:
     """Stream a little, then drop the TCP connection without a close frame."""
-    ws = await session.ws_connect(ws_url + "ws/data", max_msg_size=0)
+    ws = await session.ws_connect(ws_url + "ws/filtered_eeg", max_msg_size=0)
     with contextlib.suppress(Exception):
         async with asyncio.timeout(random.uniform(0.5, 5.0)):
             async for _ in ws:

@@ -1,7 +1,7 @@
 """Fan-out of ``filtered_eeg`` to N WebSocket clients, against Lab Streaming Layer on loopback.
 
 For each case a fresh daemon (synthetic source, paced) runs as its own process and N clients
-on ``/ws/data`` run in separate processes (``_ws_clients.py``, at most
+on ``/ws/filtered_eeg`` run in separate processes (``_ws_clients.py``, at most
 ``--clients-per-process`` each). After a warm-up, one window of ``--duration`` seconds is
 measured: frames/s per client, lost frames (gaps in frame ids, the server's drop counters),
 latency from the acquisition loop's publish (``monotonic_ns`` in the frame header) to receipt,
@@ -231,7 +231,7 @@ async def run_eegd(case: Case, args: argparse.Namespace, workdir: Path) -> dict[
     config.write_text(f"[server]\nmax_clients = {room}\nmax_pending_connections = {room}\n")
     async with children(workdir) as group, aiohttp.ClientSession() as session:
         daemon, url = await start_daemon(group, config, case.shape)
-        ws_url = "ws" + url.removeprefix("http") + "ws/data"
+        ws_url = "ws" + url.removeprefix("http") + "ws/filtered_eeg"
         receivers, connected = await start_receivers(group, ws_url, case, args)
         before = await daemon_status(session, url)
         results, cpu = await measure_receivers(daemon, receivers, args)
@@ -268,7 +268,7 @@ async def run_bare(case: Case, args: argparse.Namespace, workdir: Path) -> dict[
             *("--batch", str(shape.batch_size)),
         )
         url = (await writer.read_line(READY_TIMEOUT_S)).strip()
-        ws_url = "ws" + url.removeprefix("http") + "ws/data"
+        ws_url = "ws" + url.removeprefix("http") + "ws/filtered_eeg"
         receivers, connected = await start_receivers(group, ws_url, case, args)
         results, cpu = await measure_receivers(writer, receivers, args)
     report = receivers_report(case, results, connected, args)

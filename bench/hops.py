@@ -1,7 +1,7 @@
 """Where the time goes from the acquisition thread's stamp to the socket write, at N = 1.
 
 The real daemon runs in this process (synthetic source, paced), one WebSocket client reads
-``/ws/data`` from another process (``_ws_clients.py``), and the handful of methods each
+``/ws/filtered_eeg`` from another process (``_ws_clients.py``), and the handful of methods each
 packet passes through are wrapped to note the CLOCK_MONOTONIC time they see each frame: the
 thread-to-loop hand-off (``AcquisitionLoop._publish``), the voltage filter's ``process``
 (start and end), the connection manager's dispatch (``_deliver``) and the hand-over to the
@@ -147,7 +147,7 @@ async def measure(channels: int, rate: int, batch: int, seconds: float) -> dict[
     try:
         with tempfile.TemporaryDirectory(prefix="eegd-hops-") as directory:
             async with children(Path(directory)) as group:
-                ws_url = "ws" + url.removeprefix("http").rstrip("/") + "/ws/data"
+                ws_url = "ws" + url.removeprefix("http").rstrip("/") + "/ws/filtered_eeg"
                 client = await group.start(
                     "client",
                     str(BENCH_DIR / "_ws_clients.py"),

@@ -38,7 +38,7 @@ async def measure(clients: int, scrapes: int) -> dict[str, object]:
     try:
         async with aiohttp.ClientSession() as session:
             sockets = [
-                await session.ws_connect(url.replace("http", "ws", 1) + "ws/data")
+                await session.ws_connect(url.replace("http", "ws", 1) + "ws/filtered_eeg")
                 for _ in range(clients)
             ]
             readers = [asyncio.create_task(_drain(ws)) for ws in sockets]

@@ -1,7 +1,7 @@
 """Soak: the daemon at 8 × 16 kHz with 20 clients and one more connecting and leaving each second.
 
 A fresh daemon (synthetic source, paced) runs as its own process for ``--duration`` seconds
-(default 10 minutes) with 20 WebSocket clients on ``/ws/data`` in another process
+(default 10 minutes) with 20 WebSocket clients on ``/ws/filtered_eeg`` in another process
 (``_ws_clients.py``), while this process connects one more client every second, waits for its
 hello and closes it. Every ``--interval`` seconds it samples the daemon's resident memory and
 open file descriptors (/proc) and its asyncio tasks (``/api/status``). It prints one JSON
@@ -104,7 +104,7 @@ async def soak(duration: float, interval: float) -> dict[str, Any]:
                 *("--sample-rate", "16000", "--batch-size", "512"),
             )
             url = (await daemon.read_line(READY_TIMEOUT_S)).strip().rstrip("/") + "/"
-            ws_url = "ws" + url.removeprefix("http") + "ws/data"
+            ws_url = "ws" + url.removeprefix("http") + "ws/filtered_eeg"
             receivers = await group.start(
                 "clients",
                 str(BENCH_DIR / "_ws_clients.py"),

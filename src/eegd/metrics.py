@@ -227,6 +227,12 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
         (([t], n) for t, n in cl.encoded_envelopes.items()),
     )
     yield _counter(
+        "eegd_legacy_encoded",
+        "Encodings in the old daemon's format (/ws/data), per topic (one per event).",
+        ["topic"],
+        (([t], n) for t, n in cl.encoded_legacy.items()),
+    )
+    yield _counter(
         "eegd_websocket_frames_built",
         "WebSocket frames built, per topic (one per encoding, however many clients).",
         ["topic"],

@@ -44,7 +44,7 @@ async def test_a_stalled_client_is_dropped_and_closed_while_fast_clients_get_eve
         fast = [await stack.enter_async_context(watching(live)) for _ in range(20)]
         await release_to_all(live, fast, 1)  # the stream is up
         rss_before = rss_kib()
-        slow = await asyncio.to_thread(raw_websocket, live.port, "/ws/data")
+        slow = await asyncio.to_thread(raw_websocket, live.port, "/ws/filtered_eeg")
         stack.callback(slow.close)
         connections = live.daemon.connections
         await wait_until(lambda: connections.stats().clients == 21)
@@ -105,7 +105,7 @@ async def test_max_rate_envelope_at_16_khz() -> None:
     async with (
         live_daemon(SIXTEEN_KHZ, stepped=True) as live,
         connect(live.ws_url + "ws", ["filtered_eeg"], max_rate=250) as decimated,
-        connect(live.ws_url + "ws/data") as reference,
+        connect(live.ws_url + "ws/filtered_eeg") as reference,
     ):
 
         async def read_reference() -> None:

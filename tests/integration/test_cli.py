@@ -148,7 +148,8 @@ async def test_a_signal_closes_20_clients_with_1001_finishes_the_recording_and_e
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", daemon.url), daemon.url
     async with aiohttp.ClientSession() as session:
         clients = [
-            await session.ws_connect(daemon.ws_url + "ws/data", max_msg_size=0) for _ in range(20)
+            await session.ws_connect(daemon.ws_url + "ws/filtered_eeg", max_msg_size=0)
+            for _ in range(20)
         ]
         for ws in clients:  # every task runs, data flows to each
             while (await ws.receive()).type is not aiohttp.WSMsgType.BINARY:

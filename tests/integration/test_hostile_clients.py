@@ -309,7 +309,7 @@ async def test_a_slow_clients_losses_show_in_the_warning_and_the_status_line(
         connections = live.daemon.connections
         connections.settings = dataclasses.replace(connections.settings, drop_warning_interval=0.5)
         before = live.daemon.snapshot()
-        slow = await asyncio.to_thread(raw_websocket, live.port, "/ws/data")
+        slow = await asyncio.to_thread(raw_websocket, live.port, "/ws/filtered_eeg")
 
         def warning() -> re.Match[str] | None:
             for record in caplog.records:

@@ -1,7 +1,7 @@
 """The old daemon's ``/command`` and ``/config`` WebSockets, spoken as an old kiosk build does.
 
 The old kiosk was served from another port (its own web server), so its origin is listed in
-``server.allowed_origins``. A ``Watcher`` on ``/ws/data`` must keep streaming throughout.
+``server.allowed_origins``. A ``Watcher`` on ``/ws/filtered_eeg`` must keep streaming throughout.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ async def test_counters_move_with_the_released_data() -> None:
         async with watching(live) as watcher:
             samples = await scrape(live)
             assert samples[("eegd_clients", ())] == 1
-            assert samples[("eegd_route_clients", (("route", "/ws/data"),))] == 1
+            assert samples[("eegd_route_clients", (("route", "/ws/filtered_eeg"),))] == 1
             last = await live.release(5)
             await watcher.wait_frame(last)
             after = await scrape(live)
@@ -82,7 +82,7 @@ async def test_the_ledger_says_what_each_consumer_and_client_got() -> None:
         assert consumers["voltage_filter"]["dropped"] == 0
         assert consumers["recorder"]["topics"] == ["marker", "raw_eeg", "system"]
         (client,) = ledger["clients"]
-        assert client["route"] == "/ws/data"
+        assert client["route"] == "/ws/filtered_eeg"
         assert client["topics"] == ["filtered_eeg"]
         assert client["frames_sent"] == len(watcher.frame_ids)
         assert client["frames_dropped"] == 0
@@ -98,10 +98,10 @@ async def test_a_scrape_is_the_same_series_with_1_or_50_clients() -> None:
     """What a scrape walks does not grow with clients: no series per client (the cost of
     one scrape with 50 clients is measured in bench/metrics.py)."""
     async with live_daemon(stepped=True) as live, aiohttp.ClientSession() as session:
-        first = await session.ws_connect(live.ws_url + "ws/data")
+        first = await session.ws_connect(live.ws_url + "ws/filtered_eeg")
         await wait_until(lambda: live.daemon.connections.stats().clients == 1)
         one = series(await scrape(live))
-        others = [await session.ws_connect(live.ws_url + "ws/data") for _ in range(49)]
+        others = [await session.ws_connect(live.ws_url + "ws/filtered_eeg") for _ in range(49)]
         await wait_until(lambda: live.daemon.connections.stats().clients == 50)
         fifty = await scrape(live)
         assert series(fifty) == one

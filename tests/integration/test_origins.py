@@ -90,7 +90,14 @@ async def test_a_foreign_origin_is_refused_for_websockets_and_changes(tmp_path: 
     foreign = {"Origin": "http://evil.test"}
     async with refusing(config(tmp_path)) as guarded:
         live, session = guarded.live, guarded.session
-        for path in ("ws", "ws/data", "applet/brain_waves/data", "command", "config"):
+        for path in (
+            "ws",
+            "ws/data",
+            "ws/filtered_eeg",
+            "applet/brain_waves/data",
+            "command",
+            "config",
+        ):
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(live.ws_url + path, headers=foreign)
             assert refused.value.status == 403, path

@@ -58,7 +58,7 @@ async def test_brain_waves_route_gives_fft_within_3_s_with_alpha_at_10_hz() -> N
 
 async def test_first_fft_arrives_within_3_s_of_connecting_to_a_warm_daemon() -> None:
     async with live_daemon(stepped=True) as live:
-        async with connect(live.ws_url + "ws/data") as warmup:
+        async with connect(live.ws_url + "ws/filtered_eeg") as warmup:
             await next_released(live, warmup, EegFrame)
         await live.release(round(2.5 / PACKET_S))  # the window fills while nobody listens
         async with connect(live.ws_url + "applet/brain_waves/data") as stream:
@@ -69,7 +69,10 @@ async def test_first_fft_arrives_within_3_s_of_connecting_to_a_warm_daemon() -> 
 
 async def test_ws_data_route_streams_contiguous_frames() -> None:
     frames: list[EegFrame] = []
-    async with live_daemon(stepped=True) as live, connect(live.ws_url + "ws/data") as stream:
+    async with (
+        live_daemon(stepped=True) as live,
+        connect(live.ws_url + "ws/filtered_eeg") as stream,
+    ):
         for _ in range(5):  # 5 s of stream, a second at a time
             last = await live.release(8)
             while not frames or frames[-1].frame_id < last:
@@ -127,13 +130,16 @@ async def witness_spectra(live: LiveDaemon, witness: eegd.client.Stream, count: 
 async def test_a_client_leaving_does_not_disturb_the_others(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with live_daemon(stepped=True) as live, connect(live.ws_url + "ws/data") as staying:
+    async with (
+        live_daemon(stepped=True) as live,
+        connect(live.ws_url + "ws/filtered_eeg") as staying,
+    ):
         first = await next_released(live, staying, EegFrame)
         for _ in range(3):
-            async with connect(live.ws_url + "ws/data") as leaving:
+            async with connect(live.ws_url + "ws/filtered_eeg") as leaving:
                 await next_released(live, leaving, EegFrame)
         async with aiohttp.ClientSession() as session:
-            ws = await session.ws_connect(live.ws_url + "ws/data")
+            ws = await session.ws_connect(live.ws_url + "ws/filtered_eeg")
             await ws.receive()
             ws._response.connection.transport.abort()  # type: ignore[union-attr]  # vanish
         ids = [first.frame_id]
@@ -190,7 +196,10 @@ async def test_bad_messages_get_error_replies_and_the_stream_goes_on() -> None:
 
 
 async def test_status_and_health_endpoints() -> None:
-    async with live_daemon(stepped=True) as live, connect(live.ws_url + "ws/data") as stream:
+    async with (
+        live_daemon(stepped=True) as live,
+        connect(live.ws_url + "ws/filtered_eeg") as stream,
+    ):
         await next_released(live, stream, EegFrame)
         assert (await get_json(live, "healthz")) == {"status": "ok"}
         status = await get_json(live, "api/status")
@@ -207,7 +216,7 @@ async def test_status_and_health_endpoints() -> None:
 
 async def test_hello_comes_first_on_every_route() -> None:
     async with live_daemon(stepped=True) as live:
-        for path in ("ws", "ws/data", "applet/brain_waves/data"):
+        for path in ("ws", "ws/filtered_eeg", "applet/brain_waves/data"):
             async with connect(live.ws_url + path, control=True) as stream:
                 first = await asyncio.wait_for(stream.__anext__(), timeout=scaled(10))
             assert isinstance(first, Hello)

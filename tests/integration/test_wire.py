@@ -64,7 +64,9 @@ async def test_the_bytes_on_the_wire_are_a_valid_websocket_stream_of_every_topic
         live_daemon(toml, stepped=True) as live,
         websockets.connect(live.ws_url + "ws", compression=None, max_size=None) as mixed,
         websockets.connect(live.ws_url + "ws", compression=None, max_size=None) as twin,
-        websockets.connect(live.ws_url + "ws/data", compression=None, max_size=None) as plain,
+        websockets.connect(
+            live.ws_url + "ws/filtered_eeg", compression=None, max_size=None
+        ) as plain,
     ):
         received = {name: Received() for name in ("mixed", "twin", "plain")}
         readers = [
@@ -182,7 +184,7 @@ async def test_a_client_that_falls_behind_gets_its_frames_in_order_with_the_drop
     toml = SIXTEEN_KHZ + "[server]\nclient_queue_s = 0.25\nstall_timeout_s = 60\n"
     async with live_daemon(toml, stepped=True) as live:
         connections = live.daemon.connections
-        client = await StrictClient.connect(live.port, "/ws/data")
+        client = await StrictClient.connect(live.port, "/ws/filtered_eeg")
         try:
             await client.receive_until(lambda: bool(client.frames))  # the hello
             # Keeping up: every frame is written from the dispatch, none queued.

@@ -132,7 +132,7 @@ async def live_daemon(
 
 @dataclass
 class Watcher:
-    """A client of ``/ws/data`` that reads as fast as it can and keeps every frame id."""
+    """A client of ``/ws/filtered_eeg`` that reads as fast as it can and keeps every frame id."""
 
     frame_ids: list[int] = field(default_factory=list)
     dropped_notices: int = 0
@@ -164,7 +164,7 @@ class Watcher:
 
 @contextlib.asynccontextmanager
 async def watching(
-    live: LiveDaemon, path: str = "ws/data", headers: Mapping[str, str] | None = None
+    live: LiveDaemon, path: str = "ws/filtered_eeg", headers: Mapping[str, str] | None = None
 ) -> AsyncIterator[Watcher]:
     """A ``Watcher`` connected for the duration of the block, with its first frame in.
 

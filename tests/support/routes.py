@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from tests.support.live import LiveDaemon
 
 #: Routes that upgrade to a WebSocket.
-WEBSOCKET_PATHS = frozenset({"/ws", "/ws/data", "/applet/brain_waves/data", "/command", "/config"})
+WEBSOCKET_PATHS = frozenset(
+    {
+        "/ws",
+        "/ws/data",
+        "/ws/filtered_eeg",
+        "/applet/brain_waves/data",
+        "/command",
+        "/config",
+    }
+)
 
 
 @dataclass(frozen=True)

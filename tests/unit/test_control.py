@@ -14,7 +14,7 @@ LIMITS = ControlLimits(max_topics=2, max_message_bytes=1024, max_messages_per_s=
 
 
 def session(fixed: set[Topic] | None = None, limits: ControlLimits = LIMITS) -> ControlSession:
-    return ControlSession("/ws/data" if fixed else "/ws", fixed, limits)
+    return ControlSession("/ws/filtered_eeg" if fixed else "/ws", fixed, limits)
 
 
 def replies(outcome: Outcome) -> list[dict[str, Any]]:
@@ -106,7 +106,7 @@ def test_a_fixed_route_refuses_subscriptions_but_answers_pings() -> None:
         outcome = control.receive_text(f'{{"type": "{kind}", "topics": ["fft"]}}', 0.0)
         assert error_code(outcome) == "not_allowed"
         assert replies(outcome)[0]["message"] == (
-            "/ws/data streams filtered_eeg only; use /ws to choose topics"
+            "/ws/filtered_eeg streams filtered_eeg only; use /ws to choose topics"
         )
         assert outcome.changes == ()
     assert replies(control.receive_text('{"type": "ping"}', 0.0)) == [{"type": "pong"}]
@@ -186,7 +186,7 @@ def test_command_messages_stand_for_their_rest_routes(
 
 
 def test_a_command_on_a_single_topic_route_is_not_allowed() -> None:
-    session = ControlSession("/ws/data", fixed_topics={Topic.FILTERED_EEG})
+    session = ControlSession("/ws/filtered_eeg", fixed_topics={Topic.FILTERED_EEG})
     outcome = session.receive_text('{"type":"record","action":"start"}', 0.0)
     assert outcome.command is None
     assert json.loads(outcome.replies[0])["code"] == "not_allowed"

@@ -31,8 +31,9 @@ RATES = {Topic.RAW_EEG: 10.0, Topic.FILTERED_EEG: 10.0, Topic.FFT: 4.0, Topic.SY
 class FakeClient:
     """A client that keeps what it is sent, with a bounded data queue like the real one."""
 
-    def __init__(self, client_id: int, control_room: int = 100) -> None:
+    def __init__(self, client_id: int, control_room: int = 100, legacy: bool = False) -> None:
         self.id = client_id
+        self.legacy = legacy
         self.topics: set[Topic] = set()
         self.max_queue = 0
         self.stats = ClientStats()

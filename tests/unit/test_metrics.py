@@ -37,7 +37,7 @@ def snapshot(drops: tuple[int, ...] = (0, 3, 250)) -> MetricsSnapshot:
             pump_failures={"fft": 1},
             client_tasks=6,
         ),
-        clients_per_route={"/ws": 2, "/ws/data": 1},
+        clients_per_route={"/ws": 2, "/ws/filtered_eeg": 1},
         client_drops=drops,
         tasks=[TaskStatus("acquisition", TaskState.RUNNING, 4, 0, None)],
         source_kind="synthetic",

@@ -11,7 +11,9 @@ When the queue is full the oldest data frame is dropped, counted, and its frame 
 so the client can be told what it lost. Control replies (hello, acks, errors) are never
 dropped, but they are bounded too: a client that lets more than ``MAX_CONTROL_QUEUED`` of
 them pile up is not reading and is closed (``over_budget``). They are written by aiohttp
-(``send_str``), from the writer task only, in queue order with the data frames.
+(``send_text``), from the writer task only, in queue order with the data frames; a legacy
+client (the old daemon's ``/ws/data``), which takes binary messages only, gets each as a
+log line (``eegd.net.protocol.legacy``, topic 255).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
 from eegd.events import Topic
+from eegd.net.protocol.legacy import encode_log
 from eegd.net.roles import Principal
 
 __all__ = ["MAX_CONTROL_QUEUED", "MAX_REPORTED_IDS", "ClientConnection", "ClientStats", "Outgoing"]
@@ -68,7 +71,7 @@ class ClientStats:
 class ClientConnection:
     """A WebSocket client handed to the ``ConnectionManager`` by the server.
 
-    ``fixed_topics`` is set for single-topic routes (``/ws/data``, the brain-waves applet),
+    ``fixed_topics`` is set for single-topic routes (``/ws/filtered_eeg``, the brain-waves applet),
     which stream one topic from the start and take no subscriptions.
     """
 
@@ -84,12 +87,15 @@ class ClientConnection:
         transport: asyncio.Transport | None = None,
         stream: AbstractStreamWriter | None = None,
         principal: Principal | None = None,
+        legacy: bool = False,
     ) -> None:
         self.id = client_id
         self.ws = ws
         self.route = route
         self.remote = remote
         self.fixed_topics = fixed_topics
+        self.legacy = legacy
+        """Gets the old daemon's encoding and no eegd text: no hello, replies as log lines."""
         self.topics: set[Topic] = set()
         self.max_queue = max_queue
         self.transport = transport
@@ -135,6 +141,13 @@ class ClientConnection:
         self._queue.append(Outgoing(text))
         self._ready.set()
         return True
+
+    async def send_text(self, text: str) -> None:
+        """Write a control message now: JSON text, or a log line for a legacy client."""
+        if self.legacy:
+            await self.ws.send_bytes(encode_log(text))
+        else:
+            await self.ws.send_str(text)
 
     def take_control(self) -> list[str]:
         """The control messages still queued, in order, taken out of the queue (for a close)."""

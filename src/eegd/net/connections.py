@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -108,6 +108,9 @@ class ManagerStats:
     """Events whose dispatch failed (the next ones went on as usual), per topic."""
     client_tasks: int
     """Reader and writer tasks alive: two per connected client, none left behind."""
+    encoded_legacy: dict[str, int] = field(default_factory=dict)
+    """The old daemon's encodings per topic (``/ws/data``): one per event carried, however
+    many clients."""
 
 
 class Stallable(Protocol):
@@ -276,10 +279,11 @@ class ConnectionManager:
             closed_unread=self._closed_unread,
             pump_failures={topic.label: count for topic, count in self._pump_failures.items()},
             client_tasks=len(self._client_tasks),
+            encoded_legacy={topic.label: count for topic, count in fanout.encoded_legacy.items()},
         )
 
     def clients_per_route(self) -> dict[str, int]:
-        """Connected clients per WebSocket route (``/ws``, ``/ws/data``, ...)."""
+        """Connected clients per WebSocket route (``/ws``, ``/ws/filtered_eeg``, ...)."""
         counts: dict[str, int] = {}
         for client in self._fanout.clients.values():
             counts[client.route] = counts.get(client.route, 0) + 1
@@ -327,7 +331,7 @@ class ConnectionManager:
         self._fanout.add(client)
         logger.debug("client %d connected from %s on %s", client.id, client.remote, client.route)
         hello = self._hello.current
-        if hello is not None:
+        if hello is not None and not client.legacy:
             self._send_control(client, encode_server_message(hello))
         control = ControlSession(
             client.route, client.fixed_topics, self._limits, principal=client.principal
@@ -469,9 +473,9 @@ class ConnectionManager:
                     client.sending_since = self._clock.monotonic()
                     if lost:
                         notice = Dropped(frames=tuple(lost_ids), count=lost)
-                        await ws.send_str(encode_server_message(notice))
+                        await client.send_text(encode_server_message(notice))
                     if isinstance(item.payload, str):
-                        await ws.send_str(item.payload)
+                        await client.send_text(item.payload)
                         client.stats.sent += 1
                     else:
                         await client.write_queued(item)
@@ -494,7 +498,7 @@ class ConnectionManager:
         try:
             async with asyncio.timeout(1.0):
                 for text in client.take_control():
-                    await client.ws.send_str(text)
+                    await client.send_text(text)
                 await client.ws.close(code=code, message=reason.encode())
         except (TimeoutError, ConnectionError, aiohttp.ClientError):
             transport = client.transport

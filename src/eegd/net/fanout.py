@@ -2,8 +2,9 @@
 
 ``Fanout`` keeps the connected clients and the routing table (``topic -> clients``, and
 envelope groups for clients that asked for a ``max_rate``). Each event routed becomes one
-complete WebSocket frame per form (full rate, and one per distinct ``max_rate``), and that
-very ``bytes`` object is offered to each of its clients. It never awaits: a client here is
+complete WebSocket frame per form (full rate, one per distinct ``max_rate``, and the old
+daemon's encoding for legacy clients), and that very ``bytes`` object is offered to each of
+its clients. It never awaits: a client here is
 anything that takes a frame now or queues it (``FanoutClient``), so tests drive it with
 fake clients. The connection layer feeds it events and drains the queues.
 """
@@ -17,6 +18,7 @@ from typing import Generic, Protocol, TypeVar
 from eegd.events import EegPacket, Event, FilteredEegPacket, MarkerEvent, SystemEvent, Topic
 from eegd.net.clients import ClientStats, Outgoing
 from eegd.net.protocol import encode_decimated, encode_event, server_frame
+from eegd.net.protocol.legacy import encode_legacy
 from eegd.net.routing import DECIMATABLE, RoutingTable
 
 __all__ = ["Fanout", "FanoutClient"]
@@ -32,6 +34,8 @@ class FanoutClient(Protocol):
     topics: set[Topic]
     max_queue: int
     stats: ClientStats
+    legacy: bool
+    """Takes the old daemon's encoding (``eegd.net.protocol.legacy``) and no eegd text."""
 
     def offer(self, item: Outgoing) -> None:
         """Take a data frame: written now, or queued (dropping the oldest when full)."""
@@ -66,6 +70,8 @@ class Fanout(Generic[_ClientT]):
         """Full-rate encodings per topic: one per event routed, however many clients."""
         self.encoded_envelopes: dict[Topic, int] = dict.fromkeys(DECIMATABLE, 0)
         """Decimated encodings per topic: one per event and distinct ``max_rate``."""
+        self.encoded_legacy: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        """Legacy encodings per topic: one per event routed to legacy clients, however many."""
         self.frames_built: dict[Topic, int] = dict.fromkeys(Topic, 0)
         """WebSocket frames built per topic: one per encoding, full-rate or decimated."""
         self.routed: dict[Topic, int] = dict.fromkeys(Topic, 0)
@@ -88,7 +94,7 @@ class Fanout(Generic[_ClientT]):
         """Route ``topics`` to ``client``: every event, or an envelope when ``max_rate`` is set."""
         for topic in topics:
             client.topics.add(topic)
-            self._routes.add(client.id, topic, max_rate)
+            self._routes.add(client.id, topic, max_rate, legacy=client.legacy)
         client.max_queue = self._queue_frames(client.topics)
 
     def unsubscribe(self, client: _ClientT, topics: Iterable[Topic]) -> None:
@@ -107,8 +113,13 @@ class Fanout(Generic[_ClientT]):
         return self._routes.clients(topic)
 
     def broadcast(self, text: str) -> list[_ClientT]:
-        """Queue a control message for every client; return those with too many unread."""
-        return [client for client in list(self.clients.values()) if not client.send_control(text)]
+        """Queue a control message for every client but the legacy ones; return those with
+        too many unread."""
+        return [
+            client
+            for client in list(self.clients.values())
+            if not client.legacy and not client.send_control(text)
+        ]
 
     def dispatch(self, event: Event) -> list[tuple[_ClientT, int]]:
         """Encode and frame ``event`` once and offer the same frame to every client of it.
@@ -129,6 +140,13 @@ class Fanout(Generic[_ClientT]):
             self.encoded[topic] += 1
             item = Outgoing(self._frame(topic, encode_event(event)), topic, frame_id, stamp)
             self._offer(item, full_rate, dropping)
+        legacy = self._routes.legacy(topic)
+        if legacy:
+            encoded = encode_legacy(event)
+            if encoded is not None:
+                self.encoded_legacy[topic] += 1
+                item = Outgoing(self._frame(topic, encoded), topic, frame_id, stamp)
+                self._offer(item, legacy, dropping)
         if isinstance(event, EegPacket | FilteredEegPacket):
             for group in self._routes.envelope_groups(topic):
                 envelope = group.decimator.push(event)

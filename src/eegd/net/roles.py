@@ -67,6 +67,7 @@ SERVER_ROUTES: Mapping[tuple[str, str], Role] = {
     ("DELETE", "/api/session"): Role.PUBLIC,  # sign out
     ("GET", "/ws"): Role.VIEWER,  # each message then needs its MESSAGE_ROLES role
     ("GET", "/ws/data"): Role.VIEWER,
+    ("GET", "/ws/filtered_eeg"): Role.VIEWER,
     ("GET", "/applet/brain_waves/data"): Role.VIEWER,
     ("GET", "/command"): Role.VIEWER,  # legacy; changes need LEGACY_MESSAGE_ROLES
     ("GET", "/config"): Role.VIEWER,

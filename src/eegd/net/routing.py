@@ -1,4 +1,5 @@
-"""Which client gets which topic, and how: every event, or a min/max envelope at a max_rate.
+"""Which client gets which topic, and how: every event, a min/max envelope at a max_rate, or
+the old daemon's encoding (the legacy ``/ws/data``).
 
 Pure bookkeeping, no sockets: the ConnectionManager asks it where each event goes.
 Clients of one topic that asked for the same ``max_rate`` share one decimator, so one
@@ -28,17 +29,25 @@ class EnvelopeGroup:
 
 
 class RoutingTable:
-    """``topic -> client ids`` for full-rate clients, and envelope groups per topic."""
+    """``topic -> client ids`` for full-rate clients and for legacy ones, and envelope groups
+    per topic."""
 
     def __init__(self) -> None:
         self._full_rate: dict[Topic, set[int]] = {topic: set() for topic in Topic}
+        self._legacy: dict[Topic, set[int]] = {topic: set() for topic in Topic}
         self._envelopes: dict[Topic, dict[float, EnvelopeGroup]] = {
             topic: {} for topic in DECIMATABLE
         }
 
-    def add(self, client_id: int, topic: Topic, max_rate: float | None = None) -> None:
-        """Route ``topic`` to the client; an EEG topic with ``max_rate`` as an envelope."""
+    def add(
+        self, client_id: int, topic: Topic, max_rate: float | None = None, legacy: bool = False
+    ) -> None:
+        """Route ``topic`` to the client: in the old daemon's encoding when ``legacy``, an EEG
+        topic with ``max_rate`` as an envelope."""
         self.remove(client_id, topic)
+        if legacy:
+            self._legacy[topic].add(client_id)
+            return
         if max_rate is None or topic not in DECIMATABLE:
             self._full_rate[topic].add(client_id)
             return
@@ -51,6 +60,7 @@ class RoutingTable:
     def remove(self, client_id: int, topic: Topic) -> None:
         """Stop routing ``topic`` to the client, whichever way it was routed."""
         self._full_rate[topic].discard(client_id)
+        self._legacy[topic].discard(client_id)
         groups = self._envelopes.get(topic, {})
         for max_rate, group in list(groups.items()):
             group.client_ids.discard(client_id)
@@ -59,17 +69,25 @@ class RoutingTable:
 
     def wanted(self, topic: Topic) -> bool:
         """Whether any client wants ``topic`` in any form."""
-        return bool(self._full_rate[topic]) or bool(self._envelopes.get(topic))
+        return (
+            bool(self._full_rate[topic])
+            or bool(self._legacy[topic])
+            or bool(self._envelopes.get(topic))
+        )
 
     def full_rate(self, topic: Topic) -> set[int]:
         """Clients that get every event of ``topic``."""
         return self._full_rate[topic]
+
+    def legacy(self, topic: Topic) -> set[int]:
+        """Clients that get every event of ``topic`` in the old daemon's encoding."""
+        return self._legacy[topic]
 
     def envelope_groups(self, topic: Topic) -> Iterable[EnvelopeGroup]:
         """The envelope groups of ``topic``, one per distinct ``max_rate``."""
         return self._envelopes.get(topic, {}).values()
 
     def clients(self, topic: Topic) -> int:
-        """How many clients get ``topic``, full-rate or enveloped."""
+        """How many clients get ``topic``, in any form."""
         enveloped = sum(len(group.client_ids) for group in self.envelope_groups(topic))
-        return len(self._full_rate[topic]) + enveloped
+        return len(self._full_rate[topic]) + len(self._legacy[topic]) + enveloped

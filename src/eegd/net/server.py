@@ -42,6 +42,7 @@ from eegd.net.control import CommandRequest
 from eegd.net.guard import ConnectionGuard, QuietServerLog
 from eegd.net.legacy import LegacyRoutes
 from eegd.net.protocol import Done, ErrorMessage
+from eegd.net.protocol.legacy import LEGACY_TOPICS
 from eegd.net.rest import BadBody, error_response, json_errors, json_object
 from eegd.net.roles import MESSAGE_ROLES, SERVER_ROUTES, Role
 from eegd.net.settings import ServerSettings
@@ -51,6 +52,7 @@ from eegd.plugin import FileReply, Plugin, Route, RouteReply, RouteRequest
 
 __all__ = [
     "FIXED_ROUTES",
+    "LEGACY_DATA_ROUTE",
     "HARD_MESSAGE_LIMIT_FACTOR",
     "KIOSK_DIR",
     "DaemonControl",
@@ -62,11 +64,15 @@ logger = logging.getLogger(__name__)
 #: The kiosk's static files, shipped inside the package.
 KIOSK_DIR = Path(str(resources.files("eegd") / "kiosk"))
 
-#: Single-topic WebSocket routes kept for existing clients: path → topic.
+#: Single-topic WebSocket routes in eegd's format: path → topic.
 FIXED_ROUTES: Mapping[str, Topic] = {
     "/applet/brain_waves/data": Topic.FFT,
-    "/ws/data": Topic.FILTERED_EEG,
+    "/ws/filtered_eeg": Topic.FILTERED_EEG,
 }
+
+#: The old daemon's data route: filtered EEG, spectra and warnings in its own encoding
+#: (``eegd.net.protocol.legacy``).
+LEGACY_DATA_ROUTE = "/ws/data"
 
 
 class DaemonControl(Protocol):
@@ -177,6 +183,7 @@ class Server:
         app.router.add_get("/ws", self._multiplexed)
         for path in FIXED_ROUTES:
             app.router.add_get(path, self._fixed)
+        app.router.add_get(LEGACY_DATA_ROUTE, self._legacy_data)
         app.router.add_get("/command", self.legacy.command)
         app.router.add_get("/config", self.legacy.config)
         app.router.add_get("/api/status", self._api_status)
@@ -428,8 +435,11 @@ class Server:
     async def _fixed(self, request: web.Request) -> web.StreamResponse:
         return await self._websocket(request, fixed_topics=frozenset({FIXED_ROUTES[request.path]}))
 
+    async def _legacy_data(self, request: web.Request) -> web.StreamResponse:
+        return await self._websocket(request, fixed_topics=LEGACY_TOPICS, legacy=True)
+
     async def _websocket(
-        self, request: web.Request, fixed_topics: frozenset[Topic] | None
+        self, request: web.Request, fixed_topics: frozenset[Topic] | None, legacy: bool = False
     ) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             heartbeat=self.settings.heartbeat_s,
@@ -454,6 +464,7 @@ class Server:
             transport=request.transport,
             stream=stream,
             principal=request[PRINCIPAL],
+            legacy=legacy,
         )
         await self._manager.serve(client)
         return ws
