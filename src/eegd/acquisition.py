@@ -209,7 +209,9 @@ class AcquisitionLoop:
         """Read the source until cancelled or until it fails (raising ``SourceError``)."""
         resuming = self._resumable and self._source is not None
         self._resumable = False
-        source = self._source if resuming and self._source is not None else self._source_factory()
+        source = self._source if resuming and self._source is not None else None
+        if source is None:  # building one may read a file (playback): off the event loop
+            source = await asyncio.to_thread(self._source_factory)
         self._source = source
         opening = asyncio.ensure_future(
             asyncio.to_thread(translated, self.kind, "open", source.open)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,7 +38,7 @@ import msgspec
 from eegd.acquisition import DEFAULT_STALL_TIMEOUT_S
 from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SpectrumSettings
-from eegd.errors import ConfigError
+from eegd.errors import ConfigError, shortened
 from eegd.net.auth import is_loopback
 from eegd.net.settings import ServerSettings
 from eegd.net.tokens import AuthSettings
@@ -85,6 +86,9 @@ class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
     explicit: frozenset[str] = frozenset()
     """The shared keys the file or a flag set (``load_config`` fills it in): a device's own
     channels or rate replace only the others, and an explicit value is checked against it."""
+    file_directories: tuple[str, ...] = ()
+    """Where played files may come from: ``[source.playback] directories`` as absolute
+    paths (``load_config`` fills it in; ``PUT /api/source`` cannot change it)."""
 
     def as_written(self) -> dict[str, Any]:
         """The table as a file would hold it: ``kind``, ``batch_size``, the shared keys that
@@ -112,6 +116,7 @@ class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
             channel_names=tuple(self.channel_names) if self.channel_names else None,
             batch_size=self.batch_size,
             explicit=self.explicit,
+            file_directories=tuple(Path(directory) for directory in self.file_directories),
         )
 
 
@@ -154,6 +159,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         key (back to its default, or to the device's own value). Every check ``load_config``
         makes runs and the source is built once; a ``ConfigError`` names the dotted key.
         """
+        _refuse_directories(changes)
         table = self.source.as_written()
         for key, value in changes.items():
             current = table.get(key)
@@ -168,6 +174,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         _reject_non_finite(data)
         _gather_source_tables(data)
         section = convert(data["source"], SourceSection, "source", hidden=_INTERNAL_SOURCE_KEYS)
+        section = msgspec.structs.replace(section, file_directories=self.source.file_directories)
         config = msgspec.structs.replace(self, source=section)
         _check_across(config)
         return config
@@ -191,7 +198,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
 
 
 #: ``SourceSection`` fields that the loader fills in, never written in a file.
-_INTERNAL_SOURCE_KEYS = frozenset({"options", "explicit"})
+_INTERNAL_SOURCE_KEYS = frozenset({"options", "explicit", "file_directories"})
 _SOURCE_KEYS = tuple(
     field.name
     for field in msgspec.structs.fields(SourceSection)
@@ -227,7 +234,10 @@ def load_config(
     try:
         _reject_non_finite(data)  # before the tables move, so the error names the key as written
         legacy = _read_legacy_synthetic(data)
+        directories = _playback_directories(data, path, overrides or {})
         _gather_source_tables(data)
+        if isinstance(data.setdefault("source", {}), dict):
+            data["source"]["file_directories"] = directories
         config = convert(data, Config, "", hidden=_INTERNAL_SOURCE_KEYS)
         _check_across(config, legacy)
     except ConfigError as exc:
@@ -298,6 +308,48 @@ def _read_legacy_synthetic(data: dict[str, Any]) -> frozenset[str]:
     taken = frozenset(legacy) - frozenset(table)
     source["synthetic"] = {**legacy, **table}
     return frozenset(str(key) for key in taken)
+
+
+def _playback_directories(
+    data: dict[str, Any], path: Path | None, overrides: Mapping[str, tuple[str, Any]]
+) -> list[str]:
+    """Take ``[source.playback] directories`` out of ``data``, as absolute paths.
+
+    The default is the recording directory and a ``data`` directory beside the configuration
+    file (in the working directory without one). A file named on the command line (or by
+    another override) adds its own directory: whoever starts the daemon chose it.
+    """
+    key = "source.playback.directories"
+    source = data.get("source")
+    table = source.get("playback") if isinstance(source, dict) else None
+    given = table.pop("directories", None) if isinstance(table, dict) else None
+    if given is None:
+        recording = data.get("recording")
+        directory = recording.get("directory") if isinstance(recording, dict) else None
+        if not isinstance(directory, str):
+            directory = RecordingSettings().directory
+        beside = path.parent if path is not None else Path()
+        given = [directory, str(beside / "data")]
+    elif not isinstance(given, list) or not all(
+        isinstance(item, str) and item and "\0" not in item for item in given
+    ):
+        raise ConfigError(
+            f"{key}: {shortened(repr(given))} is not allowed (allowed: a list of directories)",
+            key=key,
+        )
+    named = overrides.get("source.playback.path")
+    if named is not None and isinstance(named[1], str) and named[1] and "\0" not in named[1]:
+        given = [*given, str(Path(named[1]).expanduser().parent)]
+    return [os.path.abspath(Path(item).expanduser()) for item in given]
+
+
+def _refuse_directories(changes: Mapping[str, Any]) -> None:
+    """Refuse a change of the playback directories at run time: they bound what a client may
+    make the daemon open, so only the configuration file sets them."""
+    table = changes.get("playback")
+    if isinstance(table, Mapping) and "directories" in table:
+        key = "source.playback.directories"
+        raise ConfigError(f"{key}: set in the configuration file only, never by a request", key=key)
 
 
 def _gather_source_tables(data: dict[str, Any]) -> None:

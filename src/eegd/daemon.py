@@ -411,7 +411,8 @@ class Daemon:
         is open, or after ``SOURCE_SWITCH_TIMEOUT_S`` if it cannot open (the supervisor's
         back-off then retries it, and ``task_failed`` says why).
         """
-        config = self.config.with_source(changes)
+        # Building the new source may read a file (playback): off the event loop.
+        config = await asyncio.to_thread(self.config.with_source, changes)
         self.config = msgspec.structs.replace(self.config, source=config.source)
         self.acquisition.reconfigure(
             config.source.batch_size, config.source.kind, config.source.stall_timeout_s

@@ -184,6 +184,7 @@ kind = "playback"
 [source.playback]
 path = "{path}"
 speed = {speed}
+directories = ["{path.parent}"]
 """
 
 

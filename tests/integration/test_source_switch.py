@@ -132,7 +132,7 @@ BAD_REQUESTS = [
     ({"colour": "blue"}, "source.colour: unknown key"),
     (
         {"kind": "playback", "playback": {"path": "/nonexistent.edf"}},
-        "source.playback.path: /nonexistent.edf: no such file",
+        "source.playback.path: /nonexistent.edf: outside the playback directories",
     ),
     ({"batch_size": 0}, "source.batch_size: 0 is out of range"),
 ]

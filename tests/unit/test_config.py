@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import msgspec
 import pytest
 
 import eegd
@@ -24,7 +25,12 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_describe_the_documented_setup() -> None:
     config = load_config()
-    assert config == Config()
+    assert msgspec.structs.replace(config.source, file_directories=()) == Config().source
+    assert msgspec.structs.replace(config, source=Config().source) == Config()
+    assert config.source.file_directories == (
+        str(Path.cwd() / "recordings"),  # the recording directory and data/ beside the
+        str(Path.cwd() / "data"),  # config file: the working directory, with no file
+    )
     assert config.source.kind == "synthetic"
     assert config.source.channels == 8
     assert config.source.sample_rate == 250

@@ -35,6 +35,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -85,6 +86,8 @@ class SharedSourceOptions:
     channel_names: tuple[str, ...] | None = None
     batch_size: int = 32
     explicit: frozenset[str] = field(default_factory=frozenset)
+    file_directories: tuple[Path, ...] = ()
+    """The directories a source may read files from (``[source.playback] directories``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """EDF, EDF+, BDF and BDF+ files read for playback: a checked header, one rate, annotations.
 
-edfio does the reading (pure Python on numpy: EDF and BDF, with EDF+/BDF+ annotations);
-this module first checks the header against the file's size itself, so a file that is not
-EDF or BDF, or is truncated, is a one-line ``SourceError`` naming the file and the problem.
+edfio does the reading (pure Python on numpy: EDF and BDF, with EDF+/BDF+ annotations) from
+a read-only map of the file (``eegd.sources.files.map_file``); this module first checks the
+header against the file's size itself, so a file that is not EDF or BDF, or is truncated,
+is a one-line ``SourceError`` naming the file and the problem, never quoting its content.
 Every signal at the file's most common rate is played (annotation signals aside); signals
 at other rates or in units that are not a voltage are left out, and the log says which.
 EDF samples are 16-bit and BDF samples 24-bit integers: they are the int32 counts, and
@@ -14,6 +15,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -22,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eegd.errors import SourceError
+from eegd.sources.files import map_file
 
 __all__ = ["Annotation", "EdfRecording", "open_recording"]
 
@@ -113,22 +116,31 @@ class EdfRecording:
         return volts.astype(np.float32)
 
 
-def open_recording(path: Path) -> EdfRecording:
-    """Open ``path`` for playback; ``SourceError`` naming the file and what is wrong."""
-    header = _check_header(path)
+def open_recording(path: Path, name: Path | None = None) -> EdfRecording:
+    """Open ``path`` for playback; ``SourceError`` naming the file and what is wrong.
+
+    Call it in a worker thread: it reads the file (a BDF file whole). ``path`` should have
+    passed ``eegd.sources.files.allowed_file``; the file is opened without blocking and must
+    be a regular file. Errors and the log call it ``name`` (the path as the user gave it);
+    none quotes the file's content.
+    """
+    real, path = path, name if name is not None else path
+    data = map_file(real, str(path))
+    header = _check_header(path, data)
     try:
         import edfio
     except ImportError as exc:
         raise SourceError(
             "playback needs the edfio package; install it with: pip install 'eegd[playback]'"
         ) from exc
+    view = memoryview(data)
     try:
         if header.bdf:
-            recording: Any = edfio.read_bdf(path, header_encoding="latin-1")
+            recording: Any = edfio.read_bdf(view, header_encoding="latin-1")
         else:
-            recording = edfio.read_edf(path, lazy_load_data=True, header_encoding="latin-1")
-    except (ValueError, IndexError, OSError) as exc:
-        raise SourceError(f"{path}: not a valid EDF or BDF file: {exc}") from exc
+            recording = edfio.read_edf(view, lazy_load_data=True, header_encoding="latin-1")
+    except (ValueError, IndexError, OSError, UnicodeError) as exc:
+        raise SourceError(f"{path}: not a valid EDF or BDF file: bad header") from exc
     if str(recording.reserved).startswith(("EDF+D", "BDF+D")):
         raise SourceError(f"{path}: discontinuous EDF+D/BDF+D files cannot be played")
     opened = EdfRecording(path, recording, header)
@@ -137,38 +149,24 @@ def open_recording(path: Path) -> EdfRecording:
     return opened
 
 
-def _check_header(path: Path) -> _Header:
+def _check_header(path: Path, data: mmap.mmap | bytes) -> _Header:
     """Read the header fields that fix the file's size, and check the size against them."""
-    try:
-        with path.open("rb") as file:
-            fixed = file.read(_FIXED_HEADER)
-            size = path.stat().st_size
-            if len(fixed) < _FIXED_HEADER:
-                raise SourceError(f"{path}: not an EDF or BDF file (too short for a header)")
-            version = fixed[:8]
-            if version not in (_EDF_VERSION, _BDF_VERSION):
-                raise SourceError(
-                    f"{path}: not an EDF or BDF file (it starts with {version!r}, "
-                    f"not {_EDF_VERSION!r} or {_BDF_VERSION!r})"
-                )
-            header_bytes = _number(path, fixed[184:192], "header size")
-            records = _number(path, fixed[236:244], "number of data records")
-            signals = _number(path, fixed[252:256], "number of signals")
-            if signals < 1 or header_bytes != _FIXED_HEADER + _SIGNAL_HEADER * signals:
-                raise SourceError(
-                    f"{path}: not a valid EDF or BDF file (a header of {header_bytes} bytes "
-                    f"for {signals} signals)"
-                )
-            file.seek(_FIXED_HEADER + _SAMPLES_PER_RECORD_AT * signals)
-            counts = file.read(8 * signals)
-    except SourceError:
-        raise
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SourceError(f"{path}: is a directory, not an EDF or BDF file") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
+    size = len(data)
+    if size < _FIXED_HEADER:
+        raise SourceError(f"{path}: not an EDF or BDF file (too short for a header)")
+    version = data[:8]
+    if version not in (_EDF_VERSION, _BDF_VERSION):
+        raise SourceError(f"{path}: not an EDF or BDF file: bad header")
+    header_bytes = _number(path, data[184:192], "header size")
+    records = _number(path, data[236:244], "number of data records")
+    signals = _number(path, data[252:256], "number of signals")
+    if signals < 1 or header_bytes != _FIXED_HEADER + _SIGNAL_HEADER * signals:
+        raise SourceError(
+            f"{path}: not a valid EDF or BDF file (a header of {header_bytes} bytes "
+            f"for {signals} signals)"
+        )
+    start = _FIXED_HEADER + _SAMPLES_PER_RECORD_AT * signals
+    counts = data[start : start + 8 * signals]
     if len(counts) < 8 * signals:
         raise SourceError(f"{path}: truncated inside its header")
     per_record = sum(
@@ -201,12 +199,9 @@ def _check_header(path: Path) -> _Header:
 
 def _number(path: Path, field: bytes, name: str) -> int:
     text = field.decode("latin-1").strip()
-    try:
-        return int(text)
-    except ValueError:
-        raise SourceError(
-            f"{path}: not a valid EDF or BDF file (header field {name!r} is {text!r})"
-        ) from None
+    if not text.isascii() or not text.lstrip("+-").isdigit():
+        raise SourceError(f"{path}: not a valid EDF or BDF file (bad header field {name!r})")
+    return int(text)
 
 
 def _volts_per_unit(unit: str) -> float:

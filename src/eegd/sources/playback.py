@@ -39,6 +39,7 @@ from eegd.sources.base import (
     parse_options,
 )
 from eegd.sources.edf import Annotation, EdfRecording, open_recording
+from eegd.sources.files import allowed_file
 
 __all__ = ["PlaybackOptions", "PlaybackSettings", "PlaybackSource"]
 
@@ -49,7 +50,8 @@ class PlaybackOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """``[source.playback]``: the file and how to play it, as written in TOML."""
 
     path: str = ""
-    """The EDF, EDF+, BDF or BDF+ file; a relative path is from the working directory."""
+    """The EDF, EDF+, BDF or BDF+ file, inside one of the playback directories; a relative
+    path is looked up in each of them in turn."""
     speed: float = 1.0
     """1 is real time, 4 four times faster, 0 as fast as the pipeline takes it."""
     loop: bool = False
@@ -74,6 +76,8 @@ class PlaybackSettings:
     channels: int | None = None
     sample_rate: float | None = None
     channel_names: tuple[str, ...] | None = None
+    directories: tuple[Path, ...] = ()
+    """Where files may come from (``eegd.sources.files.allowed_file``); none: no file."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, Path):
@@ -97,7 +101,7 @@ class PlaybackSettings:
         ``SourceError`` when the file cannot be played, ``ConfigError`` (naming the key)
         when it differs from what the user set.
         """
-        recording = open_recording(self.path)
+        recording = open_recording(allowed_file(self.path, self.directories), self.path)
         played = len(recording.channel_names)
         if self.channels is not None and self.channels != played:
             raise ConfigError(
@@ -145,7 +149,8 @@ class PlaybackSource(Source):
     """Streams a recorded file's samples, paced by ``speed``, with its annotations as events.
 
     Construction opens the file once (raising ``ConfigError`` naming ``path`` when it cannot
-    be played), so a bad file fails the daemon's start; ``open`` opens it afresh.
+    be played, or lies outside ``directories``), so a bad file fails the daemon's start;
+    ``open`` opens it afresh. Both read the file: call them in a worker thread.
     """
 
     kind: ClassVar[str] = "playback"
@@ -173,6 +178,7 @@ class PlaybackSource(Source):
                     channels=shared.channels if "channels" in explicit else None,
                     sample_rate=shared.sample_rate if "sample_rate" in explicit else None,
                     channel_names=shared.channel_names if "channel_names" in explicit else None,
+                    directories=shared.file_directories,
                 )
             )
         except ConfigError as exc:
