@@ -1,13 +1,16 @@
 """What peers may cost the HTTP server: slow requests are cut off and their noise kept quiet.
 
 A connection is in its *request phase* from the moment it opens (or its last response was
-handed over) until the headers of its next request are in. ``ConnectionGuard`` gives each
-request phase ``header_timeout`` seconds and allows ``max_pending`` connections in it at
-once: a slowloris client that dribbles headers, or a socket that never says anything, is
-closed, and when the cap is reached the connection that has waited longest is closed to
-make room. A real client sends its headers at once, so the slow ones are the ones evicted
-and descriptors stay free for clients that speak. WebSocket clients leave the request phase
-with their upgrade and are counted by the ``ConnectionManager``'s ``max_clients`` instead.
+handed over) until the headers of its next request are in, and then, if the request has a
+body, until the body is in. ``ConnectionGuard`` gives the headers ``header_timeout``
+seconds and the body ``body_timeout`` seconds plus one for every ``body_min_rate`` bytes it
+declares (a body of unknown length is allowed the largest size), and allows
+``max_pending`` connections in the request phase at once: a slowloris client that dribbles
+headers or a body, or a socket that never says anything, is closed, and when the cap is
+reached the connection that has waited longest is closed to make room. A real client sends
+its request at once, so the slow ones are the ones evicted and descriptors stay free for
+clients that speak. WebSocket clients leave the request phase with their upgrade and are
+counted by the ``ConnectionManager``'s ``max_clients`` instead.
 
 ``QuietServerLog`` is the log aiohttp's server writes to: a peer's malformed request makes
 it log a traceback at error level, which peers must not be able to flood the log with.
@@ -31,7 +34,7 @@ logger = logging.getLogger(__name__)
 class GuardStats:
     """Counters of the guard, for /api/status."""
 
-    __slots__ = ("evicted", "pending", "timed_out")
+    __slots__ = ("body_timed_out", "evicted", "pending", "timed_out")
 
     def __init__(self) -> None:
         self.pending = 0
@@ -40,6 +43,8 @@ class GuardStats:
         """Connections closed because a request's headers took longer than the timeout."""
         self.evicted = 0
         """Connections closed to make room when ``max_pending`` were in the request phase."""
+        self.body_timed_out = 0
+        """Connections closed because a request's body took longer than its deadline."""
 
     def as_dict(self) -> dict[str, int]:
         """The counters by name."""
@@ -49,13 +54,24 @@ class GuardStats:
 class ConnectionGuard:
     """Deadlines and a cap for connections that have not yet sent a complete request."""
 
-    def __init__(self, header_timeout: float = 5.0, max_pending: int = 64) -> None:
-        if not header_timeout > 0:
-            raise ValueError(f"header_timeout must be positive, got {header_timeout}")
+    def __init__(
+        self,
+        header_timeout: float = 5.0,
+        max_pending: int = 64,
+        body_timeout: float = 10.0,
+        body_min_rate: float = 1024.0,
+    ) -> None:
+        if not (header_timeout > 0 and body_timeout > 0 and body_min_rate > 0):
+            raise ValueError(
+                "header_timeout, body_timeout and body_min_rate must be positive, got "
+                f"{header_timeout}, {body_timeout}, {body_min_rate}"
+            )
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending}")
         self.header_timeout = header_timeout
         self.max_pending = max_pending
+        self.body_timeout = body_timeout
+        self.body_min_rate = body_min_rate
         self.stats = GuardStats()
         self._deadlines: dict[asyncio.Transport, asyncio.TimerHandle] = {}
 
@@ -69,10 +85,16 @@ class ConnectionGuard:
     async def middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        """Take the connection out of the request phase while its request is handled."""
+        """Time the request's body, if one is still coming; otherwise take the connection out
+        of the request phase while its request is handled."""
         transport = request.transport
         if transport is not None:
             self._leave_request_phase(transport)
+            body = request.content
+            if request.body_exists and not body.is_eof():
+                largest = request.client_max_size
+                self._await_body(transport, min(request.content_length or largest, largest))
+                body.on_eof(lambda: self._leave_request_phase(transport))
         try:
             return await handler(request)
         finally:
@@ -81,18 +103,38 @@ class ConnectionGuard:
 
     def _opened(self, transport: asyncio.Transport) -> None:
         if len(self._deadlines) >= self.max_pending:
-            oldest = next(iter(self._deadlines))
-            self._leave_request_phase(oldest)
-            self.stats.evicted += 1
-            logger.debug("%d connections wait for a request; closed the oldest", self.max_pending)
-            oldest.abort()
+            self._evict_oldest()
         self._enter_request_phase(transport)
+
+    def _evict_oldest(self) -> None:
+        oldest = next(iter(self._deadlines))
+        self._leave_request_phase(oldest)
+        self.stats.evicted += 1
+        logger.debug("%d connections wait for a request; closed the oldest", self.max_pending)
+        oldest.abort()
 
     def _enter_request_phase(self, transport: asyncio.Transport) -> None:
         self._leave_request_phase(transport)
         loop = asyncio.get_running_loop()
         self._deadlines[transport] = loop.call_later(self.header_timeout, self._expire, transport)
         self.stats.pending = len(self._deadlines)
+
+    def _await_body(self, transport: asyncio.Transport, size: int) -> None:
+        """Count the connection as pending until its body of ``size`` bytes is in."""
+        if len(self._deadlines) >= self.max_pending:
+            self._evict_oldest()
+        allowed = self.body_timeout + size / self.body_min_rate
+        loop = asyncio.get_running_loop()
+        self._deadlines[transport] = loop.call_later(allowed, self._body_expired, transport)
+        self.stats.pending = len(self._deadlines)
+
+    def _body_expired(self, transport: asyncio.Transport) -> None:
+        if self._deadlines.pop(transport, None) is None:
+            return
+        self.stats.pending = len(self._deadlines)
+        self.stats.body_timed_out += 1
+        logger.debug("closed a connection whose request body did not arrive in time")
+        transport.abort()
 
     def _leave_request_phase(self, transport: asyncio.Transport) -> None:
         deadline = self._deadlines.pop(transport, None)

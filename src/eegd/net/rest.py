@@ -2,7 +2,8 @@
 
 Every HTTP error, a 404 or a 413 as much as a refused setting, is
 ``{"type": "error", "code": ..., "message": ...}``; an unexpected exception is a 500 with a
-generic message, its traceback logged once. Bodies are parsed without trusting the peer:
+generic message, its traceback logged once; a peer that goes mid-request is no error of
+the daemon's and logs no traceback. Bodies are parsed without trusting the peer:
 UTF-8 only, nesting and number sizes bounded, every value decoded on its own so an error
 names its key.
 """
@@ -53,6 +54,13 @@ async def json_errors(
         if exc.status < 400 or request.writer.output_size > 0:
             raise  # a redirect, or a reply already on its way (an accepted WebSocket)
         return _http_error(request, exc)
+    except ConnectionError:
+        # The peer went (or the guard closed it) while its body was on its way: nobody to
+        # answer, nothing wrong with the daemon.
+        logger.debug(
+            "%s %s: the connection closed mid-request", request.method, one_line(request.path)
+        )
+        return error_response(400, "connection_closed", "the connection closed mid-request")
     except Exception:
         if request.writer.output_size > 0:
             raise  # too late for another reply; aiohttp logs it and closes the connection

@@ -142,7 +142,10 @@ class Server:
         self._control = control
         self.settings = settings or ServerSettings()
         self.guard = ConnectionGuard(
-            self.settings.header_timeout_s, self.settings.max_pending_connections
+            self.settings.header_timeout_s,
+            self.settings.max_pending_connections,
+            self.settings.body_timeout_s,
+            self.settings.body_min_bytes_per_s,
         )
         """Cuts off peers that are slow to send a request; its counters are in /api/status."""
         self.aiohttp_log = QuietServerLog()

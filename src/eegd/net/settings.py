@@ -54,7 +54,13 @@ class ServerSettings:
     header_timeout_s: _Positive = 5.0
     """A connection that has not sent a complete request this long after opening is closed."""
     max_pending_connections: _AtLeastOne = 64
-    """Connections waiting for their request at once; one more closes the oldest."""
+    """Connections waiting for their request (headers or body) at once; one more closes the
+    oldest."""
+    body_timeout_s: _Positive = 10.0
+    """A request body must arrive within this, plus a second per ``body_min_bytes_per_s``
+    bytes it declares, or the connection is closed."""
+    body_min_bytes_per_s: _Positive = 1024.0
+    """The slowest a request body may arrive (see ``body_timeout_s``)."""
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
