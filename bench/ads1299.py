@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source, Hardware
-from eegd.sources.ads1299.interface import VirtualClock
+from eegd.sources.ads1299.interface import DrdyEdges, VirtualClock
 from eegd.sources.ads1299.settings import frame_bytes
 
 
@@ -57,8 +57,11 @@ class ReplayDevice:
         self._next = (self._next + 1) % len(self._frames)
         return frame
 
-    def wait_drdy(self, timeout: float) -> int:
-        return 1
+    def wait_drdy(self, timeout: float, chip: int = 0) -> DrdyEdges:
+        return DrdyEdges(1, self.clock.monotonic())
+
+    def drain(self) -> None:
+        """No edges are queued."""
 
     def set_start(self, high: bool) -> None:
         self._emulator.set_start(high)
@@ -106,7 +109,7 @@ def measure(case: Case, seconds: float) -> dict[str, Any]:
 
     emulator = ADS1299Emulator(chips, VirtualClock())
     replay = ReplayDevice(emulator, recorded[: 4 * case.sample_rate])
-    source = _source(case, Hardware(spi=replay, lines=replay, clock=replay.clock))
+    source = _source(case, Hardware(spi=(replay,), lines=replay, clock=replay.clock))
     with source:
         start = time.process_time()
         for _ in range(reads):

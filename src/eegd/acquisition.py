@@ -67,6 +67,7 @@ __all__ = [
     "Session",
 ]
 
+_CAUSES: Final = frozenset(GapCause)
 logger = logging.getLogger(__name__)
 
 #: Seconds a read may deliver nothing (beyond its block's duration) before the source is
@@ -395,7 +396,8 @@ class AcquisitionLoop:
         if self._resumed:
             self._place_by_stream_time(block, account.expected)
         first = self._offset + block.first_sample
-        gap = account.gap_before(first, self._gap_cause)
+        cause = GapCause(block.gap_cause) if block.gap_cause in _CAUSES else self._gap_cause
+        gap = account.gap_before(first, cause)
         self._gap_cause = GapCause.SOURCE
         if gap is not None:
             self._lost += gap.count

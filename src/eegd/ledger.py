@@ -35,6 +35,12 @@ class GapCause(enum.StrEnum):
     """The source failed or stalled and was reopened; its clock says how long it was away."""
     REJECTED = "rejected"
     """A block the source delivered was malformed (wrong shape, not finite) and discarded."""
+    LATE_READ = "late_read"
+    """The source read a sample after the next one was due (a torn or newer frame): dropped."""
+    FRAMING_ERROR = "framing_error"
+    """The device's framing was wrong (an ADS1299 status word without its prefix): dropped."""
+    DEVICE_RESET = "device_reset"
+    """The device lost its configuration (a spontaneous reset) and was set up again."""
 
 
 @dataclass(frozen=True, slots=True)

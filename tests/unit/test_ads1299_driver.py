@@ -10,6 +10,7 @@ import pytest
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import ADS1299_GAINS, ADS1299_SAMPLE_RATES
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
+from eegd.sources.ads1299.interface import DrdyEdges
 from eegd.sources.ads1299.registers import (
     DATA_RATE_CODES,
     Input,
@@ -229,12 +230,12 @@ def test_a_gap_inside_a_block_ends_it_early() -> None:
         original = emulator.wait_drdy
         calls = 0
 
-        def late(timeout: float) -> int:
+        def late(timeout: float, chip: int = 0) -> DrdyEdges:
             nonlocal calls
             calls += 1
             if calls == 5:
                 emulator.clock.sleep(7 / 250)
-            return original(timeout)
+            return original(timeout, chip)
 
         emulator.wait_drdy = late  # type: ignore[method-assign]
         blocks.append(source.read(10))

@@ -54,7 +54,7 @@ def stream(emulator: ADS1299Emulator, frames: int) -> list[bytes]:
     zeros = bytes(27 * emulator.chips)
     out = []
     for _ in range(frames):
-        assert emulator.wait_drdy(1.0) == 1
+        assert emulator.wait_drdy(1.0).edges == 1
         out.append(emulator.transfer(zeros))
     return out
 
@@ -131,20 +131,20 @@ def test_a_late_host_finds_conversions_overwritten() -> None:
     emulator = powered()
     stream(emulator, 1)
     emulator.clock.sleep(10.5 / 250)
-    assert emulator.wait_drdy(1.0) == 10
-    assert emulator.wait_drdy(1.0) == 1
+    assert emulator.wait_drdy(1.0).edges == 10
+    assert emulator.wait_drdy(1.0).edges == 1
 
 
 def test_start_stop_standby_and_the_start_pin() -> None:
     emulator = powered()
-    assert emulator.wait_drdy(0.1) == 0
+    assert emulator.wait_drdy(0.1).edges == 0
     emulator.transfer(bytes((Opcode.START,)), SLOW)
-    assert emulator.wait_drdy(0.1) == 1
+    assert emulator.wait_drdy(0.1).edges == 1
     emulator.transfer(bytes((Opcode.STANDBY,)), SLOW)
     assert not emulator.converting
     emulator.transfer(bytes((Opcode.WAKEUP,)), SLOW)
     emulator.transfer(bytes((Opcode.STOP,)), SLOW)
-    assert emulator.wait_drdy(0.1) == 0
+    assert emulator.wait_drdy(0.1).edges == 0
     emulator.set_start(True)
     assert emulator.converting
 
@@ -152,7 +152,7 @@ def test_start_stop_standby_and_the_start_pin() -> None:
 def test_rdata_reads_one_frame_in_sdatac_mode() -> None:
     emulator = powered()
     emulator.set_start(True)
-    assert emulator.wait_drdy(1.0) == 1
+    assert emulator.wait_drdy(1.0).edges == 1
     reply = emulator.transfer(bytes((Opcode.RDATA,)) + bytes(27), SLOW)
     assert reply[1] >> 4 == 0b1100
 
@@ -181,7 +181,7 @@ def test_lead_off_bits_follow_the_sensing_registers() -> None:
     write(emulator, Register.CONFIG4, config4(lead_off_comparators=True))
     assert read(emulator, Register.LOFF_STATP, 2) == bytes((0b10, 0b1000))
     emulator.transfer(bytes((Opcode.RDATAC,)), SLOW)
-    assert emulator.wait_drdy(1.0) == 1
+    assert emulator.wait_drdy(1.0).edges == 1
     frame = emulator.transfer(bytes(54))
     statp = (frame[0] & 0x0F) << 4 | frame[1] >> 4
     statn = (frame[1] & 0x0F) << 4 | frame[2] >> 4
@@ -253,11 +253,11 @@ def test_faults() -> None:
     stream(emulator, 1)
     emulator.faults.bad_status_frames = 1
     emulator.faults.bit_flips.append((0, 23))
-    assert emulator.wait_drdy(1.0) == 1
+    assert emulator.wait_drdy(1.0).edges == 1
     bad = emulator.transfer(bytes(27))
     assert bad[0] >> 4 != 0b1100
     emulator.faults.stuck_drdy = True
-    assert emulator.wait_drdy(0.25) == 0
+    assert emulator.wait_drdy(0.25).edges == 0
     emulator.faults.spi_error_after = 0
     with pytest.raises(OSError, match="Input/output error"):
         emulator.transfer(bytes(27))
@@ -268,7 +268,7 @@ def test_a_bit_flip_changes_exactly_that_bit() -> None:
     emulator.inputs.forced_codes[2] = 0x000100
     frames = stream(emulator, 1)
     emulator.faults.bit_flips.append((2, 22))
-    assert emulator.wait_drdy(1.0) == 1
+    assert emulator.wait_drdy(1.0).edges == 1
     frames.append(emulator.transfer(bytes(27)))
     values = counts(frames)[2]
     assert list(values) == [0x000100, 0x400100]

@@ -166,7 +166,8 @@ class SampleBlock:
     samples of this block, ``markers`` the moments it marks (most blocks carry none).
     ``stream_time`` is the source's own time of the first sample, in seconds of the
     monotonic clock (``time.monotonic``, which is LSL's ``local_clock``); None when the
-    source keeps no clock of its own.
+    source keeps no clock of its own. ``gap_cause`` is why samples are missing before this
+    block when the source knows (a ``GapCause`` value of ``eegd.ledger``), else None.
     """
 
     first_sample: int
@@ -176,6 +177,7 @@ class SampleBlock:
     events: tuple[SourceEvent, ...] = ()
     markers: tuple[SourceMarker, ...] = ()
     stream_time: float | None = None
+    gap_cause: str | None = None
 
     @property
     def n_samples(self) -> int:

@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from eegd.sources.ads1299.interface import Hardware, VirtualClock
+from eegd.sources.ads1299.interface import NO_EDGE, DrdyEdges, Hardware, VirtualClock
 from eegd.sources.ads1299.registers import (
     CHANNELS_PER_CHIP,
     FIXED_BITS,
+    POWER_ON_RESET_S,
     READ_ONLY_MASKS,
     RESET_VALUES,
     TCLK_S,
@@ -49,18 +50,17 @@ from eegd.sources.ads1299.registers import (
     decode_config2,
     lead_off_comparators_on,
 )
-from eegd.sources.ads1299.settings import frame_bytes
+from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes
 from eegd.sources.ads1299.signals import AnalogInputs, TestSignal
 
-__all__ = ["POWER_ON_RESET_S", "ADS1299Emulator", "Faults"]
+__all__ = ["ADS1299Emulator", "Faults"]
 
-#: tPOR: the wait after power-up before the chip accepts a reset (2**18 tCLK, ~128 ms).
-POWER_ON_RESET_S = 2**18 * TCLK_S
 _RESET_PULSE_S = 2 * TCLK_S
 _RESET_BUSY_S = 18 * TCLK_S
 _COMMAND_SPEED_LIMIT_HZ = 8 / (4 * TCLK_S)  # 8 bits in 4 tCLK: 4.096 MHz
 _FRAME_PER_CHIP = 3 + 3 * CHANNELS_PER_CHIP
 _REGISTER_COUNT = len(Register)
+_CHIP_ZEROS = bytes(_FRAME_PER_CHIP)
 
 
 @dataclass
@@ -121,6 +121,7 @@ class ADS1299Emulator:
         self._converting_since: float | None = None
         self._rate = 250
         self._seen = 0
+        self._last_edges = NO_EDGE
         self._analog_next = 0
         self._analog_base = 0
         self._counts = np.zeros((chips * CHANNELS_PER_CHIP, 0), dtype=np.int32)
@@ -129,9 +130,16 @@ class ADS1299Emulator:
         self._status = bytes(3 * chips)
         self._reset_chips()
 
-    def hardware(self) -> Hardware:
-        """The SPI device, control lines and clock a driver takes: all this emulator."""
-        return Hardware(spi=self, lines=self, clock=self.clock)
+    def hardware(self, settings: ADS1299Settings | None = None) -> Hardware:
+        """The SPI devices, control lines and clock a driver takes: all this emulator.
+
+        With ``settings`` in multiple readback each chip gets its own chip select (and
+        DRDY); otherwise the chain is one device.
+        """
+        if settings is not None and settings.readback == "multiple":
+            selects = tuple(_ChipSelected(self, chip) for chip in range(self.chips))
+            return Hardware(spi=selects, lines=self, clock=self.clock)
+        return Hardware(spi=(self,), lines=self, clock=self.clock)
 
     # What tests inspect and change --------------------------------------------------
 
@@ -186,23 +194,34 @@ class ADS1299Emulator:
         self._pwdn = high
         self._update_converting()
 
-    def wait_drdy(self, timeout: float) -> int:
-        """Advance the clock to the next DRDY (or by ``timeout``); conversions since last."""
+    def wait_drdy(self, timeout: float, chip: int = 0) -> DrdyEdges:
+        """Advance the clock to the next DRDY (or by ``timeout``); conversions since last.
+
+        The chips share one clock, so another chip's DRDY falls with chip 1's: its wait
+        returns what chip 1's last one did.
+        """
+        if chip:
+            return self._last_edges
         clock = self.clock
         if self._converting_since is None or self.faults.stuck_drdy:
             clock.sleep(timeout)
-            return 0
+            return NO_EDGE
         now = clock.monotonic()
         done = self._completed(now)
         if done <= self._seen:
             due = self._converting_since + (self._seen + 1) / self._rate
             if due - now > timeout:
                 clock.sleep(timeout)
-                return 0
+                return NO_EDGE
             clock.sleep(due - now)
             done = max(self._completed(clock.monotonic()), self._seen + 1)
         missed, self._seen = done - self._seen, done
-        return missed
+        self._last_edges = DrdyEdges(missed, self._converting_since + done / self._rate)
+        return self._last_edges
+
+    def drain(self) -> None:
+        """Forget the conversions done so far: the next wait counts from now."""
+        self._seen = self._completed(self.clock.monotonic())
 
     def close(self) -> None:
         """Nothing to release; the chain keeps its state like a chip left powered."""
@@ -211,6 +230,10 @@ class ADS1299Emulator:
 
     def transfer(self, data: bytes, speed_hz: int | None = None) -> bytes:
         """One CS-low transfer: DIN decoded as commands, DOUT as the chip drives it."""
+        return self._transfer(data, speed_hz, None)
+
+    def _transfer(self, data: bytes, speed_hz: int | None, chip: int | None) -> bytes:
+        """A transfer to the chain (``chip`` None) or to one chip on its own CS."""
         self.transfers += 1
         faults = self.faults
         if faults.spi_error_after is not None:
@@ -220,18 +243,20 @@ class ADS1299Emulator:
         if not (self._pwdn and self._reset_pin):
             return bytes(len(data))
         rdatac = self._rdatac
-        if rdatac and self._converting_since is not None and data == self._zeros:
-            return self._frame()
+        span = slice(None) if chip is None else _chip_span(chip)
+        zeros = self._zeros if chip is None else _CHIP_ZEROS
+        if rdatac and self._converting_since is not None and data == zeros:
+            return self._frame()[span]
         out = bytearray(len(data))
         if rdatac and self._converting_since is not None:
-            frame = self._frame()
+            frame = self._frame()[span]
             out[: len(frame)] = frame[: len(data)]
-        self._decode(data, out, speed_hz)
+        self._decode(data, out, speed_hz, chip)
         return bytes(out)
 
     # Commands -------------------------------------------------------------------------
 
-    def _decode(self, data: bytes, out: bytearray, speed_hz: int | None) -> None:
+    def _decode(self, data: bytes, out: bytearray, speed_hz: int | None, chip: int | None) -> None:
         now = self.clock.monotonic()
         i = 0
         while i < len(data):
@@ -256,17 +281,17 @@ class ADS1299Emulator:
                 elif opcode & 0xE0 == Opcode.WREG:
                     if not self.faults.ignore_writes:
                         self._write(address, data[i + 2 : end])
-                else:  # chip 1's DOUT: register reads do not shift through the chain
-                    values = self.registers(0)[address : address + count]
+                else:  # one chip's DOUT: register reads do not shift through a chain
+                    values = self.registers(chip or 0)[address : address + count]
                     room = max(0, min(len(values), len(out) - i - 2))
                     out[i + 2 : i + 2 + room] = values[:room]
                     end = i + 2 + count
                 i = end
                 continue
-            self._command(opcode, out, i + 1)
+            self._command(opcode, out, i + 1, chip)
             i += 1
 
-    def _command(self, opcode: int, out: bytearray, position: int) -> None:
+    def _command(self, opcode: int, out: bytearray, position: int, chip: int | None) -> None:
         if opcode == Opcode.RESET:
             self._reset_chips()
             self._busy_until = self.clock.monotonic() + _RESET_BUSY_S
@@ -283,7 +308,7 @@ class ADS1299Emulator:
         elif opcode == Opcode.WAKEUP:
             self._standby = False
         elif opcode == Opcode.RDATA and self._converting_since is not None:
-            frame = self._frame()
+            frame = self._frame()[slice(None) if chip is None else _chip_span(chip)]
             out[position : position + len(frame)] = frame[: len(out) - position]
         self._update_converting()
 
@@ -409,6 +434,24 @@ class ADS1299Emulator:
         if status != self._status:
             self._status = bytes(status)
             self._chunk = None
+
+
+class _ChipSelected:
+    """One chip of the emulated set on its own chip select (multiple readback)."""
+
+    def __init__(self, emulator: ADS1299Emulator, chip: int) -> None:
+        self._emulator, self._chip = emulator, chip
+
+    def transfer(self, data: bytes, speed_hz: int | None = None) -> bytes:
+        """A transfer with only this chip selected."""
+        return self._emulator._transfer(data, speed_hz, self._chip)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _chip_span(chip: int) -> slice:
+    return slice(chip * _FRAME_PER_CHIP, (chip + 1) * _FRAME_PER_CHIP)
 
 
 def _bits(flags: npt.NDArray[np.bool_]) -> int:

@@ -1,20 +1,32 @@
 """The small SPI and GPIO interface the driver talks to, and the virtual clock of the emulator.
 
 Both the real adapters (``eegd.sources.ads1299.hardware``: spidev and gpiod) and the chip
-emulator implement it, so the driver cannot tell them apart. ``Hardware`` bundles one of
-each with the clock the driver waits on: the system clock for a chip, the emulator's own
-sample clock otherwise.
+emulator implement it, so the driver cannot tell them apart. ``Hardware`` bundles the SPI
+device of each chip select (one for a daisy chain, one per chip in multiple readback), the
+control lines and the clock the driver waits on: the system clock for a chip, the
+emulator's own sample clock otherwise. DRDY edges carry the time they fell on that clock.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from eegd.clock import BlockingClock
 
-__all__ = ["ControlLines", "Hardware", "SpiDevice", "VirtualClock"]
+__all__ = ["NO_EDGE", "ControlLines", "DrdyEdges", "Hardware", "SpiDevice", "VirtualClock"]
+
+
+class DrdyEdges(NamedTuple):
+    """Falling DRDY edges since the last wait, and when the newest fell (hardware clock, s)."""
+
+    edges: int
+    fell_s: float
+
+
+#: What a wait that timed out returns.
+NO_EDGE = DrdyEdges(0, 0.0)
 
 
 class SpiDevice(Protocol):
@@ -32,7 +44,10 @@ class SpiDevice(Protocol):
 
 
 class ControlLines(Protocol):
-    """The chip's GPIO lines: START, RESET and PWDN outputs, the DRDY input."""
+    """The chip's GPIO lines: START, RESET and PWDN outputs, the DRDY input(s).
+
+    The driver drives only the outputs the board wires (the settings say which).
+    """
 
     def set_start(self, high: bool) -> None:
         """Drive START: high starts conversions, low stops them."""
@@ -43,12 +58,15 @@ class ControlLines(Protocol):
     def set_pwdn(self, high: bool) -> None:
         """Drive PWDN (active low): low powers the chip down."""
 
-    def wait_drdy(self, timeout: float) -> int:
-        """Wait for DRDY to fall; return how many falling edges came since the last call.
+    def wait_drdy(self, timeout: float, chip: int = 0) -> DrdyEdges:
+        """Wait for chip ``chip``'s DRDY to fall; the falling edges since the last wait.
 
-        More than one means conversions were missed (the chip overwrote them). Returns 0
-        when ``timeout`` seconds pass without one.
+        A count above one means conversions were missed (the chip overwrote them).
+        Returns ``NO_EDGE`` when ``timeout`` seconds pass without one.
         """
+
+    def drain(self) -> None:
+        """Forget every DRDY edge already seen (stale ones, before START)."""
 
     def close(self) -> None:
         """Release the lines (outputs return to inputs)."""
@@ -56,9 +74,9 @@ class ControlLines(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Hardware:
-    """What the driver needs: the SPI device, the control lines, the clock to wait on."""
+    """What the driver needs: an SPI device per chip select, the control lines, the clock."""
 
-    spi: SpiDevice
+    spi: tuple[SpiDevice, ...]
     lines: ControlLines
     clock: BlockingClock
 

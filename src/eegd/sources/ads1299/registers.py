@@ -21,6 +21,7 @@ __all__ = [
     "FCLK_HZ",
     "FIXED_BITS",
     "GAIN_CODES",
+    "POWER_ON_RESET_S",
     "READ_ONLY_MASKS",
     "RESET_VALUES",
     "STATUS_PREFIX",
@@ -45,6 +46,7 @@ __all__ = [
     "decode_loff",
     "describe_id",
     "id_is_supported",
+    "id_refusal",
     "lead_off_comparators_on",
     "encode_chnset",
     "loff",
@@ -62,6 +64,9 @@ CHANNELS_PER_CHIP: Final = 8
 #: The master clock (internal oscillator, CLKSEL = 1), and one period of it.
 FCLK_HZ: Final = 2_048_000
 TCLK_S: Final = 1 / FCLK_HZ
+
+#: tPOR: the wait after power-up before the chip takes a reset (2**18 tCLK, ~128 ms).
+POWER_ON_RESET_S: Final = 2**18 * TCLK_S
 
 #: The top four bits of every chip's 24-bit status word.
 STATUS_PREFIX: Final = 0b1100
@@ -200,6 +205,19 @@ def describe_id(value: int) -> str:
 def id_is_supported(value: int) -> bool:
     """Whether the ID is an 8-channel ADS1299 of any silicon revision."""
     return value & _ID_FAMILY_MASK == EXPECTED_ID & _ID_FAMILY_MASK
+
+
+def id_refusal(value: int) -> str | None:
+    """Why eegd will not read the chip with this ID, naming the part; None for an ADS1299."""
+    if id_is_supported(value):
+        return None
+    described = describe_id(value)
+    if value & 0x1C == 0x1C and _ID_CHANNELS.get(value & 0b11) in (4, 6):
+        return (
+            f"{described}: eegd reads the 8-channel ADS1299 only (the ADS1299-4 and "
+            "ADS1299-6 shift shorter frames out)"
+        )
+    return described
 
 
 # CONFIG1 -----------------------------------------------------------------------------

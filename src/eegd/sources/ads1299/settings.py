@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from eegd.errors import ConfigError
 from eegd.sources.adc import ADS1299_GAINS, ADS1299_SAMPLE_RATES
+from eegd.sources.ads1299.boards import BOARDS, DEFAULT_BOARD
 from eegd.sources.ads1299.registers import (
     CHANNELS_PER_CHIP,
     ChannelSetting,
@@ -31,9 +32,12 @@ from eegd.sources.ads1299.registers import (
     loff,
     misc1,
 )
+from eegd.sources.ads1299.wiring import check_wiring, merge_board
 
 __all__ = [
     "INPUTS",
+    "INTERNAL_VREF_V",
+    "REFERENCE_SENSE",
     "MAX_CHIPS",
     "MAX_SPI_HZ",
     "ADS1299Settings",
@@ -46,6 +50,12 @@ MAX_CHIPS: Final = 4
 
 #: SCLK limit: the datasheet's minimum SCLK period is 50 ns (SBAS499 "Timing Requirements").
 MAX_SPI_HZ: Final = 20_000_000
+
+#: LOFF_SENSN with the reference electrode watched: channel 1's negative input (on SRB1).
+REFERENCE_SENSE: Final = 0x01
+
+#: VREFP - VREFN with the internal reference buffer on (SBAS499: 4.5 V with a 5 V AVDD).
+INTERNAL_VREF_V: Final = 4.5
 
 #: The per-channel inputs a user may select, by name.
 INPUTS: Final[dict[str, Input]] = {
@@ -76,25 +86,32 @@ def _is_int(value: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ADS1299Settings:
-    """How the ADS1299 (or a daisy chain of up to four) is wired and configured.
+    """How the ADS1299 (or a chain of up to four) is wired and configured.
 
-    The GPIO defaults are eegd's Raspberry Pi 5 wiring (docs/hardware.md): DRDY on GPIO 25
-    (header pin 22), START on GPIO 22 (pin 15), RESET on GPIO 23 (pin 16), PWDN on GPIO 24
-    (pin 18), with the chip on SPI0 CE0 (``/dev/spidev0.0``). ``gain`` and ``input`` are
-    one value for every channel or one per channel. ``chips`` None means as many as the
-    channel count needs. ``emulate`` reads the built-in emulator instead of hardware, in
-    real time unless ``paced`` is off; ``seed`` fixes the emulator's signals.
+    The wiring defaults are the ``elata`` board's (``eegd.sources.ads1299.boards``): CS on
+    SPI0 CE0, DRDY on GPIO 25 (header pin 22), no START, RESET or PWDN line (their opcodes
+    instead). ``from_mapping`` applies the preset its ``board`` key names; constructed
+    directly, every value is taken as given and ``board`` only names it. A ``None`` line is
+    one the board does not wire. ``gain`` and ``input`` are one value for every channel or
+    one per channel. ``chips`` None means as many as the channel count needs. ``vref_v``
+    None means the internal 4.5 V reference (``reference_buffer`` on); an external
+    reference needs its value. ``emulate`` reads the built-in emulator instead of
+    hardware, in real time unless ``paced`` is off; ``seed`` fixes the emulator's signals.
     """
 
+    board: str = DEFAULT_BOARD
     spi_bus: int = 0
-    spi_device: int = 0
+    chip_selects: tuple[str, ...] = ("ce0",)
     spi_hz: int = 4_000_000
     gpio_chip: str = "/dev/gpiochip0"
-    drdy_gpio: int = 25
-    start_gpio: int = 22
-    reset_gpio: int = 23
-    pwdn_gpio: int = 24
+    drdy_gpio: int | tuple[int, ...] = 25
+    start_gpio: int | None = None
+    reset_gpio: int | None = None
+    pwdn_gpio: int | None = None
     chips: int | None = None
+    readback: str = "daisy"
+    free_chip_gpios: tuple[int, ...] = (1, 2, 3, 4)
+    """The chip's GPIO pins (1..4) the board leaves unconnected."""
     gain: int | tuple[int, ...] = 24
     input: str | tuple[str, ...] = "normal"
     bias: bool = True
@@ -107,6 +124,7 @@ class ADS1299Settings:
     test_signal_amplitude: int = 1
     test_signal_frequency: str = "slow"
     reference_buffer: bool = True
+    vref_v: float | None = None
     drdy_timeout_s: float = 0.5
     max_framing_errors: int = 5
     """Consecutive bad status words that end the session (the supervisor reconnects)."""
@@ -115,19 +133,17 @@ class ADS1299Settings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for key in ("spi_bus", "spi_device", "drdy_gpio", "start_gpio", "reset_gpio"):
-            self._check_int(key, 0, 1023)
-        self._check_int("pwdn_gpio", 0, 1023)
+        if self.board not in BOARDS:
+            raise _invalid("board", self.board, ", ".join(BOARDS), "is not a known board")
+        self._check_int("spi_bus", 0, 1023)
         self._check_int("seed", 0, 2**63)
         self._check_int("max_framing_errors", 1, 1_000_000)
         self._check_int("spi_hz", 1, MAX_SPI_HZ, "is above the ADS1299's SCLK limit (50 ns)")
         if not isinstance(self.gpio_chip, str) or not self.gpio_chip:
             raise _invalid("gpio_chip", self.gpio_chip, "a device path like /dev/gpiochip0")
-        lines = [self.drdy_gpio, self.start_gpio, self.reset_gpio, self.pwdn_gpio]
-        if len(set(lines)) != len(lines):
-            raise _invalid("drdy_gpio", lines, "four different lines for DRDY/START/RESET/PWDN")
         if self.chips is not None and (not _is_int(self.chips) or not 1 <= self.chips <= 4):
             raise _invalid("chips", self.chips, f"1..{MAX_CHIPS}", "is out of range")
+        check_wiring({field.name: getattr(self, field.name) for field in fields(self)})
         for gain in self.gain if isinstance(self.gain, tuple) else (self.gain,):
             if not _is_int(gain) or gain not in ADS1299_GAINS:
                 raise _invalid("gain", gain, ", ".join(map(str, ADS1299_GAINS)))
@@ -160,6 +176,32 @@ class ADS1299Settings:
             raise _invalid("drdy_timeout_s", timeout, "seconds > 0")
         if not (math.isfinite(timeout) and 0 < timeout <= 60):
             raise _invalid("drdy_timeout_s", timeout, "seconds in (0, 60]")
+        self._check_vref()
+
+    def _check_vref(self) -> None:
+        vref = self.vref_v
+        if vref is None:
+            if not self.reference_buffer:
+                raise ConfigError(
+                    f"{_KEY}vref_v: must be set with {_KEY}reference_buffer = false (the "
+                    "external reference's voltage, VREFP - VREFN)"
+                )
+            return
+        if isinstance(vref, bool) or not isinstance(vref, int | float):
+            raise _invalid("vref_v", vref, "volts, e.g. 4.5")
+        if not (math.isfinite(vref) and 1.0 <= vref <= 5.0):
+            raise _invalid("vref_v", vref, "volts in 1.0..5.0")
+        if self.reference_buffer and vref != INTERNAL_VREF_V:
+            raise ConfigError(
+                f"{_KEY}vref_v and {_KEY}reference_buffer: {vref!r} V, but the internal "
+                f"reference is {INTERNAL_VREF_V} V (set reference_buffer = false for an "
+                "external one)"
+            )
+
+    @property
+    def vref(self) -> float:
+        """VREFP - VREFN in volts: the internal 4.5 V, or the external reference's."""
+        return INTERNAL_VREF_V if self.vref_v is None else float(self.vref_v)
 
     def _check_int(self, key: str, low: int, high: int, too_high: str = "is out of range") -> None:
         value = getattr(self, key)
@@ -172,14 +214,12 @@ class ADS1299Settings:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> ADS1299Settings:
-        """Settings from a TOML table: lists become tuples, unknown keys are refused."""
+        """Settings from a TOML table over its board's preset; unknown keys are refused."""
         known = {field.name for field in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in options.items():
+        for key in options:
             if key not in known:
                 raise ConfigError(f"{_KEY}{key}: unknown key (allowed: {', '.join(sorted(known))})")
-            values[key] = tuple(value) if isinstance(value, list) else value
-        return cls(**values)
+        return cls(**merge_board(options))
 
     # Derived values -------------------------------------------------------------------
 
@@ -229,16 +269,20 @@ class ADS1299Settings:
             raise _invalid(key, list(value), f"one value or {channels}, one per channel")
         return value
 
-    def bias_mask(self) -> int:
-        """BIAS_SENSP: the channel positions (of chip 1) whose positive inputs feed the bias."""
+    def bias_mask(self, channels: int) -> int:
+        """BIAS_SENSP: the channel positions (of chip 1) whose positive inputs feed the bias.
+
+        Only positions some chip converts: a powered-down input is not an electrode.
+        """
         if not self.bias:
             return 0
+        active = (1 << min(channels, CHANNELS_PER_CHIP)) - 1
         if self.bias_channels is None:
-            return 0xFF
+            return active
         mask = 0
         for channel in self.bias_channels:
             mask |= 1 << ((channel - 1) % CHANNELS_PER_CHIP)
-        return mask
+        return mask & active
 
     def check_throughput(self, channels: int, sample_rate: int) -> None:
         """Refuse an SPI clock too slow to move every frame before the next DRDY."""
@@ -261,14 +305,18 @@ def register_values(
 ) -> dict[Register, int]:
     """Every writable register's value for these settings, the same on every chip."""
     chips = settings.resolved_chips(channels)
+    daisy = settings.readback == "daisy"
     per_channel = settings.channel_settings(channels)
-    lead_off_mask = 0
+    lead_off_mask = reference_mask = 0
     if settings.lead_off:
         lead_off_mask = (1 << min(channels, CHANNELS_PER_CHIP)) - 1
+        if settings.srb1:  # every IN- is on SRB1: channel 1's N side watches the reference
+            reference_mask = REFERENCE_SENSE
     values = {
-        # In a chain chip 1 runs on its oscillator and drives CLK for the others (CLKSEL
-        # low on those), which ignore CLK_EN; every chip hears the same WREG.
-        Register.CONFIG1: config1(sample_rate, daisy_chain=True, clock_out=chips > 1),
+        # In a daisy chain chip 1 runs on its oscillator and drives CLK for the others
+        # (CLKSEL low on those), which ignore CLK_EN; every chip hears the same WREG. In
+        # multiple readback each chip is written on its own CS and keeps its own clock.
+        Register.CONFIG1: config1(sample_rate, daisy_chain=daisy, clock_out=daisy and chips > 1),
         Register.CONFIG2: config2(
             settings.test_signal_amplitude, TestFrequency(settings.test_signal_frequency)
         ),
@@ -281,10 +329,10 @@ def register_values(
             LeadOffCurrent(settings.lead_off_current_na),
             LeadOffFrequency(settings.lead_off_frequency),
         ),
-        Register.BIAS_SENSP: settings.bias_mask(),
+        Register.BIAS_SENSP: settings.bias_mask(channels),
         Register.BIAS_SENSN: 0x00,
         Register.LOFF_SENSP: lead_off_mask,
-        Register.LOFF_SENSN: 0x00,
+        Register.LOFF_SENSN: reference_mask,
         Register.LOFF_FLIP: 0x00,
         Register.MISC1: misc1(settings.srb1),
         Register.MISC2: 0x00,

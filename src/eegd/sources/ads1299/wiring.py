@@ -1,0 +1,193 @@
+"""The wiring part of ``[source.ads1299]``: a board preset merged with overrides, then checked.
+
+``merge_board`` applies the preset ``board`` names under the keys the table sets;
+``check_wiring`` refuses wirings that contradict themselves, with a ``ConfigError`` that
+names every key involved: a line used twice, a control line on one of the SPI pins,
+several chips behind one chip select in a daisy chain, or one DRDY for several chips in
+multiple readback. ``ChipSelect`` says how a transfer selects one chip.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from eegd.errors import ConfigError
+from eegd.sources.ads1299.boards import BOARDS, DEFAULT_BOARD
+
+__all__ = [
+    "LINE_KEYS",
+    "READBACK_MODES",
+    "ChipSelect",
+    "chip_selects",
+    "check_wiring",
+    "merge_board",
+]
+
+_KEY = "source.ads1299."
+
+#: The GPIO line keys a board may leave unwired (``false`` in TOML).
+LINE_KEYS: Final = ("start_gpio", "reset_gpio", "pwdn_gpio")
+
+#: ``daisy``: one CS and one DRDY for the chain, frames shift through DAISY_IN.
+#: ``multiple``: one CS and one DRDY per chip (CONFIG1 DAISY_EN' set).
+READBACK_MODES: Final = ("daisy", "multiple")
+
+#: The Raspberry Pi header's SPI0 pins (BCM numbers): no control line may use them.
+_SPI0_PINS: Final = {7: "CE1", 8: "CE0", 9: "MISO", 10: "MOSI", 11: "SCLK"}
+#: Chip-select outputs of a Pi SPI controller (spidev<bus>.0 and .1).
+_HARDWARE_CS: Final = (0, 1)
+_SELECT = re.compile(r"(ce|gpio)(\d{1,4})")
+
+
+@dataclass(frozen=True, slots=True)
+class ChipSelect:
+    """How one chip is selected: ``/dev/spidev<bus>.<device>``, with CS on a GPIO line or not.
+
+    With ``gpio`` set the chip's CS is that line, driven low around each transfer; the
+    transfer goes through a spidev device whose own CE pin no chip uses.
+    """
+
+    device: int
+    gpio: int | None = None
+
+
+def merge_board(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The table's values over its board's preset; TOML lists become tuples, false None."""
+    board = options.get("board", DEFAULT_BOARD)
+    if board not in BOARDS:
+        raise ConfigError(
+            f"{_KEY}board: {board!r} is not a known board (allowed: {', '.join(BOARDS)})"
+        )
+    values: dict[str, Any] = dict(BOARDS[board].wiring)
+    for key, value in options.items():
+        values[key] = tuple(value) if isinstance(value, list) else value
+    for key in LINE_KEYS:
+        if values.get(key) is False:
+            values[key] = None
+    values["board"] = board
+    return values
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def chip_selects(selects: tuple[str, ...]) -> tuple[ChipSelect, ...]:
+    """Parse ``chip_selects`` (``"ce0"``, ``"gpio19"``, ...); raises ``ConfigError``."""
+    if not isinstance(selects, tuple) or not selects:
+        raise ConfigError(
+            f"{_KEY}chip_selects: {selects!r} is not allowed (allowed: a list like "
+            '["ce0"] or ["ce0", "gpio19"], one per chip in multiple readback)'
+        )
+    parsed: list[tuple[str, int]] = []
+    for select in selects:
+        match = _SELECT.fullmatch(select) if isinstance(select, str) else None
+        if match is None:
+            raise ConfigError(
+                f'{_KEY}chip_selects: {select!r} is not allowed (allowed: "ce<N>" for '
+                '/dev/spidev<bus>.<N>, "gpio<N>" for a GPIO line)'
+            )
+        parsed.append((match[1], int(match[2])))
+    used = {number for kind, number in parsed if kind == "ce"}
+    spare = next((ce for ce in _HARDWARE_CS if ce not in used), None)
+    result = []
+    for kind, number in parsed:
+        if kind == "ce":
+            result.append(ChipSelect(number))
+        elif spare is None:
+            raise ConfigError(
+                f"{_KEY}chip_selects: a GPIO chip select needs a spidev device whose CE no "
+                f"chip uses, but {sorted(used)} take both of CE0 and CE1"
+            )
+        else:
+            result.append(ChipSelect(spare, number))
+    if len(set(result)) != len(result):
+        raise ConfigError(f"{_KEY}chip_selects: {list(selects)} selects one chip twice")
+    return tuple(result)
+
+
+def _drdy_lines(drdy: object) -> tuple[int, ...]:
+    lines = drdy if isinstance(drdy, tuple) else (drdy,)
+    if not lines or not all(_is_int(line) and 0 <= line <= 1023 for line in lines):
+        raise ConfigError(
+            f"{_KEY}drdy_gpio: {drdy!r} is not allowed (allowed: a GPIO line 0..1023, or a "
+            "list of them, one per chip in multiple readback)"
+        )
+    return lines
+
+
+def check_wiring(values: Mapping[str, Any]) -> None:
+    """Refuse a wiring that contradicts itself; the error names every key involved."""
+    readback = values["readback"]
+    if readback not in READBACK_MODES:
+        raise ConfigError(
+            f"{_KEY}readback: {readback!r} is not allowed (allowed: {', '.join(READBACK_MODES)})"
+        )
+    selects = chip_selects(values["chip_selects"])
+    drdys = _drdy_lines(values["drdy_gpio"])
+    for key in LINE_KEYS:
+        line = values[key]
+        if line is not None and not (_is_int(line) and 0 <= line <= 1023):
+            raise ConfigError(
+                f"{_KEY}{key}: {line!r} is not allowed (allowed: a GPIO line 0..1023, or "
+                "false when the board does not wire it)"
+            )
+    chips = values["chips"]
+    if readback == "daisy":
+        if len(selects) != 1:
+            raise ConfigError(
+                f"{_KEY}chip_selects and {_KEY}readback: {len(selects)} chip selects, but a "
+                'daisy chain ("daisy") shares one CS (use readback = "multiple")'
+            )
+        if len(drdys) != 1:
+            raise ConfigError(
+                f"{_KEY}drdy_gpio and {_KEY}readback: {len(drdys)} DRDY lines, but a daisy "
+                'chain ("daisy") has one, chip 1\'s (use readback = "multiple")'
+            )
+    else:
+        if chips is None:
+            raise ConfigError(
+                f'{_KEY}chips: must be set with readback = "multiple" (one CS and DRDY a chip)'
+            )
+        for key, count in (("chip_selects", len(selects)), ("drdy_gpio", len(drdys))):
+            if count != chips:
+                raise ConfigError(
+                    f"{_KEY}{key} and {_KEY}chips: {count} for {chips} chips, but "
+                    f'readback = "multiple" needs one per chip ({_KEY}readback)'
+                )
+    _check_lines_apart(values["spi_bus"], selects, drdys, values)
+    free = values["free_chip_gpios"]
+    if (
+        not isinstance(free, tuple)
+        or len(set(free)) != len(free)
+        or not all(_is_int(pin) and 1 <= pin <= 4 for pin in free)
+    ):
+        raise ConfigError(
+            f"{_KEY}free_chip_gpios: {free!r} is not allowed (allowed: the chip's GPIO pins "
+            "1..4 the board leaves unconnected, each once, e.g. [1, 2, 3, 4] or [])"
+        )
+
+
+def _check_lines_apart(
+    bus: int, selects: tuple[ChipSelect, ...], drdys: tuple[int, ...], values: Mapping[str, Any]
+) -> None:
+    """Every GPIO line has one job, and none is an SPI pin of the bus in use."""
+    users: dict[int, str] = {}
+    named = [("drdy_gpio", line) for line in drdys]
+    named += [(key, values[key]) for key in LINE_KEYS if values[key] is not None]
+    named += [("chip_selects", s.gpio) for s in selects if s.gpio is not None]
+    for key, line in named:
+        if line in users:
+            raise ConfigError(
+                f"{_KEY}{users[line]} and {_KEY}{key} both use GPIO{line} (allowed: one job "
+                "per line)"
+            )
+        users[line] = key
+        if bus == 0 and line in _SPI0_PINS:
+            raise ConfigError(
+                f"{_KEY}{key}: GPIO{line} is SPI0 {_SPI0_PINS[line]} (allowed: a line that "
+                "is not one of GPIO7..11)"
+            )
