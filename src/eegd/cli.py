@@ -1,7 +1,8 @@
 """The ``eegd`` command line: ``eegd run`` starts the daemon, ``eegd config`` shows the config,
 ``eegd sources`` lists the source kinds and what each needs, ``eegd selftest`` tests an
 ADS1299 chain (exit 0 only if every channel passes, 1 if one fails), ``eegd token new``
-makes an access token (docs/security.md).
+makes an access token (docs/security.md), ``eegd export --bids DIR RECORDING`` writes a
+recording into a BIDS-EEG dataset (exit 1 if it cannot, saying why; docs/recording.md).
 
 Token hashes may also come from the environment, ``EEGD_OPERATOR_TOKEN_HASHES`` and
 ``EEGD_VIEWER_TOKEN_HASHES`` (comma-separated), which replace the file's lists.
@@ -136,6 +137,32 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--role", choices=["operator", "viewer"], default="operator", help="its role (operator)"
     )
+    export = commands.add_parser(
+        "export",
+        help="write a recording into a BIDS-EEG dataset (needs eegd[bids])",
+        description="Export a finished recording part (EDF or BDF) with mne-bids: the file, "
+        "_channels.tsv, _events.tsv from its markers and annotations, _eeg.json with its "
+        "provenance, and the electrode positions of 10-20 channel names. Prints the data "
+        "file written. Labels are letters and digits only, as BIDS requires.",
+    )
+    export.add_argument(
+        "--bids", metavar="DIR", type=Path, required=True, help="the dataset's root folder"
+    )
+    export.add_argument(
+        "recording",
+        metavar="RECORDING",
+        help="a recording part's name in [recording] directory, or the path of its file",
+    )
+    export.add_argument("--subject", default="01", help="BIDS subject label (01)")
+    export.add_argument("--session", help="BIDS session label (none)")
+    export.add_argument("--task", default="rest", help="BIDS task label (rest)")
+    export.add_argument("--run", type=int, help="BIDS run index (none)")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace the files an earlier export wrote"
+    )
+    export.add_argument(
+        "--config", type=Path, metavar="PATH", help="TOML config file (default: ./eegd.toml)"
+    )
     commands.add_parser(
         "sources",
         help="list the source kinds, whether what each needs is installed, and how to install it",
@@ -185,6 +212,49 @@ def _selftest(config: Config, as_json: bool, check_electrodes: bool) -> int:
     else:
         print(result.table())
     return 0 if result.passed else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Export a recording part into a BIDS dataset; 0 once written, 1 if refused, 2 for a
+    bad label or configuration."""
+    from eegd.plugins.recorder.bids import BidsRequest, export_bids
+
+    try:
+        request = BidsRequest(
+            subject=args.subject,
+            session=args.session,
+            task=args.task,
+            run=args.run,
+            overwrite=args.overwrite,
+        )
+        path = args.config
+        if path is None and DEFAULT_CONFIG.is_file():
+            path = DEFAULT_CONFIG
+        directory, name = _recording_at(args.recording, load_config(path, {}))
+    except ConfigError as exc:
+        print(f"eegd: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = export_bids(directory, name, args.bids, request)
+    except EegdError as exc:
+        print(f"eegd: error: {exc}", file=sys.stderr)
+        return 1
+    print(result["file"])
+    print(
+        f"eegd: recording {name} ({result['status']}) exported to the BIDS dataset "
+        f"{args.bids} with {result['events']} events",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _recording_at(recording: str, config: Config) -> tuple[Path, str]:
+    """(directory, part name) of ``recording``: the path of its data file or sidecar, or a
+    name in the configured recordings directory."""
+    path = Path(recording)
+    if path.suffix in (".bdf", ".edf", ".csv", ".json") and path.is_file():
+        return path.parent, path.name.removesuffix(path.suffix)
+    return Path(config.recording.directory), recording
 
 
 def _new_token(role: str) -> int:
@@ -246,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _list_sources()
     if args.command == "token":
         return _new_token(args.role)
+    if args.command == "export":
+        return _export(args)
     try:
         config = _load(args)
     except EegdError as exc:

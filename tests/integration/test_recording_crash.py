@@ -48,20 +48,27 @@ def samples_written(daemon: DaemonProcess) -> int:
     return int(status["plugins"].get("recorder", {}).get("samples_written", 0))
 
 
-async def test_after_kill_9_the_recording_is_recovered_up_to_the_last_second(
-    tmp_path: Path,
-) -> None:
-    config = tmp_path / "eegd.toml"
-    config.write_text(f'[recording]\ndirectory = "{tmp_path}"\n')
+async def record_then_kill_9(directory: Path, name: str, samples: int) -> int:
+    """A daemon recording ``name`` into ``directory`` killed once it wrote ``samples``
+    (its config is ``directory/eegd.toml``); the samples it had written then."""
+    config = directory / "eegd.toml"
+    config.write_text(f'[recording]\ndirectory = "{directory}"\n')
     daemon = start_daemon_process("--config", str(config))
     try:
-        await wait_until(lambda: started(daemon, "crashed"))
-        await wait_until(lambda: samples_written(daemon) >= 2 * 250, timeout=30)
+        await wait_until(lambda: started(daemon, name))
+        await wait_until(lambda: samples_written(daemon) >= samples, timeout=30)
         written = samples_written(daemon)
         daemon.process.send_signal(signal.SIGKILL)
         daemon.process.wait(timeout=scaled(10))
     finally:
         daemon.close_pipes()
+    return written
+
+
+async def test_after_kill_9_the_recording_is_recovered_up_to_the_last_second(
+    tmp_path: Path,
+) -> None:
+    written = await record_then_kill_9(tmp_path, "crashed", 2 * 250)
     meta = json.loads((tmp_path / "crashed.json").read_text())
     assert meta["status"] == "recording"  # as the crash left it
 

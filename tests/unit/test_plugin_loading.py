@@ -297,6 +297,7 @@ def test_only_plugins_that_offer_it_are_reconfigured(tmp_path: Path) -> None:
         ("recorder", "GET", "/api/recordings/{name}"),
         ("recorder", "DELETE", "/api/recordings/{name}"),
         ("recorder", "POST", "/api/markers"),
+        ("recorder", "POST", "/api/recordings/{name}/bids"),
         ("source", "GET", "/api/source"),
         ("source", "PUT", "/api/source"),
         ("selftest", "POST", "/api/selftest"),

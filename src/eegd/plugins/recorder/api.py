@@ -6,15 +6,22 @@
 ``DELETE /api/recordings/{name}`` deletes one (refused while it is being written).
 ``POST /api/markers`` publishes a marker (``label``, optional ``duration_s`` and
 ``timestamp_us``, else now) on the ``marker`` topic; a recording annotates it.
+``POST /api/recordings/{name}/bids`` exports a finished part into the BIDS dataset
+``bids/`` of the recordings directory (``bids``), one export at a time, in a worker thread.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Final
 
 from eegd.errors import RequestRefused
 from eegd.plugin import FileReply, Route, RouteRequest
+from eegd.plugins.recorder.bids import BidsRequest, export_bids
 from eegd.plugins.recorder.recorder import Recorder
+
+#: The BIDS dataset's folder inside the recordings directory.
+BIDS_FOLDER: Final = "bids"
 
 __all__ = ["recording_routes"]
 
@@ -28,6 +35,7 @@ def recording_routes() -> list[Route]:
         Route("GET", "/api/recordings/{name}", _download, role="viewer"),
         Route("DELETE", "/api/recordings/{name}", _delete, role="operator"),
         Route("POST", "/api/markers", _mark, role="operator"),
+        Route("POST", "/api/recordings/{name}/bids", _BidsExport(), role="operator"),
     ]
 
 
@@ -62,3 +70,28 @@ def _mark(request: RouteRequest) -> dict[str, Any]:
 
 async def _delete(request: RouteRequest) -> dict[str, Any]:
     return await _recorder(request).delete(request.params["name"])
+
+
+class _BidsExport:
+    """``POST /api/recordings/{name}/bids``: one export at a time, off the event loop."""
+
+    def __init__(self) -> None:
+        self._running = asyncio.Lock()
+
+    async def __call__(self, request: RouteRequest) -> dict[str, Any]:
+        recorder = _recorder(request)
+        if not recorder.ready:
+            raise RequestRefused(503, "not_ready", "the recorder is starting; try again")
+        wanted = BidsRequest.from_body(request.body)
+        if self._running.locked():
+            raise RequestRefused(409, "busy", "a BIDS export is running; try again once it ends")
+        async with self._running:
+            directory = recorder.directory
+            return await asyncio.to_thread(
+                export_bids,
+                directory,
+                request.params["name"],
+                directory / BIDS_FOLDER,
+                wanted,
+                recorder.recording,
+            )
