@@ -192,3 +192,42 @@ async def test_a_client_message_is_answered_in_the_old_format() -> None:
         assert isinstance(reply, LogMessage)
         assert "/ws/data streams" in reply.text
         await ws.close()
+
+
+async def test_after_a_config_change_to_4_channels_at_500_hz_frames_have_that_shape() -> None:
+    async with live_daemon() as live, aiohttp.ClientSession() as session:
+        with on_the_bus(live.daemon.bus, Topic.FILTERED_EEG) as published:
+            async with old_kiosk(live) as (kiosk,):
+                config = await session.ws_connect(live.ws_url + "config")
+                before = json.loads((await config.receive(timeout=scaled(10))).data)
+                assert (len(before["channels"]), before["sample_rate"]) == (8, 250)
+                await wait_until(lambda: len(kiosk.binary) >= 2)
+                await config.send_json({"channels": [0, 1, 2, 3], "sample_rate": 500})
+                replied = json.loads((await config.receive(timeout=scaled(10))).data)
+                assert replied == {"status": "ok", "message": "Config update submitted"}
+                after = json.loads((await config.receive(timeout=scaled(10))).data)
+                assert (after["channels"], after["sample_rate"]) == ([0, 1, 2, 3], 500)
+                await config.close()
+
+                def shapes() -> list[tuple[int, float]]:
+                    """Per topic-0 message, its packet's channel count and rate."""
+                    found = []
+                    for data in kiosk.binary:
+                        message = decode(data, 1)
+                        if isinstance(message, EegMessage):
+                            packet = packet_starting_at(published, message.timestamps[0][0])
+                            found.append((packet.samples.shape[0], packet.sample_rate))
+                    return found
+
+                await wait_until(lambda: shapes().count((4, 500.0)) >= 4)
+        shape = shapes()
+        switched = shape.index((4, 500.0))
+        assert shape[:switched] == [(8, 250.0)] * switched  # the old shape, then only the new
+        assert set(shape[switched:]) == {(4, 500.0)}
+        stamps: list[int] = []
+        for data in [m for m in kiosk.binary if m[1] == 0][switched:]:
+            message = decode(data, len(after["channels"]))  # split as the kiosk splits it
+            assert isinstance(message, EegMessage)
+            assert_same_samples(message, packet_starting_at(published, message.timestamps[0][0]))
+            stamps += message.timestamps[0]
+        assert np.diff(stamps).tolist() == [1_000_000 // 500] * (len(stamps) - 1)

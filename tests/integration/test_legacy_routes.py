@@ -66,8 +66,20 @@ async def test_command_starts_and_stops_recording_and_sets_the_notch(tmp_path: P
         await watcher.wait_frame(await live.release(1))
         ws = await legacy_socket(session, live, "command")
         assert await receive(ws) == {"status": "ok", "message": "Not recording"}
+        notch = await answer(ws, {"command": "set_powerline_filter", "value": 60})
+        assert notch == {"status": "ok", "message": "Powerline filter 60 Hz"}
+        async with session.get(live.url + "api/filter") as response:
+            assert (await response.json())["notch_hz"] == 60
+        off = await answer(ws, {"command": "set_powerline_filter", "value": None})
+        assert off == {"status": "ok", "message": "Powerline filter off"}
+        async with session.get(live.url + "api/filter") as response:
+            assert not (await response.json())["notch_hz"]
+        assert await answer(ws, {"command": "set_powerline_filter", "value": 55}) == {
+            "status": "error",
+            "message": "Invalid powerline filter value",
+        }
         await ws.send_json({"command": "start"})
-        # The reply, and the state pushed as the recording starts, in either order: the same.
+        # The reply first, then the state pushed as the recording starts: the same.
         started, pushed = await receive(ws), await receive(ws)
         assert started == pushed
         assert started["status"] == "ok"
@@ -79,17 +91,24 @@ async def test_command_starts_and_stops_recording_and_sets_the_notch(tmp_path: P
         again = await answer(ws, {"command": "start"})
         assert again["status"] == "error"
         assert again["message"].startswith("Failed to start recording: ")
-        notch = await answer(ws, {"command": "set_powerline_filter", "value": 60})
-        assert notch == {"status": "ok", "message": "Powerline filter 60 Hz"}
-        async with session.get(live.url + "api/filter") as response:
-            assert (await response.json())["notch_hz"] == 60
-        assert (await answer(ws, {"command": "set_powerline_filter", "value": None}))[
-            "status"
-        ] == "ok"
+        # As the old daemon did: no change of configuration while recording.
+        refused = await answer(ws, {"command": "set_powerline_filter", "value": 50})
+        assert refused == {
+            "status": "error",
+            "message": "Cannot change configuration during recording",
+        }
+        configured = await legacy_socket(session, live, "config")
+        await receive(configured)
+        for change in ({"sample_rate": 500}, {"channels": list(range(8))}, {}):
+            assert await answer(configured, change) == {
+                "status": "error",
+                "message": "Cannot change configuration during recording",
+            }
+        await configured.close()
         async with session.get(live.url + "api/filter") as response:
             assert not (await response.json())["notch_hz"]
         for bad in (
-            {"command": "set_powerline_filter", "value": 55},
+            {"command": "set_powerline_filter", "value": "60"},
             {"command": "fly"},
             {"command": "start", "colour": 1},
             "not json",
@@ -98,10 +117,13 @@ async def test_command_starts_and_stops_recording_and_sets_the_notch(tmp_path: P
             assert refused["status"] == "error", bad
             assert refused["message"].startswith("Invalid command format: "), refused
             assert '"set_powerline_filter", "value": 50 | 60 | null' in refused["message"]
+        await ws.send_bytes(b'{"command": "stop"}')  # only text is read
+        refused = await receive(ws)
+        assert refused["status"] == "error"
+        assert refused["message"].startswith("Invalid command format: send ")
         await ws.send_json({"command": "stop"})
-        replies = [await receive(ws), await receive(ws)]  # the reply and the pushed state
-        assert {"status": "ok", "message": f"Recording stopped ({name})"} in replies
-        assert {"status": "ok", "message": "Not recording"} in replies
+        assert await receive(ws) == {"status": "ok", "message": f"Recording stopped ({name})"}
+        assert await receive(ws) == {"status": "ok", "message": "Not recording"}
         await ws.close()
         await watcher.wait_frame(await live.release(4))
         watcher.assert_contiguous()
@@ -119,7 +141,7 @@ async def test_config_sends_the_configuration_and_switches_the_source(tmp_path: 
         assert first == {
             "sample_rate": 250,
             "channels": list(range(8)),
-            "channel_names": ["Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2"],
+            "gain": 1.0,
             "board_driver": "synthetic",
             "batch_size": 32,
             "powerline_filter_hz": 50,
@@ -129,24 +151,73 @@ async def test_config_sends_the_configuration_and_switches_the_source(tmp_path: 
         for bad, words in [
             ({"channels": []}, "Channel list cannot be empty"),
             ({"channels": [1, 3]}, "send [0, 1, ..., n-1]"),
+            ({"channels": list(range(33))}, "source.channels: 33 is out of range"),
             ({"sample_rate": 333}, "source.sample_rate: 333 is not allowed"),
             ({"colour": 1}, "Invalid config format: "),
+            ({"command": "get_config"}, "Invalid config format: "),
             ({"sample_rate": "fast"}, "Invalid config format: "),
         ]:
             refused = await answer(ws, bad)
             assert refused["status"] == "error", bad
             assert words in refused["message"], refused
+        # Refused changes changed nothing: the same session, nothing pushed.
+        assert live.daemon.acquisition.stats().sessions == 1
         submitted = await answer(
             ws, {"channels": [0, 1, 2, 3], "sample_rate": 500, "powerline_filter_hz": 60}
         )
         assert submitted == {"status": "ok", "message": "Config update submitted"}
-        while True:  # the configuration is pushed again once the new session runs
-            pushed = await receive(ws)
-            if pushed.get("sample_rate") == 500 and pushed.get("powerline_filter_hz") == 60:
-                break
-        assert pushed["channels"] == [0, 1, 2, 3]
+        # The first configuration pushed after the reply is already the new one.
+        assert await receive(ws) == {
+            **first,
+            "sample_rate": 500,
+            "channels": [0, 1, 2, 3],
+            "powerline_filter_hz": 60,
+        }
         await ws.close()
         await watcher.wait_frames(3)
+
+
+async def test_a_rate_the_board_does_not_have_is_refused_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    brainflow = '[source]\nkind = "brainflow"\n[source.brainflow]\nboard = "synthetic"\n'
+    async with (
+        live_daemon(config(tmp_path, "") + brainflow) as live,
+        aiohttp.ClientSession() as session,
+    ):
+        ws = await legacy_socket(session, live, "config")
+        first = await receive(ws)
+        assert (first["board_driver"], first["sample_rate"]) == ("brainflow", 250)
+        refused = await answer(ws, {"sample_rate": 500})
+        assert refused["status"] == "error"
+        assert "500 is not the synthetic board's rate" in refused["message"]
+        assert live.daemon.acquisition.stats().sessions == 1
+        assert await answer(ws, {"sample_rate": 250}) == {
+            "status": "ok",
+            "message": "Configuration unchanged",
+        }
+        await ws.close()
+
+
+async def test_no_compression_and_binary_messages_count_against_the_rate_limit(
+    tmp_path: Path,
+) -> None:
+    async with (
+        live_daemon(config(tmp_path), stepped=True) as live,
+        aiohttp.ClientSession() as session,
+    ):
+        for path in ("command", "config"):
+            ws = await session.ws_connect(
+                live.ws_url + path, headers={"Origin": OLD_KIOSK}, compress=15
+            )
+            assert ws.compress == 0, path  # permessage-deflate offered, not taken
+            await receive(ws)
+            for _ in range(400):
+                await ws.send_bytes(b"x")
+            while (message := await ws.receive(timeout=scaled(10))).type is aiohttp.WSMsgType.TEXT:
+                assert json.loads(message.data)["status"] == "error"
+            assert message.type is aiohttp.WSMsgType.CLOSE, message
+            assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
 
 
 async def test_a_viewer_may_ask_the_status_but_change_nothing(tmp_path: Path) -> None:
