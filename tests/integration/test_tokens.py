@@ -200,7 +200,7 @@ async def test_sign_in_sets_a_strict_http_only_session_cookie(tmp_path: Path) ->
 async def test_a_flood_of_wrong_sign_ins_is_limited_and_logged_without_the_tokens(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    wrong = [f"guess-{index}-{new_token()}" for index in range(20)]
+    wrong = [f"guess-{new_token()}"] * 20
     caplog.set_level(logging.INFO)
     async with (
         live_daemon(auth_config(tmp_path), stepped=True) as live,
@@ -216,9 +216,11 @@ async def test_a_flood_of_wrong_sign_ins_is_limited_and_logged_without_the_token
                 assert token not in error["message"]
         burst = live.daemon.server.gate.failures.burst
         assert statuses == [401] * burst + [429] * (len(wrong) - burst)
-        async with session.post(live.url + "api/session", json={"token": OPERATOR}) as response:
+        async with session.post(live.url + "api/session", json={"token": wrong[0]}) as response:
             assert response.status == 429
             assert int(response.headers["Retry-After"]) >= 1
+        async with session.post(live.url + "api/session", json={"token": OPERATOR}) as response:
+            assert response.status == 200  # the guesses cost the operator nothing
         await watcher.wait_frame(await live.release(4))
         watcher.assert_contiguous()
     logged = [record.getMessage() for record in caplog.records]
@@ -256,3 +258,34 @@ async def test_tokens_in_the_url_only_when_enabled(tmp_path: Path) -> None:
                 with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                     await session.ws_connect(live.ws_url + f"ws?token={VIEWER}")
                 assert refused.value.status == 400
+
+
+async def test_a_loopback_guesser_never_locks_out_the_operator_or_the_kiosk(
+    tmp_path: Path,
+) -> None:
+    """Everything local comes from 127.0.0.1: one process presenting wrong tokens must not
+    cost a valid token anything, on REST, WebSocket upgrades or sign-in."""
+    async with (
+        live_daemon(auth_config(tmp_path), stepped=True) as live,
+        aiohttp.ClientSession() as session,
+    ):
+        burst = live.daemon.server.gate.failures.burst
+        for index in range(3 * burst):
+            for token in ("stale-token", f"guess-{index}"):
+                async with session.put(
+                    live.url + "api/filter", json={"notch_hz": 60}, headers=bearer(token)
+                ) as response:
+                    assert response.status in (401, 429)
+            assert await handshake_status(live, bearer("stale-token")) in (401, 429)
+        async with session.put(
+            live.url + "api/filter", json={"notch_hz": 60}, headers=bearer(OPERATOR)
+        ) as response:
+            assert response.status == 200, await response.text()
+        async with session.ws_connect(live.ws_url + "ws", headers=bearer(VIEWER)) as ws:
+            assert (await reply_of(ws, "hello"))["type"] == "hello"
+        async with session.post(live.url + "api/session", json={"token": OPERATOR}) as response:
+            assert response.status == 200
+        async with session.put(
+            live.url + "api/filter", json={"notch_hz": 50}, headers=bearer("stale-token")
+        ) as response:
+            assert response.status == 429

@@ -83,17 +83,32 @@ def test_query_tokens_only_when_enabled() -> None:
     assert isinstance(enabled.admit(in_url, Role.VIEWER, 0.0), Principal)
 
 
-def test_wrong_tokens_are_limited_per_address() -> None:
+def test_a_wrong_token_is_limited_per_address_and_token() -> None:
     both = gate()
     for _ in range(both.failures.burst):
         assert refusal(both.admit(bearer(GET, "nope"), Role.VIEWER, 0.0))[0] == 401
-    locked = both.admit(bearer(GET, VIEWER), Role.VIEWER, 0.0)
+    locked = both.admit(bearer(GET, "nope"), Role.VIEWER, 0.0)
     assert refusal(locked) == (429, "too_many_attempts")
     assert isinstance(locked, Refusal)
     assert locked.headers["Retry-After"] == "10"
-    elsewhere = dataclasses.replace(bearer(GET, VIEWER), address="10.0.0.10")
-    assert isinstance(both.admit(elsewhere, Role.VIEWER, 0.0), Principal)
-    assert isinstance(both.admit(bearer(GET, VIEWER), Role.VIEWER, 10.0), Principal)
+    elsewhere = dataclasses.replace(bearer(GET, "nope"), address="10.0.0.10")
+    assert refusal(both.admit(elsewhere, Role.VIEWER, 0.0)) == (401, "bad_token")
+    assert refusal(both.admit(bearer(GET, "nope"), Role.VIEWER, 10.0)) == (401, "bad_token")
+
+
+def test_a_guessers_wrong_tokens_never_lock_out_a_valid_token_on_the_same_address() -> None:
+    both = gate()
+    loopback = dataclasses.replace(GET, address="127.0.0.1")
+    for index in range(10 * both.failures.burst):  # the same guess, and new ones
+        assert refusal(both.admit(bearer(loopback, "guess"), Role.VIEWER, 0.0))[0] in (401, 429)
+        assert refusal(both.admit(bearer(loopback, f"guess-{index}"), Role.VIEWER, 0.0))[0] == 401
+    assert refusal(both.admit(bearer(loopback, "guess"), Role.VIEWER, 0.0))[0] == 429
+    assert both.admit(bearer(loopback, VIEWER), Role.VIEWER, 0.0) == Principal(
+        Role.VIEWER, "127.0.0.1", "token", hash_token(VIEWER)
+    )
+    signed = both.sign_in(OPERATOR, "127.0.0.1", 0.0)
+    assert not isinstance(signed, Refusal)
+    assert signed[1] is Role.OPERATOR
 
 
 def test_a_session_has_its_tokens_role_until_it_expires_or_the_token_goes() -> None:

@@ -13,14 +13,17 @@ the HTTP status and a sentence saying what would be allowed. In order:
 3. Credentials: ``Authorization: Bearer TOKEN``, the kiosk's session cookie, or
    ``?token=`` where ``auth.query_tokens`` allows it (not from another site's page, whose
    ``<img>`` could spend the kiosk's attempts). A wrong or revoked token is a 401 and
-   counts against its address; past a few, the address gets 429 until its credit refills,
-   right tokens included. Without credentials a request has ``TokenBook.anonymous_role``.
+   counts against its address and its fingerprint together; past a few, that token from
+   that address gets 429 until its credit refills, while any other token, a right one
+   first, is still read: one process's guesses on 127.0.0.1 never lock the kiosk out.
+   Without credentials a request has ``TokenBook.anonymous_role``.
 4. The role must cover the route's: 401 without credentials, 403 with too small a role.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -246,19 +249,21 @@ class Gate:
     def _token_role(
         self, token: str, address: str, now: float, what: str
     ) -> tuple[Role, str] | Refusal:
-        """The role and hash of a presented token, counting a wrong one against ``address``."""
-        if self.failures.blocked(address, now):
-            wait = max(1, round(self.failures.retry_after(address, now)))
+        """The role and hash of a presented token, counting a wrong one against ``address``
+        and the token's fingerprint together."""
+        key = (address, _fingerprint(token))
+        if self.failures.blocked(key, now):
+            wait = max(1, round(self.failures.retry_after(key, now)))
             return Refusal(
                 429,
                 "too_many_attempts",
-                f"too many wrong tokens from {address}; try again in {wait} s",
+                f"this token was wrong too often from {address}; try again in {wait} s",
                 {"Retry-After": str(wait)},
             )
         found = self.tokens.role_of(token)
         if found is not None:
             return found
-        self.failures.failed(address, now)
+        self.failures.failed(key, now)
         logger.warning("%s from %s: wrong or revoked token refused", one_line(what), address)
         return Refusal(
             401,
@@ -284,6 +289,11 @@ class Gate:
             "or sign in on the kiosk",
             {"WWW-Authenticate": 'Bearer realm="eegd"'},
         )
+
+
+def _fingerprint(token: str) -> str:
+    """A short digest that tells presented tokens apart without keeping any of them."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _own_page(facts: RequestFacts) -> bool:

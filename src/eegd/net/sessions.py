@@ -8,8 +8,9 @@ remembers the hash of the token each came from so that revoking the token ends i
 sessions, and keys them by the SHA-256 of the id, so neither a lookup's timing nor a memory
 dump gives a live id away. Sessions live in memory: a restart signs everybody out.
 
-``FailedAttempts`` counts wrong tokens per peer address: a few at once, then one per
-``interval``; while an address is over, every credential it presents is refused unread.
+``FailedAttempts`` counts wrong tokens per key (the gate's: a peer address and the
+fingerprint of the token it presented): a few at once, then one per ``interval``; while a
+key is over, that token from that address is refused unread.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import collections
 import hashlib
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from eegd.net.roles import Role
@@ -95,10 +96,10 @@ class SessionStore:
 
 
 class FailedAttempts:
-    """Wrong tokens per address: ``burst`` at once, then one per ``interval`` seconds.
+    """Wrong tokens per key: ``burst`` at once, then one per ``interval`` seconds.
 
-    At most ``max_addresses`` are remembered (the longest untouched is forgotten first), so a
-    flood from many addresses cannot grow the table without bound.
+    At most ``max_addresses`` keys are remembered (the longest untouched is forgotten first),
+    so a flood from many addresses, or of many tokens, cannot grow the table without bound.
     """
 
     def __init__(self, burst: int = 5, interval: float = 10.0, max_addresses: int = 4096) -> None:
@@ -107,28 +108,30 @@ class FailedAttempts:
         self.burst = burst
         self.interval = interval
         self.max_addresses = max_addresses
-        self._credit: collections.OrderedDict[str, tuple[float, float]] = collections.OrderedDict()
-        """address → (attempts left, when that was counted)."""
+        self._credit: collections.OrderedDict[Hashable, tuple[float, float]] = (
+            collections.OrderedDict()
+        )
+        """key → (attempts left, when that was counted)."""
 
-    def _left(self, address: str, now: float) -> float:
-        entry = self._credit.get(address)
+    def _left(self, key: Hashable, now: float) -> float:
+        entry = self._credit.get(key)
         if entry is None:
             return float(self.burst)
         left, then = entry
         return min(float(self.burst), left + max(0.0, now - then) / self.interval)
 
-    def blocked(self, address: str, now: float) -> bool:
-        """Whether ``address`` has used up its attempts for now."""
-        return self._left(address, now) < 1.0
+    def blocked(self, key: Hashable, now: float) -> bool:
+        """Whether ``key`` has used up its attempts for now."""
+        return self._left(key, now) < 1.0
 
-    def retry_after(self, address: str, now: float) -> float:
-        """Seconds until ``address`` may try once more."""
-        return max(0.0, (1.0 - self._left(address, now)) * self.interval)
+    def retry_after(self, key: Hashable, now: float) -> float:
+        """Seconds until ``key`` may try once more."""
+        return max(0.0, (1.0 - self._left(key, now)) * self.interval)
 
-    def failed(self, address: str, now: float) -> None:
-        """Count one wrong token from ``address``."""
-        left = self._left(address, now) - 1.0
-        self._credit.pop(address, None)
-        self._credit[address] = (max(left, 0.0), now)
+    def failed(self, key: Hashable, now: float) -> None:
+        """Count one wrong token under ``key``."""
+        left = self._left(key, now) - 1.0
+        self._credit.pop(key, None)
+        self._credit[key] = (max(left, 0.0), now)
         while len(self._credit) > self.max_addresses:
             self._credit.popitem(last=False)
