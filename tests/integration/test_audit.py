@@ -50,6 +50,7 @@ async def test_changes_accepted_and_refused_are_logged_and_published(
             "address": "127.0.0.1",
             "accepted": True,
             "outcome": "200",
+            "count": 1,
         }
         async with session.put(
             live.url + "api/filter", json={"notch_hz": 55}, headers=as_operator

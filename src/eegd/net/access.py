@@ -31,6 +31,7 @@ from types import MappingProxyType
 
 from eegd.errors import one_line, shortened
 from eegd.net.auth import AllowedHosts, origin_allowed, same_origin
+from eegd.net.refusals import Throttle
 from eegd.net.roles import Principal, Role
 from eegd.net.sessions import FailedAttempts, SessionStore
 from eegd.net.tokens import AuthSettings, TokenBook
@@ -92,6 +93,8 @@ class Gate:
         self.tokens = auth.tokens
         self.sessions = SessionStore(auth.max_sessions, auth.session_ttl_s)
         self.failures = FailedAttempts()
+        self.wrong_tokens = Throttle()
+        """Holds back repeated log lines about wrong tokens, per action and address."""
         self.refused = 0
         """Requests refused, for /api/status."""
 
@@ -264,7 +267,17 @@ class Gate:
         if found is not None:
             return found
         self.failures.failed(key, now)
-        logger.warning("%s from %s: wrong or revoked token refused", one_line(what), address)
+        self.wrong_tokens(
+            (what, address),
+            lambda count: logger.warning(
+                "%s from %s: wrong or revoked token refused%s",
+                one_line(what),
+                address,
+                f" ({count} times in the last {self.wrong_tokens.interval:g} s)"
+                if count > 1
+                else "",
+            ),
+        )
         return Refusal(
             401,
             "bad_token",

@@ -6,16 +6,22 @@ changed by operator at 10:42". What an entry says of the request is its method a
 message) and a short excerpt of its body, control characters escaped so that no request can
 write a line of its own; sign-ins are not changes, and their tokens are never written
 anywhere.
+
+Refusals are aggregated (``eegd.net.refusals.Throttle``): one entry per route, address and
+reason and minute, its ``count`` saying how many refusals it stands for, so a script
+refused 5,000 times writes a line or two and sends every viewer an event or two, not 5,000.
+Accepted changes are each an entry.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eegd.bus import EventBus
 from eegd.errors import one_line
 from eegd.events import SystemEvent, SystemEventKind
+from eegd.net.refusals import Throttle
 from eegd.net.roles import Principal
 
 __all__ = ["EXCERPT_CHARACTERS", "Auditor"]
@@ -39,18 +45,48 @@ class Auditor:
     bus: EventBus | None = None
     accepted: int = 0
     refused: int = 0
+    throttle: Throttle = field(default_factory=Throttle)
+    """Holds back repeated refusals of one route, address and reason."""
 
     def record(
-        self, principal: Principal, action: str, accepted: bool, outcome: str, body: str = ""
+        self,
+        principal: Principal,
+        action: str,
+        accepted: bool,
+        outcome: str,
+        body: str = "",
+        *,
+        route: str = "",
+        reason: str = "",
     ) -> None:
         """Note one change: ``action`` (``PUT /api/filter``, ``ws record``), whether it was
-        carried out, and ``outcome`` (the status, or why it was refused)."""
-        excerpt = _clipped(body)
-        verdict = "accepted" if accepted else "refused"
+        carried out, and ``outcome`` (the status, or why it was refused). A refusal is
+        aggregated with the others of its ``route`` (default: ``action``), address and
+        ``reason`` (default: the outcome's first word, its status)."""
         if accepted:
             self.accepted += 1
-        else:
-            self.refused += 1
+            self._entry(principal, action, True, outcome, body, 1)
+            return
+        self.refused += 1
+        key = (route or action, principal.address, reason or outcome.partition(" ")[0])
+        self.throttle(
+            key,
+            lambda count: self._entry(principal, action, False, outcome, body, count),
+        )
+
+    def _entry(
+        self,
+        principal: Principal,
+        action: str,
+        accepted: bool,
+        outcome: str,
+        body: str,
+        count: int,
+    ) -> None:
+        excerpt = _clipped(body)
+        verdict = "accepted" if accepted else "refused"
+        if count > 1:
+            verdict += f" {count} times in the last {self.throttle.interval:g} s, the last"
         logger.log(
             logging.INFO if accepted else logging.WARNING,
             "%s by %s (%s) from %s: %s%s%s",
@@ -72,5 +108,6 @@ class Auditor:
                     address=principal.address,
                     accepted=accepted,
                     outcome=outcome,
+                    count=count,
                 )
             )

@@ -10,14 +10,17 @@ Host and Origin checks (and gets its 404). The principal a request runs as is
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import hdrs, web
 
+from eegd.errors import one_line, shortened
 from eegd.net.access import Gate, Refusal, RequestFacts
 from eegd.net.audit import Auditor
+from eegd.net.refusals import Throttle
 from eegd.net.rest import BadBody, error_response, json_object
 from eegd.net.roles import Principal, Role
 from eegd.net.sessions import SESSION_COOKIE
@@ -29,6 +32,8 @@ PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("eegd_principal", Principa
 
 #: The role a route needs, by method and path as routed; None if it declares none.
 RoleLookup = Callable[[str, str], Role | None]
+
+logger = logging.getLogger(__name__)
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -66,15 +71,17 @@ def _refusal_response(refusal: Refusal) -> web.Response:
     return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
 
 
-def _outcome(response: web.StreamResponse) -> str:
-    """The status of a reply, and the message of an error reply."""
+def _outcome(response: web.StreamResponse) -> tuple[str, str]:
+    """The status of a reply and the message of an error reply; and its error code."""
+    status = str(response.status)
     if response.status < 400 or not isinstance(response, web.Response):
-        return str(response.status)
+        return status, status
     try:
-        message = json.loads(response.body)["message"]  # type: ignore[arg-type]
+        error = json.loads(response.body)  # type: ignore[arg-type]
+        message, code = error["message"], error["code"]
     except (TypeError, ValueError, KeyError):
-        return str(response.status)
-    return f"{response.status} {message}"
+        return status, status
+    return f"{status} {message}", f"{status} {code}"
 
 
 class WebGate:
@@ -92,6 +99,8 @@ class WebGate:
         self._roles = roles
         self.auditor = auditor
         self._clock = clock
+        self.upgrades = Throttle()
+        """Holds back repeated log lines about refused WebSocket upgrades, per origin."""
 
     def needed(self, request: web.Request) -> Role:
         """The role ``request``'s route needs: operator if it declares none (fail closed),
@@ -107,14 +116,20 @@ class WebGate:
     async def middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         """Admit or refuse ``request``; audit it if its route changes something."""
         needed = self.needed(request)
-        verdict = self.gate.admit(request_facts(request), needed, self._clock())
+        facts = request_facts(request)
+        verdict = self.gate.admit(facts, needed, self._clock())
         action = f"{request.method} {request.path}"
+        resource = request.match_info.route.resource
+        route = f"{request.method} {resource.canonical if resource is not None else '?'}"
         if isinstance(verdict, Refusal):
             if needed is Role.OPERATOR:
                 who = verdict.principal or Principal(
                     Role.PUBLIC, request.remote or "?", "unchecked"
                 )
-                self.auditor.record(who, action, False, f"{verdict.status} {verdict.message}")
+                outcome = f"{verdict.status} {verdict.message}"
+                self.auditor.record(who, action, False, outcome, route=route, reason=verdict.code)
+            if facts.websocket:
+                self._upgrade_refused(facts, verdict)
             return _refusal_response(verdict)
         request[PRINCIPAL] = verdict
         if needed is not Role.OPERATOR:
@@ -122,13 +137,44 @@ class WebGate:
         try:
             response = await handler(request)
         except web.HTTPException as exc:
-            self.auditor.record(verdict, action, False, f"{exc.status} {exc.reason}")
+            outcome = f"{exc.status} {exc.reason}"
+            self.auditor.record(verdict, action, False, outcome, route=route)
             raise
         # The handler read the body already; aiohttp keeps it, so this reads nothing more.
         raw = await request.read() if request.body_exists else b""
         body = raw.decode("utf-8", "replace").strip()
-        self.auditor.record(verdict, action, response.status < 400, _outcome(response), body)
+        outcome, code = _outcome(response)
+        accepted = response.status < 400
+        self.auditor.record(verdict, action, accepted, outcome, body, route=route, reason=code)
         return response
+
+    def _upgrade_refused(self, facts: RequestFacts, refusal: Refusal) -> None:
+        """Say in the log, once a minute per origin (or Host), which setting would let a
+        refused WebSocket upgrade through: a newcomer's kiosk on another port gets a 403 it
+        cannot see, and this line tells its user what to write."""
+        if refusal.code == "forbidden_origin":
+            origin = shortened(str(facts.origin))
+            setting = f"add {origin!r} to server.allowed_origins to allow it"
+            key: tuple[str, str] = ("origin", origin)
+        elif refusal.code == "misdirected_request":
+            origin = shortened(str(facts.host))
+            setting = f"add {origin!r} to server.allowed_hosts to allow it"
+            key = ("host", origin)
+        else:
+            return
+        what = "origin" if key[0] == "origin" else "Host"
+
+        def report(count: int) -> None:
+            logger.warning(
+                "refused a WebSocket connection to %s from %s %s%s: %s",
+                one_line(shortened(facts.path)),
+                what,
+                one_line(origin),
+                f" ({count} times in the last {self.upgrades.interval:g} s)" if count > 1 else "",
+                one_line(setting),
+            )
+
+        self.upgrades(key, report)
 
     # ------------------------------------------------------------------ /api/session
 
