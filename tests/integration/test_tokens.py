@@ -225,7 +225,7 @@ async def test_a_flood_of_wrong_sign_ins_is_limited_and_logged_without_the_token
         watcher.assert_contiguous()
     logged = [record.getMessage() for record in caplog.records]
     failures = [line for line in logged if "sign-in from 127.0.0.1" in line]
-    assert len(failures) == burst, logged
+    assert len(failures) == 1, logged  # aggregated: one line a minute
     for secret in [*wrong, OPERATOR, VIEWER]:
         assert not any(secret in line for line in logged), secret
 
