@@ -31,7 +31,7 @@ from eegd.sources.ads1299.registers import (
     square_wave_amplitude_volts,
     square_wave_frequency_hz,
 )
-from eegd.sources.ads1299.settings import ADS1299Settings
+from eegd.sources.ads1299.settings import INTERNAL_VREF_V, ADS1299Settings
 from eegd.sources.base import SharedSourceOptions, Source
 
 __all__ = [
@@ -180,10 +180,14 @@ def check_noise(volts: _Volts, sample_rate: int, gain: int) -> NoiseCheck:
 
 
 def check_test_signal(
-    volts: _Volts, sample_rate: int, amplitude: int, frequency: TestFrequency
+    volts: _Volts,
+    sample_rate: int,
+    amplitude: int,
+    frequency: TestFrequency,
+    vref: float = INTERNAL_VREF_V,
 ) -> TestSignalCheck:
     """Amplitude (half the step between levels) and frequency (from the edges) of a square."""
-    expected_amplitude = square_wave_amplitude_volts(amplitude) * 1e6
+    expected_amplitude = square_wave_amplitude_volts(amplitude, vref) * 1e6
     expected_frequency = square_wave_frequency_hz(frequency)
     samples = np.asarray(volts, dtype=np.float64) * 1e6
     middle = (samples.max() + samples.min()) / 2
@@ -218,12 +222,13 @@ def evaluate(
     test_frequency: TestFrequency,
     lead_off: frozenset[str] = frozenset(),
     check_electrodes: bool = False,
+    vref: float = INTERNAL_VREF_V,
 ) -> SelfTestResult:
     """Judge every channel from samples captured shorted and on the test signal (volts)."""
     results = []
     for row, (name, gain) in enumerate(zip(names, gains, strict=True)):
         noise = check_noise(shorted[row], sample_rate, gain)
-        signal = check_test_signal(test[row], sample_rate, test_amplitude, test_frequency)
+        signal = check_test_signal(test[row], sample_rate, test_amplitude, test_frequency, vref)
         off = name in lead_off
         passed = noise.passed and signal.passed and not (check_electrodes and off)
         results.append(ChannelResult(name, gain, noise, signal, off, passed))
@@ -277,6 +282,7 @@ def run_selftest(
         test_frequency=TestFrequency.FAST,
         lead_off=lead_off,
         check_electrodes=check_electrodes,
+        vref=settings.vref,
     )
 
 

@@ -1,0 +1,181 @@
+"""eegd's real spidev/gpiod code path against a held-out model of the chip on the seed's board.
+
+The model (``tests.support.ads1299_model``) is written from the datasheet and shares no
+constant with the driver; expected values here come from the datasheet's formulas too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import eegd.sources.ads1299
+from eegd.errors import SourceError
+from eegd.sources.ads1299 import ADS1299Settings, ADS1299Source
+from eegd.sources.ads1299.hardware import open_hardware
+from eegd.sources.ads1299.selftest import run_selftest
+from eegd.sources.base import SampleBlock
+from tests.support.ads1299_model import F_CLK, VREF
+from tests.support.standin import SeedBoard, install
+
+
+@pytest.fixture
+def board(monkeypatch: pytest.MonkeyPatch) -> SeedBoard:
+    seed_board = SeedBoard()
+    install(monkeypatch, seed_board)
+    return seed_board
+
+
+def source_on(
+    board: SeedBoard, channels: int = 8, rate: int = 250, **options: object
+) -> ADS1299Source:
+    settings = ADS1299Settings.from_mapping(options)  # the default board: the seed's
+    return ADS1299Source(
+        settings, channels, rate, hardware=lambda: open_hardware(settings, clock=board.clock)
+    )
+
+
+def read_all(source: ADS1299Source, n: int, batch: int = 50) -> list[SampleBlock]:
+    blocks = []
+    have = 0
+    while have < n:
+        block = source.read(min(batch, n - have))
+        blocks.append(block)
+        have += block.n_samples
+    return blocks
+
+
+def lsb(gain: int) -> float:
+    """SBAS499: 1 LSB = (2 × VREF / gain) / 2^24."""
+    return 2 * VREF / gain / 2**24
+
+
+def test_the_seed_board_starts_by_opcode_and_obeys_the_timing(board: SeedBoard) -> None:
+    with source_on(board) as source:
+        assert board.requested == {25}  # DRDY only: the board wires no START/RESET/PWDN
+        blocks = read_all(source, 500)
+        assert board.chip.start_command  # started by the START opcode
+    assert [b.first_sample for b in blocks] == list(range(0, 500, 50))
+    assert board.chip.violations.total() == 0  # tPOR, 18 tCLK, 4 tCLK per byte, CS hold
+    assert not board.chip.start_command  # STOP on close
+    assert board.requested == set()
+    assert not board.spi_open
+
+
+@pytest.mark.parametrize("gain", [1, 2, 4, 6, 8, 12, 24])
+def test_known_inputs_arrive_at_the_right_scale(board: SeedBoard, gain: int) -> None:
+    board.chip.inputs.noise = False
+    full_scale = VREF / gain
+    levels = [full_scale * f for f in (-0.9, -0.5, -0.01, 0.0, 0.001, 0.25, 0.5, 0.9)]
+    board.chip.inputs.dc_volts = levels
+    with source_on(board, gain=gain) as source:
+        block = source.read(20)
+    assert np.allclose(block.volts[:, -1], levels, rtol=0, atol=lsb(gain))
+
+
+@pytest.mark.parametrize(("amplitude", "frequency"), [(1, "fast"), (2, "slow")])
+def test_the_test_signal_has_the_datasheets_amplitude_and_frequency(
+    board: SeedBoard, amplitude: int, frequency: str
+) -> None:
+    options = {"input": "test", "gain": 1}
+    options |= {"test_signal_amplitude": amplitude, "test_signal_frequency": frequency}
+    with source_on(board, rate=500, **options) as source:
+        volts = np.concatenate([b.volts for b in read_all(source, 2500, 250)], axis=1)
+    # SBAS499 CONFIG2: ±(VREFP − VREFN) / 2400 (× 2 with CAL_AMP0); fCLK / 2^20 or / 2^21
+    expected = amplitude * VREF / 2400
+    assert np.allclose(np.abs(volts), expected, atol=lsb(1))
+    period_s = 2 ** (20 if frequency == "fast" else 21) / F_CLK
+    rises = np.flatnonzero(np.diff(np.sign(volts[0])) > 0)
+    assert np.diff(rises) / 500 == pytest.approx(period_s, abs=1 / 500)
+
+
+def test_lead_off_names_only_the_detached_electrode(board: SeedBoard) -> None:
+    board.chip.inputs.noise = False
+    with source_on(board, channels=6, lead_off=True) as source:
+        assert source.read(10).lead_off == frozenset()  # the model sets every unselected bit
+        board.chip.inputs.electrode_off_p.add(2)
+        assert source.read(10).lead_off == frozenset({"C3"})
+        board.chip.inputs.electrode_off_p.clear()
+        board.chip.inputs.reference_off = True
+        assert source.read(10).lead_off == frozenset({"REF"})
+
+
+def test_stale_drdy_edges_are_drained_before_start(board: SeedBoard) -> None:
+    board.chip.start_command = True  # a previous session left the chip converting
+    board.chip._update()
+    with source_on(board) as source:
+        first = source.read(10)
+    assert first.first_sample == 0
+    assert source.missed_drdy == 0
+
+
+def test_a_late_read_is_counted_and_never_passed_off(board: SeedBoard) -> None:
+    with source_on(board) as source:
+        source.read(10)
+        board.transfer_delay_s = 1.5 / 250  # the host stalls while it reads sample 10
+        blocks = read_all(source, 30, 10)
+    assert source.late_reads == 1
+    assert [(b.first_sample, b.gap_cause) for b in blocks][:2] == [(11, "late_read"), (21, None)]
+
+
+def test_a_wake_up_without_an_edge_waits_on(board: SeedBoard) -> None:
+    with source_on(board) as source:
+        source.read(5)
+        board.spurious_wakeups = 3
+        block = source.read(5)
+    assert (block.first_sample, block.n_samples) == (5, 5)
+
+
+@pytest.mark.parametrize(
+    ("chip_id", "named"),
+    [(0x3C, "ADS1299-4"), (0x3D, "ADS1299-6"), (0x00, "no chip answers"), (0x92, "not an ADS1299")],
+)
+def test_another_chip_is_named_and_refused(board: SeedBoard, chip_id: int, named: str) -> None:
+    board.chip.chip_id = chip_id
+    source = source_on(board)
+    with pytest.raises(SourceError, match=named):
+        source.open()
+    assert board.requested == set()
+
+
+@pytest.mark.parametrize("gain", [1, 2])
+def test_the_selftest_passes_a_typical_chip_and_fails_a_noisy_one(
+    board: SeedBoard, gain: int
+) -> None:
+    settings = ADS1299Settings.from_mapping({"gain": gain})
+
+    def open_source(derived: ADS1299Settings) -> ADS1299Source:
+        return ADS1299Source(
+            derived, 8, 250, hardware=lambda: open_hardware(derived, clock=board.clock)
+        )
+
+    typical = run_selftest(open_source, settings, [gain] * 8, 250)
+    assert typical.passed, typical.table()
+    amplitudes = {round(c.test_signal.amplitude_uv) for c in typical.channels}
+    assert amplitudes == {1875}  # 4.5 V / 2400, as printed
+    board.chip.inputs.noise_scale = 3.0  # three times Table 1's typical noise
+    noisy = run_selftest(open_source, settings, [gain] * 8, 250)
+    assert len(noisy.failed) == 8
+    assert all(not c.noise.passed and c.test_signal.passed for c in noisy.channels)
+
+
+def test_the_driver_imports_nothing_from_the_emulator() -> None:
+    """No module the driver or the hardware adapter loads at import is the emulator's."""
+    package = Path(eegd.sources.ads1299.__file__).parent
+    seen: set[str] = set()
+    todo = ["driver", "hardware"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse((package / f"{name}.py").read_text())
+        for node in tree.body:  # module level: what importing it runs
+            if isinstance(node, ast.ImportFrom) and node.module:
+                prefix = "eegd.sources.ads1299."
+                if node.module.startswith(prefix):
+                    todo.append(node.module.removeprefix(prefix))
+    assert seen.isdisjoint({"emulator", "signals", "noise"}), sorted(seen)
