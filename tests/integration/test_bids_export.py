@@ -8,6 +8,7 @@ daemon's bus) is the truth the dataset is compared with; electrode positions are
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import sys
@@ -18,6 +19,8 @@ import mne
 import mne_bids
 import numpy as np
 import pytest
+from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+from brainflow.data_filter import DataFilter
 
 import eegd
 from eegd.bus import DropPolicy
@@ -34,9 +37,11 @@ from tests.integration.test_recording import (
     volts_of,
 )
 from tests.integration.test_recording_crash import record_then_kill_9
-from tests.support.live import LiveDaemon
+from tests.support.live import LiveDaemon, live_daemon
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
+SYNTHETIC = int(BoardIds.SYNTHETIC_BOARD)
 NAMES = ("Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2")
 
 
@@ -247,3 +252,47 @@ def test_a_bad_label_on_the_command_line_is_named_with_exit_code_2(
     code, _, err = export_cli(capsys, "--bids", str(tmp_path), "x", "--session", "pre-op")
     assert code == 2
     assert err.startswith("eegd: error: session: 'pre-op' is not a BIDS label (allowed: letters")
+
+
+async def test_a_marker_on_brainflows_board_is_an_event_at_its_sample_in_the_dataset(
+    tmp_path: Path,
+) -> None:
+    # BrainFlow's file streamer keeps its own copy of every sample, marker row included: the
+    # marked sample's EEG values there are the oracle of where the marker belongs.
+    copy = f"file://{tmp_path / 'board.csv'}:w"
+    toml = (
+        '[source]\nkind = "brainflow"\nbatch_size = 25\n'
+        f'[source.brainflow]\nboard = "synthetic"\n[recording]\ndirectory = "{tmp_path}"\n'
+    )
+    async with live_daemon(toml) as live:
+        await wait_until(lambda: "recorder" in live.daemon.plugins and recorder_of(live).ready)
+        marks = live.daemon.bus.subscribe([Topic.MARKER], maxsize=10)
+        with marks:
+            await api(live, "POST", "api/recordings", {"name": "board"})
+            await written(live, 50)
+            board = BoardShim(SYNTHETIC, BrainFlowInputParams())  # the same board, as a client
+            board.add_streamer(copy)
+            board.insert_marker(7)
+            async with asyncio.timeout(scaled(10)):
+                marker = await anext(aiter(marks))
+            assert isinstance(marker, MarkerEvent)
+            count = recorder_of(live).stats()["samples_written"]
+            await written(live, count + 100)
+            board.delete_streamer(copy)
+        await api(live, "POST", "api/recordings/current/stop")
+        await api(live, "POST", "api/recordings/board/bids", {"task": "board"})
+    assert marker.label == "7"
+    at = marker.sample - sidecar(tmp_path, "board")["first_sample"]
+    path = bids_path(tmp_path / "bids", subject="01", task="board")
+    ((row),) = events_table(path)
+    assert (row["trial_type"], int(row["sample"])) == ("7", at)
+    raw = mne_bids.read_raw_bids(path, verbose="error")
+    assert tuple(raw.ch_names) == tuple(BoardShim.get_eeg_names(SYNTHETIC))
+    rows = DataFilter.read_file(str(tmp_path / "board.csv"))
+    (column,) = np.flatnonzero(rows[BoardShim.get_marker_channel(SYNTHETIC)])
+    streamed_uv = rows[list(BoardShim.get_eeg_channels(SYNTHETIC)), column]
+    recorded_uv = raw.get_data(start=at - 1, stop=at + 2) * 1e6
+    step_uv = 2 * 187_500 / 2**24
+    assert np.allclose(recorded_uv[:, 1], streamed_uv, atol=step_uv)
+    assert not np.allclose(recorded_uv[:, 0], streamed_uv, atol=step_uv)
+    assert not np.allclose(recorded_uv[:, 2], streamed_uv, atol=step_uv)
