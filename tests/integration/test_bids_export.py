@@ -83,10 +83,11 @@ def events_table(path: mne_bids.BIDSPath) -> list[dict[str, str]]:
         return list(csv.DictReader(file, delimiter="\t"))
 
 
+@pytest.mark.parametrize("file_format", ["bdf", "edf"])
 async def test_an_exported_recording_reads_back_in_mne_bids_with_its_samples_and_events(
-    tmp_path: Path,
+    tmp_path: Path, file_format: str
 ) -> None:
-    async with recording_daemon(tmp_path) as live:
+    async with recording_daemon(tmp_path, file_format) as live:
         packets, markers = await record_with_markers(live, "session-one")
         reply = await api(
             live,
@@ -97,7 +98,7 @@ async def test_an_exported_recording_reads_back_in_mne_bids_with_its_samples_and
     meta = sidecar(tmp_path, "session-one")
     root = tmp_path / "bids"
     path = bids_path(root, subject="07", session="2", task="eyes", run=3)
-    expected_file = root / "sub-07" / "ses-2" / "eeg" / "sub-07_ses-2_task-eyes_run-3_eeg.bdf"
+    expected_file = root / "sub-07/ses-2/eeg" / f"sub-07_ses-2_task-eyes_run-3_eeg.{file_format}"
     assert reply["file"] == str(expected_file)
     assert expected_file.is_file()
 
@@ -108,7 +109,12 @@ async def test_an_exported_recording_reads_back_in_mne_bids_with_its_samples_and
     assert raw.n_times == 32 * 32
     assert set(raw.get_channel_types()) == {"eeg"}
     published = volts_of(packets, meta["first_sample"], raw.n_times)
-    assert np.max(np.abs(raw.get_data() - published)) <= LSB_V / 2 * (1 + 1e-6)
+    low, high = np.array(meta["calibration"]["physical_range"], dtype=np.float64).T * 1e-6
+    digital_low, digital_high = meta["calibration"]["digital_range"]
+    half_step = (high - low) / (digital_high - digital_low) / 2  # as the file's header says
+    assert np.all(np.abs(raw.get_data() - published) <= half_step[:, np.newaxis] * (1 + 1e-6))
+    if file_format == "bdf":
+        assert np.allclose(half_step, LSB_V / 2, rtol=1e-6)  # BDF holds the ADC's own counts
 
     # Each marker is an event at its own sample, with its label (a tab is a space in TSV).
     assert [marker.label for marker in markers] == ["eyes closed", "stimulus\tA"]
@@ -141,7 +147,7 @@ async def test_an_exported_recording_reads_back_in_mne_bids_with_its_samples_and
     assert provenance["first_sample"] == meta["first_sample"]
     assert provenance["ledger"]["samples_written"] == 32 * 32
     assert "auth" not in provenance["config"]
-    assert provenance["config"]["recording"]["format"] == "bdf"
+    assert provenance["config"]["recording"]["format"] == file_format
 
     # The 10-20 channels sit where MNE's template puts them.
     template = mne.channels.make_standard_montage("colin27_1020")
