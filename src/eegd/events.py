@@ -96,6 +96,9 @@ class SystemEventKind(enum.StrEnum):
     """An annotation of the source (an EDF+ event, a marker) at one of its samples."""
     LEAD_OFF = "lead_off"
     """The set of electrodes whose lead-off detection trips changed (``electrodes``)."""
+    DEVICE_RESET = "device_reset"
+    """The source's device lost its configuration (a reset, a power dip) and was set up
+    again in the same session (``chips``, ``found_by``, ``count``)."""
     PLUGIN_OUTPUT_INVALID = "plugin_output_invalid"
     PLUGIN_PACKET_FAILED = "plugin_packet_failed"
     """A plugin that skips failed packets skipped its first one (``plugin``, ``error``)."""

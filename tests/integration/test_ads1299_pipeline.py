@@ -228,3 +228,38 @@ async def test_lead_off_changes_are_system_events_naming_the_electrodes() -> Non
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_spontaneous_reset_is_announced_and_the_session_goes_on() -> None:
+    bus = EventBus()
+    system = bus.subscribe([Topic.SYSTEM], maxsize=10_000)
+    emulator = ADS1299Emulator()
+    loop = AcquisitionLoop(
+        bus, lambda: ADS1299Source(ADS1299Settings(), 8, 250, hardware=emulator.hardware), 25
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        connected = await next_event(system, SystemEventKind.SOURCE_CONNECTED)
+        emulator.spontaneous_reset()
+        seen: dict[SystemEventKind, SystemEvent] = {}
+        async with asyncio.timeout(10):
+            async for event in system:
+                if event.kind in (SystemEventKind.DEVICE_RESET, SystemEventKind.SAMPLES_LOST):
+                    seen[event.kind] = event
+                    if len(seen) == 2:
+                        break
+        reset, lost = seen[SystemEventKind.DEVICE_RESET], seen[SystemEventKind.SAMPLES_LOST]
+        assert reset.detail["chips"] == [1]
+        # the status word's GPIO echo, or DRDY stopping (START was an opcode): either finds it
+        assert reset.detail["found_by"] in ("gpio_echo", "drdy_stopped")
+        assert reset.detail["sample"] == lost.detail["first_sample"] + lost.detail["count"]
+        assert reset.detail["session"] == connected.detail["session"]
+        assert lost.detail["cause"] == "device_reset"
+        assert lost.detail["session"] == connected.detail["session"]
+        ledger = loop.session_ledger()
+        assert ledger is not None
+        assert [gap.cause.value for gap in ledger.gaps] == ["device_reset"]
+        assert loop.stats().sessions == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

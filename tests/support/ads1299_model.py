@@ -166,7 +166,8 @@ class ADS1299Model:
         self.converting_since: float | None = None
         self.conversions_taken = 0
         self.on_conversion: Callable[[float], None] = lambda when: None
-        self.resets = 0
+        self.reset_times: list[float] = []
+        """When each reset (opcode, pin or spontaneous) happened."""
 
     # Power, reset and conversions ------------------------------------------------------
 
@@ -177,13 +178,17 @@ class ADS1299Model:
         self.rdatac = True
         self.start_command = False
         self.busy_until = self.clock.now + T_RESET_BUSY
-        self.resets += 1
+        self.reset_times.append(self.clock.now)
         self._update()
 
     @property
     def rate(self) -> int:
         """CONFIG1's output data rate (250 SPS for the reserved code, as after a reset)."""
         return DATA_RATES.get(self.registers[CONFIG1] & 0x07, 250)
+
+    def refresh(self) -> None:
+        """Start or stop converting as START (pin or command) now says."""
+        self._update()
 
     def _update(self) -> None:
         running = self.start_command or self.start_pin

@@ -105,7 +105,7 @@ def test_lead_off_names_only_the_detached_electrode(board: SeedBoard) -> None:
 
 def test_stale_drdy_edges_are_drained_before_start(board: SeedBoard) -> None:
     board.chip.start_command = True  # a previous session left the chip converting
-    board.chip._update()
+    board.chip.refresh()
     with source_on(board) as source:
         first = source.read(10)
     assert first.first_sample == 0
@@ -139,6 +139,68 @@ def test_another_chip_is_named_and_refused(board: SeedBoard, chip_id: int, named
     with pytest.raises(SourceError, match=named):
         source.open()
     assert board.requested == set()
+
+
+def blocks_for(source: ADS1299Source, board: SeedBoard, seconds: float) -> list[SampleBlock]:
+    """Blocks read while ``seconds`` pass on the board's clock."""
+    end = board.clock.now + seconds
+    blocks = []
+    while board.clock.now < end:
+        blocks.append(source.read(25))
+    return blocks
+
+
+@pytest.mark.parametrize(
+    ("wiring", "found_by"),
+    [
+        ({}, "drdy_stopped"),  # the seed's board: START by opcode, so conversions stop
+        ({"start_gpio": 22}, "gpio_echo"),  # START held high: conversions go on at defaults
+        ({"start_gpio": 22, "free_chip_gpios": []}, "register_check"),
+    ],
+)
+def test_a_spontaneous_reset_is_found_within_a_second_and_healed_in_the_session(
+    monkeypatch: pytest.MonkeyPatch, wiring: dict[str, object], found_by: str
+) -> None:
+    board = SeedBoard(start_line=wiring.get("start_gpio"))  # type: ignore[arg-type]
+    install(monkeypatch, board)
+    board.chip.inputs.noise = False
+    levels = [VREF / 24 * f for f in (0.5, -0.5, 0.25, -0.25, 0.1, -0.1, 0.01, 0.0)]
+    board.chip.inputs.dc_volts = levels
+    with source_on(board, **wiring) as source:
+        before = blocks_for(source, board, 1.2)  # between two read-backs (every 0.5 s)
+        reset_at = board.clock.now
+        board.chip.reset()  # a brown-out: every register back to its default
+        after = blocks_for(source, board, 5.0)
+    assert source.device_resets == 1
+    # found within 1 s: the driver's own RESET follows the spontaneous one
+    assert board.chip.reset_times[-1] - reset_at <= 1.0
+    healed = [b for b in after if b.events]
+    assert len(healed) == 1
+    (event,) = healed[0].events
+    assert event.kind.value == "device_reset"
+    detail = dict(event.detail)
+    suspect_from = detail.pop("suspect_from_sample", None)
+    assert detail == {"chips": [1], "found_by": found_by, "count": 1}
+    assert healed[0].gap_cause == "device_reset"
+    assert healed[0].first_sample > before[-1].first_sample
+    expected = np.array(levels)[:, None]
+    # the right scale again: every sample after the gap is the inputs at gain 24
+    for block in after[after.index(healed[0]) :]:
+        assert np.allclose(block.volts, expected, atol=lsb(24))
+    # before the gap, a sample from the reset chip is only ever one the event calls suspect
+    wrong = [
+        block.first_sample
+        + int(np.flatnonzero(~np.isclose(block.volts, expected, atol=lsb(24)).all(0))[0])
+        for block in after[: after.index(healed[0])]
+        if not np.allclose(block.volts, expected, atol=lsb(24))
+    ]
+    if found_by == "register_check":
+        assert suspect_from is not None
+        assert wrong
+        assert min(wrong) >= suspect_from
+    else:
+        assert wrong == []
+        assert suspect_from is None
 
 
 @pytest.mark.parametrize("gain", [1, 2])

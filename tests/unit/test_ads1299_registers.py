@@ -290,6 +290,7 @@ def test_noise_falls_with_gain_and_rises_with_rate() -> None:
         "eegd.sources.ads1299.wiring",
         "eegd.sources.ads1299.opening",
         "eegd.sources.ads1299.frames",
+        "eegd.sources.ads1299.commands",
         "eegd.sources.ads1299.selftest",
     ],
 )

@@ -39,13 +39,18 @@ class EdgeRecord:
 
 
 class SeedBoard:
-    """The seed's wiring around one model chip: CS on CE0, DRDY on GPIO25, nothing else."""
+    """The seed's wiring around one model chip: CS on CE0, DRDY on GPIO25, nothing else.
+
+    ``start_line`` wires the chip's START pin to that GPIO line too (as the ``hat`` board
+    does); otherwise the board holds START low.
+    """
 
     SPI = (0, 0)
     GPIOCHIP = "/dev/gpiochip0"
     DRDY = 25
 
-    def __init__(self, seed: int = 1) -> None:
+    def __init__(self, seed: int = 1, start_line: int | None = None) -> None:
+        self.start_line = start_line
         self.clock = ModelClock()
         self.chip = ADS1299Model(self.clock, seed)
         self.edges: deque[EdgeRecord] = deque(maxlen=KERNEL_EVENT_BUFFER)
@@ -77,6 +82,14 @@ class SeedBoard:
         stall, self.transfer_delay_s = self.transfer_delay_s, 0.0
         self.clock.sleep(8 * len(mosi) / speed_hz + delay_usecs * 1e-6 + stall)
         return miso
+
+    def drive(self, line: int, value: int) -> None:
+        """The host drives an output line; only a wired START reaches the chip."""
+        self.driven[line] = value
+        if line == self.start_line:
+            self._time_passes(self.clock.now)
+            self.chip.start_pin = bool(value)
+            self.chip.refresh()
 
     def next_edge_time(self) -> float | None:
         """When DRDY falls next, or None while the chip does not convert."""

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 
 from eegd.errors import ConfigError, SourceError
+from eegd.events import SystemEventKind
 from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale
+from eegd.sources.ads1299.commands import POWER_UP_S, ChipCommands
 from eegd.sources.ads1299.frames import (
     FRAME_PER_CHIP,
     decode_counts,
@@ -38,21 +41,16 @@ from eegd.sources.ads1299.interface import Hardware
 from eegd.sources.ads1299.opening import default_hardware
 from eegd.sources.ads1299.registers import (
     CHANNELS_PER_CHIP,
-    POWER_ON_RESET_S,
-    READ_ONLY_MASKS,
     STATUS_PREFIX,
-    TCLK_S,
     Opcode,
     Register,
     describe_id,
-    id_refusal,
-    rreg,
-    wreg,
 )
 from eegd.sources.ads1299.settings import (
     MAX_CHIPS,
     ADS1299Settings,
     frame_bytes,
+    gpio_echo,
     register_values,
 )
 from eegd.sources.base import (
@@ -61,24 +59,18 @@ from eegd.sources.base import (
     SharedSourceOptions,
     Source,
     SourceChoices,
+    SourceEvent,
 )
 from eegd.sources.montage import standard_channel_names
 
-__all__ = ["COMMAND_SPEED_HZ", "ADS1299Source"]
+__all__ = ["ADS1299Source"]
 
 logger = logging.getLogger(__name__)
 
-#: SCLK for commands: a byte must take at least 4 tCLK (~1.95 µs) for the chip to decode.
-COMMAND_SPEED_HZ = 2_000_000
-_POWER_UP_S = POWER_ON_RESET_S * 1.2
-_RESET_PULSE_S = 4 * TCLK_S
-_AFTER_RESET_S = 24 * TCLK_S  # the datasheet asks for 18 tCLK
-_REFERENCE_SETTLE_S = 0.15  # internal reference start-up (SBAS499: ~150 ms)
-_WRITTEN = (
-    (Register.CONFIG1, Register.LOFF_FLIP),
-    (Register.MISC1, Register.CONFIG4),
-)
 _LATE = "late_read"
+_DEVICE_RESET = "device_reset"
+#: Where no GPIO echo is possible, the registers are read back this often (seconds).
+_RESET_CHECK_S = 0.5
 _FRAMING = "framing_error"
 
 
@@ -147,6 +139,7 @@ class ADS1299Source(Source):
         self._multiple = settings.readback == "multiple"
         self._open_hardware = hardware or (lambda: default_hardware(settings, self._chips))
         self._hw: Hardware | None = None
+        self._commands: ChipCommands | None = None
         self._frame_len = frame_bytes(self._chips)
         self._zeros = bytes(self._frame_len)
         self._chip_zeros = bytes(FRAME_PER_CHIP)
@@ -166,6 +159,15 @@ class ADS1299Source(Source):
         self.lead_off: frozenset[str] = frozenset()
         """Electrodes whose lead-off comparator trips now (names of their channels, REF)."""
         self.lead_off_changes = 0
+        self._echo_mask, self._echo_pattern = gpio_echo(settings.free_chip_gpios)
+        self._next_check = 0.0
+        self._verified_through = 0
+        """The first sample not yet vouched for by a register read-back."""
+        self._last_fell = 0.0
+        self._resync = False
+        self._events: list[dict[str, Any]] = []
+        self.device_resets = 0
+        """Times a chip was found to have lost its configuration and was set up again."""
 
     @property
     def sample_rate(self) -> float:
@@ -184,8 +186,11 @@ class ADS1299Source(Source):
         if self._hw is not None:
             raise SourceError("ADS1299 source is already open")
         hw = self._hw = self._open_hardware()
+        self._commands = ChipCommands(hw, self.settings, self._registers)
         self._next_index, self._carry, self._drop_cause = None, None, None
-        self._bad_in_row = 0
+        self._bad_in_row, self._resync, self._silent = 0, False, 0
+        self._verified_through = 0
+        self._events.clear()
         try:
             self._start_up(hw)
         except OSError as exc:
@@ -198,50 +203,24 @@ class ADS1299Source(Source):
             raise
 
     def _start_up(self, hw: Hardware) -> None:
-        settings, lines, clock = self.settings, hw.lines, hw.clock
-        if settings.start_gpio is not None:
-            lines.set_start(False)
+        settings, lines = self.settings, hw.lines
         if settings.pwdn_gpio is not None:
             lines.set_pwdn(True)
         if settings.reset_gpio is not None:
             lines.set_reset(True)
-        clock.sleep(_POWER_UP_S)
-        if settings.reset_gpio is not None:
-            lines.set_reset(False)
-            clock.sleep(_RESET_PULSE_S)
-            lines.set_reset(True)
-        else:
-            self._command(Opcode.RESET)
-        clock.sleep(_AFTER_RESET_S)
-        self._command(Opcode.SDATAC)
-        if settings.start_gpio is None:
-            self._command(Opcode.STOP)
-        chip_ids = [self._read_registers(Register.ID, 1, chip)[0] for chip in range(len(hw.spi))]
-        for chip, chip_id in enumerate(chip_ids):
-            refusal = id_refusal(chip_id)
-            if refusal is not None:
-                raise SourceError(f"ADS1299 chip {chip + 1}: the ID register reads {refusal}")
-        self._write_registers(Register.CONFIG3, bytes((self._registers[Register.CONFIG3],)))
-        clock.sleep(_REFERENCE_SETTLE_S)
-        for first, last in _WRITTEN:
-            values = bytes(self._registers[Register(r)] for r in range(first, last + 1))
-            self._write_registers(first, values)
-        for chip in range(len(hw.spi)):
-            self._verify_registers(chip)
-        lines.drain()
-        if settings.start_gpio is not None:
-            lines.set_start(True)
-        else:
-            self._command(Opcode.START)
-        self._command(Opcode.RDATAC)
+        hw.clock.sleep(POWER_UP_S)
+        chip_ids = self._io().configure()
+        self._next_check = hw.clock.monotonic() + _RESET_CHECK_S
         logger.info(
-            "ADS1299 %s on board %s: %d chip(s) (%s readback), %d channels at %d SPS",
+            "ADS1299 %s on board %s: %d chip(s) (%s readback), %d channels at %d SPS; a lost "
+            "configuration is found by %s",
             describe_id(chip_ids[0]),
             settings.board,
             self._chips,
             settings.readback,
             self._channels,
             self._rate,
+            "the GPIO echo in every status word" if self._echo_mask else "register read-back",
         )
 
     def _spi(self) -> Hardware:
@@ -249,31 +228,54 @@ class ADS1299Source(Source):
             raise SourceError("ADS1299 source is not open")
         return self._hw
 
-    def _command(self, *data: int) -> None:
-        """Send a command to every chip: one transfer per chip select."""
-        for spi in self._spi().spi:
-            spi.transfer(bytes(data), COMMAND_SPEED_HZ)
+    def _io(self) -> ChipCommands:
+        if self._commands is None:
+            raise SourceError("ADS1299 source is not open")
+        return self._commands
 
-    def _read_registers(self, first: Register, count: int, chip: int = 0) -> bytes:
-        spi = self._spi().spi[chip]
-        return spi.transfer(rreg(first, count) + bytes(count), COMMAND_SPEED_HZ)[2:]
+    # A chip that lost its configuration -------------------------------------------------
 
-    def _write_registers(self, first: Register, values: bytes) -> None:
-        self._command(*wreg(first, values))
+    def _lost_configuration(self, hw: Hardware, found_by: str) -> bool:
+        """Read every chip's registers back; re-initialise if one lost them (then True).
 
-    def _verify_registers(self, chip: int) -> None:
-        """Read the chip's whole map back; every written bit must be there."""
-        readback = self._read_registers(Register.ID, len(Register), chip)
-        wrong = []
-        for register, wanted in self._registers.items():
-            mask = ~READ_ONLY_MASKS.get(register, 0) & 0xFF
-            got = readback[register]
-            if got & mask != wanted & mask:
-                wrong.append(f"{register.name} wrote 0x{wanted:02X}, read 0x{got:02X}")
-        if wrong:
-            raise SourceError(
-                f"ADS1299 chip {chip + 1} register read-back mismatch: " + "; ".join(wrong)
-            )
+        In a daisy chain only chip 1 answers RREG; the GPIO echo watches the others.
+        """
+        self._io().command(Opcode.SDATAC)
+        lost = [chip for chip in range(len(hw.spi)) if self._io().wrong_registers(chip)]
+        if not lost:
+            self._io().command(Opcode.RDATAC)
+            self._verified_through = self._next_index or 0
+            return False
+        self._reinitialise(hw, found_by, lost)
+        return True
+
+    def _reinitialise(self, hw: Hardware, found_by: str, chips: list[int]) -> None:
+        """Set the chips up again in the same session; the samples meanwhile are a gap."""
+        self.device_resets += 1
+        numbers = [chip + 1 for chip in chips]
+        logger.warning(
+            "ADS1299 chip(s) %s lost their configuration (a reset or a power dip, found by "
+            "%s): setting them up again",
+            ", ".join(map(str, numbers)),
+            found_by.replace("_", " "),
+        )
+        self._io().configure()
+        self._drop_cause, self._resync = _DEVICE_RESET, True
+        self._next_check = hw.clock.monotonic() + _RESET_CHECK_S
+        detail: dict[str, Any] = {"chips": numbers, "found_by": found_by}
+        if found_by == "register_check":
+            # samples read since the last good read-back may come from the reset chip
+            detail["suspect_from_sample"] = self._verified_through
+        self._events.append(detail | {"count": self.device_resets})
+
+    def _echo_lost(self, frame: bytes) -> list[int]:
+        """The chips whose status word lacks the GPIO pattern (they were reset)."""
+        mask, pattern = self._echo_mask, self._echo_pattern
+        return [
+            chip
+            for chip, offset in enumerate(self._status_offsets)
+            if frame[offset + 2] & mask != pattern
+        ]
 
     # Streaming --------------------------------------------------------------------------
 
@@ -301,28 +303,33 @@ class ADS1299Source(Source):
             "wired, conversions not started, or the chip lost power or clock)"
         )
 
-    def _frames_of_chips(self, hw: Hardware) -> tuple[int, bytes, bool]:
-        """Multiple readback: each chip's DRDY and frame; (edges, frames, read late)."""
+    def _frames_of_chips(self, hw: Hardware) -> tuple[int, float, bytes, bool]:
+        """Multiple readback: each chip's DRDY and frame; (edges, fell, frames, read late).
+
+        No DRDY from a chip is 0 edges, and that chip is ``_silent``.
+        """
         timeout, clock, period = self.settings.drdy_timeout_s, hw.clock, self._period
         parts = []
         late = False
-        count = 0
+        count, first_fell = 0, 0.0
         for chip, spi in enumerate(hw.spi):
             edges, fell = hw.lines.wait_drdy(timeout, chip)
             if edges == 0:
-                raise self._no_drdy(chip)
+                self._silent = chip
+                return 0, 0.0, b"", False
             parts.append(spi.transfer(self._chip_zeros))
             # a chip that counted other conversions than chip 1 did is out of step
             late = late or clock.monotonic() >= fell + period or (chip > 0 and edges != count)
-            count = count or edges
-        return count, b"".join(parts), late
+            if chip == 0:
+                count, first_fell = edges, fell
+        return count, first_fell, b"".join(parts), late
 
     def _collect(self, hw: Hardware, n: int) -> tuple[int, bytearray, str | None]:
         length = self._frame_len
         offsets = self._status_offsets
         wait, transfer, zeros = hw.lines.wait_drdy, hw.spi[0].transfer, self._zeros
         timeout, now, period = self.settings.drdy_timeout_s, hw.clock.monotonic, self._period
-        multiple = self._multiple
+        multiple, echo, readback = self._multiple, self._echo_mask, not self._echo_mask
         data = bytearray()
         first = -1
         cause: str | None = None
@@ -332,23 +339,37 @@ class ADS1299Source(Source):
             self._carry = None
         while len(data) < n * length:
             if multiple:
-                edges, frame, late = self._frames_of_chips(hw)
+                edges, fell, frame, late = self._frames_of_chips(hw)
             else:
+                self._silent = 0
                 edges, fell = wait(timeout)
-                if edges == 0:
-                    raise self._no_drdy(0)
-                frame = transfer(zeros)
-                late = now() >= fell + period
+                if edges:
+                    frame = transfer(zeros)
+                    late = now() >= fell + period
+            if edges == 0:
+                if self._lost_configuration(hw, "drdy_stopped"):
+                    continue
+                raise self._no_drdy(self._silent)
             if self._next_index is None:
                 index = 0
+            elif self._resync:  # after a re-initialisation: place the sample by its time
+                index = self._next_index - 1 + max(1, round((fell - self._last_fell) / period))
+                self._resync, self._verified_through = False, index
             else:
                 index = self._next_index + edges - 1
                 self.missed_drdy += edges - 1
-            self._next_index = index + 1
+            self._next_index, self._last_fell = index + 1, fell
             if any(frame[offset] >> 4 != STATUS_PREFIX for offset in offsets):
                 self._framing_error(frame, index)
                 continue
             self._bad_in_row = 0
+            if echo and any(frame[o + 2] & echo != self._echo_pattern for o in offsets):
+                self._reinitialise(hw, "gpio_echo", self._echo_lost(frame))
+                continue
+            if readback and fell >= self._next_check:
+                self._next_check = fell + _RESET_CHECK_S
+                if self._lost_configuration(hw, "register_check"):
+                    continue  # this frame may already come from the reset chip
             if late:
                 self._late_read(index)
                 continue
@@ -403,22 +424,30 @@ class ADS1299Source(Source):
                 )
                 self.lead_off = current
             lead_off = current
+        events: tuple[SourceEvent, ...] = ()
+        if cause is not None:  # a re-initialisation always leaves a gap: its block tells
+            events = tuple(
+                SourceEvent(SystemEventKind.DEVICE_RESET, first, MappingProxyType(detail))
+                for detail in self._events
+            )
+            self._events.clear()
         return SampleBlock(
-            first_sample=first, raw=raw, volts=volts, lead_off=lead_off, gap_cause=cause
+            first_sample=first,
+            raw=raw,
+            volts=volts,
+            lead_off=lead_off,
+            events=events,
+            gap_cause=cause,
         )
 
     def close(self) -> None:
         """Stop conversions (SDATAC, START low or STOP) and release the hardware; safe twice."""
-        hw, self._hw = self._hw, None
-        if hw is None:
+        hw, commands = self._hw, self._commands
+        self._hw, self._commands = None, None
+        if hw is None or commands is None:
             return
         try:
-            for spi in hw.spi:
-                spi.transfer(bytes((Opcode.SDATAC,)), COMMAND_SPEED_HZ)
-                if self.settings.start_gpio is None:
-                    spi.transfer(bytes((Opcode.STOP,)), COMMAND_SPEED_HZ)
-            if self.settings.start_gpio is not None:
-                hw.lines.set_start(False)
+            commands.stop()
         except OSError as exc:
             logger.warning("ADS1299: could not stop conversions while closing: %s", exc)
         finally:

@@ -156,6 +156,10 @@ class ADS1299Emulator:
         (self.electrode_off_n if negative else self.electrode_off_p)[channel] = off
         self._update_status()
 
+    def spontaneous_reset(self) -> None:
+        """Every chip resets by itself (a brown-out, ESD): registers back to their defaults."""
+        self._reset_chips()
+
     @property
     def converting(self) -> bool:
         """Whether conversions are running (START high by pin or opcode, not in standby)."""

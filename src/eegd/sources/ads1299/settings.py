@@ -42,6 +42,7 @@ __all__ = [
     "MAX_SPI_HZ",
     "ADS1299Settings",
     "frame_bytes",
+    "gpio_echo",
     "register_values",
 ]
 
@@ -300,12 +301,28 @@ class ADS1299Settings:
             )
 
 
+def gpio_echo(free_pins: tuple[int, ...]) -> tuple[int, int]:
+    """(mask, pattern) of the chip's GPIO[4:1] bits eegd drives as an echo in each status word.
+
+    The free pins become outputs: alternately high and low, the first high. After a
+    reset every pin is an input again and reads the board's level, so the pattern
+    vanishes from the status word of the chip that lost its configuration.
+    """
+    mask = pattern = 0
+    for order, pin in enumerate(sorted(free_pins)):
+        mask |= 1 << (pin - 1)
+        if order % 2 == 0:
+            pattern |= 1 << (pin - 1)
+    return mask, pattern
+
+
 def register_values(
     settings: ADS1299Settings, channels: int, sample_rate: int
 ) -> dict[Register, int]:
     """Every writable register's value for these settings, the same on every chip."""
     chips = settings.resolved_chips(channels)
     daisy = settings.readback == "daisy"
+    echo_mask, echo_pattern = gpio_echo(settings.free_chip_gpios)
     per_channel = settings.channel_settings(channels)
     lead_off_mask = reference_mask = 0
     if settings.lead_off:
@@ -334,6 +351,8 @@ def register_values(
         Register.LOFF_SENSP: lead_off_mask,
         Register.LOFF_SENSN: reference_mask,
         Register.LOFF_FLIP: 0x00,
+        # GPIO: the free pins as outputs carrying the echo pattern, the others inputs
+        Register.GPIO: echo_pattern << 4 | (0x0F & ~echo_mask),
         Register.MISC1: misc1(settings.srb1),
         Register.MISC2: 0x00,
         Register.CONFIG4: config4(lead_off_comparators=settings.lead_off),

@@ -65,7 +65,7 @@ class LineRequest:
         """Drive an output line (nothing on this board listens to any)."""
         if self._check(offset).direction is not line.Direction.OUTPUT:
             raise OSError(errno.EPERM, f"line {offset} is not an output")
-        BOARD.driven[offset] = value.value
+        BOARD.drive(offset, value.value)
 
     def wait_edge_events(self, timeout: timedelta | float | None = None) -> bool:
         """Block until an edge is queued or ``timeout`` passes (on the board's clock)."""
@@ -127,7 +127,7 @@ def request_lines(
     BOARD.requested.update(flat)
     for offset, settings in flat.items():
         if settings.direction is line.Direction.OUTPUT:
-            BOARD.driven[offset] = settings.output_value.value
+            BOARD.drive(offset, settings.output_value.value)
         if offset == BOARD.DRDY and settings.edge_detection in (line.Edge.FALLING, line.Edge.BOTH):
             BOARD.watching = True
     return LineRequest(flat)
