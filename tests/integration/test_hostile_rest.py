@@ -167,6 +167,17 @@ async def test_unknown_paths_and_methods_are_json_404_and_405() -> None:
         assert "/nothing" in message
 
 
+async def test_a_static_404_is_the_json_error_shape() -> None:
+    async with live_daemon(stepped=True) as live:
+        for path in ("kiosk/nothing.js", "kiosk/", "kiosk/.hidden"):
+            message = await refused(live, "GET", path, b"", {}, 404, "not_found")
+            assert f"nothing at /{path}" in message
+        async with aiohttp.ClientSession() as session:
+            async with session.get(live.url + "kiosk/app.js") as response:
+                assert response.status == 200
+                assert response.content_type in ("text/javascript", "application/javascript")
+
+
 async def test_a_good_change_still_works_with_utf8_declared_and_a_byte_order_mark() -> None:
     async with (
         live_daemon(stepped=True) as live,

@@ -43,7 +43,7 @@ def route_table(live: LiveDaemon) -> list[RouteUse]:
             continue
         routed = resource.canonical
         path = re.sub(r"\{[^}]+\}", "nothing.bdf", routed)
-        if routed == "/kiosk":
+        if routed == "/kiosk/{name}":
             path = "/kiosk/app.js"
         uses.append(RouteUse(route.method, routed, path))
     return uses

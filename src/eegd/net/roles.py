@@ -60,7 +60,7 @@ class Principal:
 #: routes answer HEAD too. Plugins' routes carry their own (``Route.role``).
 SERVER_ROUTES: Mapping[tuple[str, str], Role] = {
     ("GET", "/"): Role.PUBLIC,
-    ("GET", "/kiosk"): Role.PUBLIC,  # the kiosk's static files
+    ("GET", "/kiosk/{name}"): Role.PUBLIC,  # the kiosk's static files
     ("GET", "/healthz"): Role.PUBLIC,
     ("GET", "/api/session"): Role.PUBLIC,  # who am I; may I sign in
     ("POST", "/api/session"): Role.PUBLIC,  # sign in with a token

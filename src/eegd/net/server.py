@@ -64,6 +64,9 @@ logger = logging.getLogger(__name__)
 #: The kiosk's static files, shipped inside the package.
 KIOSK_DIR = Path(str(resources.files("eegd") / "kiosk"))
 
+#: The names under ``/kiosk/``: the package's files, listed once (no lookup per request).
+_KIOSK_FILES = frozenset(path.name for path in KIOSK_DIR.iterdir() if path.is_file())
+
 #: Single-topic WebSocket routes in eegd's format: path → topic.
 FIXED_ROUTES: Mapping[str, Topic] = {
     "/applet/brain_waves/data": Topic.FFT,
@@ -199,7 +202,7 @@ class Server:
             else:
                 app.router.add_route(route.method, route.path, handler)
         app.router.add_get("/healthz", self._healthz)
-        app.router.add_static("/kiosk/", KIOSK_DIR, show_index=False)
+        app.router.add_get("/kiosk/{name}", self._kiosk_file)
         return app
 
     def reload_auth(self, auth: AuthSettings) -> AuthSettings:
@@ -338,6 +341,13 @@ class Server:
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(KIOSK_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def _kiosk_file(self, request: web.Request) -> web.StreamResponse:
+        """One of the kiosk's files; any other name is the JSON 404 of every route."""
+        name = request.match_info["name"]
+        if name not in _KIOSK_FILES:
+            raise web.HTTPNotFound()
+        return web.FileResponse(KIOSK_DIR / name)
 
     async def _api_status(self, request: web.Request) -> web.Response:
         return web.json_response(self._control.status(), dumps=_dumps)
