@@ -182,3 +182,12 @@ def test_any_headers_get_a_verdict(
     assert isinstance(verdict, Principal | Refusal)
     if isinstance(verdict, Principal):
         assert verdict.role is Role.OPERATOR
+
+
+def test_a_viewer_sign_in_into_a_store_full_of_operators_is_a_503_and_ends_none() -> None:
+    small = gate(dataclasses.replace(BOTH, max_sessions=2))
+    operators = [small.sign_in(OPERATOR, "10.0.0.9", 0.0) for _ in range(2)]
+    assert refusal(small.sign_in(VIEWER, "10.0.0.9", 1.0)) == (503, "too_many_sessions")
+    for signed in operators:
+        assert not isinstance(signed, Refusal)
+        assert small.sessions.get(signed[0], 1.0) is not None

@@ -106,7 +106,21 @@ def test_a_full_session_store_ends_the_signing_in_tokens_own_oldest_session() ->
     assert store.get(operator, 2.0) is not None
     assert [store.get(v, 2.0) is not None for v in viewers[-4:]] == [False, True, True, True]
     assert len(store) == 4
-    # A token with no session in the full store still gets one: the oldest of all goes.
+    # A token with no session in the full store gets one: the oldest viewer's goes.
     other = store.create(Role.VIEWER, "sha256:other", 3.0)
-    assert store.get(operator, 3.0) is None
+    assert other is not None
+    assert store.get(operator, 3.0) is not None
     assert store.get(other, 3.0) is not None
+    assert store.get(viewers[-3], 3.0) is None
+
+
+def test_viewer_sign_ins_never_evict_an_operators_session() -> None:
+    store = SessionStore(max_sessions=4, ttl=100.0)
+    operators = [store.create(Role.OPERATOR, f"sha256:operator-{n}", 0.0) for n in range(4)]
+    for index in range(20):
+        assert store.create(Role.VIEWER, f"sha256:viewer-{index}", 1.0) is None
+    assert all(store.get(session, 2.0) is not None for session in operators if session)
+    # An operator signing in may end another operator's oldest session, as before.
+    newcomer = store.create(Role.OPERATOR, "sha256:operator-new", 3.0)
+    assert newcomer is not None
+    assert store.get(operators[0] or "", 3.0) is None

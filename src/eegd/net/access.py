@@ -159,7 +159,16 @@ class Gate:
         if isinstance(found, Refusal):
             return found
         role, token_hash = found
-        return self.sessions.create(role, token_hash, now), role
+        session_id = self.sessions.create(role, token_hash, now)
+        if session_id is None:
+            return Refusal(
+                503,
+                "too_many_sessions",
+                f"all {self.sessions.max_sessions} sessions are taken by operators; "
+                "try again once one ends (auth.max_sessions)",
+                {"Retry-After": "60"},
+            )
+        return session_id, role
 
     # ------------------------------------------------------------------ the steps
 

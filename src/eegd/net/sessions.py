@@ -3,7 +3,7 @@
 A sign-in with a token gives a random session id, which the browser keeps in an
 ``HttpOnly; SameSite=Strict`` cookie (``Secure`` under TLS): page scripts cannot read it and
 other sites' pages cannot make the browser send it. The store keeps at most ``max_sessions``
-(one more ends the oldest of the same token's, or of all) for ``ttl`` seconds each,
+(one more ends the oldest of the same token's, or of a role no higher) for ``ttl`` s each,
 remembers the hash of the token each came from so that revoking the token ends its
 sessions, and keys them by the SHA-256 of the id, so neither a lookup's timing nor a memory
 dump gives a live id away. Sessions live in memory: a restart signs everybody out.
@@ -56,19 +56,26 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def create(self, role: Role, token_hash: str, now: float) -> str:
-        """A new session's id (43 URL-safe characters). If the store is full, the oldest
-        session of the same token goes, or the oldest of all when the token has none: signing
-        in over and over with one token (a viewer's) cannot sign the others out."""
+    def create(self, role: Role, token_hash: str, now: float) -> str | None:
+        """A new session's id (43 URL-safe characters), or None when the store is full of
+        sessions this sign-in may not end. A full store ends the oldest session of the same
+        token, else the oldest of a role no higher than ``role``'s: signing in over and
+        over with one token cannot sign the others out, and a viewer's sign-ins never end
+        an operator's session."""
         self._expire(now)
         if len(self._sessions) >= self.max_sessions:
-            own = (
-                key for key, session in self._sessions.items() if session.token_hash == token_hash
-            )
-            del self._sessions[next(own, next(iter(self._sessions)))]
+            victim = self._victim(role, token_hash)
+            if victim is None:
+                return None
+            del self._sessions[victim]
         session_id = secrets.token_urlsafe(32)
         self._sessions[_key(session_id)] = Session(role, token_hash, now + self.ttl)
         return session_id
+
+    def _victim(self, role: Role, token_hash: str) -> str | None:
+        own = (key for key, session in self._sessions.items() if session.token_hash == token_hash)
+        lower = (key for key, session in self._sessions.items() if role.covers(session.role))
+        return next(own, next(lower, None))
 
     def get(self, session_id: str, now: float) -> Session | None:
         """The live session of ``session_id``, or None (unknown, ended or expired)."""
