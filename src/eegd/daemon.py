@@ -34,7 +34,7 @@ from eegd.acquisition import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.config import Config
-from eegd.errors import ConfigError, EegdError
+from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.metrics import CONTENT_TYPE, Metrics, MetricsSnapshot
 from eegd.net.connections import ConnectionManager
@@ -128,6 +128,8 @@ class Daemon:
         self.plugins: dict[str, Plugin] = {}
         """The running instance of each plugin, replaced when the supervisor restarts one."""
         self.started_monotonic = time.monotonic()
+        self._switching = asyncio.Lock()
+        """Held while ``update_source`` switches the source."""
         self.selftest = SelfTestService(
             self.bus, self.supervisor, ACQUISITION_TASK, lambda: self.config, self.plugins
         )
@@ -409,8 +411,17 @@ class Daemon:
         ``config_changed`` is published, the acquisition restarts on the new source (a new
         session; frame ids start again, no sample counts as lost) and this returns once it
         is open, or after ``SOURCE_SWITCH_TIMEOUT_S`` if it cannot open (the supervisor's
-        back-off then retries it, and ``task_failed`` says why).
+        back-off then retries it, and ``task_failed`` says why). One change runs at a time:
+        another one meanwhile is ``RequestRefused`` (409).
         """
+        if self._switching.locked():
+            raise RequestRefused(
+                409, "busy", "a source change is under way; send this one once it is done"
+            )
+        async with self._switching:
+            return await self._switch_source(changes)
+
+    async def _switch_source(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         # Building the new source may read a file (playback): off the event loop.
         config = await asyncio.to_thread(self.config.with_source, changes)
         self.config = msgspec.structs.replace(self.config, source=config.source)

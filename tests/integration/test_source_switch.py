@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,3 +189,30 @@ async def test_the_reply_says_what_the_kind_lets_one_choose() -> None:
         status, state = await request(live, "PUT", body)
         assert status == 200, state
         assert state["choices"] == {"sample_rate": None, "channels": None}  # the board says
+
+
+async def test_concurrent_source_changes_run_one_at_a_time() -> None:
+    """350 concurrent PUTs once left 226 acquisition threads: now one change runs, each
+    other one meanwhile gets 409, and a single reader thread is left."""
+    async with live_daemon(SYNTHETIC_250) as live:
+        bodies = [{"sample_rate": rate} for rate in (500, 250) * 10]
+        replies = await asyncio.gather(*(request(live, "PUT", body) for body in bodies))
+        statuses = [status for status, _reply in replies]
+        assert set(statuses) <= {200, 409}, statuses
+        assert 200 in statuses
+        assert 409 in statuses
+        for status, reply in replies:
+            if status == 409:
+                assert (reply["code"], reply["message"]) == (
+                    "busy",
+                    "a source change is under way; send this one once it is done",
+                )
+        await wait_until(lambda: live.daemon.acquisition.session is not None, scaled(10))
+
+        def readers() -> int:
+            return sum(t.name == "eegd-synthetic-reader" for t in threading.enumerate())
+
+        await wait_until(lambda: readers() == 1, scaled(10))
+        status, _ = await request(live, "PUT", {"sample_rate": 1000})
+        assert status == 200
+        await wait_until(lambda: readers() == 1, scaled(10))
