@@ -37,7 +37,7 @@ import msgspec
 
 from eegd.acquisition import DEFAULT_STALL_TIMEOUT_S
 from eegd.dsp.filters import FilterSettings, design_sos
-from eegd.dsp.spectrum import SpectrumSettings
+from eegd.dsp.spectrum import SlidingSpectrum, SpectrumSettings
 from eegd.errors import ConfigError, shortened
 from eegd.net.auth import is_loopback
 from eegd.net.settings import ServerSettings
@@ -48,7 +48,14 @@ from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import RestartPolicy
 from eegd.validation import convert
 
-__all__ = ["PLUGIN_TABLES", "Config", "LogSection", "SourceSection", "load_config"]
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "PLUGIN_TABLES",
+    "Config",
+    "LogSection",
+    "SourceSection",
+    "load_config",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +81,7 @@ class SourceSection(msgspec.Struct, frozen=True, kw_only=True):
     channel_names: list[str] | None = None
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=8192)] = 32
     """Samples per packet on the bus; high rates want bigger batches (512 at 16 kHz)."""
-    stall_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = DEFAULT_STALL_TIMEOUT_S
+    stall_timeout_s: Annotated[float, msgspec.Meta(ge=0.1, le=86_400)] = DEFAULT_STALL_TIMEOUT_S
     """Seconds a read may deliver nothing (beyond its block's length) before the source is
     closed and reopened; the outage is a gap in the session's sample indices."""
     retry_forever: bool = True
@@ -124,7 +131,7 @@ class LogSection(msgspec.Struct, frozen=True, kw_only=True):
     """``[log]``: verbosity and the periodic status line."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
-    status_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    status_interval_s: Annotated[float, msgspec.Meta(ge=0.1, le=86_400)] = 5.0
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):
@@ -246,10 +253,22 @@ def load_config(
     return config
 
 
+#: The largest configuration file read: a real one is a few KiB; ``/dev/zero`` never ends.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:
-            return tomllib.load(file)
+            data = file.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{path}: not a configuration file (larger than {MAX_CONFIG_BYTES // 1024} KiB)",
+                key=None,
+            )
+        return tomllib.loads(data.decode("utf-8"))
+    except ConfigError:
+        raise
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found", key=None) from None
     except OSError as exc:
@@ -390,12 +409,14 @@ def _check_exposure(config: Config) -> None:
 
 
 def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
-    """Build the source once and design the filter at its rate, so their checks run at start.
+    """Build the source once and design the filter and the spectrum at its rate, so their
+    checks run at start and at every source change.
 
-    The source comes first, since the filter is then designed at its sample rate: settings
-    that cannot run there (a corner above Nyquist, an unstable design) fail the start rather
-    than crash-looping the filter task. ``legacy`` are the keys read from ``[synthetic]``:
-    an error about one of them names that table.
+    The source comes first, since the filter and the spectrum are then designed at its
+    sample rate (and the spectrum for its channels): settings that cannot run there (a
+    corner above Nyquist, an unstable design, a window too large for memory) fail the start,
+    or the change, naming the key, rather than crash-looping the plugin's task. ``legacy``
+    are the keys read from ``[synthetic]``: an error about one of them names that table.
     """
     _check_exposure(config)
     kinds = available_kinds()
@@ -405,7 +426,8 @@ def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
         problem = f"{kind[:40]!r} is not allowed (allowed: {allowed})"
         raise ConfigError(f"source.kind: {problem}", key="source.kind")
     try:
-        rate = config.build_source().sample_rate  # a device's own rate, or the configured one
+        source = config.build_source()  # a device's own rate and channels, or the configured
+        rate, channels = source.sample_rate, len(source.channel_names)
     except ConfigError as exc:
         prefix = f"source.{_LEGACY_SYNTHETIC}."
         if exc.key and exc.key.startswith(prefix) and exc.key.removeprefix(prefix) in legacy:
@@ -416,3 +438,8 @@ def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
         design_sos(config.filter, rate)
     except ConfigError as exc:
         raise exc.within("filter") from None
+    if "brain_waves" in config.plugins:
+        try:
+            SlidingSpectrum(rate, channels, config.spectrum)
+        except ConfigError as exc:
+            raise exc.within("spectrum") from None

@@ -55,12 +55,12 @@ class RestartPolicy:
     It is also the ``[supervisor]`` table; construction checks what the field constraints say.
     """
 
-    max_retries: Annotated[int, msgspec.Meta(ge=0)] = 5
-    initial_backoff: Annotated[float, msgspec.Meta(ge=0)] = 0.5
-    max_backoff: Annotated[float, msgspec.Meta(ge=0)] = 30.0
-    multiplier: Annotated[float, msgspec.Meta(ge=1)] = 2.0
+    max_retries: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 5
+    initial_backoff: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.5
+    max_backoff: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 30.0
+    multiplier: Annotated[float, msgspec.Meta(ge=1, le=100)] = 2.0
     jitter: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.1
-    reset_after: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    reset_after: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 60.0
 
     def __post_init__(self) -> None:
         retries = self.max_retries

@@ -248,7 +248,7 @@ def test_zero_turns_a_filter_stage_off_and_none_the_detrend(tmp_path: Path) -> N
         (
             "[server]\nheartbeat_s = 0\n",
             "server.heartbeat_s",
-            "server.heartbeat_s: 0 is out of range (allowed: > 0)",
+            "server.heartbeat_s: 0 is out of range (allowed: 0.01..86400)",
         ),
         (
             "[supervisor]\njitter = 1\n",

@@ -24,6 +24,9 @@ from eegd.errors import ConfigError
 __all__ = [
     "BANDS",
     "DETREND_OPTIONS",
+    "MAX_WINDOW_BYTES",
+    "MAX_WINDOW_S",
+    "MIN_HOP_S",
     "SlidingSpectrum",
     "SpectrumResult",
     "SpectrumSettings",
@@ -43,6 +46,12 @@ BANDS: tuple[tuple[str, float, float], ...] = (
 
 #: The detrend choices, as ``scipy.signal.welch`` names them; ``None`` keeps the mean.
 DETREND_OPTIONS: tuple[str | None, ...] = ("constant", "linear", None)
+#: The longest window (and hop) in seconds.
+MAX_WINDOW_S = 60.0
+#: The shortest hop: a hundred spectra a second is more than any display draws.
+MIN_HOP_S = 0.01
+#: The most memory one sliding window may hold (channels × samples of float64).
+MAX_WINDOW_BYTES = 64 * 1024 * 1024
 
 
 def _positive(name: str, value: object) -> float:
@@ -64,10 +73,10 @@ class SpectrumSettings:
     checks while reading it; construction checks them again, and the top band edge.
     """
 
-    window_s: Annotated[float, msgspec.Meta(gt=0)] = 2.0
-    hop_s: Annotated[float, msgspec.Meta(gt=0)] = 0.25
+    window_s: Annotated[float, msgspec.Meta(gt=0, le=MAX_WINDOW_S)] = 2.0
+    hop_s: Annotated[float, msgspec.Meta(ge=MIN_HOP_S, le=MAX_WINDOW_S)] = 0.25
     """Seconds between spectra, rounded to whole samples at the rate the FFT runs at."""
-    max_freq_hz: Annotated[float, msgspec.Meta(gt=0)] = 100.0
+    max_freq_hz: Annotated[float, msgspec.Meta(gt=0, le=100_000)] = 100.0
     """Highest frequency kept in the spectrum; at least the top band edge (45 Hz)."""
     detrend: Literal["constant", "linear", "none"] | None = "constant"
     """``None`` keeps the mean; ``"none"`` is how TOML, which has no null, says so."""
@@ -196,6 +205,13 @@ class SlidingSpectrum:
             raise ConfigError(
                 f"window_s: {self.settings.window_s:g} is not allowed at {self.sample_rate:g} Hz "
                 f"(allowed: at least 2 samples, {2 / self.sample_rate:g} s)"
+            )
+        window_bytes = 8 * n_channels * self.fft_size
+        if window_bytes > MAX_WINDOW_BYTES:
+            raise ConfigError(
+                f"window_s: {self.settings.window_s:g} is not allowed for {n_channels} channels "
+                f"at {self.sample_rate:g} Hz (its window would take {window_bytes / 2**20:.0f} "
+                f"MiB; allowed: at most {MAX_WINDOW_BYTES // 2**20} MiB)"
             )
         self.hop = round(self.settings.hop_s * self.sample_rate)
         if self.hop < 1:

@@ -19,8 +19,9 @@ from eegd.net.protocol import MAX_MESSAGE_BYTES
 
 __all__ = ["ServerSettings"]
 
-_Positive = Annotated[float, msgspec.Meta(gt=0)]
-_AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+#: A timeout or interval the server can keep: not so short it spins, not past a day.
+_Seconds = Annotated[float, msgspec.Meta(ge=0.01, le=86_400)]
+_Count = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,27 +40,29 @@ class ServerSettings:
     """A PEM certificate (chain) file: serve HTTPS and WSS; needs ``tls_key``."""
     tls_key: str | None = None
     """The PEM private key of ``tls_cert``."""
-    heartbeat_s: _Positive = 10.0
+    heartbeat_s: _Seconds = 10.0
     """Ping interval; a client that misses its pong is dropped."""
-    max_clients: _AtLeastOne = 128
-    max_topics_per_client: _AtLeastOne = 4
-    max_message_bytes: _AtLeastOne = MAX_MESSAGE_BYTES
+    max_clients: _Count = 128
+    max_topics_per_client: _Count = 4
+    max_message_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * 1024 * 1024)] = (
+        MAX_MESSAGE_BYTES
+    )
     """Inbound WebSocket messages larger than this get ``too_large``; 4 × larger close (1009)."""
-    max_messages_per_s: _Positive = 20.0
+    max_messages_per_s: Annotated[float, msgspec.Meta(ge=0.01, le=1_000_000)] = 20.0
     """Control messages a client may send per second (bursts of 50); a flood is closed."""
-    client_queue_s: _Positive = 2.0
+    client_queue_s: Annotated[float, msgspec.Meta(ge=0.01, le=600)] = 2.0
     """Seconds of a client's topics its queue holds before dropping the oldest frames."""
-    stall_timeout_s: _Positive = 10.0
+    stall_timeout_s: _Seconds = 10.0
     """A client whose socket takes nothing for this long is closed (1008)."""
-    header_timeout_s: _Positive = 5.0
+    header_timeout_s: _Seconds = 5.0
     """A connection that has not sent a complete request this long after opening is closed."""
-    max_pending_connections: _AtLeastOne = 64
+    max_pending_connections: _Count = 64
     """Connections waiting for their request (headers or body) at once; one more closes the
     oldest."""
-    body_timeout_s: _Positive = 10.0
+    body_timeout_s: _Seconds = 10.0
     """A request body must arrive within this, plus a second per ``body_min_bytes_per_s``
     bytes it declares, or the connection is closed."""
-    body_min_bytes_per_s: _Positive = 1024.0
+    body_min_bytes_per_s: Annotated[float, msgspec.Meta(ge=1, le=1e9)] = 1024.0
     """The slowest a request body may arrive (see ``body_timeout_s``)."""
 
     def __post_init__(self) -> None:

@@ -54,7 +54,7 @@ class AuthSettings:
     """Hashes of viewer tokens; with none, watching needs no token."""
     query_tokens: bool = False
     """Accept ``?token=...`` on WebSocket and REST URLs (they end up in logs and history)."""
-    session_ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 12 * 3600.0
+    session_ttl_s: Annotated[float, msgspec.Meta(ge=1, le=30 * 86_400)] = 12 * 3600.0
     """How long a kiosk sign-in lasts."""
     max_sessions: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 64
     """Sign-ins kept at once; one more ends the oldest of the same token's (or of all)."""

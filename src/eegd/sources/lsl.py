@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
 import numpy as np
@@ -61,8 +61,8 @@ class LslOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     type: str = ""
     source_id: str = ""
     hostname: str = ""
-    resolve_timeout_s: float = 10.0
-    stall_timeout_s: float = 5.0
+    resolve_timeout_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 10.0
+    stall_timeout_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
     markers: str = ""
     """The name of an LSL stream whose samples are markers (e.g. a PsychoPy experiment's)."""
 

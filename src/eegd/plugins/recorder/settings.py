@@ -28,9 +28,9 @@ class RecordingSettings:
     """Created when the recorder starts."""
     format: Literal["bdf", "edf", "csv"] = "bdf"
     """BDF+ (24 bits, the ADC's own resolution), EDF+ (16 bits) or CSV (µV)."""
-    max_duration_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    max_duration_s: Annotated[float, msgspec.Meta(gt=0, le=7 * 86_400)] = 3600.0
     """A recording longer than this goes on in a numbered next part."""
-    queue_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    queue_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
     """Seconds of data the recorder's subscription holds while the disk is slow."""
 
 
