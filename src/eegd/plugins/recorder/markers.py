@@ -8,11 +8,13 @@ from typing import Any, Final
 from eegd.errors import ConfigError
 from eegd.events import MarkerEvent, wall_clock_us
 
-__all__ = ["MAX_LABEL", "marker_from_body"]
+__all__ = ["MAX_LABEL", "MAX_MARKER_DURATION_S", "marker_from_body"]
 
 _KEYS: Final = ("label", "duration_s", "timestamp_us")
 #: The longest marker label, in UTF-8 bytes: it must fit one record's annotations.
 MAX_LABEL: Final = 64
+#: The longest a marker may last: a day, so its annotation stays a few bytes long.
+MAX_MARKER_DURATION_S: Final = 86_400.0
 
 
 def marker_from_body(
@@ -31,9 +33,13 @@ def marker_from_body(
         raise ConfigError(f"label: expected a non-empty string of at most {MAX_LABEL} bytes")
     duration = body.get("duration_s")
     if duration is not None and (
-        isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or not 0 <= duration <= MAX_MARKER_DURATION_S
     ):
-        raise ConfigError("duration_s: expected a number of seconds >= 0")
+        raise ConfigError(
+            f"duration_s: expected a number of seconds from 0 to {MAX_MARKER_DURATION_S:g}"
+        )
     stamp = body.get("timestamp_us")
     if stamp is None:
         stamp = wall_clock_us()
