@@ -44,6 +44,7 @@ from eegd.plugin import (
     PluginClass,
     PluginContext,
     Reconfigurable,
+    ReportsProblem,
     ReportsStats,
     Route,
     RouteRequest,
@@ -351,8 +352,14 @@ class Daemon:
     def degraded(self) -> list[dict[str, Any]]:
         """The parts not working now: tasks backing off (with the seconds until their retry,
         the acquisition among them while its source is away) or given up; empty when all is
-        well. The kiosk shows it (docs/protocol.md, "Degraded parts")."""
-        return [
+        well, and plugins that run but cannot do their job (a recorder whose directory cannot
+        be used). The kiosk shows it (docs/protocol.md, "Degraded parts")."""
+        problems = [
+            {"task": name, "state": "degraded", "failures": 0, "error": problem, "retry_in_s": None}
+            for name, plugin in self.plugins.items()
+            if isinstance(plugin, ReportsProblem) and (problem := plugin.problem()) is not None
+        ]
+        return problems + [
             {
                 "task": status.name,
                 "state": status.state.value,

@@ -51,6 +51,7 @@ __all__ = [
     "PluginControl",
     "Reconfigurable",
     "Records",
+    "ReportsProblem",
     "ReportsStats",
     "Route",
     "RouteHandler",
@@ -124,6 +125,14 @@ class ReportsStats(Protocol):
 
     def stats(self) -> Mapping[str, int]:
         """Counters since the instance was built."""
+
+
+@runtime_checkable
+class ReportsProblem(Protocol):
+    """A plugin that runs but cannot do its job now, and says why (``degraded``)."""
+
+    def problem(self) -> str | None:
+        """Why the plugin cannot do its job now, or None when it can."""
 
 
 @runtime_checkable

@@ -30,6 +30,7 @@ __all__ = [
     "DataFile",
     "EdfFile",
     "Opener",
+    "patch_status",
     "recover_data_file",
     "write_sidecar",
 ]
@@ -151,15 +152,40 @@ class CsvFile(DataFile):
 
 
 def write_sidecar(path: Path, content: Mapping[str, Any]) -> None:
-    """Replace the JSON sidecar at ``path`` atomically."""
+    """Replace the JSON sidecar at ``path`` atomically; on failure nothing is left aside."""
     aside = path.with_name(path.name + ".tmp")
-    with aside.open("w", encoding="utf-8") as file:
-        json.dump(content, file, indent=1, default=str)
-        file.write("\n")
+    try:
+        with aside.open("w", encoding="utf-8") as file:
+            json.dump(content, file, indent=1, default=str)
+            file.write("\n")
+            file.flush()
+            os.fsync(file.fileno())
+        aside.replace(path)
+    except OSError:
+        aside.unlink(missing_ok=True)
+        raise
+    _sync_directory(path.parent)
+
+
+def patch_status(path: Path, status: str) -> None:
+    """Say ``status`` in the sidecar at ``path`` where it says ``"recording"``, in place.
+
+    For a full disk, where no new sidecar can be written: the status is rewritten over its
+    own bytes (padded with spaces, which JSON ignores), which takes no new space.
+    """
+    old = b'"status": "recording"'
+    new = f'"status": {json.dumps(status)}'.encode()
+    if len(new) > len(old):
+        raise ValueError(f"status {status!r} is longer than 'recording'")
+    with path.open("r+b") as file:
+        data = file.read()
+        at = data.find(old)
+        if at < 0:
+            return
+        file.seek(at)
+        file.write(new.ljust(len(old)))
         file.flush()
         os.fsync(file.fileno())
-    aside.replace(path)
-    _sync_directory(path.parent)
 
 
 def recover_data_file(path: Path, file_format: str) -> int:

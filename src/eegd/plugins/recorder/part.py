@@ -15,6 +15,7 @@ counted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -26,7 +27,7 @@ import numpy as np
 from eegd.errors import RequestRefused
 from eegd.events import EegPacket, MarkerEvent
 from eegd.plugins.recorder.edf import BDF_DIGITAL, Layout, exact_decimal, outward_range, tal
-from eegd.plugins.recorder.files import CsvFile, EdfFile, Opener, write_sidecar
+from eegd.plugins.recorder.files import CsvFile, EdfFile, Opener, patch_status, write_sidecar
 
 __all__ = ["Part", "SessionInfo", "calibrate"]
 
@@ -248,8 +249,9 @@ class Part:
         self.status = status
         try:
             self.write_sidecar()
-        except OSError:
-            pass
+        except OSError:  # a full disk: at least the status must stop saying "recording"
+            with contextlib.suppress(OSError):
+                patch_status(self.sidecar_path, status)
 
     def ledger(self) -> dict[str, Any]:
         """Samples of this part: acquired (received), written to the file, padded, clipped."""

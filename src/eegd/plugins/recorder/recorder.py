@@ -13,13 +13,17 @@ and the next one (``NAME.part2``, ...) starts with the very next packet, when it
 at a gap (samples lost at the source or by the recorder): EDF+C/BDF+C files are continuous,
 so a gap is the end of one part and the start of the next, each annotated with its length.
 A write error (a full disk) ends the recording with a ``recording_stopped`` event saying
-why; the stream goes on.
+why; the stream goes on. A directory that cannot be used when the recorder starts (a full
+disk, a path that cannot be made) is no crash: the recorder runs degraded (``problem``),
+refuses recordings with 503 saying why, and tries the directory again at each request.
+A recording is refused (409) while a self-test has the source.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -107,6 +111,8 @@ class Recorder:
         self._anchor: tuple[int, float] | None = None
         """(wall-clock µs of sample 0, sample rate) of the session, for markers."""
         self._ready = asyncio.Event()
+        self._problem: str | None = None
+        self._selftest = False
         self._counters = {
             "recordings": 0,
             "parts": 0,
@@ -139,6 +145,15 @@ class Recorder:
         return self._ready.is_set()
 
     @property
+    def selftest_running(self) -> bool:
+        """Whether a self-test has the source (between its started and finished events)."""
+        return self._selftest
+
+    def problem(self) -> str | None:
+        """Why the recorder cannot record now (its directory cannot be used), or None."""
+        return self._problem
+
+    @property
     def recording(self) -> str | None:
         """The name of the part being written, if a recording is in progress."""
         current = self._current
@@ -166,10 +181,7 @@ class Recorder:
         try:
             with subscription:
                 self._subscription = subscription
-                await self._io(self.directory.mkdir, parents=True, exist_ok=True)
-                for name, seconds in await self._io(recover_all, self.directory):
-                    self._counters["recovered"] += 1
-                    logger.warning("recovered the unfinished recording %s (%.1f s)", name, seconds)
+                await self._prepare()
                 self._ready.set()
                 try:
                     async for event in subscription:
@@ -179,6 +191,27 @@ class Recorder:
         finally:
             self._ready.clear()
             self._executor.shutdown(wait=True)
+
+    async def _prepare(self) -> bool:
+        """Make the directory and recover unfinished recordings; whether that worked. If it
+        did not, ``problem`` says why (logged once, not a crash: no restart would help)."""
+        try:
+            await self._io(self.directory.mkdir, parents=True, exist_ok=True)
+            recovered = await self._io(recover_all, self.directory)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            problem = f"the recording directory {self.directory} cannot be used: {reason}"
+            if problem != self._problem:
+                logger.error("%s; recordings are refused until it can", problem)
+            self._problem = problem
+            return False
+        if self._problem is not None:
+            logger.info("the recording directory %s can be used again", self.directory)
+        self._problem = None
+        for name, seconds in recovered:
+            self._counters["recovered"] += 1
+            logger.warning("recovered the unfinished recording %s (%.1f s)", name, seconds)
+        return True
 
     def _queue_size(self, rate: float, batch: int) -> int:
         return math.ceil(self.settings.queue_s * rate / max(batch, 1)) + _OTHER_EVENTS
@@ -200,6 +233,8 @@ class Recorder:
         elif isinstance(event, MarkerEvent):
             await self._marker(event)
         elif isinstance(event, SystemEvent):
+            if event.kind in (SystemEventKind.SELFTEST_STARTED, SystemEventKind.SELFTEST_FINISHED):
+                self._selftest = event.kind is SystemEventKind.SELFTEST_STARTED
             if event.kind is SystemEventKind.SOURCE_CONNECTED:
                 await self._new_session(event.detail)
             elif event.kind is SystemEventKind.CONFIG_CHANGED and "filter" in event.detail:
@@ -392,6 +427,12 @@ class Recorder:
         if not isinstance(notes, str):
             raise ConfigError("notes: expected a string")
         name = check_name(_default_name() if body.get("name") is None else body["name"])
+        if self._selftest:
+            raise RequestRefused(
+                409, "selftest_running", "a self-test has the source; record once it is done"
+            )
+        if self._problem is not None and not await self._prepare():
+            raise RequestRefused(503, "directory_unusable", self._problem)
         async with self._lock:
             if self._current is not None:
                 running = self._current.name
@@ -463,7 +504,12 @@ class Recorder:
 
     async def list_recordings(self) -> list[dict[str, Any]]:
         """Every recording part in the directory, oldest first."""
-        entries = await self._io(list_recordings, self.directory)
+        await self._wait_ready()
+        try:
+            entries = await self._io(_listing, self.directory)
+        except OSError as exc:
+            reason = f"the recording directory {self.directory} cannot be read: {exc.strerror}"
+            raise RequestRefused(503, "directory_unusable", reason) from exc
         current = self.recording
         for entry in entries:
             if entry["name"] == current:
@@ -497,6 +543,13 @@ class Recorder:
         if content is None:
             raise RequestRefused(404, "not_found", f"no recording named {name}")
         return content
+
+
+def _listing(directory: Path) -> list[dict[str, Any]]:
+    """``list_recordings``, an error if ``directory`` is not one (never an empty list)."""
+    if not directory.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(directory))
+    return list_recordings(directory)
 
 
 def _default_name() -> str:
