@@ -1,15 +1,16 @@
 """The recording directory when it cannot be used: a full disk at start, a directory that
 cannot be made, a disk that fills while recording. The recorder never crash-loops, says why
 in its degraded state and its replies, answers the list without a 500, and leaves sidecars
-that tell the truth and no ``.json.tmp`` behind."""
+that tell the truth and no ``.json.tmp`` behind (``test_recording_faults``: a disk that
+fills while recording)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from eegd.events import SystemEvent, SystemEventKind, Topic
-from tests.integration.test_recording import api, published_events, recorder_of, recording_daemon
+from eegd.events import SystemEvent, SystemEventKind
+from tests.integration.test_recording import api, recorder_of, recording_daemon
 from tests.integration.test_recording_faults import tiny_disk
 from tests.support.waiting import wait_until
 
@@ -68,31 +69,6 @@ async def test_a_recording_directory_that_cannot_be_made_is_degraded_not_a_crash
         assert refused["code"] == "directory_unusable"
         assert "recordings" in refused["message"]
         await api(live, "GET", "api/recordings", status=503)
-
-
-async def test_a_disk_that_fills_leaves_a_truthful_sidecar_and_no_tmp_file(
-    tmp_path: Path,
-) -> None:
-    with tiny_disk(tmp_path / "disk", "64k") as disk:
-        async with recording_daemon(disk) as live:
-            recorder = recorder_of(live)
-            with live.daemon.bus.subscribe([Topic.SYSTEM], maxsize=1000) as system:
-                await api(live, "POST", "api/recordings", {"name": "big"})
-                await live.release_until(
-                    lambda: recorder.stats()["write_errors"] == 1 and recorder.recording is None,
-                    2000,
-                )
-                stopped = [
-                    e
-                    for e in published_events(system)
-                    if isinstance(e, SystemEvent) and e.kind is SystemEventKind.RECORDING_STOPPED
-                ]
-            assert len(stopped) == 1
-            listed = await api(live, "GET", "api/recordings")
-            statuses = {entry["name"]: entry["status"] for entry in listed["recordings"]}
-            assert statuses == {"big": "failed"}
-        assert json.loads((disk / "big.json").read_text())["status"] == "failed"
-        assert sorted(path.name for path in disk.iterdir()) == ["big.bdf", "big.json"]
 
 
 async def test_the_recordings_list_is_never_a_500_while_the_recorder_restarts(

@@ -8,6 +8,7 @@ samples reports them.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -217,7 +218,7 @@ def tiny_disk(path: Path, size: str = "48k") -> Iterator[Path]:
         subprocess.run(["umount", "--lazy", str(path)], check=True)
 
 
-async def test_a_full_disk_stops_the_recording_cleanly_and_the_stream_goes_on(
+async def test_a_full_disk_stops_the_recording_cleanly_with_a_truthful_sidecar_and_no_tmp_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with tiny_disk(tmp_path / "disk") as disk:
@@ -245,3 +246,9 @@ async def test_a_full_disk_stops_the_recording_cleanly_and_the_stream_goes_on(
             assert live.daemon.supervisor.status("recorder").state is TaskState.RUNNING
             refused = await api(live, "POST", "api/recordings/current/stop", status=409)
             assert refused["code"] == "not_recording"
+            listed = await api(live, "GET", "api/recordings")
+            assert {entry["name"]: entry["status"] for entry in listed["recordings"]} == {
+                "big": "failed"
+            }
+        assert json.loads((disk / "big.json").read_text())["status"] == "failed"
+        assert sorted(path.name for path in disk.iterdir()) == ["big.bdf", "big.json"]
