@@ -21,6 +21,7 @@ __all__ = [
     "machine",
     "per_client_frame_us",
     "ratios",
+    "ratios_between",
     "ratios_to_bare",
     "receiver_summary",
     "spread_summary",
@@ -138,29 +139,37 @@ def per_client_frame_us(results: Sequence[dict[str, Any]]) -> dict[str, dict[str
     return out
 
 
-def ratios_to_bare(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """eegd over the bare writer, per key both measured: p50, p99, spread p99, CPU/client/frame."""
-    bare = {result["key"]: result for result in results if result["system"] == "bare"}
+def ratios_between(
+    results: Sequence[dict[str, Any]], system: str, reference: str
+) -> dict[str, dict[str, float | None]]:
+    """``system`` over ``reference``, per key both measured: p50, p99, spread p99 and the
+    server's CPU per client per frame."""
+    theirs = {result["key"]: result for result in results if result["system"] == reference}
     cpu = per_client_frame_us(results)
     out: dict[str, dict[str, float | None]] = {}
     for result in results:
-        reference = bare.get(result["key"])
-        if result["system"] != "eegd" or reference is None:
+        other = theirs.get(result["key"])
+        if result["system"] != system or other is None:
             continue
 
-        def ratio(ours: float | None, theirs: float | None) -> float | None:
-            return round(ours / theirs, 2) if ours and theirs else None
+        def ratio(ours: float | None, base: float | None) -> float | None:
+            return round(ours / base, 2) if ours and base else None
 
         key = result["key"]
         out[key] = {
-            "p50": ratio(result["latency_ms"]["p50"], reference["latency_ms"]["p50"]),
-            "p99": ratio(result["latency_ms"]["p99"], reference["latency_ms"]["p99"]),
-            "spread_p99": ratio(result["spread_ms"]["p99"], reference["spread_ms"]["p99"]),
+            "p50": ratio(result["latency_ms"]["p50"], other["latency_ms"]["p50"]),
+            "p99": ratio(result["latency_ms"]["p99"], other["latency_ms"]["p99"]),
+            "spread_p99": ratio(result["spread_ms"]["p99"], other["spread_ms"]["p99"]),
             "cpu_per_client_frame": ratio(
-                cpu.get("eegd", {}).get(key), cpu.get("bare", {}).get(key)
+                cpu.get(system, {}).get(key), cpu.get(reference, {}).get(key)
             ),
         }
     return out
+
+
+def ratios_to_bare(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """eegd over the bare writer, per key both measured: p50, p99, spread p99, CPU/client/frame."""
+    return ratios_between(results, "eegd", "bare")
 
 
 def table(results: Sequence[dict[str, Any]]) -> str:

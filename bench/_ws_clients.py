@@ -7,7 +7,15 @@ has its ``hello`` it prints ``{"ready": ...}``; it then reads ``{"start_ns", "en
 received in that window and prints the result. The client side is kept cheap on purpose:
 raw aiohttp WebSockets and only the 56-byte header is parsed.
 
+With ``--legacy-frame-us SPAN`` the clients read the old daemon's ``/ws/data`` instead
+(docs/protocol.md, section 9.1): there is no hello (a client is ready once connected), only
+topic-0 messages count, and a frame's id is its first sample's timestamp over ``SPAN`` (one
+packet's µs). That format carries no acquisition stamp, so no latency is recorded; the
+spread of each frame's receipts over the clients (the fan-out time) still is.
+
     python bench/_ws_clients.py --url ws://127.0.0.1:PORT/ws/filtered_eeg --clients 50
+    python bench/_ws_clients.py --url ws://127.0.0.1:PORT/ws/data --clients 50 \
+        --legacy-frame-us 128000
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import struct
 import sys
 import time
 from array import array
@@ -31,6 +40,8 @@ __all__ = ["ClientLog", "Window", "main"]
 RECEIVE_TIMEOUT_S = 1.0
 #: How long all clients may take to connect and get their hello.
 CONNECT_TIMEOUT_S = 60.0
+#: A legacy topic-0 message: version, topic, value count, then the first timestamp.
+_LEGACY_START = struct.Struct("<BBIQ")
 
 
 @dataclass(slots=True)
@@ -56,7 +67,7 @@ class ClientLog:
     received_ns: array[int] = field(default_factory=lambda: array("q"))
     """Per frame: its id and when it arrived, to find each frame's first and last receipt."""
 
-    def record(self, frame_id: int, latency_ns: int, received_ns: int) -> None:
+    def record(self, frame_id: int, latency_ns: int | None, received_ns: int) -> None:
         """Count one in-window frame; a jump in frame ids counts the missing ids as lost."""
         if self.last_id >= 0:
             if frame_id > self.last_id + 1:
@@ -65,7 +76,8 @@ class ClientLog:
                 self.reordered += 1
         self.last_id = max(self.last_id, frame_id)
         self.frames += 1
-        self.latency_ns.append(latency_ns)
+        if latency_ns is not None:
+            self.latency_ns.append(latency_ns)
         self.frame_ids.append(frame_id)
         self.received_ns.append(received_ns)
 
@@ -77,6 +89,7 @@ async def run_client(
     connected: asyncio.Queue[bool],
     window: Window,
     deadline_ns: int,
+    legacy_frame_us: float | None = None,
 ) -> None:
     """Receive until the window (or the hard deadline) is over; log in-window frames."""
     try:
@@ -86,7 +99,9 @@ async def run_client(
         connected.put_nowait(False)
         return
     async with ws:
-        greeted = False
+        greeted = legacy_frame_us is not None
+        if greeted:
+            connected.put_nowait(True)
         while True:
             try:
                 message = await ws.receive(timeout=RECEIVE_TIMEOUT_S)
@@ -96,9 +111,13 @@ async def run_client(
             if message is None:
                 pass
             elif message.type is aiohttp.WSMsgType.BINARY:
-                if window.start_ns <= now <= window.end_ns:
+                if not window.start_ns <= now <= window.end_ns:
+                    pass
+                elif legacy_frame_us is None:
                     header = parse_header(message.data)
                     log.record(header.frame_id, now - header.monotonic_ns, now)
+                else:
+                    record_legacy(log, message.data, legacy_frame_us, now)
             elif message.type is aiohttp.WSMsgType.TEXT:
                 if not greeted:
                     greeted = True
@@ -112,6 +131,17 @@ async def run_client(
                 return
             if now > window.end_ns or now > deadline_ns:
                 return
+
+
+def record_legacy(log: ClientLog, data: bytes, frame_us: float, now: int) -> None:
+    """Log a legacy message if it is filtered EEG (topic 0), by its first sample's time."""
+    if len(data) < _LEGACY_START.size or data[1] != 0:
+        if b'"dropped"' in data:
+            log.drop_notices += 1  # told as a log line (topic 255)
+        return
+    _, _, count, first_us = _LEGACY_START.unpack_from(data)
+    if count:
+        log.record(round(first_us / frame_us), None, now)
 
 
 def read_line_json() -> dict[str, Any]:
@@ -131,7 +161,9 @@ def emit(value: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def serve(url: str, count: int, deadline_s: float) -> dict[str, Any]:
+async def serve(
+    url: str, count: int, deadline_s: float, legacy_frame_us: float | None = None
+) -> dict[str, Any]:
     """Connect ``count`` clients, report ready, measure the window, return the results."""
     deadline_ns = time.monotonic_ns() + int(deadline_s * 1e9)
     window = Window()
@@ -140,7 +172,9 @@ async def serve(url: str, count: int, deadline_s: float) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         tasks = [
-            asyncio.create_task(run_client(session, url, log, connected, window, deadline_ns))
+            asyncio.create_task(
+                run_client(session, url, log, connected, window, deadline_ns, legacy_frame_us)
+            )
             for log in logs
         ]
         try:
@@ -180,10 +214,19 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, required=True, help="number of clients")
     parser.add_argument("--deadline-s", type=float, default=300.0, help="hard cap on run time")
+    parser.add_argument(
+        "--legacy-frame-us",
+        type=float,
+        default=None,
+        help="read the old daemon's /ws/data, whose packets span this many µs",
+    )
     args = parser.parse_args()
     if args.clients < 1:
         raise SystemExit("--clients must be at least 1")
-    emit({"result": asyncio.run(serve(args.url, args.clients, args.deadline_s))})
+    if args.legacy_frame_us is not None and args.legacy_frame_us <= 0:
+        raise SystemExit("--legacy-frame-us must be positive")
+    result = asyncio.run(serve(args.url, args.clients, args.deadline_s, args.legacy_frame_us))
+    emit({"result": result})
 
 
 if __name__ == "__main__":

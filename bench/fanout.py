@@ -9,6 +9,13 @@ and the CPU of every process from /proc. The reference is the same stream shape 
 pylsl (``_lsl_peer.py``: one outlet process, N inlet processes, latency from push). The
 ``eegd-lsl`` cases measure eegd's own LSL outlet (the ``lsl_outlet`` plugin) against that
 reference: latency from the acquisition's stamp of a packet to an external pylsl inlet.
+The ``eegd-legacy`` cases are the ``eegd`` ones on the old daemon's ``/ws/data`` (its own
+encoding, docs/protocol.md section 9.1, which the daemon builds once per event for all of
+them) instead of eegd's ``/ws/filtered_eeg``, and are given as ratios to those: the server's
+CPU per client per frame and the fan-out spread (that format carries no acquisition stamp,
+so no latency). Their daemon runs without the brain-waves plugin, so that both routes carry
+the same frames (``/ws/data`` would also carry spectra, which are computed only while a
+client takes them).
 
 The machine's limit is the ``bare`` system (``_bare_writer.py``): a minimal aiohttp server that
 writes one pre-built frame of the same size to every client's transport at the same rate,
@@ -21,6 +28,7 @@ One JSON document on stdout (with the ratios), progress and a summary table on s
 
     python bench/fanout.py [--duration 15] [--warmup 2] [--systems eegd,bare,lsl,eegd-lsl]
                            [--cases "8x16000 N=1"] [--clients 10,100,250] [--shapes 8x250]
+    python bench/fanout.py --systems eegd,eegd-legacy   # /ws/data beside /ws/filtered_eeg
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from _fanout_report import (
     machine,
     per_client_frame_us,
     ratios,
+    ratios_between,
     ratios_to_bare,
     receiver_summary,
     table,
@@ -126,7 +135,14 @@ CASES = (
     Case("lsl", KIOSK, 1),
     Case("eegd-lsl", FAST, 1),
     Case("eegd-lsl", KIOSK, 1),
+    Case("eegd-legacy", FAST, 1),
+    Case("eegd-legacy", FAST, 10),
+    Case("eegd-legacy", FAST, 100),
+    Case("eegd-legacy", KIOSK, 1),
+    Case("eegd-legacy", KIOSK, 100),
 )
+#: Where each WebSocket system's clients connect.
+ROUTES = {"eegd": "ws/filtered_eeg", "eegd-legacy": "ws/data", "bare": "ws/filtered_eeg"}
 
 
 # --------------------------------------------------------------------------- eegd
@@ -168,11 +184,18 @@ async def start_receivers(
 ) -> tuple[list[Child], int]:
     """``case.clients`` WebSocket receivers of ``ws_url`` over processes; once all are greeted."""
     deadline = args.warmup + args.duration + READY_TIMEOUT_S + REPORT_GRACE_S
+    shape = case.shape
+    legacy = (
+        ("--legacy-frame-us", str(shape.batch_size * 1e6 / shape.sample_rate))
+        if case.system == "eegd-legacy"
+        else ()
+    )
     receivers = [
         await group.start(
             f"clients{index}",
             str(BENCH_DIR / "_ws_clients.py"),
             *("--url", ws_url, "--clients", str(count), "--deadline-s", str(deadline)),
+            *legacy,
         )
         for index, count in enumerate(split(case.clients, args.clients_per_process))
     ]
@@ -223,15 +246,18 @@ def receivers_report(
 
 
 async def run_eegd(case: Case, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """One daemon, ``case.clients`` clients; the measured window's numbers."""
+    """One daemon, ``case.clients`` clients of the system's route; the window's numbers."""
     config = workdir / "eegd.toml"
     # Raised for the run: every client may connect at once (the guard's pending-connection
     # cap would otherwise cut off all but 64 of them) and be served.
     room = max(128, case.clients + 16)
-    config.write_text(f"[server]\nmax_clients = {room}\nmax_pending_connections = {room}\n")
+    plugins = 'plugins = ["voltage_filter", "recorder"]\n' if case.system == "eegd-legacy" else ""
+    config.write_text(
+        f"{plugins}[server]\nmax_clients = {room}\nmax_pending_connections = {room}\n"
+    )
     async with children(workdir) as group, aiohttp.ClientSession() as session:
         daemon, url = await start_daemon(group, config, case.shape)
-        ws_url = "ws" + url.removeprefix("http") + "ws/filtered_eeg"
+        ws_url = "ws" + url.removeprefix("http") + ROUTES[case.system]
         receivers, connected = await start_receivers(group, ws_url, case, args)
         before = await daemon_status(session, url)
         results, cpu = await measure_receivers(daemon, receivers, args)
@@ -268,7 +294,7 @@ async def run_bare(case: Case, args: argparse.Namespace, workdir: Path) -> dict[
             *("--batch", str(shape.batch_size)),
         )
         url = (await writer.read_line(READY_TIMEOUT_S)).strip()
-        ws_url = "ws" + url.removeprefix("http") + "ws/filtered_eeg"
+        ws_url = "ws" + url.removeprefix("http") + ROUTES["bare"]
         receivers, connected = await start_receivers(group, ws_url, case, args)
         results, cpu = await measure_receivers(writer, receivers, args)
     report = receivers_report(case, results, connected, args)
@@ -387,7 +413,13 @@ async def run_eegd_lsl(case: Case, args: argparse.Namespace, workdir: Path) -> d
 
 
 #: What runs each system's cases.
-RUNNERS = {"eegd": run_eegd, "bare": run_bare, "lsl": run_lsl, "eegd-lsl": run_eegd_lsl}
+RUNNERS = {
+    "eegd": run_eegd,
+    "eegd-legacy": run_eegd,
+    "bare": run_bare,
+    "lsl": run_lsl,
+    "eegd-lsl": run_eegd_lsl,
+}
 
 
 # --------------------------------------------------------------------------- report
@@ -410,10 +442,7 @@ def selected_cases(args: argparse.Namespace) -> Sequence[Case]:
     counts = [int(count) for count in args.clients.split(",")]
     shapes = [SHAPES[label] for label in args.shapes.split(",")]
     return [
-        Case(system, shape, count)
-        for system in ("eegd", "bare", "lsl", "eegd-lsl")
-        for shape in shapes
-        for count in counts
+        Case(system, shape, count) for system in RUNNERS for shape in shapes for count in counts
     ]
 
 
@@ -456,6 +485,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "skipped": skipped,
         "cases": results,
         "ratios_eegd_over_bare": ratios_to_bare(results),
+        "ratios_legacy_over_eegd": ratios_between(results, "eegd-legacy", "eegd"),
         "cpu_us_per_client_frame": per_client_frame_us(results),
         "p99_ratio_eegd_over_lsl": ratios(results),
         "p99_ratio_eegd_outlet_over_lsl": ratios(results, "eegd-lsl"),
@@ -473,8 +503,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--systems",
-        default="eegd,bare,lsl,eegd-lsl",
-        help="comma-separated: eegd, bare (the bare writer), lsl, eegd-lsl (eegd's LSL outlet)",
+        default="eegd,bare,lsl,eegd-lsl,eegd-legacy",
+        help="comma-separated: eegd, bare (the bare writer), lsl, eegd-lsl (eegd's LSL "
+        "outlet), eegd-legacy (the old daemon's /ws/data)",
     )
     parser.add_argument(
         "--clients", default="", help="a grid instead of the default cases: N, e.g. 10,100,250"
@@ -495,6 +526,7 @@ def main() -> None:
     print()
     print(table(report["cases"]), file=sys.stderr)
     print(f"eegd / bare writer: {report['ratios_eegd_over_bare']}", file=sys.stderr)
+    print(f"/ws/data / eegd's route: {report['ratios_legacy_over_eegd']}", file=sys.stderr)
     print(
         f"server CPU µs per client per frame: {report['cpu_us_per_client_frame']}", file=sys.stderr
     )
