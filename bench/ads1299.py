@@ -9,9 +9,12 @@ virtual clock (as fast as the CPU goes). Three figures, CPU seconds per second o
 - ``driver``: the driver on a replay device that hands out the emulator's frames from a
   list (a few hundred nanoseconds per DRDY), i.e. the driver's read and decode alone.
 
-``driver_us_per_drdy`` is ``driver`` per conversion. JSON on stdout.
+``driver_us_per_drdy`` is ``driver`` per conversion, and ``period_share`` that cost over
+one sample period: above 1 this CPU cannot keep up with the rate even before the system
+calls and the SPI transfer a real chip adds (docs/hardware.md). The rates run from 250 to
+16,000 SPS, for one chip and for a chain of four. JSON on stdout.
 
-    python bench/ads1299.py [--seconds 10]
+    python bench/ads1299.py [--seconds 2]
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ class Case:
     batch_size: int
 
 
-CASES = (Case(8, 16000, 512), Case(32, 16000, 512), Case(8, 250, 32))
+RATES = (250, 500, 1000, 2000, 4000, 8000, 16000)
+CASES = tuple(Case(channels, rate, max(32, rate // 32)) for channels in (8, 32) for rate in RATES)
 
 
 class ReplayDevice:
@@ -129,13 +133,14 @@ def measure(case: Case, seconds: float) -> dict[str, Any]:
             "total_minus_emulator": round((total - alone) / eeg_seconds, 4),
         },
         "driver_us_per_drdy": round(driver / (eeg_seconds * case.sample_rate) * 1e6, 2),
+        "period_share": round(driver / eeg_seconds, 4),
         "samples_lost": lost,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of EEG per case")
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds of EEG per case")
     args = parser.parse_args()
     results = [measure(case, args.seconds) for case in CASES]
     print(

@@ -121,6 +121,22 @@ def test_a_late_read_is_counted_and_never_passed_off(board: SeedBoard) -> None:
     assert [(b.first_sample, b.gap_cause) for b in blocks][:2] == [(11, "late_read"), (21, None)]
 
 
+def test_a_rate_the_host_cannot_sustain_is_refused_with_what_was_measured(
+    board: SeedBoard,
+) -> None:
+    board.host_cost_s = 1.2 / 4000  # each read takes longer than a 4 kSPS period
+    with source_on(board, rate=4000) as source, pytest.raises(SourceError) as refused:
+        read_all(source, 3 * 4000, 400)  # three seconds: judged after two
+    message = str(refused.value)
+    assert "4000 SPS is more than this host sustains" in message
+    assert "in the first 2 s were missed or read late" in message
+    assert "one DRDY every 250.0 µs" in message
+    board.host_cost_s = 0.5 / 4000  # half the period: sustained
+    with source_on(board, rate=4000) as source:
+        read_all(source, 12_000, 400)
+    assert source.missed_drdy + source.late_reads == 0
+
+
 def test_a_wake_up_without_an_edge_waits_on(board: SeedBoard) -> None:
     with source_on(board) as source:
         source.read(5)

@@ -60,6 +60,8 @@ class SeedBoard:
         self.driven: dict[int, int] = {}
         self.transfer_delay_s = 0.0
         """Extra time the next transfer takes (a host stalled mid-read)."""
+        self.host_cost_s = 0.0
+        """Extra time every frame read takes (a host too slow for the rate)."""
         self.spi_open = False
         self.spurious_wakeups = 0
         """Waits that return at once with no edge queued (a wake-up without an event)."""
@@ -79,7 +81,7 @@ class SeedBoard:
         """CS low, the bytes on the wire at ``speed_hz``, CS high ``delay_usecs`` later."""
         self._time_passes(self.clock.now)
         miso = self.chip.transfer(mosi, speed_hz, delay_usecs * 1e-6)
-        stall, self.transfer_delay_s = self.transfer_delay_s, 0.0
+        stall, self.transfer_delay_s = self.transfer_delay_s + self.host_cost_s, 0.0
         self.clock.sleep(8 * len(mosi) / speed_hz + delay_usecs * 1e-6 + stall)
         return miso
 

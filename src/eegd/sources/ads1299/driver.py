@@ -72,6 +72,10 @@ _DEVICE_RESET = "device_reset"
 #: Where no GPIO echo is possible, the registers are read back this often (seconds).
 _RESET_CHECK_S = 0.5
 _FRAMING = "framing_error"
+#: A session's first seconds, after which the share of conversions lost is judged...
+_TRIAL_S = 2.0
+#: ...and above which the rate is refused as one this host cannot sustain.
+_UNSUSTAINABLE = 0.05
 
 
 def _log_sparingly(count: int, message: str, *args: object) -> None:
@@ -161,6 +165,8 @@ class ADS1299Source(Source):
         self.lead_off_changes = 0
         self._echo_mask, self._echo_pattern = gpio_echo(settings.free_chip_gpios)
         self._next_check = 0.0
+        self._trial_until: float | None = None
+        self._trial_base = 0
         self._verified_through = 0
         """The first sample not yet vouched for by a register read-back."""
         self._last_fell = 0.0
@@ -211,6 +217,8 @@ class ADS1299Source(Source):
         hw.clock.sleep(POWER_UP_S)
         chip_ids = self._io().configure()
         self._next_check = hw.clock.monotonic() + _RESET_CHECK_S
+        self._trial_until = hw.clock.monotonic() + _TRIAL_S
+        self._trial_base = self.missed_drdy + self.late_reads
         logger.info(
             "ADS1299 %s on board %s: %d chip(s) (%s readback), %d channels at %d SPS; a lost "
             "configuration is found by %s",
@@ -296,6 +304,19 @@ class ADS1299Source(Source):
             raise SourceError(f"ADS1299 SPI or GPIO error while streaming: {exc}") from exc
         return self._decode(first, data, cause)
 
+    def _judge_the_rate(self) -> None:
+        """After the first seconds: refuse a rate this host loses conversions at."""
+        self._trial_until = None
+        converted = self._next_index or 0
+        lost = self.missed_drdy + self.late_reads - self._trial_base
+        if converted and lost > _UNSUSTAINABLE * converted:
+            raise SourceError(
+                f"ADS1299: {self._rate} SPS is more than this host sustains: {lost} of "
+                f"{converted} conversions in the first {_TRIAL_S:g} s were missed or read "
+                f"late (one DRDY every {self._period * 1e6:.1f} µs); set a lower "
+                "source.sample_rate (docs/hardware.md, cost per DRDY)"
+            )
+
     def _no_drdy(self, chip: int) -> SourceError:
         timeout = self.settings.drdy_timeout_s
         return SourceError(
@@ -330,6 +351,7 @@ class ADS1299Source(Source):
         wait, transfer, zeros = hw.lines.wait_drdy, hw.spi[0].transfer, self._zeros
         timeout, now, period = self.settings.drdy_timeout_s, hw.clock.monotonic, self._period
         multiple, echo, readback = self._multiple, self._echo_mask, not self._echo_mask
+        trial = self._trial_until
         data = bytearray()
         first = -1
         cause: str | None = None
@@ -359,6 +381,9 @@ class ADS1299Source(Source):
                 index = self._next_index + edges - 1
                 self.missed_drdy += edges - 1
             self._next_index, self._last_fell = index + 1, fell
+            if trial is not None and fell >= trial:
+                self._judge_the_rate()
+                trial = None
             if any(frame[offset] >> 4 != STATUS_PREFIX for offset in offsets):
                 self._framing_error(frame, index)
                 continue
