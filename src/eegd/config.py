@@ -40,6 +40,7 @@ from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SlidingSpectrum, SpectrumSettings
 from eegd.errors import ConfigError, shortened
 from eegd.net.auth import is_loopback
+from eegd.net.kiosk import KioskSettings
 from eegd.net.settings import ServerSettings
 from eegd.net.tokens import AuthSettings
 from eegd.plugins.recorder.settings import RecordingSettings
@@ -151,6 +152,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     """``[supervisor]``: how crashed tasks are restarted."""
     log: LogSection = msgspec.field(default_factory=LogSection)
+    kiosk: KioskSettings = msgspec.field(default_factory=KioskSettings)
+    """``[kiosk]``: the kiosk page's marker buttons."""
     plugins: list[str] = msgspec.field(
         default_factory=lambda: ["voltage_filter", "brain_waves", "recorder"]
     )

@@ -60,6 +60,7 @@ __all__ = [
     "ACQUISITION_TASK",
     "CONNECTIONS_TASK",
     "HTTP_TASK",
+    "KIOSK_ROUTES",
     "LOOP_LAG_TASK",
     "SOURCE_ROUTES",
     "SOURCE_SWITCH_TIMEOUT_S",
@@ -86,6 +87,8 @@ LOOP_LAG_TASK = "loop_lag"
 WATCHDOG_TASK = "watchdog"
 #: The name ``/api/source``'s routes go by among the plugins' routes.
 SOURCE_ROUTES = "source"
+#: The name ``GET /api/kiosk`` goes by among the plugins' routes.
+KIOSK_ROUTES = "kiosk"
 #: How long ``PUT /api/source`` waits for the new source to open before it answers anyway.
 SOURCE_SWITCH_TIMEOUT_S = 5.0
 
@@ -154,6 +157,7 @@ class Daemon:
                 SOURCE_ROUTES,
                 Route("PUT", "/api/source", self._put_source, role="operator"),
             ),
+            (KIOSK_ROUTES, Route("GET", "/api/kiosk", lambda _r: config.kiosk.state(), "viewer")),
         ]
         self._rates = self._frame_rates(config.source.sample_rate)
         self.connections = ConnectionManager(

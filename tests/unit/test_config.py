@@ -79,6 +79,9 @@ def test_file_values_and_flag_overrides(tmp_path: Path) -> None:
         ("[filter]\nhighpass_hz = 4\nlowpass_hz = 2\n", r"^filter\.highpass_hz: 4 is not allowed"),
         ("x = " + "1" * 5000 + "\n", r"not valid TOML: .*4300 digits"),
         ("[server]\nhost = " + "9" * 30 + "\n", r"^server\.host: .*an integer of 30 digits"),
+        ("[kiosk]\nmarker_labels = []\n", r"^kiosk\.marker_labels: 0 labels .*1\.\.9"),
+        ("[kiosk]\nmarker_labels = [" + '"a", ' * 10 + "]\n", r"^kiosk\.marker_labels: 10 "),
+        ('[kiosk]\nmarker_labels = ["ok", ""]\n', r"^kiosk\.marker_labels\[1\]: '' is not"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -300,6 +300,7 @@ def test_only_plugins_that_offer_it_are_reconfigured(tmp_path: Path) -> None:
         ("recorder", "POST", "/api/recordings/{name}/bids"),
         ("source", "GET", "/api/source"),
         ("source", "PUT", "/api/source"),
+        ("kiosk", "GET", "/api/kiosk"),
         ("selftest", "POST", "/api/selftest"),
     ]
 
