@@ -304,7 +304,7 @@ async def test_follows_the_protocol_and_survives_bad_messages(
     await eventually(lambda: bool(fake_server.received))
     subscribe = parse_client_message(fake_server.received[0])
     assert isinstance(subscribe, Subscribe)
-    assert set(subscribe.topic_ids) == {Topic.FILTERED_EEG, Topic.RAW_EEG, Topic.FFT}
+    assert set(subscribe.topic_ids) == {Topic.FILTERED_EEG, Topic.RAW_EEG, Topic.FFT, Topic.MARKER}
 
     channels = ("Fz", "Cz")
     server.send(encode_server_message(_hello("a", channels)))

@@ -27,7 +27,10 @@ async def test_record_mark_stop_and_the_file_is_listed_for_download(
     await page.wait_for_function(f"{RECORDING}.recording === 'true'", timeout=DEADLINE_MS)
     await page.wait_for_function(f"{RECORDING}.file.startsWith('eegd-')", timeout=DEADLINE_MS)
     await page.click("#marker")
-    await page.wait_for_function(f"{RECORDING}.markers === '1'", timeout=DEADLINE_MS)
+    await page.click("#marker-menu button >> nth=0")
+    await page.wait_for_function(
+        "document.getElementById('markers').dataset.marked === '1'", timeout=DEADLINE_MS
+    )
     await page.screenshot(path=str(tmp_path / "recording.png"))
     await page.click("#record")
     await page.wait_for_function(f"{RECORDING}.recording === 'false'", timeout=DEADLINE_MS)

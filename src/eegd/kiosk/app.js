@@ -9,8 +9,9 @@ import { DisplayPanel, FILTER_KEYS } from "./display.js";
 import { FilterSettings, summary as filterSummary } from "./filters.js";
 import { HealthLine } from "./health.js";
 import { LaneLabels } from "./lanelabels.js";
+import { MarkerButtons } from "./markers.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
-import { QualityMeter } from "./quality.js";
+import { QualityMeter, noData } from "./quality.js";
 import { RecordingPanel } from "./recording.js";
 import { SelfTestPanel } from "./selftest.js";
 import { SignInPanel } from "./signin.js";
@@ -23,6 +24,8 @@ const STATUS_EVERY_MS = 200;
 const DISPLAY_RATE_EVERY_MS = 1000;
 /** Raw pairs per second the signal-quality checks need at high rates (line noise up to 60 Hz). */
 const QUALITY_RATE = 500;
+/** Quality verdicts older than this (no raw data since) are no verdicts: the dots go grey. */
+const QUALITY_STALE_MS = 2500;
 
 const byId = (id) => document.getElementById(id);
 const body = document.body;
@@ -51,6 +54,7 @@ const ui = {
   filterSummary: byId("filter-summary"),
   displayNote: byId("display-note"),
   channelInfo: byId("channel-info"),
+  replay: byId("replay"),
 };
 
 const theme = { ...THEMES.dark };
@@ -72,9 +76,11 @@ const view = {
   maxRate: null,
   rawMaxRate: null,
   paused: false,
+  markers: 0,
   selected: null,
   signal: "filtered",
   quality: null,
+  lastRawMs: null,
 };
 
 // ------------------------------------------------------------------ messages
@@ -100,12 +106,15 @@ function onText(message) {
       onHello(message);
       break;
     case "system":
-      status.systemEvent(message, performance.now());
+      status.systemEvent(message);
       sourcePanel.systemEvent(message);
       signIn.systemEvent(message);
       filters.systemEvent(message);
       health.systemEvent(message);
       onSourceFacts(message);
+      break;
+    case "marker":
+      onMarker(message);
       break;
     case "error":
       countError(new ProtocolError(message.code, message.message));
@@ -114,6 +123,15 @@ function onText(message) {
       break;
   }
   updateStatus();
+}
+
+// A marker (anyone's, or a played file's annotation) of this session: a flag at its sample.
+function onMarker(message) {
+  if (!view.hello || message.session !== view.hello.session) return;
+  if (!Number.isSafeInteger(message.sample) || typeof message.label !== "string") return;
+  traces.addMarker(message.sample, message.label);
+  view.markers += 1;
+  body.dataset.markers = String(view.markers);
 }
 
 // lead_off names the electrodes the source reports off, for the signal-quality checks.
@@ -150,6 +168,7 @@ function onHello(hello) {
     labels.reset(hello.channels);
     traceScale.reset(hello.channels.length);
     chooseDisplayRate();
+    traces.clearMarkers();
     resetTraces();
     relayoutLanes();
     body.dataset.channels = String(hello.channels.length);
@@ -186,7 +205,10 @@ function onFrame(frame) {
     else brainWaves.latest = frame;
     return;
   }
-  if (frame.topic === Topic.RAW_EEG) measureQuality(frame);
+  if (frame.topic === Topic.RAW_EEG) {
+    measureQuality(frame);
+    view.lastRawMs = performance.now();
+  }
   const shown = view.signal === "raw" ? Topic.RAW_EEG : Topic.FILTERED_EEG;
   if (frame.topic !== shown) return;
   // A pair's rate is the sample rate over a whole number of samples per pair.
@@ -265,7 +287,9 @@ let shownStatus = "";
 
 function updateStatus() {
   const now = performance.now();
-  const { state, retryIn, headline, detail } = status.describe(now);
+  if (health.finished(view.hello?.session)) status.systemEvent({ kind: "source_ended" });
+  const { state, retryIn, headline, detail } = status.describe(now, health.degraded.acquisition());
+  health.render(now);
   body.dataset.state = state;
   if (retryIn === null) delete body.dataset.retryIn;
   else body.dataset.retryIn = retryIn.toFixed(1);
@@ -280,7 +304,8 @@ function updateStatus() {
     ui.overlayHeadline.textContent = headline;
     ui.overlayDetail.textContent = detail;
   }
-  showQuality();
+  ui.replay.hidden = state !== "ended";
+  showQuality(state, headline, now);
   showDisplayNote();
 }
 
@@ -296,8 +321,19 @@ function showDisplayNote() {
   }
 }
 
-function showQuality() {
-  const verdicts = view.quality?.verdicts ?? [];
+/**
+ * The quality dots and the selected channel's verdict. A verdict is only as good as its
+ * data: while the page streams no raw data (disconnected, source lost, end of file) every
+ * channel says so, grey.
+ */
+function showQuality(state = body.dataset.state, headline = ui.headline.textContent, now = performance.now()) {
+  const fresh = view.lastRawMs !== null && now - view.lastRawMs < QUALITY_STALE_MS;
+  const silentS = view.lastRawMs === null ? 0 : Math.floor((now - view.lastRawMs) / 1000);
+  const why = state !== "streaming" ? headline.toLowerCase() : `no raw data for ${silentS} s`;
+  const verdicts =
+    fresh && state === "streaming"
+      ? view.quality?.verdicts ?? []
+      : (view.hello?.channels ?? []).map(() => noData(why));
   labels.showQuality(verdicts);
   const names = view.hello?.channels ?? [];
   const c = view.selected;
@@ -456,10 +492,15 @@ function bindControls() {
       a: () => traceScale.toggleAuto(),
       f: toggleFullscreen,
     };
+    if (event.ctrlKey || event.metaKey || event.altKey || event.target instanceof HTMLInputElement) {
+      return;
+    }
     const action = actions[event.key];
-    if (action && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    if (action) {
       event.preventDefault();
       action();
+    } else if (markerButtons.key(event.key)) {
+      event.preventDefault();
     }
   });
 }
@@ -467,7 +508,7 @@ function bindControls() {
 // ------------------------------------------------------------------ start
 
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-const connection = new Connection(wsUrl, ["filtered_eeg", "raw_eeg", "fft"], {
+const connection = new Connection(wsUrl, ["filtered_eeg", "raw_eeg", "fft", "marker"], {
   connecting(attempt) {
     status.connecting(attempt);
     updateStatus();
@@ -475,6 +516,7 @@ const connection = new Connection(wsUrl, ["filtered_eeg", "raw_eeg", "fft"], {
   open() {
     status.opened();
     filters.load();
+    signIn.refresh(); // a restarted daemon has forgotten every sign-in
     updateStatus();
   },
   message: onMessage,
@@ -484,8 +526,36 @@ const connection = new Connection(wsUrl, ["filtered_eeg", "raw_eeg", "fft"], {
   },
 });
 
+/**
+ * `action` ("Record") was refused with `message`: a refusal of the role opens the sign-in
+ * form saying so (where tokens exist), any other shows on the footer's line. Never silent.
+ */
+async function refused(action, message, httpStatus) {
+  const forRole = httpStatus === 401 || httpStatus === 403;
+  if (forRole && (await signIn.refused(`${action} needs an operator: sign in`))) return;
+  signIn.note(`${action} refused: ${message}`);
+}
+
+/** Play the file again from its start: the same source settings, a new session. */
+async function replay() {
+  ui.replay.disabled = true;
+  try {
+    const reply = await fetch("/api/source", {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+    if (!reply.ok) {
+      const answer = await reply.json().catch(() => ({}));
+      await refused("Replay", answer.message ?? String(reply.status), reply.status);
+    }
+  } finally {
+    ui.replay.disabled = false;
+  }
+}
+
 const display = new DisplayPanel(byId("display-open"), onDisplayChange);
-const filters = new FilterSettings(showFilter);
+const filters = new FilterSettings(showFilter, refused);
 const sourcePanel = new SourcePanel(byId("source-settings"));
 const defaults = {
   window: DEFAULT_WINDOW_S,
@@ -502,10 +572,13 @@ bindControls();
 connection.start();
 sourcePanel.start();
 health.start();
-new RecordingPanel(byId("recording")).start();
-new SelfTestPanel(byId("selftest")).start();
 const signIn = new SignInPanel();
 signIn.refresh();
+new RecordingPanel(byId("recording"), refused).start();
+const markerButtons = new MarkerButtons(byId("markers"), refused);
+markerButtons.load();
+new SelfTestPanel(byId("selftest")).start();
+ui.replay.addEventListener("click", replay);
 setInterval(updateStatus, STATUS_EVERY_MS);
 setInterval(chooseDisplayRate, DISPLAY_RATE_EVERY_MS);
 requestAnimationFrame(drawFrame);

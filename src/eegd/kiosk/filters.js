@@ -27,8 +27,9 @@ export function summary(state) {
 
 /** Talks to /api/filter; `changed(state)` is called with every state learnt. */
 export class FilterSettings {
-  constructor(changed) {
+  constructor(changed, onRefused = () => {}) {
     this.changed = changed;
+    this.onRefused = onRefused;
     this.state = null;
     this.error = null;
   }
@@ -51,7 +52,13 @@ export class FilterSettings {
         body: JSON.stringify({ [key]: value }),
       });
       const answer = await reply.json().catch(() => ({}));
-      if (!reply.ok) throw new Error(answer.message ?? `PUT ${ENDPOINT}: ${reply.status}`);
+      if (!reply.ok) {
+        const message = answer.message ?? `PUT ${ENDPOINT}: ${reply.status}`;
+        if (reply.status === 401 || reply.status === 403) {
+          this.onRefused("A filter change", message, reply.status);
+        }
+        throw new Error(message);
+      }
       this.error = null;
       this.learn(answer);
     } catch (error) {

@@ -2,8 +2,15 @@
 // the running session, in samples and seconds ("all samples delivered", or exactly what was
 // lost and where), and which supervised part of the daemon is degraded, with the countdown to
 // its next retry (task_failed's retry_in) until it is healed. Pure model plus a poller.
+// The status line's countdown for the source is this one (StatusModel.describe is handed
+// it), and both are drawn in the same tick (the app calls `render`, nothing else does): the
+// page never shows two numbers.
+
+import { ACQUISITION_TASK, secondsLeft } from "./status.js";
 
 const POLL_MS = 1000;
+/** A polled retry time this close to the one already known is the same retry, seen later. */
+const SAME_RETRY_MS = 1500;
 
 /** "1:05" for 65 s: a position in the session. */
 export function clock(seconds) {
@@ -81,22 +88,34 @@ export class DegradedTasks {
     }
   }
 
-  /** The daemon's own list (`degraded` of /api/status) replaces what the events said. */
+  /**
+   * The daemon's own list (`degraded` of /api/status) replaces what the events said; a
+   * retry time within SAME_RETRY_MS of the known one keeps the known one (the poll's own
+   * delay would otherwise make the countdown jump).
+   */
   statusDegraded(degraded, nowMs) {
     if (!Array.isArray(degraded)) return;
     this.tasks = new Map(
       degraded.map((part) => {
         if (part.state === "gave_up") return [part.task, { gaveUp: true }];
         const retry = part.retry_in_s;
-        return [part.task, { retryAtMs: retry === null ? null : nowMs + retry * 1000 }];
+        const polled = retry === null ? null : nowMs + retry * 1000;
+        const known = this.tasks.get(part.task)?.retryAtMs ?? null;
+        const same = known !== null && polled !== null && Math.abs(known - polled) < SAME_RETRY_MS;
+        return [part.task, { retryAtMs: same ? known : polled }];
       }),
     );
+  }
+
+  /** The acquisition task's state (`{retryAtMs}` or `{gaveUp}`), undefined while it runs. */
+  acquisition() {
+    return this.tasks.get(ACQUISITION_TASK);
   }
 
   describe(nowMs) {
     return [...this.tasks].map(([task, state]) => {
       if (state.gaveUp) return `${task} stopped (gave up)`;
-      const left = state.retryAtMs === null ? 0 : Math.ceil((state.retryAtMs - nowMs) / 1000);
+      const left = state.retryAtMs === null ? 0 : secondsLeft(state.retryAtMs, nowMs);
       return left > 0 ? `${task} retrying in ${left} s` : `${task} restarting`;
     });
   }
@@ -122,27 +141,35 @@ export class HealthLine {
       } catch {
         this.status = null;
       }
-      this.render();
       setTimeout(poll, POLL_MS);
     };
     poll();
   }
 
+  /**
+   * Whether the daemon's acquisition of `session` has finished: a file played to its end
+   * (only a finite source's task finishes). A page that opens after the end learns it here,
+   * having missed the source_ended event.
+   */
+  finished(session) {
+    const status = this.status;
+    if (!session || status?.source?.session !== session) return false;
+    return (status.tasks ?? []).some((t) => t.name === ACQUISITION_TASK && t.state === "finished");
+  }
+
   /** A new session (from the hello): counters start from zero. */
   setSession(session) {
-    if (session === this.session) return;
     this.session = session;
-    this.render();
   }
 
   systemEvent(message) {
     this.degraded.systemEvent(message, performance.now());
-    this.render();
   }
 
-  render() {
+  /** Draw the line as of `nowMs` (the app calls this with the status line, every tick). */
+  render(nowMs) {
     const ledger = this.session ? sessionLedger(this.status, this.session) : null;
-    const degraded = this.degraded.describe(performance.now());
+    const degraded = this.degraded.describe(nowMs);
     const parts = [ledgerLine(ledger)];
     if (degraded.length) parts.unshift(`degraded: ${degraded.join(", ")}`);
     const text = parts.join(" · ");

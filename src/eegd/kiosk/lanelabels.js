@@ -1,7 +1,10 @@
 // The lane labels and channel pages: one button per lane on the current page (the channel's
 // name, its signal-quality dot, pressed when selected), and the page buttons under the lanes.
-// State for tests: data-page, data-pages, data-hidden on <body>; data-quality and
-// data-quality-reason on each label.
+// On wide screens each label also says its channel's quality in a few characters (OpenBCI
+// shows railed % on every channel); the full reason is the label's title everywhere.
+// State for tests: data-page, data-pages, data-hidden on <body>; data-quality ("good",
+// "warn", "bad", "none" without fresh data, "unknown" before any) and data-quality-reason
+// on each label.
 
 import { channelColor } from "./colors.js";
 import { lanesPerPage, pageName, pages } from "./lanes.js";
@@ -69,7 +72,6 @@ export class LaneLabels {
     button.type = "button";
     button.innerHTML = '<span class="quality-dot" aria-hidden="true"></span>';
     button.append(name);
-    button.title = `${name}: tap to select (brain waves, quality)`;
     button.dataset.channel = name;
     button.dataset.index = String(c);
     button.style.setProperty("--channel-color", channelColor(c, themeName));
@@ -99,7 +101,11 @@ export class LaneLabels {
       const level = verdict?.level ?? "unknown";
       if (button.dataset.quality !== level) button.dataset.quality = level;
       const reason = verdict?.reason ?? "no raw data yet";
-      if (button.dataset.qualityReason !== reason) button.dataset.qualityReason = reason;
+      if (button.dataset.qualityReason !== reason) {
+        button.dataset.qualityReason = reason;
+        button.title = `${button.dataset.channel}: ${reason} (tap to select)`;
+        button.dataset.qualityShort = verdict?.short ?? "";
+      }
     }
   }
 }

@@ -18,6 +18,14 @@ export const BACKGROUND_HZ = [
 export const MIN_PROMINENCE_DECADES = 0.5;
 /** Weight of the newest spectrum in the running average the peak is looked for in. */
 export const PEAK_SMOOTHING = 0.1;
+/**
+ * The slow average keeps a peak's power for seconds after the rhythm stops (a linear mean of
+ * a peak 100 times the background takes ~9 s to fall below 5 dB). A peak is therefore named
+ * only while a fast average (this weight: half-life of one spectrum, 0.25 s) still shows one
+ * at least STAY_PROMINENCE_DECADES high: it goes within about 1.5 s of the window leaving it.
+ */
+export const FAST_PEAK_SMOOTHING = 0.5;
+export const STAY_PROMINENCE_DECADES = 0.3;
 
 /** Least-squares line through (x, y): `{slope, offset}`, or null with fewer than 2 points. */
 export function fitLine(xs, ys) {
@@ -67,9 +75,9 @@ function smoothed(freqs, power) {
 /**
  * The alpha peak of a power spectrum (`freqs` in Hz, `power` per bin, any positive unit):
  * `{hz, prominence}` (prominence in decades above the fitted 1/f line), or null when no
- * local maximum in ALPHA_SEARCH_HZ stands MIN_PROMINENCE_DECADES above it.
+ * local maximum in ALPHA_SEARCH_HZ stands `minProminence` decades above it.
  */
-export function alphaPeak(freqs, power) {
+export function alphaPeak(freqs, power, minProminence = MIN_PROMINENCE_DECADES) {
   const smooth = smoothed(freqs, power);
   const xs = [];
   const ys = [];
@@ -97,7 +105,7 @@ export function alphaPeak(freqs, power) {
     }
     if (highest && (best === null || r > best.r)) best = { k, r };
   }
-  if (best === null || best.r < MIN_PROMINENCE_DECADES) return null;
+  if (best === null || best.r < minProminence) return null;
   return { hz: refine(freqs, residual, best.k), prominence: best.r };
 }
 

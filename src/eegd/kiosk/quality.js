@@ -18,31 +18,39 @@ export const LINE_BAD_UV = 50;
 const LINE_HZ = [50, 60];
 
 /**
- * The verdict on one channel's second: `{level, reason}` with level "good", "warn" or "bad".
+ * The verdict on one channel's second: `{level, reason, short}` with level "good", "warn" or
+ * "bad", and `short` the reason in a few characters for the label beside the trace.
  * `stats`: `{count, nearRail, min, max, lineUv: {50: µV, 60: µV} or null}`; `leadOff` true
  * when the source reports the electrode off.
  */
 export function judge(stats, leadOff = false) {
-  if (leadOff) return { level: "bad", reason: "electrode off (lead-off)" };
+  if (leadOff) return { level: "bad", reason: "electrode off (lead-off)", short: "off" };
   const share = stats.count ? stats.nearRail / stats.count : 0;
   if (share >= RAILED_SHARE) {
-    return { level: "bad", reason: `railed: ${percent(share)} of samples at full scale` };
+    const reason = `railed: ${percent(share)} of samples at full scale`;
+    return { level: "bad", reason, short: `railed ${percent(share)}` };
   }
   if (stats.max - stats.min < FLAT_UV) {
-    return { level: "bad", reason: `flat line: ${(stats.max - stats.min).toFixed(2)} µV peak to peak` };
+    const reason = `flat line: ${(stats.max - stats.min).toFixed(2)} µV peak to peak`;
+    return { level: "bad", reason, short: "flat" };
   }
   // Clipped samples are steps that put power at every frequency: they are named first.
   if (share >= CLIP_SHARE) {
-    return { level: "warn", reason: `clipping: ${percent(share)} of samples at full scale` };
+    const reason = `clipping: ${percent(share)} of samples at full scale`;
+    return { level: "warn", reason, short: `clip ${percent(share)}` };
   }
   const line = worstLine(stats.lineUv);
-  if (line && line.uv >= LINE_BAD_UV) {
-    return { level: "bad", reason: `line noise: ${line.uv.toFixed(0)} µV at ${line.hz} Hz` };
-  }
   if (line && line.uv >= LINE_WARN_UV) {
-    return { level: "warn", reason: `line noise: ${line.uv.toFixed(0)} µV at ${line.hz} Hz` };
+    const level = line.uv >= LINE_BAD_UV ? "bad" : "warn";
+    const reason = `line noise: ${line.uv.toFixed(0)} µV at ${line.hz} Hz`;
+    return { level, reason, short: `${line.hz} Hz ${line.uv.toFixed(0)} µV` };
   }
-  return { level: "good", reason: "good signal" };
+  return { level: "good", reason: "good signal", short: "good" };
+}
+
+/** The verdict while no raw data arrives: grey, saying why (`why`: "reconnecting in 2 s"). */
+export function noData(why) {
+  return { level: "none", reason: `no data: ${why}`, short: "no data" };
 }
 
 function worstLine(lineUv) {

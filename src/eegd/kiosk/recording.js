@@ -1,7 +1,9 @@
-// Recording controls: a record button with the elapsed time, the file's name and size, a
-// marker button, and the list of recordings with download links. They talk to the REST API
-// (/api/recordings, /api/markers), not to the WebSocket, and mirror their state into
-// data- attributes (data-recording, data-recordings) for tests.
+// Recording controls: a record button with the elapsed time, the file's name and size, and
+// the list of recordings with download links (markers.js has the marker buttons). They talk
+// to the REST API (/api/recordings), not to the WebSocket, and mirror their state into
+// data- attributes (data-recording, data-recordings, data-polls, data-error) for tests.
+// A refusal is never silent: it goes to `onRefused(action, message, status)` (the sign-in
+// form for a refusal of the role, else the footer's line), and the next poll does not wipe it.
 
 const POLL_MS = 1000;
 
@@ -25,22 +27,30 @@ async function call(method, path, body) {
     body: body ? JSON.stringify(body) : undefined,
   });
   const answer = await reply.json();
-  if (!reply.ok) throw new Error(answer.message ?? `${method} ${path}: ${reply.status}`);
+  if (!reply.ok) throw new Refused(answer.message ?? `${method} ${path}: ${reply.status}`, reply.status);
   return answer;
 }
 
+/** A request eegd answered with an error: its message and HTTP status. */
+export class Refused extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
 export class RecordingPanel {
-  constructor(root) {
+  constructor(root, onRefused) {
     this.root = root;
+    this.onRefused = onRefused;
+    this.polls = 0;
     this.record = root.querySelector("#record");
     this.recordLabel = root.querySelector("#record-label");
-    this.marker = root.querySelector("#marker");
     this.info = root.querySelector("#recording-info");
     this.list = root.querySelector("#recordings");
     this.current = null;
     this.startedMs = null;
     this.record.addEventListener("click", () => this.toggle());
-    this.marker.addEventListener("click", () => this.mark());
   }
 
   start() {
@@ -53,22 +63,18 @@ export class RecordingPanel {
     try {
       if (this.current) await call("POST", "/api/recordings/current/stop");
       else await call("POST", "/api/recordings", {});
+      delete this.root.dataset.error;
     } catch (error) {
-      this.info.textContent = error.message;
+      this.refused(this.current ? "Stop" : "Record", error);
     } finally {
       this.record.disabled = false;
       await this.refresh();
     }
   }
 
-  async mark() {
-    try {
-      const marker = await call("POST", "/api/markers", { label: "marker" });
-      this.root.dataset.markers = String(Number(this.root.dataset.markers ?? "0") + 1);
-      this.marker.title = `marked at sample ${marker.sample ?? "?"}`;
-    } catch (error) {
-      this.info.textContent = error.message;
-    }
+  refused(action, error) {
+    this.root.dataset.error = `${action} refused: ${error.message}`;
+    this.onRefused(action, error.message, error.status ?? 0);
   }
 
   async refresh() {
@@ -87,6 +93,8 @@ export class RecordingPanel {
       this.startedMs = Number.isNaN(started) ? Date.now() : started;
     }
     if (!this.current) this.startedMs = null;
+    this.polls += 1;
+    this.root.dataset.polls = String(this.polls);
     this.show(entries);
   }
 
@@ -97,7 +105,6 @@ export class RecordingPanel {
     this.record.setAttribute("aria-pressed", String(recording));
     const elapsed = recording ? formatElapsed((Date.now() - this.startedMs) / 1000) : "";
     this.recordLabel.textContent = recording ? `Stop ${elapsed.replace(/^00:/, "")}` : "Record";
-    this.marker.disabled = !recording;
     this.info.textContent = recording
       ? `${elapsed} · ${this.current.name} · ${formatBytes(this.current.size ?? 0)}`
       : "";

@@ -3,7 +3,12 @@
 // machine and checks only where requests come from). Signing in POSTs the token once; the
 // daemon answers with an HttpOnly session cookie that this script never sees. The audit
 // line shows the last change anyone asked for, from the daemon's "audit" system events.
-// State for tests: data-role and data-sign-in on #signin, data-accepted on #audit-line.
+// A refusal of this page's own request that is not about its role shows in the footer for a
+// while (#foot-notice), in place of the audit line (the ledger's, on the kiosk screen).
+// The role is read again whenever the WebSocket (re)opens and after any refusal, so a
+// restarted daemon, which forgot every sign-in, never leaves the page saying "Sign out".
+// State for tests: data-role, data-via and data-sign-in on #signin, data-accepted on
+// #audit-line, data-signing-in on the footer while the form is open.
 
 const ENDPOINT = "/api/session";
 
@@ -35,83 +40,84 @@ function lockIcon() {
   return svg;
 }
 
-const CORNER = {
-  display: "flex",
-  flex: "0 1 auto",
-  alignItems: "center",
-  gap: "0.375rem",
-  minWidth: "0",
-  marginLeft: "auto",
-};
-const AUDIT = {
-  overflow: "hidden",
-  textOverflow: "ellipsis",
-  whiteSpace: "nowrap",
-  fontSize: "0.75rem",
-  padding: "0.125rem 0.375rem",
-  borderRadius: "0.375rem",
-  background: "rgba(11, 15, 20, 0.85)",
-  opacity: "0.85",
-};
-const FORM = {
-  position: "absolute",
-  right: "0",
-  bottom: "3.25rem",
-  width: "max-content",
-  maxWidth: "min(18rem, 90vw)",
-  padding: "0.375rem",
-  borderRadius: "0.5rem",
-  background: "rgba(11, 15, 20, 0.95)",
-  pointerEvents: "auto",
-};
+/** A refusal of this page's own request stays in the footer this long. */
+const NOTICE_MS = 15_000;
 
 export class SignInPanel {
   // The end of the trace footer, not the toolbar (signing in is rare, and the toolbar is
-  // full) and never over a panel: a fixed corner covered the band bars' labels.
-  constructor(parent = document.querySelector(".trace-foot") ?? document.body) {
+  // full). The form takes the footer's place while open: it covers no trace and no panel.
+  // The audit line is the last of the footer's lines (`lines`).
+  constructor(foot = document.querySelector(".trace-foot"), lines = document.querySelector(".foot-lines")) {
+    this.foot = foot;
     this.button = element(
       "button",
       { type: "button", id: "signin-button", "aria-label": "Sign in", title: "Sign in" },
       lockIcon(),
     );
-    Object.assign(this.button.style, { minWidth: "44px", minHeight: "44px" });
     this.token = element("input", {
       type: "password",
       id: "signin-token",
       autocomplete: "current-password",
-      placeholder: "token",
+      placeholder: "operator token",
       "aria-label": "Access token",
-      size: "14",
     });
-    this.message = element("span", { id: "signin-message", role: "alert" });
+    this.message = element("span", { id: "signin-message", class: "signin-message", role: "alert" });
+    const cancel = element("button", { type: "button", id: "signin-cancel" }, "Cancel");
     this.form = element(
       "form",
-      { id: "signin-form", hidden: "" },
+      { id: "signin-form", class: "signin-form", hidden: "" },
       this.token,
       element("button", { type: "submit", id: "signin-submit" }, "OK"),
+      cancel,
       this.message,
     );
-    Object.assign(this.form.style, FORM);
     this.root = element(
       "div",
       { class: "signin", id: "signin", role: "group", "aria-label": "Sign-in", hidden: "" },
-      this.form,
       this.button,
     );
-    this.root.style.position = "relative";
-    this.audit = element("div", { id: "audit-line", class: "audit-line", "aria-live": "polite" });
-    Object.assign(this.audit.style, AUDIT);
+    this.audit = element("span", { id: "audit-line", class: "audit-line", "aria-live": "polite" });
     this.audit.hidden = true;
-    const corner = element("div", { class: "signin-corner" }, this.audit, this.root);
-    Object.assign(corner.style, CORNER);
-    parent.append(corner);
+    this.notice = element("span", { id: "foot-notice", class: "foot-notice", role: "alert" });
+    this.notice.hidden = true;
+    this.noticeTimer = null;
+    lines.append(this.audit, this.notice);
+    foot.append(this.form, this.root);
     this.role = "public";
     this.via = "anonymous";
+    this.signInExists = false;
     this.button.addEventListener("click", () => this.toggle());
+    cancel.addEventListener("click", () => this.close());
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.signIn(this.token.value);
     });
+  }
+
+  /** Open the form, saying why (`reason`: a refusal of something this page asked for). */
+  open(reason = "") {
+    this.message.textContent = reason;
+    this.form.hidden = false;
+    this.foot.dataset.signingIn = "true";
+    this.token.focus();
+  }
+
+  close() {
+    this.form.hidden = true;
+    this.message.textContent = "";
+    delete this.foot.dataset.signingIn;
+  }
+
+  /**
+   * Something this page asked for was refused for its role (401 or 403): ask for a token
+   * when tokens exist, and re-read the role (a restarted daemon forgot the sign-in).
+   * Returns whether the sign-in form now says so.
+   */
+  async refused(reason) {
+    await this.refresh();
+    if (!this.signInExists || this.role === "operator") return false;
+    this.open(reason);
+    return true;
   }
 
   async refresh() {
@@ -127,8 +133,10 @@ export class SignInPanel {
   show(state) {
     this.role = state.role;
     this.via = state.via;
+    this.signInExists = Boolean(state.sign_in);
     this.root.hidden = !state.sign_in;
     this.root.dataset.role = state.role;
+    this.root.dataset.via = state.via;
     this.root.dataset.signIn = String(Boolean(state.sign_in));
     const signedIn = state.via === "session";
     const label = signedIn ? `Sign out (${state.role})` : "Sign in";
@@ -144,12 +152,12 @@ export class SignInPanel {
   async toggle() {
     if (this.via === "session") {
       await fetch(ENDPOINT, { method: "DELETE" });
-      this.message.textContent = "";
+      this.close();
       await this.refresh();
       return;
     }
-    this.form.hidden = !this.form.hidden;
-    if (!this.form.hidden) this.token.focus();
+    if (this.form.hidden) this.open();
+    else this.close();
   }
 
   async signIn(token) {
@@ -163,11 +171,21 @@ export class SignInPanel {
       const answer = await reply.json();
       if (!reply.ok) throw new Error(answer.message ?? `sign-in: ${reply.status}`);
       this.token.value = "";
-      this.form.hidden = true;
+      this.close();
     } catch (error) {
       this.message.textContent = error.message;
     }
     await this.refresh();
+  }
+
+  /** Say in the footer, for NOTICE_MS, that something this page asked for was refused. */
+  note(text) {
+    this.notice.textContent = text;
+    this.notice.hidden = false;
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => {
+      this.notice.hidden = true;
+    }, NOTICE_MS);
   }
 
   systemEvent(message) {

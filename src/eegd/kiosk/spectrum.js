@@ -5,7 +5,12 @@
 
 import { SharpCanvas } from "./canvas.js";
 import { BAND_SYMBOLS, THEMES, bandColor, channelColor } from "./colors.js";
-import { PEAK_SMOOTHING, alphaPeak } from "./peak.js";
+import {
+  FAST_PEAK_SMOOTHING,
+  PEAK_SMOOTHING,
+  STAY_PROMINENCE_DECADES,
+  alphaPeak,
+} from "./peak.js";
 
 /** The upper limits offered for the frequency axis; "max" is the spectrum's own. */
 export const DEFAULT_MAX_HZ = 45;
@@ -77,10 +82,12 @@ export class SpectrumView {
       for (let i = 0; i < frame.psd.length; i += 1) {
         this.smoothed[i] += SMOOTHING * (frame.psd[i] - this.smoothed[i]);
         this.slow[i] += PEAK_SMOOTHING * (frame.psd[i] - this.slow[i]);
+        this.fast[i] += FAST_PEAK_SMOOTHING * (frame.psd[i] - this.fast[i]);
       }
     } else {
       this.smoothed = Float32Array.from(frame.psd);
       this.slow = Float32Array.from(frame.psd);
+      this.fast = Float32Array.from(frame.psd);
     }
     this.frame = frame;
     this.peak = this.findPeak(selected);
@@ -89,18 +96,29 @@ export class SpectrumView {
     return this.peak;
   }
 
-  /** The alpha peak of the selected channel's slowly averaged spectrum, or of the mean. */
+  /**
+   * The alpha peak of the selected channel's (or the mean's) slowly averaged spectrum, while
+   * its fast average still shows one (peak.js: FAST_PEAK_SMOOTHING).
+   */
   findPeak(selected) {
     const frame = this.frame;
     if (!frame) return null;
+    const freqs = this.spectrum.freqs;
+    const stays = alphaPeak(freqs, this.average(this.fast, selected), STAY_PROMINENCE_DECADES);
+    this.peak = stays && alphaPeak(freqs, this.average(this.slow, selected));
+    return this.peak;
+  }
+
+  /** `spectra` (channels × bins) averaged over the selected channel or all, in `this.mean`. */
+  average(spectra, selected) {
+    const frame = this.frame;
     const bins = frame.sampleCount;
     const channels = selected === null ? [...Array(frame.channelCount).keys()] : [selected];
     this.mean.fill(0);
     for (const c of channels) {
-      for (let k = 0; k < bins; k += 1) this.mean[k] += this.slow[c * bins + k] / channels.length;
+      for (let k = 0; k < bins; k += 1) this.mean[k] += spectra[c * bins + k] / channels.length;
     }
-    this.peak = alphaPeak(this.spectrum.freqs, this.mean);
-    return this.peak;
+    return this.mean;
   }
 
   /** Keep the power axis steady: grow at once, shrink only when it stays smaller. */
@@ -169,7 +187,8 @@ export class SpectrumView {
     }
     const { top, bottom } = this.decades;
     if (bottom === null) {
-      const full = 10 ** top;
+      const step = niceStep(10 ** top);
+      const full = Math.ceil(10 ** top / step) * step;
       plot.y = (p) => plot.top + (1 - Math.max(0, p) / full) * plot.height;
       drawLinearAxis(ctx, plot, full);
     } else {
@@ -245,17 +264,32 @@ function drawPowerAxis(ctx, plot, { top, bottom }) {
   drawPowerTicks(ctx, plot, ticks);
 }
 
+/** The round step (1, 2 or 5 × 10ⁿ) that cuts `span` into at most `most` parts. */
+export function niceStep(span, most = 5) {
+  const rough = span / most;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((value) => value >= rough);
+  return step ?? 10 * power;
+}
+
+/** 0, step, 2·step, … up to `top`, written without float noise. */
+export function niceTicks(top, most = 5) {
+  const step = niceStep(top, most);
+  const digits = Math.max(0, -Math.floor(Math.log10(step)));
+  const ticks = [];
+  for (let i = 0; i * step <= top * (1 + 1e-9); i += 1) {
+    ticks.push([i * step, (i * step).toFixed(digits)]);
+  }
+  return ticks;
+}
+
 function drawLinearAxis(ctx, plot, full) {
-  const ticks = [0, 1, 2, 3, 4].map((i) => (full * i) / 4);
-  drawPowerTicks(
-    ctx,
-    plot,
-    ticks.map((value) => [value, value >= 10 ? value.toFixed(0) : value.toPrecision(2)]),
-  );
+  drawPowerTicks(ctx, plot, niceTicks(full));
 }
 
 /** Grid lines and labels at the given [power, label] ticks, and the axis's unit. */
 function drawPowerTicks(ctx, plot, ticks) {
+  ctx.canvas.dataset.powerTicks = ticks.map(([, label]) => label).join(",");
   ctx.font = "12px system-ui, sans-serif";
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";

@@ -15,6 +15,7 @@ export class StatusModel {
     this.hello = null;
     this.lastDataMs = null;
     this.sourceLost = null;
+    this.ended = false;
   }
 
   connecting(attempt) {
@@ -27,6 +28,7 @@ export class StatusModel {
     this.hello = null;
     this.lastDataMs = null;
     this.sourceLost = null;
+    this.ended = false;
   }
 
   closed(retryAtMs, reason) {
@@ -36,38 +38,42 @@ export class StatusModel {
   }
 
   helloReceived(hello) {
+    if (hello.session !== this.hello?.session) this.ended = false;
     this.hello = hello;
   }
 
   dataReceived(nowMs) {
     this.lastDataMs = nowMs;
     this.sourceLost = null;
+    this.ended = false;
   }
 
   /**
    * A `system` message. source_lost (detail: `source`, the kind, and `error`) and
-   * source_connected change what the page says; the supervisor's task_failed (`retry_in`,
-   * seconds) / task_gave_up for the acquisition task, which follow source_lost, say when
-   * (or whether) eegd tries the source again.
+   * source_connected change what the page says; source_ended (a played file's last sample)
+   * is the end-of-file state, until a new session or new data. When eegd retries the source
+   * (or gave up) is the supervisor's, which `describe` is handed (health.js keeps it), so the
+   * page shows one countdown.
    */
-  systemEvent(message, nowMs) {
+  systemEvent(message) {
     const detail = message.detail ?? {};
     if (message.kind === "source_lost") {
-      this.sourceLost = { retryAtMs: null, source: detail.source ?? null };
+      this.sourceLost = { source: detail.source ?? null };
       this.lastDataMs = null;
     } else if (message.kind === "source_connected") {
       this.sourceLost = null;
-    } else if (detail.task === ACQUISITION_TASK && this.sourceLost) {
-      if (message.kind === "task_failed") {
-        this.sourceLost.retryAtMs = retryAt(detail.retry_in, nowMs);
-      } else if (message.kind === "task_gave_up") {
-        this.sourceLost.gaveUp = true;
-      }
+    } else if (message.kind === "source_ended") {
+      this.ended = true;
+      this.lastDataMs = null;
     }
   }
 
-  /** `{state, retryIn, headline, detail}` at time `nowMs`; retryIn is seconds or null. */
-  describe(nowMs) {
+  /**
+   * `{state, retryIn, headline, detail}` at time `nowMs`; retryIn is seconds or null.
+   * `acquisition` is the acquisition task's retry state (`{retryAtMs}` or `{gaveUp}`), or
+   * undefined while it runs.
+   */
+  describe(nowMs, acquisition = undefined) {
     if (this.link === "connecting") {
       const detail = this.attempt > 1 ? `attempt ${this.attempt}` : this.host;
       return status("connecting", "Connecting to eegd…", detail);
@@ -78,16 +84,18 @@ export class StatusModel {
       return { ...status("reconnecting", headline, this.closeReason), retryIn };
     }
     if (this.sourceLost) {
-      const { retryAtMs, source, gaveUp } = this.sourceLost;
+      const { source } = this.sourceLost;
       const name = source ? `the ${source} source` : "the source";
-      if (gaveUp) return status("source-lost", "Source lost", `eegd gave up on ${name}`);
+      if (acquisition?.gaveUp) return status("source-lost", "Source lost", `eegd gave up on ${name}`);
+      const retryAtMs = acquisition?.retryAtMs ?? null;
       if (retryAtMs !== null && retryAtMs > nowMs) {
         const retryIn = (retryAtMs - nowMs) / 1000;
-        const detail = `eegd retries ${name} in ${Math.ceil(retryIn)} s`;
+        const detail = `eegd retries ${name} in ${secondsLeft(retryAtMs, nowMs)} s`;
         return { ...status("source-lost", "Source lost", detail), retryIn };
       }
       return status("source-lost", "Source lost", `eegd is trying to reach ${name} again`);
     }
+    if (this.ended) return status("ended", "End of file", "the file played to its end");
     if (!this.hello) return status("waiting", "Waiting for the source", "connected to eegd");
     if (this.lastDataMs === null) {
       return status("waiting", "Waiting for data", "connected; the source has sent nothing yet");
@@ -102,11 +110,11 @@ export class StatusModel {
 }
 
 /** The supervised task that reads the source (eegd.daemon.ACQUISITION_TASK). */
-const ACQUISITION_TASK = "acquisition";
+export const ACQUISITION_TASK = "acquisition";
 
-function retryAt(seconds, nowMs) {
-  const value = Number(seconds);
-  return Number.isFinite(value) ? nowMs + value * 1000 : null;
+/** Whole seconds until `atMs`, as every countdown on the page shows them. */
+export function secondsLeft(atMs, nowMs) {
+  return Math.max(0, Math.ceil((atMs - nowMs) / 1000));
 }
 
 function status(state, headline, detail) {

@@ -6,6 +6,9 @@
 // follows the pixels that changed, not the samples; a tile that leaves on the left is reused
 // on the right. A still picture (paused, no new column) is not touched. Lost samples lift the
 // pen. The grid and time axis live on a canvas underneath, drawn only when the geometry changes.
+// Markers are flags on the rail (an element each: a line over every lane of the page and its
+// label), placed at their sample's column: they scroll with the tiles at no cost and are
+// moved only when the rail's origin or the geometry changes.
 
 import { channelColor } from "./colors.js";
 import { EnvelopeRing } from "./ring.js";
@@ -20,6 +23,8 @@ const SLACK_S = 1;
 const TILE_COLUMNS = 128;
 /** The rail's origin moves (a full redraw) before its tiles sit this far from it. */
 const MAX_RAIL_PX = 1_000_000;
+/** Flags kept at most; the oldest go first (they have long left the window by then). */
+const MAX_MARKERS = 64;
 const SNAP_S = 0.75;
 const CATCH_UP_PER_S = 2;
 
@@ -48,6 +53,7 @@ export class TraceView {
     this.railLeft = null;
     this.head = null; // the global column index drawn at the right edge
     this.pen = null; // per lane: [column, y] where its stroke ended
+    this.markers = []; // {sample, element}, oldest first
     this.dirty = true;
     new ResizeObserver(() => {
       this.dirty = true;
@@ -62,6 +68,37 @@ export class TraceView {
     this.frozen = this.frozen ? { ring: this.ring.snapshot(), playhead: null } : null;
     this.playhead = null;
     this.dirty = true;
+  }
+
+  /** Forget every flag (a new session: its sample indices start again). */
+  clearMarkers() {
+    for (const marker of this.markers) marker.element.remove();
+    this.markers = [];
+  }
+
+  /** A flag labelled `label` at sample `sample` of the session (a marker, an annotation). */
+  addMarker(sample, label) {
+    const element = document.createElement("div");
+    element.className = "marker-flag";
+    element.dataset.sample = String(sample);
+    element.dataset.label = label;
+    const text = document.createElement("span");
+    text.textContent = label;
+    element.append(text);
+    this.rail.append(element);
+    const marker = { sample, element };
+    this.markers.push(marker);
+    if (this.markers.length > MAX_MARKERS) this.markers.shift().element.remove();
+    if (this.geometry) this.placeMarker(marker);
+  }
+
+  /** Put a flag at its sample's column, relative to the rail's origin. */
+  placeMarker(marker) {
+    const { perColumn, ratio, lanesHeight } = this.geometry;
+    const column = Math.floor(marker.sample / perColumn);
+    const style = marker.element.style;
+    style.transform = `translateX(${(column - this.base * TILE_COLUMNS) / ratio}px)`;
+    style.height = `${lanesHeight / ratio}px`;
   }
 
   capacity() {
@@ -153,6 +190,7 @@ export class TraceView {
       this.pen = this.lanes.map(() => null);
       for (const tile of this.tiles) tile.clear(null);
       this.drawColumns(ring, head - columns + 1, head);
+      for (const marker of this.markers) this.placeMarker(marker);
     } else if (head > this.head) {
       const from = this.head + 1;
       this.head = head;

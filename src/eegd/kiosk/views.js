@@ -6,7 +6,7 @@
 import { SharpCanvas } from "./canvas.js";
 import { bandColor } from "./colors.js";
 import { headPosition } from "./montage.js";
-import { SMOOTHING } from "./spectrum.js";
+import { SMOOTHING, niceTicks } from "./spectrum.js";
 
 export const HISTORY_S = 60;
 
@@ -104,6 +104,32 @@ function heat(share) {
   return `hsl(${240 - 190 * t} 85% ${18 + 50 * t}%)`;
 }
 
+/**
+ * The colour scale right of a plot: `heat` from `lowDb` (bottom) to `highDb` (top), labelled
+ * in dB re 1 µV²/Hz.
+ */
+function drawColorBar(ctx, plot, theme, lowDb, highDb) {
+  const x = plot.left + plot.width + 8;
+  const width = 10;
+  const steps = 32;
+  for (let i = 0; i < steps; i += 1) {
+    ctx.fillStyle = heat((i + 0.5) / steps);
+    const y = plot.top + plot.height * (1 - (i + 1) / steps);
+    ctx.fillRect(x, y, width, plot.height / steps + 0.5);
+  }
+  ctx.fillStyle = theme.axisText;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  ctx.fillText(`${Math.round(highDb)}`, x + width + 3, plot.top + 6);
+  ctx.fillText(`${Math.round(lowDb)}`, x + width + 3, plot.top + plot.height - 6);
+  ctx.save();
+  ctx.translate(x + width + 12, plot.top + plot.height / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textAlign = "center";
+  ctx.fillText("dB re 1 µV²/Hz", 0, 0);
+  ctx.restore();
+}
+
 /** Power over frequency (up) and time (right), of the selected channel or the mean. */
 export class Spectrogram {
   constructor(canvas) {
@@ -130,14 +156,21 @@ export class Spectrogram {
   }
 
   draw(theme) {
-    const { ctx, plot } = begin(this.canvas, theme, { left: 34, top: 6, right: 6, bottom: 22 });
-    for (const hz of [0, Math.round(this.maxHz / 2), Math.round(this.maxHz)]) {
-      ctx.fillText(`${hz}`, plot.left - 4, plot.top + (1 - hz / this.maxHz) * plot.height);
+    const margins = { left: 34, top: 8, right: 52, bottom: 22 };
+    const { ctx, plot } = begin(this.canvas, theme, margins);
+    const element = this.canvas.element;
+    const ticks = niceTicks(this.maxHz, 4);
+    element.dataset.freqTicks = ticks.map(([, label]) => label).join(",");
+    for (const [hz, label] of ticks) {
+      ctx.fillText(label, plot.left - 4, plot.top + (1 - hz / this.maxHz) * plot.height);
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     ctx.fillText(`Hz · last ${HISTORY_S} s`, plot.left + plot.width / 2, plot.top + plot.height + 4);
-    if (!this.columns.length) return;
+    if (!this.columns.length) {
+      delete element.dataset.colorbar;
+      return;
+    }
     let low = Infinity;
     let high = -Infinity;
     for (const column of this.columns) {
@@ -147,6 +180,8 @@ export class Spectrogram {
       }
     }
     const span = high - low || 1;
+    drawColorBar(ctx, plot, theme, 10 * low, 10 * (low + span));
+    element.dataset.colorbar = `${Math.round(10 * low)}..${Math.round(10 * (low + span))} dB`;
     const columnWidth = plot.width / (4 * HISTORY_S);
     const offset = 4 * HISTORY_S - this.columns.length;
     this.columns.forEach((column, i) => {
