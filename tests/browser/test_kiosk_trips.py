@@ -31,6 +31,7 @@ from eegd.events import FftPacket, frozen_array
 from eegd.net.protocol import encode_event, encode_server_message
 from eegd.net.tokens import hash_token, new_token
 from tests.browser.test_kiosk import _FREQS, FakeServer, _hello, eventually, wait_for_state
+from tests.browser.test_researcher_kiosk import _FAULTS
 from tests.support.live import LiveDaemon, live_daemon
 from tests.support.recordings import write_recording
 
@@ -252,20 +253,9 @@ async def test_one_retry_countdown(slow_retry: LiveDaemon, page: Page) -> None:
     assert compared >= 6
 
 
-_FAULTS = """
-[source]
-kind = "faulty"
-channels = 8
-
-[source.faulty]
-wraps = "synthetic"
-railed_channels = [7]   # O2
-"""
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def railed() -> AsyncIterator[LiveDaemon]:
-    """8 synthetic channels, O2 at the ADC's full scale."""
+    """8 synthetic channels without alpha, C3 flat and O2 at the ADC's full scale."""
     async with live_daemon(AUTH + _FAULTS) as live:
         yield live
 
@@ -302,6 +292,7 @@ async def test_wide_labels_say_the_quality_and_the_footer_cuts_nothing(
     o2 = '#lane-labels button[data-channel="O2"]'
     await wait_for(page, f"document.querySelector('{o2}').dataset.quality === 'bad'")
     assert "railed" in await page.evaluate(_AFTER, o2)
+    assert "flat" in await page.evaluate(_AFTER, '#lane-labels button[data-channel="C3"]')
     assert "good" in await page.evaluate(_AFTER, '#lane-labels button[data-channel="O1"]')
 
     assert await page.evaluate(PUT_FILTER) == 401  # an audit line, refused
