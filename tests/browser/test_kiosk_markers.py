@@ -115,7 +115,10 @@ async def annotated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[L
     file = write_recording(
         directory, seconds=8, annotations=((5.0, -1, "lights off"), (6.0, 0.5, "tone"))
     ).path
-    toml = f'[source]\nkind = "playback"\n[source.playback]\npath = "{file}"\nspeed = 4\n'
+    toml = (
+        f'[source]\nkind = "playback"\n[source.playback]\npath = "{file}"\nspeed = 4\n'
+        f'directories = ["{directory}"]\n'
+    )
     async with live_daemon(toml) as live:
         yield live
 

@@ -188,7 +188,10 @@ async def ended(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveD
     """An 8 s EDF+ file played 4 times faster, without loop: it ends after 2 s."""
     directory = tmp_path_factory.mktemp("played")
     file = write_recording(directory, seconds=8, annotations=((1.0, -1, "start"),)).path
-    toml = f'[source]\nkind = "playback"\n[source.playback]\npath = "{file}"\nspeed = 4\n'
+    toml = (
+        f'[source]\nkind = "playback"\n[source.playback]\npath = "{file}"\nspeed = 4\n'
+        f'directories = ["{directory}"]\n'
+    )
     async with live_daemon(toml) as live:
         yield live
 
