@@ -8,8 +8,10 @@ renderer processes (``--type=renderer``, utime + stime from ``/proc/<pid>/stat``
 window gives the renderer's share of one core. The GPU process (software compositing here) and
 the daemon are reported beside it. The reference measured in the same run is a blank page at
 the same viewport running an empty ``requestAnimationFrame`` loop: the browser's own floor.
+While the kiosk is shown a marker is put every ``--marker-every`` seconds (``POST
+/api/markers``), so its flags are drawn and scroll through the measured window.
 
-    python bench/kiosk.py [--duration 10] [--warmup 3] [--cases 8x250@800x480,...]
+    python bench/kiosk.py [--duration 10] [--warmup 3] [--marker-every 1] [--cases 8x250@800x480]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from playwright import async_api as playwright_api
 
 __all__ = ["main"]
@@ -172,8 +175,21 @@ async def _measure_page(
     return result
 
 
+async def _mark_every(url: str, seconds: float) -> None:
+    """Put a marker every ``seconds`` until cancelled (the kiosk draws a flag for each)."""
+    async with aiohttp.ClientSession() as session:
+        for number in range(1_000_000):
+            async with session.post(url + "api/markers", json={"label": f"m{number}"}) as reply:
+                reply.raise_for_status()
+            await asyncio.sleep(seconds)
+
+
 async def _case(
-    browser: playwright_api.Browser, case: Case, duration: float, warmup: float
+    browser: playwright_api.Browser,
+    case: Case,
+    duration: float,
+    warmup: float,
+    marker_every: float,
 ) -> dict[str, Any]:
     context = await browser.new_context(viewport={"width": case.width, "height": case.height})
     page = await context.new_page()
@@ -182,15 +198,21 @@ async def _case(
         await page.wait_for_timeout(1000 * warmup)
         reference = await _measure_page(page, duration, None)
         process, url = _start_daemon(case)
+        marking: asyncio.Task[None] | None = None
         try:
             await page.goto(url)
             await page.wait_for_function(
                 "document.body.dataset.state === 'streaming'", timeout=30_000
             )
+            if marker_every > 0:
+                marking = asyncio.create_task(_mark_every(url, marker_every))
             await page.wait_for_timeout(1000 * warmup)
             kiosk = await _measure_page(page, duration, process.pid)
             kiosk["page"] = await page.evaluate("({...document.body.dataset})")
+            kiosk["flags_on_screen"] = await page.locator("#trace-strip .marker-flag").count()
         finally:
+            if marking is not None:
+                marking.cancel()
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=10)
     finally:
@@ -204,12 +226,14 @@ async def _case(
     }
 
 
-async def measure(cases: list[Case], duration: float, warmup: float) -> dict[str, Any]:
+async def measure(
+    cases: list[Case], duration: float, warmup: float, marker_every: float
+) -> dict[str, Any]:
     """Every case in one browser; returns the JSON document."""
     async with playwright_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            results = [await _case(browser, case, duration, warmup) for case in cases]
+            results = [await _case(browser, case, duration, warmup, marker_every) for case in cases]
             version = browser.version
         finally:
             await browser.close()
@@ -219,6 +243,7 @@ async def measure(cases: list[Case], duration: float, warmup: float) -> dict[str
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "load_average_at_end": os.getloadavg(),
         "duration_s": duration,
+        "marker_every_s": marker_every,
         "cases": results,
     }
 
@@ -228,9 +253,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="measured window, s")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--cases", default=DEFAULT_CASES, help="CHANNELSxRATE@WxH, comma-separated")
+    parser.add_argument(
+        "--marker-every", type=float, default=1.0, help="seconds between markers, 0 for none"
+    )
     options = parser.parse_args()
     cases = [Case.parse(text) for text in options.cases.split(",")]
-    print(json.dumps(asyncio.run(measure(cases, options.duration, options.warmup)), indent=2))
+    document = measure(cases, options.duration, options.warmup, options.marker_every)
+    print(json.dumps(asyncio.run(document), indent=2))
 
 
 if __name__ == "__main__":
