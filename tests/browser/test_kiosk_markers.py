@@ -77,6 +77,11 @@ async def test_marker_buttons_keys_and_flags_on_every_page(marking: LiveDaemon, 
     await page.wait_for_function(
         f"document.getElementById('markers').dataset.labels === {'|'.join(LABELS)!r}"
     )
+    # 20 s on screen: the flags stay in view however slow the machine is.
+    await page.click("#display-open")
+    await page.click('#display-window button[data-value="20"]')
+    await page.click("#display-close")
+    await page.wait_for_function("document.body.dataset.windowS === '20'")
     await page.click("#marker")
     buttons = page.locator("#marker-menu button")
     assert await buttons.evaluate_all("(all) => all.map((b) => b.dataset.label)") == list(LABELS)
@@ -96,6 +101,7 @@ async def test_marker_buttons_keys_and_flags_on_every_page(marking: LiveDaemon, 
     other = await _flag(page, "from a script")
     assert other["sample"] == outside["sample"]
 
+    await page.click("#pause")  # and still while the pages are looked at
     pages = int(await page.evaluate("document.body.dataset.pages"))
     assert pages >= 2
     for number in range(1, pages + 1):
