@@ -13,11 +13,13 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+from websockets.frames import Opcode
 
 from eegd.bus import EventBus
 from eegd.events import Event, FftPacket, FilteredEegPacket, SystemEvent, SystemEventKind, Topic
 from tests.support.elata_wire import EegMessage, LogMessage, SpectrumMessage, decode
 from tests.support.live import LiveDaemon, live_daemon, status
+from tests.support.strictws import StrictClient
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
@@ -231,3 +233,58 @@ async def test_after_a_config_change_to_4_channels_at_500_hz_frames_have_that_sh
             assert_same_samples(message, packet_starting_at(published, message.timestamps[0][0]))
             stamps += message.timestamps[0]
         assert np.diff(stamps).tolist() == [1_000_000 // 500] * (len(stamps) - 1)
+
+
+async def test_a_client_that_falls_behind_is_told_its_drops_as_a_log_line() -> None:
+    toml = (
+        "[source]\nsample_rate = 16000\nbatch_size = 512\n"
+        "[server]\nclient_queue_s = 0.25\nstall_timeout_s = 60\n"
+    )
+    async with live_daemon(toml, stepped=True) as live:
+        connections = live.daemon.connections
+        client = await StrictClient.connect(live.port, "/ws/data")
+        try:
+            await wait_until(lambda: connections.stats().clients == 1)
+            released = 0
+            while connections.stats().dropped < 5:  # not reading: the queue drops
+                assert released < 5000, "the client never fell behind"
+                await live.release(4)
+                released += 4
+
+            # Only the topic byte, to stay cheap: frames at 16 kHz are 48 KiB.
+            def topics() -> list[int]:
+                return [frame.data[1] for frame in client.frames]
+
+            await client.receive_until(lambda: 255 in topics())
+            first = decode(next(f.data for f in client.frames if f.data[1] == 255), 8)
+            assert isinstance(first, LogMessage)
+            dropped = connections.stats().dropped
+            # Then the rest of the queue, up to the last packet released.
+            session = live.daemon.acquisition.session
+            assert session is not None
+            published = live.daemon.bus.stats().topics[Topic.FILTERED_EEG].published
+            last = (session.time_anchor_us + (published - 1) * 32_000).to_bytes(8, "little")
+            await client.receive_until(
+                lambda: any(f.data[1] == 0 and f.data[6:14] == last for f in client.frames)
+            )
+        finally:
+            client.close()
+    assert all(frame.opcode is Opcode.BINARY for frame in client.frames)
+    # Frames in order; each gap right after a notice that counts it (spectra too).
+    stamps: list[int] = []
+    told: dict[int, int] = {}
+    for frame in client.frames:
+        message = decode(frame.data, 8)
+        if isinstance(message, LogMessage):
+            notice = json.loads(message.text)
+            assert notice["type"] == "dropped"
+            told[len(stamps)] = notice["count"]
+        elif isinstance(message, EegMessage):
+            stamps.append(message.timestamps[0][0])
+    assert sum(told.values()) == dropped >= 5
+    packet_us = 32_000  # 512 samples at 16 kHz
+    steps = (np.diff(stamps) // packet_us).tolist()
+    gaps = {index + 1: step - 1 for index, step in enumerate(steps) if step != 1}
+    assert gaps, "no frame was missing"
+    for at, missing in gaps.items():
+        assert 1 <= missing <= told.get(at, 0), (at, missing, told)
