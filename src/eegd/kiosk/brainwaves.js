@@ -6,7 +6,8 @@
 
 import { BandBars } from "./bands.js";
 import { SpectrumView } from "./spectrum.js";
-import { BandHistory, HeadMap, Spectrogram } from "./views.js";
+import { HeadMap } from "./headmap.js";
+import { BandHistory, Spectrogram } from "./views.js";
 
 export class BrainWavesPanel {
   constructor(byId, theme) {
@@ -19,7 +20,7 @@ export class BrainWavesPanel {
     this.others = {
       history: new BandHistory(byId("history-canvas")),
       spectrogram: new Spectrogram(byId("spectrogram-canvas")),
-      head: new HeadMap(byId("headmap-canvas")),
+      head: new HeadMap(byId("headmap-canvas"), byId("head-bands"), () => this.drawOther()),
     };
     this.shown = "psd";
     this.latest = null;

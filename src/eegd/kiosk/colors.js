@@ -52,3 +52,23 @@ export function bandColor(name) {
 
 /** Greek letters for the classic bands, for compact labels. */
 export const BAND_SYMBOLS = { delta: "δ", theta: "θ", alpha: "α", beta: "β", gamma: "γ" };
+
+/** A value from 0 to 1 as a colour of the heat scale: dark blue through green to yellow. */
+export function heat(value) {
+  const t = Math.max(0, Math.min(1, value));
+  return `hsl(${240 - 190 * t} 85% ${18 + 50 * t}%)`;
+}
+
+/** `heat(value)` as [r, g, b], 0..255, for image data. */
+export function heatRgb(value) {
+  const t = Math.max(0, Math.min(1, value));
+  const hue = 240 - 190 * t;
+  const s = 0.85;
+  const l = 0.18 + 0.5 * t;
+  const a = s * Math.min(l, 1 - l);
+  const channel = (n) => {
+    const k = (n + hue / 30) % 12;
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [channel(0), channel(8), channel(4)];
+}

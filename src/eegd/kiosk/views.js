@@ -1,11 +1,9 @@
 // The other views of the brain-waves panel, each drawn only when a new spectrum arrives and
 // only while shown: band power over the last 60 s, a spectrogram of the selected channel
-// (one new column per spectrum, the rest scrolled), and a head map of band power for
-// channels with 10-20 names (unknown names are left out).
+// (one new column per spectrum, the rest scrolled); headmap.js has the head map.
 
 import { SharpCanvas } from "./canvas.js";
-import { bandColor } from "./colors.js";
-import { headPosition } from "./montage.js";
+import { bandColor, heat } from "./colors.js";
 import { SMOOTHING, niceTicks } from "./spectrum.js";
 
 export const HISTORY_S = 60;
@@ -98,12 +96,6 @@ export class BandHistory {
   }
 }
 
-/** log10 power to a colour: dark blue through green to yellow. */
-function heat(share) {
-  const t = Math.max(0, Math.min(1, share));
-  return `hsl(${240 - 190 * t} 85% ${18 + 50 * t}%)`;
-}
-
 /**
  * The colour scale right of a plot: `heat` from `lowDb` (bottom) to `highDb` (top), labelled
  * in dB re 1 µV²/Hz.
@@ -192,68 +184,5 @@ export class Spectrogram {
         ctx.fillRect(x, plot.top + plot.height - (k + 1) * rowHeight, columnWidth + 0.5, rowHeight + 0.5);
       });
     });
-  }
-}
-
-/** A head seen from above, each 10-20 electrode a disc coloured by its share of one band. */
-export class HeadMap {
-  constructor(canvas) {
-    this.canvas = new SharpCanvas(canvas);
-    this.band = "alpha";
-    this.frame = null;
-  }
-
-  reset(names, bands) {
-    this.names = names;
-    this.bands = bands;
-    this.frame = null;
-    this.known = names.map((name, c) => [c, headPosition(name)]).filter(([, p]) => p);
-  }
-
-  add(frame) {
-    this.frame = frame;
-  }
-
-  draw(theme) {
-    const ctx = this.canvas.begin();
-    const { width, height } = this.canvas;
-    const radius = Math.max(10, Math.min(width, height - 24) / 2 - 14);
-    const cx = width / 2;
-    const cy = radius + 12;
-    ctx.strokeStyle = theme.axisText;
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    ctx.arc(cx, cy, radius, 0, 2 * Math.PI);
-    ctx.moveTo(cx - 10, cy - radius + 1);
-    ctx.lineTo(cx, cy - radius - 10);
-    ctx.lineTo(cx + 10, cy - radius + 1);
-    ctx.stroke();
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.fillStyle = theme.axisText;
-    if (!this.known?.length) {
-      ctx.fillText("no 10-20 channel names", cx, cy);
-      return;
-    }
-    const b = this.bands.findIndex(([name]) => name === this.band);
-    const frame = this.frame;
-    ctx.fillText(`${this.band} share of power`, cx, height - 8);
-    for (const [c, [x, y]] of this.known) {
-      let share = null;
-      if (frame && b >= 0) {
-        const values = bandPowers(frame, [c]);
-        const total = values.reduce((s, v) => s + v, 0);
-        share = total > 0 ? values[b] / total : 0;
-      }
-      const px = cx + x * radius * 0.9;
-      const py = cy - y * radius * 0.9;
-      ctx.beginPath();
-      ctx.arc(px, py, Math.max(8, radius * 0.12), 0, 2 * Math.PI);
-      ctx.fillStyle = share === null ? theme.gridLine : heat(share * 2);
-      ctx.fill();
-      ctx.fillStyle = theme.text;
-      ctx.fillText(this.names[c], px, py);
-    }
   }
 }
