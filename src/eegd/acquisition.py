@@ -24,6 +24,12 @@ A source with a clock of its own (LSL's stream timestamps: ``SampleBlock.stream_
 is placed by that clock instead: the first block after a reopen starts where its stream
 time says, counted from the end of the last block before the outage.
 
+Time: each session has one ``ClockModel`` (``eegd.clock_model``), fitted to the blocks'
+arrivals on the source's clock; every stamp of the session comes from it (packets, the
+source's events and markers, ``stamp_us`` for everything else). Its map to the epoch is
+taken once, when the session starts; a wall-clock step later (NTP setting the time of a Pi
+without a real-time clock) is announced (``clock_stepped``) and moves no stamp.
+
 What a source reports at a sample (``SampleBlock.events``: a file's annotations) is published
 as ``system`` events, and what it marks (``SampleBlock.markers``: annotations, an LSL marker
 stream) as ``marker`` events, just before the packet that carries them, stamped with their
@@ -46,17 +52,17 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from eegd.bus import EventBus
+from eegd.clock_model import ClockFit, ClockModel, WallClockWatch
 from eegd.errors import SourceEnded
 from eegd.events import (
     EegPacket,
     MarkerEvent,
     SystemEvent,
     SystemEventKind,
-    sample_timestamps,
     wall_clock_us,
 )
 from eegd.ledger import GapCause, SessionAccount, SessionLedger
-from eegd.source_reader import SourceReader, translated
+from eegd.source_reader import Arrival, SourceReader, translated
 from eegd.sources.base import SampleBlock, Source, SourceEvent, SourceMarker
 
 __all__ = [
@@ -87,7 +93,10 @@ class Session:
     sample_rate: float
     channel_names: tuple[str, ...]
     time_anchor_us: int
-    """Wall-clock µs of sample 0; sample i is stamped ``time_anchor_us + i / sample_rate``."""
+    """Wall-clock µs of sample 0 as the session started (the clock model refines it)."""
+    utc_offset_us: int = 0
+    """The epoch µs minus the monotonic µs, taken as the session started: a stamp minus it
+    is the sample's monotonic (LSL ``local_clock``) time."""
     physical_range: tuple[tuple[float, float], ...] | None = None
     """Each channel's (min, max) in volts, for a source that declares it (``Source``)."""
     stream_id: str | None = None
@@ -109,6 +118,10 @@ class AcquisitionStats:
     blocks_rejected: int = 0
     outages: int = 0
     """Times a source was closed after a failure or a stall (and reopened, or to be)."""
+    clock: ClockFit | None = None
+    """The session's clock model: residual of the last arrival, drift."""
+    clock_steps: int = 0
+    """Wall-clock steps seen (none moved a stamp)."""
 
 
 class AcquisitionLoop:
@@ -117,7 +130,8 @@ class AcquisitionLoop:
     ``run`` opens a fresh source from ``source_factory`` and starts a new session, or, after
     a failed run, reopens the failed source in the same session. ``kind`` names the source
     in errors and events (``source.kind``). ``monotonic`` is the clock the source paces by
-    (its reads, stalls and outages are measured on it), injectable for tests.
+    (its reads, stalls and outages are measured on it, and the clock model fitted to it);
+    ``wall_clock`` gives µs since the epoch; both injectable for tests.
     """
 
     def __init__(
@@ -129,11 +143,17 @@ class AcquisitionLoop:
         kind: str = "source",
         stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
         monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], int] = wall_clock_us,
     ) -> None:
         self._bus = bus
         self._source_factory = source_factory
         self._max_pending = max_pending
         self._monotonic = monotonic
+        self._wall_clock = wall_clock
+        self.clock: ClockModel | None = None
+        """The running (or last) session's clock model."""
+        self._wall_watch = WallClockWatch(0)
+        self._clock_steps = 0
         self.reconfigure(batch_size, kind, stall_timeout_s)
         self.session: Session | None = None
         self._account: SessionAccount | None = None
@@ -142,7 +162,6 @@ class AcquisitionLoop:
         self._rejected = self._outages = self._past_expected = self._gaps = 0
         self._lead_off: frozenset[str] = frozenset()
         self._session_started = asyncio.Event()
-        self._clock_anchor = 0.0
         self._source: Source | None = None
         self._resumable = False
         self._reader: SourceReader | None = None
@@ -194,6 +213,8 @@ class AcquisitionLoop:
             gaps=self._gaps,
             blocks_rejected=self._rejected,
             outages=self._outages,
+            clock=self.clock.fit if self.clock is not None else None,
+            clock_steps=self._clock_steps,
         )
 
     def session_ledger(self) -> SessionLedger | None:
@@ -233,6 +254,7 @@ class AcquisitionLoop:
             max_pending=self._max_pending,
             stall_timeout_s=self._stall_timeout,
             monotonic=self._monotonic,
+            wall_clock=self._wall_clock,
             on_block=self._publish,
             on_rejected=self._reject,
         )
@@ -270,8 +292,8 @@ class AcquisitionLoop:
             and source.channel_names == session.channel_names
             and source.stream_id == session.stream_id
         )
-        if resumed and session is not None and account is not None:
-            due = round((self._monotonic() - self._clock_anchor) * session.sample_rate)
+        if resumed and session is not None and account is not None and self.clock is not None:
+            due = self.clock.sample_at(self._monotonic())
             offset = max(account.expected, due)
             self._gap_cause = GapCause.OUTAGE
             self._bus.publish(self._connected_event(session, resumed=True, first_sample=offset))
@@ -288,15 +310,20 @@ class AcquisitionLoop:
         if self._account is not None:
             self._past.append(self._account.snapshot())
             self._past_expected += self._account.expected
+        origin = self._monotonic()
+        self._wall_watch = WallClockWatch(self._wall_clock() - round(origin * 1e6))
+        clock = self.clock = ClockModel(
+            source.sample_rate, origin, self._wall_watch.offset_us, monotonic=self._monotonic
+        )
         session = self.session = Session(
             id=uuid.uuid4().hex,
             sample_rate=source.sample_rate,
             channel_names=source.channel_names,
-            time_anchor_us=wall_clock_us(),
+            time_anchor_us=clock.stamp_us(0),
+            utc_offset_us=clock.utc_offset_us,
             physical_range=source.physical_range,
             stream_id=source.stream_id,
         )
-        self._clock_anchor = self._monotonic()
         self._stream_end = None
         self._account = SessionAccount(session.id, session.sample_rate, self._batch_size)
         self._sessions += 1
@@ -321,6 +348,7 @@ class AcquisitionLoop:
             sample_rate=session.sample_rate,
             channels=list(session.channel_names),
             time_anchor_us=session.time_anchor_us,
+            utc_offset_us=session.utc_offset_us,
             **({"physical_range": [list(pair) for pair in span]} if span is not None else {}),
             **extra,
         )
@@ -383,19 +411,25 @@ class AcquisitionLoop:
                 "rejected a block at sample %d (%d so far): %s", first, self._rejected, problem
             )
 
-    def _publish(self, reader: SourceReader, block: SampleBlock, read_ns: int) -> None:
+    def _publish(
+        self, reader: SourceReader, block: SampleBlock, read_ns: int, arrived: Arrival
+    ) -> None:
         """On the loop: stamp the block and publish it, reporting any gap before it.
 
         ``read_ns`` is when the worker thread got the block from the source: end-to-end
-        latency is measured from there, the hand-off to the loop included.
+        latency is measured from there, the hand-off to the loop included. ``arrived`` is
+        the same moment on the source's clock, which the clock model is fitted to.
         """
         reader.release()
-        session, account = self.session, self._account
-        if reader is not self._reader or session is None or account is None:
+        session, account, clock = self.session, self._account, self.clock
+        if reader is not self._reader or session is None or account is None or clock is None:
             return
         if self._resumed:
             self._place_by_stream_time(block, account.expected)
         first = self._offset + block.first_sample
+        clock.observe(first + block.n_samples, arrived.monotonic_s)
+        timestamps = clock.stamps(first, block.n_samples)  # before the markers that use them
+        self._watch_wall_clock(session, clock, first, arrived)
         cause = GapCause(block.gap_cause) if block.gap_cause in _CAUSES else self._gap_cause
         gap = account.gap_before(first, cause)
         self._gap_cause = GapCause.SOURCE
@@ -438,9 +472,7 @@ class AcquisitionLoop:
         packet = EegPacket.create(
             frame_id=account.frames,
             first_sample=first,
-            timestamps=sample_timestamps(
-                session.time_anchor_us, first, n_samples, session.sample_rate
-            ),
+            timestamps=timestamps,
             raw=block.raw,
             volts=block.volts,
             sample_rate=session.sample_rate,
@@ -473,9 +505,31 @@ class AcquisitionLoop:
             )
         self._offset = offset
 
+    def _watch_wall_clock(
+        self, session: Session, clock: ClockModel, sample: int, arrived: Arrival
+    ) -> None:
+        """Announce a step of the wall clock (``clock_stepped``); it moves no stamp."""
+        step = self._wall_watch.check(arrived.monotonic_s, arrived.wall_us)
+        if step is None:
+            return
+        self._clock_steps += 1
+        detail = {"session": session.id, **step.detail(), "sample": sample}
+        detail["stamp_us"] = clock.stamp_us(sample)
+        self._bus.publish(
+            SystemEvent(SystemEventKind.CLOCK_STEPPED, MappingProxyType(detail), clock.now_us())
+        )
+        logger.warning(
+            "the wall clock stepped by %+.3f s at sample %d; stamps keep the session's map",
+            step.step_us / 1e6,
+            sample,
+        )
+
     def _stamp(self, session: Session, sample: int) -> int:
-        """The wall-clock µs of ``sample`` of ``session``."""
-        return int(sample_timestamps(session.time_anchor_us, sample, 1, session.sample_rate)[0])
+        """The stamp of ``sample`` of ``session`` (by its clock model)."""
+        clock = self.clock
+        if clock is None:
+            raise RuntimeError(f"session {session.id} has no clock")
+        return clock.stamp_us(sample)
 
     def _publish_source_event(
         self, session: Session, event: SourceEvent, offset: int, frame_id: int

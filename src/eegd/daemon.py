@@ -35,7 +35,7 @@ from eegd.bus import EventBus
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.config import Config
 from eegd.errors import ConfigError, EegdError, RequestRefused
-from eegd.events import SystemEvent, SystemEventKind, Topic
+from eegd.events import SystemEvent, SystemEventKind, Topic, wall_clock_us
 from eegd.metrics import CONTENT_TYPE, Metrics, MetricsSnapshot
 from eegd.net.connections import ConnectionManager
 from eegd.net.server import Server
@@ -112,6 +112,7 @@ class Daemon:
         source_factory: Callable[[], Source] | None = None,
         source_clock: BlockingClock = SYSTEM_BLOCKING_CLOCK,
         notifier: Notifier | None = None,
+        wall_clock: Callable[[], int] = wall_clock_us,
     ) -> None:
         self.config = config
         self.notifier = notifier if notifier is not None else Notifier(None, None)
@@ -128,6 +129,7 @@ class Daemon:
             kind=config.source.kind,
             stall_timeout_s=config.source.stall_timeout_s,
             monotonic=source_clock.monotonic,
+            wall_clock=wall_clock,
         )
         self.plugins: dict[str, Plugin] = {}
         """The running instance of each plugin, replaced when the supervisor restarts one."""
@@ -213,6 +215,7 @@ class Daemon:
                 logger=logging.getLogger(f"eegd.plugin.{name}"),
                 options=options,
                 config=msgspec.to_builtins(self.config),
+                clock=lambda: self.acquisition.clock,
             )
             return plugin.run(context)
 

@@ -32,6 +32,8 @@ __all__ = [
     "SystemEventKind",
     "Topic",
     "frozen_array",
+    "packet_timestamps",
+    "sample_offset_us",
     "sample_timestamps",
     "wall_clock_us",
 ]
@@ -94,6 +96,9 @@ class SystemEventKind(enum.StrEnum):
     """A file played in a loop starts again; the session, its frame ids and samples go on."""
     ANNOTATION = "annotation"
     """An annotation of the source (an EDF+ event, a marker) at one of its samples."""
+    CLOCK_STEPPED = "clock_stepped"
+    """The wall clock stepped (NTP); sample stamps keep the session's map (``step_us``, the
+    epoch µs of one monotonic moment ``before_us`` and ``after_us`` the step)."""
     LEAD_OFF = "lead_off"
     """The set of electrodes whose lead-off detection trips changed (``electrodes``)."""
     DEVICE_RESET = "device_reset"
@@ -144,13 +149,27 @@ def sample_timestamps(
 ) -> npt.NDArray[np.uint64]:
     """Per-sample timestamps in µs: ``anchor_us`` plus each sample's index times the period.
 
-    ``anchor_us`` is the wall-clock time of sample 0, taken once when the source opened, so
-    timestamps follow the sample clock and never jump. The acquisition loop and the wire
-    decoder both use this function, so their timestamps agree to the microsecond.
+    The clock model (``eegd.clock_model``) lays out each packet's stamps this way from a
+    per-packet anchor, and the wire decoder finds them again (``packet_timestamps``), so
+    their timestamps agree to the microsecond.
     """
     index = np.arange(first_sample, first_sample + n_samples, dtype=np.float64)
     offsets = np.rint(index * (1e6 / sample_rate)).astype(np.uint64)
     return offsets + np.uint64(anchor_us)
+
+
+def packet_timestamps(
+    first_stamp_us: int, first_sample: int, n_samples: int, sample_rate: float
+) -> npt.NDArray[np.uint64]:
+    """The per-sample stamps of a packet from the stamp of its first sample (the wire's
+    ``timestamp_us``): exactly the ``timestamps`` the acquisition gave it."""
+    offset = sample_offset_us(first_sample, sample_rate)
+    return sample_timestamps(first_stamp_us - offset, first_sample, n_samples, sample_rate)
+
+
+def sample_offset_us(sample: int, sample_rate: float) -> int:
+    """``sample``'s µs after sample 0 as ``sample_timestamps`` rounds it."""
+    return int(np.rint(np.float64(sample) * (1e6 / sample_rate)))
 
 
 class _PacketEquality:

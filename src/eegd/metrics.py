@@ -102,6 +102,32 @@ def drop_buckets(drops: Sequence[int]) -> list[tuple[str, float]]:
     return [*buckets, ("+Inf", float(len(drops)))]
 
 
+def _clock_families(acq: AcquisitionStats) -> Iterator[Metric]:
+    """The session's clock model (``eegd.clock_model``): residual, drift, rejected arrivals."""
+    fit = acq.clock
+    if fit is not None:
+        yield GaugeMetricFamily(
+            "eegd_clock_residual_seconds",
+            "How late the last block arrived after the time the clock model gives it.",
+            value=fit.residual_s,
+        )
+        yield GaugeMetricFamily(
+            "eegd_clock_drift_ppm",
+            "The source clock's rate against the host's, minus one, in parts per million.",
+            value=fit.drift_ppm,
+        )
+        yield CounterMetricFamily(
+            "eegd_clock_arrivals_rejected",
+            "Blocks that arrived before their samples could have been taken (un-paced).",
+            value=fit.rejected,
+        )
+    yield CounterMetricFamily(
+        "eegd_clock_steps",
+        "Wall-clock steps seen; none moved a sample's stamp.",
+        value=acq.clock_steps,
+    )
+
+
 def families(snap: MetricsSnapshot) -> Iterator[Metric]:
     """The metric families of one snapshot, every name prefixed ``eegd_``."""
     acq = snap.acquisition
@@ -131,6 +157,7 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
         "Times the source failed or stalled and was closed (to be reopened in its session).",
         value=acq.outages,
     )
+    yield from _clock_families(acq)
     if snap.samples_recorded is not None:
         yield CounterMetricFamily(
             "eegd_samples_recorded", "Samples the recorder wrote.", value=snap.samples_recorded

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eegd.bus import DropPolicy, EventBus
+from eegd.clock_model import ClockModel
 from eegd.errors import PluginError
 from eegd.events import (
     Event,
@@ -72,13 +73,16 @@ class PluginContext:
     """What a running plugin gets: the bus, its own options and a logger.
 
     ``config`` is the daemon's whole effective configuration as plain data, for plugins
-    that record it (the recorder's provenance).
+    that record it (the recorder's provenance). ``clock`` gives the running session's clock
+    model (``eegd.clock_model``), None before the first session: the one place a plugin
+    maps a moment to a sample and a sample to its stamp.
     """
 
     bus: EventBus
     logger: logging.Logger
     options: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
+    clock: Callable[[], ClockModel | None] = lambda: None
 
 
 @runtime_checkable

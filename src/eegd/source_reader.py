@@ -22,12 +22,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from eegd.errors import EegdError, SourceError
 from eegd.sources.base import SampleBlock, Source
 
-__all__ = ["BlockHandler", "RejectHandler", "SourceReader", "translated"]
+__all__ = ["Arrival", "BlockHandler", "RejectHandler", "SourceReader", "translated"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +37,20 @@ _T = TypeVar("_T")
 #: Seconds a reader thread gets to end after its source is closed before it is left behind.
 _GRACE_S: Final = 1.0
 
-#: Called on the loop with each good block and when the thread read it (``monotonic_ns``).
-BlockHandler = Callable[["SourceReader", SampleBlock, int], None]
+#: Called on the loop with each good block, when the thread read it (``time.monotonic_ns``,
+#: for latency) and its ``Arrival`` on the source's clock and the wall clock.
+BlockHandler = Callable[["SourceReader", SampleBlock, int, "Arrival"], None]
 #: Called on the loop with each malformed block and what is wrong with it.
 RejectHandler = Callable[["SourceReader", SampleBlock, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When a block came: on the source's clock (``monotonic``, seconds) and on the wall
+    clock (µs since the epoch), read one after the other as the read returned."""
+
+    monotonic_s: float
+    wall_us: int
 
 
 def translated(kind: str, what: str, action: Callable[[], _T]) -> _T:
@@ -56,7 +67,8 @@ class SourceReader:
     """Reads an open ``source`` in a thread until stopped; ``release`` frees a pending slot.
 
     ``monotonic`` is the clock the source paces by, so stalls are measured on it (a test's
-    stepped clock never stalls while the test holds it).
+    stepped clock never stalls while the test holds it); ``wall_clock`` gives µs since the
+    epoch. Both are read as each block arrives (``Arrival``).
     """
 
     def __init__(
@@ -68,6 +80,7 @@ class SourceReader:
         max_pending: int,
         stall_timeout_s: float,
         monotonic: Callable[[], float],
+        wall_clock: Callable[[], int],
         on_block: BlockHandler,
         on_rejected: RejectHandler,
     ) -> None:
@@ -76,6 +89,7 @@ class SourceReader:
         self._batch_size = batch_size
         self._stall_timeout = stall_timeout_s
         self._monotonic = monotonic
+        self._wall_clock = wall_clock
         self._on_block = on_block
         self._on_rejected = on_rejected
         self._pending = threading.BoundedSemaphore(max_pending)
@@ -193,6 +207,7 @@ class SourceReader:
             reads += 1
             self._reading = (reads, self._monotonic())
             block = translated(self._kind, "read", lambda: source.read(self._batch_size))
+            arrived = Arrival(self._monotonic(), self._wall_clock())
             self._reading = None
             read_ns = time.monotonic_ns()
             problem = block.problem(channels, self._batch_size)
@@ -200,6 +215,6 @@ class SourceReader:
                 if stop.is_set():
                     return
             if problem is None:
-                loop.call_soon_threadsafe(self._on_block, self, block, read_ns)
+                loop.call_soon_threadsafe(self._on_block, self, block, read_ns, arrived)
             else:
                 loop.call_soon_threadsafe(self._on_rejected, self, block, problem)

@@ -16,7 +16,7 @@ from eegd.bus import Subscription
 from eegd.errors import ConfigError, SourceError
 from eegd.events import Event, FilteredEegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.net.protocol import EegFrame
-from eegd.plugins.lsl_outlet import LslOutlet, chunk_timestamps, default_source_id
+from eegd.plugins.lsl_outlet import LslOutlet, default_source_id, lsl_times
 from eegd.sources.lsl import LslOptions, LslSource
 from tests.support.live import live_daemon, next_released
 from tests.support.lsl import start_peer
@@ -35,9 +35,9 @@ def test_local_clock_is_the_monotonic_clock() -> None:
     assert before <= lsl <= after
 
 
-def test_chunk_timestamps_end_at_the_block_stamp() -> None:
-    stamps = chunk_timestamps(10_000_000_000, 4, 250.0)
-    assert stamps == pytest.approx([9.988, 9.992, 9.996, 10.0])
+def test_lsl_times_are_stamps_less_the_sessions_utc_offset() -> None:
+    epoch_us = np.array([1_700_000_009_988_000, 1_700_000_010_000_000], dtype=np.uint64)
+    assert lsl_times(epoch_us, 1_700_000_000_000_000) == pytest.approx([9.988, 10.0], abs=1e-9)
 
 
 def test_source_id_is_stable_per_device() -> None:
@@ -70,6 +70,8 @@ async def test_labrecorder_view_of_filtered_eeg() -> None:
             result = (await peer.line())["result"]
         finally:
             await peer.stop()
+        session = live.daemon.acquisition.session
+        assert session is not None
     assert all(isinstance(packet, FilteredEegPacket) for packet in packets)
     names = list(packets[0].channel_names)
     assert result["type"] == "EEG"
@@ -83,11 +85,13 @@ async def test_labrecorder_view_of_filtered_eeg() -> None:
     received = np.asarray(result["samples"], dtype=np.float32)
     assert received.shape == expected.shape  # no gap, nothing extra
     np.testing.assert_array_equal(received, expected.astype(np.float32))
-    stamps = np.asarray(result["timestamps"]).reshape(FRAMES, batch)
-    acquired = np.asarray([packet.monotonic_ns for packet in packets]) / 1e9
-    assert np.abs(stamps[:, -1] - acquired).max() < 0.002
-    # Within a block, one nominal period apart (a stepped source reads blocks back to back).
-    np.testing.assert_allclose(np.diff(stamps, axis=1), 1 / packets[0].sample_rate, atol=1e-6)
+    stamps = np.asarray(result["timestamps"])
+    # Every sample's LSL time is its stamp on the source's clock (stepped here, so the
+    # clock model lays the samples one nominal period apart from the first).
+    offset = session.utc_offset_us
+    sample_stamps = np.concatenate([packet.timestamps for packet in packets])
+    np.testing.assert_allclose(stamps, (sample_stamps.astype(np.int64) - offset) / 1e6, atol=1e-6)
+    np.testing.assert_allclose(np.diff(stamps), 1 / packets[0].sample_rate, atol=2e-6)
 
 
 async def test_lsl_amplifier_feeds_the_websocket_clients() -> None:

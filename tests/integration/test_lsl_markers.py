@@ -21,7 +21,7 @@ import numpy as np
 import pylsl
 
 from eegd.events import FilteredEegPacket, MarkerEvent, Topic
-from eegd.plugins.lsl_outlet import LslOutlet, chunk_timestamps
+from eegd.plugins.lsl_outlet import LslOutlet, lsl_times
 from eegd.plugins.recorder import Recorder
 from tests.support.live import LiveDaemon, live_daemon
 from tests.support.timing import scaled
@@ -78,9 +78,12 @@ async def test_a_marker_put_through_the_api_goes_out_on_the_lsl_markers_outlet()
         reply = await api(live, "api/markers", {"label": "stimulus 1", "timestamp_us": moment})
         seen, stamp = await asyncio.to_thread(pull_until, inlet, "stimulus 1")
         inlet.close_stream()
+        session = live.daemon.acquisition.session
+        assert session is not None
     assert reply["sample"] == last.first_sample + 10
+    assert reply["timestamp_us"] == moment
     assert seen.count("stimulus 1") == 1
-    eeg_stamps = chunk_timestamps(last.monotonic_ns, last.samples.shape[1], last.sample_rate)
+    eeg_stamps = lsl_times(last.timestamps, session.utc_offset_us)
     assert abs(stamp - eeg_stamps[10]) < 2e-6  # on the EEG outlet's clock, at its sample
 
 

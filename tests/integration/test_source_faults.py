@@ -85,6 +85,7 @@ async def rig(faults: FaultOptions, stall_timeout_s: float = 1.0) -> AsyncIterat
         kind="faulty",
         stall_timeout_s=stall_timeout_s,
         monotonic=clock.monotonic,
+        wall_clock=clock.wall_clock_us,
     )
     supervisor = Supervisor(
         bus, policy=RestartPolicy(initial_backoff=0.001, max_backoff=0.01).forever()

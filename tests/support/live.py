@@ -68,8 +68,11 @@ class LiveDaemon:
             raise AssertionError("release needs live_daemon(..., stepped=True)")
         source = self.daemon.config.source
         target = self.frames + frames
-        # A microsecond past the last sample's time: every due packet, and no more.
-        self.clock.set(target * source.batch_size / source.sample_rate + 1e-6)
+        # Time comes packet by packet, as it does for a real source (the clock model sees
+        # each block arrive when due), to a microsecond past each one's last sample.
+        for due in range(self.frames + 1, target + 1):
+            self.clock.set(due * source.batch_size / source.sample_rate + 1e-6)
+            await wait_until(lambda due=due: self.frames >= due, timeout=10)
         bus = self.daemon.bus
         filtered = "voltage_filter" in self.daemon.config.plugins
 
@@ -118,7 +121,12 @@ async def live_daemon(
             sample_rate=shape.sample_rate,
             channel_names=tuple(shape.channel_names) if shape.channel_names else None,
         )
-        daemon = Daemon(config, lambda: SyntheticSource(settings, clock), source_clock=clock)
+        daemon = Daemon(
+            config,
+            lambda: SyntheticSource(settings, clock),
+            source_clock=clock,
+            wall_clock=clock.wall_clock_us,
+        )
     url = await daemon.serve()
     daemon.start()
     try:

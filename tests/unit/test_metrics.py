@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from eegd.acquisition import AcquisitionStats
 from eegd.bus import BusStats, TopicStats
+from eegd.clock_model import ClockFit
 from eegd.events import Topic
 from eegd.ledger import SessionLedger
 from eegd.metrics import Metrics, MetricsSnapshot, drop_buckets, probe_loop_lag
@@ -18,7 +19,12 @@ from eegd.supervisor import TaskState, TaskStatus
 def snapshot(drops: tuple[int, ...] = (0, 3, 250)) -> MetricsSnapshot:
     return MetricsSnapshot(
         acquisition=AcquisitionStats(
-            frames_published=10, samples_acquired=320, samples_lost=32, sessions=2
+            frames_published=10,
+            samples_acquired=320,
+            samples_lost=32,
+            sessions=2,
+            clock=ClockFit(residual_s=0.0015, drift_ppm=-12.5, observations=10, rejected=1),
+            clock_steps=1,
         ),
         bus=BusStats(topics={Topic.RAW_EEG: TopicStats(published=10, subscribers=3, dropped=1)}),
         clients=ManagerStats(
@@ -67,6 +73,10 @@ def test_every_counter_is_a_named_sample() -> None:
         ("eegd_source_up", ()): 1,
         ("eegd_ledger_consistent", ()): 1,
         ("eegd_source_sample_rate_hertz", ()): 250,
+        ("eegd_clock_residual_seconds", ()): 0.0015,
+        ("eegd_clock_drift_ppm", ()): -12.5,
+        ("eegd_clock_arrivals_rejected_total", ()): 1,
+        ("eegd_clock_steps_total", ()): 1,
         ("eegd_bus_published_total", (("topic", "raw_eeg"),)): 10,
         ("eegd_bus_dropped_total", (("topic", "raw_eeg"),)): 1,
         ("eegd_bus_subscribers", (("topic", "raw_eeg"),)): 3,

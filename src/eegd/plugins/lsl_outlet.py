@@ -3,17 +3,20 @@
 Two outlets: one of type ``EEG`` (float32 µV, the session's channels and nominal rate, the
 XDF meta-data in its description) carrying ``filtered_eeg`` (or ``raw_eeg``), and one of
 type ``Markers`` (strings, irregular rate) carrying every ``marker`` event and the
-recording start/stop and source lost/connected system events. A marker is stamped with the
-LSL time of the moment it marks, on the EEG stream's clock (from the latest packet's
-wall-clock and acquisition stamps), so an XDF file puts it at its sample; the system events
-are stamped when they go out. A new session shape closes
+recording start/stop and source lost/connected system events.
+
+Every stamp comes from the session's clock model (``eegd.clock_model``): a sample's LSL time
+is its stamp (µs since the epoch) minus the session's UTC offset (``utc_offset_us`` of
+``source_connected``), and a marker, which carries its sample's stamp, converts the same way,
+so an XDF file puts it on its sample exactly; the system events are stamped when they go
+out. A new session shape closes
 the EEG outlet and opens one with the new shape. Every pylsl call runs in one worker
 thread (``push_chunk`` can block); the hand-off is one call in flight, behind the
 plugin's bounded subscription, which drops its oldest event when LSL falls behind.
 
 LSL's ``local_clock()`` is ``std::chrono::steady_clock``, which on Linux is
-CLOCK_MONOTONIC, the clock of ``EegPacket.monotonic_ns``: a packet's stamp converts to LSL
-time by a division (``tests/integration/test_lsl.py`` checks that the two agree).
+CLOCK_MONOTONIC, the clock the model is fitted on: a stamp minus the offset is LSL time
+(``tests/integration/test_lsl.py`` checks that the two agree).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from eegd.events import (
 )
 from eegd.plugin import PluginContext
 
-__all__ = ["LslOutlet", "OutletSettings", "chunk_timestamps", "default_source_id"]
+__all__ = ["LslOutlet", "OutletSettings", "default_source_id", "lsl_times"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +82,10 @@ def default_source_id(config: Mapping[str, Any]) -> str:
     return f"eegd-{kind}-{hashlib.sha1(identity.encode()).hexdigest()[:10]}"
 
 
-def chunk_timestamps(monotonic_ns: int, n_samples: int, sample_rate: float) -> list[float]:
-    """LSL times of a block's samples: the last at ``monotonic_ns``, one period apart."""
-    end = monotonic_ns / 1e9
-    return [end - (n_samples - 1 - index) / sample_rate for index in range(n_samples)]
+def lsl_times(stamps_us: npt.NDArray[np.uint64], utc_offset_us: int) -> list[float]:
+    """LSL times (``local_clock`` seconds) of stamps from a session with ``utc_offset_us``."""
+    seconds: list[float] = ((stamps_us.astype(np.int64) - utc_offset_us) / 1e6).tolist()
+    return seconds
 
 
 class OutletSettings:
@@ -138,8 +141,8 @@ class LslOutlet:
         self._shape: tuple[float, tuple[str, ...]] | None = None
         self._filter: Mapping[str, Any] = {}
         self._source_id = settings.source_id or "eegd"
-        self._clock: tuple[int, int] | None = None
-        """(wall-clock µs, acquisition ns) of the last sample pushed: maps a marker's time."""
+        self._utc_offset: int | None = None
+        """The session's epoch µs minus monotonic µs: a stamp minus it is LSL time."""
         self._counters = {"outlets_opened": 0, "chunks_pushed": 0, "samples_pushed": 0}
         self._counters["markers_pushed"] = 0
 
@@ -156,6 +159,8 @@ class LslOutlet:
         """Forward events to the outlets until cancelled."""
         self._filter = dict(ctx.config.get("filter", {}))
         self._source_id = self.settings.source_id or default_source_id(ctx.config)
+        clock = ctx.clock()
+        self._utc_offset = clock.utc_offset_us if clock is not None else None
         topic = _TOPICS[self.settings.topic]
         wanted = (topic, Topic.SYSTEM, Topic.MARKER)
         executor = ThreadPoolExecutor(1, thread_name_prefix="eegd-lsl-outlet")
@@ -181,6 +186,8 @@ class LslOutlet:
         elif isinstance(event, SystemEvent):
             if event.kind is SystemEventKind.SOURCE_CONNECTED:
                 self._close_eeg()  # the next packet opens the session's shape
+                offset = event.detail.get("utc_offset_us")
+                self._utc_offset = offset if isinstance(offset, int) else None
             elif event.kind is SystemEventKind.CONFIG_CHANGED and "filter" in event.detail:
                 self._filter = dict(event.detail["filter"])
             if event.kind in _MARKED_KINDS:
@@ -197,9 +204,10 @@ class LslOutlet:
             (packet.samples * np.float32(1e6)).T, dtype=np.float32
         )
         n_samples = samples.shape[0]
-        stamps = chunk_timestamps(packet.monotonic_ns, n_samples, packet.sample_rate)
-        self._outlet.push_chunk(samples, stamps)
-        self._clock = (int(packet.timestamps[-1]), packet.monotonic_ns)
+        if self._utc_offset is None:  # a session this instance never saw start: LSL stamps
+            self._outlet.push_chunk(samples)
+        else:
+            self._outlet.push_chunk(samples, lsl_times(packet.timestamps, self._utc_offset))
         self._counters["chunks_pushed"] += 1
         self._counters["samples_pushed"] += n_samples
 
@@ -238,12 +246,11 @@ class LslOutlet:
         self._markers = pylsl.StreamOutlet(info)
 
     def _lsl_time(self, timestamp_us: int) -> float:
-        """The LSL time of the wall-clock ``timestamp_us`` on the EEG stream's clock; now
-        (0.0, pylsl's "stamp at push") before any packet went out."""
-        if self._clock is None:
+        """The LSL time of the stamp ``timestamp_us``; now (0.0, pylsl's "stamp at push")
+        when the session's offset is unknown."""
+        if self._utc_offset is None:
             return 0.0
-        wall_us, monotonic_ns = self._clock
-        return monotonic_ns / 1e9 + (timestamp_us - wall_us) / 1e6
+        return (timestamp_us - self._utc_offset) / 1e6
 
     def _mark(self, text: str, lsl_time: float = 0.0) -> None:
         if self._markers is not None:
@@ -253,7 +260,6 @@ class LslOutlet:
     def _close_eeg(self) -> None:
         self._outlet = None  # pylsl destroys the outlet when its last reference goes
         self._shape = None
-        self._clock = None
 
     def _close(self) -> None:
         self._close_eeg()

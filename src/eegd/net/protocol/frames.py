@@ -23,6 +23,7 @@ from eegd.events import (
     SystemEvent,
     Topic,
     frozen_array,
+    packet_timestamps,
     sample_timestamps,
 )
 from eegd.net.protocol.messages import (
@@ -253,13 +254,13 @@ class EegFrame:
     def timestamps(self) -> npt.NDArray[np.uint64]:
         """µs since the epoch per sample (or per pair's first source sample when decimated).
 
-        Full-rate frames use the session's anchor exactly as the acquisition loop does, so the
-        result equals the bus packet's timestamps.
+        A full-rate frame's stamps follow from its first as the clock model lays out each
+        packet's (``eegd.clock_model``), so the result equals the bus packet's timestamps.
         """
         if self.decimated:
             return sample_timestamps(self.timestamp_us, 0, self.n_samples, self.sample_rate)
-        return sample_timestamps(
-            self.time_anchor_us, self.first_sample, self.n_samples, self.sample_rate
+        return packet_timestamps(
+            self.timestamp_us, self.first_sample, self.n_samples, self.sample_rate
         )
 
 

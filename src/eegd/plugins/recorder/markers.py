@@ -1,10 +1,18 @@
-"""Markers from ``POST /api/markers``: the body checked, the moment's sample found."""
+"""Markers from ``POST /api/markers``: the body checked, the moment's sample found.
+
+A marker names a moment (``timestamp_us``, µs since the epoch, else now); the session's clock
+model maps it to exactly one sample, and the marker carries that sample's stamp, the one its
+EEG sample has, so every consumer (a file, LSL) puts it on that sample. A moment before the
+session (or the recording) started, or more than a second ahead of now, is refused with the
+window it may lie in.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Final
 
+from eegd.clock_model import ClockModel, ClockWindow
 from eegd.errors import ConfigError
 from eegd.events import MarkerEvent, wall_clock_us
 
@@ -18,12 +26,17 @@ MAX_MARKER_DURATION_S: Final = 86_400.0
 
 
 def marker_from_body(
-    body: Mapping[str, Any], anchor: tuple[int, float] | None, session: str | None
+    body: Mapping[str, Any],
+    clock: ClockModel | None,
+    session: str | None,
+    recording: tuple[str, int] | None = None,
 ) -> MarkerEvent:
     """The marker a request asks for; ``ConfigError`` naming the key if the body is bad.
 
-    ``anchor`` is the session's (wall-clock µs of sample 0, sample rate), from which the
-    sample at the marked moment follows; without one the marker has no sample.
+    ``clock`` is the session's clock model, which maps the moment to its sample; without
+    one (no session yet) a marker has no sample and may not name a moment. ``recording``
+    is the recording in progress (name, stamp of its first sample), before which a moment
+    is refused.
     """
     unknown = sorted(str(key) for key in body if key not in _KEYS)
     if unknown:
@@ -41,14 +54,18 @@ def marker_from_body(
             f"duration_s: expected a number of seconds from 0 to {MAX_MARKER_DURATION_S:g}"
         )
     stamp = body.get("timestamp_us")
-    if stamp is None:
-        stamp = wall_clock_us()
-    elif isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0:
+    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0):
         raise ConfigError("timestamp_us: expected an integer of µs since the epoch")
     sample = None
-    if anchor is not None:
-        start_us, rate = anchor
-        sample = round((stamp - start_us) * rate / 1e6)
+    if clock is None:
+        if stamp is not None:
+            raise ConfigError("timestamp_us: no source session is running, so no sample to mark")
+        stamp = wall_clock_us()
+    else:
+        if stamp is not None:
+            _check_window(stamp, clock.window(), recording)
+        sample = clock.sample_at_us(clock.now_us() if stamp is None else stamp)
+        stamp = clock.stamp_us(sample)
     return MarkerEvent(
         label=label,
         timestamp=stamp,
@@ -56,3 +73,16 @@ def marker_from_body(
         sample=sample,
         session=session,
     )
+
+
+def _check_window(stamp: int, window: ClockWindow, recording: tuple[str, int] | None) -> None:
+    """Refuse a moment outside the session's window (or after it, the recording's)."""
+    what = "the session"
+    if recording is not None and recording[1] > window.start_us:
+        what = f"recording {recording[0]}"
+        window = ClockWindow(recording[1], window.end_us)
+    if stamp not in window:
+        raise ConfigError(
+            f"timestamp_us: {stamp} lies outside {what}: allowed from {window.start_us} "
+            f"to {window.end_us} (µs since the epoch, up to a second ahead of now)"
+        )

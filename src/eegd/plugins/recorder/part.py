@@ -46,6 +46,8 @@ class SessionInfo:
     sample_rate: float | None = None
     channels: tuple[str, ...] = ()
     time_anchor_us: int | None = None
+    utc_offset_us: int | None = None
+    """The session's epoch µs minus monotonic µs: its stamps' map to the epoch."""
     physical_range: tuple[tuple[float, float], ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +57,7 @@ class SessionInfo:
             "sample_rate": self.sample_rate,
             "channels": list(self.channels),
             "time_anchor_us": self.time_anchor_us,
+            "utc_offset_us": self.utc_offset_us,
             "physical_range_v": (
                 [list(span) for span in self.physical_range] if self.physical_range else None
             ),
@@ -108,6 +111,9 @@ class Part:
     markers: list[dict[str, Any]] = field(default_factory=list)
     filter_changes: list[dict[str, Any]] = field(default_factory=list)
     """The voltage filter's settings each time they changed during the part."""
+    clock_steps: list[dict[str, Any]] = field(default_factory=list)
+    """Wall-clock steps during the part (``clock_stepped``: the UTC map before and after);
+    the stamps kept the session's map."""
     gaps: list[dict[str, Any]] = field(default_factory=list)
     """The gaps that end or begin this part: where, how many samples, why."""
     status: str = "recording"
@@ -289,6 +295,7 @@ class Part:
             "annotations": self.annotations,
             "markers": self.markers,
             "filter_changes": self.filter_changes,
+            "clock_steps": self.clock_steps,
             "ledger": {**self.provenance.get("ledger", {}), **self.ledger()},
         }
         if layout is not None:

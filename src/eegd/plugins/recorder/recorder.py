@@ -108,8 +108,6 @@ class Recorder:
         self._current: _Recording | None = None
         self._expected_sample: int | None = None
         self._expected_frame: int | None = None
-        self._anchor: tuple[int, float] | None = None
-        """(wall-clock µs of sample 0, sample rate) of the session, for markers."""
         self._ready = asyncio.Event()
         self._problem: str | None = None
         self._selftest = False
@@ -225,10 +223,6 @@ class Recorder:
 
     async def _handle(self, event: Event) -> None:
         if isinstance(event, EegPacket):
-            if self._anchor is None:
-                period_us = 1e6 / event.sample_rate
-                start = int(event.timestamps[0]) - round(event.first_sample * period_us)
-                self._anchor = (start, event.sample_rate)
             await self._packet(event)
         elif isinstance(event, MarkerEvent):
             await self._marker(event)
@@ -237,6 +231,10 @@ class Recorder:
                 self._selftest = event.kind is SystemEventKind.SELFTEST_STARTED
             if event.kind is SystemEventKind.SOURCE_CONNECTED:
                 await self._new_session(event.detail)
+            elif event.kind is SystemEventKind.CLOCK_STEPPED:
+                current = self._current
+                if current is not None and current.part is not None:
+                    current.part.clock_steps.append(dict(event.detail))
             elif event.kind is SystemEventKind.CONFIG_CHANGED and "filter" in event.detail:
                 self._filter = dict(event.detail["filter"])
                 current = self._current
@@ -251,11 +249,10 @@ class Recorder:
             sample_rate=detail.get("sample_rate"),
             channels=tuple(detail.get("channels", ())),
             time_anchor_us=detail.get("time_anchor_us"),
+            utc_offset_us=detail.get("utc_offset_us"),
             physical_range=tuple((float(a), float(b)) for a, b in span) if span else None,
         )
         self._expected_sample = self._expected_frame = None
-        anchor, rate = detail.get("time_anchor_us"), detail.get("sample_rate")
-        self._anchor = (int(anchor), float(rate)) if anchor is not None and rate else None
         if self._subscription is not None and self._ctx is not None:
             batch = int(self._ctx.config.get("source", {}).get("batch_size", 32))
             rate = float(detail.get("sample_rate") or 250)
@@ -284,7 +281,8 @@ class Recorder:
 
     def mark(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Publish a marker (``label``, optional ``duration_s`` and ``timestamp_us``)."""
-        marker = marker_from_body(body, self._anchor, self._session.id)
+        clock = self._ctx.clock() if self._ctx is not None else None
+        marker = marker_from_body(body, clock, self._session.id)
         if self._ctx is not None:
             self._ctx.bus.publish(marker)
         logger.info("marker %r at %d µs (sample %s)", marker.label, marker.timestamp, marker.sample)
