@@ -235,6 +235,7 @@ class AcquisitionLoop:
         if source is None:  # building one may read a file (playback): off the event loop
             source = await asyncio.to_thread(self._source_factory)
         self._source = source
+        asked = self._monotonic()  # no sample of a fresh source is older than this
         opening = asyncio.ensure_future(
             asyncio.to_thread(translated, self.kind, "open", source.open)
         )
@@ -246,7 +247,7 @@ class AcquisitionLoop:
         except Exception:
             self._resumable = resuming  # still away: the session waits for it
             raise
-        self._connect(source, resuming)
+        self._connect(source, resuming, asked)
         reader = self._reader = SourceReader(
             source,
             kind=self.kind,
@@ -279,7 +280,7 @@ class AcquisitionLoop:
             await opening
             await asyncio.to_thread(translated, self.kind, "close", source.close)
 
-    def _connect(self, source: Source, resuming: bool) -> None:
+    def _connect(self, source: Source, resuming: bool, asked: float) -> None:
         """Resume the session at the index the clock says, or start a new one at 0 (when
         the reopened source streams another shape, or another stream)."""
         session, account = self.session, self._account
@@ -303,15 +304,16 @@ class AcquisitionLoop:
                 offset,
             )
         else:
-            self._start_session(source)
+            self._start_session(source, asked)
         self._offset, self._resumed = offset, resumed
 
-    def _start_session(self, source: Source) -> Session:
+    def _start_session(self, source: Source, origin: float) -> Session:
+        """A new session whose sample 0 is placed at ``origin`` (when the source was asked
+        to open) until its arrivals say where it is."""
         if self._account is not None:
             self._past.append(self._account.snapshot())
             self._past_expected += self._account.expected
-        origin = self._monotonic()
-        self._wall_watch = WallClockWatch(self._wall_clock() - round(origin * 1e6))
+        self._wall_watch = WallClockWatch(self._wall_clock() - round(self._monotonic() * 1e6))
         clock = self.clock = ClockModel(
             source.sample_rate, origin, self._wall_watch.offset_us, monotonic=self._monotonic
         )
