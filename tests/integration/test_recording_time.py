@@ -7,6 +7,7 @@ decides when each packet's time comes and when the wall clock steps.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tests.integration.test_recording import (
     recorder_of,
     recording_daemon,
 )
+from tests.support.live import LiveDaemon
 from tests.support.waiting import wait_until
 
 
@@ -54,3 +56,67 @@ async def test_a_wall_clock_step_is_in_the_sidecar_and_moves_no_stamp(tmp_path: 
     assert meta["source"]["utc_offset_us"] == session.utc_offset_us
     raw = mne.io.read_raw_bdf(tmp_path / "stepped.bdf", verbose="error")
     assert raw.n_times == meta["samples"]
+
+
+async def stop_releasing(live: LiveDaemon) -> dict[str, Any]:
+    """Stop the recording while the source goes on: Stop waits for the packet that holds
+    the sample of its moment, which comes only when its time is released."""
+    stopping = asyncio.ensure_future(api(live, "POST", "api/recordings/current/stop"))
+    while not stopping.done():
+        await live.release(1)
+        await asyncio.wait([stopping], timeout=0.05)
+    return await stopping
+
+
+async def test_200_markers_in_one_second_then_stop_are_all_in_the_file(tmp_path: Path) -> None:
+    async with recording_daemon(tmp_path) as live:
+        with raw_log(live) as log:
+            await api(live, "POST", "api/recordings", {"name": "burst"})
+            await live.release(2)
+            replies = []
+            for packet in range(8):  # one second of data, 25 markers a packet's time
+                await live.release(1)
+                for number in range(25):
+                    body = {"label": f"m{packet * 25 + number}"}
+                    replies.append(await api(live, "POST", "api/markers", body))
+            stopped = await stop_releasing(live)
+            packets = published(log)
+    meta = sidecar(tmp_path, "burst")
+    assert len(meta["markers"]) == 200
+    assert meta["ledger"]["annotations_not_written"] == 0
+    raw = mne.io.read_raw_bdf(tmp_path / "burst.bdf", verbose="error")
+    onsets = {item["description"]: item["onset"] for item in raw.annotations}
+    first = meta["first_sample"]
+    assert len([label for label in onsets if label.startswith("m")]) == 200
+    for reply in replies:  # each on its sample, which the file holds
+        assert abs(onsets[reply["label"]] * 250 - (reply["sample"] - first)) <= 1
+        assert reply["sample"] - first < raw.n_times
+    # The file ends with the packet that holds the sample of the moment Stop was asked.
+    last = max(reply["sample"] for reply in replies)
+    assert first + raw.n_times > last
+    assert stopped["samples_written"] == raw.n_times
+    assert raw.n_times <= sum(p.n_samples for p in packets if p.first_sample >= first)
+
+
+async def test_a_marker_outside_the_recording_is_refused_naming_the_window(
+    tmp_path: Path,
+) -> None:
+    async with recording_daemon(tmp_path) as live:
+        with raw_log(live) as log:
+            await live.release(8)
+            await api(live, "POST", "api/recordings", {"name": "windowed"})
+            await live.release(4)
+            packets = published(log)
+        recorder = recorder_of(live)
+        await wait_until(lambda: recorder.stats()["samples_written"] >= 4 * 32)
+        start = sidecar(tmp_path, "windowed")["start_us"]
+        assert start > int(packets[0].timestamps[0])
+        for moment in (start - 4_000, int(packets[0].timestamps[0]), start + 3_600_000_000):
+            body = {"label": "late", "timestamp_us": moment}
+            refused = await api(live, "POST", "api/markers", body, status=400)
+            assert refused["code"] == "bad_field"
+            assert f"allowed from {start} to " in refused["message"]
+            assert "recording windowed" in refused["message"]
+        inside = await api(live, "POST", "api/markers", {"label": "in", "timestamp_us": start})
+        assert inside["timestamp_us"] == start
+        await stop_releasing(live)

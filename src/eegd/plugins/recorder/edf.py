@@ -9,7 +9,9 @@ when read (``calibration``), exactly as a reader such as MNE computes it: every 
 read back lies within half a digital step of the value written.
 
 Every record carries an "EDF Annotations" signal: its first TAL keeps time (the record's
-onset in seconds from the header's start second), then as many pending annotations as fit.
+onset in seconds from the header's start second), then as many pending annotations as fit
+(``annotation_room`` bytes; a file that ends with annotations still waiting is rewritten
+with more room per record, ``files.grow_annotations``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ANNOTATION_BYTES",
     "ANNOTATION_LABEL",
     "BDF_DIGITAL",
     "EDF_DIGITAL",
@@ -45,8 +48,8 @@ _BDF_ANNOTATION_LABEL: Final = "BDF Annotations"
 #: Offset of the header's "number of data records" field (8 ASCII characters).
 RECORD_COUNT_AT: Final = 236
 _FIELD: Final = 8
-_ANNOTATION_BYTES: Final = 120
-"""Bytes of annotations per record: the time-keeping TAL and a marker or two."""
+ANNOTATION_BYTES: Final = 120
+"""Bytes of annotations per record to begin with: the time-keeping TAL and a marker or two."""
 _MONTHS: Final = tuple("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())
 
 
@@ -100,6 +103,8 @@ class Layout:
     samples_per_record: int
     record_s: str
     equipment: str = "eegd"
+    annotation_room: int = ANNOTATION_BYTES
+    """Bytes of annotations each record has room for (rounded up to whole samples)."""
 
     @property
     def digital(self) -> tuple[int, int]:
@@ -114,7 +119,7 @@ class Layout:
     @property
     def annotation_samples(self) -> int:
         """Samples of the annotation signal per record."""
-        return -(-_ANNOTATION_BYTES // self.bytes_per_sample)
+        return -(-self.annotation_room // self.bytes_per_sample)
 
     @property
     def annotation_bytes(self) -> int:

@@ -11,6 +11,7 @@ The ``NAME.json`` sidecar is replaced atomically (written aside, fsync, rename).
 from __future__ import annotations
 
 import abc
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -31,6 +32,7 @@ __all__ = [
     "EdfFile",
     "Opener",
     "patch_status",
+    "grow_annotations",
     "recover_data_file",
     "write_sidecar",
 ]
@@ -149,6 +151,58 @@ class CsvFile(DataFile):
     def finish(self) -> None:
         self.sync()
         self._file.close()
+
+
+def grow_annotations(path: Path, layout: Layout, start: dt.datetime, tals: list[bytes]) -> Layout:
+    """Rewrite the finished EDF+/BDF+ file at ``path`` with room in its records for ``tals``
+    too (annotations that did not fit as they came); return its new layout.
+
+    Each record keeps its data and its annotations and takes the next waiting TALs as far
+    as its new room goes, so every TAL lands in a record, whole. The new file is written
+    aside and renamed over the old one: a crash meanwhile leaves the old file as it was.
+    """
+    with path.open("rb") as old:
+        old.seek(layout.header_bytes)
+        body = old.read()
+    records = len(body) // layout.record_bytes
+    if records == 0:
+        raise OSError(f"{path}: no data record to hold the annotations")
+    total = sum(len(tal) for tal in tals)
+    extra = max(max(len(tal) for tal in tals), -(-total // records))
+    while True:
+        grown = dataclasses.replace(layout, annotation_room=layout.annotation_bytes + extra)
+        placed = _place(tals, records, grown.annotation_bytes - layout.annotation_bytes)
+        if placed is not None:
+            break
+        extra *= 2
+    data_bytes = layout.record_bytes - layout.annotation_bytes
+    aside = path.with_name(path.name + ".tmp")
+    with aside.open("wb") as new:
+        new.write(grown.header(start, records))
+        for number in range(records):
+            record = body[number * layout.record_bytes : (number + 1) * layout.record_bytes]
+            kept = record[data_bytes:].rstrip(b"\x00") + b"\x00"
+            annotations = kept + b"".join(placed[number])
+            new.write(record[:data_bytes] + annotations.ljust(grown.annotation_bytes, b"\x00"))
+        new.flush()
+        os.fsync(new.fileno())
+    aside.replace(path)
+    _sync_directory(path.parent)
+    return grown
+
+
+def _place(tals: list[bytes], records: int, room: int) -> list[list[bytes]] | None:
+    """``tals`` in order into ``records`` records of ``room`` more bytes each, or None."""
+    placed: list[list[bytes]] = [[] for _ in range(records)]
+    number = used = 0
+    for tal in tals:
+        if used + len(tal) > room:
+            number, used = number + 1, 0
+            if number == records:
+                return None
+        placed[number].append(tal)
+        used += len(tal)
+    return placed
 
 
 def write_sidecar(path: Path, content: Mapping[str, Any]) -> None:

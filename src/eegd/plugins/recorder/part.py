@@ -27,7 +27,14 @@ import numpy as np
 from eegd.errors import RequestRefused
 from eegd.events import EegPacket, MarkerEvent
 from eegd.plugins.recorder.edf import BDF_DIGITAL, Layout, exact_decimal, outward_range, tal
-from eegd.plugins.recorder.files import CsvFile, EdfFile, Opener, patch_status, write_sidecar
+from eegd.plugins.recorder.files import (
+    CsvFile,
+    EdfFile,
+    Opener,
+    grow_annotations,
+    patch_status,
+    write_sidecar,
+)
 
 __all__ = ["Part", "SessionInfo", "calibrate"]
 
@@ -237,7 +244,8 @@ class Part:
         return tals
 
     def finish(self, status: str = "complete") -> None:
-        """Complete the file: annotations still pending go into the last record."""
+        """Complete the file with every annotation: those still pending go into the last
+        record, and what does not fit there into the room the file is rewritten with."""
         if isinstance(self._file, EdfFile) and self._pending and self._last_record_at >= 0:
             tals = self._fill(self._last_tals)
             layout = self._file.layout
@@ -245,6 +253,10 @@ class Part:
             self._file.rewrite(offset, tals.ljust(layout.annotation_bytes, b"\x00"))
         if self._file is not None:
             self._file.finish()
+        if isinstance(self._file, EdfFile) and self._pending and self._last_record_at >= 0:
+            start = dt.datetime.fromtimestamp(self._second_us / 1e6, tz=dt.UTC)
+            self._layout = grow_annotations(self.path, self._file.layout, start, self._pending)
+            self._pending = []
         self.status = status
         self.write_sidecar()
 

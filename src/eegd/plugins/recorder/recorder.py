@@ -22,6 +22,7 @@ A recording is refused (409) while a self-test has the source.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import errno
 import logging
@@ -34,6 +35,7 @@ from typing import Any, ClassVar, TypeVar
 
 import eegd
 from eegd.bus import DropPolicy, Subscription
+from eegd.clock_model import ClockModel
 from eegd.errors import ConfigError, RequestRefused
 from eegd.events import (
     EegPacket,
@@ -67,6 +69,9 @@ _T = TypeVar("_T")
 #: Subscription room for the events that are not packets (system events, markers).
 _OTHER_EVENTS = 256
 _START_KEYS = ("name", "notes")
+#: Seconds Stop waits for the packet that holds the sample of its moment (it is read, or
+#: on its way through the bus); past that the file ends with what came.
+STOP_WAIT_S = 2.0
 
 
 @dataclass
@@ -82,6 +87,10 @@ class _Recording:
     """Markers that came before the first packet of a part, for the next part to open."""
     samples_written: int = 0
     gaps: int = 0
+    started_us: int | None = None
+    """The stamp of the moment the recording was asked to start (by the clock model)."""
+    stop_at: int | None = None
+    """The sample of the moment Stop was asked: the last packet written is the one with it."""
 
     def part_name(self) -> str:
         number = len(self.parts) + 1
@@ -111,6 +120,8 @@ class Recorder:
         self._ready = asyncio.Event()
         self._problem: str | None = None
         self._selftest = False
+        self._written = asyncio.Event()
+        """Set each time a packet has been handled (for Stop waiting on its sample)."""
         self._counters = {
             "recordings": 0,
             "parts": 0,
@@ -281,8 +292,12 @@ class Recorder:
 
     def mark(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Publish a marker (``label``, optional ``duration_s`` and ``timestamp_us``)."""
-        clock = self._ctx.clock() if self._ctx is not None else None
-        marker = marker_from_body(body, clock, self._session.id)
+        current = self._current
+        since = None
+        if current is not None:
+            first = current.parts[0].start_us if current.parts else current.started_us
+            since = None if first is None else (current.name, first)
+        marker = marker_from_body(body, self._clock(), self._session.id, since)
         if self._ctx is not None:
             self._ctx.bus.publish(marker)
         logger.info("marker %r at %d µs (sample %s)", marker.label, marker.timestamp, marker.sample)
@@ -295,7 +310,16 @@ class Recorder:
             "session": marker.session,
         }
 
+    def _clock(self) -> ClockModel | None:
+        return self._ctx.clock() if self._ctx is not None else None
+
     async def _packet(self, packet: EegPacket) -> None:
+        try:
+            await self._record(packet)
+        finally:
+            self._written.set()
+
+    async def _record(self, packet: EegPacket) -> None:
         gap: dict[str, Any] | None = None
         if self._expected_sample is not None and packet.first_sample > self._expected_sample:
             lost = packet.first_sample - self._expected_sample
@@ -321,7 +345,9 @@ class Recorder:
                     await self._end_part(self._current)
         async with self._lock:
             current = self._current
-            if current is None:
+            if current is None or (
+                current.stop_at is not None and packet.first_sample > current.stop_at
+            ):
                 return
             try:
                 await self._write(current, packet, gap)
@@ -440,7 +466,13 @@ class Recorder:
             if await self._io(exists, self.directory, name):
                 raise RequestRefused(409, "exists", f"a recording named {name} exists already")
             file_format = self.settings.format
-            self._current = _Recording(name=name, notes=notes, file_format=file_format)
+            clock = self._clock()
+            self._current = _Recording(
+                name=name,
+                notes=notes,
+                file_format=file_format,
+                started_us=None if clock is None else clock.now_us(),
+            )
         self._counters["recordings"] += 1
         path = self.directory / (name + SUFFIXES[file_format])
         logger.info("recording %s started: %s", name, path)
@@ -450,12 +482,33 @@ class Recorder:
         return {"name": name, "path": str(path), "format": file_format, "status": "recording"}
 
     async def stop(self) -> dict[str, Any]:
-        """Stop the recording in progress and finalise its file; 409 if there is none."""
+        """Stop the recording in progress and finalise its file; 409 if there is none.
+
+        The file ends with the packet that holds the sample of this moment: Stop waits for
+        it (at most ``STOP_WAIT_S``), so what was marked up to now has its samples.
+        """
         await self._wait_ready()
         current = self._current
         if current is None:
             raise RequestRefused(409, "not_recording", "no recording is in progress")
+        clock = self._clock()
+        if clock is not None and current.stop_at is None:
+            current.stop_at = clock.sample_at_us(clock.now_us())
+            await self._reach(current, current.stop_at)
         return await self._stop("stopped")
+
+    async def _reach(self, current: _Recording, sample: int) -> None:
+        """Wait until the packet with ``sample`` is written (or the session changed)."""
+        session = self._session.id
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_WAIT_S):
+                while (
+                    self._current is current
+                    and self._session.id == session
+                    and (self._expected_sample is None or self._expected_sample <= sample)
+                ):
+                    self._written.clear()
+                    await self._written.wait()
 
     async def _stop(self, reason: str) -> dict[str, Any]:
         async with self._lock:
