@@ -15,6 +15,7 @@ from typing import Any
 import mne
 import numpy as np
 
+from eegd.plugins.recorder.library import list_recordings, recover_all
 from tests.integration.test_recording import (
     api,
     published,
@@ -120,3 +121,33 @@ async def test_a_marker_outside_the_recording_is_refused_naming_the_window(
         inside = await api(live, "POST", "api/markers", {"label": "in", "timestamp_us": start})
         assert inside["timestamp_us"] == start
         await stop_releasing(live)
+
+
+async def test_a_recording_is_on_disk_and_listed_before_its_first_packet(tmp_path: Path) -> None:
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    async with recording_daemon(tmp_path) as live:
+        started = await api(live, "POST", "api/recordings", {"name": "early"})
+        assert Path(started["path"]).is_file()
+        listed = await api(live, "GET", "api/recordings")
+        (entry,) = [item for item in listed["recordings"] if item["name"] == "early"]
+        assert entry["status"] == "recording"
+        # What a crash now would leave behind: the empty file and its sidecar.
+        for suffix in (".bdf", ".json"):
+            (crashed / f"early{suffix}").write_bytes((tmp_path / f"early{suffix}").read_bytes())
+        await stop_releasing(live)
+    assert recover_all(crashed) == [("early", 0.0)]
+    (entry,) = list_recordings(crashed)
+    assert (entry["name"], entry["status"], entry["duration_s"]) == ("early", "recovered", 0.0)
+
+
+async def test_a_recording_stopped_before_its_first_packet_is_complete_and_empty(
+    tmp_path: Path,
+) -> None:
+    async with recording_daemon(tmp_path) as live:
+        await api(live, "POST", "api/recordings", {"name": "brief"})
+        stopped = await api(live, "POST", "api/recordings/current/stop")
+        listed = await api(live, "GET", "api/recordings")
+    assert stopped["samples_written"] == 0
+    (entry,) = [item for item in listed["recordings"] if item["name"] == "brief"]
+    assert (entry["status"], entry["size"], entry["duration_s"]) == ("complete", 0, 0.0)

@@ -31,6 +31,7 @@ __all__ = [
     "DataFile",
     "EdfFile",
     "Opener",
+    "create_empty",
     "patch_status",
     "grow_annotations",
     "recover_data_file",
@@ -205,6 +206,14 @@ def _place(tals: list[bytes], records: int, room: int) -> list[list[bytes]] | No
     return placed
 
 
+def create_empty(path: Path) -> None:
+    """Create ``path`` empty (it must not exist), durably: a recording's data file from its
+    start, before its first packet, so a crash at any moment leaves it listed."""
+    with path.open("xb") as file:
+        os.fsync(file.fileno())
+    _sync_directory(path.parent)
+
+
 def write_sidecar(path: Path, content: Mapping[str, Any]) -> None:
     """Replace the JSON sidecar at ``path`` atomically; on failure nothing is left aside."""
     aside = path.with_name(path.name + ".tmp")
@@ -256,6 +265,9 @@ def recover_data_file(path: Path, file_format: str) -> int:
             os.fsync(file.fileno())
             return max(data[:end].count(b"\n") - 1, 0)
         fixed = file.read(256)
+        if len(fixed) < 256:  # created at the start, before its first packet: empty
+            file.truncate(0)
+            return 0
         header_bytes = int(fixed[184:192])
         signals = int(fixed[252:256])
         file.seek(256 + 216 * signals)

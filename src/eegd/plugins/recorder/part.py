@@ -163,6 +163,8 @@ class Part:
     def open(self) -> None:
         """Create the data file and the sidecar (status ``recording``)."""
         start = dt.datetime.fromtimestamp(self._second_us / 1e6, tz=dt.UTC)
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            self.path.unlink()  # the empty file the recording's start left in its place
         if self.file_format == "csv":
             self._file = CsvFile(self.path, self.first.channel_names, self.opener)
         else:

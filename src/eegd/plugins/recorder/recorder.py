@@ -47,7 +47,7 @@ from eegd.events import (
     wall_clock_us,
 )
 from eegd.plugin import PluginContext
-from eegd.plugins.recorder.files import Opener
+from eegd.plugins.recorder.files import Opener, create_empty, write_sidecar
 from eegd.plugins.recorder.library import (
     CONTENT_TYPES,
     SUFFIXES,
@@ -473,13 +473,57 @@ class Recorder:
                 file_format=file_format,
                 started_us=None if clock is None else clock.now_us(),
             )
-        self._counters["recordings"] += 1
         path = self.directory / (name + SUFFIXES[file_format])
+        try:
+            await self._io(self._create, self._current, path)
+        except OSError as exc:
+            self._current = None
+            reason = exc.strerror or str(exc)
+            problem = f"the recording directory {self.directory} cannot be used: {reason}"
+            raise RequestRefused(503, "directory_unusable", problem) from exc
+        self._counters["recordings"] += 1
         logger.info("recording %s started: %s", name, path)
         self._publish(
             SystemEventKind.RECORDING_STARTED, name=name, path=str(path), format=file_format
         )
         return {"name": name, "path": str(path), "format": file_format, "status": "recording"}
+
+    def _create(self, current: _Recording, path: Path) -> None:
+        """The recording's data file (empty) and its sidecar, before any packet: its name
+        is taken, and a crash from now on leaves a listed, recoverable recording."""
+        create_empty(path)
+        started = current.started_us if current.started_us is not None else wall_clock_us()
+        try:
+            self._write_first_sidecar(current, path, started)
+        except OSError:
+            path.unlink(missing_ok=True)
+            raise
+
+    def _write_first_sidecar(self, current: _Recording, path: Path, started: int) -> None:
+        write_sidecar(
+            self.directory / (current.name + ".json"),
+            {
+                **self._provenance(current),
+                "name": current.name,
+                "recording": current.name,
+                "part": 1,
+                "format": current.file_format,
+                "file": path.name,
+                "status": "recording",
+                "start": dt.datetime.fromtimestamp(started / 1e6, tz=dt.UTC).isoformat(),
+                "start_us": started,
+                "samples": 0,
+                "duration_s": 0.0,
+            },
+        )
+
+    def _finish_empty(self, current: _Recording) -> None:
+        """A recording stopped before its first packet: complete, and empty."""
+        content = read_sidecar(self.directory, current.name)
+        if content is not None and content.get("status") == "recording":
+            write_sidecar(
+                self.directory / (current.name + ".json"), {**content, "status": "complete"}
+            )
 
     async def stop(self) -> dict[str, Any]:
         """Stop the recording in progress and finalise its file; 409 if there is none.
@@ -518,6 +562,8 @@ class Recorder:
             self._current = None
             try:
                 await self._end_part(current)
+                if not current.parts:
+                    await self._io(self._finish_empty, current)
             except OSError as exc:
                 logger.error("recording %s: cannot finish its file: %s", current.name, exc)
         reply = self._publish_stopped(current, reason=reason)
