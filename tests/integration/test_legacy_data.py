@@ -260,10 +260,10 @@ async def test_a_client_that_falls_behind_is_told_its_drops_as_a_log_line() -> N
             assert isinstance(first, LogMessage)
             dropped = connections.stats().dropped
             # Then the rest of the queue, up to the last packet released.
-            session = live.daemon.acquisition.session
-            assert session is not None
+            clock = live.daemon.acquisition.clock
+            assert clock is not None
             published = live.daemon.bus.stats().topics[Topic.FILTERED_EEG].published
-            last = (session.time_anchor_us + (published - 1) * 32_000).to_bytes(8, "little")
+            last = clock.stamp_us((published - 1) * 512).to_bytes(8, "little")  # as issued
             await client.receive_until(
                 lambda: any(f.data[1] == 0 and f.data[6:14] == last for f in client.frames)
             )
