@@ -19,6 +19,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from eegd.clock_model import sample_stamps_us
 from eegd.events import Event, FftPacket, FilteredEegPacket, SystemEvent, SystemEventKind, Topic
 
 __all__ = [
@@ -74,13 +75,10 @@ def _header(topic: LegacyTopic) -> bytes:
 
 
 def sample_times(packet: FilteredEegPacket) -> npt.NDArray[np.uint64]:
-    """Each sample's time, µs since the epoch, from its index in the session.
-
-    The acquisition stamps every packet from the sample index (``eegd.events.
-    sample_timestamps``: the session's anchor plus index × period), so these never follow
-    arrival times; this is the one place the legacy stream reads sample times from.
-    """
-    return packet.timestamps
+    """Each sample's time, µs since the epoch: its stamp from the session's clock model
+    (``eegd.clock_model.sample_stamps_us``), dejittered, never stepping back; this is the
+    one place the legacy stream reads sample times from."""
+    return sample_stamps_us(packet)
 
 
 def value_timestamps(packet: FilteredEegPacket) -> npt.NDArray[np.uint64]:
