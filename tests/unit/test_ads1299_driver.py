@@ -337,3 +337,19 @@ def test_scattered_framing_errors_are_logged_sparingly(caplog: pytest.LogCapture
     assert source.framing_errors == 40
     logged = [r for r in caplog.records if "framing error" in r.getMessage()]
     assert len(logged) == 12  # 1..10, 16, 32
+
+
+def test_one_chip_of_a_chain_that_resets_is_named_and_set_up_again() -> None:
+    emulator = ADS1299Emulator(3)
+    with make(emulator, channels=24) as source:
+        source.read(50)
+        emulator.spontaneous_reset(chip=1)  # chip 2 alone
+        blocks = [source.read(50) for _ in range(4)]
+        configured = emulator.registers(1)
+    events = [event for block in blocks for event in block.events]
+    assert [dict(event.detail) for event in events] == [
+        {"chips": [2], "found_by": "gpio_echo", "count": 1}
+    ]
+    assert source.device_resets == 1
+    assert decode_chnset(configured[Register.CH1SET]).input is Input.NORMAL  # reset: shorted
+    assert configured[Register.GPIO] == emulator.registers(0)[Register.GPIO]

@@ -19,7 +19,7 @@ from eegd.sources.ads1299.hardware import open_hardware
 from eegd.sources.ads1299.selftest import run_selftest
 from eegd.sources.base import SampleBlock
 from tests.support.ads1299_model import F_CLK, VREF
-from tests.support.standin import SeedBoard, install
+from tests.support.standin import PiEEG16Board, SeedBoard, install
 
 
 @pytest.fixture
@@ -155,6 +155,37 @@ def test_another_chip_is_named_and_refused(board: SeedBoard, chip_id: int, named
     with pytest.raises(SourceError, match=named):
         source.open()
     assert board.requested == set()
+
+
+def test_pieeg16_reads_each_chip_on_its_own_select_and_drdy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = PiEEG16Board()
+    install(monkeypatch, board)
+    levels = []
+    for n, slot in enumerate(board.slots):
+        slot.chip.inputs.noise = False
+        slot.chip.inputs.dc_volts = [VREF / 24 * (c + 1) / 10 * (1 - 2 * n) for c in range(8)]
+        levels += slot.chip.inputs.dc_volts
+    settings = ADS1299Settings.from_mapping({"board": "pieeg16"})
+    source = ADS1299Source(
+        settings, 16, 250, hardware=lambda: open_hardware(settings, clock=board.clock)
+    )
+    with source:
+        assert board.requested == {26, 13, 19}
+        blocks = read_all(source, 500)
+        board.slots[1].chip.reset()  # chip 2 alone loses its configuration
+        after = blocks_for(source, board, 3.0)
+    assert board.contention == 0  # never both chips selected at once
+    assert [slot.chip.violations.total() for slot in board.slots] == [0, 0]
+    # multiple readback: DAISY_EN' set on each chip, each written on its own select
+    assert [slot.chip.registers[0x01] & 0x40 for slot in board.slots] == [0x40, 0x40]
+    assert [b.first_sample for b in blocks] == list(range(0, 500, 50))
+    assert np.allclose(blocks[-1].volts[:, -1], levels, atol=lsb(24))
+    events = [event for block in after for event in block.events]
+    # START is an opcode on this board, so chip 2's conversions stop with its reset
+    assert [(e.detail["chips"], e.detail["found_by"]) for e in events] == [([2], "drdy_stopped")]
+    assert np.allclose(after[-1].volts[:, -1], levels, atol=lsb(24))
 
 
 def blocks_for(source: ADS1299Source, board: SeedBoard, seconds: float) -> list[SampleBlock]:

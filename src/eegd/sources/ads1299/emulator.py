@@ -156,9 +156,19 @@ class ADS1299Emulator:
         (self.electrode_off_n if negative else self.electrode_off_p)[channel] = off
         self._update_status()
 
-    def spontaneous_reset(self) -> None:
-        """Every chip resets by itself (a brown-out, ESD): registers back to their defaults."""
-        self._reset_chips()
+    def spontaneous_reset(self, chip: int | None = None) -> None:
+        """A chip resets by itself (ESD, a dip on its supply), or every chip (a brown-out).
+
+        Its registers go back to their defaults; one chip of a chain keeps converting on
+        the shared clock and START.
+        """
+        if chip is None:
+            self._reset_chips()
+            return
+        for register, value in RESET_VALUES.items():
+            self._registers[chip][register] = value
+        self._configure_inputs()
+        self._update_status()
 
     @property
     def converting(self) -> bool:

@@ -128,6 +128,9 @@ def request_lines(
     for offset, settings in flat.items():
         if settings.direction is line.Direction.OUTPUT:
             BOARD.drive(offset, settings.output_value.value)
-        if offset == BOARD.DRDY and settings.edge_detection in (line.Edge.FALLING, line.Edge.BOTH):
+        if offset in BOARD.drdy_lines and settings.edge_detection in (
+            line.Edge.FALLING,
+            line.Edge.BOTH,
+        ):
             BOARD.watching = True
     return LineRequest(flat)
