@@ -103,6 +103,21 @@ def test_lead_off_names_only_the_detached_electrode(board: SeedBoard) -> None:
         assert source.read(10).lead_off == frozenset({"REF"})
 
 
+@pytest.mark.parametrize(
+    ("channels", "bias_channels", "sensp"),
+    [(8, None, 0xFF), (5, None, 0x1F), (5, [1, 7], 0x01), (3, [2, 3], 0x06)],
+)
+def test_the_bias_drive_takes_only_channels_in_use(
+    board: SeedBoard, channels: int, bias_channels: list[int] | None, sensp: int
+) -> None:
+    options: dict[str, object] = {} if bias_channels is None else {"bias_channels": bias_channels}
+    with source_on(board, channels=channels, **options):
+        # SBAS499 register map: BIAS_SENSP at 0x0D; CHnSET bit 7 powers a channel down
+        assert board.chip.registers[0x0D] == sensp
+        powered_down = [bool(board.chip.registers[0x05 + c] & 0x80) for c in range(8)]
+    assert powered_down == [c >= channels for c in range(8)]
+
+
 def test_stale_drdy_edges_are_drained_before_start(board: SeedBoard) -> None:
     board.chip.start_command = True  # a previous session left the chip converting
     board.chip.refresh()
