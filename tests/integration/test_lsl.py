@@ -17,6 +17,7 @@ from eegd.errors import ConfigError, SourceError
 from eegd.events import Event, FilteredEegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.net.protocol import EegFrame
 from eegd.plugins.lsl_outlet import LslOutlet, default_source_id, lsl_times
+from eegd.sources.base import MAX_STREAM_CHANNELS
 from eegd.sources.lsl import LslOptions, LslSource
 from tests.support.live import live_daemon, next_released
 from tests.support.lsl import start_peer
@@ -257,3 +258,40 @@ async def test_an_irregular_or_string_stream_is_refused_with_a_clear_error(
         await asyncio.to_thread(source.open)
     del outlet
     assert name in str(refused.value)
+
+
+async def test_a_stream_with_more_channels_than_eegd_streams_is_refused() -> None:
+    """66,000 channels once reached the encoder (and 580 MB); the limit is eegd's own."""
+    name = f"wide-{os.getpid()}"
+    info = pylsl.StreamInfo(name, "EEG", MAX_STREAM_CHANNELS + 1, 100, pylsl.cf_float32, name)
+    outlet = pylsl.StreamOutlet(info)
+    source = LslSource(LslOptions(name=name, resolve_timeout_s=scaled(10)))
+    with pytest.raises(SourceError, match=f"at most {MAX_STREAM_CHANNELS}") as refused:
+        await asyncio.to_thread(source.open)
+    del outlet
+    assert f"{MAX_STREAM_CHANNELS + 1} channels" in str(refused.value)
+
+
+@pytest.mark.parametrize("bad", [3e38, -2e6, float("nan"), float("inf")])
+async def test_values_outside_the_declared_range_are_a_malformed_block(bad: float) -> None:
+    """A finite 3e38 µV once passed as infinity to every frame, and the FFT stopped."""
+    name = f"absurd-{os.getpid()}-{bad}"
+    info = pylsl.StreamInfo(name, "EEG", 2, 100, pylsl.cf_float32, name)
+    channel = info.desc().append_child("channels").append_child("channel")
+    channel.append_child_value("label", "Cz")
+    channel.append_child_value("unit", "microvolts")
+    outlet = pylsl.StreamOutlet(info)
+    source = LslSource(LslOptions(name=name, resolve_timeout_s=scaled(10)))
+    await asyncio.to_thread(source.open)
+    try:
+        await wait_until(outlet.have_consumers, timeout=10)
+        outlet.push_chunk([[10.0, -10.0]] * 10)  # 10 µV: fine
+        outlet.push_chunk([[10.0, bad]] + [[10.0, -10.0]] * 9)
+        good = await asyncio.to_thread(source.read, 10)
+        absurd = await asyncio.to_thread(source.read, 10)
+    finally:
+        source.close()
+    assert good.problem(2, 10) is None
+    problem = absurd.problem(2, 10)
+    assert problem is not None
+    assert "1 values outside ±1 V" in problem

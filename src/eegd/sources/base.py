@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import msgspec
 import numpy as np
@@ -48,6 +48,7 @@ from eegd.events import SystemEventKind
 from eegd.validation import convert
 
 __all__ = [
+    "MAX_STREAM_CHANNELS",
     "OptionalDependency",
     "SampleBlock",
     "SharedSourceOptions",
@@ -69,6 +70,11 @@ def parse_options(options: Mapping[str, Any], struct: type[_OptionsT], prefix: s
     ``prefix.key`` (``source.synthetic.seed: expected `int`, got `str` (value: 'x')``).
     """
     return convert(dict(options), struct, prefix)
+
+
+#: The most channels eegd streams: frames, client queues, the spectrum's memory and the
+#: kiosk are sized for it (256: the largest EEG caps).
+MAX_STREAM_CHANNELS: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,8 @@ class SampleBlock:
     monotonic clock (``time.monotonic``, which is LSL's ``local_clock``); None when the
     source keeps no clock of its own. ``gap_cause`` is why samples are missing before this
     block when the source knows (a ``GapCause`` value of ``eegd.ledger``), else None.
+    ``malformed`` is what the source found wrong with the block itself (values it cannot
+    have taken), so the acquisition rejects it as it rejects a block of the wrong shape.
     """
 
     first_sample: int
@@ -178,6 +186,7 @@ class SampleBlock:
     markers: tuple[SourceMarker, ...] = ()
     stream_time: float | None = None
     gap_cause: str | None = None
+    malformed: str | None = None
 
     @property
     def n_samples(self) -> int:
@@ -190,7 +199,10 @@ class SampleBlock:
         A block must hold ``raw`` and ``volts`` of the same shape, ``channels`` × 1 to
         ``max_samples``, with finite volts: anything else would reach every consumer as
         garbage, so the acquisition rejects it (and the samples it stood for are a gap).
+        A block its source calls ``malformed`` is rejected for that reason.
         """
+        if self.malformed is not None:
+            return self.malformed
         raw, volts = self.raw, self.volts
         if not (isinstance(raw, np.ndarray) and isinstance(volts, np.ndarray)):
             return "raw and volts must be numpy arrays"

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from eegd.errors import SourceError
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
 from eegd.sources.base import (
+    MAX_STREAM_CHANNELS,
     OptionalDependency,
     SampleBlock,
     SharedSourceOptions,
@@ -42,12 +43,15 @@ from eegd.sources.base import (
 )
 from eegd.sources.lsl_markers import MarkerReader, TimedMarker, lsl_errors
 
-__all__ = ["PHYSICAL_RANGE_UV", "LslOptions", "LslSource"]
+__all__ = ["MAX_ABS_VOLTS", "PHYSICAL_RANGE_UV", "LslOptions", "LslSource"]
 
 logger = logging.getLogger(__name__)
 
 #: The span of each channel the int32 counts cover, ±µV (as the BrainFlow source's).
 PHYSICAL_RANGE_UV: Final = 187_500.0
+#: The largest value a stream may send, in volts: LSL's metadata declares no range, and no
+#: EEG amplifier measures a volt (3e38 µV once reached every client as infinity).
+MAX_ABS_VOLTS: Final = 1.0
 #: Longest single wait inside ``read``, so ``close`` and the stall check are noticed.
 _PULL_S: Final = 0.05
 _UNIT_SCALE: Final = {"microvolts": 1e-6, "uv": 1e-6, "µv": 1e-6, "millivolts": 1e-3, "mv": 1e-3}
@@ -165,6 +169,12 @@ class LslSource(Source):
             self.time_correction = inlet.time_correction(timeout=self._options.resolve_timeout_s)
         except lsl_errors(pylsl) as exc:
             raise SourceError(f"lsl stream {info.name()!r}: {exc or type(exc).__name__}") from exc
+        if full.channel_count() > MAX_STREAM_CHANNELS:
+            inlet.close_stream()
+            raise SourceError(
+                f"lsl stream {full.name()!r} has {full.channel_count()} channels "
+                f"(allowed: at most {MAX_STREAM_CHANNELS})"
+            )
         self._names, self._scale = _channels(full)
         self._rate = float(full.nominal_srate())
         self._stream_id = full.source_id() or f"{full.name()}@{full.hostname()}"
@@ -214,6 +224,13 @@ class LslSource(Source):
         volts = np.asarray(rows, dtype=np.float64).T * self._scale
         first_sample = self._position
         self._position += n_samples
+        malformed = None
+        with np.errstate(invalid="ignore"):
+            beyond = int(np.count_nonzero(~(np.abs(volts) <= MAX_ABS_VOLTS)))
+        if beyond:
+            malformed = (
+                f"{beyond} values outside ±{MAX_ABS_VOLTS:g} V (the stream declares no range)"
+            )
         return SampleBlock(
             first_sample=first_sample,
             raw=self._to_counts(volts),
@@ -222,6 +239,7 @@ class LslSource(Source):
             if self._markers is not None
             else (),
             stream_time=stream_time,
+            malformed=malformed,
         )
 
     def close(self) -> None:
