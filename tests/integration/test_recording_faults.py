@@ -252,3 +252,23 @@ async def test_a_full_disk_stops_the_recording_cleanly_with_a_truthful_sidecar_a
             }
         assert json.loads((disk / "big.json").read_text())["status"] == "failed"
         assert sorted(path.name for path in disk.iterdir()) == ["big.bdf", "big.json"]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Fp1\u0007", "Fp2"],
+        ["Kanal-Ä", "Fp2"],
+        ["Temporal-Left-01", "Temporal-Left-012"],
+    ],
+)
+async def test_channel_names_an_edf_header_cannot_hold_refuse_the_recording(
+    tmp_path: Path, names: list[str]
+) -> None:
+    extra = f"[source]\nchannels = 2\nchannel_names = {json.dumps(names)}\n"
+    async with recording_daemon(tmp_path, "bdf", extra) as live:
+        refused = await api(live, "POST", "api/recordings", {"name": "labels"}, status=409)
+        assert refused["code"] == "bad_channel_names"
+        assert "EDF/BDF header" in refused["message"]
+        assert recorder_of(live).recording is None
+    assert not list(tmp_path.glob("labels*"))

@@ -29,11 +29,13 @@ import numpy.typing as npt
 __all__ = [
     "ANNOTATION_BYTES",
     "ANNOTATION_LABEL",
+    "LABEL_CHARACTERS",
     "BDF_DIGITAL",
     "EDF_DIGITAL",
     "Layout",
     "RECORD_COUNT_AT",
     "exact_decimal",
+    "label_problem",
     "outward_range",
     "tal",
 ]
@@ -211,6 +213,37 @@ class Layout:
         else:
             data = np.ascontiguousarray(digital, dtype="<i2").tobytes()
         return data + annotations.ljust(self.annotation_bytes, b"\x00")
+
+
+#: How many characters of a channel's name an EDF/BDF header keeps.
+LABEL_CHARACTERS: Final = 16
+
+
+def label_problem(names: Sequence[str], bdf: bool) -> str | None:
+    """What stops ``names`` from being the labels of an EDF (or BDF) header, or None.
+
+    A label is at most 16 characters of printable ASCII (EDF's header is ASCII): a control
+    character or a letter outside ASCII cannot be written, and a longer name is cut, so two
+    names alike in their first 16 characters (or like the annotation signal's) would be one.
+    """
+    for index, name in enumerate(names):
+        if not (name.isascii() and name.isprintable()):
+            shown = name.encode("unicode_escape").decode()[:40]
+            return (
+                f"channel {index + 1}'s name '{shown}' holds characters an EDF/BDF header "
+                "cannot (allowed: printable ASCII)"
+            )
+    annotations = _BDF_ANNOTATION_LABEL if bdf else ANNOTATION_LABEL
+    seen: dict[str, str] = {annotations: f"the annotation signal's {annotations!r}"}
+    for name in names:
+        label = name[:LABEL_CHARACTERS].strip()
+        if label in seen:
+            return (
+                f"channel name {name!r} and {seen[label]} are the same in the "
+                f"{LABEL_CHARACTERS} characters an EDF/BDF header keeps"
+            )
+        seen[label] = repr(name)
+    return None
 
 
 def _field(value: str, width: int) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -26,7 +27,14 @@ import numpy as np
 
 from eegd.errors import RequestRefused
 from eegd.events import EegPacket, MarkerEvent
-from eegd.plugins.recorder.edf import BDF_DIGITAL, Layout, exact_decimal, outward_range, tal
+from eegd.plugins.recorder.edf import (
+    BDF_DIGITAL,
+    Layout,
+    exact_decimal,
+    label_problem,
+    outward_range,
+    tal,
+)
 from eegd.plugins.recorder.files import (
     CsvFile,
     EdfFile,
@@ -36,7 +44,7 @@ from eegd.plugins.recorder.files import (
     write_sidecar,
 )
 
-__all__ = ["Part", "SessionInfo", "calibrate"]
+__all__ = ["Part", "SessionInfo", "calibrate", "check_labels"]
 
 #: The ADS1299's volts per count at its default gain, for a packet that holds only zeros.
 _DEFAULT_LSB = 2 * 4.5 / 24 / 2**24
@@ -69,6 +77,19 @@ class SessionInfo:
                 [list(span) for span in self.physical_range] if self.physical_range else None
             ),
         }
+
+
+def check_labels(names: Sequence[str], file_format: str) -> None:
+    """``RequestRefused`` (409) if ``names`` cannot label a ``file_format`` file's channels."""
+    if file_format == "csv":
+        return
+    problem = label_problem(names, file_format == "bdf")
+    if problem is not None:
+        raise RequestRefused(
+            409,
+            "bad_channel_names",
+            f"{problem}; rename the channels ([source] channel_names) or record as csv",
+        )
 
 
 def calibrate(
@@ -177,6 +198,7 @@ class Part:
                     f"{n} samples at {self.sample_rate:g} Hz make data records whose length "
                     "an EDF header cannot state exactly; record as csv, or change batch_size",
                 )
+            check_labels(self.first.channel_names, self.file_format)
             source = self.provenance.get("config", {}).get("source", {}).get("kind", "source")
             self._layout = Layout(
                 bdf=self.file_format == "bdf",

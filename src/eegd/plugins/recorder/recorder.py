@@ -57,7 +57,7 @@ from eegd.plugins.recorder.library import (
     recover_all,
 )
 from eegd.plugins.recorder.markers import marker_from_body
-from eegd.plugins.recorder.part import Part, SessionInfo
+from eegd.plugins.recorder.part import Part, SessionInfo, check_labels
 from eegd.plugins.recorder.settings import RecordingSettings, check_name
 from eegd.validation import convert
 
@@ -457,6 +457,7 @@ class Recorder:
             )
         if self._problem is not None and not await self._prepare():
             raise RequestRefused(503, "directory_unusable", self._problem)
+        check_labels(self._session.channels, self.settings.format)
         async with self._lock:
             if self._current is not None:
                 running = self._current.name
