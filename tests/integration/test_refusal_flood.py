@@ -86,3 +86,22 @@ async def test_a_refused_websocket_upgrade_says_once_which_setting_allows_it(
     assert "server.allowed_origins" in lines[0]
     assert "kiosk.example:8080" in lines[1]
     assert "server.allowed_hosts" in lines[1]
+
+
+async def test_rest_changes_are_rate_limited_per_address_and_reads_go_on() -> None:
+    toml = "[server]\nmax_changes_per_s = 0.05\n"  # a burst of 1, then one per 20 s
+    async with live_daemon(toml, stepped=True) as live, aiohttp.ClientSession() as session:
+        statuses = []
+        for notch in (60, 50, 60):
+            async with session.put(live.url + "api/filter", json={"notch_hz": notch}) as reply:
+                statuses.append(reply.status)
+                if reply.status == 429:
+                    error = await reply.json()
+                    assert error["code"] == "too_many_changes"
+                    assert "server.max_changes_per_s" in error["message"]
+                    assert int(reply.headers["Retry-After"]) >= 1
+        assert statuses == [200, 429, 429]
+        async with session.get(live.url + "api/filter") as reply:
+            assert reply.status == 200
+            assert (await reply.json())["notch_hz"] == 60
+        assert live.daemon.server.auditor.refused == 2

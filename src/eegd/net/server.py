@@ -19,6 +19,7 @@ import errno
 import inspect
 import json
 import logging
+import math
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -36,6 +37,7 @@ from eegd.events import Topic
 from eegd.net.access import Gate
 from eegd.net.audit import Auditor
 from eegd.net.auth import AllowedHosts
+from eegd.net.changelimit import ChangeLimits
 from eegd.net.clients import ClientConnection
 from eegd.net.connections import ConnectionManager
 from eegd.net.control import CommandRequest
@@ -157,7 +159,13 @@ class Server:
         """Every change asked for: a log line and an ``audit`` system event."""
         self.gate = Gate(AllowedHosts(self._own_names()), self.auth, self.settings.allowed_origins)
         """The Host, Origin and role checks, tokens and sign-ins."""
-        self.web_gate = WebGate(self.gate, self.role_of, self.auditor)
+        rate = self.settings.max_changes_per_s
+        self.web_gate = WebGate(
+            self.gate,
+            self.role_of,
+            self.auditor,
+            changes=ChangeLimits(rate, burst=max(1, math.ceil(2 * rate))),
+        )
         self.legacy = LegacyRoutes(
             self.call_route,
             self.gate,

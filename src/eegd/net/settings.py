@@ -64,6 +64,9 @@ class ServerSettings:
     bytes it declares, or the connection is closed."""
     body_min_bytes_per_s: Annotated[float, msgspec.Meta(ge=1, le=1e9)] = 1024.0
     """The slowest a request body may arrive (see ``body_timeout_s``)."""
+    max_changes_per_s: Annotated[float, msgspec.Meta(ge=0.01, le=10_000)] = 20.0
+    """Changes (REST requests of operator routes) one address may ask for per second, in
+    bursts of twice as many; more get 429."""
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):

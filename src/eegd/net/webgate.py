@@ -4,13 +4,16 @@ audit of every change, and the kiosk's sign-in routes (``/api/session``).
 Every request, REST, WebSocket upgrade and static file alike, passes the middleware with the
 role its route declares (``eegd.net.roles``); a request for no route needs nothing but the
 Host and Origin checks (and gets its 404). The principal a request runs as is
-``request[PRINCIPAL]``. Requests of operator routes are audited, accepted or refused.
+``request[PRINCIPAL]``. Requests of operator routes are changes: each address may ask for a
+bounded number a second (``eegd.net.changelimit``, else 429), and each is audited, accepted
+or refused.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +23,7 @@ from aiohttp import hdrs, web
 from eegd.errors import one_line, shortened
 from eegd.net.access import Gate, Refusal, RequestFacts
 from eegd.net.audit import Auditor
+from eegd.net.changelimit import ChangeLimits
 from eegd.net.refusals import Throttle
 from eegd.net.rest import BadBody, error_response, json_object
 from eegd.net.roles import Principal, Role
@@ -94,11 +98,14 @@ class WebGate:
         roles: RoleLookup,
         auditor: Auditor,
         clock: Callable[[], float] = time.monotonic,
+        changes: ChangeLimits | None = None,
     ) -> None:
         self.gate = gate
         self._roles = roles
         self.auditor = auditor
         self._clock = clock
+        self.changes = changes or ChangeLimits(rate=20.0, burst=40)
+        """How many changes each address may ask for (``server.max_changes_per_s``)."""
         self.upgrades = Throttle()
         """Holds back repeated log lines about refused WebSocket upgrades, per origin."""
 
@@ -134,6 +141,20 @@ class WebGate:
         request[PRINCIPAL] = verdict
         if needed is not Role.OPERATOR:
             return await handler(request)
+        wait = self.changes.take(verdict.address, self._clock())
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            refusal = Refusal(
+                429,
+                "too_many_changes",
+                f"too many changes from {verdict.address} (allowed: "
+                f"{self.changes.rate:g} a second, server.max_changes_per_s); "
+                f"try again in {seconds} s",
+                {"Retry-After": str(seconds)},
+            )
+            outcome = f"{refusal.status} {refusal.message}"
+            self.auditor.record(verdict, action, False, outcome, route=route, reason=refusal.code)
+            return _refusal_response(refusal)
         try:
             response = await handler(request)
         except web.HTTPException as exc:
