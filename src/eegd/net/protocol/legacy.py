@@ -26,6 +26,7 @@ __all__ = [
     "LEGACY_TOPICS",
     "LEGACY_VERSION",
     "LOGGED_KINDS",
+    "LOG_PSD_DECIMALS",
     "PSD_FLOOR",
     "LegacyTopic",
     "encode_fft",
@@ -43,6 +44,9 @@ LEGACY_VERSION: Final = 1
 #: Spectra go out as log10 of the PSD in µV²/Hz; a PSD below this (a flat channel) is sent
 #: as log10 of it, so that every number is finite JSON.
 PSD_FLOOR: Final = 1e-12
+#: Decimals of each log10 value sent: the PSD to about one part in a million (float32's own
+#: resolution is about 1e-7), in short JSON numbers.
+LOG_PSD_DECIMALS: Final = 6
 
 _COUNT = struct.Struct("<I")
 
@@ -107,7 +111,7 @@ class _FftConfig(msgspec.Struct):
 
 class _PsdPacket(msgspec.Struct):
     channel: int
-    psd: msgspec.Raw
+    psd: list[float]
 
 
 class _LegacyFft(msgspec.Struct):
@@ -128,21 +132,14 @@ def _fft_config(packet: FftPacket) -> _FftConfig:
     return _FftConfig(2 * (bins - 1), 2 * float(packet.freqs[-1]), packet.window.capitalize())
 
 
-def _json_numbers(values: npt.NDArray[np.float32]) -> msgspec.Raw:
-    """A JSON array of float32 values, each in its shortest exact decimal form."""
-    return msgspec.Raw(b"[" + ",".join(values.astype(str)).encode() + b"]")
-
-
 def encode_fft(packet: FftPacket) -> bytes:
     """Topic 1: the spectrum as the old ``FftPacket`` JSON, psd as log10(µV²/Hz)."""
-    finite = np.where(np.isfinite(packet.psd), packet.psd, 0.0)
-    log_psd = np.log10(np.maximum(finite, PSD_FLOOR)).astype(np.float32)
+    finite = np.where(np.isfinite(packet.psd), packet.psd, 0.0).astype(np.float64)
+    log_psd = np.round(np.log10(np.maximum(finite, PSD_FLOOR)), LOG_PSD_DECIMALS)
     message = _LegacyFft(
         timestamp=packet.timestamp,
         source_frame_id=packet.source_frame_id,
-        psd_packets=[
-            _PsdPacket(channel, _json_numbers(row)) for channel, row in enumerate(log_psd)
-        ],
+        psd_packets=[_PsdPacket(channel, row) for channel, row in enumerate(log_psd.tolist())],
         fft_config=_fft_config(packet),
     )
     return _header(LegacyTopic.FFT) + msgspec.json.encode(message)
