@@ -263,7 +263,11 @@ def test_from_options_takes_what_the_user_did_not_set_from_the_board() -> None:
         ({"channels"}, {}, "source.channels: 8 is not what the synthetic board has"),
         ({"sample_rate"}, {}, "source.sample_rate: 500 is not the synthetic board's rate"),
         (set(), {"board": "cyton daisy"}, "source.brainflow.board: 'cyton daisy' is not a"),
-        (set(), {"ip_port": -2}, "source.brainflow.ip_port: -2 is not allowed"),
+        (
+            set(),
+            {"ip_port": -2},
+            "source.brainflow.ip_port: -2 is out of range (allowed: 0..65535)",
+        ),
         (set(), {"serial": "x"}, "source.brainflow.serial: unknown key (allowed: board, "),
         (set(), {"timeout": "5"}, "source.brainflow.timeout: expected `int`, got `str`"),
     ],

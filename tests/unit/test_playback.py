@@ -319,7 +319,7 @@ def test_from_options_takes_the_files_facts_unless_the_user_set_them(tmp_path: P
             {"path": "/nonexistent/x.edf"},
             "source.playback.path: /nonexistent/x.edf: no such file",
         ),
-        (set(), {"speed": -2}, "source.playback.speed: -2 is not allowed"),
+        (set(), {"speed": -2}, "source.playback.speed: -2 is out of range (allowed: 0..1000)"),
         (set(), {"looping": True}, "source.playback.looping: unknown key (allowed: path, "),
     ],
 )

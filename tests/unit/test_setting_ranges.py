@@ -33,13 +33,17 @@ def load(tmp_path: Path, toml: str) -> Config:
         ("[supervisor]\nmax_backoff = 1e308\n", "supervisor.max_backoff"),
         ("[recording]\nmax_duration_s = 1e308\n", "recording.max_duration_s"),
         ("[source.lsl]\nstall_timeout_s = 1e-300\n", "source.lsl.stall_timeout_s"),
+        ("[source.brainflow]\nstall_timeout_s = 1e-300\n", "source.brainflow.stall_timeout_s"),
+        ("[source.brainflow]\nip_port = 70000\n", "source.brainflow.ip_port"),
+        ('[source.playback]\npath = "x.edf"\nspeed = 1e300\n', "source.playback.speed"),
     ],
 )
 def test_a_value_the_daemon_cannot_run_with_is_refused_naming_its_key(
     tmp_path: Path, toml: str, key: str
 ) -> None:
-    if key.startswith("source.lsl."):
-        toml = '[source]\nkind = "lsl"\n' + toml
+    kind = key.split(".")[1]
+    if key.startswith("source.") and kind in ("lsl", "brainflow", "playback"):
+        toml = f'[source]\nkind = "{kind}"\n' + toml
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, toml)
     assert caught.value.key == key

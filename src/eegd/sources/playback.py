@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 import numpy as np
@@ -52,7 +52,7 @@ class PlaybackOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     path: str = ""
     """The EDF, EDF+, BDF or BDF+ file, inside one of the playback directories; a relative
     path is looked up in each of them in turn."""
-    speed: float = 1.0
+    speed: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 1.0
     """1 is real time, 4 four times faster, 0 as fast as the pipeline takes it."""
     loop: bool = False
     """Start again at the end, in the same session; else ``source_ended`` and serve on."""

@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
 import numpy as np
@@ -146,12 +146,14 @@ class BrainFlowOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     serial_port: str = ""
     mac_address: str = ""
     ip_address: str = ""
-    ip_port: int = 0
+    ip_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     serial_number: str = ""
-    timeout: int = 0
+    timeout: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 0
     other_info: str = ""
-    physical_range_uv: float = DEFAULT_PHYSICAL_RANGE_UV
-    stall_timeout_s: float = 5.0
+    physical_range_uv: Annotated[float, msgspec.Meta(gt=0, le=10_000_000)] = (
+        DEFAULT_PHYSICAL_RANGE_UV
+    )
+    stall_timeout_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
 
 
 #: The keys of ``BrainFlowSettings`` that come from ``[source]`` rather than its own table.
