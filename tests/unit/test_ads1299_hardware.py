@@ -144,12 +144,15 @@ def test_a_rate_the_host_cannot_sustain_is_refused_with_what_was_measured(
         read_all(source, 3 * 4000, 400)  # three seconds: judged after two
     message = str(refused.value)
     assert "4000 SPS is more than this host sustains" in message
-    assert "in the first 2 s were missed or read late" in message
+    assert "in the first 2 s (missed DRDYs or frames read late" in message
     assert "one DRDY every 250.0 µs" in message
     board.host_cost_s = 0.5 / 4000  # half the period: sustained
     with source_on(board, rate=4000) as source:
+        source.read(400)
+        board.transfer_delay_s = 0.1  # and one long stall (the daemon starting) is no reason
         read_all(source, 12_000, 400)
-    assert source.missed_drdy + source.late_reads == 0
+    assert source.missed_drdy > 300  # one gap of 0.1 s...
+    assert source.late_reads < 10  # ...and a few late reads around it: sustained all the same
 
 
 def test_a_wake_up_without_an_edge_waits_on(board: SeedBoard) -> None:

@@ -74,7 +74,8 @@ _RESET_CHECK_S = 0.5
 _FRAMING = "framing_error"
 #: A session's first seconds, after which the share of conversions lost is judged...
 _TRIAL_S = 2.0
-#: ...and above which the rate is refused as one this host cannot sustain.
+#: ...and the share of conversions after which the host fell behind (missed DRDYs or a
+#: late read) above which the rate is refused as one this host cannot sustain.
 _UNSUSTAINABLE = 0.05
 
 
@@ -166,7 +167,8 @@ class ADS1299Source(Source):
         self._echo_mask, self._echo_pattern = gpio_echo(settings.free_chip_gpios)
         self._next_check = 0.0
         self._trial_until: float | None = None
-        self._trial_base = 0
+        self._falls_behind = 0
+        """Times the host fell behind (missed DRDYs or a late read) in this session."""
         self._verified_through = 0
         """The first sample not yet vouched for by a register read-back."""
         self._last_fell = 0.0
@@ -218,7 +220,7 @@ class ADS1299Source(Source):
         chip_ids = self._io().configure()
         self._next_check = hw.clock.monotonic() + _RESET_CHECK_S
         self._trial_until = hw.clock.monotonic() + _TRIAL_S
-        self._trial_base = self.missed_drdy + self.late_reads
+        self._falls_behind = 0
         logger.info(
             "ADS1299 %s on board %s: %d chip(s) (%s readback), %d channels at %d SPS; a lost "
             "configuration is found by %s",
@@ -305,16 +307,21 @@ class ADS1299Source(Source):
         return self._decode(first, data, cause)
 
     def _judge_the_rate(self) -> None:
-        """After the first seconds: refuse a rate this host loses conversions at."""
+        """After the first seconds: refuse a rate this host keeps falling behind at.
+
+        What counts is how often the host fell behind, not how many samples it lost: one
+        long stall (the daemon starting up) loses many samples once, a rate the host
+        cannot sustain loses a few again and again.
+        """
         self._trial_until = None
         converted = self._next_index or 0
-        lost = self.missed_drdy + self.late_reads - self._trial_base
-        if converted and lost > _UNSUSTAINABLE * converted:
+        if converted and self._falls_behind > _UNSUSTAINABLE * converted:
             raise SourceError(
-                f"ADS1299: {self._rate} SPS is more than this host sustains: {lost} of "
-                f"{converted} conversions in the first {_TRIAL_S:g} s were missed or read "
-                f"late (one DRDY every {self._period * 1e6:.1f} µs); set a lower "
-                "source.sample_rate (docs/hardware.md, cost per DRDY)"
+                f"ADS1299: {self._rate} SPS is more than this host sustains: it fell behind "
+                f"{self._falls_behind} times in {converted} conversions in the first "
+                f"{_TRIAL_S:g} s (missed DRDYs or frames read late; one DRDY every "
+                f"{self._period * 1e6:.1f} µs); set a lower source.sample_rate "
+                "(docs/hardware.md, cost per DRDY)"
             )
 
     def _no_drdy(self, chip: int) -> SourceError:
@@ -379,7 +386,9 @@ class ADS1299Source(Source):
                 self._resync, self._verified_through = False, index
             else:
                 index = self._next_index + edges - 1
-                self.missed_drdy += edges - 1
+                if edges > 1:
+                    self.missed_drdy += edges - 1
+                    self._falls_behind += 1
             self._next_index, self._last_fell = index + 1, fell
             if trial is not None and fell >= trial:
                 self._judge_the_rate()
@@ -409,6 +418,7 @@ class ADS1299Source(Source):
 
     def _late_read(self, index: int) -> None:
         self.late_reads += 1
+        self._falls_behind += 1
         self._drop_cause = _LATE
         _log_sparingly(
             self.late_reads,
