@@ -258,3 +258,20 @@ async def test_a_viewer_may_ask_the_status_but_change_nothing(tmp_path: Path) ->
             assert (await response.json())["notch_hz"] == 50
         await watcher.wait_frame(await live.release(4))
         watcher.assert_contiguous()
+
+
+async def test_a_switch_made_elsewhere_is_pushed_once_with_the_new_configuration(
+    tmp_path: Path,
+) -> None:
+    async with live_daemon(config(tmp_path)) as live, aiohttp.ClientSession() as session:
+        ws = await legacy_socket(session, live, "config")
+        first = await receive(ws)
+        change = {"sample_rate": 500, "channels": 4}
+        async with session.put(live.url + "api/source", json=change) as response:
+            assert response.status == 200, await response.text()
+        # config_changed comes before the new session opens: the first push is the new one.
+        assert await receive(ws) == {**first, "sample_rate": 500, "channels": [0, 1, 2, 3]}
+        async with session.put(live.url + "api/filter", json={"notch_hz": 60}) as response:
+            assert response.status == 200, await response.text()
+        assert (await receive(ws))["powerline_filter_hz"] == 60
+        await ws.close()
