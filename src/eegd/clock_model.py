@@ -302,22 +302,28 @@ class ClockStep:
 
 class WallClockWatch:
     """Sees the wall clock step against the monotonic one (NTP setting a Pi's time minutes
-    after boot): ``check`` is given both readings, and says when their difference jumped
-    by ``CLOCK_STEP_US`` or more since the last. Stamps never follow it (``ClockModel``
-    keeps the map it started with); the step is only announced."""
+    after boot): ``check`` is given both readings, and says when their difference moved by
+    ``CLOCK_STEP_US`` or more and stayed there for a second reading. One reading off alone
+    is no step: a thread preempted between its two reads makes one. Stamps never follow a
+    step (``ClockModel`` keeps the map it started with); it is only announced."""
 
     def __init__(self, offset_us: int, threshold_us: int = CLOCK_STEP_US) -> None:
         self.offset_us = offset_us
-        """The epoch µs minus the monotonic µs at the last reading."""
+        """The epoch µs minus the monotonic µs, as last confirmed."""
         self._threshold = threshold_us
+        self._suspect: int | None = None
 
     def check(self, monotonic_s: float, wall_us: int) -> ClockStep | None:
-        """The step since the last reading, if the wall clock stepped."""
+        """The step this reading confirms, if the wall clock stepped."""
         moment = round(monotonic_s * 1e6)
         offset = wall_us - moment
-        step = offset - self.offset_us
+        suspect, self._suspect = self._suspect, None
+        if abs(offset - self.offset_us) < self._threshold:
+            self.offset_us = offset  # slewing, or nothing: follow it
+            return None
+        if suspect is None or abs(offset - suspect) >= self._threshold:
+            self._suspect = offset  # to be confirmed by the next reading
+            return None
         before = self.offset_us
         self.offset_us = offset
-        if abs(step) < self._threshold:
-            return None
-        return ClockStep(step, moment, moment + before, moment + offset)
+        return ClockStep(offset - before, moment, moment + before, moment + offset)

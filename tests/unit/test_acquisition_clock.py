@@ -107,8 +107,8 @@ async def test_a_wall_clock_step_is_announced_and_moves_no_stamp() -> None:
     assert step.detail["step_us"] == STEP_US
     assert step.detail["after_us"] - step.detail["before_us"] == STEP_US
     assert step.detail["before_us"] == EPOCH_US + step.detail["monotonic_us"]
-    assert step.detail["sample"] == 20 * BATCH
-    assert step.detail["stamp_us"] == start_us + 20 * BATCH * 4000
+    assert step.detail["sample"] == 21 * BATCH  # confirmed by the block after the step
+    assert step.detail["stamp_us"] == start_us + 21 * BATCH * 4000
     assert loop.stats().clock_steps == 1
     fit = loop.stats().clock
     assert fit is not None

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eegd.clock_model import ClockModel
+from eegd.clock_model import ClockModel, WallClockWatch
 
 EPOCH_US = 1_800_000_000_000_000
 ORIGIN_S = 1_000.0
@@ -158,3 +158,29 @@ def test_the_window_runs_from_the_first_stamp_to_a_second_past_now() -> None:
     assert window.end_us in window
     assert first - 1 not in window
     assert window.end_us + 1 not in window
+
+
+@given(
+    step_us=st.integers(-(10**12), 10**12).filter(lambda step: abs(step) >= 20_000),
+    blip_us=st.integers(-(10**6), 10**6),
+    at=st.integers(1, 50),
+)
+def test_a_wall_clock_step_is_confirmed_once_and_a_lone_odd_reading_is_none(
+    step_us: int, blip_us: int, at: int
+) -> None:
+    """A thread preempted between its two reads gives one odd reading (``blip_us``): never a
+    step. A step that stays is announced once, by the reading after it, with both maps."""
+    watch = WallClockWatch(EPOCH_US)
+    steps = []
+    for reading in range(100):
+        now = reading * 0.1
+        wall = EPOCH_US + round(now * 1e6) + (step_us if reading >= at else 0)
+        if reading == 60:
+            wall += blip_us
+        if (step := watch.check(now, wall)) is not None:
+            steps.append((reading, step))
+    ((reading, step),) = steps
+    assert reading == at + 1
+    assert step.step_us == step_us
+    assert step.before_us == EPOCH_US + step.monotonic_us
+    assert step.after_us == EPOCH_US + step_us + step.monotonic_us
