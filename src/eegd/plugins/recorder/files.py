@@ -162,11 +162,8 @@ def grow_annotations(path: Path, layout: Layout, start: dt.datetime, tals: list[
     as its new room goes, so every TAL lands in a record, whole. The new file is written
     aside and renamed over the old one: a crash meanwhile leaves the old file as it was.
     """
-    with path.open("rb") as old:
-        old.seek(layout.header_bytes)
-        body = old.read()
-    records = len(body) // layout.record_bytes
-    if records == 0:
+    records = (path.stat().st_size - layout.header_bytes) // layout.record_bytes
+    if records <= 0:
         raise OSError(f"{path}: no data record to hold the annotations")
     total = sum(len(tal) for tal in tals)
     extra = max(max(len(tal) for tal in tals), -(-total // records))
@@ -178,10 +175,11 @@ def grow_annotations(path: Path, layout: Layout, start: dt.datetime, tals: list[
         extra *= 2
     data_bytes = layout.record_bytes - layout.annotation_bytes
     aside = path.with_name(path.name + ".tmp")
-    with aside.open("wb") as new:
+    with path.open("rb") as old, aside.open("wb") as new:  # a record at a time: hours of
+        old.seek(layout.header_bytes)  # 16 kHz would not fit a Pi's memory
         new.write(grown.header(start, records))
         for number in range(records):
-            record = body[number * layout.record_bytes : (number + 1) * layout.record_bytes]
+            record = old.read(layout.record_bytes)
             kept = record[data_bytes:].rstrip(b"\x00") + b"\x00"
             annotations = kept + b"".join(placed[number])
             new.write(record[:data_bytes] + annotations.ljust(grown.annotation_bytes, b"\x00"))
