@@ -196,15 +196,19 @@ class Route:
     """An HTTP route a plugin contributes: ``handler`` answers ``method path`` with JSON.
 
     ``role`` is who may call it, and every route must say: ``"viewer"`` routes only read,
-    ``"operator"`` routes change something (``eegd.net.roles``). A ``ConfigError`` from the
-    handler is a 400 naming the key, a ``RequestRefused`` its own status and code; a body
-    that is not a JSON object is refused before the handler runs (an empty one is ``{}``).
+    ``"operator"`` routes change something (``eegd.net.roles``). ``budget`` is the
+    per-address rate an operator route's calls spend: ``"changes"``
+    (``server.max_changes_per_s``) or ``"markers"`` (``server.max_markers_per_s``). A
+    ``ConfigError`` from the handler is a 400 naming the key, a ``RequestRefused`` its own
+    status and code; a body that is not a JSON object is refused before the handler runs (an
+    empty one is ``{}``).
     """
 
     method: Literal["GET", "PUT", "POST", "DELETE"]
     path: str
     handler: RouteHandler
     role: Literal["viewer", "operator"]
+    budget: Literal["changes", "markers"] = "changes"
 
 
 class TransformPlugin(abc.ABC):

@@ -105,3 +105,26 @@ async def test_rest_changes_are_rate_limited_per_address_and_reads_go_on() -> No
             assert reply.status == 200
             assert (await reply.json())["notch_hz"] == 60
         assert live.daemon.server.auditor.refused == 2
+
+
+async def test_markers_spend_a_budget_of_their_own_not_the_changes_one() -> None:
+    toml = "[server]\nmax_changes_per_s = 0.05\nmax_markers_per_s = 0.05\n"  # bursts of 1
+    async with live_daemon(toml, stepped=True) as live, aiohttp.ClientSession() as session:
+        async with session.post(live.url + "api/markers", json={"label": "stimulus"}) as reply:
+            assert reply.status == 200, await reply.text()
+        async with session.put(live.url + "api/filter", json={"notch_hz": 60}) as reply:
+            assert reply.status == 200, await reply.text()
+        async with session.post(live.url + "api/markers", json={"label": "again"}) as reply:
+            assert reply.status == 429
+            error = await reply.json()
+        assert error["code"] == "too_many_markers"
+        assert "server.max_markers_per_s" in error["message"]
+
+
+async def test_a_burst_of_200_markers_passes_the_default_budget() -> None:
+    async with live_daemon("", stepped=True) as live, aiohttp.ClientSession() as session:
+        for index in range(200):
+            async with session.post(live.url + "api/markers", json={"label": f"m{index}"}) as reply:
+                assert reply.status == 200, await reply.text()
+        async with session.put(live.url + "api/filter", json={"notch_hz": 60}) as reply:
+            assert reply.status == 200, await reply.text()

@@ -280,7 +280,7 @@ def test_zero_turns_a_filter_stage_off_and_none_the_detrend(tmp_path: Path) -> N
             "tls_cert, tls_key, heartbeat_s, "
             "max_clients, max_topics_per_client, max_message_bytes, max_messages_per_s, "
             "client_queue_s, stall_timeout_s, header_timeout_s, max_pending_connections, "
-            "body_timeout_s, body_min_bytes_per_s, max_changes_per_s)",
+            "body_timeout_s, body_min_bytes_per_s, max_changes_per_s, max_markers_per_s)",
         ),
         (
             "[filter]\norder = 9\n",

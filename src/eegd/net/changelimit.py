@@ -1,9 +1,11 @@
 """How many changes a peer may ask for: a token bucket per address, pure and clock-free.
 
-Every change (a REST request of an operator route) costs one token; an address holds at most
-``burst`` and earns ``rate`` a second. A script in a loop, or 350 concurrent source switches,
-is refused with 429 past that, while every other address, and every read, goes on. At most
-``max_addresses`` addresses are remembered (the longest untouched is forgotten first).
+Every change (a REST request of an operator route) costs one token of the budget its route
+spends (``Route.budget``: settings changes, or markers, which an experiment sends far
+faster); an address holds at most ``burst`` of each and earns ``rate`` a second. A script in
+a loop, or 350 concurrent source switches, is refused with 429 past that, while every other
+address, and every read, goes on. At most ``max_addresses`` addresses are remembered (the
+longest untouched is forgotten first).
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ __all__ = ["ChangeLimits"]
 
 
 class ChangeLimits:
-    """Changes per address: ``burst`` at once, then ``rate`` a second."""
+    """Changes per address: ``burst`` at once, then ``rate`` a second; ``setting`` is the
+    key that sets the rate, named in the 429 that says so."""
 
-    def __init__(self, rate: float, burst: int, max_addresses: int = 4096) -> None:
+    def __init__(
+        self, rate: float, burst: int, setting: str = "", max_addresses: int = 4096
+    ) -> None:
         if not (math.isfinite(rate) and rate > 0) or burst < 1 or max_addresses < 1:
             raise ValueError("need a positive rate, burst >= 1 and max_addresses >= 1")
         self.rate = rate
         self.burst = burst
+        self.setting = setting
         self.max_addresses = max_addresses
         self._buckets: collections.OrderedDict[str, tuple[float, float]] = collections.OrderedDict()
         """address → (tokens, when counted)."""

@@ -159,12 +159,15 @@ class Server:
         """Every change asked for: a log line and an ``audit`` system event."""
         self.gate = Gate(AllowedHosts(self._own_names()), self.auth, self.settings.allowed_origins)
         """The Host, Origin and role checks, tokens and sign-ins."""
-        rate = self.settings.max_changes_per_s
         self.web_gate = WebGate(
             self.gate,
             self.role_of,
             self.auditor,
-            changes=ChangeLimits(rate, burst=max(1, math.ceil(2 * rate))),
+            limits={
+                "changes": _per_second(self.settings.max_changes_per_s, "max_changes_per_s"),
+                "markers": _per_second(self.settings.max_markers_per_s, "max_markers_per_s"),
+            },
+            budget_of=self.budget_of,
         )
         self.legacy = LegacyRoutes(
             self.call_route,
@@ -249,6 +252,14 @@ class Server:
             if (route.method, route.path) == (method, path):
                 return Role(route.role)
         return None
+
+    def budget_of(self, method: str, path: str) -> str:
+        """The rate budget ``method path`` spends: ``changes`` for the server's own routes,
+        the plugins' as their ``Route`` declares."""
+        for _plugin, route in self._control.routes():
+            if (route.method, route.path) == (method, path):
+                return route.budget
+        return "changes"
 
     def _own_names(self, fqdn: str = "") -> list[str]:
         """The names of this server a ``Host`` may give, besides loopback names and IPs."""
@@ -493,3 +504,9 @@ class Server:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+def _per_second(rate: float, key: str) -> ChangeLimits:
+    """A per-address budget of ``rate`` a second in bursts of twice as many, set by
+    ``server.KEY``."""
+    return ChangeLimits(rate, burst=max(1, math.ceil(2 * rate)), setting=f"server.{key}")

@@ -67,6 +67,10 @@ class ServerSettings:
     max_changes_per_s: Annotated[float, msgspec.Meta(ge=0.01, le=10_000)] = 20.0
     """Changes (REST requests of operator routes) one address may ask for per second, in
     bursts of twice as many; more get 429."""
+    max_markers_per_s: Annotated[float, msgspec.Meta(ge=0.01, le=100_000)] = 1000.0
+    """Markers (``POST /api/markers``) one address may put per second, in bursts of twice as
+    many; more get 429. Their own budget: an experiment marks far faster than anyone changes
+    a setting."""
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):

@@ -5,8 +5,8 @@ Every request, REST, WebSocket upgrade and static file alike, passes the middlew
 role its route declares (``eegd.net.roles``); a request for no route needs nothing but the
 Host and Origin checks (and gets its 404). The principal a request runs as is
 ``request[PRINCIPAL]``. Requests of operator routes are changes: each address may ask for a
-bounded number a second (``eegd.net.changelimit``, else 429), and each is audited, accepted
-or refused.
+bounded number a second from the budget its route spends (``eegd.net.changelimit``, else
+429), and each is audited, accepted or refused.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -29,13 +29,15 @@ from eegd.net.rest import BadBody, error_response, json_object
 from eegd.net.roles import Principal, Role
 from eegd.net.sessions import SESSION_COOKIE
 
-__all__ = ["PRINCIPAL", "RoleLookup", "WebGate", "request_facts"]
+__all__ = ["PRINCIPAL", "BudgetLookup", "RoleLookup", "WebGate", "request_facts"]
 
 #: Where the middleware leaves the ``Principal`` of an admitted request.
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("eegd_principal", Principal)
 
 #: The role a route needs, by method and path as routed; None if it declares none.
 RoleLookup = Callable[[str, str], Role | None]
+#: The rate budget a route's calls spend (a key of ``WebGate.limits``), by method and path.
+BudgetLookup = Callable[[str, str], str]
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +100,18 @@ class WebGate:
         roles: RoleLookup,
         auditor: Auditor,
         clock: Callable[[], float] = time.monotonic,
-        changes: ChangeLimits | None = None,
+        limits: Mapping[str, ChangeLimits] | None = None,
+        budget_of: BudgetLookup | None = None,
     ) -> None:
         self.gate = gate
         self._roles = roles
         self.auditor = auditor
         self._clock = clock
-        self.changes = changes or ChangeLimits(rate=20.0, burst=40)
-        """How many changes each address may ask for (``server.max_changes_per_s``)."""
+        self.limits = limits or {
+            "changes": ChangeLimits(rate=20.0, burst=40, setting="server.max_changes_per_s")
+        }
+        """How many changes of each budget an address may ask for."""
+        self._budget_of = budget_of or (lambda _method, _path: "changes")
         self.upgrades = Throttle()
         """Holds back repeated log lines about refused WebSocket upgrades, per origin."""
 
@@ -141,14 +147,16 @@ class WebGate:
         request[PRINCIPAL] = verdict
         if needed is not Role.OPERATOR:
             return await handler(request)
-        wait = self.changes.take(verdict.address, self._clock())
+        budget = self._budget_of(request.method, resource.canonical if resource else "?")
+        limits = self.limits[budget]
+        wait = limits.take(verdict.address, self._clock())
         if wait is not None:
             seconds = max(1, math.ceil(wait))
             refusal = Refusal(
                 429,
-                "too_many_changes",
-                f"too many changes from {verdict.address} (allowed: "
-                f"{self.changes.rate:g} a second, server.max_changes_per_s); "
+                f"too_many_{budget}",
+                f"too many {budget} from {verdict.address} (allowed: "
+                f"{limits.rate:g} a second, {limits.setting}); "
                 f"try again in {seconds} s",
                 {"Retry-After": str(seconds)},
             )

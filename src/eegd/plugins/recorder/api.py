@@ -34,7 +34,7 @@ def recording_routes() -> list[Route]:
         Route("POST", "/api/recordings/current/stop", _stop, role="operator"),
         Route("GET", "/api/recordings/{name}", _download, role="viewer"),
         Route("DELETE", "/api/recordings/{name}", _delete, role="operator"),
-        Route("POST", "/api/markers", _mark, role="operator"),
+        Route("POST", "/api/markers", _mark, role="operator", budget="markers"),
         Route("POST", "/api/recordings/{name}/bids", _BidsExport(), role="operator"),
     ]
 
