@@ -18,7 +18,7 @@ import pylsl
 from eegd.events import FilteredEegPacket, Topic
 from eegd.plugins.lsl_outlet import LslOutlet, lsl_times
 from tests.integration.test_recording import api, recorder_of
-from tests.integration.test_recording_time import MARKING_FAST, sidecar, stop_releasing
+from tests.integration.test_recording_time import sidecar, stop_releasing
 from tests.support.live import live_daemon
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
@@ -54,7 +54,6 @@ async def test_pylsl_sees_monotonic_eeg_stamps_and_each_marker_on_its_sample(
     toml = (
         'plugins = ["voltage_filter", "recorder", "lsl_outlet"]\n'
         f'[recording]\ndirectory = "{tmp_path}"\n[plugin.lsl_outlet]\nname = "{name}"\n'
-        + MARKING_FAST
     )
     async with live_daemon(toml, stepped=True) as live:
         await wait_until(lambda: "recorder" in live.daemon.plugins and recorder_of(live).ready)

@@ -69,13 +69,8 @@ async def stop_releasing(live: LiveDaemon) -> dict[str, Any]:
     return await stopping
 
 
-#: A marker is a change, which the server rate-limits per address (docs/security.md); this
-#: experiment marks faster than the default allows.
-MARKING_FAST = "[server]\nmax_changes_per_s = 1000\n"
-
-
 async def test_200_markers_in_one_second_then_stop_are_all_in_the_file(tmp_path: Path) -> None:
-    async with recording_daemon(tmp_path, extra=MARKING_FAST) as live:
+    async with recording_daemon(tmp_path) as live:
         with raw_log(live) as log:
             await api(live, "POST", "api/recordings", {"name": "burst"})
             await live.release(2)
