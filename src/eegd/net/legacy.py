@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from eegd.bus import DropPolicy, EventBus
+from eegd.bus import DropPolicy, EventBus, Subscription
 from eegd.errors import RequestRefused
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.net.access import Gate
@@ -126,13 +126,17 @@ class LegacyRoutes:
         # Held from a message to its reply, so the state it changed is pushed after it.
         sending = asyncio.Lock()
         pusher: asyncio.Task[None] | None = None
+        # Listening before the first state is read: no change falls between the two.
+        feed = (
+            None
+            if self._bus is None
+            else self._bus.subscribe([Topic.SYSTEM], maxsize=16, policy=DropPolicy.DROP_OLDEST)
+        )
         try:
             first = await state()
             await ws.send_str(first)
-            if self._bus is not None:
-                pusher = asyncio.create_task(
-                    self._push(self._bus, pushes, state, ws, sending, first)
-                )
+            if feed is not None:
+                pusher = asyncio.create_task(self._push(feed, pushes, state, ws, sending, first))
             limit = MessageRateLimit(self._rate, 50)
             async for message in ws:
                 if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
@@ -158,11 +162,13 @@ class LegacyRoutes:
             if pusher is not None:
                 pusher.cancel()
                 await asyncio.gather(pusher, return_exceptions=True)
+            if feed is not None:
+                feed.close()
         return ws
 
     @staticmethod
     async def _push(
-        bus: EventBus,
+        feed: Subscription,
         pushes: _Pushes,
         state: Callable[[], Awaitable[str]],
         ws: web.WebSocketResponse,
@@ -170,18 +176,17 @@ class LegacyRoutes:
         last: str,
     ) -> None:
         """Send the state again after each event that changes it, unless it is the same."""
-        with bus.subscribe([Topic.SYSTEM], maxsize=16, policy=DropPolicy.DROP_OLDEST) as feed:
-            try:
-                async for event in feed:
-                    if not isinstance(event, SystemEvent) or not pushes(event):
-                        continue
-                    async with sending:
-                        now = await state()
-                        if now != last:
-                            await ws.send_str(now)
-                            last = now
-            except (ConnectionError, aiohttp.ClientError):
-                return  # the client went away; the handler ends too
+        try:
+            async for event in feed:
+                if not isinstance(event, SystemEvent) or not pushes(event):
+                    continue
+                async with sending:
+                    now = await state()
+                    if now != last:
+                        await ws.send_str(now)
+                        last = now
+        except (ConnectionError, aiohttp.ClientError):
+            return  # the client went away; the handler ends too
 
     def _refusal(self, principal: Principal, name: str) -> str | None:
         needed = LEGACY_MESSAGE_ROLES.get(name, Role.OPERATOR)
