@@ -48,7 +48,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, Final
 
 from eegd.bus import EventBus
@@ -56,14 +55,14 @@ from eegd.clock_model import ClockFit, ClockModel, WallClockWatch
 from eegd.errors import SourceEnded
 from eegd.events import (
     EegPacket,
-    MarkerEvent,
     SystemEvent,
     SystemEventKind,
     wall_clock_us,
 )
 from eegd.ledger import GapCause, SessionAccount, SessionLedger
 from eegd.source_reader import Arrival, SourceReader, translated
-from eegd.sources.base import SampleBlock, Source, SourceEvent, SourceMarker
+from eegd.sources.base import SampleBlock, Source
+from eegd.stamped_events import clock_stepped, source_event, source_marker
 
 __all__ = [
     "DEFAULT_STALL_TIMEOUT_S",
@@ -467,9 +466,9 @@ class AcquisitionLoop:
                 )
             )
         for event in block.events:
-            self._publish_source_event(session, event, self._offset, account.frames)
+            self._bus.publish(source_event(session.id, clock, event, self._offset, account.frames))
         for marker in block.markers:
-            self._publish_marker(session, marker, self._offset)
+            self._bus.publish(source_marker(session.id, clock, marker, self._offset))
         n_samples = block.n_samples
         packet = EegPacket.create(
             frame_id=account.frames,
@@ -515,48 +514,9 @@ class AcquisitionLoop:
         if step is None:
             return
         self._clock_steps += 1
-        detail = {"session": session.id, **step.detail(), "sample": sample}
-        detail["stamp_us"] = clock.stamp_us(sample)
-        self._bus.publish(
-            SystemEvent(SystemEventKind.CLOCK_STEPPED, MappingProxyType(detail), clock.now_us())
-        )
+        self._bus.publish(clock_stepped(session.id, clock, step, sample))
         logger.warning(
             "the wall clock stepped by %+.3f s at sample %d; stamps keep the session's map",
             step.step_us / 1e6,
             sample,
-        )
-
-    def _stamp(self, session: Session, sample: int) -> int:
-        """The stamp of ``sample`` of ``session`` (by its clock model)."""
-        clock = self.clock
-        if clock is None:
-            raise RuntimeError(f"session {session.id} has no clock")
-        return clock.stamp_us(sample)
-
-    def _publish_source_event(
-        self, session: Session, event: SourceEvent, offset: int, frame_id: int
-    ) -> None:
-        """A source's event as a ``system`` event, stamped with its sample's time."""
-        sample = offset + event.sample
-        detail = {**event.detail, "session": session.id, "sample": sample, "frame_id": frame_id}
-        self._bus.publish(
-            SystemEvent(
-                kind=event.kind,
-                detail=MappingProxyType(detail),
-                timestamp=self._stamp(session, sample),
-            )
-        )
-
-    def _publish_marker(self, session: Session, marker: SourceMarker, offset: int) -> None:
-        """A source's marker on the ``marker`` topic, stamped with its sample's time, so the
-        recorder writes it at that sample and clients see it as one marked by hand."""
-        sample = offset + marker.sample
-        self._bus.publish(
-            MarkerEvent(
-                label=marker.label,
-                timestamp=self._stamp(session, sample),
-                duration_s=marker.duration_s,
-                sample=sample,
-                session=session.id,
-            )
         )
