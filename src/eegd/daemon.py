@@ -39,6 +39,7 @@ from eegd.events import SystemEvent, SystemEventKind, Topic, wall_clock_us
 from eegd.metrics import CONTENT_TYPE, Metrics, MetricsSnapshot
 from eegd.net.connections import ConnectionManager
 from eegd.net.server import Server
+from eegd.playback_control import PlaybackControl
 from eegd.plugin import (
     Plugin,
     PluginClass,
@@ -62,6 +63,7 @@ __all__ = [
     "HTTP_TASK",
     "KIOSK_ROUTES",
     "LOOP_LAG_TASK",
+    "PLAYBACK_ROUTES",
     "SOURCE_ROUTES",
     "SOURCE_SWITCH_TIMEOUT_S",
     "STATUS_TASK",
@@ -87,6 +89,8 @@ LOOP_LAG_TASK = "loop_lag"
 WATCHDOG_TASK = "watchdog"
 #: The name ``/api/source``'s routes go by among the plugins' routes.
 SOURCE_ROUTES = "source"
+#: The name ``/api/playback``'s routes go by among the plugins' routes.
+PLAYBACK_ROUTES = "playback"
 #: The name ``GET /api/kiosk`` goes by among the plugins' routes.
 KIOSK_ROUTES = "kiosk"
 #: How long ``PUT /api/source`` waits for the new source to open before it answers anyway.
@@ -140,6 +144,14 @@ class Daemon:
             self.bus, self.supervisor, ACQUISITION_TASK, lambda: self.config, self.plugins
         )
         """``POST /api/selftest``: pauses the acquisition to test the source."""
+        self.playback = PlaybackControl(
+            lambda: self.config,
+            self.update_source,
+            self.supervisor,
+            self.acquisition,
+            ACQUISITION_TASK,
+        )
+        """``GET`` and ``PUT /api/playback``: pause, seek, speed, loop, another file."""
         self.plugin_options: dict[str, dict[str, Any]] = {
             name: config.plugin_options(name) for name in config.plugins
         }
@@ -444,6 +456,7 @@ class Daemon:
         )
         settings = config.source.as_written()
         self.bus.publish(SystemEvent.now(SystemEventKind.CONFIG_CHANGED, source=settings))
+        self.playback.release()  # a paused playback goes on with the settings now in force
         logger.info("source changed: %s", settings)
         started = asyncio.ensure_future(self.acquisition.next_session())
         try:
@@ -466,8 +479,9 @@ class Daemon:
 
     def routes(self) -> list[tuple[str, Route]]:
         """The HTTP routes the plugins contribute, each with the plugin's name (the
-        daemon's own among them), and ``POST /api/selftest``."""
-        return [*self._routes, ("selftest", self.selftest.route())]
+        daemon's own among them), ``POST /api/selftest`` and the playback routes."""
+        playback = [(PLAYBACK_ROUTES, route) for route in self.playback.routes()]
+        return [*self._routes, ("selftest", self.selftest.route()), *playback]
 
     def plugin_state(self, plugin: str) -> dict[str, Any]:
         """Plugin ``plugin``'s options now (``GET /api/filter`` for the voltage filter)."""

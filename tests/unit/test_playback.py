@@ -337,3 +337,46 @@ def test_from_options_errors_name_the_dotted_key(
     with pytest.raises(ConfigError) as caught:
         PlaybackSource.from_options(shared, {"path": str(recording.path), **options})
     assert str(caught.value).startswith(message)
+
+
+def test_start_s_starts_into_the_file_with_the_stream_counting_from_zero(tmp_path: Path) -> None:
+    recording = written(tmp_path, "EDF+", seconds=10)
+    rate = recording.sample_rate
+    blocks = read_all(play(recording.path, start_s=2.0))
+    assert blocks[0].first_sample == 0
+    volts = np.concatenate([block.volts for block in blocks], axis=1)
+    start = round(2.0 * rate)
+    assert volts.shape[1] == recording.n_samples - start
+    step_v = recording.step_uv[0] * 1e-6
+    assert np.abs(volts - recording.microvolts[:, start:] * 1e-6).max() <= step_v
+    annotations = [event for block in blocks for event in block.events]
+    later = [onset for onset, _, _ in ANNOTATIONS if onset >= 2.0]
+    assert [event.sample for event in annotations] == [round(o * rate) - start for o in later]
+    assert [event.detail["onset_sample"] for event in annotations] == [
+        round(o * rate) for o in later
+    ]
+
+
+def test_start_s_loops_from_the_files_start_after_its_end(tmp_path: Path) -> None:
+    recording = written(tmp_path, "EDF", seconds=2)
+    n, start = recording.n_samples, round(1.5 * recording.sample_rate)
+    source = play(recording.path, start_s=1.5, loop=True)
+    with source:
+        block = source.read(n)
+    looped = [event for event in block.events if event.kind is SystemEventKind.SOURCE_LOOPED]
+    assert [(event.sample, event.detail["loop"]) for event in looped] == [(n - start, 1)]
+    step_v = recording.step_uv[0] * 1e-6
+    expected = np.concatenate([recording.microvolts[:, start:], recording.microvolts[:, :start]], 1)
+    assert np.abs(block.volts - expected * 1e-6).max() <= step_v
+
+
+@pytest.mark.parametrize(
+    ("start_s", "message"),
+    [(10.0, r"start_s: 10 is not before the end"), (-1.0, r"start_s: -1\.0 is not allowed")],
+)
+def test_a_start_outside_the_file_is_a_config_error(
+    tmp_path: Path, start_s: float, message: str
+) -> None:
+    recording = written(tmp_path, "EDF", seconds=10)
+    with pytest.raises(ConfigError, match=message):
+        play(recording.path, start_s=start_s)

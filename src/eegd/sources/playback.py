@@ -7,6 +7,9 @@ run in virtual time. Each annotation travels with the block that holds its onset
 an ``annotation`` event (onset sample and seconds, duration, text) and as a marker at that
 sample (its text the label), so a recording of the played file keeps it.
 
+``start_s`` starts the playing that far into the file (a seek): the stream's samples still
+count from 0 at ``open``, so a session that starts mid-file loses nothing.
+
 At the end of the file the source raises ``SourceEnded``: the acquisition loop publishes
 ``source_ended`` and the daemon serves on. With ``loop`` the file starts again in the same
 session: frame ids and sample indices go on, a ``source_looped`` event marks the sample where
@@ -56,6 +59,8 @@ class PlaybackOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """1 is real time, 4 four times faster, 0 as fast as the pipeline takes it."""
     loop: bool = False
     """Start again at the end, in the same session; else ``source_ended`` and serve on."""
+    start_s: float = 0.0
+    """Where in the file to start, in seconds (a seek); before its end."""
 
 
 #: The keys of ``PlaybackSettings`` that come from ``[source]`` rather than its own table.
@@ -73,6 +78,7 @@ class PlaybackSettings:
     path: Path
     speed: float = 1.0
     loop: bool = False
+    start_s: float = 0.0
     channels: int | None = None
     sample_rate: float | None = None
     channel_names: tuple[str, ...] | None = None
@@ -94,6 +100,11 @@ class PlaybackSettings:
             raise ConfigError(f"speed: {speed!r} is not allowed (allowed: a finite number)")
         if not isinstance(self.loop, bool):
             raise ConfigError(f"loop: {self.loop!r} is not allowed (allowed: true, false)")
+        start = self.start_s
+        if isinstance(start, bool) or not isinstance(start, int | float) or not start >= 0:
+            raise ConfigError(f"start_s: {start!r} is not allowed (allowed: a number >= 0)")
+        if not math.isfinite(start):
+            raise ConfigError(f"start_s: {start!r} is not allowed (allowed: a finite number)")
 
     def recording(self) -> EdfRecording:
         """Open the file and check the values the user set against it.
@@ -112,6 +123,11 @@ class PlaybackSettings:
             raise ConfigError(
                 f"sample_rate: {_show(self.sample_rate)} is not the rate of {self.path} "
                 f"({_show(recording.sample_rate)} Hz; leave sample_rate unset to use it)"
+            )
+        if self.start_s >= recording.duration_s:
+            raise ConfigError(
+                f"start_s: {_show(self.start_s)} is not before the end of {self.path} "
+                f"({recording.duration_s:.3f} s)"
             )
         if self.channel_names is not None and (
             tuple(self.channel_names) != recording.channel_names
@@ -175,6 +191,7 @@ class PlaybackSource(Source):
                     path=Path(own.path).expanduser(),
                     speed=own.speed,
                     loop=own.loop,
+                    start_s=own.start_s,
                     channels=shared.channels if "channels" in explicit else None,
                     sample_rate=shared.sample_rate if "sample_rate" in explicit else None,
                     channel_names=shared.channel_names if "channel_names" in explicit else None,
@@ -197,6 +214,8 @@ class PlaybackSource(Source):
         self._unopened: EdfRecording | None = facts
         """The file as read by the constructor, which the first ``open`` takes over."""
         self._recording: EdfRecording | None = None
+        self._start = 0
+        """The file's sample where the stream's sample 0 is (``start_s``)."""
         self._position = 0
         self._opened_at = 0.0
         logger.info(
@@ -230,7 +249,8 @@ class PlaybackSource(Source):
         return self._facts
 
     def open(self) -> None:
-        """Start playing from the file's first sample; ``SourceError`` if it cannot be read."""
+        """Start playing at ``start_s`` (the first sample by default); ``SourceError`` if the
+        file cannot be read."""
         if self._recording is not None:
             raise SourceError(f"playback of {self._settings.path} is already open")
         recording, self._unopened = self._unopened, None
@@ -243,6 +263,9 @@ class PlaybackSource(Source):
                 raise SourceError(f"{self._settings.path}: the file changed since eegd started")
             self._facts, self._onsets = recording, _onsets(recording)
         self._recording = recording
+        self._start = min(
+            round(self._settings.start_s * recording.sample_rate), recording.n_samples - 1
+        )
         self._position = 0
         self._opened_at = self._clock.monotonic()
 
@@ -255,23 +278,24 @@ class PlaybackSource(Source):
             raise SourceError(f"playback of {self._settings.path} is not open")
         length = recording.n_samples
         first = self._position
+        start = self._start
         if not self._settings.loop:
-            if first >= length:
+            if start + first >= length:
                 raise SourceEnded(f"{self._settings.path} played to its end")
-            n_samples = min(n_samples, length - first)
+            n_samples = min(n_samples, length - start - first)
         pieces = []
         events: list[SourceEvent] = []
         markers: list[SourceMarker] = []
         position = first
         while position < first + n_samples:
-            offset = position % length
+            offset = (start + position) % length
             take = min(first + n_samples - position, length - offset)
             if offset == 0 and position > 0:
                 events.append(
                     SourceEvent(
                         SystemEventKind.SOURCE_LOOPED,
                         position,
-                        MappingProxyType({"loop": position // length}),
+                        MappingProxyType({"loop": (start + position) // length}),
                     )
                 )
             pieces.append(recording.digital(offset, offset + take))
