@@ -10,6 +10,7 @@ import { FilterSettings, summary as filterSummary } from "./filters.js";
 import { HealthLine } from "./health.js";
 import { LaneLabels } from "./lanelabels.js";
 import { MarkerButtons } from "./markers.js";
+import { PlaybackBar } from "./playback.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
 import { QualityMeter, noData } from "./quality.js";
 import { RecordingPanel } from "./recording.js";
@@ -111,6 +112,7 @@ function onText(message) {
       signIn.systemEvent(message);
       filters.systemEvent(message);
       health.systemEvent(message);
+      playbackBar.systemEvent(message);
       onSourceFacts(message);
       break;
     case "marker":
@@ -536,19 +538,11 @@ async function refused(action, message, httpStatus) {
   signIn.note(`${action} refused: ${message}`);
 }
 
-/** Play the file again from its start: the same source settings, a new session. */
+/** Play the file again from its start (PUT /api/playback): a new session. */
 async function replay() {
   ui.replay.disabled = true;
   try {
-    const reply = await fetch("/api/source", {
-      method: "PUT",
-      headers: { "Content-Type": "application/json" },
-      body: "{}",
-    });
-    if (!reply.ok) {
-      const answer = await reply.json().catch(() => ({}));
-      await refused("Replay", answer.message ?? String(reply.status), reply.status);
-    }
+    await playbackBar.put("Replay", { position_s: 0 });
   } finally {
     ui.replay.disabled = false;
   }
@@ -577,6 +571,11 @@ signIn.refresh();
 new RecordingPanel(byId("recording"), refused).start();
 const markerButtons = new MarkerButtons(byId("markers"), refused);
 markerButtons.load();
+const playbackBar = new PlaybackBar(byId("playback"), refused, (state) => {
+  status.setPlayback(state);
+  updateStatus();
+});
+playbackBar.start();
 new SelfTestPanel(byId("selftest")).start();
 ui.replay.addEventListener("click", replay);
 setInterval(updateStatus, STATUS_EVERY_MS);

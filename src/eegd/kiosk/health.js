@@ -6,20 +6,11 @@
 // it), and both are drawn in the same tick (the app calls `render`, nothing else does): the
 // page never shows two numbers.
 
-import { ACQUISITION_TASK, secondsLeft } from "./status.js";
+import { ACQUISITION_TASK, clock, secondsLeft } from "./status.js";
 
 const POLL_MS = 1000;
 /** A polled retry time this close to the one already known is the same retry, seen later. */
 const SAME_RETRY_MS = 1500;
-
-/** "1:05" for 65 s: a position in the session. */
-export function clock(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (v) => String(v).padStart(2, "0");
-  return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
-}
 
 function seconds(value) {
   return value >= 10 ? value.toFixed(0) : value.toFixed(1);

@@ -16,6 +16,7 @@ export class StatusModel {
     this.lastDataMs = null;
     this.sourceLost = null;
     this.ended = false;
+    this.playback = null;
   }
 
   connecting(attempt) {
@@ -35,6 +36,11 @@ export class StatusModel {
     this.link = "closed";
     this.retryAtMs = retryAtMs;
     this.closeReason = reason;
+  }
+
+  /** The playback's state (GET /api/playback → state), or null: a paused file says so. */
+  setPlayback(state) {
+    this.playback = state?.playing ? state : null;
   }
 
   helloReceived(hello) {
@@ -83,6 +89,11 @@ export class StatusModel {
       const headline = `Reconnecting in ${Math.max(1, Math.ceil(retryIn))} s`;
       return { ...status("reconnecting", headline, this.closeReason), retryIn };
     }
+    const playback = this.playback;
+    if (playback?.paused) {
+      const at = `at ${clock(playback.position_s)} of ${playback.name}`;
+      return status("playback-paused", "Playback paused", at);
+    }
     if (this.sourceLost) {
       const { source } = this.sourceLost;
       const name = source ? `the ${source} source` : "the source";
@@ -105,12 +116,23 @@ export class StatusModel {
       return status("waiting", "Waiting for the source", `no data for ${Math.floor(silentS)} s`);
     }
     const { channels, sample_rate: rate } = this.hello;
-    return status("streaming", "Live", `${channels.length} channels · ${formatRate(rate)}`);
+    const shape = `${channels.length} channels · ${formatRate(rate)}`;
+    if (playback) return status("streaming", "Playing", `${playback.name} · ${shape}`);
+    return status("streaming", "Live", shape);
   }
 }
 
 /** The supervised task that reads the source (eegd.daemon.ACQUISITION_TASK). */
 export const ACQUISITION_TASK = "acquisition";
+
+/** "1:05" for 65 s: a position in a session or a file. */
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (v) => String(v).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
 
 /** Whole seconds until `atMs`, as every countdown on the page shows them. */
 export function secondsLeft(atMs, nowMs) {
