@@ -145,7 +145,12 @@ class Daemon:
         )
         """``POST /api/selftest``: pauses the acquisition to test the source."""
         self.playback = PlaybackControl(
-            lambda: self.config,
+            lambda: (
+                self.config.source.options.get("playback", {})
+                if self.config.source.kind == "playback"
+                else None
+            ),
+            lambda: self.config.source.file_directories,
             self.update_source,
             self.supervisor,
             self.acquisition,

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from eegd.acquisition import AcquisitionLoop
-from eegd.config import Config
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.plugin import Route, RouteRequest
 from eegd.sources.edf import open_recording
@@ -53,13 +52,17 @@ class PlaybackControl:
 
     def __init__(
         self,
-        config: Callable[[], Config],
+        playing: Callable[[], Mapping[str, Any] | None],
+        directories: Callable[[], tuple[str, ...]],
         update_source: Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]],
         supervisor: Supervisor,
         acquisition: AcquisitionLoop,
         task: str,
     ) -> None:
-        self._config = config
+        self._playing = playing
+        """The running ``[source.playback]`` table, or None when no file is playing."""
+        self._directories = directories
+        """``[source.playback] directories``, absolute."""
         self._update_source = update_source
         self._supervisor = supervisor
         self._acquisition = acquisition
@@ -126,10 +129,8 @@ class PlaybackControl:
 
     def _settings(self) -> dict[str, Any] | None:
         """The running ``[source.playback]`` table, or None when no file is playing."""
-        source = self._config().source
-        if source.kind != "playback":
-            return None
-        return dict(source.options.get("playback", {}))
+        table = self._playing()
+        return None if table is None else dict(table)
 
     async def _enter_pause(self) -> None:
         """Pause the acquisition (its session ends) and keep the place it stopped at."""
@@ -196,7 +197,7 @@ class PlaybackControl:
 
     async def _duration(self, path: str) -> float | None:
         """The file's length in seconds (read once per version of it), or None if unreadable."""
-        directories = self._config().source.file_directories
+        directories = self._directories()
         try:
             return await asyncio.to_thread(self._read_duration, path, directories)
         except (EegdError, OSError):
@@ -216,7 +217,7 @@ class PlaybackControl:
     def _files(self) -> list[dict[str, Any]]:
         """The EDF and BDF files directly inside the directories (MAX_LISTED_FILES at most)."""
         found: list[dict[str, Any]] = []
-        for directory in self._config().source.file_directories:
+        for directory in self._directories():
             with contextlib.suppress(OSError), os.scandir(directory) as entries:
                 for entry in entries:
                     if Path(entry.name).suffix.lower() not in _SUFFIXES:

@@ -118,5 +118,6 @@ async def test_another_file_plays_to_its_end_and_replays(playing: LiveDaemon, pa
     assert await page.locator("#playback-toggle").inner_text() == "Replay"
     ended = await page.evaluate(SESSION)
     await page.click("#playback-toggle")
-    await new_session(page, ended)
-    await wait_for(page, f"{BAR}.start === '0' && {BAR}.ended === 'false'")
+    await new_session(page, ended)  # from the start, and to the end again
+    await wait_for(page, f"{BAR}.start === '0'")
+    await wait_for_state(page, "ended", DEADLINE_MS)

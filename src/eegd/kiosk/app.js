@@ -519,6 +519,7 @@ const connection = new Connection(wsUrl, ["filtered_eeg", "raw_eeg", "fft", "mar
     status.opened();
     filters.load();
     signIn.refresh(); // a restarted daemon has forgotten every sign-in
+    playbackBar.refresh();
     updateStatus();
   },
   message: onMessage,

@@ -2,7 +2,8 @@
 // and another file from the daemon's playback directories, all through GET and PUT
 // /api/playback. The daemon makes every change but a pause a new session starting at the
 // chosen place (a seek is announced, never a silent jump); a pause ends the session. The
-// bar polls the state once a second, and at once after a change anyone made.
+// bar polls the state once a second while a file plays, and at once after a change anyone
+// made (a config_changed event) or a reconnection: nothing while a device streams.
 // State for tests on #playback: data-playing, data-paused, data-ended, data-speed,
 // data-loop, data-position (s), data-start (s), data-file.
 
@@ -70,10 +71,10 @@ export class PlaybackBar {
 
   start() {
     const poll = async () => {
-      await this.refresh();
+      if (this.state?.playing) await this.refresh();
       setTimeout(poll, POLL_MS);
     };
-    poll();
+    this.refresh().then(poll);
   }
 
   /** A system message: a source change anyone made shows at once. */
