@@ -110,9 +110,10 @@ async def test_another_file_plays_to_its_end_and_replays(playing: LiveDaemon, pa
     session = await new_session(page, session)
     await wait_for(page, f"{BAR}.file === 'short.edf'")
     await page.click("#playback-speeds button[data-speed='4']")
+    await wait_for(page, f"{BAR}.speed === '4'")
     if await page.evaluate(f"{BAR}.loop") == "true":
         await page.click("#playback-loop")
-    await wait_for(page, f"{BAR}.speed === '4' && {BAR}.loop === 'false'")
+    await wait_for(page, f"{BAR}.loop === 'false'")
     await wait_for_state(page, "ended", DEADLINE_MS)
     await wait_for(page, f"{BAR}.ended === 'true'")
     assert await page.locator("#playback-toggle").inner_text() == "Replay"

@@ -102,8 +102,12 @@ export class PlaybackBar {
     else this.put(state.paused ? "Resume" : "Pause", { paused: !state.paused });
   }
 
+  /** One change at a time: the bar's controls wait while one is under way. */
   async put(action, body) {
+    if (this.root.dataset.busy) return;
     this.root.dataset.busy = "true";
+    const controls = [...this.root.querySelectorAll("button, input")];
+    for (const control of controls) control.disabled = true;
     try {
       const reply = await fetch(ENDPOINT, {
         method: "PUT",
@@ -120,6 +124,8 @@ export class PlaybackBar {
       this.onRefused(action, error.message, 0);
     } finally {
       delete this.root.dataset.busy;
+      for (const control of controls) control.disabled = false;
+      this.seek.disabled = !this.state?.duration_s;
     }
   }
 
