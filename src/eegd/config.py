@@ -43,6 +43,7 @@ from eegd.net.auth import is_loopback
 from eegd.net.kiosk import KioskSettings
 from eegd.net.settings import ServerSettings
 from eegd.net.tokens import AuthSettings
+from eegd.plugins.gpio_trigger import check_line_free
 from eegd.plugins.recorder.settings import RecordingSettings
 from eegd.sources.base import SharedSourceOptions, Source, SourceChoices
 from eegd.sources.registry import available_kinds, load_source_class
@@ -437,6 +438,8 @@ def _check_across(config: Config, legacy: frozenset[str] = frozenset()) -> None:
             message = str(exc).removeprefix("source.")
             raise ConfigError(message, key=exc.key.removeprefix("source.")) from None
         raise
+    if "gpio_trigger" in config.plugins:
+        check_line_free(config.plugin_options("gpio_trigger"), source)
     try:
         design_sos(config.filter, rate)
     except ConfigError as exc:

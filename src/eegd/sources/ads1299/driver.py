@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -53,6 +54,7 @@ from eegd.sources.ads1299.settings import (
     gpio_echo,
     register_values,
 )
+from eegd.sources.ads1299.wiring import held_lines
 from eegd.sources.base import (
     OptionalDependency,
     SampleBlock,
@@ -188,6 +190,18 @@ class ADS1299Source(Source):
         return self._names
 
     # Start-up ---------------------------------------------------------------------------
+
+    def gpio_lines(self) -> dict[tuple[str, int], str]:
+        """The GPIO lines (chip, line) this source holds, each with the key that names it;
+        none when it reads the emulator."""
+        settings = self.settings
+        if settings.emulate:
+            return {}
+        values = {field.name: getattr(settings, field.name) for field in fields(settings)}
+        return {
+            (settings.gpio_chip, line): f"source.ads1299.{key}"
+            for line, key in held_lines(values).items()
+        }
 
     def open(self) -> None:
         """Power up, reset, check, configure and start the chips; raises ``SourceError``."""

@@ -23,6 +23,7 @@ __all__ = [
     "ChipSelect",
     "chip_selects",
     "check_wiring",
+    "held_lines",
     "merge_board",
 ]
 
@@ -171,15 +172,34 @@ def check_wiring(values: Mapping[str, Any]) -> None:
         )
 
 
+def _named_lines(
+    selects: tuple[ChipSelect, ...], drdys: tuple[int, ...], values: Mapping[str, Any]
+) -> list[tuple[str, int]]:
+    """Each GPIO line the wiring uses, with its key."""
+    named = [("drdy_gpio", line) for line in drdys]
+    named += [(key, values[key]) for key in LINE_KEYS if values[key] is not None]
+    named += [("chip_selects", s.gpio) for s in selects if s.gpio is not None]
+    return named
+
+
+def held_lines(values: Mapping[str, Any]) -> dict[int, str]:
+    """The GPIO lines a (checked) wiring holds, each with its key; SPI0's pins are
+    ``spi_bus``'s when that bus is in use."""
+    selects = chip_selects(values["chip_selects"])
+    held = {
+        line: key for key, line in _named_lines(selects, _drdy_lines(values["drdy_gpio"]), values)
+    }
+    if values["spi_bus"] == 0:
+        held.update({line: "spi_bus" for line in _SPI0_PINS})
+    return held
+
+
 def _check_lines_apart(
     bus: int, selects: tuple[ChipSelect, ...], drdys: tuple[int, ...], values: Mapping[str, Any]
 ) -> None:
     """Every GPIO line has one job, and none is an SPI pin of the bus in use."""
     users: dict[int, str] = {}
-    named = [("drdy_gpio", line) for line in drdys]
-    named += [(key, values[key]) for key in LINE_KEYS if values[key] is not None]
-    named += [("chip_selects", s.gpio) for s in selects if s.gpio is not None]
-    for key, line in named:
+    for key, line in _named_lines(selects, drdys, values):
         if line in users:
             raise ConfigError(
                 f"{_KEY}{users[line]} and {_KEY}{key} both use GPIO{line} (allowed: one job "

@@ -28,6 +28,7 @@ class LineSettings:
     edge_detection: line.Edge = line.Edge.NONE
     bias: line.Bias = line.Bias.AS_IS
     output_value: line.Value = line.Value.INACTIVE
+    debounce_period: timedelta = timedelta()
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,13 @@ class LineRequest:
 def request_lines(
     path: str, consumer: str | None = None, config: dict[Any, LineSettings] | None = None
 ) -> LineRequest:
-    """Request lines of ``path``; a line already held is busy, a missing chip is ENOENT."""
+    """Request lines of ``path``; a line already held is busy, a missing chip is ENOENT.
+
+    A board that models its own lines (``TriggerBoard``) answers the request itself.
+    """
+    own = getattr(BOARD, "request_lines", None)
+    if own is not None:
+        return own(path, consumer, config or {})  # type: ignore[no-any-return]
     if BOARD is None or path != BOARD.GPIOCHIP:
         raise FileNotFoundError(errno.ENOENT, f"{path}: no such gpiochip")
     flat: dict[int, LineSettings] = {}
