@@ -91,6 +91,9 @@ class _Recording:
     """The stamp of the moment the recording was asked to start (by the clock model)."""
     stop_at: int | None = None
     """The sample of the moment Stop was asked: the last packet written is the one with it."""
+    last_marked: int = -1
+    """The latest sample a marker put during the recording names: Stop waits for it too
+    (the clock model may have moved a little between the marker and Stop)."""
 
     def part_name(self) -> str:
         number = len(self.parts) + 1
@@ -298,6 +301,8 @@ class Recorder:
             first = current.parts[0].start_us if current.parts else current.started_us
             since = None if first is None else (current.name, first)
         marker = marker_from_body(body, self._clock(), self._session.id, since)
+        if current is not None and marker.sample is not None:
+            current.last_marked = max(current.last_marked, marker.sample)
         if self._ctx is not None:
             self._ctx.bus.publish(marker)
         logger.info("marker %r at %d µs (sample %s)", marker.label, marker.timestamp, marker.sample)
@@ -538,7 +543,7 @@ class Recorder:
             raise RequestRefused(409, "not_recording", "no recording is in progress")
         clock = self._clock()
         if clock is not None and current.stop_at is None:
-            current.stop_at = clock.sample_at_us(clock.now_us())
+            current.stop_at = max(clock.sample_at_us(clock.now_us()), current.last_marked)
             await self._reach(current, current.stop_at)
         return await self._stop("stopped")
 
