@@ -116,6 +116,7 @@ async def test_after_a_restart_the_page_is_signed_out_and_its_dots_go_grey_while
 
     await asyncio.to_thread(daemon.stop)
     await wait_for_state(page, "reconnecting")
+    assert await page.locator("#replay").is_hidden()  # only at the end of a file
     await wait_for(page, f"{LABELS}.every((b) => b.dataset.quality === 'none')")
     reasons = await page.evaluate(f"{LABELS}.map((b) => b.dataset.qualityReason)")
     assert all(reason.startswith("no data: ") for reason in reasons), reasons
