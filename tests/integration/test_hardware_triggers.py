@@ -196,3 +196,20 @@ def test_a_line_of_an_emulated_chip_is_free(
     code, out, stderr = in_process(["config"], tmp_path, capsys, monkeypatch)
     assert code == 0, stderr
     assert '"line": 25' in out
+
+
+async def test_edges_beyond_the_kernels_buffer_are_counted_lost(board: TriggerBoard) -> None:
+    async with trigger_daemon(board, "line = 17") as live:
+        with live.daemon.bus.subscribe([Topic.MARKER], 64, DropPolicy.DROP_NEWEST) as markers:
+            await live.release(8)
+            # 20 pulses at once, before the reader can take any: the kernel keeps 16
+            board.pulse(17, levels([(k + 0.25) / RATE for k in range(100, 120)], width=0.001))
+            got = await next_markers(markers, 16)
+            # an edge before the session's first sample makes no marker
+            board.pulse(17, levels([-0.5], width=0.001))
+            board.pulse(17, levels([150.25 / RATE], width=0.001))
+            got += await next_markers(markers, 1)
+        stats = trigger_of(live).stats()
+    assert [m.sample for m in got] == [*range(104, 120), 150]  # the oldest 4 went
+    assert (stats["edges_lost"], stats["edges_outside_session"]) == (4, 1)
+    assert stats["edges"] == stats["markers"] + 1 == 18

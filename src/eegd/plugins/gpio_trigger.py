@@ -262,10 +262,11 @@ class GpioTrigger:
         if clock is None:
             self._counters["edges_outside_session"] += 1
             return
-        sample = clock.sample_at_us(clock.utc_us(edge.monotonic_ns / 1e9))
-        if sample < 0:  # before the session started
+        stamp = clock.utc_us(edge.monotonic_ns / 1e9)
+        if stamp + 5e5 / clock.sample_rate < clock.window().start_us:  # before sample 0
             self._counters["edges_outside_session"] += 1
             return
+        sample = clock.sample_at_us(stamp)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(HOLD_S):
                 while sample >= self._arrived and ctx.clock() is clock:
@@ -312,7 +313,7 @@ class GpioTrigger:
         """Wait for edges and hand each batch over, until ``stop`` is set."""
         debounce_ns = round(self.settings.debounce_ms * 1e6)
         rising = self._gpiod.EdgeEvent.Type.RISING_EDGE
-        last_seqno: int | None = None
+        last_seqno = 0  # the kernel numbers a request's edges of each line from 1
         while not stop.is_set():
             try:
                 if not request.wait_edge_events(timedelta(seconds=_POLL_S)):
@@ -325,7 +326,7 @@ class GpioTrigger:
             batch = []
             for event in events:
                 seqno = int(event.line_seqno)
-                if last_seqno is not None and seqno > last_seqno + 1:
+                if seqno > last_seqno + 1:
                     self._counters["edges_lost"] += seqno - last_seqno - 1
                 last_seqno = seqno
                 self._counters["edges"] += 1
