@@ -52,7 +52,7 @@ from eegd.plugin import (
     load_plugin_class,
     plugin_routes,
 )
-from eegd.selftest import SelfTestService
+from eegd.selftest import ImpedanceService, SelfTestService
 from eegd.sources.base import Source
 from eegd.supervisor import Supervisor, TaskState
 from eegd.systemd import Notifier
@@ -157,6 +157,11 @@ class Daemon:
             ACQUISITION_TASK,
         )
         """``GET`` and ``PUT /api/playback``: pause, seek, speed, loop, another file."""
+        self.impedance = ImpedanceService(
+            self.bus, self.supervisor, ACQUISITION_TASK, lambda: self.config, self.plugins
+        )
+        """``POST /api/impedance``: pauses the acquisition to measure the electrodes."""
+        self.selftest.peers, self.impedance.peers = (self.impedance,), (self.selftest,)
         self.plugin_options: dict[str, dict[str, Any]] = {
             name: config.plugin_options(name) for name in config.plugins
         }
@@ -300,6 +305,10 @@ class Daemon:
                     else None
                 ),
                 "selftest": self.selftest.supported(),
+                "impedance": {
+                    "supported": self.impedance.supported(),
+                    "last": self.impedance.last,
+                },
             },
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
             "asyncio_tasks": len(asyncio.all_tasks()),
@@ -484,9 +493,15 @@ class Daemon:
 
     def routes(self) -> list[tuple[str, Route]]:
         """The HTTP routes the plugins contribute, each with the plugin's name (the
-        daemon's own among them), ``POST /api/selftest`` and the playback routes."""
+        daemon's own among them), ``POST /api/selftest``, ``POST /api/impedance`` and the
+        playback routes."""
         playback = [(PLAYBACK_ROUTES, route) for route in self.playback.routes()]
-        return [*self._routes, ("selftest", self.selftest.route()), *playback]
+        return [
+            *self._routes,
+            ("selftest", self.selftest.route()),
+            ("impedance", self.impedance.route()),
+            *playback,
+        ]
 
     def plugin_state(self, plugin: str) -> dict[str, Any]:
         """Plugin ``plugin``'s options now (``GET /api/filter`` for the voltage filter)."""

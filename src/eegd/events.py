@@ -111,6 +111,10 @@ class SystemEventKind(enum.StrEnum):
     """``POST /api/selftest`` ended the session to test the source (``source``)."""
     SELFTEST_FINISHED = "selftest_finished"
     """The self-test is over (``passed``, ``failed`` channels, or ``error``); a session follows."""
+    IMPEDANCE_STARTED = "impedance_started"
+    """``POST /api/impedance`` ended the session to measure the electrodes (``source``)."""
+    IMPEDANCE_FINISHED = "impedance_finished"
+    """The impedance check is over (``electrodes``: kΩ and grade, or ``error``)."""
     AUDIT = "audit"
     """A change was asked for (``action``) by ``role`` (``via``) from ``address``: ``accepted``
     or not, and ``outcome``."""

@@ -1,12 +1,15 @@
-"""``POST /api/selftest``: the running daemon tests its own source between two sessions.
+"""``POST /api/selftest`` and ``POST /api/impedance``: the running daemon checks its own
+source between two sessions.
 
 The source must be free for the test, so the acquisition task is paused through the
 supervisor (its source closed, its session over), the kind's self-test runs in a worker
 thread, and the task starts again: a new session, whose hello every client gets. The test
-is refused (409) while a recording is in progress, while another test runs, and for a
-source kind that has no self-test. ``selftest_started`` and ``selftest_finished`` (with the
-verdict) go to every client as ``system`` events; the reply is the result itself
-(``eegd.sources.ads1299.selftest.SelfTestResult.as_dict``).
+is refused (409) while a recording is in progress, while another check runs, and for a
+source kind that has no such check. ``selftest_started`` and ``selftest_finished`` (with
+the verdict) go to every client as ``system`` events; the reply is the result itself
+(``eegd.sources.ads1299.selftest.SelfTestResult.as_dict``). The impedance check works the
+same way, with ``impedance_started`` and ``impedance_finished``; its last result stays in
+``/api/status`` (``source.impedance.last``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from eegd.bus import EventBus
 from eegd.errors import EegdError, RequestRefused
@@ -23,7 +26,14 @@ from eegd.plugin import Plugin, Records, Route, RouteRequest
 from eegd.sources.base import SharedSourceOptions
 from eegd.supervisor import Supervisor
 
-__all__ = ["SELFTEST_KINDS", "Configured", "SelfTestService", "SourceSettings"]
+__all__ = [
+    "IMPEDANCE_KINDS",
+    "SELFTEST_KINDS",
+    "Configured",
+    "ImpedanceService",
+    "SelfTestService",
+    "SourceSettings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +75,35 @@ SELFTEST_KINDS: Final[Mapping[str, Callable[[SourceSettings], dict[str, Any]]]] 
 }
 
 
+def _ads1299_impedance(source: SourceSettings) -> dict[str, Any]:
+    from eegd.sources.ads1299.impedance import run_configured_impedance
+
+    result = run_configured_impedance(source.shared(), source.options.get("ads1299", {}))
+    return result.as_dict()
+
+
+#: The source kinds that measure electrode impedance: each takes the ``[source]`` section
+#: and answers with the JSON-ready result (``electrodes``, each with ``kohm`` and ``grade``).
+IMPEDANCE_KINDS: Final[Mapping[str, Callable[[SourceSettings], dict[str, Any]]]] = {
+    "ads1299": _ads1299_impedance,
+}
+
+
 class SelfTestService:
     """Runs the self-test of the configured source while the daemon serves on.
 
     ``config`` gives the configuration now (it may change while running), ``plugins`` the
     running plugin instances (a ``Records`` plugin that is recording refuses the test), and
-    ``task`` names the supervised acquisition task that holds the source.
+    ``task`` names the supervised acquisition task that holds the source. ``peers`` are
+    the other checks that pause it: none runs while another does.
     """
+
+    what: ClassVar[str] = "self-test"
+    code: ClassVar[str] = "selftest"
+    path: ClassVar[str] = "/api/selftest"
+    kinds: ClassVar[Mapping[str, Callable[[SourceSettings], dict[str, Any]]]] = SELFTEST_KINDS
+    started: ClassVar[SystemEventKind] = SystemEventKind.SELFTEST_STARTED
+    finished: ClassVar[SystemEventKind] = SystemEventKind.SELFTEST_FINISHED
 
     def __init__(
         self,
@@ -87,19 +119,22 @@ class SelfTestService:
         self._config = config
         self._plugins = plugins
         self.running = False
-        """Whether a self-test is under way."""
+        """Whether this check is under way."""
+        self.peers: tuple[SelfTestService, ...] = ()
+        self.last: dict[str, Any] | None = None
+        """The last result, as the reply gave it."""
 
     def supported(self) -> bool:
-        """Whether the configured source kind has a self-test."""
-        return self._config().source.kind in SELFTEST_KINDS
+        """Whether the configured source kind has this check."""
+        return self._config().source.kind in self.kinds
 
     def route(self) -> Route:
-        """``POST /api/selftest``, for operators."""
+        """``POST`` on the check's path, for operators."""
 
         async def handle(_request: RouteRequest) -> dict[str, Any]:
             return await self.run()
 
-        return Route("POST", "/api/selftest", handle, role="operator")
+        return Route("POST", self.path, handle, role="operator")
 
     def _recording(self) -> str | None:
         for plugin in self._plugins.values():
@@ -110,21 +145,25 @@ class SelfTestService:
     async def run(self) -> dict[str, Any]:
         """End the session, test the source, start a new session; the result.
 
-        ``RequestRefused``: 409 ``no_selftest`` for a kind without one, 409 ``recording``
-        during a recording, 409 ``selftest_running`` during another test, and 503
-        ``selftest_error`` when the test could not run (the source could not be opened).
+        ``RequestRefused``: 409 ``no_<code>`` for a kind without the check (naming it),
+        409 ``recording`` during a recording, 409 ``<code>_running`` during this or
+        another check, and 503 ``<code>_error`` when it could not run (the source could
+        not be opened).
         """
         source = self._config().source
-        test = SELFTEST_KINDS.get(source.kind)
+        test = self.kinds.get(source.kind)
         if test is None:
             raise RequestRefused(
                 409,
-                "no_selftest",
-                f"the {source.kind} source has no self-test "
-                f"(sources with one: {', '.join(SELFTEST_KINDS)})",
+                f"no_{self.code}",
+                f"the {source.kind} source has no {self.what} "
+                f"(sources with one: {', '.join(self.kinds)})",
             )
-        if self.running:
-            raise RequestRefused(409, "selftest_running", "a self-test is running; wait for it")
+        for check in (self, *self.peers):
+            if check.running:
+                raise RequestRefused(
+                    409, f"{self.code}_running", f"a {check.what} is running; wait for it"
+                )
         recording = self._recording()
         if recording is not None:
             raise RequestRefused(
@@ -132,29 +171,48 @@ class SelfTestService:
             )
         self.running = True
         try:
-            self._publish(SystemEventKind.SELFTEST_STARTED, source=source.kind)
-            logger.info("self-test of the %s source: the session ends for it", source.kind)
+            self._publish(self.started, source=source.kind)
+            logger.info("%s of the %s source: the session ends for it", self.what, source.kind)
             async with self._supervisor.paused(self._task):
                 try:
                     result = await asyncio.to_thread(test, source)
                 except EegdError as exc:
-                    self._publish(SystemEventKind.SELFTEST_FINISHED, passed=False, error=str(exc))
-                    logger.error("self-test could not run: %s", exc)
+                    self._publish(self.finished, passed=False, error=str(exc))
+                    logger.error("%s could not run: %s", self.what, exc)
                     raise RequestRefused(
-                        503, "selftest_error", f"the self-test could not run: {exc}"
+                        503, f"{self.code}_error", f"the {self.what} could not run: {exc}"
                     ) from exc
         finally:
             self.running = False
-        failed = [channel["name"] for channel in result["channels"] if not channel["passed"]]
-        self._publish(
-            SystemEventKind.SELFTEST_FINISHED,
-            source=source.kind,
-            passed=result["passed"],
-            channels=len(result["channels"]),
-            failed=failed,
-        )
-        logger.info("self-test %s", "passed" if result["passed"] else f"FAILED: {failed}")
+        self.last = result
+        summary = self.summary(result)
+        self._publish(self.finished, source=source.kind, **summary)
+        logger.info("%s done: %s", self.what, summary)
         return result
+
+    def summary(self, result: dict[str, Any]) -> dict[str, Any]:
+        """What the finished event says of a result: the verdict and the failed channels."""
+        failed = [channel["name"] for channel in result["channels"] if not channel["passed"]]
+        return {"passed": result["passed"], "channels": len(result["channels"]), "failed": failed}
 
     def _publish(self, kind: SystemEventKind, **detail: Any) -> None:
         self._bus.publish(SystemEvent.now(kind, **detail))
+
+
+class ImpedanceService(SelfTestService):
+    """``POST /api/impedance``: each electrode's impedance, between two sessions.
+
+    Like the self-test it ends the session, measures with the source to itself and starts
+    a new one; its last result is kept for ``/api/status``.
+    """
+
+    what = "impedance check"
+    code = "impedance"
+    path = "/api/impedance"
+    kinds = IMPEDANCE_KINDS
+    started = SystemEventKind.IMPEDANCE_STARTED
+    finished = SystemEventKind.IMPEDANCE_FINISHED
+
+    def summary(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Each electrode's kΩ and grade."""
+        return {"electrodes": {e["name"]: [e["kohm"], e["grade"]] for e in result["electrodes"]}}

@@ -125,17 +125,23 @@ async def test_a_second_selftest_while_one_runs_is_refused() -> None:
         assert not service.running
 
 
-async def test_selftest_is_refused_while_recording_and_the_stream_is_untouched(
-    tmp_path: Path,
-) -> None:
-    toml = EMULATED + f'\n[recording]\ndirectory = "{tmp_path}"\n'
-    async with live_daemon(toml) as live:
+@contextlib.asynccontextmanager
+async def recording_daemon(directory: Path) -> AsyncIterator[LiveDaemon]:
+    """The emulated daemon with its recorder ready to record into ``directory``."""
+    async with live_daemon(EMULATED + f'\n[recording]\ndirectory = "{directory}"\n') as live:
 
         def ready() -> bool:
             recorder = live.daemon.plugins.get("recorder")
             return isinstance(recorder, Recorder) and recorder.ready
 
         await wait_until(ready)
+        yield live
+
+
+async def test_selftest_is_refused_while_recording_and_the_stream_is_untouched(
+    tmp_path: Path,
+) -> None:
+    async with recording_daemon(tmp_path) as live:
         async with client_of(live) as client:
             await api(live, "POST", "api/recordings", {"name": "busy"})
             refused = await api(live, "POST", "api/selftest", status=409)

@@ -11,6 +11,10 @@ the unused GPIO1..4 pins are tied to DGND through resistors (the datasheet's adv
 as inputs they read 0. ``tests.support.standin`` exposes it to eegd through stand-in
 ``spidev`` and ``gpiod`` modules, so the driver's real hardware code path runs.
 
+With AC lead-off on (LOFF's FLEAD_OFF), the channels LOFF_SENSP selects see the lead-off
+current (ILEAD_OFF) as a square wave through their electrode's impedance and the board's
+series resistor (``Inputs.electrode_ohms``, ``Inputs.series_ohms``), after the sinc³ filter.
+
 What it checks of the host, counting each breach in ``violations``: commands before tPOR or
 within 18 tCLK of a reset, multi-byte commands clocked faster than 4 tCLK per byte, CS
 released less than 4 tCLK after the last SCLK.
@@ -57,7 +61,7 @@ RESET_MAP = (
     0x00,  # 16 MISC2
     0x00,  # 17 CONFIG4
 )  # fmt: skip
-ID, CONFIG1, CONFIG2, CONFIG3, CH1SET = 0x00, 0x01, 0x02, 0x03, 0x05
+ID, CONFIG1, CONFIG2, CONFIG3, LOFF, CH1SET = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05
 LOFF_SENSP, LOFF_SENSN, LOFF_STATP, LOFF_STATN, GPIO, CONFIG4 = 0x0F, 0x10, 0x12, 0x13, 0x14, 0x17
 
 # CONFIG1 DR[2:0] -> output data rate (SPS); 111 is not used
@@ -81,6 +85,10 @@ TABLE_1_UVPP = {
 
 VREF = 4.5  # internal reference with a 5-V analog supply
 
+# LOFF ILEAD_OFF[1:0] (bits 3:2) -> lead-off current, A; FLEAD_OFF[1:0] (bits 1:0) -> mode
+LEAD_OFF_AMPS = {0b00: 6e-9, 0b01: 24e-9, 0b10: 6e-6, 0b11: 24e-6}
+FLEAD_DC, FLEAD_7_8, FLEAD_31_2, FLEAD_FDR_4 = 0b00, 0b01, 0b10, 0b11
+
 
 def ideal_code(volts: float, gain: int, vref: float = VREF) -> int:
     """SBAS499 "Ideal Output Code versus Input Signal": 1 LSB = (2 VREF / gain) / 2^24."""
@@ -97,6 +105,26 @@ def calibration_signal(config2: int, vref: float = VREF) -> tuple[float, float]:
     amplitude = (2 if config2 & 0x04 else 1) * vref / 2400
     frequency = {0b00: F_CLK / 2**21, 0b01: F_CLK / 2**20, 0b11: 0.0}.get(config2 & 0x03, 0.0)
     return amplitude, frequency
+
+
+def excitation_frequency(flead: int, rate: int) -> float:
+    """FLEAD_OFF's AC frequency: 7.8 Hz is fCLK / 2^18, 31.2 Hz fCLK / 2^16, or fDR / 4."""
+    return {FLEAD_7_8: F_CLK / 2**18, FLEAD_31_2: F_CLK / 2**16, FLEAD_FDR_4: rate / 4}[flead]
+
+
+#: The decimation filter, sinc³ (SBAS499 "Digital Filter"): three moving averages over one
+#: output period in a row, here on a grid of 64 steps a period.
+_STEPS = 64
+SINC3_TAPS = np.convolve(np.convolve(np.ones(_STEPS), np.ones(_STEPS)), np.ones(_STEPS))
+SINC3_TAPS /= SINC3_TAPS.sum()
+
+
+def filtered_square(t: float, frequency: float, rate: int) -> float:
+    """A ±1 square wave of ``frequency`` (rising at t = 0) as the output sample at ``t`` has it
+    after the sinc³ filter: the average of the wave over the last three periods, weighted."""
+    ago = (np.arange(len(SINC3_TAPS)) + 0.5) / (_STEPS * rate)
+    wave = np.where(((t - ago) * frequency) % 1.0 < 0.5, 1.0, -1.0)
+    return float(np.dot(SINC3_TAPS, wave))
 
 
 class ModelClock:
@@ -146,6 +174,10 @@ class Inputs:
     noise: bool = True
     noise_scale: float = 1.0
     """Table 1's figure times this (a noisier chip than the datasheet's typical one)."""
+    electrode_ohms: list[float] = field(default_factory=lambda: [0.0] * 8)
+    """Each positive electrode's impedance to the body (the bias electrode holds it)."""
+    series_ohms: float = 0.0
+    """The board's resistor between each electrode and its input pin."""
 
 
 class ADS1299Model:
@@ -316,6 +348,11 @@ class ADS1299Model:
         config2 = self.registers[CONFIG2]
         amplitude, frequency = calibration_signal(config2)
         t = k / self.rate
+        loff = self.registers[LOFF]
+        excitation = 0.0  # AC lead-off: ±ILEAD_OFF through the electrode, as the filter sees it
+        if loff & 0x03 != FLEAD_DC:
+            frequency = excitation_frequency(loff & 0x03, self.rate)
+            excitation = LEAD_OFF_AMPS[loff >> 2 & 0x03] * filtered_square(t, frequency, self.rate)
         for channel in range(8):
             setting = self.registers[CH1SET + channel]
             gain = GAINS.get((setting >> 4) & 0x07, 1)
@@ -331,6 +368,9 @@ class ADS1299Model:
                 volts = 0.0
             else:
                 volts = self.inputs.dc_volts[channel]
+                if self.registers[LOFF_SENSP] >> channel & 1:
+                    ohms = self.inputs.electrode_ohms[channel] + self.inputs.series_ohms
+                    volts += excitation * ohms
             if self.inputs.noise and mux in (MUX_SHORTED, MUX_NORMAL) and gain in TABLE_1_UVRMS:
                 typical = TABLE_1_UVRMS[gain][self.rate] * 1e-6 * self.inputs.noise_scale
                 volts += self.rng.standard_normal() * typical

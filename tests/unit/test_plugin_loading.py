@@ -302,6 +302,7 @@ def test_only_plugins_that_offer_it_are_reconfigured(tmp_path: Path) -> None:
         ("source", "PUT", "/api/source"),
         ("kiosk", "GET", "/api/kiosk"),
         ("selftest", "POST", "/api/selftest"),
+        ("impedance", "POST", "/api/impedance"),
         ("playback", "GET", "/api/playback"),
         ("playback", "PUT", "/api/playback"),
     ]

@@ -69,6 +69,13 @@ _T = TypeVar("_T")
 #: Subscription room for the events that are not packets (system events, markers).
 _OTHER_EVENTS = 256
 _START_KEYS = ("name", "notes")
+#: Checks that hold the source (no recording meanwhile): the two starts, then the two ends.
+_CHECKS = (
+    SystemEventKind.SELFTEST_STARTED,
+    SystemEventKind.IMPEDANCE_STARTED,
+    SystemEventKind.SELFTEST_FINISHED,
+    SystemEventKind.IMPEDANCE_FINISHED,
+)
 #: Seconds Stop waits for the packet that holds the sample of its moment (it is read, or
 #: on its way through the bus); past that the file ends with what came.
 STOP_WAIT_S = 2.0
@@ -241,8 +248,8 @@ class Recorder:
         elif isinstance(event, MarkerEvent):
             await self._marker(event)
         elif isinstance(event, SystemEvent):
-            if event.kind in (SystemEventKind.SELFTEST_STARTED, SystemEventKind.SELFTEST_FINISHED):
-                self._selftest = event.kind is SystemEventKind.SELFTEST_STARTED
+            if event.kind in _CHECKS:
+                self._selftest = event.kind in _CHECKS[:2]
             if event.kind is SystemEventKind.SOURCE_CONNECTED:
                 await self._new_session(event.detail)
             elif event.kind is SystemEventKind.CLOCK_STEPPED:
@@ -458,7 +465,7 @@ class Recorder:
         name = check_name(_default_name() if body.get("name") is None else body["name"])
         if self._selftest:
             raise RequestRefused(
-                409, "selftest_running", "a self-test has the source; record once it is done"
+                409, "selftest_running", "a source check has it; record once it is done"
             )
         if self._problem is not None and not await self._prepare():
             raise RequestRefused(503, "directory_unusable", self._problem)

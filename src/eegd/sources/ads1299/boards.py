@@ -12,6 +12,10 @@ PiEEG board (``/dev/spidev0.0``, DRDY on GPIO26, 1 MHz, the chip's GPIO4 drives 
 ``pieeg16`` is the PiEEG-16 vendor code (chip 1 on CE0 with DRDY on GPIO26, chip 2 selected
 by GPIO19 with DRDY on GPIO13, 4 MHz, one CS and one DRDY per chip); ``hat`` is a board with
 every control line wired (DRDY 25, START 22, RESET 23, PWDN 24: eegd's wiring before presets).
+
+``series_resistance_ohms`` is the resistor between each electrode and its input pin, which
+the impedance check subtracts: 4.99 kΩ on the ADS1299EEG-FE (its input RC filters); 0 on
+the others, whose schematics were not checked (set it if yours has one).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ WIRING_KEYS: Final = (
     "readback",
     "reference_buffer",
     "free_chip_gpios",
+    "series_resistance_ohms",
 )
 
 
@@ -72,6 +77,7 @@ _BOARDS = (
         readback="daisy",
         reference_buffer=True,
         free_chip_gpios=(1, 2, 3, 4),
+        series_resistance_ohms=4990.0,
     ),
     _board(
         "pieeg",
@@ -87,6 +93,7 @@ _BOARDS = (
         readback="daisy",
         reference_buffer=True,
         free_chip_gpios=(),
+        series_resistance_ohms=0.0,
     ),
     _board(
         "pieeg16",
@@ -103,6 +110,7 @@ _BOARDS = (
         readback="multiple",
         reference_buffer=True,
         free_chip_gpios=(),
+        series_resistance_ohms=0.0,
     ),
     _board(
         "hat",
@@ -119,6 +127,7 @@ _BOARDS = (
         readback="daisy",
         reference_buffer=True,
         free_chip_gpios=(1, 2, 3, 4),
+        series_resistance_ohms=0.0,
     ),
 )
 

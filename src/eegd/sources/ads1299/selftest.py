@@ -45,7 +45,10 @@ __all__ = [
     "SelfTestResult",
     "TestSignalCheck",
     "check_noise",
+    "ConfiguredChain",
+    "capture",
     "check_test_signal",
+    "configured_chain",
     "evaluate",
     "run_configured_selftest",
     "run_selftest",
@@ -235,7 +238,7 @@ def evaluate(
     return SelfTestResult(sample_rate, tuple(results))
 
 
-def _capture(source: Source, seconds: float) -> npt.NDArray[np.float32]:
+def capture(source: Source, seconds: float) -> npt.NDArray[np.float32]:
     """Open, read ``_SETTLE_S`` then ``seconds`` of samples, close; channels × samples."""
     rate = source.sample_rate
     settle, wanted = round(_SETTLE_S * rate), round(seconds * rate)
@@ -265,12 +268,12 @@ def run_selftest(
     """
     shorted_source = open_source(dataclasses.replace(settings, input="shorted", lead_off=False))
     names = shorted_source.channel_names
-    shorted = _capture(shorted_source, _NOISE_S)
+    shorted = capture(shorted_source, _NOISE_S)
     test_settings = dataclasses.replace(
         settings, input="test", test_signal_frequency="fast", lead_off=True
     )
     test_source = open_source(test_settings)
-    test = _capture(test_source, _TEST_S)
+    test = capture(test_source, _TEST_S)
     lead_off = frozenset(getattr(test_source, "lead_off", frozenset()))
     return evaluate(
         names,
@@ -286,22 +289,39 @@ def run_selftest(
     )
 
 
-def run_configured_selftest(
-    shared: SharedSourceOptions, options: Mapping[str, Any], check_electrodes: bool = False
-) -> SelfTestResult:
-    """The self-test of the chain ``[source]`` and ``[source.ads1299]`` describe.
+@dataclass(frozen=True, slots=True)
+class ConfiguredChain:
+    """The chain the configuration describes, ready to be opened with derived settings."""
 
-    It opens the source itself (nothing else may hold it); with ``emulate`` on it tests a
-    fresh emulator on its virtual clock, so it takes no real time.
+    settings: ADS1299Settings
+    channel_names: tuple[str, ...]
+    sample_rate: int
+    gains: tuple[int, ...]
+
+    def open(self, derived: ADS1299Settings) -> Source:
+        """A source on this chain's channels and rate with ``derived`` settings."""
+        return ADS1299Source(derived, len(self.channel_names), self.sample_rate, self.channel_names)
+
+
+def configured_chain(shared: SharedSourceOptions, options: Mapping[str, Any]) -> ConfiguredChain:
+    """The chain ``[source]`` and ``[source.ads1299]`` describe, for a test that opens it itself.
+
+    Nothing else may hold it; an emulated chain runs un-paced, so a test takes no real time.
     """
     configured = ADS1299Source.from_options(shared, options)
-    channels, rate = len(configured.channel_names), int(configured.sample_rate)
+    channels = len(configured.channel_names)
     settings = configured.settings
     if settings.emulate:
         settings = dataclasses.replace(settings, paced=False)
-    gains = [s.gain or 24 for s in settings.channel_settings(channels)[:channels]]
+    gains = tuple(s.gain or 24 for s in settings.channel_settings(channels)[:channels])
+    return ConfiguredChain(settings, configured.channel_names, int(configured.sample_rate), gains)
 
-    def open_source(derived: ADS1299Settings) -> Source:
-        return ADS1299Source(derived, channels, rate, configured.channel_names)
 
-    return run_selftest(open_source, settings, gains, rate, check_electrodes)
+def run_configured_selftest(
+    shared: SharedSourceOptions, options: Mapping[str, Any], check_electrodes: bool = False
+) -> SelfTestResult:
+    """The self-test of the chain ``[source]`` and ``[source.ads1299]`` describe."""
+    chain = configured_chain(shared, options)
+    return run_selftest(
+        chain.open, chain.settings, chain.gains, chain.sample_rate, check_electrodes
+    )

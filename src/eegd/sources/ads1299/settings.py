@@ -126,6 +126,8 @@ class ADS1299Settings:
     test_signal_frequency: str = "slow"
     reference_buffer: bool = True
     vref_v: float | None = None
+    series_resistance_ohms: float = 4990.0
+    """The board's resistor between each electrode and its input (the impedance check)."""
     drdy_timeout_s: float = 0.5
     max_framing_errors: int = 5
     """Consecutive bad status words that end the session (the supervisor reconnects)."""
@@ -178,6 +180,11 @@ class ADS1299Settings:
         if not (math.isfinite(timeout) and 0 < timeout <= 60):
             raise _invalid("drdy_timeout_s", timeout, "seconds in (0, 60]")
         self._check_vref()
+        series = self.series_resistance_ohms
+        if isinstance(series, bool) or not isinstance(series, int | float):
+            raise _invalid("series_resistance_ohms", series, "ohms, e.g. 4990")
+        if not (math.isfinite(series) and 0 <= series <= 1e6):
+            raise _invalid("series_resistance_ohms", series, "ohms in 0..1000000")
 
     def _check_vref(self) -> None:
         vref = self.vref_v
@@ -327,7 +334,9 @@ def register_values(
     lead_off_mask = reference_mask = 0
     if settings.lead_off:
         lead_off_mask = (1 << min(channels, CHANNELS_PER_CHIP)) - 1
-        if settings.srb1:  # every IN- is on SRB1: channel 1's N side watches the reference
+        # Every IN- is on SRB1: channel 1's N side watches the reference, with DC current
+        # only (an AC excitation of the shared reference would show on every channel).
+        if settings.srb1 and settings.lead_off_frequency == LeadOffFrequency.DC:
             reference_mask = REFERENCE_SENSE
     values = {
         # In a daisy chain chip 1 runs on its oscillator and drives CLK for the others

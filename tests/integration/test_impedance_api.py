@@ -1,0 +1,88 @@
+"""``POST /api/impedance`` against an in-process daemon on the emulated ADS1299.
+
+The check ends the session, measures every electrode under AC lead-off excitation and
+starts a new session; the result is in ``/api/status``. It is refused while recording,
+while the self-test runs, and on a source that cannot measure impedance. (How close the
+figures are is checked on the held-out chip model: ``test_ads1299_impedance_model``.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from eegd.errors import RequestRefused
+from eegd.events import SystemEventKind
+from tests.integration.test_selftest_api import (
+    EMULATED,
+    api,
+    assert_contiguous,
+    client_of,
+    recording_daemon,
+)
+from tests.support.live import live_daemon
+from tests.support.waiting import wait_until
+
+
+async def test_a_check_measures_every_electrode_and_status_keeps_it() -> None:
+    async with live_daemon(EMULATED) as live, client_of(live) as client:
+        status = await api(live, "GET", "api/status")
+        assert status["source"]["impedance"] == {"supported": True, "last": None}
+        first = client.sessions[0]
+        result = await api(live, "POST", "api/impedance")
+        assert [e["name"] for e in result["electrodes"]] == status["source"]["channels"]
+        for electrode in result["electrodes"]:
+            assert electrode["grade"] in ("green", "yellow", "red")
+            assert electrode["kohm"] is None or electrode["kohm"] >= 0
+        assert (result["frequency_hz"], result["current_na"]) == (31.25, 6)
+        assert result["series_resistance_ohms"] == 4990.0
+        assert result["grades_kohm"] == {"green": 10.0, "yellow": 50.0}
+        status = await api(live, "GET", "api/status")
+        assert status["source"]["impedance"]["last"] == result
+        await wait_until(lambda: len(client.sessions) == 2 and client.count(client.sessions[1]) > 2)
+        assert client.sessions[1] != first
+        assert_contiguous(client.frames[first])
+        assert client.frames[client.sessions[1]][0] == 0
+        await wait_until(lambda: SystemEventKind.IMPEDANCE_FINISHED.value in client.system)
+        started = client.system.index(SystemEventKind.IMPEDANCE_STARTED.value)
+        assert started < client.system.index(SystemEventKind.IMPEDANCE_FINISHED.value)
+
+
+async def test_the_check_and_the_selftest_never_run_together() -> None:
+    async with live_daemon(EMULATED) as live:
+        selftest = asyncio.create_task(live.daemon.selftest.run())
+        await asyncio.sleep(0)  # one step: it has claimed the source and awaits its release
+        with pytest.raises(RequestRefused) as refused:
+            await live.daemon.impedance.run()
+        assert (refused.value.status, refused.value.code) == (409, "impedance_running")
+        assert "self-test is running" in str(refused.value)
+        assert (await selftest)["passed"] is True
+        impedance = asyncio.create_task(live.daemon.impedance.run())
+        await asyncio.sleep(0)
+        with pytest.raises(RequestRefused) as refused:
+            await live.daemon.selftest.run()
+        assert (refused.value.status, refused.value.code) == (409, "selftest_running")
+        assert len((await impedance)["electrodes"]) == 8
+
+
+async def test_the_check_is_refused_while_recording(tmp_path: Path) -> None:
+    async with recording_daemon(tmp_path) as live:
+        await api(live, "POST", "api/recordings", {"name": "busy"})
+        refused = await api(live, "POST", "api/impedance", status=409)
+        assert (refused["code"], "busy" in refused["message"]) == ("recording", True)
+        await api(live, "POST", "api/recordings/current/stop")
+        status = await api(live, "GET", "api/status")
+        assert status["source"]["impedance"]["last"] is None
+
+
+async def test_a_source_that_cannot_measure_impedance_is_named() -> None:
+    async with live_daemon() as live:
+        status = await api(live, "GET", "api/status")
+        assert status["source"]["impedance"] == {"supported": False, "last": None}
+        refused = await api(live, "POST", "api/impedance", status=409)
+        assert refused["code"] == "no_impedance"
+        assert "synthetic source has no impedance check" in refused["message"]
+        route = live.daemon.impedance.route()
+        assert (route.method, route.path, route.role) == ("POST", "/api/impedance", "operator")
