@@ -26,6 +26,7 @@ export class PlaybackBar {
     this.onRefused = onRefused;
     this.changed = changed;
     this.state = null;
+    this.changes = 0; // PUTs sent: a poll begun before one is older than its answer
     this.files = [];
     this.speeds = [0.5, 1, 2, 4];
     this.toggle = element("button", { type: "button", id: "playback-toggle" }, "Pause file");
@@ -83,10 +84,12 @@ export class PlaybackBar {
   }
 
   async refresh() {
+    const changes = this.changes;
     try {
       const reply = await fetch(ENDPOINT, { cache: "no-store" });
       if (!reply.ok) return;
       const answer = await reply.json();
+      if (changes !== this.changes || this.root.dataset.busy) return; // stale: a change came
       this.files = answer.files ?? [];
       this.speeds = answer.speeds ?? this.speeds;
       this.show(answer.state);
@@ -106,6 +109,7 @@ export class PlaybackBar {
   async put(action, body) {
     if (this.root.dataset.busy) return;
     this.root.dataset.busy = "true";
+    this.changes += 1;
     const controls = [...this.root.querySelectorAll("button, input")];
     for (const control of controls) control.disabled = true;
     try {
