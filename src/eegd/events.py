@@ -114,7 +114,7 @@ class SystemEventKind(enum.StrEnum):
     IMPEDANCE_STARTED = "impedance_started"
     """``POST /api/impedance`` ended the session to measure the electrodes (``source``)."""
     IMPEDANCE_FINISHED = "impedance_finished"
-    """The impedance check is over (``electrodes``: kΩ and grade, or ``error``)."""
+    """The impedance check is over: its result (``electrodes`` with kΩ and grade), or ``error``."""
     AUDIT = "audit"
     """A change was asked for (``action``) by ``role`` (``via``) from ``address``: ``accepted``
     or not, and ``outcome``."""

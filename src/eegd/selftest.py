@@ -203,7 +203,8 @@ class ImpedanceService(SelfTestService):
     """``POST /api/impedance``: each electrode's impedance, between two sessions.
 
     Like the self-test it ends the session, measures with the source to itself and starts
-    a new one; its last result is kept for ``/api/status``.
+    a new one; its last result is kept for ``/api/status`` and, through the finished event,
+    for the sidecar of every recording started after it.
     """
 
     what = "impedance check"
@@ -214,5 +215,5 @@ class ImpedanceService(SelfTestService):
     finished = SystemEventKind.IMPEDANCE_FINISHED
 
     def summary(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Each electrode's kΩ and grade."""
-        return {"electrodes": {e["name"]: [e["kohm"], e["grade"]] for e in result["electrodes"]}}
+        """The whole result: the recorder keeps it for the sidecars of later recordings."""
+        return result

@@ -9,12 +9,14 @@ figures are is checked on the held-out chip model: ``test_ads1299_impedance_mode
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
 from eegd.errors import RequestRefused
 from eegd.events import SystemEventKind
+from eegd.plugins.recorder import Recorder
 from tests.integration.test_selftest_api import (
     EMULATED,
     api,
@@ -67,7 +69,9 @@ async def test_the_check_and_the_selftest_never_run_together() -> None:
         assert len((await impedance)["electrodes"]) == 8
 
 
-async def test_the_check_is_refused_while_recording(tmp_path: Path) -> None:
+async def test_the_check_is_refused_while_recording_and_in_the_next_ones_sidecar(
+    tmp_path: Path,
+) -> None:
     async with recording_daemon(tmp_path) as live:
         await api(live, "POST", "api/recordings", {"name": "busy"})
         refused = await api(live, "POST", "api/impedance", status=409)
@@ -75,6 +79,16 @@ async def test_the_check_is_refused_while_recording(tmp_path: Path) -> None:
         await api(live, "POST", "api/recordings/current/stop")
         status = await api(live, "GET", "api/status")
         assert status["source"]["impedance"]["last"] is None
+        result = await api(live, "POST", "api/impedance")
+        recorder = live.daemon.plugins["recorder"]
+        assert isinstance(recorder, Recorder)
+        await wait_until(lambda: recorder.impedance is not None)
+        await api(live, "POST", "api/recordings", {"name": "checked"})
+        await api(live, "POST", "api/recordings/current/stop")
+    busy = json.loads((tmp_path / "busy.json").read_text())
+    checked = json.loads((tmp_path / "checked.json").read_text())
+    assert busy["impedance"] is None
+    assert checked["impedance"] == {"source": "ads1299", **result}
 
 
 async def test_a_source_that_cannot_measure_impedance_is_named() -> None:

@@ -130,6 +130,8 @@ class Recorder:
         self._ready = asyncio.Event()
         self._problem: str | None = None
         self._selftest = False
+        self._impedance: dict[str, Any] | None = None
+        """The last impedance check's result, for the sidecars of recordings after it."""
         self._written = asyncio.Event()
         """Set each time a packet has been handled (for Stop waiting on its sample)."""
         self._counters = {
@@ -167,6 +169,11 @@ class Recorder:
     def selftest_running(self) -> bool:
         """Whether a self-test has the source (between its started and finished events)."""
         return self._selftest
+
+    @property
+    def impedance(self) -> dict[str, Any] | None:
+        """The last impedance check's result, which the next recordings' sidecars carry."""
+        return self._impedance
 
     def problem(self) -> str | None:
         """Why the recorder cannot record now (its directory cannot be used), or None."""
@@ -250,6 +257,8 @@ class Recorder:
         elif isinstance(event, SystemEvent):
             if event.kind in _CHECKS:
                 self._selftest = event.kind in _CHECKS[:2]
+            if event.kind is SystemEventKind.IMPEDANCE_FINISHED and "electrodes" in event.detail:
+                self._impedance = dict(event.detail)
             if event.kind is SystemEventKind.SOURCE_CONNECTED:
                 await self._new_session(event.detail)
             elif event.kind is SystemEventKind.CLOCK_STEPPED:
@@ -449,6 +458,7 @@ class Recorder:
             "config": config,
             "source": {"kind": source.get("kind"), "batch_size": source.get("batch_size")},
             "filter": dict(self._filter),
+            "impedance": self._impedance,
         }
 
     # ------------------------------------------------------------------ the API
