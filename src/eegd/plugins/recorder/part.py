@@ -176,6 +176,14 @@ class Part:
         """The whole second the header's start time names."""
         return self.start_us - self.start_us % 1_000_000
 
+    def seconds_into_file(self, sample: int) -> float:
+        """Where ``sample`` lies on the file's time axis, seconds after the header's start
+        second: the data records lie end to end, so a sample's place is its count, never its
+        stamp (a fitted clock following a device's drift strays from the records' grid)."""
+        return (self.start_us - self._second_us) / 1e6 + (
+            sample - self.first.first_sample
+        ) / self.sample_rate
+
     @property
     def bytes_written(self) -> int:
         """Bytes of the data file so far."""
@@ -211,25 +219,34 @@ class Part:
             self._file = EdfFile(self.path, self._layout, start, self.opener)
         self.write_sidecar()
 
-    def annotate(self, timestamp_us: int, text: str, duration_s: float | None = None) -> None:
-        """An annotation at the wall-clock time ``timestamp_us``, in the next record written."""
-        onset = (timestamp_us - self.start_us) / 1e6
+    def annotate(self, sample: int, text: str, duration_s: float | None = None) -> None:
+        """An annotation at ``sample``'s place in the file, in the next record written."""
+        at = self.seconds_into_file(sample)
+        onset = at - (self.start_us - self._second_us) / 1e6
         self.annotations.append({"onset_s": onset, "duration_s": duration_s, "text": text})
         if self._layout is not None:
-            self._pending.append(tal((timestamp_us - self._second_us) / 1e6, text, duration_s))
+            self._pending.append(tal(at, text, duration_s))
 
     def mark(self, marker: MarkerEvent) -> None:
-        """A marker: an annotation at its moment, and an entry of the sidecar's markers."""
+        """A marker: an annotation at its sample, and an entry of the sidecar's markers.
+
+        A marker put while no session ran has no sample: its moment is placed on the
+        nearest sample by the part's first stamp and rate.
+        """
+        sample = marker.sample
+        if sample is None:
+            offset = (marker.timestamp - self.start_us) / 1e6 * self.sample_rate
+            sample = self.first.first_sample + round(offset)
+        self.annotate(sample, marker.label, marker.duration_s)
         self.markers.append(
             {
                 "label": marker.label,
                 "timestamp_us": marker.timestamp,
                 "duration_s": marker.duration_s,
                 "sample": marker.sample,
-                "onset_s": (marker.timestamp - self.start_us) / 1e6,
+                "onset_s": self.annotations[-1]["onset_s"],
             }
         )
-        self.annotate(marker.timestamp, marker.label, marker.duration_s)
 
     def append(self, packet: EegPacket) -> None:
         """Write ``packet``: one data record (a short last packet is padded, and annotated)."""
@@ -243,14 +260,13 @@ class Part:
         elif self._file is not None and self._layout is not None:
             missing = self._layout.samples_per_record - packet.n_samples
             if missing > 0:
-                end_us = int(packet.timestamps[-1]) + round(1e6 / self.sample_rate)
-                self.annotate(end_us, "eegd: padding, no data", missing / self.sample_rate)
+                end = packet.first_sample + packet.n_samples
+                self.annotate(end, "eegd: padding, no data", missing / self.sample_rate)
                 self.padded += missing
                 microvolts = np.pad(microvolts, ((0, 0), (0, missing)))
             digital, clipped = self._layout.quantise(microvolts)
             self.clipped += clipped
-            onset = (int(packet.timestamps[0]) - self._second_us) / 1e6
-            tals = self._fill(tal(onset))
+            tals = self._fill(tal(self.seconds_into_file(packet.first_sample)))
             self._last_record_at = self._file.bytes_written
             self._last_tals = tals
             self._file.append(digital, tals)

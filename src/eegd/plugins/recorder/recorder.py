@@ -383,9 +383,9 @@ class Recorder:
             self._counters["gaps"] += 1
             current.gaps += 1
             text = _gap_text(gap, "after this sample")
-            last_us = gap["time_us"] - round(1e6 / packet.sample_rate)
+            last = part.first.first_sample + part.samples - 1
             part.gaps.append({**gap, "where": "after the last sample"})
-            await self._io(part.annotate, last_us, text)
+            await self._io(part.annotate, last, text)
             logger.warning("recording %s: %s; a new part starts", current.name, text)
             await self._end_part(current)
             part = None
@@ -418,7 +418,7 @@ class Recorder:
             if gap is not None:
                 part.gaps.append({**gap, "where": "before the first sample"})
                 await self._io(
-                    part.annotate, int(packet.timestamps[0]), _gap_text(gap, "before this sample")
+                    part.annotate, packet.first_sample, _gap_text(gap, "before this sample")
                 )
         await self._io(part.append, packet)
         current.samples_written += packet.n_samples
