@@ -291,14 +291,20 @@ class FakeServer:
         return await asyncio.wait_for(self.routes.get(), DEADLINE_MS / 1000)
 
 
+async def open_faked(page: Page, url: str) -> tuple[FakeServer, WebSocketRoute]:
+    """Open the kiosk at ``url`` with its ``/ws`` landing on a ``FakeServer``: the server,
+    and the page's first connection to it."""
+    fake_server = FakeServer()
+    await page.route_web_socket(lambda ws_url: urlsplit(ws_url).path == "/ws", fake_server.accept)
+    await page.goto(url)
+    return fake_server, await fake_server.next_connection()
+
+
 async def test_follows_the_protocol_and_survives_bad_messages(
     start_daemon: Any, page: Page
 ) -> None:
     daemon = start_daemon()
-    fake_server = FakeServer()
-    await page.route_web_socket(lambda url: urlsplit(url).path == "/ws", fake_server.accept)
-    await page.goto(daemon.url)
-    server = await fake_server.next_connection()
+    fake_server, server = await open_faked(page, daemon.url)
 
     await wait_for_state(page, "waiting")
     await eventually(lambda: bool(fake_server.received))
@@ -520,10 +526,7 @@ def _longest_run(flags: list[bool]) -> int:
 
 async def test_asks_for_an_envelope_and_draws_it_with_gaps(start_daemon: Any, page: Page) -> None:
     daemon = start_daemon()
-    fake_server = FakeServer()
-    await page.route_web_socket(lambda url: urlsplit(url).path == "/ws", fake_server.accept)
-    await page.goto(daemon.url)
-    server = await fake_server.next_connection()
+    fake_server, server = await open_faked(page, daemon.url)
     await eventually(lambda: bool(fake_server.received))
 
     server.send(encode_server_message(_hello("a", ("Fz", "Cz"), sample_rate=_HIGH_RATE)))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from playwright.async_api import Page
 
 from eegd.events import FftPacket, frozen_array
 from eegd.net.protocol import encode_event, encode_server_message
-from tests.browser.test_kiosk import _FREQS, FakeServer, _hello, eventually, wait_for_state
+from tests.browser.test_kiosk import _FREQS, _hello, eventually, open_faked, wait_for_state
 from tests.support.live import LiveDaemon, live_daemon
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -67,10 +66,7 @@ _LIGHTNESS = """([x, y]) => {
 async def test_band_power_is_interpolated_over_the_scalp_with_a_scale_in_uv2(
     thirty_two: LiveDaemon, page: Page
 ) -> None:
-    fake_server = FakeServer()
-    await page.route_web_socket(lambda url: urlsplit(url).path == "/ws", fake_server.accept)
-    await page.goto(thirty_two.url)
-    server = await fake_server.next_connection()
+    fake_server, server = await open_faked(page, thirty_two.url)
     await eventually(lambda: bool(fake_server.received))
     server.send(encode_server_message(_hello("a", EIGHT)))
     await page.wait_for_function("document.body.dataset.channels === '8'")

@@ -30,7 +30,7 @@ from playwright.async_api import Page
 from eegd.events import FftPacket, frozen_array
 from eegd.net.protocol import encode_event, encode_server_message
 from eegd.net.tokens import hash_token, new_token
-from tests.browser.test_kiosk import _FREQS, FakeServer, _hello, eventually, wait_for_state
+from tests.browser.test_kiosk import _FREQS, _hello, eventually, open_faked, wait_for_state
 from tests.browser.test_researcher_kiosk import _FAULTS
 from tests.support.live import LiveDaemon, live_daemon
 from tests.support.recordings import write_recording
@@ -155,10 +155,7 @@ ALPHA_GONE_WITHIN = 8
 async def test_the_alpha_readout_goes_within_2_s_of_spectra_when_alpha_stops(
     guarded: LiveDaemon, page: Page
 ) -> None:
-    fake_server = FakeServer()
-    await page.route_web_socket(lambda url: urlsplit(url).path == "/ws", fake_server.accept)
-    await page.goto(guarded.url)
-    server = await fake_server.next_connection()
+    fake_server, server = await open_faked(page, guarded.url)
     await eventually(lambda: bool(fake_server.received))
     channels = ("O1", "O2")
     server.send(encode_server_message(_hello("a", channels)))
