@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from eegd.acquisition import AcquisitionLoop
+from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import DropPolicy, EventBus
 from eegd.events import EegPacket, Topic
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource

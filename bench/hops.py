@@ -30,11 +30,11 @@ import numpy as np
 # bench/_processes.py, beside this file (the script's directory is first on sys.path)
 from _processes import children
 
-from eegd.acquisition import AcquisitionLoop
+from eegd.acquisition.loop import AcquisitionLoop
 from eegd.config import load_config
 from eegd.daemon import Daemon
-from eegd.net.clients import ClientConnection
-from eegd.net.connections import ConnectionManager
+from eegd.net.stream.clients import ClientConnection
+from eegd.net.stream.connections import ConnectionManager
 from eegd.plugins.voltage_filter import VoltageFilter
 
 __all__ = ["main"]

@@ -30,7 +30,7 @@ from eegd import __version__
 from eegd.config import Config, load_config
 from eegd.daemon import run_daemon
 from eegd.errors import ConfigError, EegdError
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.tokens import hash_token, new_token
 from eegd.sources.registry import describe_kinds
 
 __all__ = ["main"]

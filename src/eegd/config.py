@@ -35,14 +35,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from eegd.acquisition import DEFAULT_STALL_TIMEOUT_S
+from eegd.acquisition.loop import DEFAULT_STALL_TIMEOUT_S
 from eegd.dsp.filters import FilterSettings, design_sos
 from eegd.dsp.spectrum import SlidingSpectrum, SpectrumSettings
 from eegd.errors import ConfigError, shortened
-from eegd.net.auth import is_loopback
 from eegd.net.kiosk import KioskSettings
+from eegd.net.security.hosts import is_loopback
+from eegd.net.security.tokens import AuthSettings
 from eegd.net.settings import ServerSettings
-from eegd.net.tokens import AuthSettings
 from eegd.plugins.gpio_trigger import check_line_free
 from eegd.plugins.recorder.settings import RecordingSettings
 from eegd.sources.base import SharedSourceOptions, Source, SourceChoices

@@ -30,15 +30,15 @@ from typing import Any
 
 import msgspec
 
-from eegd.acquisition import AcquisitionLoop
+from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.config import Config
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.events import SystemEvent, SystemEventKind, Topic, wall_clock_us
 from eegd.metrics import CONTENT_TYPE, Metrics, MetricsSnapshot
-from eegd.net.connections import ConnectionManager
 from eegd.net.server import Server
+from eegd.net.stream.connections import ConnectionManager
 from eegd.playback_control import PlaybackControl
 from eegd.plugin import (
     Plugin,

@@ -153,7 +153,7 @@ def sample_timestamps(
 ) -> npt.NDArray[np.uint64]:
     """Per-sample timestamps in µs: ``anchor_us`` plus each sample's index times the period.
 
-    The clock model (``eegd.clock_model``) lays out each packet's stamps this way from a
+    The clock model (``eegd.acquisition.clock_model``) lays out each packet's stamps this way from a
     per-packet anchor, and the wire decoder finds them again (``packet_timestamps``), so
     their timestamps agree to the microsecond.
     """

@@ -26,9 +26,9 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from eegd.acquisition import AcquisitionStats
+from eegd.acquisition.loop import AcquisitionStats
 from eegd.bus import BusStats, ConsumerStats
-from eegd.net.connections import ManagerStats
+from eegd.net.stream.connections import ManagerStats
 from eegd.supervisor import TaskState, TaskStatus
 
 __all__ = [
@@ -103,7 +103,8 @@ def drop_buckets(drops: Sequence[int]) -> list[tuple[str, float]]:
 
 
 def _clock_families(acq: AcquisitionStats) -> Iterator[Metric]:
-    """The session's clock model (``eegd.clock_model``): residual, drift, rejected arrivals."""
+    """The session's clock model (``eegd.acquisition.clock_model``): residual, drift, rejected
+    arrivals."""
     fit = acq.clock
     if fit is not None:
         yield GaugeMetricFamily(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from eegd.acquisition import AcquisitionLoop
+from eegd.acquisition.loop import AcquisitionLoop
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.plugin import Route, RouteRequest
 from eegd.sources.edf import open_recording

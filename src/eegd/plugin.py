@@ -30,8 +30,8 @@ from typing import Any, ClassVar, Literal, Protocol, cast, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from eegd.acquisition.clock_model import ClockModel
 from eegd.bus import DropPolicy, EventBus
-from eegd.clock_model import ClockModel
 from eegd.errors import PluginError
 from eegd.events import (
     Event,
@@ -74,7 +74,7 @@ class PluginContext:
 
     ``config`` is the daemon's whole effective configuration as plain data, for plugins
     that record it (the recorder's provenance). ``clock`` gives the running session's clock
-    model (``eegd.clock_model``), None before the first session: the one place a plugin
+    model (``eegd.acquisition.clock_model``), None before the first session: the one place a plugin
     maps a moment to a sample and a sample to its stamp.
     """
 
@@ -196,7 +196,7 @@ class Route:
     """An HTTP route a plugin contributes: ``handler`` answers ``method path`` with JSON.
 
     ``role`` is who may call it, and every route must say: ``"viewer"`` routes only read,
-    ``"operator"`` routes change something (``eegd.net.roles``). ``budget`` is the
+    ``"operator"`` routes change something (``eegd.net.security.roles``). ``budget`` is the
     per-address rate an operator route's calls spend: ``"changes"``
     (``server.max_changes_per_s``) or ``"markers"`` (``server.max_markers_per_s``). A
     ``ConfigError`` from the handler is a 400 naming the key, a ``RequestRefused`` its own

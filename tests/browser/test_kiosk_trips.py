@@ -29,7 +29,7 @@ from playwright.async_api import Page
 
 from eegd.events import FftPacket, frozen_array
 from eegd.net.protocol import encode_event, encode_server_message
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.tokens import hash_token, new_token
 from tests.browser.test_kiosk import _FREQS, _hello, eventually, open_faked, wait_for_state
 from tests.browser.test_researcher_kiosk import _FAULTS
 from tests.support.live import LiveDaemon, live_daemon

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright import async_api as playwright_api
 
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.tokens import hash_token, new_token
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, KIOSK_VIEWPORT
 from tests.browser.test_kiosk import wait_for_state
 from tests.support.live import live_daemon

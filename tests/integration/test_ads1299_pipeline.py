@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import eegd.client
-from eegd.acquisition import AcquisitionLoop
+from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.events import EegPacket, FftPacket, SystemEvent, SystemEventKind, Topic
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source

@@ -11,7 +11,7 @@ import pytest
 
 import eegd.client
 from eegd.events import SystemEvent
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.tokens import hash_token, new_token
 from tests.support.live import live_daemon, next_of
 
 

@@ -15,7 +15,7 @@ import pytest
 import eegd.client
 from eegd.cli import main
 from eegd.net.protocol import EegFrame
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.tokens import hash_token, new_token
 from tests.support.live import live_daemon, next_released, watching
 from tests.support.tls import self_signed, trusting
 

@@ -21,9 +21,9 @@ import aiohttp
 import pytest
 
 from eegd.events import FilteredEegPacket, SystemEventKind
-from eegd.net.clients import MAX_CONTROL_QUEUED
 from eegd.net.protocol import encode_client_message
 from eegd.net.protocol.messages import Ping
+from eegd.net.stream.clients import MAX_CONTROL_QUEUED
 from tests.support.live import LiveDaemon, Watcher, live_daemon, rss_kib, watching
 from tests.support.rawws import (
     PING,

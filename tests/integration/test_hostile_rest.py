@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 
 from eegd.bus import EventBus
-from eegd.net.connections import ConnectionManager
 from eegd.net.server import Server
 from eegd.net.settings import ServerSettings
+from eegd.net.stream.connections import ConnectionManager
 from eegd.plugin import Route
 from eegd.plugins.voltage_filter import VoltageFilter
 from tests.support.live import LiveDaemon, live_daemon, watching

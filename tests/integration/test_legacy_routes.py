@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.tokens import hash_token, new_token
 from tests.support.live import LiveDaemon, live_daemon, watching
 from tests.support.timing import scaled
 

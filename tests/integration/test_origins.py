@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from eegd.net.protocol import ClientMessage
-from eegd.net.roles import LEGACY_MESSAGE_ROLES, MESSAGE_ROLES, SERVER_ROUTES
+from eegd.net.security.roles import LEGACY_MESSAGE_ROLES, MESSAGE_ROLES, SERVER_ROUTES
 from tests.support.guarded import error_of, refusing
 from tests.support.live import live_daemon
 from tests.support.routes import route_table

@@ -12,7 +12,7 @@ import pytest
 
 import eegd.client
 from eegd.events import SystemEvent
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.tokens import hash_token, new_token
 from tests.support.live import live_daemon, next_released, watching
 
 OPERATOR = new_token()

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from eegd.config import load_config
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.tokens import hash_token, new_token
 from tests.integration.test_origins import config
 from tests.support.guarded import error_of, refusing
 from tests.support.live import LiveDaemon

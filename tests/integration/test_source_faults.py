@@ -12,10 +12,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from eegd.acquisition import AcquisitionLoop
+from eegd.acquisition.ledger import GapCause
+from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus, Subscription
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
-from eegd.ledger import GapCause
 from eegd.sources.faulty import FaultOptions, FaultySource
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
 from eegd.supervisor import RestartPolicy, Supervisor

@@ -18,8 +18,8 @@ import pytest
 import eegd.client
 from eegd.config import load_config
 from eegd.net.protocol import EegFrame
-from eegd.net.roles import Role
-from eegd.net.tokens import hash_token, new_token
+from eegd.net.security.roles import Role
+from eegd.net.security.tokens import hash_token, new_token
 from tests.support.guarded import error_of, refusing
 from tests.support.live import LiveDaemon, live_daemon, next_released, watching
 from tests.support.routes import route_table

@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eegd.errors import ConfigError
-from eegd.net.access import Gate, Refusal, RequestFacts
-from eegd.net.auth import AllowedHosts
-from eegd.net.roles import Principal, Role
-from eegd.net.sessions import FailedAttempts, SessionStore
-from eegd.net.tokens import AuthSettings, TokenBook, hash_token, new_token
+from eegd.net.security.access import Gate, Refusal, RequestFacts
+from eegd.net.security.hosts import AllowedHosts
+from eegd.net.security.roles import Principal, Role
+from eegd.net.security.sessions import FailedAttempts, SessionStore
+from eegd.net.security.tokens import AuthSettings, TokenBook, hash_token, new_token
 
 OPERATOR = new_token()
 VIEWER = new_token()

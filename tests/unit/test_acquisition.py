@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from eegd.acquisition import AcquisitionLoop
+from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.errors import SourceError
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic, sample_timestamps

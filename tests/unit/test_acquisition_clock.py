@@ -13,7 +13,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from eegd.acquisition import AcquisitionLoop
+from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.sources.base import SampleBlock, Source

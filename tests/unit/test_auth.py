@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eegd.net.auth import AllowedHosts, host_name, is_loopback, origin_allowed
+from eegd.net.security.hosts import AllowedHosts, host_name, is_loopback, origin_allowed
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eegd.net.changelimit import ChangeLimits
+from eegd.net.security.changelimit import ChangeLimits
 
 
 def test_a_burst_then_the_rate_and_the_wait_until_the_next() -> None:

@@ -8,8 +8,8 @@ import asyncio
 from aiohttp import web
 
 from eegd.events import Topic
-from eegd.net.clients import MAX_CONTROL_QUEUED, ClientConnection, Outgoing
-from eegd.net.connections import StallWatchdog
+from eegd.net.stream.clients import MAX_CONTROL_QUEUED, ClientConnection, Outgoing
+from eegd.net.stream.connections import StallWatchdog
 
 
 class BufferingTransport(asyncio.Transport):

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eegd.clock_model import ClockModel, WallClockWatch
+from eegd.acquisition.clock_model import ClockModel, WallClockWatch
 
 EPOCH_US = 1_800_000_000_000_000
 ORIGIN_S = 1_000.0

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eegd.events import FilteredEegPacket, sample_timestamps
-from eegd.net.decimation import Envelope, EnvelopeDecimator
 from eegd.net.protocol import MAX_RATE_MAX, MAX_RATE_MIN
+from eegd.net.stream.decimation import Envelope, EnvelopeDecimator
 from tests.support.packets import eeg_packet, filtered_packet
 
 ANCHOR_US = 1_000_000

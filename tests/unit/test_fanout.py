@@ -14,8 +14,6 @@ from eegd.events import (
     frozen_array,
     sample_timestamps,
 )
-from eegd.net.clients import ClientStats, Outgoing
-from eegd.net.fanout import Fanout
 from eegd.net.protocol import (
     Hello,
     encode_event,
@@ -23,6 +21,8 @@ from eegd.net.protocol import (
     parse_header,
     server_frame,
 )
+from eegd.net.stream.clients import ClientStats, Outgoing
+from eegd.net.stream.fanout import Fanout
 
 NAMES = ("C3", "C4")
 RATES = {Topic.RAW_EEG: 10.0, Topic.FILTERED_EEG: 10.0, Topic.FFT: 4.0, Topic.SYSTEM: 1.0}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from eegd.events import FftPacket, SystemEvent, SystemEventKind, frozen_array
-from eegd.net.hello import HelloTracker
 from eegd.net.protocol import Band
+from eegd.net.stream.hello import HelloTracker
 
 
 def connected(session: str, channels: tuple[str, ...] = ("C3", "C4")) -> SystemEvent:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eegd.clock_model import ClockModel
+from eegd.acquisition.clock_model import ClockModel
 from eegd.errors import ConfigError
 from eegd.plugins.recorder.markers import marker_from_body
 

@@ -6,13 +6,13 @@ import asyncio
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from eegd.acquisition import AcquisitionStats
+from eegd.acquisition.clock_model import ClockFit
+from eegd.acquisition.ledger import SessionLedger
+from eegd.acquisition.loop import AcquisitionStats
 from eegd.bus import BusStats, TopicStats
-from eegd.clock_model import ClockFit
 from eegd.events import Topic
-from eegd.ledger import SessionLedger
 from eegd.metrics import Metrics, MetricsSnapshot, drop_buckets, probe_loop_lag
-from eegd.net.connections import ManagerStats
+from eegd.net.stream.connections import ManagerStats
 from eegd.supervisor import TaskState, TaskStatus
 
 

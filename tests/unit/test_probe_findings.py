@@ -8,11 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eegd.errors import one_line
-from eegd.net.access import Gate
-from eegd.net.auth import AllowedHosts, origin_allowed, same_origin, split_host
-from eegd.net.roles import Principal, Role
-from eegd.net.sessions import SessionStore
-from eegd.net.tokens import AuthSettings, TokenBook, hash_token, new_token
+from eegd.net.security.access import Gate
+from eegd.net.security.hosts import AllowedHosts, origin_allowed, same_origin, split_host
+from eegd.net.security.roles import Principal, Role
+from eegd.net.security.sessions import SessionStore
+from eegd.net.security.tokens import AuthSettings, TokenBook, hash_token, new_token
 
 
 @given(st.text())

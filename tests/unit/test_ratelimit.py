@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eegd.net.ratelimit import MessageRateLimit, Verdict
+from eegd.net.security.ratelimit import MessageRateLimit, Verdict
 
 
 def test_a_burst_is_accepted_then_one_refusal_then_silence_then_close() -> None:

@@ -3,7 +3,7 @@ interval in one report with their count, and the table of keys stays bounded."""
 
 from __future__ import annotations
 
-from eegd.net.refusals import Throttle
+from eegd.net.security.refusals import Throttle
 
 
 class Clock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eegd.events import Topic
-from eegd.net.routing import RoutingTable
+from eegd.net.stream.routing import RoutingTable
 
 
 def test_clients_with_the_same_max_rate_share_one_group() -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from eegd.cli import main
-from eegd.net.tokens import hash_token
+from eegd.net.security.tokens import hash_token
 
 
 @pytest.mark.parametrize("role", ["operator", "viewer"])

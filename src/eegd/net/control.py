@@ -28,8 +28,8 @@ from eegd.net.protocol import (
     encode_server_message,
     parse_client_message,
 )
-from eegd.net.ratelimit import MessageRateLimit, Verdict
-from eegd.net.roles import Principal
+from eegd.net.security.ratelimit import MessageRateLimit, Verdict
+from eegd.net.security.roles import Principal
 
 __all__ = ["CommandRequest", "ControlLimits", "ControlSession", "Outcome", "RouteChange"]
 
@@ -59,7 +59,7 @@ class CommandRequest:
     """A message that stands for a REST route: the daemon answers it as that route would.
 
     ``command`` is the message's type, for the ``done`` reply and for the role it needs
-    (``eegd.net.roles.MESSAGE_ROLES``), which the daemon checks against ``principal``: the
+    (``eegd.net.security.roles.MESSAGE_ROLES``), which the daemon checks against ``principal``: the
     client that sent it.
     """
 

@@ -25,8 +25,6 @@ from aiohttp import web
 from eegd.bus import DropPolicy, EventBus, Subscription
 from eegd.errors import RequestRefused
 from eegd.events import SystemEvent, SystemEventKind, Topic
-from eegd.net.access import Gate
-from eegd.net.audit import Auditor
 from eegd.net.protocol.legacy_control import (
     COMMAND_SHAPE,
     CONFIG_SHAPE,
@@ -39,9 +37,11 @@ from eegd.net.protocol.legacy_control import (
     powerline_refusal,
     reply,
 )
-from eegd.net.ratelimit import MessageRateLimit, Verdict
-from eegd.net.roles import LEGACY_MESSAGE_ROLES, Principal, Role
-from eegd.net.webgate import PRINCIPAL
+from eegd.net.security.access import Gate
+from eegd.net.security.audit import Auditor
+from eegd.net.security.ratelimit import MessageRateLimit, Verdict
+from eegd.net.security.roles import LEGACY_MESSAGE_ROLES, Principal, Role
+from eegd.net.security.webgate import PRINCIPAL
 
 __all__ = ["LegacyRoutes", "RouteCaller"]
 

@@ -3,8 +3,8 @@
 Everything is on one aiohttp port. Accepted WebSockets are handed to the
 ``ConnectionManager``; the handler only checks the request and awaits the manager's ``serve``.
 Every HTTP error is the JSON shape of ``eegd.net.rest``. Every request first passes the gate
-(``eegd.net.webgate``): the Host allow-list, the Origin rules and the role its route needs
-(``eegd.net.roles``); with ``tls_cert`` and ``tls_key`` the port speaks HTTPS (and WSS).
+(``eegd.net.security.webgate``): the Host allow-list, the Origin rules and the role its route needs
+(``eegd.net.security.roles``); with ``tls_cert`` and ``tls_key`` the port speaks HTTPS (and WSS).
 
 Besides its own routes the server mounts those the plugins declare (``eegd.plugin.Route``,
 e.g. the voltage filter's ``GET/PUT /api/filter``): a handler gets the request's JSON object
@@ -34,22 +34,22 @@ from aiohttp import web
 from eegd.bus import EventBus
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.events import Topic
-from eegd.net.access import Gate
-from eegd.net.audit import Auditor
-from eegd.net.auth import AllowedHosts
-from eegd.net.changelimit import ChangeLimits
-from eegd.net.clients import ClientConnection
-from eegd.net.connections import ConnectionManager
 from eegd.net.control import CommandRequest
-from eegd.net.guard import ConnectionGuard, QuietServerLog
 from eegd.net.legacy import LegacyRoutes
 from eegd.net.protocol import Done, ErrorMessage
 from eegd.net.protocol.legacy import LEGACY_TOPICS
 from eegd.net.rest import BadBody, error_response, json_errors, json_object
-from eegd.net.roles import MESSAGE_ROLES, SERVER_ROUTES, Role
+from eegd.net.security.access import Gate
+from eegd.net.security.audit import Auditor
+from eegd.net.security.changelimit import ChangeLimits
+from eegd.net.security.guard import ConnectionGuard, QuietServerLog
+from eegd.net.security.hosts import AllowedHosts
+from eegd.net.security.roles import MESSAGE_ROLES, SERVER_ROUTES, Role
+from eegd.net.security.tokens import AuthSettings
+from eegd.net.security.webgate import PRINCIPAL, WebGate
 from eegd.net.settings import ServerSettings
-from eegd.net.tokens import AuthSettings
-from eegd.net.webgate import PRINCIPAL, WebGate
+from eegd.net.stream.clients import ClientConnection
+from eegd.net.stream.connections import ConnectionManager
 from eegd.plugin import FileReply, Plugin, Route, RouteReply, RouteRequest
 
 __all__ = [

@@ -14,8 +14,8 @@ from typing import Annotated
 import msgspec
 
 from eegd.errors import ConfigError, EegdError
-from eegd.net.connections import ConnectionSettings
 from eegd.net.protocol import MAX_MESSAGE_BYTES
+from eegd.net.stream.connections import ConnectionSettings
 
 __all__ = ["ServerSettings"]
 

@@ -4,7 +4,7 @@
 (``edge``: rising, falling or both), the kernel's debounce (``debounce_ms``), the line's
 bias and the marker's ``label``. The kernel stamps each edge on CLOCK_MONOTONIC (libgpiod
 v2's ``EdgeEvent.timestamp_ns``), the clock the session's clock model is fitted on, so the
-model (``eegd.clock_model``) maps the edge to its sample and the marker carries that
+model (``eegd.acquisition.clock_model``) maps the edge to its sample and the marker carries that
 sample's stamp, as a marker posted with ``timestamp_us`` does. A debounced edge is stamped
 when the line has been steady for the debounce period (the kernel's debounce runs a timer
 from the last change), so that period is taken off again.

@@ -5,8 +5,8 @@ XDF meta-data in its description) carrying ``filtered_eeg`` (or ``raw_eeg``), an
 type ``Markers`` (strings, irregular rate) carrying every ``marker`` event and the
 recording start/stop and source lost/connected system events.
 
-Every stamp comes from the session's clock model (``eegd.clock_model``): a sample's LSL time
-is its stamp (µs since the epoch) minus the session's UTC offset (``utc_offset_us`` of
+Every stamp comes from the session's clock model (``eegd.acquisition.clock_model``): a sample's
+LSL time is its stamp (µs since the epoch) minus the session's UTC offset (``utc_offset_us`` of
 ``source_connected``), and a marker, which carries its sample's stamp, converts the same way,
 so an XDF file puts it on its sample exactly; the system events are stamped when they go
 out. A new session shape closes

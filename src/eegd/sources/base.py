@@ -173,7 +173,7 @@ class SampleBlock:
     ``stream_time`` is the source's own time of the first sample, in seconds of the
     monotonic clock (``time.monotonic``, which is LSL's ``local_clock``); None when the
     source keeps no clock of its own. ``gap_cause`` is why samples are missing before this
-    block when the source knows (a ``GapCause`` value of ``eegd.ledger``), else None.
+    block when the source knows (a ``GapCause`` value of ``eegd.acquisition.ledger``), else None.
     ``malformed`` is what the source found wrong with the block itself (values it cannot
     have taken), so the acquisition rejects it as it rejects a block of the wrong shape.
     """

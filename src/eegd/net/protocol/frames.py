@@ -255,7 +255,8 @@ class EegFrame:
         """µs since the epoch per sample (or per pair's first source sample when decimated).
 
         A full-rate frame's stamps follow from its first as the clock model lays out each
-        packet's (``eegd.clock_model``), so the result equals the bus packet's timestamps.
+        packet's (``eegd.acquisition.clock_model``), so the result equals the bus packet's
+        timestamps.
         """
         if self.decimated:
             return sample_timestamps(self.timestamp_us, 0, self.n_samples, self.sample_rate)

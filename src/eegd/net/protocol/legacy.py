@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from eegd.clock_model import sample_stamps_us
+from eegd.acquisition.clock_model import sample_stamps_us
 from eegd.events import Event, FftPacket, FilteredEegPacket, SystemEvent, SystemEventKind, Topic
 
 __all__ = [
@@ -80,8 +80,8 @@ def _header(topic: LegacyTopic) -> bytes:
 
 def sample_times(packet: FilteredEegPacket) -> npt.NDArray[np.uint64]:
     """Each sample's time, µs since the epoch: its stamp from the session's clock model
-    (``eegd.clock_model.sample_stamps_us``), dejittered, never stepping back; this is the
-    one place the legacy stream reads sample times from."""
+    (``eegd.acquisition.clock_model.sample_stamps_us``), dejittered, never stepping back; this is
+    the one place the legacy stream reads sample times from."""
     return sample_stamps_us(packet)
 
 

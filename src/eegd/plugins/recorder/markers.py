@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from eegd.clock_model import ClockModel, ClockWindow
+from eegd.acquisition.clock_model import ClockModel, ClockWindow
 from eegd.errors import ConfigError
 from eegd.events import MarkerEvent, wall_clock_us
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import eegd
+from eegd.acquisition.clock_model import ClockModel
 from eegd.bus import DropPolicy, Subscription
-from eegd.clock_model import ClockModel
 from eegd.errors import ConfigError, RequestRefused
 from eegd.events import (
     EegPacket,

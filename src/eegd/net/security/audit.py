@@ -7,7 +7,7 @@ message) and a short excerpt of its body, control characters escaped so that no 
 write a line of its own; sign-ins are not changes, and their tokens are never written
 anywhere.
 
-Refusals are aggregated (``eegd.net.refusals.Throttle``): one entry per route, address and
+Refusals are aggregated (``eegd.net.security.refusals.Throttle``): one entry per route, address and
 reason and minute, its ``count`` saying how many refusals it stands for, so a script
 refused 5,000 times writes a line or two and sends every viewer an event or two, not 5,000.
 Accepted changes are each an entry.
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from eegd.bus import EventBus
 from eegd.errors import one_line
 from eegd.events import SystemEvent, SystemEventKind
-from eegd.net.refusals import Throttle
-from eegd.net.roles import Principal
+from eegd.net.security.refusals import Throttle
+from eegd.net.security.roles import Principal
 
 __all__ = ["EXCERPT_CHARACTERS", "Auditor"]
 

@@ -2,10 +2,10 @@
 audit of every change, and the kiosk's sign-in routes (``/api/session``).
 
 Every request, REST, WebSocket upgrade and static file alike, passes the middleware with the
-role its route declares (``eegd.net.roles``); a request for no route needs nothing but the
+role its route declares (``eegd.net.security.roles``); a request for no route needs nothing but the
 Host and Origin checks (and gets its 404). The principal a request runs as is
 ``request[PRINCIPAL]``. Requests of operator routes are changes: each address may ask for a
-bounded number a second from the budget its route spends (``eegd.net.changelimit``, else
+bounded number a second from the budget its route spends (``eegd.net.security.changelimit``, else
 429), and each is audited, accepted or refused.
 """
 
@@ -21,13 +21,13 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from eegd.errors import one_line, shortened
-from eegd.net.access import Gate, Refusal, RequestFacts
-from eegd.net.audit import Auditor
-from eegd.net.changelimit import ChangeLimits
-from eegd.net.refusals import Throttle
 from eegd.net.rest import BadBody, error_response, json_object
-from eegd.net.roles import Principal, Role
-from eegd.net.sessions import SESSION_COOKIE
+from eegd.net.security.access import Gate, Refusal, RequestFacts
+from eegd.net.security.audit import Auditor
+from eegd.net.security.changelimit import ChangeLimits
+from eegd.net.security.refusals import Throttle
+from eegd.net.security.roles import Principal, Role
+from eegd.net.security.sessions import SESSION_COOKIE
 
 __all__ = ["PRINCIPAL", "BudgetLookup", "RoleLookup", "WebGate", "request_facts"]
 

@@ -2,8 +2,8 @@
 
 The server's WebSocket handler hands each accepted client to ``serve``, which admits it and
 returns once it is gone. What needs no socket lives elsewhere: each client's control session
-in ``eegd.net.control``, routing and the encode-once fan-out in ``eegd.net.fanout``, the
-hello in ``eegd.net.hello``. Here are the tasks: a reader and a writer per client, the stall
+in ``eegd.net.control``, routing and the encode-once fan-out in ``eegd.net.stream.fanout``, the
+hello in ``eegd.net.stream.hello``. Here are the tasks: a reader and a writer per client, the stall
 watchdog, and closing. Events come from a bus ``Listener`` per wanted topic (and one for
 ``system`` events, always on, so that the session is known before the first client
 connects): the dispatch runs inside ``publish``, with no task switch between the event and
@@ -31,10 +31,7 @@ from aiohttp import WSCloseCode
 from eegd.bus import EventBus, Listener
 from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.events import Event, SystemEvent, SystemEventKind, Topic
-from eegd.net.clients import ClientConnection
 from eegd.net.control import CommandRequest, ControlLimits, ControlSession, Outcome, RouteChange
-from eegd.net.fanout import Fanout
-from eegd.net.hello import HelloTracker
 from eegd.net.protocol import (
     MAX_MESSAGE_BYTES,
     Done,
@@ -42,6 +39,9 @@ from eegd.net.protocol import (
     ErrorMessage,
     encode_server_message,
 )
+from eegd.net.stream.clients import ClientConnection
+from eegd.net.stream.fanout import Fanout
+from eegd.net.stream.hello import HelloTracker
 
 __all__ = [
     "CommandRunner",

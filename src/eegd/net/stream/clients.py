@@ -28,7 +28,7 @@ from aiohttp.abc import AbstractStreamWriter
 
 from eegd.events import Topic
 from eegd.net.protocol.legacy import encode_log
-from eegd.net.roles import Principal
+from eegd.net.security.roles import Principal
 
 __all__ = ["MAX_CONTROL_QUEUED", "MAX_REPORTED_IDS", "ClientConnection", "ClientStats", "Outgoing"]
 

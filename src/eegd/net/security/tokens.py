@@ -20,7 +20,7 @@ from typing import Annotated
 import msgspec
 
 from eegd.errors import ConfigError, shown
-from eegd.net.roles import Role
+from eegd.net.security.roles import Role
 
 __all__ = ["HASH_PREFIX", "AuthSettings", "TokenBook", "hash_token", "new_token"]
 

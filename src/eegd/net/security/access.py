@@ -1,7 +1,7 @@
 """Whether one request may proceed, and as whom: pure logic over the request's headers.
 
 ``Gate.admit`` takes what matters of a request (``RequestFacts``) and the role its route
-needs (``eegd.net.roles``) and returns the ``Principal`` it runs as, or a ``Refusal`` with
+needs (``eegd.net.security.roles``) and returns the ``Principal`` it runs as, or a ``Refusal`` with
 the HTTP status and a sentence saying what would be allowed. In order:
 
 1. ``Host`` must name this server (``AllowedHosts``): 421 otherwise. DNS rebinding ends here.
@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from eegd.errors import one_line, shortened
-from eegd.net.auth import AllowedHosts, origin_allowed, same_origin
-from eegd.net.refusals import Throttle
-from eegd.net.roles import Principal, Role
-from eegd.net.sessions import FailedAttempts, SessionStore
-from eegd.net.tokens import AuthSettings, TokenBook
+from eegd.net.security.hosts import AllowedHosts, origin_allowed, same_origin
+from eegd.net.security.refusals import Throttle
+from eegd.net.security.roles import Principal, Role
+from eegd.net.security.sessions import FailedAttempts, SessionStore
+from eegd.net.security.tokens import AuthSettings, TokenBook
 
 __all__ = ["SIMPLE_BODY_TYPES", "WRITE_METHODS", "Gate", "Refusal", "RequestFacts"]
 

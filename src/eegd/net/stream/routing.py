@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from eegd.events import Topic
-from eegd.net.decimation import EnvelopeDecimator
+from eegd.net.stream.decimation import EnvelopeDecimator
 
 __all__ = ["DECIMATABLE", "EnvelopeGroup", "RoutingTable"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from eegd.clock_model import ClockModel, ClockStep
+from eegd.acquisition.clock_model import ClockModel, ClockStep
 from eegd.events import MarkerEvent, SystemEvent, SystemEventKind
 from eegd.sources.base import SourceEvent, SourceMarker
 

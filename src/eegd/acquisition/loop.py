@@ -6,7 +6,7 @@ wait for the loop: when the loop falls that far behind, the reader thread waits 
 source's own buffer (or its sample counter) takes the strain, where a loss shows up as a gap
 in sample indices that is published as a ``samples_lost`` event, never hidden.
 
-The thread, its hand-off and its stall watch are ``eegd.source_reader``'s (which also turns
+The thread, its hand-off and its stall watch are ``eegd.acquisition.reader``'s (which also turns
 a driver's own exceptions into ``SourceError``s naming the kind). A block that is malformed
 (wrong shape, NaN) is rejected, counted and announced (``block_rejected``); it never
 reaches a consumer, and its samples are a gap.
@@ -17,14 +17,14 @@ published; the run fails, and when the supervisor runs it again (after its back-
 same source is reopened *in the same session*. Its sample 0 is placed at the session's
 index the clock says (rate × time since the session began), so the outage is a gap of
 missing sample indices, announced with its length (``samples_lost``) and kept in the
-ledger (``eegd.ledger``). A run that is cancelled (a new source, a self-test, shutdown)
+ledger (``eegd.acquisition.ledger``). A run that is cancelled (a new source, a self-test, shutdown)
 ends the session: the next run opens a fresh source in a new session.
 
 A source with a clock of its own (LSL's stream timestamps: ``SampleBlock.stream_time``)
 is placed by that clock instead: the first block after a reopen starts where its stream
 time says, counted from the end of the last block before the outage.
 
-Time: each session has one ``ClockModel`` (``eegd.clock_model``), fitted to the blocks'
+Time: each session has one ``ClockModel`` (``eegd.acquisition.clock_model``), fitted to the blocks'
 arrivals on the source's clock; every stamp of the session comes from it (packets, the
 source's events and markers, ``stamp_us`` for everything else). Its map to the epoch is
 taken once, when the session starts; a wall-clock step later (NTP setting the time of a Pi
@@ -50,8 +50,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from eegd.acquisition.clock_model import ClockFit, ClockModel, WallClockWatch
+from eegd.acquisition.ledger import GapCause, SessionAccount, SessionLedger
+from eegd.acquisition.reader import Arrival, SourceReader, translated
+from eegd.acquisition.stamped_events import clock_stepped, source_event, source_marker
 from eegd.bus import EventBus
-from eegd.clock_model import ClockFit, ClockModel, WallClockWatch
 from eegd.errors import SourceEnded
 from eegd.events import (
     EegPacket,
@@ -59,10 +62,7 @@ from eegd.events import (
     SystemEventKind,
     wall_clock_us,
 )
-from eegd.ledger import GapCause, SessionAccount, SessionLedger
-from eegd.source_reader import Arrival, SourceReader, translated
 from eegd.sources.base import SampleBlock, Source
-from eegd.stamped_events import clock_stepped, source_event, source_marker
 
 __all__ = [
     "DEFAULT_STALL_TIMEOUT_S",

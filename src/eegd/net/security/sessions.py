@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from eegd.net.roles import Role
+from eegd.net.security.roles import Role
 
 __all__ = ["SESSION_COOKIE", "FailedAttempts", "Session", "SessionStore"]
 

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping
 from typing import Generic, Protocol, TypeVar
 
 from eegd.events import EegPacket, Event, FilteredEegPacket, MarkerEvent, SystemEvent, Topic
-from eegd.net.clients import ClientStats, Outgoing
 from eegd.net.protocol import encode_decimated, encode_event, server_frame
 from eegd.net.protocol.legacy import encode_legacy
-from eegd.net.routing import DECIMATABLE, RoutingTable
+from eegd.net.stream.clients import ClientStats, Outgoing
+from eegd.net.stream.routing import DECIMATABLE, RoutingTable
 
 __all__ = ["Fanout", "FanoutClient"]
 
