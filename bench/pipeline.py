@@ -42,9 +42,10 @@ from ads1299 import measure as measure_driver
 
 from eegd.config import Config, load_config
 from eegd.daemon import Daemon
+from eegd.dsp.bands import BANDS
 from eegd.dsp.decimate import anti_alias_taps
 from eegd.dsp.filters import design_sos, steady_state
-from eegd.dsp.spectrum import BANDS, band_power, decimation_factor, hann_psd
+from eegd.dsp.spectrum import band_power, decimation_factor, hann_psd
 from eegd.events import Topic
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.recorder import Recorder

@@ -17,11 +17,10 @@ from typing import Any, ClassVar, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from eegd.dsp.bands import BANDS
 from eegd.errors import ProtocolError
 
 __all__ = [
-    "BAND_NAMES",
-    "DEFAULT_BANDS",
     "DataPacket",
     "EegPacket",
     "Event",
@@ -37,19 +36,6 @@ __all__ = [
     "sample_timestamps",
     "wall_clock_us",
 ]
-
-#: The bands of an ``FftPacket`` that does not name its own, as (name, low Hz, high Hz),
-#: half-open [low, high): the brain-waves bands (``eegd.dsp.spectrum.BANDS``).
-DEFAULT_BANDS: tuple[tuple[str, float, float], ...] = (
-    ("delta", 1.0, 4.0),
-    ("theta", 4.0, 8.0),
-    ("alpha", 8.0, 13.0),
-    ("beta", 13.0, 30.0),
-    ("gamma", 30.0, 45.0),
-)
-
-#: The names of ``DEFAULT_BANDS``, in order: delta, theta, alpha, beta, gamma.
-BAND_NAMES: tuple[str, ...] = tuple(name for name, _, _ in DEFAULT_BANDS)
 
 
 class Topic(enum.IntEnum):
@@ -307,7 +293,7 @@ class FftPacket(_PacketEquality):
     sample_rate: float
     channel_names: tuple[str, ...]
     monotonic_ns: int
-    bands: tuple[tuple[str, float, float], ...] = DEFAULT_BANDS
+    bands: tuple[tuple[str, float, float], ...] = BANDS
 
     @property
     def frame_id(self) -> int:

@@ -41,7 +41,7 @@ from eegd.events import (
     SystemEventKind,
     Topic,
 )
-from eegd.extensions import registered
+from eegd.extensions import load, names
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -338,14 +338,12 @@ def load_plugin_class(name: str) -> PluginClass:
 
     Any failure (unknown name, import error, not a plugin) raises ``PluginError`` naming it.
     """
-    entry = registered(ENTRY_POINT_GROUP).get(name)
-    if entry is None:
-        known = ", ".join(available_plugins()) or "none installed"
-        raise PluginError(f"plugin {name!r}: not found (available: {known})")
-    try:
-        plugin_class = entry.load()
-    except Exception as exc:
-        raise PluginError(f"plugin {name!r}: failed to load: {exc}") from exc
+    plugin_class = load(
+        ENTRY_POINT_GROUP,
+        name,
+        unknown=lambda known: PluginError(f"plugin {name!r}: not found (available: {known})"),
+        failed=lambda reason: PluginError(f"plugin {name!r}: {reason}"),
+    )
     for attribute in ("name", "consumes", "produces", "run", "from_options"):
         if not hasattr(plugin_class, attribute):
             raise PluginError(f"plugin {name!r}: {plugin_class!r} has no {attribute!r}")
@@ -372,4 +370,4 @@ def plugin_routes(plugin_class: PluginClass) -> list[Route]:
 
 def available_plugins() -> list[str]:
     """Names of the plugins installed through the ``eegd.plugins`` entry-point group, sorted."""
-    return sorted(registered(ENTRY_POINT_GROUP))
+    return names(ENTRY_POINT_GROUP)

@@ -10,10 +10,10 @@ import numpy.typing as npt
 import pytest
 
 from eegd.bus import EventBus
-from eegd.dsp.spectrum import BANDS, SpectrumSettings
+from eegd.dsp.bands import BAND_NAMES, BANDS
+from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.events import (
-    BAND_NAMES,
     Event,
     FftPacket,
     FilteredEegPacket,

@@ -94,7 +94,9 @@ def test_a_plugin_that_fails_to_import_is_named(
 ) -> None:
     install_distribution(tmp_path, "eegd_broken", "import not_a_module\n", "broken = eegd_broken:X")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(PluginError, match=r"plugin 'broken': failed to load: No module named"):
+    with pytest.raises(
+        PluginError, match=r"plugin 'broken': failed to load eegd_broken:X: No module named"
+    ):
         load_plugin_class("broken")
 
 

@@ -7,8 +7,8 @@ import numpy.typing as npt
 import pytest
 from scipy import signal
 
+from eegd.dsp.bands import BAND_NAMES, BANDS
 from eegd.dsp.spectrum import (
-    BANDS,
     SlidingSpectrum,
     SpectrumResult,
     SpectrumSettings,
@@ -17,7 +17,6 @@ from eegd.dsp.spectrum import (
     hann_psd,
 )
 from eegd.errors import ConfigError
-from eegd.events import BAND_NAMES, DEFAULT_BANDS
 
 
 def sines(
@@ -40,9 +39,13 @@ def push_in_blocks(
     return results
 
 
-def test_band_names_match_the_events() -> None:
-    assert tuple(name for name, _, _ in BANDS) == BAND_NAMES
-    assert BANDS == DEFAULT_BANDS
+def test_the_band_table_is_the_clinical_bands_end_to_end() -> None:
+    assert BAND_NAMES == ("delta", "theta", "alpha", "beta", "gamma")
+    assert BANDS[0][1] == 1.0
+    assert BANDS[-1][2] == 45.0
+    assert all(
+        high == next_low for (_, _, high), (_, next_low, _) in zip(BANDS, BANDS[1:], strict=False)
+    )
 
 
 @pytest.mark.parametrize("detrend", ["constant", "linear", None])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal
 
+from eegd.dsp.bands import BANDS
 from eegd.dsp.filters import FilterSettings, design_sos, steady_state
-from eegd.dsp.spectrum import BANDS
 from eegd.events import EegPacket, FftPacket, FilteredEegPacket
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter

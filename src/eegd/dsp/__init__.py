@@ -1,26 +1,6 @@
-"""Pure signal processing for EEG (numpy/scipy only): streaming filters and sliding spectra."""
+"""Pure signal processing for EEG (numpy/scipy only): the band table (``bands``), streaming
+filters (``filters``), sliding spectra (``spectrum``) and the decimator (``decimate``).
 
-from eegd.dsp.filters import FilterSettings, StreamingFilter, design_sos, steady_state
-from eegd.dsp.spectrum import (
-    BANDS,
-    SlidingSpectrum,
-    SpectrumResult,
-    SpectrumSettings,
-    band_power,
-    decimation_factor,
-    hann_psd,
-)
-
-__all__ = [
-    "BANDS",
-    "FilterSettings",
-    "SlidingSpectrum",
-    "SpectrumResult",
-    "SpectrumSettings",
-    "StreamingFilter",
-    "band_power",
-    "decimation_factor",
-    "design_sos",
-    "hann_psd",
-    "steady_state",
-]
+The package imports none of them itself, so the events, which read the band table, do not
+load scipy.
+"""

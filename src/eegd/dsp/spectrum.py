@@ -18,11 +18,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
+from eegd.dsp.bands import BANDS
 from eegd.dsp.decimate import PolyphaseDecimator, anti_alias_taps
 from eegd.errors import ConfigError
 
 __all__ = [
-    "BANDS",
     "DETREND_OPTIONS",
     "MAX_WINDOW_BYTES",
     "MAX_WINDOW_S",
@@ -34,15 +34,6 @@ __all__ = [
     "decimation_factor",
     "hann_psd",
 ]
-
-#: EEG frequency bands as (name, low Hz, high Hz), half-open [low, high).
-BANDS: tuple[tuple[str, float, float], ...] = (
-    ("delta", 1.0, 4.0),
-    ("theta", 4.0, 8.0),
-    ("alpha", 8.0, 13.0),
-    ("beta", 13.0, 30.0),
-    ("gamma", 30.0, 45.0),
-)
 
 #: The detrend choices, as ``scipy.signal.welch`` names them; ``None`` keeps the mean.
 DETREND_OPTIONS: tuple[str | None, ...] = ("constant", "linear", None)

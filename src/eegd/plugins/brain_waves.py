@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from eegd.dsp.spectrum import BANDS, SlidingSpectrum, SpectrumResult, SpectrumSettings
+from eegd.dsp.bands import BANDS
+from eegd.dsp.spectrum import SlidingSpectrum, SpectrumResult, SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.events import Event, FftPacket, FilteredEegPacket, Topic, frozen_array
 from eegd.plugin import TransformPlugin

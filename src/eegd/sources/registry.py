@@ -12,7 +12,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from eegd.errors import ConfigError, SourceError
-from eegd.extensions import registered
+from eegd.extensions import load, names
 from eegd.sources.base import OptionalDependency, Source
 
 __all__ = [
@@ -29,7 +29,7 @@ ENTRY_POINT_GROUP = "eegd.sources"
 
 def available_kinds() -> list[str]:
     """Every installed source kind, sorted, whether or not its dependency is installed."""
-    return sorted(registered(ENTRY_POINT_GROUP))
+    return names(ENTRY_POINT_GROUP)
 
 
 def load_source_class(kind: str) -> type[Source]:
@@ -38,16 +38,16 @@ def load_source_class(kind: str) -> type[Source]:
     An unknown ``kind`` raises ``ConfigError`` listing the available kinds; an import
     failure, or an object that is not a ``Source`` class, raises ``SourceError`` naming it.
     """
-    entry = registered(ENTRY_POINT_GROUP).get(kind)
-    if entry is None:
-        known = ", ".join(available_kinds()) or "none installed"
-        raise ConfigError(f"source.kind: {kind!r} is not a source (available: {known})")
-    try:
-        loaded = entry.load()
-    except Exception as exc:
-        raise SourceError(f"source {kind!r}: failed to load {entry.value}: {exc}") from exc
+    loaded = load(
+        ENTRY_POINT_GROUP,
+        kind,
+        unknown=lambda known: ConfigError(
+            f"source.kind: {kind!r} is not a source (available: {known})"
+        ),
+        failed=lambda reason: SourceError(f"source {kind!r}: {reason}"),
+    )
     if not (isinstance(loaded, type) and issubclass(loaded, Source)):
-        raise SourceError(f"source {kind!r}: {entry.value} is not a Source class")
+        raise SourceError(f"source {kind!r}: {loaded!r} is not a Source class")
     return loaded
 
 
