@@ -33,6 +33,7 @@ import msgspec
 from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
+from eegd.commands import Command
 from eegd.config import Config
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.events import SystemEvent, SystemEventKind, Topic, wall_clock_us
@@ -175,11 +176,23 @@ class Daemon:
         self._routes += [
             (
                 SOURCE_ROUTES,
-                Route("GET", "/api/source", lambda _request: self.source_state(), role="viewer"),
+                Route(
+                    "GET",
+                    "/api/source",
+                    lambda _request: self.source_state(),
+                    role="viewer",
+                    command=Command.SOURCE_STATE,
+                ),
             ),
             (
                 SOURCE_ROUTES,
-                Route("PUT", "/api/source", self._put_source, role="operator"),
+                Route(
+                    "PUT",
+                    "/api/source",
+                    self._put_source,
+                    role="operator",
+                    command=Command.SOURCE_CHANGE,
+                ),
             ),
             (KIOSK_ROUTES, Route("GET", "/api/kiosk", lambda _r: config.kiosk.state(), "viewer")),
         ]

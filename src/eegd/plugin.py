@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from eegd.acquisition.clock_model import ClockModel
 from eegd.bus import DropPolicy, EventBus
+from eegd.commands import Command
 from eegd.errors import PluginError
 from eegd.events import (
     Event,
@@ -198,7 +199,9 @@ class Route:
     ``role`` is who may call it, and every route must say: ``"viewer"`` routes only read,
     ``"operator"`` routes change something (``eegd.net.security.roles``). ``budget`` is the
     per-address rate an operator route's calls spend: ``"changes"``
-    (``server.max_changes_per_s``) or ``"markers"`` (``server.max_markers_per_s``). A
+    (``server.max_changes_per_s``) or ``"markers"`` (``server.max_markers_per_s``).
+    ``command`` is the control message's command the route serves too (``eegd.commands``):
+    the WebSocket and legacy messages reach the route through it, never through its URL. A
     ``ConfigError`` from the handler is a 400 naming the key, a ``RequestRefused`` its own
     status and code; a body that is not a JSON object is refused before the handler runs (an
     empty one is ``{}``).
@@ -209,6 +212,7 @@ class Route:
     handler: RouteHandler
     role: Literal["viewer", "operator"]
     budget: Literal["changes", "markers"] = "changes"
+    command: Command | None = None
 
 
 class TransformPlugin(abc.ABC):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from eegd.commands import Command
 from eegd.events import Topic
 from eegd.net.control import CommandRequest, ControlLimits, ControlSession, Outcome, RouteChange
 
@@ -158,31 +159,31 @@ def test_the_rate_limit_refills_with_time() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "command", "path", "body"),
+    ("text", "message", "command", "body"),
     [
-        ('{"type":"record","action":"start"}', "record", "/api/recordings", {}),
+        ('{"type":"record","action":"start"}', "record", Command.RECORDER_START, {}),
         (
             '{"type":"record","action":"start","name":"s01","notes":"n"}',
             "record",
-            "/api/recordings",
+            Command.RECORDER_START,
             {"name": "s01", "notes": "n"},
         ),
-        ('{"type":"record","action":"stop"}', "record", "/api/recordings/current/stop", {}),
-        ('{"type":"marker","label":"go"}', "marker", "/api/markers", {"label": "go"}),
+        ('{"type":"record","action":"stop"}', "record", Command.RECORDER_STOP, {}),
+        ('{"type":"marker","label":"go"}', "marker", Command.RECORDER_MARKER, {"label": "go"}),
         (
             '{"type":"marker","label":"go","duration_s":0.5,"timestamp_us":17}',
             "marker",
-            "/api/markers",
+            Command.RECORDER_MARKER,
             {"label": "go", "duration_s": 0.5, "timestamp_us": 17},
         ),
     ],
 )
-def test_command_messages_stand_for_their_rest_routes(
-    text: str, command: str, path: str, body: dict[str, object]
+def test_command_messages_stand_for_their_commands(
+    text: str, message: str, command: Command, body: dict[str, object]
 ) -> None:
     outcome = ControlSession("/ws").receive_text(text, 0.0)
     assert outcome.replies == ()
-    assert outcome.command == CommandRequest(command, "POST", path, body)
+    assert outcome.command == CommandRequest(message, command, body)
 
 
 def test_a_command_on_a_single_topic_route_is_not_allowed() -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from eegd.commands import Command
 from eegd.events import Topic
 from eegd.net.protocol import (
     MAX_MESSAGE_BYTES,
@@ -56,16 +57,16 @@ class RouteChange:
 
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
-    """A message that stands for a REST route: the daemon answers it as that route would.
+    """A message that stands for a command: the daemon answers it as the route that serves
+    ``command`` would (``eegd.plugin.Route.command``).
 
-    ``command`` is the message's type, for the ``done`` reply and for the role it needs
-    (``eegd.net.security.roles.MESSAGE_ROLES``), which the daemon checks against ``principal``: the
-    client that sent it.
+    ``message`` is the message's type, for the ``done`` reply and for the role it needs
+    (``eegd.net.security.roles.MESSAGE_ROLES``), which the daemon checks against ``principal``:
+    the client that sent it.
     """
 
-    command: str
-    method: Literal["POST"]
-    path: str
+    message: str
+    command: Command
     body: Mapping[str, Any] = field(default_factory=dict)
     principal: Principal | None = None
 
@@ -191,19 +192,19 @@ class ControlSession:
 
 
 def _command(message: Record | Mark, principal: Principal | None) -> CommandRequest:
-    """The REST route a command message stands for, with its body (fields left out unset)."""
+    """The command a command message stands for, with its body (fields left out unset)."""
     if isinstance(message, Mark):
         fields: dict[str, Any] = {
             "label": message.label,
             "duration_s": message.duration_s,
             "timestamp_us": message.timestamp_us,
         }
-        command, path = "marker", "/api/markers"
+        kind, command = "marker", Command.RECORDER_MARKER
     elif message.action == "start":
         fields = {"name": message.name, "notes": message.notes}
-        command, path = "record", "/api/recordings"
+        kind, command = "record", Command.RECORDER_START
     else:
         fields = {}
-        command, path = "record", "/api/recordings/current/stop"
+        kind, command = "record", Command.RECORDER_STOP
     body = {key: value for key, value in fields.items() if value is not None}
-    return CommandRequest(command, "POST", path, body, principal)
+    return CommandRequest(kind, command, body, principal)

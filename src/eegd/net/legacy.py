@@ -1,7 +1,7 @@
 """The old daemon's WebSocket routes ``/command`` and ``/config``, for elata-eeg's kiosk and
 scripts written against it: its messages and replies (``eegd.net.protocol.legacy_control``),
-carried out as the REST routes they stand for, with their checks; each change needs its role
-in ``LEGACY_MESSAGE_ROLES`` and is audited.
+carried out by the routes that serve their commands (``eegd.commands``), with their checks;
+each change needs its role in ``LEGACY_MESSAGE_ROLES`` and is audited.
 
 ``/command`` says the recording state on connect and whenever a recording starts or stops.
 ``/config`` sends the configuration on connect, as each new session starts (so the first one
@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from eegd.bus import DropPolicy, EventBus, Subscription
+from eegd.commands import Command
 from eegd.errors import RequestRefused
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.net.protocol.legacy_control import (
@@ -43,10 +44,10 @@ from eegd.net.security.ratelimit import MessageRateLimit, Verdict
 from eegd.net.security.roles import LEGACY_MESSAGE_ROLES, Principal, Role
 from eegd.net.security.webgate import PRINCIPAL
 
-__all__ = ["LegacyRoutes", "RouteCaller"]
+__all__ = ["CommandCaller", "LegacyRoutes"]
 
-#: Runs a plugin's JSON route (method, path, body); a refusal is ``RequestRefused``.
-RouteCaller = Callable[[str, str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+#: Runs the route that serves a command, with a body; a refusal is ``RequestRefused``.
+CommandCaller = Callable[[Command, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 
 #: Decides whether a system event changes what a route pushes.
 _Pushes = Callable[[SystemEvent], bool]
@@ -69,7 +70,7 @@ class LegacyRoutes:
 
     def __init__(
         self,
-        call: RouteCaller,
+        call: CommandCaller,
         gate: Gate,
         auditor: Auditor,
         bus: EventBus | None,
@@ -200,7 +201,7 @@ class LegacyRoutes:
     async def _recording(self) -> str | None:
         """The recording running now, if any (none while no recorder runs)."""
         try:
-            listed = await self._call("GET", "/api/recordings", {})
+            listed = await self._call(Command.RECORDER_LIST, {})
         except RequestRefused:
             return None
         name = listed.get("recording")
@@ -232,9 +233,9 @@ class LegacyRoutes:
     async def _record(self, command: LegacyCommand) -> str:
         try:
             if command.command == "start":
-                started = await self._call("POST", "/api/recordings", {})
+                started = await self._call(Command.RECORDER_START, {})
                 return reply(True, f"Currently recording to {started.get('name')}")
-            stopped = await self._call("POST", "/api/recordings/current/stop", {})
+            stopped = await self._call(Command.RECORDER_STOP, {})
         except RequestRefused as exc:
             prefix = "Failed to start recording: " if command.command == "start" else ""
             return reply(False, f"{prefix}{exc}")
@@ -247,7 +248,7 @@ class LegacyRoutes:
         if refused is not None:
             return refused
         try:
-            await self._call("PUT", "/api/filter", {"notch_hz": command.value or 0})
+            await self._call(Command.FILTER_CHANGE, {"notch_hz": command.value or 0})
         except RequestRefused as exc:
             return reply(False, str(exc))
         shown = f"{command.value} Hz" if command.value else "off"
@@ -256,9 +257,9 @@ class LegacyRoutes:
     # ------------------------------------------------------------------ /config
 
     async def _current(self) -> dict[str, Any]:
-        source = await self._call("GET", "/api/source", {})
+        source = await self._call(Command.SOURCE_STATE, {})
         try:
-            filter_state: Mapping[str, Any] = await self._call("GET", "/api/filter", {})
+            filter_state: Mapping[str, Any] = await self._call(Command.FILTER_STATE, {})
         except RequestRefused:
             filter_state = {}  # no voltage filter running
         return config_message(source, filter_state)
@@ -287,9 +288,9 @@ class LegacyRoutes:
             return reply(True, "Configuration unchanged"), False
         try:
             if changes["source"]:
-                await self._call("PUT", "/api/source", changes["source"])
+                await self._call(Command.SOURCE_CHANGE, changes["source"])
             if changes["filter"]:
-                await self._call("PUT", "/api/filter", changes["filter"])
+                await self._call(Command.FILTER_CHANGE, changes["filter"])
         except RequestRefused as exc:
             return reply(False, str(exc)), True
         return reply(True, "Config update submitted"), True

@@ -22,7 +22,7 @@ import logging
 import math
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,6 +32,7 @@ import aiohttp
 from aiohttp import web
 
 from eegd.bus import EventBus
+from eegd.commands import Command
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.events import Topic
 from eegd.net.control import CommandRequest
@@ -59,6 +60,7 @@ __all__ = [
     "KIOSK_DIR",
     "DaemonControl",
     "Server",
+    "command_routes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -145,6 +147,8 @@ class Server:
         self._metrics = metrics
         """``GET /metrics`` (a viewer's route): the body and its content type."""
         self._control = control
+        self._commands = command_routes(control.routes())
+        """The route that serves each command, for the messages that stand for one."""
         self.settings = settings or ServerSettings()
         self.guard = ConnectionGuard(
             self.settings.header_timeout_s,
@@ -170,7 +174,7 @@ class Server:
             budget_of=self.budget_of,
         )
         self.legacy = LegacyRoutes(
-            self.call_route,
+            self.call_command,
             self.gate,
             self.auditor,
             bus,
@@ -421,41 +425,41 @@ class Server:
         except ConfigError as exc:
             raise RequestRefused(400, "bad_field", str(exc)) from exc
 
-    async def _run_command(self, command: CommandRequest) -> Done | ErrorMessage:
-        """A WebSocket command (record, marker), answered as the REST route it stands for,
-        if the client's role covers the message's (``MESSAGE_ROLES``); audited either way."""
-        answer = await self._command_answer(command)
-        principal = command.principal
+    async def _run_command(self, request: CommandRequest) -> Done | ErrorMessage:
+        """A WebSocket command message (record, marker), answered as the route that serves its
+        command, if the client's role covers the message's (``MESSAGE_ROLES``); audited
+        either way."""
+        answer = await self._command_answer(request)
+        principal = request.principal
         if principal is not None:
             accepted = isinstance(answer, Done)
             outcome = "done" if isinstance(answer, Done) else f"{answer.code} {answer.message}"
-            body = json.dumps(dict(command.body)) if command.body else ""
-            self.auditor.record(principal, f"ws {command.command}", accepted, outcome, body)
+            body = json.dumps(dict(request.body)) if request.body else ""
+            self.auditor.record(principal, f"ws {request.message}", accepted, outcome, body)
         return answer
 
-    async def _command_answer(self, command: CommandRequest) -> Done | ErrorMessage:
-        needed = MESSAGE_ROLES.get(command.command, Role.OPERATOR)
-        refused = self.gate.message_refusal(command.principal, command.command, needed)
+    async def _command_answer(self, request: CommandRequest) -> Done | ErrorMessage:
+        needed = MESSAGE_ROLES.get(request.message, Role.OPERATOR)
+        refused = self.gate.message_refusal(request.principal, request.message, needed)
         if refused is not None:
             return ErrorMessage(code="forbidden", message=refused)
         try:
-            reply = await self.call_route(command.method, command.path, command.body)
+            reply = await self.call_command(request.command, request.body)
         except RequestRefused as exc:
             return ErrorMessage(code=exc.code, message=str(exc))
-        return Done(command=command.command, result=dict(reply))
+        return Done(command=request.message, result=dict(reply))
 
-    async def call_route(
-        self, method: str, path: str, body: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
-        """Answer ``method path`` (a plugin's JSON route) as its REST request would be, for
+    async def call_command(self, command: Command, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Answer ``command`` as a REST request to the route that declares it would be, for
         the messages that stand for one; a refusal, or no such route, is ``RequestRefused``."""
-        for plugin, route in self._control.routes():
-            if (route.method, route.path) == (method, path):
-                reply = await self._call(plugin, route, body, {})
-                if not isinstance(reply, FileReply):
-                    return reply
+        served = self._commands.get(command)
+        if served is not None:
+            plugin, route = served
+            reply = await self._call(plugin, route, body, {})
+            if not isinstance(reply, FileReply):
+                return reply
         raise RequestRefused(
-            404, "not_available", f"no plugin serves {method} {path}; is the recorder in plugins?"
+            404, "not_available", f"no plugin serves {command}; is the one that does in plugins?"
         )
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -500,6 +504,20 @@ class Server:
         )
         await self._manager.serve(client)
         return ws
+
+
+def command_routes(routes: Iterable[tuple[str, Route]]) -> dict[Command, tuple[str, Route]]:
+    """Each command a route serves, with that route and its plugin's name; a command two
+    routes declare is an ``EegdError`` naming both plugins."""
+    served: dict[Command, tuple[str, Route]] = {}
+    for plugin, route in routes:
+        if route.command is None:
+            continue
+        if route.command in served:
+            first = served[route.command][0]
+            raise EegdError(f"{route.command} is served by both {first} and {plugin}")
+        served[route.command] = (plugin, route)
+    return served
 
 
 def _dumps(value: Any) -> str:

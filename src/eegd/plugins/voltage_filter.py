@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from eegd.commands import Command
 from eegd.dsp.filters import FilterSettings, StreamingFilter, design_sos
 from eegd.errors import ConfigError
 from eegd.events import EegPacket, Event, FilteredEegPacket, Topic
@@ -92,8 +93,10 @@ class VoltageFilter(TransformPlugin):
     def routes(cls) -> list[Route]:
         """``GET /api/filter`` shows the settings, ``PUT /api/filter`` changes some of them."""
         return [
-            Route("GET", "/api/filter", _state, role="viewer"),
-            Route("PUT", "/api/filter", _reconfigure, role="operator"),
+            Route("GET", "/api/filter", _state, role="viewer", command=Command.FILTER_STATE),
+            Route(
+                "PUT", "/api/filter", _reconfigure, role="operator", command=Command.FILTER_CHANGE
+            ),
         ]
 
     def _design_fitting(self, sample_rate: float) -> npt.NDArray[np.float64]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
+from eegd.commands import Command
 from eegd.errors import RequestRefused
 from eegd.plugin import FileReply, Route, RouteRequest
 from eegd.plugins.recorder.bids import BidsRequest, export_bids
@@ -29,12 +30,25 @@ __all__ = ["recording_routes"]
 def recording_routes() -> list[Route]:
     """The routes of the recordings API."""
     return [
-        Route("GET", "/api/recordings", _list, role="viewer"),
-        Route("POST", "/api/recordings", _start, role="operator"),
-        Route("POST", "/api/recordings/current/stop", _stop, role="operator"),
+        Route("GET", "/api/recordings", _list, role="viewer", command=Command.RECORDER_LIST),
+        Route("POST", "/api/recordings", _start, role="operator", command=Command.RECORDER_START),
+        Route(
+            "POST",
+            "/api/recordings/current/stop",
+            _stop,
+            role="operator",
+            command=Command.RECORDER_STOP,
+        ),
         Route("GET", "/api/recordings/{name}", _download, role="viewer"),
         Route("DELETE", "/api/recordings/{name}", _delete, role="operator"),
-        Route("POST", "/api/markers", _mark, role="operator", budget="markers"),
+        Route(
+            "POST",
+            "/api/markers",
+            _mark,
+            role="operator",
+            budget="markers",
+            command=Command.RECORDER_MARKER,
+        ),
         Route("POST", "/api/recordings/{name}/bids", _BidsExport(), role="operator"),
     ]
 
