@@ -13,93 +13,110 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final, Protocol
 
 from eegd.commands import Command
 from eegd.errors import RequestRefused
 from eegd.plugin import FileReply, Route, RouteRequest
 from eegd.plugins.recorder.bids import BidsRequest, export_bids
-from eegd.plugins.recorder.recorder import Recorder
 
 #: The BIDS dataset's folder inside the recordings directory.
 BIDS_FOLDER: Final = "bids"
 
-__all__ = ["recording_routes"]
+__all__ = ["Recordings", "recording_routes"]
 
 
-def recording_routes() -> list[Route]:
-    """The routes of the recordings API."""
+class Recordings(Protocol):
+    """What the routes ask of the recorder plugin (``recorder.Recorder``)."""
+
+    @property
+    def directory(self) -> Path: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def recording(self) -> str | None: ...
+    async def list_recordings(self) -> list[dict[str, Any]]: ...
+    async def start(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def stop(self) -> dict[str, Any]: ...
+    async def download(self, name: str) -> tuple[Path, str, str]: ...
+    async def delete(self, name: str) -> dict[str, Any]: ...
+    def mark(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+def recording_routes(plugin: type[Recordings]) -> list[Route]:
+    """The routes of the recordings API, served by the running instance of ``plugin``."""
+    api = _Api(plugin)
     return [
-        Route("GET", "/api/recordings", _list, role="viewer", command=Command.RECORDER_LIST),
-        Route("POST", "/api/recordings", _start, role="operator", command=Command.RECORDER_START),
+        Route("GET", "/api/recordings", api.list, role="viewer", command=Command.RECORDER_LIST),
+        Route(
+            "POST", "/api/recordings", api.start, role="operator", command=Command.RECORDER_START
+        ),
         Route(
             "POST",
             "/api/recordings/current/stop",
-            _stop,
+            api.stop,
             role="operator",
             command=Command.RECORDER_STOP,
         ),
-        Route("GET", "/api/recordings/{name}", _download, role="viewer"),
-        Route("DELETE", "/api/recordings/{name}", _delete, role="operator"),
+        Route("GET", "/api/recordings/{name}", api.download, role="viewer"),
+        Route("DELETE", "/api/recordings/{name}", api.delete, role="operator"),
         Route(
             "POST",
             "/api/markers",
-            _mark,
+            api.mark,
             role="operator",
             budget="markers",
             command=Command.RECORDER_MARKER,
         ),
-        Route("POST", "/api/recordings/{name}/bids", _BidsExport(), role="operator"),
+        Route("POST", "/api/recordings/{name}/bids", api.export_bids, role="operator"),
     ]
 
 
-def _recorder(request: RouteRequest) -> Recorder:
-    instance = request.control.instance()
-    if not isinstance(instance, Recorder):
-        raise RequestRefused(503, "not_ready", "the recorder is not running; try again")
-    return instance
+class _Api:
+    """The handlers, each reaching the running ``plugin`` (503 while there is none)."""
 
+    def __init__(self, plugin: type[Recordings]) -> None:
+        self._plugin = plugin
+        self._exporting = asyncio.Lock()
+        """Held by the BIDS export running (one at a time, off the event loop)."""
 
-async def _list(request: RouteRequest) -> dict[str, Any]:
-    recorder = _recorder(request)
-    return {"recording": recorder.recording, "recordings": await recorder.list_recordings()}
+    def _recorder(self, request: RouteRequest) -> Recordings:
+        instance = request.control.instance()
+        if not isinstance(instance, self._plugin):
+            raise RequestRefused(503, "not_ready", "the recorder is not running; try again")
+        return instance
 
+    async def list(self, request: RouteRequest) -> dict[str, Any]:
+        recorder = self._recorder(request)
+        return {"recording": recorder.recording, "recordings": await recorder.list_recordings()}
 
-async def _start(request: RouteRequest) -> dict[str, Any]:
-    return await _recorder(request).start(request.body)
+    async def start(self, request: RouteRequest) -> dict[str, Any]:
+        return await self._recorder(request).start(request.body)
 
+    async def stop(self, request: RouteRequest) -> dict[str, Any]:
+        return await self._recorder(request).stop()
 
-async def _stop(request: RouteRequest) -> dict[str, Any]:
-    return await _recorder(request).stop()
+    async def download(self, request: RouteRequest) -> FileReply:
+        name = request.params["name"]
+        path, content_type, filename = await self._recorder(request).download(name)
+        return FileReply(path=path, content_type=content_type, filename=filename)
 
+    def mark(self, request: RouteRequest) -> dict[str, Any]:
+        return self._recorder(request).mark(request.body)
 
-async def _download(request: RouteRequest) -> FileReply:
-    path, content_type, filename = await _recorder(request).download(request.params["name"])
-    return FileReply(path=path, content_type=content_type, filename=filename)
+    async def delete(self, request: RouteRequest) -> dict[str, Any]:
+        return await self._recorder(request).delete(request.params["name"])
 
-
-def _mark(request: RouteRequest) -> dict[str, Any]:
-    return _recorder(request).mark(request.body)
-
-
-async def _delete(request: RouteRequest) -> dict[str, Any]:
-    return await _recorder(request).delete(request.params["name"])
-
-
-class _BidsExport:
-    """``POST /api/recordings/{name}/bids``: one export at a time, off the event loop."""
-
-    def __init__(self) -> None:
-        self._running = asyncio.Lock()
-
-    async def __call__(self, request: RouteRequest) -> dict[str, Any]:
-        recorder = _recorder(request)
+    async def export_bids(self, request: RouteRequest) -> dict[str, Any]:
+        recorder = self._recorder(request)
         if not recorder.ready:
             raise RequestRefused(503, "not_ready", "the recorder is starting; try again")
         wanted = BidsRequest.from_body(request.body)
-        if self._running.locked():
+        if self._exporting.locked():
             raise RequestRefused(409, "busy", "a BIDS export is running; try again once it ends")
-        async with self._running:
+        async with self._exporting:
             directory = recorder.directory
             return await asyncio.to_thread(
                 export_bids,

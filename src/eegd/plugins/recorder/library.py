@@ -4,13 +4,23 @@ recordings there are, reading a sidecar, and recovering what a crash left unfini
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from eegd.plugins.recorder.files import recover_data_file, write_sidecar
 
-__all__ = ["CONTENT_TYPES", "SUFFIXES", "exists", "list_recordings", "read_sidecar", "recover_all"]
+__all__ = [
+    "CONTENT_TYPES",
+    "SUFFIXES",
+    "delete_recording",
+    "exists",
+    "list_recordings",
+    "read_sidecar",
+    "recover_all",
+]
 
 #: The file name suffix of each format.
 SUFFIXES: Final = {"bdf": ".bdf", "edf": ".edf", "csv": ".csv"}
@@ -35,7 +45,10 @@ def read_sidecar(directory: Path, name: str) -> dict[str, Any] | None:
 
 
 def list_recordings(directory: Path) -> list[dict[str, Any]]:
-    """Every recording part in ``directory``, oldest first: what ``GET /api/recordings`` lists."""
+    """Every recording part in ``directory``, oldest first: what ``GET /api/recordings`` lists.
+    An error (never an empty list) if ``directory`` is not one."""
+    if not directory.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(directory))
     entries = []
     for path in sorted(directory.glob("*.json")):
         content = _read_json(path)
@@ -57,6 +70,12 @@ def list_recordings(directory: Path) -> list[dict[str, Any]]:
         )
     entries.sort(key=lambda entry: (str(entry["start"]), entry["name"]))
     return entries
+
+
+def delete_recording(directory: Path, name: str, sidecar: Mapping[str, Any]) -> None:
+    """Delete recording part ``name``: the data file its ``sidecar`` names, then the sidecar."""
+    (directory / str(sidecar.get("file", ""))).unlink(missing_ok=True)
+    (directory / (name + ".json")).unlink(missing_ok=True)
 
 
 def recover_all(directory: Path) -> list[tuple[str, float]]:
