@@ -1,7 +1,7 @@
 """Control messages find their handler through the route that declares their command
 (``Route.command``), wherever that route lives: a real server on loopback whose only plugin
 serves the recording commands at URLs of its own, spoken to over ``/ws`` and the old
-daemon's ``/command``."""
+daemon's ``/command``, which keep the same client limits (``[server]``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from eegd.bus import EventBus
 from eegd.commands import Command
 from eegd.errors import EegdError
 from eegd.net.server import Server, command_routes
-from eegd.net.settings import ServerSettings
+from eegd.net.settings import MESSAGE_BURST, ServerSettings
 from eegd.net.stream.connections import ConnectionManager
 from eegd.plugin import Plugin, Route, RouteRequest
 from tests.support.timing import scaled
@@ -78,10 +78,12 @@ class JournalDaemon:
 
 
 @asynccontextmanager
-async def serving(journal: Journal) -> AsyncIterator[str]:
-    """A running server (and connection manager) for ``journal``; its WebSocket base URL."""
-    manager = ConnectionManager(EventBus(), frame_rates={})
-    server = Server(manager, JournalDaemon(journal), ServerSettings(port=0))
+async def serving(journal: Journal, **server: Any) -> AsyncIterator[str]:
+    """A running server (and connection manager) for ``journal`` with the ``[server]`` keys
+    ``server``; its WebSocket base URL."""
+    settings = ServerSettings(port=0, **server)
+    manager = ConnectionManager(EventBus(), {}, settings.connection_settings())
+    server = Server(manager, JournalDaemon(journal), settings)
     streaming = asyncio.create_task(manager.run())
     url = await server.start()
     try:
@@ -141,6 +143,27 @@ async def test_the_old_daemons_command_route_finds_the_same_routes() -> None:
         status = await next_text(ws)
     assert started == {"status": "ok", "message": "Currently recording to journal-1"}
     assert status == {"status": "ok", "message": "Currently recording to journal-1"}
+
+
+async def test_the_old_daemons_routes_keep_the_servers_client_limits() -> None:
+    """``max_clients`` counts there too, and a burst past ``MESSAGE_BURST`` is refused at
+    ``max_messages_per_s`` (one message a hundred seconds: none comes back in the test)."""
+    async with (
+        serving(Journal(), max_clients=1, max_messages_per_s=0.01) as url,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url + "command") as first,
+        session.ws_connect(url + "command") as second,
+    ):
+        assert await next_text(first) == {"status": "ok", "message": "Not recording"}
+        closed = await second.receive(timeout=scaled(10))
+        assert closed.type is aiohttp.WSMsgType.CLOSE
+        assert (closed.data, closed.extra) == (1013, "too many clients")
+        for _ in range(MESSAGE_BURST):
+            await first.send_json({"command": "status"})
+            assert (await next_text(first))["status"] == "ok"
+        await first.send_json({"command": "status"})
+        refused = await next_text(first)
+    assert refused == {"status": "error", "message": "at most 0.01 messages per second"}
 
 
 def test_a_command_two_routes_declare_is_refused_naming_both_plugins() -> None:

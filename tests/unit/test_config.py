@@ -225,7 +225,7 @@ def test_each_table_is_the_settings_object_its_component_takes(tmp_path: Path) -
     assert isinstance(config.server, ServerSettings)
     assert isinstance(config.supervisor, RestartPolicy)
     connections = config.server.connection_settings()
-    assert (connections.max_clients, connections.queue_seconds) == (9, 1.5)
+    assert (connections.limits.max_clients, connections.queue_seconds) == (9, 1.5)
 
 
 def test_zero_turns_a_filter_stage_off_and_none_the_detrend(tmp_path: Path) -> None:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from eegd.commands import Command
 from eegd.events import Topic
-from eegd.net.control import CommandRequest, ControlLimits, ControlSession, Outcome, RouteChange
+from eegd.net.control import CommandRequest, ControlSession, Outcome, RouteChange
+from eegd.net.settings import ClientLimits, ServerSettings
 
-LIMITS = ControlLimits(max_topics=2, max_message_bytes=1024, max_messages_per_s=10.0)
+DEFAULT_LIMITS = ServerSettings().client_limits()
+LIMITS = replace(DEFAULT_LIMITS, max_topics=2, max_message_bytes=1024, max_messages_per_s=10.0)
 
 
-def session(fixed: set[Topic] | None = None, limits: ControlLimits = LIMITS) -> ControlSession:
+def session(fixed: set[Topic] | None = None, limits: ClientLimits = LIMITS) -> ControlSession:
     return ControlSession("/ws/filtered_eeg" if fixed else "/ws", fixed, limits)
 
 
@@ -132,7 +135,7 @@ def test_the_topic_limit_counts_data_topics_only() -> None:
 
 
 def test_over_the_rate_one_error_then_silence_then_a_close_for_flooding() -> None:
-    limits = ControlLimits(max_messages_per_s=10.0, message_burst=3)
+    limits = replace(DEFAULT_LIMITS, max_messages_per_s=10.0, message_burst=3)
     control = session(limits=limits)
     ping = '{"type": "ping"}'
     for _ in range(3):
@@ -151,7 +154,7 @@ def test_over_the_rate_one_error_then_silence_then_a_close_for_flooding() -> Non
 
 
 def test_the_rate_limit_refills_with_time() -> None:
-    control = session(limits=ControlLimits(max_messages_per_s=10.0, message_burst=1))
+    control = session(limits=replace(DEFAULT_LIMITS, max_messages_per_s=10.0, message_burst=1))
     ping = '{"type": "ping"}'
     assert control.receive_text(ping, 0.0).errors == 0
     assert error_code(control.receive_text(ping, 0.0)) == "rate_limited"

@@ -15,7 +15,6 @@ from typing import Any
 from eegd.commands import Command
 from eegd.events import Topic
 from eegd.net.protocol import (
-    MAX_MESSAGE_BYTES,
     ErrorCode,
     ErrorMessage,
     Mark,
@@ -31,19 +30,9 @@ from eegd.net.protocol import (
 )
 from eegd.net.security.ratelimit import MessageRateLimit, Verdict
 from eegd.net.security.roles import Principal
+from eegd.net.settings import ClientLimits, ServerSettings
 
-__all__ = ["CommandRequest", "ControlLimits", "ControlSession", "Outcome", "RouteChange"]
-
-
-@dataclass(frozen=True, slots=True)
-class ControlLimits:
-    """What one client may ask for."""
-
-    max_topics: int = 4
-    """Data topics at once; ``system`` does not count."""
-    max_message_bytes: int = MAX_MESSAGE_BYTES
-    max_messages_per_s: float = 20.0
-    message_burst: int = 50
+__all__ = ["CommandRequest", "ControlSession", "Outcome", "RouteChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +90,13 @@ class ControlSession:
         self,
         route: str,
         fixed_topics: Iterable[Topic] | None = None,
-        limits: ControlLimits | None = None,
+        limits: ClientLimits | None = None,
         principal: Principal | None = None,
     ) -> None:
         self.route = route
         self.principal = principal
         """Who the client is; its commands carry it, for the role check and the audit."""
-        self.limits = limits or ControlLimits()
+        self.limits = limits or ServerSettings().client_limits()
         self.fixed_topics = frozenset(fixed_topics) if fixed_topics is not None else None
         self.topics: set[Topic] = set(self.fixed_topics or {Topic.SYSTEM})
         """The topics the client gets now."""

@@ -43,6 +43,7 @@ from eegd.net.security.audit import Auditor
 from eegd.net.security.ratelimit import MessageRateLimit, Verdict
 from eegd.net.security.roles import LEGACY_MESSAGE_ROLES, Principal, Role
 from eegd.net.security.webgate import PRINCIPAL
+from eegd.net.settings import ClientLimits
 
 __all__ = ["CommandCaller", "LegacyRoutes"]
 
@@ -76,18 +77,14 @@ class LegacyRoutes:
         bus: EventBus | None,
         *,
         heartbeat: float,
-        max_message_bytes: int,
-        max_messages_per_s: float,
-        max_clients: int,
+        limits: ClientLimits,
     ) -> None:
         self._call = call
         self._gate = gate
         self._auditor = auditor
         self._bus = bus
         self._heartbeat = heartbeat
-        self._max_bytes = max_message_bytes
-        self._rate = max_messages_per_s
-        self._max_clients = max_clients
+        self._limits = limits
         self.connected = 0
         """Clients of either route now; at most ``max_clients``."""
 
@@ -116,10 +113,10 @@ class LegacyRoutes:
         binary_refusal: str,
     ) -> web.StreamResponse:
         ws = web.WebSocketResponse(
-            heartbeat=self._heartbeat, max_msg_size=self._max_bytes, compress=False
+            heartbeat=self._heartbeat, max_msg_size=self._limits.max_message_bytes, compress=False
         )
         await ws.prepare(request)
-        if self.connected >= self._max_clients:
+        if self.connected >= self._limits.max_clients:
             await ws.close(code=aiohttp.WSCloseCode.TRY_AGAIN_LATER, message=b"too many clients")
             return ws
         self.connected += 1
@@ -138,7 +135,8 @@ class LegacyRoutes:
             await ws.send_str(first)
             if feed is not None:
                 pusher = asyncio.create_task(self._push(feed, pushes, state, ws, sending, first))
-            limit = MessageRateLimit(self._rate, 50)
+            rate = self._limits.max_messages_per_s
+            limit = MessageRateLimit(rate, self._limits.message_burst)
             async for message in ws:
                 if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     continue
@@ -150,7 +148,10 @@ class LegacyRoutes:
                     continue
                 async with sending:
                     if verdict is Verdict.REFUSE:
-                        answer = reply(False, f"at most {self._rate:g} messages per second")
+                        answer = reply(
+                            False,
+                            f"at most {self._limits.max_messages_per_s:g} messages per second",
+                        )
                     elif message.type is aiohttp.WSMsgType.BINARY:
                         answer = binary_refusal
                     else:

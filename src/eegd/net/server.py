@@ -179,9 +179,7 @@ class Server:
             self.auditor,
             bus,
             heartbeat=self.settings.heartbeat_s,
-            max_message_bytes=self.settings.max_message_bytes,
-            max_messages_per_s=self.settings.max_messages_per_s,
-            max_clients=self.settings.max_clients,
+            limits=self.settings.client_limits(),
         )
         """The old daemon's ``/command`` and ``/config``."""
         manager.commands = self._run_command
@@ -194,7 +192,7 @@ class Server:
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
         app = web.Application(
-            client_max_size=self._manager.settings.max_message_bytes,
+            client_max_size=self._manager.settings.limits.max_message_bytes,
             middlewares=[self.guard.middleware, json_errors, self.web_gate.middleware],
         )
         app.router.add_get("/", self._index)
@@ -480,11 +478,12 @@ class Server:
         ws = web.WebSocketResponse(
             heartbeat=self.settings.heartbeat_s,
             compress=False,
-            max_msg_size=HARD_MESSAGE_LIMIT_FACTOR * self._manager.settings.max_message_bytes + 1,
+            max_msg_size=HARD_MESSAGE_LIMIT_FACTOR * self._manager.settings.limits.max_message_bytes
+            + 1,
         )
         stream = await ws.prepare(request)
         if not self._manager.reserve_slot():
-            limit = self._manager.settings.max_clients
+            limit = self._manager.settings.limits.max_clients
             await ws.close(
                 code=aiohttp.WSCloseCode.TRY_AGAIN_LATER,
                 message=f"too many clients (limit {limit})".encode(),

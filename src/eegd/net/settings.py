@@ -1,23 +1,27 @@
 """The ``[server]`` table: where the server listens, its TLS certificate, the names it
 answers to, and the limits of its clients.
 
-The server takes it whole; the connection manager takes the client limits carved from it
-(``connection_settings``).
+The limits are declared here once, as ``[server]`` keys; the server takes the table whole,
+the connection manager the connection settings carved from it (``connection_settings``),
+and every WebSocket route, the old daemon's too, the same ``ClientLimits``.
 """
 
 from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Final
 
 import msgspec
 
 from eegd.errors import ConfigError, EegdError
 from eegd.net.protocol import MAX_MESSAGE_BYTES
-from eegd.net.stream.connections import ConnectionSettings
 
-__all__ = ["ServerSettings"]
+__all__ = ["MESSAGE_BURST", "ClientLimits", "ConnectionSettings", "ServerSettings"]
+
+#: Control messages a client may send at once, above its ``max_messages_per_s``; one that
+#: keeps sending past both is closed (1008).
+MESSAGE_BURST: Final = 50
 
 #: A timeout or interval the server can keep: not so short it spins, not past a day.
 _Seconds = Annotated[float, msgspec.Meta(ge=0.01, le=86_400)]
@@ -49,7 +53,8 @@ class ServerSettings:
     )
     """Inbound WebSocket messages larger than this get ``too_large``; 4 × larger close (1009)."""
     max_messages_per_s: Annotated[float, msgspec.Meta(ge=0.01, le=1_000_000)] = 20.0
-    """Control messages a client may send per second (bursts of 50); a flood is closed."""
+    """Control messages a client may send per second (bursts of ``MESSAGE_BURST``); a flood
+    is closed."""
     client_queue_s: Annotated[float, msgspec.Meta(ge=0.01, le=600)] = 2.0
     """Seconds of a client's topics its queue holds before dropping the oldest frames."""
     stall_timeout_s: _Seconds = 10.0
@@ -100,13 +105,52 @@ class ServerSettings:
             ) from exc
         return context
 
+    def client_limits(self) -> ClientLimits:
+        """What one WebSocket client may ask for, on every route."""
+        return ClientLimits(
+            max_clients=self.max_clients,
+            max_topics=self.max_topics_per_client,
+            max_message_bytes=self.max_message_bytes,
+            max_messages_per_s=self.max_messages_per_s,
+            message_burst=MESSAGE_BURST,
+        )
+
     def connection_settings(self) -> ConnectionSettings:
         """The limits and timing of client connections, as the connection manager takes them."""
         return ConnectionSettings(
             queue_seconds=self.client_queue_s,
             stall_timeout=self.stall_timeout_s,
-            max_clients=self.max_clients,
-            max_topics_per_client=self.max_topics_per_client,
-            max_message_bytes=self.max_message_bytes,
-            max_messages_per_s=self.max_messages_per_s,
+            limits=self.client_limits(),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    """What one WebSocket client may ask for, carved from ``[server]`` (``client_limits``)."""
+
+    max_clients: int
+    """Clients at once (each route's count apart)."""
+    max_topics: int
+    """Data topics at once; ``system`` does not count."""
+    max_message_bytes: int
+    """Inbound control messages larger than this are refused."""
+    max_messages_per_s: float
+    """Control messages a client may send per second on average ..."""
+    message_burst: int
+    """... and at once; a client that keeps sending past the limit is closed (1008)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Limits and timing of the streaming clients, carved from ``[server]``
+    (``connection_settings``)."""
+
+    queue_seconds: float
+    """Each client's queue holds about this many seconds of its topics' frames."""
+    stall_timeout: float
+    """A client whose socket accepts nothing for this long is closed with 1008."""
+    limits: ClientLimits
+    min_queue_frames: int = 8
+    """The least a client's queue holds, however slow its topics."""
+    drop_warning_interval: float = 5.0
+    """A slow client's drops are summed up in one warning per this many seconds."""

@@ -31,14 +31,14 @@ from aiohttp import WSCloseCode
 from eegd.bus import EventBus, Listener
 from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.events import Event, SystemEvent, SystemEventKind, Topic
-from eegd.net.control import CommandRequest, ControlLimits, ControlSession, Outcome, RouteChange
+from eegd.net.control import CommandRequest, ControlSession, Outcome, RouteChange
 from eegd.net.protocol import (
-    MAX_MESSAGE_BYTES,
     Done,
     Dropped,
     ErrorMessage,
     encode_server_message,
 )
+from eegd.net.settings import ConnectionSettings, ServerSettings
 from eegd.net.stream.clients import ClientConnection
 from eegd.net.stream.fanout import Fanout
 from eegd.net.stream.hello import HelloTracker
@@ -46,7 +46,6 @@ from eegd.net.stream.hello import HelloTracker
 __all__ = [
     "CommandRunner",
     "ConnectionManager",
-    "ConnectionSettings",
     "ManagerStats",
     "Stallable",
     "StallWatchdog",
@@ -56,27 +55,6 @@ logger = logging.getLogger(__name__)
 
 #: Carries out a command message (record, marker) as the REST route it stands for.
 CommandRunner = Callable[[CommandRequest], Awaitable[Done | ErrorMessage]]
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionSettings:
-    """Limits and timing of client connections."""
-
-    queue_seconds: float = 2.0
-    """Each client's queue holds about this many seconds of its topics' frames."""
-    min_queue_frames: int = 8
-    stall_timeout: float = 10.0
-    """A client whose socket accepts nothing for this long is closed with 1008."""
-    max_clients: int = 128
-    max_topics_per_client: int = 4
-    max_message_bytes: int = MAX_MESSAGE_BYTES
-    """Inbound control messages larger than this are refused."""
-    max_messages_per_s: float = 20.0
-    """Control messages a client may send per second on average ..."""
-    message_burst: int = 50
-    """... and at once; a client that keeps sending past the limit is closed (1008)."""
-    drop_warning_interval: float = 5.0
-    """A slow client's drops are summed up in one warning per this many seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +151,8 @@ class ConnectionManager:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._bus = bus
-        self.settings = settings or ConnectionSettings()
+        self.settings = settings or ServerSettings().connection_settings()
         self._clock = clock
-        self._limits = ControlLimits(
-            max_topics=self.settings.max_topics_per_client,
-            max_message_bytes=self.settings.max_message_bytes,
-            max_messages_per_s=self.settings.max_messages_per_s,
-            message_burst=self.settings.message_burst,
-        )
         self._fanout: Fanout[ClientConnection] = Fanout(
             frame_rates,
             queue_seconds=self.settings.queue_seconds,
@@ -252,7 +224,7 @@ class ConnectionManager:
         The claim is synchronous, so clients connecting at once cannot overshoot the limit;
         it is released when the client leaves.
         """
-        if self._slots_taken >= self.settings.max_clients:
+        if self._slots_taken >= self.settings.limits.max_clients:
             return False
         self._slots_taken += 1
         return True
@@ -334,7 +306,7 @@ class ConnectionManager:
         if hello is not None and not client.legacy:
             self._send_control(client, encode_server_message(hello))
         control = ControlSession(
-            client.route, client.fixed_topics, self._limits, principal=client.principal
+            client.route, client.fixed_topics, self.settings.limits, principal=client.principal
         )
         self._route(client, control.opening())
         for task in (self._read(client, control), self._write(client)):
