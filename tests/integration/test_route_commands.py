@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from eegd.bus import EventBus
+from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.commands import Command
 from eegd.errors import EegdError
 from eegd.net.server import Server, command_routes
@@ -77,13 +78,29 @@ class JournalDaemon:
         return None
 
 
+class ManualClock:
+    """Time that only the test moves; nothing these tests run waits on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._never = asyncio.Event()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await self._never.wait()
+
+
 @asynccontextmanager
-async def serving(journal: Journal, **server: Any) -> AsyncIterator[str]:
+async def serving(
+    journal: Journal, clock: Clock = SYSTEM_CLOCK, **server: Any
+) -> AsyncIterator[str]:
     """A running server (and connection manager) for ``journal`` with the ``[server]`` keys
-    ``server``; its WebSocket base URL."""
+    ``server``, on ``clock``; its WebSocket base URL."""
     settings = ServerSettings(port=0, **server)
-    manager = ConnectionManager(EventBus(), {}, settings.connection_settings())
-    server = Server(manager, JournalDaemon(journal), settings)
+    manager = ConnectionManager(EventBus(), {}, settings.connection_settings(), clock)
+    server = Server(manager, JournalDaemon(journal), settings, clock=clock)
     streaming = asyncio.create_task(manager.run())
     url = await server.start()
     try:
@@ -164,6 +181,26 @@ async def test_the_old_daemons_routes_keep_the_servers_client_limits() -> None:
         await first.send_json({"command": "status"})
         refused = await next_text(first)
     assert refused == {"status": "error", "message": "at most 0.01 messages per second"}
+
+
+async def test_the_old_daemons_rate_limit_reads_the_servers_clock() -> None:
+    clock = ManualClock()
+    async with (
+        serving(Journal(), clock, max_messages_per_s=1.0) as url,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url + "command") as ws,
+    ):
+        await next_text(ws)
+        for _ in range(MESSAGE_BURST):
+            await ws.send_json({"command": "status"})
+            assert (await next_text(ws))["status"] == "ok"
+        await ws.send_json({"command": "status"})
+        assert (await next_text(ws))["status"] == "error"
+        clock.now += 1.0  # one message's worth of the budget back
+        await ws.send_json({"command": "status"})
+        assert (await next_text(ws))["status"] == "ok"
+        await ws.send_json({"command": "status"})
+        assert (await next_text(ws))["status"] == "error"
 
 
 def test_a_command_two_routes_declare_is_refused_naming_both_plugins() -> None:

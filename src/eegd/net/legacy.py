@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from eegd.bus import DropPolicy, EventBus, Subscription
+from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.commands import Command
 from eegd.errors import RequestRefused
 from eegd.events import SystemEvent, SystemEventKind, Topic
@@ -78,6 +78,7 @@ class LegacyRoutes:
         *,
         heartbeat: float,
         limits: ClientLimits,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._call = call
         self._gate = gate
@@ -85,6 +86,8 @@ class LegacyRoutes:
         self._bus = bus
         self._heartbeat = heartbeat
         self._limits = limits
+        self._clock = clock
+        """The time each message's rate is judged by."""
         self.connected = 0
         """Clients of either route now; at most ``max_clients``."""
 
@@ -140,7 +143,7 @@ class LegacyRoutes:
             async for message in ws:
                 if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     continue
-                verdict = limit.check(time.monotonic())
+                verdict = limit.check(self._clock.monotonic())
                 if verdict is Verdict.CLOSE:
                     await ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"flooding")
                     break

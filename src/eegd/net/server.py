@@ -32,6 +32,7 @@ import aiohttp
 from aiohttp import web
 
 from eegd.bus import EventBus
+from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.commands import Command
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.events import Topic
@@ -142,8 +143,11 @@ class Server:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         auth: AuthSettings | None = None,
         bus: EventBus | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._manager = manager
+        self._clock = clock
+        """What rate limits and the listening check read and wait on."""
         self._metrics = metrics
         """``GET /metrics`` (a viewer's route): the body and its content type."""
         self._control = control
@@ -167,6 +171,7 @@ class Server:
             self.gate,
             self.role_of,
             self.auditor,
+            clock=clock.monotonic,
             limits={
                 "changes": _per_second(self.settings.max_changes_per_s, "max_changes_per_s"),
                 "markers": _per_second(self.settings.max_markers_per_s, "max_markers_per_s"),
@@ -180,6 +185,7 @@ class Server:
             bus,
             heartbeat=self.settings.heartbeat_s,
             limits=self.settings.client_limits(),
+            clock=clock,
         )
         """The old daemon's ``/command`` and ``/config``."""
         manager.commands = self._run_command
@@ -349,7 +355,7 @@ class Server:
                 self._listener = None
                 self._listener = await self._listen(runner, self._port, self._tls)
                 logger.warning("the server had stopped listening; listening again on %s", self.url)
-            await asyncio.sleep(check_s)
+            await self._clock.sleep(check_s)
 
     async def stop(self) -> None:
         """Stop accepting and close the listening socket."""

@@ -163,6 +163,8 @@ class ConnectionManager:
         self._listeners: dict[Topic, Listener] = {}
         self._listen(Topic.SYSTEM)
         self._client_tasks: set[asyncio.Task[None]] = set()
+        self._drop_warnings: set[asyncio.Task[None]] = set()
+        """One per slow client: waits out the warning interval on the clock, then warns."""
         self._running = asyncio.Event()
         self._stopped = False
         self._next_id = 1
@@ -375,9 +377,9 @@ class ConnectionManager:
             await asyncio.gather(*closing, return_exceptions=True)
         for client in clients:
             self._remove(client)
-        for task in list(self._client_tasks):
+        for task in [*self._client_tasks, *self._drop_warnings]:
             task.cancel()
-        await asyncio.gather(*self._client_tasks, return_exceptions=True)
+        await asyncio.gather(*self._client_tasks, *self._drop_warnings, return_exceptions=True)
         self._stop_unwanted_listeners(list(self._listeners))
 
     # ------------------------------------------------------------------ per-client tasks
@@ -546,12 +548,13 @@ class ConnectionManager:
         for client, dropped_before in self._fanout.dispatch(event):
             if client.id not in self._drops_reported:
                 self._drops_reported[client.id] = dropped_before
-                asyncio.get_running_loop().call_later(
-                    self.settings.drop_warning_interval, self._warn_drops, client
-                )
+                warning = asyncio.create_task(self._warn_drops(client), name=f"drops-{client.id}")
+                self._drop_warnings.add(warning)
+                warning.add_done_callback(self._drop_warnings.discard)
 
-    def _warn_drops(self, client: ClientConnection) -> None:
+    async def _warn_drops(self, client: ClientConnection) -> None:
         """One warning per interval with the frames a slow client really lost in it."""
+        await self._clock.sleep(self.settings.drop_warning_interval)
         before = self._drops_reported.pop(client.id, None)
         if before is None:
             return
