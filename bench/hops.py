@@ -71,7 +71,7 @@ def noting(
 
 def next_frame_id(acquisition: AcquisitionLoop) -> int | None:
     """The frame id the next packet published gets (its session's count of frames)."""
-    account = acquisition._account
+    account = acquisition._placement.account
     return None if account is None else account.frames
 
 

@@ -14,21 +14,16 @@ reaches a consumer, and its samples are a gap.
 Riding out faults: a source that raises, or whose read delivers nothing for more than
 ``stall_timeout_s`` (beyond the block's own duration), is closed and ``source_lost`` is
 published; the run fails, and when the supervisor runs it again (after its back-off) the
-same source is reopened *in the same session*. Its sample 0 is placed at the session's
-index the clock says (rate × time since the session began), so the outage is a gap of
-missing sample indices, announced with its length (``samples_lost``) and kept in the
-ledger (``eegd.acquisition.ledger``). A run that is cancelled (a new source, a self-test, shutdown)
-ends the session: the next run opens a fresh source in a new session.
+same source is reopened *in the same session*, placed where its clock says
+(``eegd.acquisition.placement``), so the outage is a gap of missing sample indices,
+announced with its length (``samples_lost``) and kept in the ledger
+(``eegd.acquisition.ledger``). A run that is cancelled (a new source, a self-test,
+shutdown) ends the session: the next run opens a fresh source in a new session.
 
-A source with a clock of its own (LSL's stream timestamps: ``SampleBlock.stream_time``)
-is placed by that clock instead: the first block after a reopen starts where its stream
-time says, counted from the end of the last block before the outage.
-
-Time: each session has one ``ClockModel`` (``eegd.acquisition.clock_model``), fitted to the blocks'
-arrivals on the source's clock; every stamp of the session comes from it (packets, the
-source's events and markers, ``stamp_us`` for everything else). Its map to the epoch is
-taken once, when the session starts; a wall-clock step later (NTP setting the time of a Pi
-without a real-time clock) is announced (``clock_stepped``) and moves no stamp.
+Time: each session has one ``ClockModel`` (``eegd.acquisition.clock_model``), fitted to the
+blocks' arrivals on the source's clock; every stamp of the session comes from it (packets,
+the source's events and markers, ``stamp_us`` for everything else). A wall-clock step
+(``placement``) is announced (``clock_stepped``) and moves no stamp.
 
 What a source reports at a sample (``SampleBlock.events``: a file's annotations) is published
 as ``system`` events, and what it marks (``SampleBlock.markers``: annotations, an LSL marker
@@ -44,14 +39,13 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from eegd.acquisition.clock_model import ClockFit, ClockModel, WallClockWatch
-from eegd.acquisition.ledger import GapCause, SessionAccount, SessionLedger
+from eegd.acquisition.clock_model import ClockFit, ClockModel
+from eegd.acquisition.ledger import GapCause, SessionLedger
+from eegd.acquisition.placement import Session, SessionPlacement, source_connected
 from eegd.acquisition.reader import Arrival, SourceReader, translated
 from eegd.acquisition.stamped_events import clock_stepped, source_event, source_marker
 from eegd.bus import EventBus
@@ -64,13 +58,7 @@ from eegd.events import (
 )
 from eegd.sources.base import SampleBlock, Source
 
-__all__ = [
-    "DEFAULT_STALL_TIMEOUT_S",
-    "PAST_SESSIONS",
-    "AcquisitionLoop",
-    "AcquisitionStats",
-    "Session",
-]
+__all__ = ["DEFAULT_STALL_TIMEOUT_S", "AcquisitionLoop", "AcquisitionStats"]
 
 _CAUSES: Final = frozenset(GapCause)
 logger = logging.getLogger(__name__)
@@ -78,28 +66,8 @@ logger = logging.getLogger(__name__)
 #: Seconds a read may deliver nothing (beyond its block's duration) before the source is
 #: declared stalled, closed and reopened (``[source] stall_timeout_s``).
 DEFAULT_STALL_TIMEOUT_S: Final = 1.0
-#: Ended sessions whose ledger is kept for ``/api/status`` (older ones are forgotten).
-PAST_SESSIONS: Final = 8
 #: Rejected blocks are logged once, then every this many.
 _LOG_EVERY_REJECTED: Final = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """One continuous run of a source: frame ids and sample indices start at 0 in each."""
-
-    id: str
-    sample_rate: float
-    channel_names: tuple[str, ...]
-    time_anchor_us: int
-    """Wall-clock µs of sample 0 as the session started (the clock model refines it)."""
-    utc_offset_us: int = 0
-    """The epoch µs minus the monotonic µs, taken as the session started: a stamp minus it
-    is the sample's monotonic (LSL ``local_clock``) time."""
-    physical_range: tuple[tuple[float, float], ...] | None = None
-    """Each channel's (min, max) in volts, for a source that declares it (``Source``)."""
-    stream_id: str | None = None
-    """The stream the source reads, when it names one (``Source.stream_id``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,28 +117,16 @@ class AcquisitionLoop:
         self._max_pending = max_pending
         self._monotonic = monotonic
         self._wall_clock = wall_clock
-        self.clock: ClockModel | None = None
-        """The running (or last) session's clock model."""
-        self._wall_watch = WallClockWatch(0)
+        self._placement = SessionPlacement(monotonic, wall_clock)
         self._clock_steps = 0
         self.reconfigure(batch_size, kind, stall_timeout_s)
-        self.session: Session | None = None
-        self._account: SessionAccount | None = None
-        self._past: deque[SessionLedger] = deque(maxlen=PAST_SESSIONS)
-        self._frames = self._samples = self._lost = self._sessions = 0
-        self._rejected = self._outages = self._past_expected = self._gaps = 0
+        self._frames = self._samples = self._lost = 0
+        self._rejected = self._outages = self._gaps = 0
         self._lead_off: frozenset[str] = frozenset()
-        self._session_started = asyncio.Event()
         self._source: Source | None = None
         self._resumable = False
         self._reader: SourceReader | None = None
-        self._offset = 0
-        """The session's index of the current opening's sample 0."""
-        self._resumed = False
-        """The current opening is a reopen whose first block has not come yet."""
         self._gap_cause = GapCause.SOURCE
-        self._stream_end: float | None = None
-        """The source's own time just past the last sample published (``stream_time``)."""
 
     def reconfigure(
         self, batch_size: int, kind: str, stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S
@@ -191,24 +147,28 @@ class AcquisitionLoop:
         self-test paused the acquisition: what comes after it is not the same stretch)."""
         self._resumable = False
 
+    @property
+    def session(self) -> Session | None:
+        """The running (or last) session; None before the first."""
+        return self._placement.session
+
+    @property
+    def clock(self) -> ClockModel | None:
+        """The running (or last) session's clock model."""
+        return self._placement.clock
+
     async def next_session(self) -> Session:
         """The next session to start (a source opening), once it has started."""
-        started = self._session_started
-        await started.wait()
-        session = self.session
-        if session is None:
-            raise RuntimeError("a session started and vanished")
-        return session
+        return await self._placement.next_session()
 
     def stats(self) -> AcquisitionStats:
         """Counters since the daemon started, over every session."""
-        account = self._account
         return AcquisitionStats(
             frames_published=self._frames,
             samples_acquired=self._samples,
             samples_lost=self._lost,
-            sessions=self._sessions,
-            samples_expected=self._past_expected + (account.expected if account else 0),
+            sessions=self._placement.sessions,
+            samples_expected=self._placement.samples_expected,
             gaps=self._gaps,
             blocks_rejected=self._rejected,
             outages=self._outages,
@@ -218,13 +178,13 @@ class AcquisitionLoop:
 
     def session_ledger(self) -> SessionLedger | None:
         """The running (or last) session's ledger; None before the first session."""
-        account = self._account
+        account = self._placement.account
         return None if account is None else account.snapshot()
 
     def ledgers(self) -> list[SessionLedger]:
-        """The ledgers of the last ``PAST_SESSIONS`` ended sessions and the current one."""
-        current = self.session_ledger()
-        return [*self._past, *([current] if current is not None else [])]
+        """The ledgers of the last ``placement.PAST_SESSIONS`` ended sessions and the
+        current one."""
+        return self._placement.ledgers()
 
     async def run(self) -> None:
         """Read the source until cancelled or until it fails (raising ``SourceError``)."""
@@ -280,82 +240,23 @@ class AcquisitionLoop:
             await asyncio.to_thread(translated, self.kind, "close", source.close)
 
     def _connect(self, source: Source, resuming: bool, asked: float) -> None:
-        """Resume the session at the index the clock says, or start a new one at 0 (when
-        the reopened source streams another shape, or another stream)."""
-        session, account = self.session, self._account
-        offset = 0
-        resumed = (
-            resuming
-            and session is not None
-            and account is not None
-            and source.sample_rate == session.sample_rate
-            and source.channel_names == session.channel_names
-            and source.stream_id == session.stream_id
-        )
-        if resumed and session is not None and account is not None and self.clock is not None:
-            due = self.clock.sample_at(self._monotonic())
-            offset = max(account.expected, due)
+        """Place the opening (``placement``) and announce it (``source_connected``)."""
+        placement = self._placement
+        resumed = placement.place(source, resuming, asked, self._batch_size)
+        session = placement.session
+        if session is None:
+            raise RuntimeError("a source was placed in no session")
+        if resumed:
             self._gap_cause = GapCause.OUTAGE
-            self._bus.publish(self._connected_event(session, resumed=True, first_sample=offset))
-            logger.info(
-                "source reopened in session %s at sample %d by the loop's clock",
-                session.id,
-                offset,
-            )
+            extra = {"resumed": True, "first_sample": placement.offset}
         else:
-            self._start_session(source, asked)
-        self._offset, self._resumed = offset, resumed
-
-    def _start_session(self, source: Source, origin: float) -> Session:
-        """A new session whose sample 0 is placed at ``origin`` (when the source was asked
-        to open) until its arrivals say where it is."""
-        if self._account is not None:
-            self._past.append(self._account.snapshot())
-            self._past_expected += self._account.expected
-        self._wall_watch = WallClockWatch(self._wall_clock() - round(self._monotonic() * 1e6))
-        clock = self.clock = ClockModel(
-            source.sample_rate, origin, self._wall_watch.offset_us, monotonic=self._monotonic
-        )
-        session = self.session = Session(
-            id=uuid.uuid4().hex,
-            sample_rate=source.sample_rate,
-            channel_names=source.channel_names,
-            time_anchor_us=clock.stamp_us(0),
-            utc_offset_us=clock.utc_offset_us,
-            physical_range=source.physical_range,
-            stream_id=source.stream_id,
-        )
-        self._stream_end = None
-        self._account = SessionAccount(session.id, session.sample_rate, self._batch_size)
-        self._sessions += 1
-        self._session_started.set()
-        self._session_started = asyncio.Event()
-        self._lead_off = frozenset()
-        self._gap_cause = GapCause.SOURCE
-        self._bus.publish(self._connected_event(session))
-        logger.info(
-            "source open: %d channels at %g Hz, session %s",
-            len(source.channel_names),
-            source.sample_rate,
-            session.id,
-        )
-        return session
-
-    def _connected_event(self, session: Session, **extra: Any) -> SystemEvent:
-        span = session.physical_range
-        return SystemEvent.now(
-            SystemEventKind.SOURCE_CONNECTED,
-            session=session.id,
-            sample_rate=session.sample_rate,
-            channels=list(session.channel_names),
-            time_anchor_us=session.time_anchor_us,
-            utc_offset_us=session.utc_offset_us,
-            **({"physical_range": [list(pair) for pair in span]} if span is not None else {}),
-            **extra,
-        )
+            self._lead_off = frozenset()
+            self._gap_cause = GapCause.SOURCE
+            extra = {}
+        self._bus.publish(source_connected(session, **extra))
 
     def _ended(self, end: SourceEnded) -> None:
-        account = self._account
+        account = self._placement.account
         session = self.session
         expected = account.expected if account else 0
         self._bus.publish(
@@ -372,7 +273,7 @@ class AcquisitionLoop:
 
     def _lost_source(self, error: Exception) -> None:
         """Announce the failure; the next run reopens the source in this session."""
-        session, account = self.session, self._account
+        session, account = self.session, self._placement.account
         self._outages += 1
         if account is not None:
             account.outages += 1
@@ -390,13 +291,13 @@ class AcquisitionLoop:
     def _reject(self, reader: SourceReader, block: SampleBlock, problem: str) -> None:
         """On the loop: count and announce a malformed block; its samples become a gap."""
         reader.release()
-        session, account = self.session, self._account
+        session, account = self.session, self._placement.account
         if reader is not self._reader or session is None or account is None:
             return
         self._rejected += 1
         account.blocks_rejected += 1
         self._gap_cause = GapCause.REJECTED
-        first = self._offset + int(block.first_sample)
+        first = self._placement.offset + int(block.first_sample)
         self._bus.publish(
             SystemEvent.now(
                 SystemEventKind.BLOCK_REJECTED,
@@ -422,15 +323,17 @@ class AcquisitionLoop:
         the same moment on the source's clock, which the clock model is fitted to.
         """
         reader.release()
-        session, account, clock = self.session, self._account, self.clock
+        placement = self._placement
+        session, account, clock = placement.session, placement.account, placement.clock
         if reader is not self._reader or session is None or account is None or clock is None:
             return
-        if self._resumed:
-            self._place_by_stream_time(block, account.expected)
-        first = self._offset + block.first_sample
+        first = placement.first_sample(block, account.expected)
         clock.observe(first + block.n_samples, arrived.monotonic_s)
         timestamps = clock.stamps(first, block.n_samples)  # before the markers that use them
-        self._watch_wall_clock(session, clock, first, arrived)
+        step = placement.wall_clock_step(arrived.monotonic_s, arrived.wall_us, first)
+        if step is not None:
+            self._clock_steps += 1
+            self._bus.publish(clock_stepped(session.id, clock, step, first))
         cause = GapCause(block.gap_cause) if block.gap_cause in _CAUSES else self._gap_cause
         gap = account.gap_before(first, cause)
         self._gap_cause = GapCause.SOURCE
@@ -466,9 +369,11 @@ class AcquisitionLoop:
                 )
             )
         for event in block.events:
-            self._bus.publish(source_event(session.id, clock, event, self._offset, account.frames))
+            self._bus.publish(
+                source_event(session.id, clock, event, placement.offset, account.frames)
+            )
         for marker in block.markers:
-            self._bus.publish(source_marker(session.id, clock, marker, self._offset))
+            self._bus.publish(source_marker(session.id, clock, marker, placement.offset))
         n_samples = block.n_samples
         packet = EegPacket.create(
             frame_id=account.frames,
@@ -483,40 +388,5 @@ class AcquisitionLoop:
         account.packet(first, n_samples)
         self._frames += 1
         self._samples += n_samples
-        if block.stream_time is not None:
-            self._stream_end = block.stream_time + n_samples / session.sample_rate
+        placement.published(block, session.sample_rate)
         self._bus.publish(packet)
-
-    def _place_by_stream_time(self, block: SampleBlock, expected: int) -> None:
-        """Place a reopened source by its own clock when it has one (``stream_time``).
-
-        The outage is then the stream time between the end of the last block published
-        and this block's first sample, rather than the loop's clock at the reopen.
-        """
-        self._resumed = False
-        end, now = self._stream_end, block.stream_time
-        session = self.session
-        if end is None or now is None or session is None:
-            return
-        missing = max(0, round((now - end) * session.sample_rate))
-        offset = expected + missing - block.first_sample
-        if offset != self._offset:
-            logger.info(
-                "the source's own clock places it at sample %d", offset + block.first_sample
-            )
-        self._offset = offset
-
-    def _watch_wall_clock(
-        self, session: Session, clock: ClockModel, sample: int, arrived: Arrival
-    ) -> None:
-        """Announce a step of the wall clock (``clock_stepped``); it moves no stamp."""
-        step = self._wall_watch.check(arrived.monotonic_s, arrived.wall_us)
-        if step is None:
-            return
-        self._clock_steps += 1
-        self._bus.publish(clock_stepped(session.id, clock, step, sample))
-        logger.warning(
-            "the wall clock stepped by %+.3f s at sample %d; stamps keep the session's map",
-            step.step_us / 1e6,
-            sample,
-        )
