@@ -33,7 +33,7 @@ from eegd.errors import ConfigError, EegdError
 from eegd.net.security.tokens import hash_token, new_token
 from eegd.sources.registry import describe_kinds
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_CONFIG", "main"]
 
 DEFAULT_CONFIG = Path("eegd.toml")
 

@@ -31,7 +31,6 @@ import math
 
 import numpy as np
 
-from eegd.clock import SYSTEM_BLOCKING_CLOCK
 from eegd.errors import ConfigError
 from eegd.events import Topic
 from eegd.sources.base import SampleBlock, Source
@@ -51,7 +50,6 @@ class ToySource(Source):
     def __init__(self, channels, rate, offset_uv):
         self._channels, self._rate, self._offset = channels, float(rate), offset_uv
         self._next = 0
-        self._opened_at = 0.0
 
     @classmethod
     def from_options(cls, shared, options):
@@ -70,13 +68,11 @@ class ToySource(Source):
 
     def open(self):
         self._next = 0
-        self._opened_at = SYSTEM_BLOCKING_CLOCK.monotonic()
 
     def read(self, n_samples):
+        """The next samples at once, as a file delivers them (un-paced)."""
         first = self._next
         self._next += n_samples
-        due = self._opened_at + self._next / self._rate  # a device delivers in real time
-        SYSTEM_BLOCKING_CLOCK.sleep(max(0.0, due - SYSTEM_BLOCKING_CLOCK.monotonic()))
         volts = toy_volts(first, n_samples, self._channels, self._rate, self._offset)
         return SampleBlock(first, (volts * 1e7).astype(np.int32), volts)
 

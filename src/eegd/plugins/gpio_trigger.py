@@ -41,6 +41,7 @@ __all__ = [
     "HOLD_S",
     "MAX_DEBOUNCE_MS",
     "QUEUE_SIZE",
+    "Edge",
     "GpioTrigger",
     "HoldsGpioLines",
     "TriggerSettings",

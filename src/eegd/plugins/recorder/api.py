@@ -25,7 +25,7 @@ from eegd.plugins.recorder.bids import BidsRequest, export_bids
 #: The BIDS dataset's folder inside the recordings directory.
 BIDS_FOLDER: Final = "bids"
 
-__all__ = ["Recordings", "recording_routes"]
+__all__ = ["BIDS_FOLDER", "Recordings", "recording_routes"]
 
 
 class Recordings(Protocol):
