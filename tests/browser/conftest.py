@@ -15,6 +15,7 @@ import pytest_asyncio
 from playwright import async_api as playwright_api
 
 from eegd.net.server import KIOSK_DIR
+from tests.support.live import LiveDaemons
 
 #: The system browser; Playwright's own browser downloads are never used.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -66,6 +67,17 @@ async def page(browser: playwright_api.Browser) -> AsyncIterator[playwright_api.
         await context.close()
     if uncaught:
         pytest.fail(f"uncaught errors in the page: {uncaught}")
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def daemons() -> AsyncIterator[LiveDaemons]:
+    """Real daemons in the test's loop on loopback ports (``LiveDaemons.start``), stopped after
+    the test: the page talks to them over real sockets, as to ``eegd run``."""
+    started = LiveDaemons()
+    try:
+        yield started
+    finally:
+        await started.stop_all()
 
 
 async def _serve_kiosk_file(route: playwright_api.Route) -> None:

@@ -36,6 +36,7 @@ from eegd.net.protocol import (
     encode_server_message,
     parse_client_message,
 )
+from tests.support.live import LiveDaemons
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -75,8 +76,8 @@ async def eventually(check: Callable[[], bool], timeout_s: float = DEADLINE_MS /
 # --------------------------------------------------------------------------- the real daemon
 
 
-async def test_streams_within_5_s_of_loading(start_daemon: Any, page: Page) -> None:
-    daemon = start_daemon()
+async def test_streams_within_5_s_of_loading(daemons: LiveDaemons, page: Page) -> None:
+    daemon = await daemons.start()
     await page.goto(daemon.url)
 
     await wait_for_state(page, "streaming", timeout_ms=5_000)
@@ -87,8 +88,8 @@ async def test_streams_within_5_s_of_loading(start_daemon: Any, page: Page) -> N
     assert data["errors"] == "0"
 
 
-async def test_traces_move(start_daemon: Any, page: Page) -> None:
-    daemon = start_daemon()
+async def test_traces_move(daemons: LiveDaemons, page: Page) -> None:
+    daemon = await daemons.start()
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
     await page.wait_for_function("Number(document.body.dataset.frames) >= 8", timeout=DEADLINE_MS)
@@ -101,18 +102,18 @@ async def test_traces_move(start_daemon: Any, page: Page) -> None:
     assert before != after
 
 
-async def test_reconnects_when_the_daemon_comes_back(start_daemon: Any, page: Page) -> None:
-    daemon = start_daemon()
+async def test_reconnects_when_the_daemon_comes_back(daemons: LiveDaemons, page: Page) -> None:
+    daemon = await daemons.start()
     port = urlsplit(daemon.url).port
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
     first_session = (await body_data(page))["session"]
 
-    await asyncio.to_thread(daemon.stop)
+    await daemons.stop(daemon)
     await wait_for_state(page, "reconnecting")
     assert 0 <= float((await body_data(page))["retryIn"]) <= 5
 
-    await asyncio.to_thread(start_daemon, "--port", str(port))
+    await daemons.start(overrides={"server.port": port})
     await wait_for_state(page, "streaming", timeout_ms=15_000)
     assert (await body_data(page))["session"] != first_session
 
@@ -147,8 +148,8 @@ _UNCOVERED = """(element) => {
 }"""
 
 
-async def test_fits_the_kiosk_screen_and_a_laptop(start_daemon: Any, page: Page) -> None:
-    daemon = start_daemon()
+async def test_fits_the_kiosk_screen_and_a_laptop(daemons: LiveDaemons, page: Page) -> None:
+    daemon = await daemons.start()
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
 
@@ -186,8 +187,8 @@ async def api_status(url: str) -> dict[str, Any]:
         return status
 
 
-async def test_draws_an_envelope_of_a_16_khz_stream(start_daemon: Any, page: Page) -> None:
-    daemon = start_daemon("--sample-rate", "16000", "--batch-size", "512")
+async def test_draws_an_envelope_of_a_16_khz_stream(daemons: LiveDaemons, page: Page) -> None:
+    daemon = await daemons.start(overrides={"source.sample_rate": 16000, "source.batch_size": 512})
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
     await page.wait_for_function("document.body.dataset.decimated === 'true'")
@@ -301,9 +302,9 @@ async def open_faked(page: Page, url: str) -> tuple[FakeServer, WebSocketRoute]:
 
 
 async def test_follows_the_protocol_and_survives_bad_messages(
-    start_daemon: Any, page: Page
+    daemons: LiveDaemons, page: Page
 ) -> None:
-    daemon = start_daemon()
+    daemon = await daemons.start()
     fake_server, server = await open_faked(page, daemon.url)
 
     await wait_for_state(page, "waiting")
@@ -524,8 +525,10 @@ def _longest_run(flags: list[bool]) -> int:
     return longest
 
 
-async def test_asks_for_an_envelope_and_draws_it_with_gaps(start_daemon: Any, page: Page) -> None:
-    daemon = start_daemon()
+async def test_asks_for_an_envelope_and_draws_it_with_gaps(
+    daemons: LiveDaemons, page: Page
+) -> None:
+    daemon = await daemons.start()
     fake_server, server = await open_faked(page, daemon.url)
     await eventually(lambda: bool(fake_server.received))
 

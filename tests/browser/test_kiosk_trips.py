@@ -13,13 +13,11 @@ daemon as a process, on the port it gets back. Tests read data- attributes and b
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -32,7 +30,7 @@ from eegd.net.protocol import encode_event, encode_server_message
 from eegd.net.security.tokens import hash_token, new_token
 from tests.browser.test_kiosk import _FREQS, _hello, eventually, open_faked, wait_for_state
 from tests.browser.test_researcher_kiosk import _FAULTS
-from tests.support.live import LiveDaemon, live_daemon
+from tests.support.live import LiveDaemon, LiveDaemons, live_daemon
 from tests.support.recordings import write_recording
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -100,11 +98,11 @@ async def test_a_refused_record_asks_for_sign_in_and_the_next_poll_keeps_it(
 
 
 async def test_after_a_restart_the_page_is_signed_out_and_its_dots_go_grey_while_away(
-    start_daemon: Any, page: Page, tmp_path: Path
+    daemons: LiveDaemons, page: Page, tmp_path: Path
 ) -> None:
     config = tmp_path / "eegd.toml"
     config.write_text(AUTH + f'[recording]\ndirectory = "{tmp_path}"\n')
-    daemon = start_daemon("--config", str(config))
+    daemon = await daemons.start(config.read_text())
     port = urlsplit(daemon.url).port
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
@@ -114,14 +112,14 @@ async def test_after_a_restart_the_page_is_signed_out_and_its_dots_go_grey_while
     await wait_for(page, f"{SIGNIN}.role === 'operator' && {SIGNIN}.via === 'session'")
     await wait_for(page, f"{LABELS}.every((b) => b.dataset.quality === 'good')")
 
-    await asyncio.to_thread(daemon.stop)
+    await daemons.stop(daemon)
     await wait_for_state(page, "reconnecting")
     assert await page.locator("#replay").is_hidden()  # only at the end of a file
     await wait_for(page, f"{LABELS}.every((b) => b.dataset.quality === 'none')")
     reasons = await page.evaluate(f"{LABELS}.map((b) => b.dataset.qualityReason)")
     assert all(reason.startswith("no data: ") for reason in reasons), reasons
 
-    await asyncio.to_thread(start_daemon, "--config", str(config), "--port", str(port))
+    await daemons.start(config.read_text(), {"server.port": port})
     await wait_for_state(page, "streaming", DEADLINE_MS)
     await wait_for(page, f"{SIGNIN}.via === 'anonymous'")
     assert await page.evaluate(f"{SIGNIN}.role") == "viewer"

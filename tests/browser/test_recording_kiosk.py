@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Page
+
+from tests.support.live import LiveDaemons
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -15,11 +16,11 @@ RECORDING = "document.getElementById('recording').dataset"
 
 
 async def test_record_mark_stop_and_the_file_is_listed_for_download(
-    start_daemon: Any, page: Page, tmp_path: Path
+    daemons: LiveDaemons, page: Page, tmp_path: Path
 ) -> None:
     config = tmp_path / "eegd.toml"
     config.write_text(f'[recording]\ndirectory = "{tmp_path}"\n')
-    daemon = start_daemon("--config", str(config))
+    daemon = await daemons.start(config.read_text())
     await page.goto(daemon.url)
     await page.wait_for_function(f"{RECORDING}.recording === 'false'", timeout=DEADLINE_MS)
 

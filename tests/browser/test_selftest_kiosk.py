@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Page
 
 from tests.browser.test_kiosk import _OVERFLOW, wait_for_state
+from tests.support.live import LiveDaemons
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -26,11 +26,11 @@ emulate = true
 
 
 async def test_selftest_button_runs_the_test_and_lists_every_channel(
-    start_daemon: Any, page: Page, tmp_path: Path
+    daemons: LiveDaemons, page: Page, tmp_path: Path
 ) -> None:
     config = tmp_path / "eegd.toml"
     config.write_text(EMULATED + f'\n[recording]\ndirectory = "{tmp_path}"\n')
-    daemon = start_daemon("--config", str(config))
+    daemon = await daemons.start(config.read_text())
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
     button = page.locator("#selftest-run")
@@ -61,9 +61,9 @@ STATE_STREAMING = "document.body.dataset.state === 'streaming'"
 
 
 async def test_selftest_button_is_hidden_for_a_source_without_one(
-    start_daemon: Any, page: Page
+    daemons: LiveDaemons, page: Page
 ) -> None:
-    daemon = start_daemon()
+    daemon = await daemons.start()
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
     await page.wait_for_function("document.getElementById('selftest').hidden === true")

@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Locator, Page
 
 from tests.browser.test_kiosk import _OVERFLOW, wait_for_state
+from tests.support.live import LiveDaemons
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -53,9 +54,9 @@ async def wait_for(page: Page, condition: str) -> None:
 
 
 async def test_switch_250_to_1000_hz_then_a_refused_channel_count_changes_nothing(
-    start_daemon: Any, page: Page, tmp_path: Path
+    daemons: LiveDaemons, page: Page, tmp_path: Path
 ) -> None:
-    daemon = start_daemon("--sample-rate", "250")
+    daemon = await daemons.start(overrides={"source.sample_rate": 250})
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
     await wait_for(page, f"{PANEL}.sourceRate === '250' && {PANEL}.sourceEditable === 'true'")
@@ -129,9 +130,9 @@ async def test_switch_250_to_1000_hz_then_a_refused_channel_count_changes_nothin
 
 
 async def test_a_switch_made_elsewhere_shows_and_a_boards_facts_are_read_only(
-    start_daemon: Any, page: Page
+    daemons: LiveDaemons, page: Page
 ) -> None:
-    daemon = start_daemon("--sample-rate", "250")
+    daemon = await daemons.start(overrides={"source.sample_rate": 250})
     await page.goto(daemon.url)
     await wait_for_state(page, "streaming")
     await page.click("#source-open")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tests.support.address import DaemonAddress
 from tests.support.timing import scaled
 
 #: Generous start-up deadline for a busy 2-core machine.
@@ -18,23 +19,13 @@ START_TIMEOUT_S = 20.0
 
 
 @dataclass
-class DaemonProcess:
+class DaemonProcess(DaemonAddress):
     """A running ``eegd run`` and the URL it printed; stderr is kept for failure messages."""
 
     process: subprocess.Popen[str]
     url: str
     stderr_lines: list[str] = field(default_factory=list)
     stderr_reader: threading.Thread | None = None
-
-    @property
-    def ws_url(self) -> str:
-        """The base URL with the ws scheme."""
-        return "ws" + self.url.removeprefix("http")
-
-    @property
-    def port(self) -> int:
-        """The port the daemon listens on."""
-        return int(self.url.rstrip("/").rsplit(":", 1)[1])
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, wait, and release the pipes; returns the exit code."""

@@ -28,6 +28,7 @@ from eegd.daemon import Daemon
 from eegd.events import Topic
 from eegd.net.protocol import parse_header
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
+from tests.support.address import DaemonAddress
 from tests.support.clocks import SteppedClock
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
@@ -36,22 +37,12 @@ T = TypeVar("T")
 
 
 @dataclass
-class LiveDaemon:
+class LiveDaemon(DaemonAddress):
     """A started ``Daemon`` and the URL its server bound (and its source's clock, if stepped)."""
 
     daemon: Daemon
     url: str
     clock: SteppedClock | None = None
-
-    @property
-    def ws_url(self) -> str:
-        """The base URL with the ws scheme."""
-        return "ws" + self.url.removeprefix("http")
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        return int(self.url.rstrip("/").rsplit(":", 1)[1])
 
     @property
     def frames(self) -> int:
@@ -93,6 +84,36 @@ class LiveDaemon:
             await self.release(1)
             await asyncio.sleep(0)  # let the clients' reads run before looking again
         raise AssertionError(f"not reached within {limit} packets")
+
+
+class LiveDaemons:
+    """Daemons a test starts in its own loop (as ``live_daemon``), each stopped after the test.
+
+    ``stop`` ends one early, so that the test can start the next on the port it freed: a
+    restart as the page sees it, without a subprocess's second of start-up.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[int, contextlib.AsyncExitStack] = {}
+
+    async def start(
+        self, toml: str = "", overrides: Mapping[str, Any] | None = None, *, stepped: bool = False
+    ) -> LiveDaemon:
+        """A daemon configured by ``toml`` and dotted ``overrides``, once its source is open."""
+        stack = contextlib.AsyncExitStack()
+        live = await stack.enter_async_context(live_daemon(toml, overrides, stepped=stepped))
+        self._running[id(live)] = stack
+        return live
+
+    async def stop(self, live: LiveDaemon) -> None:
+        """Stop ``live`` now, freeing its port."""
+        await self._running.pop(id(live)).aclose()
+
+    async def stop_all(self) -> None:
+        """Stop every daemon still running, the last started first."""
+        while self._running:
+            _, stack = self._running.popitem()
+            await stack.aclose()
 
 
 @contextlib.asynccontextmanager
