@@ -91,12 +91,22 @@ class ConfigError(EegdError, ValueError):
             leading = _LEADING_KEY.match(message)
             key = leading[1] if leading else None
         self.key: str | None = key
+        about = f"{key}: "
+        self.problem: str = message.removeprefix(about) if key else message
+        """What is wrong, without the key: ``33 is out of range (allowed: 1..32)``."""
+
+    @classmethod
+    def at(cls, key: str, problem: str) -> ConfigError:
+        """The error ``key: problem`` about the dotted ``key``."""
+        return cls(f"{key}: {problem}", key=key)
 
     def within(self, table: str) -> ConfigError:
         """The same error about the key inside ``table``: ``filter.highpass_hz: ...``."""
-        if self.key is None:
-            return ConfigError(f"{table}: {self}", key=table)
-        return ConfigError(f"{table}.{self}", key=f"{table}.{self.key}")
+        return ConfigError.at(table if self.key is None else f"{table}.{self.key}", self.problem)
+
+    def moved(self, key: str) -> ConfigError:
+        """The same problem about ``key``: where the user wrote the value that was refused."""
+        return ConfigError.at(key, self.problem)
 
 
 class SourceError(EegdError, OSError):

@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import enum
 import logging
-import math
 import random as stdlib_random
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
-
-import msgspec
+from typing import Any, Final
 
 from eegd.bus import EventBus
 from eegd.clock import SYSTEM_CLOCK, Clock
-from eegd.errors import ConfigError, EegdError
+from eegd.errors import EegdError
 from eegd.events import SystemEvent, SystemEventKind
+from eegd.restart import RestartPolicy
 
 __all__ = [
     "DEFAULT_POLICY",
-    "RestartPolicy",
     "Supervisor",
     "TaskFactory",
     "TaskState",
@@ -40,68 +35,6 @@ __all__ = [
 
 #: Builds a fresh coroutine for each (re)start of a supervised task.
 TaskFactory = Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class RestartPolicy:
-    """When and how often a crashed task is restarted.
-
-    The n-th consecutive crash waits ``initial_backoff * multiplier**(n-1)`` seconds, capped
-    at ``max_backoff`` and scaled by a random factor within ``±jitter`` so that tasks that
-    crashed together do not restart in lockstep. More than ``max_retries`` consecutive
-    crashes and the task is given up. A run that lasted ``reset_after`` seconds or more
-    before crashing counts as healthy: the consecutive count starts again from zero.
-
-    It is also the ``[supervisor]`` table; construction checks what the field constraints say.
-    """
-
-    max_retries: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 5
-    initial_backoff: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.5
-    max_backoff: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 30.0
-    multiplier: Annotated[float, msgspec.Meta(ge=1, le=100)] = 2.0
-    jitter: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.1
-    reset_after: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 60.0
-
-    def __post_init__(self) -> None:
-        retries = self.max_retries
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigError(f"max_retries: {retries!r} is not allowed (allowed: an integer >= 0)")
-        for name in ("initial_backoff", "max_backoff", "reset_after"):
-            _check_number(name, getattr(self, name), low=0.0)
-        _check_number("multiplier", self.multiplier, low=1.0)
-        _check_number("jitter", self.jitter, low=0.0)
-        if self.jitter >= 1.0:
-            raise ConfigError(f"jitter: {self.jitter!r} is not allowed (allowed: 0 <= jitter < 1)")
-
-    def forever(self) -> RestartPolicy:
-        """This policy without its limit: retries never stop, ``max_backoff`` apart at most."""
-        return dataclasses.replace(self, max_retries=sys.maxsize)
-
-    def backoff(self, failures: int, draw: float) -> float:
-        """Seconds to wait after the ``failures``-th consecutive crash (1-based).
-
-        ``draw`` is a uniform random number in [0, 1): 0.5 gives the exact un-jittered delay.
-        """
-        if failures < 1:
-            raise ValueError(f"failures must be at least 1, got {failures}")
-        if not 0.0 <= draw < 1.0:
-            raise ValueError(f"draw must be in [0, 1), got {draw}")
-        try:
-            growth = self.multiplier ** (failures - 1)
-        except OverflowError:
-            growth = math.inf
-        delay = (
-            0.0
-            if self.initial_backoff == 0
-            else min(self.max_backoff, self.initial_backoff * growth)
-        )
-        return delay * (1.0 + self.jitter * (2.0 * draw - 1.0))
-
-
-def _check_number(name: str, value: Any, low: float) -> None:
-    """Raise ``ConfigError`` naming ``name`` unless ``value`` is a real number >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
-        raise ConfigError(f"{name}: {value!r} is not allowed (allowed: a number >= {low:g})")
 
 
 #: The policy a supervisor applies unless told otherwise.

@@ -1,23 +1,27 @@
-"""Settings data checked against its declared types and constraints, in eegd's words.
+"""Settings data converted to its declared type, msgspec's refusals put in eegd's words.
 
-A settings object declares what it accepts on its fields (``Annotated[int,
-msgspec.Meta(ge=1, le=32)]``, ``Literal[...]``, nested structs and dataclasses); ``check``
-walks data decoded from TOML (or JSON) against ``msgspec.inspect.type_info`` of that
-declaration and refuses the first thing that does not fit with a one-line ``ConfigError``
-naming the dotted key, with ``ConfigError.key`` set:
+A settings table declares what it accepts on its fields (``Annotated[int, msgspec.Meta(ge=1,
+le=32)]``, ``Literal[...]``, nested structs); ``msgspec.convert`` alone checks data decoded
+from TOML or JSON against that declaration. ``convert`` translates its one refusal into a
+one-line ``ConfigError`` naming the dotted key, the value and what is allowed, with
+``ConfigError.key`` set:
 
     source.channels: 33 is out of range (allowed: 1..32)
     log.level: 'loud' is not allowed (allowed: 'debug', 'info', 'warning', 'error')
     source.colour: unknown key (allowed: kind, channels, ...)
     source.channels: expected `int`, got `float` (value: 8.5)
 
-``convert`` checks and then ``msgspec.convert``s the known-good data, so msgspec's own
-messages are never shown, nor parsed. A settings object's own construction checks
-(``__post_init__`` raising ``ConfigError``) come out under the key of its table.
+The translation reads where msgspec stopped (its path, ``$.source.channels``), follows it
+through the data and the declaration, and words what the declaration allows there. A table's
+own rule across its fields (``__post_init__`` raising ``ConfigError``) comes out under the
+table's key. Non-finite numbers (``nan``, ``inf``) are refused first: they slip through
+every range.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -28,191 +32,253 @@ from msgspec import inspect as spec
 
 from eegd.errors import ConfigError, shortened, shown
 
-__all__ = ["check", "convert"]
+__all__ = ["Settings", "convert", "refuse_non_finite"]
 
 _T = TypeVar("_T")
 
-#: How a message names a type: msgspec's names, which JSON and TOML users read alike.
-_TYPE_NAMES: Mapping[type, str] = {
+#: How a message names a kind of value: msgspec's names, which JSON and TOML users read alike.
+_KIND_NAMES: Mapping[type, str] = {
     bool: "bool",
     int: "int",
     float: "float",
     str: "str",
     list: "array",
+    tuple: "array",
     dict: "object",
+    type(None): "null",
 }
+#: One step of msgspec's path: ``.name``, ``[3]``, or ``[...]`` (a key of a dict).
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
+_AT = " - at `$"
+#: msgspec's refusal of a value of another kind than declared.
+_WRONG_KIND = re.compile(r"Expected `[^`]+`, got `[^`]+`")
 
 
-class _WrongType(ConfigError):
-    """A value of another kind than declared (as opposed to one of the kind, out of range)."""
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of a settings table: immutable, built by keyword, and refusing unknown keys.
 
-    def __init__(self, key: str, expected: str, value: object) -> None:
-        got = _TYPE_NAMES.get(type(value), type(value).__name__)
-        problem = f"expected `{expected}`, got `{got}` (value: {shown(value)})"
-        super().__init__(f"{key or 'config'}: {problem}", key=key or None)
-        self.expected = expected
+    Constraints are declared on the fields; ``__post_init__`` holds only rules across fields
+    (it runs on every construction, ``convert`` or direct).
+    """
 
 
-def convert(data: Any, declared: type[_T], key: str, hidden: frozenset[str] = frozenset()) -> _T:
-    """``data`` checked against ``declared`` and converted to it; ``key`` is where it is.
+def convert(
+    data: Any,
+    declared: type[_T],
+    key: str = "",
+    *,
+    hidden: frozenset[str] = frozenset(),
+    given: Mapping[str, tuple[str, Any]] | None = None,
+) -> _T:
+    """``data`` (a table) converted to ``declared``; ``key`` is where it is written.
 
     Raises ``ConfigError`` naming the dotted key below ``key`` (``source.synthetic.seed``).
-    Tables are built innermost first, so an error a settings object's construction raises
-    names that object's table. ``hidden`` is as for ``check``.
+    ``hidden`` are field names an "unknown key" message leaves out of the allowed ones
+    (fields a loader fills in itself). ``given`` are fields whose values are written in
+    another table: name -> (their dotted key, value); data may not hold them itself.
     """
-    check(data, declared, key, hidden)
-    built: _T = msgspec.convert(_built(data, spec.type_info(declared), key), declared, strict=True)
-    return built
-
-
-def _built(value: Any, info: spec.Type, key: str) -> Any:
-    """``value`` with every table in it (checked already) converted to its declared type."""
-    if not isinstance(info, spec.StructType | spec.DataclassType) or not isinstance(value, dict):
-        return value
-    fields = {field.name: field.type for field in info.fields}
-    tables = {name: _built(item, fields[name], _dotted(key, name)) for name, item in value.items()}
+    refuse_non_finite(data, key)
+    placed = dict(given or {})
+    if placed and isinstance(data, Mapping):
+        names = frozenset(placed) | hidden
+        misplaced = next((name for name in data if name in placed), None)
+        if misplaced is not None:
+            raise _unknown(key, str(misplaced), declared, names)
+        data = {**data, **{name: value for name, (_, value) in placed.items()}}
+        hidden = names
     try:
-        return msgspec.convert(tables, info.cls, strict=True)
+        return msgspec.convert(data, declared, strict=True)
     except msgspec.ValidationError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, ConfigError):
-            raise (cause.within(key) if key else cause) from None
-        raise _refusal(key, str(exc)) from exc  # checked data converts: a declaration is wrong
+        where = {name: written for name, (written, _) in placed.items()}
+        raise _translated(exc, data, declared, key, hidden, where) from None
 
 
-def check(data: Any, declared: Any, key: str, hidden: frozenset[str] = frozenset()) -> None:
-    """Refuse ``data`` unless it is what ``declared`` (a type) says; ``key`` is where it is.
+def refuse_non_finite(data: Any, key: str = "") -> None:
+    """Refuse ``nan`` and ``inf`` anywhere in ``data``, naming the dotted key.
 
-    ``hidden`` are field names left out of the keys an "unknown key" message lists (fields
-    that a loader fills in itself).
+    The walk keeps its own stack, so data nested as deep as tomllib can parse cannot
+    exhaust Python's.
     """
-    _check(data, spec.type_info(declared), key, hidden, ())
-
-
-def _check(
-    value: Any, info: spec.Type, key: str, hidden: frozenset[str], choices: tuple[Any, ...]
-) -> None:
-    """``choices`` are a ``Literal``'s values in declared order (``type_info`` sorts them)."""
-    match info:
-        case spec.AnyType():
-            return
-        case spec.StructType() | spec.DataclassType():
-            _check_table(value, info, key, hidden)
-        case spec.DictType():
-            if not isinstance(value, dict):
-                raise _WrongType(key, "object", value)
-            for name, item in value.items():
-                _check(name, info.key_type, key, hidden, ())
-                _check(item, info.value_type, _dotted(key, name), hidden, ())
-        case spec.ListType() | spec.VarTupleType() | spec.FrozenSetType() | spec.SetType():
-            if not isinstance(value, list):
-                raise _WrongType(key, "array", value)
-            for index, item in enumerate(value):
-                _check(item, info.item_type, f"{key}[{index}]", hidden, ())
-        case spec.UnionType():
-            _check_union(value, info, key, hidden, choices)
-        case spec.LiteralType():
-            kinds = {type(choice) for choice in info.values}
-            if type(value) not in kinds or value not in info.values:
-                allowed = ", ".join(repr(choice) for choice in choices or info.values)
-                raise _refusal(key, f"{shown(value)} is not allowed (allowed: {allowed})")
-        case spec.NoneType():
-            if value is not None:
-                raise _WrongType(key, "null", value)
-        case spec.BoolType():
-            if not isinstance(value, bool):
-                raise _WrongType(key, "bool", value)
-        case spec.IntType():
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _WrongType(key, "int", value)
-            _check_range(value, info, key)
-        case spec.FloatType():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _WrongType(key, "float", value)
-            _check_range(value, info, key)
-        case spec.StrType():
-            if not isinstance(value, str):
-                raise _WrongType(key, "str", value)
-            low, high = info.min_length or 0, info.max_length
-            if len(value) < low or (high is not None and len(value) > high):
-                lengths = f"{low}..{high}" if high is not None else f"at least {low}"
-                raise _refusal(
-                    key, f"{shown(value)} is not allowed (allowed: {lengths} characters)"
-                )
-        case _:
-            raise TypeError(f"{key}: settings of type {info!r} cannot be checked")
-
-
-def _check_table(
-    value: Any, info: spec.StructType | spec.DataclassType, key: str, hidden: frozenset[str]
-) -> None:
-    if not isinstance(value, dict):
-        raise _WrongType(key, "object", value)
-    declared = {field.name: field for field in info.fields}
-    for name, item in value.items():
-        field = declared.get(name)
-        if field is None:
-            allowed = ", ".join(known for known in declared if known not in hidden)
-            raise _refusal(_dotted(key, name), f"unknown key (allowed: {allowed})")
-        _check(item, field.type, _dotted(key, name), hidden, _literal_values(info.cls, name))
-
-
-def _check_union(
-    value: Any, info: spec.UnionType, key: str, hidden: frozenset[str], choices: tuple[Any, ...]
-) -> None:
-    """Accept what one member accepts; else the refusal of a member of the value's kind."""
-    if value is None and info.includes_none:
-        return
-    members = [member for member in info.types if not isinstance(member, spec.NoneType)]
-    refusals: list[ConfigError] = []
-    for member in members:
-        try:
-            _check(value, member, key, hidden, choices)
-        except ConfigError as exc:
-            refusals.append(exc)
-        else:
-            return
-    kinds = [refusal.expected for refusal in refusals if isinstance(refusal, _WrongType)]
-    if len(kinds) == len(refusals) > 1:
-        raise _WrongType(key, " | ".join(kinds), value)
-    raise next(
-        (refusal for refusal in refusals if not isinstance(refusal, _WrongType)), refusals[0]
-    )
-
-
-def _literal_values(cls: type, name: str) -> tuple[Any, ...]:
-    """The values of the ``Literal`` that field ``name`` of ``cls`` is declared with, if any."""
-    pending = [typing.get_type_hints(cls, include_extras=True)[name]]
-    values: list[Any] = []
+    pending: list[tuple[str, Any]] = [(key, data)]
     while pending:
-        hint = pending.pop(0)
-        if typing.get_origin(hint) is Literal:
-            values.extend(typing.get_args(hint))
-        elif typing.get_origin(hint) in {typing.Union, typing.Annotated, types.UnionType}:
-            pending.extend(typing.get_args(hint))
-    return tuple(values)
+        dotted, value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError.at(
+                dotted or "config", f"{value} is not allowed (allowed: a finite number)"
+            )
+        if isinstance(value, Mapping):
+            pending.extend((_dotted(dotted, name), item) for name, item in value.items())
+        elif isinstance(value, list | tuple):
+            pending.extend((f"{dotted}[{index}]", item) for index, item in enumerate(value))
 
 
-def _check_range(value: float, info: spec.IntType | spec.FloatType, key: str) -> None:
-    low, high = info.ge, info.le
-    inside = (
-        (low is None or value >= low)
-        and (high is None or value <= high)
-        and (info.gt is None or value > info.gt)
-        and (info.lt is None or value < info.lt)
+def _translated(
+    exc: msgspec.ValidationError,
+    data: Any,
+    declared: Any,
+    key: str,
+    hidden: frozenset[str],
+    where: Mapping[str, str],
+) -> ConfigError:
+    """msgspec's refusal of ``data`` as a ``ConfigError`` about the key it stopped at."""
+    message = str(exc)
+    problem, at, path = message.rpartition(_AT)
+    if not at:
+        problem, path = message, "`"
+    value, hint, dotted = data, declared, key
+    for number, step in enumerate(_STEP.finditer(path[:-1])):
+        name, index = step[1], step[2]
+        if name is not None:
+            cls = _bare(hint, value)
+            value, hint = value[name], typing.get_type_hints(cls, include_extras=True)[name]
+            dotted = where[name] if number == 0 and name in where else _dotted(dotted, name)
+        elif index is not None:
+            value, hint = value[int(index)], _items(_bare(hint, value))
+            dotted = f"{dotted}[{index}]"
+        else:  # a dict's entry: msgspec does not say which, so find it
+            return _in_dict(value, _bare(hint, value), dotted, hidden)
+    cause = exc.__cause__
+    if isinstance(cause, ConfigError):  # a table's own rule across its fields
+        return cause.within(dotted) if dotted else cause
+    return _refusal(problem, value, hint, dotted, hidden)
+
+
+def _in_dict(value: Any, hint: Any, dotted: str, hidden: frozenset[str]) -> ConfigError:
+    key_type, item_type = typing.get_args(hint) or (Any, Any)
+    for name, item in value.items():
+        for part, declared in ((name, key_type), (item, item_type)):
+            try:
+                msgspec.convert(part, declared, strict=True)
+            except msgspec.ValidationError as exc:
+                return _translated(exc, part, declared, _dotted(dotted, name), hidden, {})
+    return ConfigError.at(dotted or "config", "is not allowed")
+
+
+def _refusal(
+    problem: str, value: Any, hint: Any, dotted: str, hidden: frozenset[str]
+) -> ConfigError:
+    """What ``problem`` (msgspec's words) means for ``value``, declared as ``hint``."""
+    if problem.startswith("Object contains unknown field"):
+        cls = _bare(hint, value)
+        known = frozenset(field.name for field in _fields(cls))
+        unknown = next(str(name) for name in value if name not in known)
+        return _unknown(dotted, unknown, cls, hidden)
+    if problem.startswith("Object missing required field"):
+        needed = (field.name for field in _fields(_bare(hint, value)) if field.required)
+        missing = next(name for name in needed if name not in value)
+        return ConfigError.at(_dotted(dotted, missing), "missing (a value is required)")
+    return ConfigError.at(dotted or "config", _wrong_value(problem, value, hint))
+
+
+def _wrong_value(problem: str, value: Any, hint: Any) -> str:
+    members = [member for member in _members(hint) if member is not type(None)]
+    if members and all(typing.get_origin(member) is Literal for member in members):
+        allowed = ", ".join(repr(choice) for choice in _literal_values(hint))
+        return f"{shown(value)} is not allowed (allowed: {allowed})"
+    if _WRONG_KIND.fullmatch(problem):
+        expected = " | ".join(dict.fromkeys(_kind(member) for member in _members(hint)))
+        got = _KIND_NAMES.get(type(value), type(value).__name__)
+        return f"expected `{expected}`, got `{got}` (value: {shown(value)})"
+    if problem == "Number out of range":  # beyond what a float holds
+        return f"{shown(value)} is not allowed (allowed: a finite number)"
+    info = spec.type_info(_member(hint, value))
+    if isinstance(info, spec.Metadata):  # Meta(extra={"allowed": ...}) words it itself
+        said = (info.extra or {}).get("allowed")
+        if said is not None:
+            return f"{shown(value)} is not allowed (allowed: {said})"
+        info = info.type
+    if isinstance(info, spec.IntType | spec.FloatType):
+        return f"{shown(value)} is out of range (allowed: {_range(info)})"
+    if isinstance(info, spec.StrType):
+        low, high = info.min_length or 0, info.max_length
+        lengths = f"{low}..{high}" if high is not None else f"at least {low}"
+        return f"{shown(value)} is not allowed (allowed: {lengths} characters)"
+    return f"{shown(value)} is not allowed ({problem[:1].lower()}{problem[1:]})"
+
+
+def _unknown(key: str, name: str, declared: Any, hidden: frozenset[str]) -> ConfigError:
+    allowed = ", ".join(field.name for field in _fields(declared) if field.name not in hidden)
+    return ConfigError.at(_dotted(key, name), f"unknown key (allowed: {allowed})")
+
+
+def _fields(cls: Any) -> tuple[spec.Field, ...]:
+    info = spec.type_info(cls)
+    return info.fields if isinstance(info, spec.StructType | spec.DataclassType) else ()
+
+
+def _members(hint: Any) -> list[Any]:
+    """The alternatives ``hint`` allows, each without its ``Annotated`` constraints."""
+    pending, members = [hint], []
+    while pending:
+        item = pending.pop(0)
+        origin = typing.get_origin(item)
+        if origin is typing.Annotated:
+            pending.insert(0, typing.get_args(item)[0])
+        elif origin in {typing.Union, types.UnionType}:
+            pending[:0] = typing.get_args(item)
+        else:
+            members.append(item)
+    return members
+
+
+def _member(hint: Any, value: Any) -> Any:
+    """The alternative of ``hint`` (with its constraints) that ``value``'s kind fits."""
+    options = [hint]
+    while typing.get_origin(options[0]) in {typing.Union, types.UnionType}:
+        options = list(typing.get_args(options[0]))
+    kind = _KIND_NAMES.get(type(value))
+    for option in options:
+        found = _kind(option)
+        if found == kind or (found == "float" and kind == "int"):
+            return option
+    return options[0]
+
+
+def _bare(hint: Any, value: Any) -> Any:
+    """The alternative of ``hint`` that ``value``'s kind fits, without its constraints."""
+    return _members(_member(hint, value))[0]
+
+
+def _items(hint: Any) -> Any:
+    """The declared type of an array's items."""
+    args = typing.get_args(hint)
+    return args[0] if args else Any
+
+
+def _kind(hint: Any) -> str:
+    """How a message names the kind of value ``hint`` declares."""
+    bare = _members(hint)[0]
+    if typing.get_origin(bare) is Literal:
+        return _KIND_NAMES.get(type(typing.get_args(bare)[0]), "str")
+    origin = typing.get_origin(bare) or bare
+    if isinstance(origin, type) and (
+        issubclass(origin, msgspec.Struct) or hasattr(origin, "__dataclass_fields__")
+    ):
+        return "object"
+    for kind, name in _KIND_NAMES.items():
+        if isinstance(origin, type) and issubclass(origin, kind):
+            return name
+    if origin in {set, frozenset}:
+        return "array"
+    return getattr(origin, "__name__", str(origin))
+
+
+def _literal_values(hint: Any) -> tuple[Any, ...]:
+    """The values of the ``Literal`` in ``hint``, in declared order."""
+    return tuple(
+        value
+        for member in _members(hint)
+        if typing.get_origin(member) is Literal
+        for value in typing.get_args(member)
     )
-    if inside:
-        return
+
+
+def _range(info: spec.IntType | spec.FloatType) -> str:
+    low, high = info.ge, info.le
     if low is not None and high is not None and info.gt is None and info.lt is None:
-        allowed = f"{low}..{high}"
-    else:
-        bounds = ((">=", low), (">", info.gt), ("<=", high), ("<", info.lt))
-        allowed = " and ".join(f"{symbol} {bound}" for symbol, bound in bounds if bound is not None)
-    raise _refusal(key, f"{shown(value)} is out of range (allowed: {allowed})")
-
-
-def _refusal(key: str, problem: str) -> ConfigError:
-    return ConfigError(f"{key or 'config'}: {problem}", key=key or None)
+        return f"{low}..{high}"
+    bounds = ((">=", low), (">", info.gt), ("<=", high), ("<", info.lt))
+    return " and ".join(f"{symbol} {bound}" for symbol, bound in bounds if bound is not None)
 
 
 def _dotted(key: str, name: object) -> str:

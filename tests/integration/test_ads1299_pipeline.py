@@ -16,8 +16,9 @@ import eegd.client
 from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.events import EegPacket, FftPacket, SystemEvent, SystemEventKind, Topic
+from eegd.restart import RestartPolicy
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
-from eegd.supervisor import RestartPolicy, Supervisor, TaskState
+from eegd.supervisor import Supervisor, TaskState
 from tests.support.live import live_daemon
 
 

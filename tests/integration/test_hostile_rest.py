@@ -97,7 +97,11 @@ JSON = {"Content-Type": "application/json"}
             b'{"notch_q": 1e999}', JSON, "bad_field", "notch_q: the value cannot", id="overflow"
         ),
         pytest.param(
-            b'{"highpass_hz": false}', JSON, "bad_field", "highpass_hz: False", id="false"
+            b'{"highpass_hz": false}',
+            JSON,
+            "bad_field",
+            "highpass_hz: expected `float | null`, got `bool` (value: False)",
+            id="false",
         ),
         pytest.param(
             b'{"highpass_hz": ' + b"[" * DEEP + b"]" * DEEP + b"}",

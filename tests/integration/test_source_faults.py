@@ -16,9 +16,10 @@ from eegd.acquisition.ledger import GapCause
 from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus, Subscription
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
+from eegd.restart import RestartPolicy
 from eegd.sources.faulty import FaultOptions, FaultySource
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
-from eegd.supervisor import RestartPolicy, Supervisor
+from eegd.supervisor import Supervisor
 from tests.support.clocks import SteppedClock
 from tests.support.live import live_daemon
 from tests.support.waiting import wait_until

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,7 +80,7 @@ def test_missing_wrong_and_too_small_credentials() -> None:
 def test_query_tokens_only_when_enabled() -> None:
     in_url = dataclasses.replace(GET, query_token=VIEWER)
     assert refusal(gate().admit(in_url, Role.VIEWER, 0.0)) == (400, "query_token_disabled")
-    enabled = gate(dataclasses.replace(BOTH, query_tokens=True))
+    enabled = gate(msgspec.structs.replace(BOTH, query_tokens=True))
     assert isinstance(enabled.admit(in_url, Role.VIEWER, 0.0), Principal)
 
 
@@ -112,7 +113,7 @@ def test_a_guessers_wrong_tokens_never_lock_out_a_valid_token_on_the_same_addres
 
 
 def test_a_session_has_its_tokens_role_until_it_expires_or_the_token_goes() -> None:
-    both = gate(dataclasses.replace(BOTH, session_ttl_s=60.0))
+    both = gate(msgspec.structs.replace(BOTH, session_ttl_s=60.0))
     signed = both.sign_in(OPERATOR, "10.0.0.9", 0.0)
     assert not isinstance(signed, Refusal)
     session_id, role = signed
@@ -185,7 +186,7 @@ def test_any_headers_get_a_verdict(
 
 
 def test_a_viewer_sign_in_into_a_store_full_of_operators_is_a_503_and_ends_none() -> None:
-    small = gate(dataclasses.replace(BOTH, max_sessions=2))
+    small = gate(msgspec.structs.replace(BOTH, max_sessions=2))
     operators = [small.sign_in(OPERATOR, "10.0.0.9", 0.0) for _ in range(2)]
     assert refusal(small.sign_in(VIEWER, "10.0.0.9", 1.0)) == (503, "too_many_sessions")
     for signed in operators:

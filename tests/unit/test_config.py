@@ -14,7 +14,7 @@ from eegd.dsp.filters import FilterSettings
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
 from eegd.net.settings import ServerSettings
-from eegd.supervisor import RestartPolicy
+from eegd.restart import RestartPolicy
 
 
 def write(tmp_path: Path, text: str) -> Path:

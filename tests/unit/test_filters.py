@@ -15,6 +15,7 @@ from eegd.dsp.filters import (
     steady_state,
 )
 from eegd.errors import ConfigError
+from eegd.validation import convert
 
 RATE = 250.0
 
@@ -55,30 +56,47 @@ def max_relative_difference(actual: npt.ArrayLike, expected: npt.ArrayLike) -> f
     ("kwargs", "message"),
     [
         ({"notch_hz": 55.0}, "notch_hz: 55 is not allowed (allowed: 50, 60 or off)"),
-        ({"highpass_hz": -1.0}, "highpass_hz: -1 is not allowed"),
+        (
+            {"highpass_hz": -1.0},
+            "highpass_hz: -1 is not allowed (allowed: a frequency above 0 Hz, or 0 for off)",
+        ),
         ({"lowpass_hz": -0.5}, "lowpass_hz: -0.5 is not allowed"),
         ({"highpass_hz": 40.0, "lowpass_hz": 30.0}, "highpass_hz: 40 is not allowed"),
-        ({"order": 0}, "order: 0 is not allowed (allowed: an integer 1..8)"),
-        ({"order": 2.5}, "order: 2.5 is not allowed"),
-        ({"notch_q": 0.0}, "notch_q: 0 is not allowed"),
-        ({"highpass_hz": "fast"}, "highpass_hz: 'fast' is not a finite number"),
-        ({"lowpass_hz": float("nan")}, "lowpass_hz: nan is not a finite number"),
-        ({"highpass_hz": 10**400}, "highpass_hz: an integer of 401 digits is not a finite"),
-        ({"notch_q": 10**5000}, "notch_q: an integer of more than 4300 digits is not a finite"),
-        ({"order": 10**5000}, "order: an integer of more than 4300 digits is not allowed"),
-        ({"highpass_hz": "x" * 5000}, "highpass_hz: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."),
+        ({"order": 0}, "order: 0 is out of range (allowed: 1..8)"),
+        ({"order": 2.5}, "order: expected `int`, got `float` (value: 2.5)"),
+        ({"notch_q": 0.0}, "notch_q: 0 is out of range (allowed: > 0)"),
+        (
+            {"highpass_hz": "fast"},
+            "highpass_hz: expected `float | null`, got `str` (value: 'fast')",
+        ),
+        ({"lowpass_hz": float("nan")}, "lowpass_hz: nan is not allowed (allowed: a finite number)"),
+        (
+            {"highpass_hz": 10**400},
+            "highpass_hz: an integer of 401 digits is not allowed (allowed: a finite",
+        ),
+        (
+            {"notch_q": 10**5000},
+            "notch_q: an integer of more than 4300 digits is not allowed (allowed: a fin",
+        ),
+        ({"order": 10**5000}, "order: an integer of more than 4300 digits is out of range"),
+        (
+            {"highpass_hz": "x" * 5000},
+            "highpass_hz: expected `float | null`, got `str` (value: 'xxxx" + "x" * 32 + "...)",
+        ),
     ],
 )
 def test_settings_reject_bad_values_naming_the_field(
     kwargs: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        FilterSettings(**kwargs)  # type: ignore[arg-type]
+        convert(kwargs, FilterSettings)
     assert str(caught.value).startswith(message)
 
 
 def test_settings_accept_integers_and_off() -> None:
-    settings = FilterSettings(highpass_hz=1, lowpass_hz=None, notch_hz=60, notch_q=20)
+    settings = convert(
+        {"highpass_hz": 1, "lowpass_hz": None, "notch_hz": 60, "notch_q": 20}, FilterSettings
+    )
     assert settings.highpass_hz == 1.0
     assert isinstance(settings.highpass_hz, float)
     assert settings.lowpass_hz is None

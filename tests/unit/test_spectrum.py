@@ -17,6 +17,7 @@ from eegd.dsp.spectrum import (
     hann_psd,
 )
 from eegd.errors import ConfigError
+from eegd.validation import convert
 
 
 def sines(
@@ -100,18 +101,21 @@ def test_decimation_factor(rate: float, max_freq: float, expected: int) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"window_s": 0.0}, "window_s: 0.0 is not allowed"),
-        ({"hop_s": -1.0}, "hop_s: -1.0 is not allowed"),
-        ({"max_freq_hz": 30.0}, "max_freq_hz: 30.0 is not allowed (allowed: at least 45"),
-        ({"detrend": "quadratic"}, "detrend: 'quadratic' is not allowed"),
-        ({"window_s": "2"}, "window_s: '2' is not allowed"),
+        ({"window_s": 0.0}, "window_s: 0 is out of range (allowed: > 0 and <= 60.0)"),
+        ({"hop_s": -1.0}, "hop_s: -1 is out of range (allowed: 0.01..60.0)"),
+        (
+            {"max_freq_hz": 30.0},
+            "max_freq_hz: 30 is not allowed (allowed: 45..100000, at least the top of the gamma",
+        ),
+        ({"detrend": "quadratic"}, "detrend: 'quadratic' is not allowed (allowed: 'constant', "),
+        ({"window_s": "2"}, "window_s: expected `float`, got `str` (value: '2')"),
     ],
 )
 def test_settings_reject_bad_values_naming_the_field(
     kwargs: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        SpectrumSettings(**kwargs)  # type: ignore[arg-type]
+        convert(kwargs, SpectrumSettings)
     assert str(caught.value).startswith(message)
 
 

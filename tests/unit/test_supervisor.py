@@ -15,7 +15,9 @@ from eegd.bus import EventBus, Subscription
 from eegd.clock import SYSTEM_CLOCK
 from eegd.errors import ConfigError, SourceError
 from eegd.events import SystemEvent, SystemEventKind, Topic
-from eegd.supervisor import RestartPolicy, Supervisor, TaskFactory, TaskState
+from eegd.restart import RestartPolicy
+from eegd.supervisor import Supervisor, TaskFactory, TaskState
+from eegd.validation import convert
 from tests.support.timing import scaled
 
 #: Loop iterations a condition may take to come true before a test fails.
@@ -148,8 +150,9 @@ def test_backoff_rejects_impossible_arguments() -> None:
     ],
 )
 def test_invalid_policy_names_the_field(field: str, value: object) -> None:
-    with pytest.raises(ConfigError, match=field):
-        RestartPolicy(**{field: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=f"^{field}: ") as caught:
+        convert({field: value}, RestartPolicy)
+    assert caught.value.key == field
 
 
 # ---------------------------------------------------------------- restarts

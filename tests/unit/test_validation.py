@@ -1,19 +1,17 @@
-"""Settings data checked against declared types and constraints: eegd's words, the dotted key."""
+"""Settings data converted to declared types and constraints: eegd's words, the dotted key."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import msgspec
 import pytest
 
 from eegd.errors import ConfigError
-from eegd.validation import check, convert
+from eegd.validation import Settings, convert
 
 
-@dataclass(frozen=True)
-class Inner:
+class Inner(Settings, frozen=True):
     rate: Annotated[float, msgspec.Meta(gt=0, le=100)] = 1.0
     mode: Literal["slow", "fast"] | None = "slow"
 
@@ -22,10 +20,10 @@ class Inner:
             raise ConfigError(f"rate: {self.rate:g} is not allowed (allowed: 10 or more when fast)")
 
 
-class Outer(msgspec.Struct, frozen=True, kw_only=True):
+class Outer(Settings, frozen=True):
     board: str | int = "synthetic"
     name: Annotated[str, msgspec.Meta(min_length=1)] = "x"
-    inner: Inner = field(default_factory=Inner)
+    inner: Inner = msgspec.field(default_factory=Inner)
     tags: tuple[str, ...] = ()
 
 
@@ -33,6 +31,12 @@ class Outer(msgspec.Struct, frozen=True, kw_only=True):
     ("data", "message"),
     [
         ({"board": 1.5}, "t.board: expected `str | int`, got `float` (value: 1.5)"),
+        ({"board": float("inf")}, "t.board: inf is not allowed (allowed: a finite number)"),
+        (
+            {"inner": {"rate": 10**400}},
+            "t.inner.rate: an integer of 401 digits is not allowed (allowed: a finite number)",
+        ),
+        ({"inner": {"mode": 3}}, "t.inner.mode: 3 is not allowed (allowed: 'slow', 'fast')"),
         ({"name": ""}, "t.name: '' is not allowed (allowed: at least 1 characters)"),
         ({"inner": {"rate": 0}}, "t.inner.rate: 0 is out of range (allowed: > 0 and <= 100)"),
         (
@@ -61,4 +65,15 @@ def test_known_good_data_converts() -> None:
 
 def test_hidden_fields_are_not_listed_as_allowed() -> None:
     with pytest.raises(ConfigError, match=r"^nope: unknown key \(allowed: board, name, inner\)$"):
-        check({"nope": 1}, Outer, "", hidden=frozenset({"tags"}))
+        convert({"nope": 1}, Outer, "", hidden=frozenset({"tags"}))
+
+
+def test_given_fields_are_named_where_they_are_written() -> None:
+    given = {"name": ("elsewhere.name", "")}
+    with pytest.raises(ConfigError) as caught:
+        convert({}, Outer, "t", given=given)
+    assert str(caught.value) == "elsewhere.name: '' is not allowed (allowed: at least 1 characters)"
+    with pytest.raises(
+        ConfigError, match=r"^t\.name: unknown key \(allowed: board, inner, tags\)$"
+    ):
+        convert({"name": "y"}, Outer, "t", given=given)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 import msgspec
@@ -23,6 +22,7 @@ import numpy.typing as npt
 from scipy import signal
 
 from eegd.errors import ConfigError, shown
+from eegd.validation import Settings
 
 __all__ = [
     "NOTCH_FREQUENCIES",
@@ -45,44 +45,19 @@ _MAX_ORDER = 8
 POLE_MARGIN = 1e-6
 
 
-def _real(name: str, value: object) -> float:
-    """``value`` as a finite float, or ``ConfigError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{name}: {shown(value)} is not a finite number")
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond the float range
-        raise ConfigError(f"{name}: {shown(value)} is not a finite number") from None
-    if not math.isfinite(number):
-        raise ConfigError(f"{name}: {shown(value)} is not a finite number")
-    return number
-
-
-def _frequency_or_off(name: str, value: object) -> float | None:
-    """A corner frequency above 0 Hz, or ``None`` for off (0 is off too, as TOML writes it)."""
-    if value is None:
-        return None
-    frequency = _real(name, value)
-    if frequency == 0:
-        return None
-    if frequency <= 0:
-        raise ConfigError(
-            f"{name}: {shown(value)} is not allowed (allowed: a frequency above 0 Hz, or off)"
-        )
-    return frequency
-
-
 #: A frequency in Hz as the ``[filter]`` table holds it: 0 (or ``None``) is off.
-_Hz = Annotated[float, msgspec.Meta(ge=0)] | None
+_Hz = (
+    Annotated[float, msgspec.Meta(ge=0, extra={"allowed": "a frequency above 0 Hz, or 0 for off"})]
+    | None
+)
 
 
-@dataclass(frozen=True, slots=True)
-class FilterSettings:
+class FilterSettings(Settings, frozen=True):
     """What the voltage filter does; ``None`` (or 0) turns a stage off.
 
-    It is also the ``[filter]`` table: the field constraints are what the configuration
-    checks while reading it, and construction checks the rest (high-pass below low-pass,
-    the notch's 50 or 60 Hz), so settings from ``PUT /api/filter`` are held to the same.
+    It is also the ``[filter]`` table, and the body of ``PUT /api/filter``: the field
+    constraints bound each value, and construction checks what spans fields (high-pass
+    below low-pass) and the notch's 50 or 60 Hz, which may be written as 50.0.
     """
 
     highpass_hz: _Hz = 0.5
@@ -95,33 +70,18 @@ class FilterSettings:
     """Quality factor of the notch: its -3 dB width is ``notch_hz / notch_q``."""
 
     def __post_init__(self) -> None:
-        highpass = _frequency_or_off("highpass_hz", self.highpass_hz)
-        lowpass = _frequency_or_off("lowpass_hz", self.lowpass_hz)
+        highpass, lowpass = self.highpass_hz or None, self.lowpass_hz or None
         if highpass is not None and lowpass is not None and highpass >= lowpass:
             raise ConfigError(
                 f"highpass_hz: {highpass:g} is not allowed "
                 f"(allowed: below lowpass_hz {lowpass:g}, or off)"
             )
-        notch = None if self.notch_hz is None else _real("notch_hz", self.notch_hz) or None
+        notch = self.notch_hz or None
         if notch is not None and notch not in NOTCH_FREQUENCIES:
-            raise ConfigError(
-                f"notch_hz: {shown(self.notch_hz)} is not allowed (allowed: 50, 60 or off)"
-            )
-        if (
-            isinstance(self.order, bool)
-            or not isinstance(self.order, int)
-            or not 1 <= self.order <= _MAX_ORDER
-        ):
-            raise ConfigError(
-                f"order: {shown(self.order)} is not allowed (allowed: an integer 1..{_MAX_ORDER})"
-            )
-        notch_q = _real("notch_q", self.notch_q)
-        if notch_q <= 0:
-            raise ConfigError(f"notch_q: {shown(self.notch_q)} is not allowed (allowed: above 0)")
-        object.__setattr__(self, "highpass_hz", highpass)
-        object.__setattr__(self, "lowpass_hz", lowpass)
-        object.__setattr__(self, "notch_hz", notch)
-        object.__setattr__(self, "notch_q", notch_q)
+            raise ConfigError(f"notch_hz: {shown(notch)} is not allowed (allowed: 50, 60 or off)")
+        off = (("highpass_hz", highpass), ("lowpass_hz", lowpass), ("notch_hz", notch))
+        for name, value in off:
+            msgspec.structs.force_setattr(self, name, value)  # 0 is off, as TOML writes it
 
 
 def _below_nyquist(name: str, frequency: float, sample_rate: float) -> None:
@@ -140,8 +100,8 @@ def design_sos(settings: FilterSettings, sample_rate: float) -> npt.NDArray[np.f
     identity. A stage that cannot run at ``sample_rate`` (a corner at or above the Nyquist
     frequency, an unstable or non-finite design) is a ``ConfigError`` naming its key.
     """
-    rate = _real("sample_rate", sample_rate)
-    if rate <= 0:
+    rate = float(sample_rate)
+    if not math.isfinite(rate) or rate <= 0:
         raise ConfigError(f"sample_rate: {shown(sample_rate)} is not allowed (allowed: above 0)")
     order = settings.order
     sections = [np.zeros((0, 6))]

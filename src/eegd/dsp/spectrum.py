@@ -21,6 +21,7 @@ from scipy import signal
 from eegd.dsp.bands import BANDS
 from eegd.dsp.decimate import PolyphaseDecimator, anti_alias_taps
 from eegd.errors import ConfigError
+from eegd.validation import Settings
 
 __all__ = [
     "DETREND_OPTIONS",
@@ -43,52 +44,28 @@ MAX_WINDOW_S = 60.0
 MIN_HOP_S = 0.01
 #: The most memory one sliding window may hold (channels × samples of float64).
 MAX_WINDOW_BYTES = 64 * 1024 * 1024
+#: The top band's upper edge, the least ``max_freq_hz`` may be.
+_TOP_HZ = BANDS[-1][2]
+_ABOVE_BANDS = {"allowed": f"{_TOP_HZ:g}..100000, at least the top of the {BANDS[-1][0]} band"}
 
 
-def _positive(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigError(f"{name}: {value!r} is not allowed (allowed: a number above 0)")
-    return float(value)
-
-
-@dataclass(frozen=True, slots=True)
-class SpectrumSettings:
+class SpectrumSettings(Settings, frozen=True):
     """The sliding spectrum's window, hop, highest kept frequency and detrend.
 
-    It is also the ``[spectrum]`` table: the field constraints are what the configuration
-    checks while reading it; construction checks them again, and the top band edge.
+    It is also the ``[spectrum]`` table: the field constraints bound each value.
     """
 
     window_s: Annotated[float, msgspec.Meta(gt=0, le=MAX_WINDOW_S)] = 2.0
     hop_s: Annotated[float, msgspec.Meta(ge=MIN_HOP_S, le=MAX_WINDOW_S)] = 0.25
     """Seconds between spectra, rounded to whole samples at the rate the FFT runs at."""
-    max_freq_hz: Annotated[float, msgspec.Meta(gt=0, le=100_000)] = 100.0
+    max_freq_hz: Annotated[float, msgspec.Meta(ge=_TOP_HZ, le=100_000, extra=_ABOVE_BANDS)] = 100.0
     """Highest frequency kept in the spectrum; at least the top band edge (45 Hz)."""
     detrend: Literal["constant", "linear", "none"] | None = "constant"
     """``None`` keeps the mean; ``"none"`` is how TOML, which has no null, says so."""
 
     def __post_init__(self) -> None:
         if self.detrend == "none":
-            object.__setattr__(self, "detrend", None)
-        object.__setattr__(self, "window_s", _positive("window_s", self.window_s))
-        object.__setattr__(self, "hop_s", _positive("hop_s", self.hop_s))
-        max_freq = _positive("max_freq_hz", self.max_freq_hz)
-        top = BANDS[-1][2]
-        if max_freq < top:
-            raise ConfigError(
-                f"max_freq_hz: {self.max_freq_hz!r} is not allowed "
-                f"(allowed: at least {top:g}, the top of the {BANDS[-1][0]} band)"
-            )
-        object.__setattr__(self, "max_freq_hz", max_freq)
-        if self.detrend not in DETREND_OPTIONS:
-            raise ConfigError(
-                f"detrend: {self.detrend!r} is not allowed (allowed: 'constant', 'linear' or off)"
-            )
+            msgspec.structs.force_setattr(self, "detrend", None)
 
 
 def hann_psd(

@@ -6,12 +6,12 @@ by ``GET /api/kiosk`` so every kiosk of a site marks the same events by the same
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
 
 from eegd.errors import ConfigError
+from eegd.validation import Settings
 
 __all__ = ["MAX_MARKER_LABELS", "KioskSettings"]
 
@@ -25,11 +25,10 @@ def _default_labels() -> tuple[str, ...]:
     return ("event", "eyes closed", "eyes open", "artifact")
 
 
-@dataclass(frozen=True, slots=True)
-class KioskSettings:
+class KioskSettings(Settings, frozen=True):
     """``[kiosk]``: the kiosk page's marker buttons."""
 
-    marker_labels: tuple[_Label, ...] = field(default_factory=_default_labels)
+    marker_labels: tuple[_Label, ...] = msgspec.field(default_factory=_default_labels)
     """One button per label, in order; key N presses the N-th (a recording annotates each)."""
 
     def __post_init__(self) -> None:

@@ -14,7 +14,6 @@ and a control that reaches its plugin through the daemon (``DaemonControl``).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import errno
 import inspect
 import json
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
+import msgspec
 from aiohttp import web
 
 from eegd.bus import EventBus
@@ -228,7 +228,7 @@ class Server:
         """Apply reloaded ``[auth]`` tokens and ``query_tokens`` at once, ending the sessions
         of tokens no longer listed; return the settings in force (the session limits wait
         for a restart)."""
-        applied = dataclasses.replace(
+        applied = msgspec.structs.replace(
             self.auth,
             operator_token_hashes=auth.operator_token_hashes,
             viewer_token_hashes=auth.viewer_token_hashes,

@@ -16,6 +16,7 @@ import msgspec
 
 from eegd.errors import ConfigError, EegdError
 from eegd.net.protocol import MAX_MESSAGE_BYTES
+from eegd.validation import Settings
 
 __all__ = ["MESSAGE_BURST", "ClientLimits", "ConnectionSettings", "ServerSettings"]
 
@@ -28,8 +29,7 @@ _Seconds = Annotated[float, msgspec.Meta(ge=0.01, le=86_400)]
 _Count = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
+class ServerSettings(Settings, frozen=True):
     """Where and how the server listens, and the limits of its clients: ``[server]``."""
 
     host: str = "127.0.0.1"

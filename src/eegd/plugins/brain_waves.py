@@ -15,13 +15,12 @@ import numpy.typing as npt
 
 from eegd.dsp.bands import BANDS
 from eegd.dsp.spectrum import SlidingSpectrum, SpectrumResult, SpectrumSettings
-from eegd.errors import ConfigError
 from eegd.events import Event, FftPacket, FilteredEegPacket, Topic, frozen_array
 from eegd.plugin import TransformPlugin
+from eegd.validation import convert
 
 __all__ = ["BrainWaves"]
 
-_OPTION_KEYS = ("window_s", "hop_s", "max_freq_hz", "detrend")
 _MICROVOLTS_SQUARED_PER_VOLT_SQUARED = 1e12
 
 
@@ -46,15 +45,7 @@ class BrainWaves(TransformPlugin):
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> BrainWaves:
         """A plugin configured by its options table (keys of ``SpectrumSettings``)."""
-        unknown = sorted(set(options) - set(_OPTION_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"{unknown[0]}: unknown brain_waves option (allowed: {', '.join(_OPTION_KEYS)})"
-            )
-        values = dict(options)
-        if values.get("detrend") == "none":  # as [spectrum] spells "no detrend"
-            values["detrend"] = None
-        return cls(SpectrumSettings(**values))
+        return cls(convert(options, SpectrumSettings))
 
     def stats(self) -> Mapping[str, int]:
         """Spectra computed and packets seen, besides the base's counters."""

@@ -10,11 +10,11 @@ declares itself, as it declares ``GET /api/filter``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -23,6 +23,7 @@ from eegd.dsp.filters import FilterSettings, StreamingFilter, design_sos
 from eegd.errors import ConfigError
 from eegd.events import EegPacket, Event, FilteredEegPacket, Topic
 from eegd.plugin import Route, RouteRequest, TransformPlugin
+from eegd.validation import convert
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +31,6 @@ logger = logging.getLogger(__name__)
 _PASS_THROUGH = FilterSettings(highpass_hz=None, lowpass_hz=None, notch_hz=None)
 
 __all__ = ["VoltageFilter", "settings_from_options"]
-
-_OPTION_KEYS = ("highpass_hz", "lowpass_hz", "notch_hz", "order", "notch_q")
-_OFF_WHEN_ZERO = ("highpass_hz", "lowpass_hz", "notch_hz")
-#: The longest unknown key an error message repeats.
-_SHOWN_KEY = 40
 
 
 def settings_from_options(
@@ -44,17 +40,8 @@ def settings_from_options(
 
     An unknown key or a bad value raises ``ConfigError`` naming it.
     """
-    unknown = sorted(str(key) for key in set(options) - set(_OPTION_KEYS))
-    if unknown:
-        key = unknown[0] if len(unknown[0]) <= _SHOWN_KEY else unknown[0][: _SHOWN_KEY - 3] + "..."
-        raise ConfigError(
-            f"{key}: unknown voltage_filter option (allowed: {', '.join(_OPTION_KEYS)})"
-        )
-    values: dict[str, Any] = {
-        key: None if key in _OFF_WHEN_ZERO and _is_zero(value) else value
-        for key, value in options.items()
-    }
-    return dataclasses.replace(base or FilterSettings(), **values)
+    current = msgspec.structs.asdict(base or FilterSettings())
+    return convert({**current, **options}, FilterSettings)
 
 
 def _state(request: RouteRequest) -> Mapping[str, Any]:
@@ -63,11 +50,6 @@ def _state(request: RouteRequest) -> Mapping[str, Any]:
 
 def _reconfigure(request: RouteRequest) -> Mapping[str, Any]:
     return request.control.reconfigure(request.body)
-
-
-def _is_zero(value: object) -> bool:
-    """Whether ``value`` is the number 0 (``false`` is not a number, so it is not off)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == 0
 
 
 class VoltageFilter(TransformPlugin):
@@ -126,7 +108,7 @@ class VoltageFilter(TransformPlugin):
         unknown, a value bad, or the design does not fit the stream's sample rate.
         """
         self.update(settings_from_options(options, base=self._settings))
-        return dataclasses.asdict(self._settings)
+        return msgspec.structs.asdict(self._settings)
 
     @property
     def settings(self) -> FilterSettings:

@@ -14,13 +14,13 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Annotated
 
 import msgspec
 
 from eegd.errors import ConfigError, shown
 from eegd.net.security.roles import Role
+from eegd.validation import Settings
 
 __all__ = ["HASH_PREFIX", "AuthSettings", "TokenBook", "hash_token", "new_token"]
 
@@ -39,8 +39,7 @@ def hash_token(token: str) -> str:
     return HASH_PREFIX + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class AuthSettings:
+class AuthSettings(Settings, frozen=True):
     """``[auth]``: the tokens (as hashes) and how sessions and query tokens behave.
 
     With no operator token there is no sign-in: the Host and Origin checks alone guard

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Annotated, Final, Literal
 
 import msgspec
 
 from eegd.errors import RequestRefused
+from eegd.validation import Settings
 
 __all__ = ["MAX_NAME", "RecordingSettings", "check_name"]
 
@@ -20,8 +20,7 @@ _NAME_RULE: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RecordingSettings:
+class RecordingSettings(Settings, frozen=True):
     """``[recording]``: where recordings go, in which format, and how long a part may be."""
 
     directory: str = "./recordings"
