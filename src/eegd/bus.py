@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
-from eegd.events import Event, Topic
+from eegd.events import AnyTopic, Event, Topic
 
 __all__ = [
     "BusStats",
@@ -52,7 +52,7 @@ class Subscription:
     def __init__(
         self,
         bus: EventBus,
-        topics: frozenset[Topic],
+        topics: frozenset[AnyTopic],
         maxsize: int,
         policy: DropPolicy,
         consumer: str = "",
@@ -160,7 +160,7 @@ class Listener:
     def __init__(
         self,
         bus: EventBus,
-        topics: frozenset[Topic],
+        topics: frozenset[AnyTopic],
         callback: Callable[[Event], None],
         on_error: Callable[[Event, Exception], None],
     ) -> None:
@@ -210,7 +210,7 @@ class TopicStats:
 class BusStats:
     """A snapshot of the bus counters, per topic."""
 
-    topics: dict[Topic, TopicStats]
+    topics: dict[AnyTopic, TopicStats]
 
     @property
     def dropped(self) -> int:
@@ -236,20 +236,24 @@ class ConsumerStats:
 
 
 class EventBus:
-    """Routes each published event to the subscriptions of its topic."""
+    """Routes each published event to the subscriptions of its topic.
+
+    It knows the built-in topics from the start and a plugin's own topic (an
+    ``OutputTopic``) from its first subscriber or event on.
+    """
 
     def __init__(self) -> None:
-        self._subscribers: dict[Topic, list[Subscription]] = {topic: [] for topic in Topic}
-        self._listeners: dict[Topic, list[Listener]] = {topic: [] for topic in Topic}
-        self._published: dict[Topic, int] = dict.fromkeys(Topic, 0)
-        self._dropped: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self._subscribers: dict[AnyTopic, list[Subscription]] = {topic: [] for topic in Topic}
+        self._listeners: dict[AnyTopic, list[Listener]] = {topic: [] for topic in Topic}
+        self._published: dict[AnyTopic, int] = dict.fromkeys(Topic, 0)
+        self._dropped: dict[AnyTopic, int] = dict.fromkeys(Topic, 0)
         self._open: list[Subscription] = []
-        self._retired: dict[str, tuple[int, int, frozenset[Topic]]] = {}
+        self._retired: dict[str, tuple[int, int, frozenset[AnyTopic]]] = {}
         """Per consumer, the delivered and dropped counts and topics of closed subscriptions."""
 
     def subscribe(
         self,
-        topics: Iterable[Topic],
+        topics: Iterable[AnyTopic],
         maxsize: int = 128,
         policy: DropPolicy = DropPolicy.DROP_OLDEST,
         consumer: str = "",
@@ -261,12 +265,13 @@ class EventBus:
         subscription = Subscription(self, wanted, maxsize, policy, consumer)
         self._open.append(subscription)
         for topic in wanted:
+            self._know(topic)
             self._subscribers[topic] = [*self._subscribers[topic], subscription]
         return subscription
 
     def listen(
         self,
-        topics: Iterable[Topic],
+        topics: Iterable[AnyTopic],
         callback: Callable[[Event], None],
         on_error: Callable[[Event, Exception], None],
     ) -> Listener:
@@ -279,6 +284,7 @@ class EventBus:
             raise ValueError("listen needs at least one topic")
         listener = Listener(self, wanted, callback, on_error)
         for topic in wanted:
+            self._know(topic)
             self._listeners[topic] = [*self._listeners[topic], listener]
         return listener
 
@@ -286,6 +292,7 @@ class EventBus:
         """Hand ``event`` to every listener of its topic, then offer it to every
         subscription, without waiting."""
         topic = event.topic
+        self._know(topic)
         self._published[topic] += 1
         for listener in self._listeners[topic]:
             listener.deliver(event)
@@ -293,9 +300,15 @@ class EventBus:
             if not subscription.offer(event):
                 self._dropped[topic] += 1
 
-    def has_subscribers(self, topic: Topic) -> bool:
+    def has_subscribers(self, topic: AnyTopic) -> bool:
         """Whether anyone would receive an event of ``topic`` now."""
-        return bool(self._subscribers[topic]) or bool(self._listeners[topic])
+        return bool(self._subscribers.get(topic)) or bool(self._listeners.get(topic))
+
+    def _know(self, topic: AnyTopic) -> None:
+        """Start the lists and counters of a topic seen for the first time."""
+        if topic not in self._published:
+            self._subscribers[topic], self._listeners[topic] = [], []
+            self._published[topic] = self._dropped[topic] = 0
 
     def stats(self) -> BusStats:
         """Current counters per topic."""

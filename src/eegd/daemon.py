@@ -57,6 +57,7 @@ from eegd.selftest import ImpedanceService, SelfTestService
 from eegd.sources.base import Source
 from eegd.supervisor import Supervisor, TaskState
 from eegd.systemd import Notifier
+from eegd.topics import TopicRegistry
 
 __all__ = [
     "ACQUISITION_TASK",
@@ -201,6 +202,9 @@ class Daemon:
             self.bus,
             frame_rates=self._rates,
             settings=config.server.connection_settings(),
+            topics=TopicRegistry.of_plugins(
+                (name, plugin_class.produces) for name, plugin_class in self._classes.items()
+            ),
         )
         self.metrics = Metrics(self.metrics_snapshot)
         """``GET /metrics``: the daemon's own Prometheus registry."""

@@ -21,12 +21,16 @@ from eegd.dsp.bands import BANDS
 from eegd.errors import ProtocolError
 
 __all__ = [
+    "AnyTopic",
     "DataPacket",
     "EegPacket",
     "Event",
     "FftPacket",
     "FilteredEegPacket",
+    "FrameKind",
     "MarkerEvent",
+    "OutputEvent",
+    "OutputTopic",
     "SystemEvent",
     "SystemEventKind",
     "Topic",
@@ -334,7 +338,53 @@ class MarkerEvent(_PacketEquality):
     session: str | None = None
 
 
+class FrameKind(enum.Enum):
+    """How the events of an ``OutputTopic`` go on the wire (docs/protocol.md, section 4.4)."""
+
+    TEXT = "text"
+    """A JSON object typed by the topic's label: ``{"type": label, "timestamp": µs, ...}``."""
+    BINARY = "binary"
+    """A binary message: the version byte, the topic's ``wire_id``, then the plugin's bytes."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutputTopic:
+    """A topic a plugin adds for its own output by naming it in its ``produces``.
+
+    The daemon registers every plugin's topics (``eegd.topics.TopicRegistry``), so clients
+    may subscribe to them by ``label``. A binary topic also has a ``wire_id`` (128-255, the
+    plugins' range of the frame's topic byte). ``frames_per_s`` sizes client queues.
+    """
+
+    label: str
+    frame: FrameKind = FrameKind.TEXT
+    wire_id: int | None = None
+    frames_per_s: float = 1.0
+
+
+AnyTopic: TypeAlias = Topic | OutputTopic
+"""A built-in topic or one a plugin added."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False, slots=True)
+class OutputEvent(_PacketEquality):
+    """An event of a plugin's own topic: a JSON object (text topic) or bytes (binary topic);
+    ``timestamp`` is epoch µs."""
+
+    topic: OutputTopic
+    payload: Mapping[str, Any] | bytes
+    timestamp: int
+
+    def __post_init__(self) -> None:
+        text = self.topic.frame is FrameKind.TEXT
+        if text != isinstance(self.payload, Mapping) or (text and "type" in self.payload):
+            wanted = "a mapping without 'type'" if text else "bytes"
+            raise ValueError(f"{self.topic.label} events carry {wanted}")
+
+
 DataPacket: TypeAlias = EegPacket | FilteredEegPacket | FftPacket
 """The events that go out as binary data frames; each has a ``frame_id``."""
 
-Event: TypeAlias = EegPacket | FilteredEegPacket | FftPacket | SystemEvent | MarkerEvent
+Event: TypeAlias = (
+    EegPacket | FilteredEegPacket | FftPacket | SystemEvent | MarkerEvent | OutputEvent
+)

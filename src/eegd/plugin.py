@@ -35,12 +35,12 @@ from eegd.bus import DropPolicy, EventBus
 from eegd.commands import Command
 from eegd.errors import PluginError
 from eegd.events import (
+    AnyTopic,
     Event,
     FftPacket,
     FilteredEegPacket,
     SystemEvent,
     SystemEventKind,
-    Topic,
 )
 from eegd.extensions import load, names
 
@@ -91,8 +91,8 @@ class Plugin(Protocol):
     """A component that subscribes to topics and publishes what it produces."""
 
     name: ClassVar[str]
-    consumes: ClassVar[tuple[Topic, ...]]
-    produces: ClassVar[tuple[Topic, ...]]
+    consumes: ClassVar[tuple[AnyTopic, ...]]
+    produces: ClassVar[tuple[AnyTopic, ...]]
 
     async def run(self, ctx: PluginContext) -> None:
         """Run until cancelled; raising counts as a crash and the supervisor restarts it."""
@@ -105,8 +105,8 @@ class PluginClass(Protocol):
     """
 
     name: ClassVar[str]
-    consumes: ClassVar[tuple[Topic, ...]]
-    produces: ClassVar[tuple[Topic, ...]]
+    consumes: ClassVar[tuple[AnyTopic, ...]]
+    produces: ClassVar[tuple[AnyTopic, ...]]
 
     def from_options(self, options: Mapping[str, Any]) -> Plugin:
         """A new plugin instance configured by ``options`` (its table in ``eegd.toml``)."""
@@ -230,8 +230,8 @@ class TransformPlugin(abc.ABC):
     """
 
     name: ClassVar[str]
-    consumes: ClassVar[tuple[Topic, ...]]
-    produces: ClassVar[tuple[Topic, ...]]
+    consumes: ClassVar[tuple[AnyTopic, ...]]
+    produces: ClassVar[tuple[AnyTopic, ...]]
     queue_size: ClassVar[int] = 256
     """Events the plugin's subscription holds before dropping the oldest."""
     skips_failed_packets: ClassVar[bool] = False

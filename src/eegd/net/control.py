@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eegd.commands import Command
-from eegd.events import Topic
+from eegd.events import AnyTopic, Topic
 from eegd.net.protocol import (
     ErrorCode,
     ErrorMessage,
@@ -31,6 +31,7 @@ from eegd.net.protocol import (
 from eegd.net.security.ratelimit import MessageRateLimit, Verdict
 from eegd.net.security.roles import Principal
 from eegd.net.settings import ClientLimits, ServerSettings
+from eegd.topics import TopicRegistry
 
 __all__ = ["CommandRequest", "ControlSession", "Outcome", "RouteChange"]
 
@@ -40,7 +41,7 @@ class RouteChange:
     """Start (``subscribe``) or stop routing ``topics`` to the client; ``max_rate`` decimates."""
 
     subscribe: bool
-    topics: frozenset[Topic]
+    topics: frozenset[AnyTopic]
     max_rate: float | None = None
 
 
@@ -83,7 +84,8 @@ class ControlSession:
     """The control state of one client: which topics it has and what it may still send.
 
     ``fixed_topics`` is set for single-topic routes, which stream those topics from the start
-    and refuse subscriptions; other clients start with ``system``.
+    and refuse subscriptions; other clients start with ``system``. ``topics`` are those a
+    client may name: the built-in ones and those plugins add.
     """
 
     def __init__(
@@ -92,14 +94,16 @@ class ControlSession:
         fixed_topics: Iterable[Topic] | None = None,
         limits: ClientLimits | None = None,
         principal: Principal | None = None,
+        topics: TopicRegistry | None = None,
     ) -> None:
         self.route = route
         self.principal = principal
         """Who the client is; its commands carry it, for the role check and the audit."""
         self.limits = limits or ServerSettings().client_limits()
         self.fixed_topics = frozenset(fixed_topics) if fixed_topics is not None else None
-        self.topics: set[Topic] = set(self.fixed_topics or {Topic.SYSTEM})
+        self.topics: set[AnyTopic] = set(self.fixed_topics or {Topic.SYSTEM})
         """The topics the client gets now."""
+        self._known = topics if topics is not None else TopicRegistry()
         self._rate = MessageRateLimit(self.limits.max_messages_per_s, self.limits.message_burst)
 
     def opening(self) -> RouteChange:
@@ -112,7 +116,7 @@ class ControlSession:
         if limited is not None:
             return limited
         try:
-            message = parse_client_message(text, self.limits.max_message_bytes)
+            message = parse_client_message(text, self.limits.max_message_bytes, self._known.labels)
         except ProtocolViolation as exc:
             return self._error_reply(exc.to_message())
         if isinstance(message, Ping):
@@ -125,7 +129,7 @@ class ControlSession:
             )
         if isinstance(message, Record | Mark):
             return Outcome(command=_command(message, self.principal))
-        topics = frozenset(message.topic_ids)
+        topics = frozenset(self._known.from_label(label) for label in message.topics)
         if isinstance(message, Subscribe):
             had = self.topics - {Topic.SYSTEM}
             wanted = (self.topics | topics) - {Topic.SYSTEM}

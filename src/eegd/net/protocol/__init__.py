@@ -52,6 +52,7 @@ from eegd.net.protocol.messages import (
     Unsubscribed,
     decode_text,
     encode_client_message,
+    encode_output,
     encode_server_message,
     parse_client_message,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "encode_client_message",
     "encode_decimated",
     "encode_event",
+    "encode_output",
     "encode_server_message",
     "parse_client_message",
     "parse_header",

@@ -20,6 +20,7 @@ from eegd.events import (
     FftPacket,
     FilteredEegPacket,
     MarkerEvent,
+    OutputEvent,
     SystemEvent,
     Topic,
     frozen_array,
@@ -33,6 +34,7 @@ from eegd.net.protocol.messages import (
     MarkerMessage,
     ProtocolViolation,
     SystemMessage,
+    encode_output,
     encode_server_message,
 )
 
@@ -180,9 +182,11 @@ def _encode_fft(packet: FftPacket) -> bytes:
 def encode_event(event: EegPacket | FilteredEegPacket | FftPacket) -> bytes: ...
 @overload
 def encode_event(event: SystemEvent | MarkerEvent) -> str: ...
+@overload
+def encode_event(event: Event) -> bytes | str: ...
 def encode_event(event: Event) -> bytes | str:
     """Encode one bus event for the wire: a binary data frame, or JSON text for a system event
-    or a marker.
+    or a marker; a plugin topic's event as its topic's frame kind says (``encode_output``).
 
     EEG samples go out in µV (volts × 1e6, float32); raw ADC counts are not sent.
     """
@@ -192,6 +196,8 @@ def encode_event(event: Event) -> bytes | str:
         return _encode_fft(event)
     if isinstance(event, MarkerEvent):
         return encode_server_message(MarkerMessage.from_event(event))
+    if isinstance(event, OutputEvent):
+        return encode_output(event)
     return encode_server_message(SystemMessage.from_event(event))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
@@ -17,7 +17,15 @@ import msgspec
 import numpy as np
 
 from eegd.errors import ProtocolError
-from eegd.events import FftPacket, MarkerEvent, SystemEvent, SystemEventKind, Topic
+from eegd.events import (
+    FftPacket,
+    FrameKind,
+    MarkerEvent,
+    OutputEvent,
+    SystemEvent,
+    SystemEventKind,
+    Topic,
+)
 
 __all__ = [
     "DEFAULT_UNITS",
@@ -49,6 +57,7 @@ __all__ = [
     "Unsubscribed",
     "decode_text",
     "encode_client_message",
+    "encode_output",
     "encode_server_message",
     "parse_client_message",
 ]
@@ -81,7 +90,8 @@ DEFAULT_UNITS: Final[Mapping[str, str]] = {
     "timestamp": "µs",
 }
 
-_ALLOWED_TOPIC_NAMES: Final = ", ".join(topic.label for topic in Topic)
+_BUILTIN_LABELS: Final = tuple(topic.label for topic in Topic)
+_ALLOWED_TOPIC_NAMES: Final = ", ".join(_BUILTIN_LABELS)
 
 
 class ErrorCode(enum.StrEnum):
@@ -169,6 +179,8 @@ class Hello(_ServerText, tag="hello", kw_only=True, frozen=True):
     time_anchor_us: int
     units: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_UNITS))
     spectrum: Spectrum | None = None
+    topics: tuple[str, ...] = _BUILTIN_LABELS
+    """The topics a client may subscribe to: the built-in ones, then those plugins add."""
 
 
 class Subscribed(_ServerText, tag="subscribed", frozen=True):
@@ -460,9 +472,14 @@ def _utf8(data: str | bytes) -> bytes:
     return data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
 
 
-def parse_client_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> ClientMessage:
+def parse_client_message(
+    data: str | bytes,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    topics: Collection[str] = _BUILTIN_LABELS,
+) -> ClientMessage:
     """Parse and validate one client control message; topic labels come back canonical.
 
+    ``topics`` are the labels a client may name (the built-in ones, and those plugins add).
     Raises ``ProtocolViolation`` with code ``too_large`` (over ``max_bytes``), ``bad_json``
     (not UTF-8 JSON, not an object, or nested deeper than ``MAX_NESTING``), ``unknown_type``,
     ``bad_field`` or ``unknown_topic`` and a message that says what is allowed; nothing else
@@ -477,17 +494,27 @@ def parse_client_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) 
     message: ClientMessage = _decode_tagged(raw, _CLIENT_DECODER, _CLIENT_TYPES, _CLIENT_SHAPES)
     if isinstance(message, Ping | Record | Mark):
         return message
-    labels = []
-    for label in message.topics:
-        try:
-            labels.append(Topic.from_label(label).label)
-        except ProtocolError:
+    labels = tuple(label.lower() for label in message.topics)
+    for label, canonical in zip(message.topics, labels, strict=True):
+        if canonical not in topics:
             raise ProtocolViolation(
                 ErrorCode.UNKNOWN_TOPIC,
-                f"unknown topic {_excerpt(label)} (allowed: {_ALLOWED_TOPIC_NAMES})"
+                f"unknown topic {_excerpt(label)} (allowed: {', '.join(topics)})"
                 f" in the {message.__struct_config__.tag!r} message",
-            ) from None
-    return msgspec.structs.replace(message, topics=tuple(labels))
+            )
+    return msgspec.structs.replace(message, topics=labels)
+
+
+def encode_output(event: OutputEvent) -> str | bytes:
+    """A plugin topic's event for the wire: ``{"type": label, "timestamp": µs, ...}`` for a
+    text topic; for a binary one the version byte, the topic's ``wire_id``, the bytes."""
+    topic, payload = event.topic, event.payload
+    if isinstance(payload, bytes):
+        if topic.frame is not FrameKind.BINARY or topic.wire_id is None:
+            raise ValueError(f"{topic.label}: bytes need a binary topic with a wire_id")
+        return bytes((PROTOCOL_VERSION, topic.wire_id)) + payload
+    message = {"type": topic.label, "timestamp": event.timestamp, **payload}
+    return _ENCODER.encode(message).decode()
 
 
 def encode_client_message(message: ClientMessage) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
-from eegd.events import Topic
+from eegd.events import AnyTopic, Topic
 from eegd.net.protocol.legacy import encode_log
 from eegd.net.security.roles import Principal
 
@@ -48,7 +48,7 @@ class Outgoing:
     """
 
     payload: bytes | str
-    topic: Topic | None = None
+    topic: AnyTopic | None = None
     frame_id: int | None = None
     stamp_ns: int | None = None
 
@@ -96,7 +96,7 @@ class ClientConnection:
         self.fixed_topics = fixed_topics
         self.legacy = legacy
         """Gets the old daemon's encoding and no eegd text: no hello, replies as log lines."""
-        self.topics: set[Topic] = set()
+        self.topics: set[AnyTopic] = set()
         self.max_queue = max_queue
         self.transport = transport
         """The TCP transport: data frames are written to it, and a peer that cannot even

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -30,7 +31,7 @@ from aiohttp import WSCloseCode
 
 from eegd.bus import EventBus, Listener
 from eegd.clock import SYSTEM_CLOCK, Clock
-from eegd.events import Event, SystemEvent, SystemEventKind, Topic
+from eegd.events import AnyTopic, Event, SystemEvent, SystemEventKind, Topic
 from eegd.net.control import CommandRequest, ControlSession, Outcome, RouteChange
 from eegd.net.protocol import (
     Done,
@@ -42,6 +43,7 @@ from eegd.net.settings import ConnectionSettings, ServerSettings
 from eegd.net.stream.clients import ClientConnection
 from eegd.net.stream.fanout import Fanout
 from eegd.net.stream.hello import HelloTracker
+from eegd.topics import TopicRegistry
 
 __all__ = [
     "CommandRunner",
@@ -149,8 +151,11 @@ class ConnectionManager:
         frame_rates: Mapping[Topic, float],
         settings: ConnectionSettings | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        topics: TopicRegistry | None = None,
     ) -> None:
         self._bus = bus
+        self.topics = topics if topics is not None else TopicRegistry()
+        """The topics clients may subscribe to: the built-in ones and the plugins'."""
         self.settings = settings or ServerSettings().connection_settings()
         self._clock = clock
         self._fanout: Fanout[ClientConnection] = Fanout(
@@ -158,9 +163,9 @@ class ConnectionManager:
             queue_seconds=self.settings.queue_seconds,
             min_queue_frames=self.settings.min_queue_frames,
         )
-        self._hello = HelloTracker()
+        self._hello = HelloTracker(self.topics.labels)
         self._reporting_failure = False
-        self._listeners: dict[Topic, Listener] = {}
+        self._listeners: dict[AnyTopic, Listener] = {}
         self._listen(Topic.SYSTEM)
         self._client_tasks: set[asyncio.Task[None]] = set()
         self._drop_warnings: set[asyncio.Task[None]] = set()
@@ -175,7 +180,7 @@ class ConnectionManager:
         self._closed_stalled = 0
         self._closed_flooding = 0
         self._closed_unread = 0
-        self._pump_failures: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self._pump_failures: defaultdict[AnyTopic, int] = defaultdict(int, dict.fromkeys(Topic, 0))
         self._drops_reported: dict[int, int] = {}
         """Per slow client: its drop count when the last warning was logged."""
         self.frame_written: Callable[[int], None] | None = None
@@ -236,7 +241,7 @@ class ConnectionManager:
         fanout = self._fanout
         return ManagerStats(
             clients=len(fanout.clients),
-            clients_per_topic={topic.label: fanout.clients_of(topic) for topic in Topic},
+            clients_per_topic={topic.label: fanout.clients_of(topic) for topic in self.topics},
             encoded={topic.label: count for topic, count in fanout.encoded.items()},
             encoded_envelopes={
                 topic.label: count for topic, count in fanout.encoded_envelopes.items()
@@ -308,7 +313,11 @@ class ConnectionManager:
         if hello is not None and not client.legacy:
             self._send_control(client, encode_server_message(hello))
         control = ControlSession(
-            client.route, client.fixed_topics, self.settings.limits, principal=client.principal
+            client.route,
+            client.fixed_topics,
+            self.settings.limits,
+            principal=client.principal,
+            topics=self.topics,
         )
         self._route(client, control.opening())
         for task in (self._read(client, control), self._write(client)):
@@ -504,13 +513,13 @@ class ConnectionManager:
             self._fanout.unsubscribe(client, change.topics)
             self._stop_unwanted_listeners(change.topics)
 
-    def _stop_unwanted_listeners(self, topics: Iterable[Topic]) -> None:
+    def _stop_unwanted_listeners(self, topics: Iterable[AnyTopic]) -> None:
         for topic in topics:
             if topic is Topic.SYSTEM or self._fanout.wanted(topic) or topic not in self._listeners:
                 continue
             self._listeners.pop(topic).close()
 
-    def _listen(self, topic: Topic) -> None:
+    def _listen(self, topic: AnyTopic) -> None:
         self._listeners[topic] = self._bus.listen([topic], self._deliver, self._dispatch_failed)
 
     def _dispatch_failed(self, event: Event, crash: Exception) -> None:

@@ -12,10 +12,19 @@ fake clients. The connection layer feeds it events and drains the queues.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Generic, Protocol, TypeVar
 
-from eegd.events import EegPacket, Event, FilteredEegPacket, MarkerEvent, SystemEvent, Topic
+from eegd.events import (
+    AnyTopic,
+    EegPacket,
+    Event,
+    FftPacket,
+    FilteredEegPacket,
+    OutputTopic,
+    Topic,
+)
 from eegd.net.protocol import encode_decimated, encode_event, server_frame
 from eegd.net.protocol.legacy import encode_legacy
 from eegd.net.stream.clients import ClientStats, Outgoing
@@ -31,7 +40,7 @@ class FanoutClient(Protocol):
     def id(self) -> int:
         """Unique among the connected clients."""
 
-    topics: set[Topic]
+    topics: set[AnyTopic]
     max_queue: int
     stats: ClientStats
     legacy: bool
@@ -66,15 +75,15 @@ class Fanout(Generic[_ClientT]):
         self._min_queue_frames = min_queue_frames
         self.clients: dict[int, _ClientT] = {}
         self._routes = RoutingTable()
-        self.encoded: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self.encoded: dict[AnyTopic, int] = _counts(Topic)
         """Full-rate encodings per topic: one per event routed, however many clients."""
-        self.encoded_envelopes: dict[Topic, int] = dict.fromkeys(DECIMATABLE, 0)
+        self.encoded_envelopes: dict[AnyTopic, int] = _counts(DECIMATABLE)
         """Decimated encodings per topic: one per event and distinct ``max_rate``."""
-        self.encoded_legacy: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self.encoded_legacy: dict[AnyTopic, int] = _counts(Topic)
         """Legacy encodings per topic: one per event routed to legacy clients, however many."""
-        self.frames_built: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self.frames_built: dict[AnyTopic, int] = _counts(Topic)
         """WebSocket frames built per topic: one per encoding, full-rate or decimated."""
-        self.routed: dict[Topic, int] = dict.fromkeys(Topic, 0)
+        self.routed: dict[AnyTopic, int] = _counts(Topic)
         """Events that had at least one client."""
 
     def add(self, client: _ClientT) -> None:
@@ -89,7 +98,7 @@ class Fanout(Generic[_ClientT]):
         return True
 
     def subscribe(
-        self, client: _ClientT, topics: Iterable[Topic], max_rate: float | None = None
+        self, client: _ClientT, topics: Iterable[AnyTopic], max_rate: float | None = None
     ) -> None:
         """Route ``topics`` to ``client``: every event, or an envelope when ``max_rate`` is set."""
         for topic in topics:
@@ -97,18 +106,18 @@ class Fanout(Generic[_ClientT]):
             self._routes.add(client.id, topic, max_rate, legacy=client.legacy)
         client.max_queue = self._queue_frames(client.topics)
 
-    def unsubscribe(self, client: _ClientT, topics: Iterable[Topic]) -> None:
+    def unsubscribe(self, client: _ClientT, topics: Iterable[AnyTopic]) -> None:
         """Stop routing ``topics`` to ``client``."""
         for topic in topics:
             client.topics.discard(topic)
             self._routes.remove(client.id, topic)
         client.max_queue = self._queue_frames(client.topics)
 
-    def wanted(self, topic: Topic) -> bool:
+    def wanted(self, topic: AnyTopic) -> bool:
         """Whether any client gets ``topic``, in any form."""
         return self._routes.wanted(topic)
 
-    def clients_of(self, topic: Topic) -> int:
+    def clients_of(self, topic: AnyTopic) -> int:
         """How many clients get ``topic``, full-rate or enveloped."""
         return self._routes.clients(topic)
 
@@ -131,10 +140,10 @@ class Fanout(Generic[_ClientT]):
             return []
         self.routed[topic] += 1
         dropping: list[tuple[_ClientT, int]] = []
-        if isinstance(event, SystemEvent | MarkerEvent):
-            frame_id, stamp = None, None
-        else:
+        if isinstance(event, EegPacket | FilteredEegPacket | FftPacket):
             frame_id, stamp = event.frame_id, event.monotonic_ns
+        else:
+            frame_id, stamp = None, None
         full_rate = self._routes.full_rate(topic)
         if full_rate:
             self.encoded[topic] += 1
@@ -154,7 +163,7 @@ class Fanout(Generic[_ClientT]):
                     continue
                 self.encoded_envelopes[topic] += 1
                 payload = encode_decimated(
-                    topic,
+                    event.topic,
                     envelope.minima,
                     envelope.maxima,
                     frame_id=envelope.frame_id,
@@ -168,7 +177,7 @@ class Fanout(Generic[_ClientT]):
                 self._offer(item, group.client_ids, dropping)
         return dropping
 
-    def _frame(self, topic: Topic, payload: bytes | str) -> bytes:
+    def _frame(self, topic: AnyTopic, payload: bytes | str) -> bytes:
         self.frames_built[topic] += 1
         return server_frame(payload)
 
@@ -187,6 +196,16 @@ class Fanout(Generic[_ClientT]):
             if stats.dropped != dropped_before:
                 dropping.append((client, dropped_before))
 
-    def _queue_frames(self, topics: Iterable[Topic]) -> int:
-        per_second = sum(self._frame_rates.get(topic, 1.0) for topic in topics)
+    def _queue_frames(self, topics: Iterable[AnyTopic]) -> int:
+        per_second = sum(
+            topic.frames_per_s
+            if isinstance(topic, OutputTopic)
+            else self._frame_rates.get(topic, 1.0)
+            for topic in topics
+        )
         return max(self._min_queue_frames, math.ceil(per_second * self._queue_seconds))
+
+
+def _counts(topics: Iterable[AnyTopic]) -> defaultdict[AnyTopic, int]:
+    """Counters per topic, 0 for ``topics`` and for any other topic once counted."""
+    return defaultdict(int, dict.fromkeys(topics, 0))

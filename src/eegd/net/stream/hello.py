@@ -2,16 +2,17 @@
 
 It is built from events alone: the session (id, channels, rate, time anchor) from the
 latest ``source_connected`` system event, the spectrum axis and bands from the latest
-``fft`` packet. It is rebuilt only when either changes.
+``fft`` packet. It is rebuilt only when either changes. Its ``topics`` (what a client may
+subscribe to) are the server's, fixed when it starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eegd.events import Event, FftPacket, SystemEvent, SystemEventKind
+from eegd.events import Event, FftPacket, SystemEvent, SystemEventKind, Topic
 from eegd.net.protocol import Hello, Spectrum
 
 __all__ = ["HelloTracker"]
@@ -42,7 +43,8 @@ class _Session:
 class HelloTracker:
     """Keeps the current hello; ``note`` says when clients must be sent a new one."""
 
-    def __init__(self) -> None:
+    def __init__(self, topics: Iterable[str] | None = None) -> None:
+        self._topics = tuple(topic.label for topic in Topic) if topics is None else tuple(topics)
         self._session: _Session | None = None
         self._spectrum: Spectrum | None = None
         self._hello: Hello | None = None
@@ -94,5 +96,6 @@ class HelloTracker:
             channels=session.channels,
             time_anchor_us=session.time_anchor_us,
             spectrum=self._spectrum,
+            topics=self._topics,
         )
         return self._hello
