@@ -96,7 +96,7 @@ class Config(Settings, frozen=True):
     kiosk: KioskSettings = msgspec.field(default_factory=KioskSettings)
     """``[kiosk]``: the kiosk page's marker buttons."""
     plugins: list[str] = msgspec.field(
-        default_factory=lambda: ["voltage_filter", "brain_waves", "recorder"]
+        default_factory=lambda: ["voltage_filter", "brain_waves", "recorder", "signal_quality"]
     )
     """Plugins to run, by name: entry points of the ``eegd.plugins`` group."""
     plugin: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)

@@ -38,7 +38,7 @@ def test_defaults_describe_the_documented_setup() -> None:
     assert config.source.shared().channel_names is None
     assert config.build_source().kind == "synthetic"
     assert config.filter.notch_hz == 50.0
-    assert config.plugins == ["voltage_filter", "brain_waves", "recorder"]
+    assert config.plugins == ["voltage_filter", "brain_waves", "recorder", "signal_quality"]
     assert (config.server.host, config.server.port) == ("127.0.0.1", 8080)
 
 

@@ -138,10 +138,11 @@ def _blocks(signal: np.ndarray, size: int = 32):
 def test_the_window_judges_every_hop_once_a_whole_window_is_in() -> None:
     window = QualityWindow(RATE, [(-1.0, 1.0)], window_s=1.0, hop_s=0.5)
     signal = np.tile(_eeg(), 2)[None, :]  # 2 s in blocks of 32 samples
-    counts = [len(window.push(block, block)) for block in _blocks(signal)]
-    # A verdict at samples 250, 375 and 500: the first once a second is in, then every 125.
-    assert sum(counts) == 3
-    assert [i for i, count in enumerate(counts) if count] == [7, 11, 15]
+    verdicts = [window.push(block, block) for block in _blocks(signal)]
+    # A verdict at samples 250, 375 and 500: the first once a second is in, then every 125,
+    # each on the second before it.
+    assert [i for i, judged in enumerate(verdicts) if judged] == [7, 11, 15]
+    assert [first for judged in verdicts for first, _ in judged] == [0, 125, 250]
 
 
 def test_the_window_measures_hum_exactly_across_the_ring_and_follows_a_change() -> None:
@@ -149,7 +150,7 @@ def test_the_window_measures_hum_exactly_across_the_ring_and_follows_a_change() 
     railed = np.full(int(RATE), 0.99)
     signal = np.concatenate([railed, hum])[None, :]
     window = QualityWindow(RATE, [(-1.0, 1.0)])
-    verdicts = [v[0] for block in _blocks(signal, 37) for v in window.push(block, block)]
+    verdicts = [v[0] for block in _blocks(signal, 37) for _, v in window.push(block, block)]
     assert verdicts[0].level == "bad"
     assert verdicts[0].reason.startswith("railed")
     last = verdicts[-1]  # the last second is hum alone, read from a ring that wrapped
@@ -164,4 +165,5 @@ def test_restart_waits_for_a_whole_window_again() -> None:
     assert len(window.push(second, second)) == 1
     window.restart()
     assert window.push(second[:, :200], second[:, :200]) == []
-    assert len(window.push(second[:, 200:], second[:, 200:])) == 1
+    ((first, _),) = window.push(second[:, 200:], second[:, 200:])
+    assert first == 0

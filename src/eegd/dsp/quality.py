@@ -223,16 +223,20 @@ class QualityWindow:
         self._scaled = np.zeros((channels, self._size))
         self._end = 0
         """Where the next sample goes in the rings."""
-        self._filled = 0
+        self._pushed = 0
+        """Samples taken since the last restart."""
         self._since_hop = 0
 
     def restart(self) -> None:
         """Forget the samples held: the next verdict comes after a whole window."""
-        self._end = self._filled = self._since_hop = 0
+        self._end = self._pushed = self._since_hop = 0
 
-    def push(self, volts: npt.ArrayLike, scaled: npt.ArrayLike) -> list[tuple[ChannelQuality, ...]]:
+    def push(
+        self, volts: npt.ArrayLike, scaled: npt.ArrayLike
+    ) -> list[tuple[int, tuple[ChannelQuality, ...]]]:
         """Take a block (channels × samples); the verdicts of every hop it completes with
-        a whole window behind it (usually none or one)."""
+        a whole window behind it (usually none or one), each with the index of its window's
+        first sample, counted from the last ``restart``."""
         block_volts = np.asarray(volts, dtype=np.float64)
         block_scaled = np.asarray(scaled, dtype=np.float64)
         verdicts = []
@@ -243,13 +247,13 @@ class QualityWindow:
             self._volts[:, self._end : self._end + take] = block_volts[:, start:stop]
             self._scaled[:, self._end : self._end + take] = block_scaled[:, start:stop]
             self._end = (self._end + take) % self._size
-            self._filled = min(self._size, self._filled + take)
+            self._pushed += take
             self._since_hop += take
             start = stop
             if self._since_hop == self._hop:
                 self._since_hop = 0
-                if self._filled == self._size:
-                    verdicts.append(self._assess())
+                if self._pushed >= self._size:
+                    verdicts.append((self._pushed - self._size, self._assess()))
         return verdicts
 
     def _assess(self) -> tuple[ChannelQuality, ...]:

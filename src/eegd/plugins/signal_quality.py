@@ -1,0 +1,197 @@
+"""The signal-quality plugin: raw EEG in, each channel's verdict out on the ``quality`` topic.
+
+Every ``hop_s`` of samples (half a second by default) it judges the last ``window_s`` of the
+raw stream with ``eegd.dsp.quality``: railed and clipping against the channel's declared
+physical range (from ``source_connected``), or the ADC's 24-bit counts for a source without
+one; flat; 50/60 Hz line noise; electrode off from the source's ``lead_off`` events. A gap
+or a new session starts the window again, so a verdict never spans discontinuous data.
+
+The latest verdicts are kept for the readers that are not clients: ``summary()`` (the
+recorder's sidecar) and ``stats()`` (``/api/status``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+import msgspec
+
+from eegd.bus import DropPolicy
+from eegd.dsp.quality import ChannelQuality, QualityWindow
+from eegd.events import (
+    EegPacket,
+    FrameKind,
+    OutputEvent,
+    OutputTopic,
+    SystemEvent,
+    SystemEventKind,
+    Topic,
+)
+from eegd.plugin import PluginContext
+from eegd.sources.adc import COUNT_MAX, COUNT_MIN
+from eegd.validation import convert
+
+__all__ = ["QUALITY", "QualityOptions", "SignalQuality"]
+
+#: The topic the verdicts go out on: JSON text, about two a second.
+QUALITY = OutputTopic("quality", FrameKind.TEXT, frames_per_s=2.0)
+
+_Seconds = Annotated[float, msgspec.Meta(gt=0, le=10)]
+
+
+class QualityOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[plugin.signal_quality]``: the window judged and how often."""
+
+    window_s: _Seconds = 1.0
+    """Seconds of raw samples each verdict is on."""
+    hop_s: _Seconds = 0.5
+    """Seconds of samples between two verdicts; at most ``window_s``."""
+
+    def __post_init__(self) -> None:
+        if self.hop_s > self.window_s:
+            raise msgspec.ValidationError(
+                f"hop_s ({self.hop_s:g}) must not exceed window_s ({self.window_s:g})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """What the judging needs of the session: its id, channels and ranges."""
+
+    id: str | None
+    channels: tuple[str, ...]
+    declared: tuple[tuple[float, float], ...] | None
+
+
+class SignalQuality:
+    """Judges each channel's raw signal every hop and publishes the verdicts on ``quality``."""
+
+    name: ClassVar[str] = "signal_quality"
+    consumes: ClassVar[tuple[Topic, ...]] = (Topic.RAW_EEG, Topic.SYSTEM)
+    produces: ClassVar[tuple[OutputTopic, ...]] = (QUALITY,)
+    queue_size: ClassVar[int] = 256
+
+    def __init__(self, options: QualityOptions | None = None) -> None:
+        self.options = options if options is not None else QualityOptions()
+        self.verdicts_published = 0
+        self.latest: dict[str, Any] | None = None
+        """The last verdicts as published (the ``quality`` payload), None before any."""
+        self._session = _Session(None, (), None)
+        self._lead_off: frozenset[str] = frozenset()
+        self._window: QualityWindow | None = None
+        self._origin = 0
+        """The session's index of the window's first sample since its last restart."""
+        self._next_sample: int | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> SignalQuality:
+        """A plugin configured by ``[plugin.signal_quality]``; bad keys name themselves."""
+        return cls(convert(dict(options), QualityOptions, f"plugin.{cls.name}"))
+
+    def stats(self) -> Mapping[str, int]:
+        """Verdicts published, and the channels of the latest at each level."""
+        levels = [channel["level"] for channel in (self.latest or {}).get("channels", [])]
+        return {
+            "verdicts_published": self.verdicts_published,
+            **{f"channels_{level}": levels.count(level) for level in ("good", "warn", "bad")},
+        }
+
+    def summary(self) -> dict[str, Any] | None:
+        """The latest verdicts (the ``quality`` payload with its ``timestamp``), or None."""
+        return None if self.latest is None else dict(self.latest)
+
+    async def run(self, ctx: PluginContext) -> None:
+        """Judge and publish until cancelled."""
+        with ctx.bus.subscribe(
+            self.consumes,
+            maxsize=self.queue_size,
+            policy=DropPolicy.DROP_OLDEST,
+            consumer=self.name,
+        ) as subscription:
+            async for event in subscription:
+                for produced in self.process(event):
+                    ctx.bus.publish(produced)
+
+    def process(self, event: object) -> list[OutputEvent]:
+        """The ``quality`` events ``event`` leads to (usually none or one)."""
+        if isinstance(event, SystemEvent):
+            self._note(event)
+            return []
+        if not isinstance(event, EegPacket):
+            return []
+        window = self._window_for(event)
+        scaled = event.raw if self._session.declared is None else event.volts
+        return [
+            self._publishable(event, first, verdicts)
+            for first, verdicts in window.push(event.volts, scaled)
+        ]
+
+    def _note(self, event: SystemEvent) -> None:
+        """Take the session's channels and ranges, and the electrodes reported off."""
+        detail = event.detail
+        if event.kind is SystemEventKind.SOURCE_CONNECTED:
+            channels = tuple(str(name) for name in detail.get("channels", ()))
+            span = detail.get("physical_range")
+            declared = None if span is None else tuple((float(a), float(b)) for a, b in span)
+            session = _Session(detail.get("session"), channels, declared)
+            if session != self._session or not detail.get("resumed"):
+                self._lead_off = frozenset()
+            self._session = session
+            self._window = None
+        elif event.kind is SystemEventKind.LEAD_OFF:
+            self._lead_off = frozenset(str(name) for name in detail.get("electrodes", ()))
+            if self._window is not None:
+                self._window.lead_off = self._rows_off()
+
+    def _rows_off(self) -> frozenset[int]:
+        return frozenset(
+            row for row, name in enumerate(self._session.channels) if name in self._lead_off
+        )
+
+    def _window_for(self, packet: EegPacket) -> QualityWindow:
+        """The window for ``packet``: rebuilt for a new shape or rate, restarted after a gap."""
+        window = self._window
+        channels = packet.volts.shape[0]
+        if (
+            window is None
+            or window.sample_rate != packet.sample_rate
+            or (len(window.ranges) != channels)
+        ):
+            declared = self._session.declared
+            ranges = declared if declared is not None and len(declared) == channels else None
+            if ranges is None:
+                self._session = _Session(self._session.id, packet.channel_names, None)
+                ranges = ((COUNT_MIN, COUNT_MAX),) * channels
+            window = QualityWindow(
+                packet.sample_rate, ranges, self.options.window_s, self.options.hop_s
+            )
+            window.lead_off = self._rows_off()
+            self._window = window
+            self._next_sample = None
+        if packet.first_sample != self._next_sample:
+            window.restart()
+            self._origin = packet.first_sample
+        self._next_sample = packet.first_sample + packet.n_samples
+        return window
+
+    def _publishable(
+        self, packet: EegPacket, first: int, verdicts: tuple[ChannelQuality, ...]
+    ) -> OutputEvent:
+        """The ``quality`` event of one verdict on the window starting at ``first``, stamped
+        with the packet's last sample (the clock model's)."""
+        names = packet.channel_names
+        payload = {
+            "session": self._session.id,
+            "first_sample": self._origin + first,
+            "window_s": self.options.window_s,
+            "channels": [
+                {"name": name, **verdict.as_dict()}
+                for name, verdict in zip(names, verdicts, strict=True)
+            ],
+        }
+        timestamp = int(packet.timestamps[-1])
+        self.latest = {"timestamp": timestamp, **payload}
+        self.verdicts_published += 1
+        return OutputEvent(QUALITY, payload, timestamp=timestamp)
