@@ -189,21 +189,24 @@ def _list_sources() -> int:
 
 
 def _selftest(config: Config, as_json: bool, check_electrodes: bool) -> int:
-    """Run the ADS1299 self-test; 0 if every channel passes, 1 if one fails, 2 if it cannot run."""
-    from eegd.sources.ads1299.selftest import run_configured_selftest
+    """Run the source's self-test; 0 if every channel passes, 1 if one fails, 2 if it cannot run."""
+    from eegd.selftest import kinds_offering
+    from eegd.sources.registry import load_source_class
 
     source = config.source
-    if source.kind != "ads1299":
-        print(
-            f"eegd: error: source.kind: {source.kind!r} has no self-test "
-            "(allowed: 'ads1299'; set it, or --source ads1299)",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        result = run_configured_selftest(
-            source.shared(), source.options.get("ads1299", {}), check_electrodes
-        )
+        test = load_source_class(source.kind).selftest
+        if test is None:
+            offering = kinds_offering(lambda source_class: source_class.selftest)
+            allowed = ", ".join(repr(kind) for kind in offering) or "none installed"
+            hint = f"; set it, or --source {offering[0]}" if offering else ""
+            print(
+                f"eegd: error: source.kind: {source.kind!r} has no self-test "
+                f"(allowed: {allowed}{hint})",
+                file=sys.stderr,
+            )
+            return 2
+        result = test(source.shared(), source.options.get(source.kind, {}), check_electrodes)
     except EegdError as exc:
         print(f"eegd: error: {exc}", file=sys.stderr)
         return 2

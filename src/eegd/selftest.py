@@ -5,7 +5,8 @@ The source must be free for the test, so the acquisition task is paused through 
 supervisor (its source closed, its session over), the kind's self-test runs in a worker
 thread, and the task starts again: a new session, whose hello every client gets. The test
 is refused (409) while a recording is in progress, while another check runs, and for a
-source kind that has no such check. ``selftest_started`` and ``selftest_finished`` (with
+source kind that has no such check (a source class offers its checks: ``Source.selftest``,
+``Source.impedance_check``). ``selftest_started`` and ``selftest_finished`` (with
 the verdict) go to every client as ``system`` events; the reply is the result itself
 (``eegd.sources.ads1299.selftest.SelfTestResult.as_dict``). The impedance check works the
 same way, with ``impedance_started`` and ``impedance_finished``; its last result stays in
@@ -17,22 +18,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Protocol
 
 from eegd.bus import EventBus
 from eegd.errors import EegdError, RequestRefused
 from eegd.events import SystemEvent, SystemEventKind
 from eegd.plugin import Plugin, Records, Route, RouteRequest
-from eegd.sources.base import SharedSourceOptions
+from eegd.sources.base import CheckReport, SharedSourceOptions, Source
+from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import Supervisor
 
 __all__ = [
-    "IMPEDANCE_KINDS",
-    "SELFTEST_KINDS",
     "Configured",
     "ImpedanceService",
     "SelfTestService",
     "SourceSettings",
+    "kinds_offering",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,32 +62,32 @@ class Configured(Protocol):
         """The ``[source]`` table."""
 
 
-def _ads1299(source: SourceSettings) -> dict[str, Any]:
-    from eegd.sources.ads1299.selftest import run_configured_selftest
-
-    result = run_configured_selftest(source.shared(), source.options.get("ads1299", {}))
-    return result.as_dict()
-
-
-#: The source kinds with a self-test: each takes the ``[source]`` section and answers with
-#: the JSON-ready result (``passed``, ``sample_rate``, ``channels``).
-SELFTEST_KINDS: Final[Mapping[str, Callable[[SourceSettings], dict[str, Any]]]] = {
-    "ads1299": _ads1299,
-}
+def _selftest(source_class: type[Source]) -> Callable[[SourceSettings], CheckReport] | None:
+    """The class's self-test on the configured tables, if it has one."""
+    test = source_class.selftest
+    if test is None:
+        return None
+    return lambda source: test(source.shared(), source.options.get(source.kind, {}), False)
 
 
-def _ads1299_impedance(source: SourceSettings) -> dict[str, Any]:
-    from eegd.sources.ads1299.impedance import run_configured_impedance
+def _impedance(source_class: type[Source]) -> Callable[[SourceSettings], CheckReport] | None:
+    """The class's impedance check on the configured tables, if it has one."""
+    check = source_class.impedance_check
+    if check is None:
+        return None
+    return lambda source: check(source.shared(), source.options.get(source.kind, {}))
 
-    result = run_configured_impedance(source.shared(), source.options.get("ads1299", {}))
-    return result.as_dict()
 
-
-#: The source kinds that measure electrode impedance: each takes the ``[source]`` section
-#: and answers with the JSON-ready result (``electrodes``, each with ``kohm`` and ``grade``).
-IMPEDANCE_KINDS: Final[Mapping[str, Callable[[SourceSettings], dict[str, Any]]]] = {
-    "ads1299": _ads1299_impedance,
-}
+def kinds_offering(capability: Callable[[type[Source]], object | None]) -> list[str]:
+    """The installed source kinds whose class offers ``capability`` (e.g. a self-test)."""
+    kinds = []
+    for kind in available_kinds():
+        try:
+            if capability(load_source_class(kind)) is not None:
+                kinds.append(kind)
+        except EegdError:
+            continue  # a kind that does not load offers nothing
+    return kinds
 
 
 class SelfTestService:
@@ -101,7 +102,6 @@ class SelfTestService:
     what: ClassVar[str] = "self-test"
     code: ClassVar[str] = "selftest"
     path: ClassVar[str] = "/api/selftest"
-    kinds: ClassVar[Mapping[str, Callable[[SourceSettings], dict[str, Any]]]] = SELFTEST_KINDS
     started: ClassVar[SystemEventKind] = SystemEventKind.SELFTEST_STARTED
     finished: ClassVar[SystemEventKind] = SystemEventKind.SELFTEST_FINISHED
 
@@ -126,7 +126,20 @@ class SelfTestService:
 
     def supported(self) -> bool:
         """Whether the configured source kind has this check."""
-        return self._config().source.kind in self.kinds
+        return self._check(self._config().source.kind) is not None
+
+    def offered_by(
+        self, source_class: type[Source]
+    ) -> Callable[[SourceSettings], CheckReport] | None:
+        """The check a source class offers (its capability), on the configured tables."""
+        return _selftest(source_class)
+
+    def _check(self, kind: str) -> Callable[[SourceSettings], CheckReport] | None:
+        """The check of source kind ``kind``; None for a kind without it (or none at all)."""
+        try:
+            return self.offered_by(load_source_class(kind))
+        except EegdError:
+            return None
 
     def route(self) -> Route:
         """``POST`` on the check's path, for operators."""
@@ -151,13 +164,13 @@ class SelfTestService:
         not be opened).
         """
         source = self._config().source
-        test = self.kinds.get(source.kind)
+        test = self._check(source.kind)
         if test is None:
             raise RequestRefused(
                 409,
                 f"no_{self.code}",
                 f"the {source.kind} source has no {self.what} "
-                f"(sources with one: {', '.join(self.kinds)})",
+                f"(sources with one: {', '.join(kinds_offering(self.offered_by)) or 'none'})",
             )
         for check in (self, *self.peers):
             if check.running:
@@ -175,7 +188,7 @@ class SelfTestService:
             logger.info("%s of the %s source: the session ends for it", self.what, source.kind)
             async with self._supervisor.paused(self._task):
                 try:
-                    result = await asyncio.to_thread(test, source)
+                    report = await asyncio.to_thread(test, source)
                 except EegdError as exc:
                     self._publish(self.finished, passed=False, error=str(exc))
                     logger.error("%s could not run: %s", self.what, exc)
@@ -184,6 +197,7 @@ class SelfTestService:
                     ) from exc
         finally:
             self.running = False
+        result = report.as_dict()
         self.last = result
         summary = self.summary(result)
         self._publish(self.finished, source=source.kind, **summary)
@@ -210,9 +224,14 @@ class ImpedanceService(SelfTestService):
     what = "impedance check"
     code = "impedance"
     path = "/api/impedance"
-    kinds = IMPEDANCE_KINDS
     started = SystemEventKind.IMPEDANCE_STARTED
     finished = SystemEventKind.IMPEDANCE_FINISHED
+
+    def offered_by(
+        self, source_class: type[Source]
+    ) -> Callable[[SourceSettings], CheckReport] | None:
+        """The source class's impedance check, on the configured tables."""
+        return _impedance(source_class)
 
     def summary(self, result: dict[str, Any]) -> dict[str, Any]:
         """The whole result: the recorder keeps it for the sidecars of later recordings."""

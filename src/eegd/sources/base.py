@@ -28,16 +28,22 @@ went by in between are a gap, counted as lost; another stream starts a new sessi
 Each source class is found by its ``kind`` in ``eegd.sources.registry`` and builds itself
 with ``from_options(shared, options)``: ``shared`` holds the ``[source]`` keys every source
 shares, ``options`` its own ``[source.<kind>]`` table.
+
+A source whose device can check itself says so on its class: ``selftest`` (noise and a test
+signal against the datasheet, ``eegd selftest`` and ``POST /api/selftest``) and
+``impedance_check`` (each electrode's impedance, ``POST /api/impedance``) are None unless it
+provides them. Each opens the device the same two tables describe, by itself: the daemon
+ends the session for it first.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, Protocol, TypeAlias, TypeVar
 
 import msgspec
 import numpy as np
@@ -49,8 +55,12 @@ from eegd.validation import convert
 
 __all__ = [
     "MAX_STREAM_CHANNELS",
+    "CheckReport",
+    "ImpedanceCheck",
     "OptionalDependency",
     "SampleBlock",
+    "SelfTest",
+    "SelfTestReport",
     "SharedSourceOptions",
     "Source",
     "SourceChoices",
@@ -216,17 +226,46 @@ class SampleBlock:
         return None
 
 
+class CheckReport(Protocol):
+    """What a check of the device answers: its result, ready for JSON."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as the REST reply and the finished event give it."""
+
+
+class SelfTestReport(CheckReport, Protocol):
+    """A self-test's answer: the verdict, and a table for people (``eegd selftest``)."""
+
+    @property
+    def passed(self) -> bool:
+        """Whether every channel passed."""
+
+    def table(self) -> str:
+        """One line per channel, with the limits."""
+
+
+SelfTest: TypeAlias = Callable[["SharedSourceOptions", Mapping[str, Any], bool], SelfTestReport]
+"""A source's self-test: ``[source]``, its own table, whether to check the electrodes too."""
+ImpedanceCheck: TypeAlias = Callable[["SharedSourceOptions", Mapping[str, Any]], CheckReport]
+"""A source's impedance check: ``[source]`` and its own table."""
+
+
 class Source(abc.ABC):
     """A device or generator of multichannel EEG at a fixed sample rate.
 
     ``kind`` is the name ``source.kind`` selects it by; ``requires`` the optional
     dependency it needs, if any (``eegd sources`` lists it); ``choices`` the rates and
-    channel counts it may be set to (by default none: the device says them).
+    channel counts it may be set to (by default none: the device says them); ``selftest``
+    and ``impedance_check`` the checks it offers (by default none).
     """
 
     kind: ClassVar[str]
     requires: ClassVar[OptionalDependency | None] = None
     choices: ClassVar[SourceChoices] = SourceChoices()
+    selftest: ClassVar[SelfTest | None] = None
+    """The device's self-test, if it has one."""
+    impedance_check: ClassVar[ImpedanceCheck | None] = None
+    """The electrodes' impedance check, if the device measures it."""
 
     @classmethod
     def from_options(cls, shared: SharedSourceOptions, options: Mapping[str, Any]) -> Source:

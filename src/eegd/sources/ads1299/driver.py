@@ -32,6 +32,7 @@ import numpy as np
 from eegd.errors import ConfigError, SourceError
 from eegd.events import SystemEventKind
 from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale
+from eegd.sources.ads1299 import checks
 from eegd.sources.ads1299.commands import POWER_UP_S, ChipCommands
 from eegd.sources.ads1299.frames import (
     FRAME_PER_CHIP,
@@ -56,8 +57,10 @@ from eegd.sources.ads1299.settings import (
 )
 from eegd.sources.ads1299.wiring import held_lines
 from eegd.sources.base import (
+    ImpedanceCheck,
     OptionalDependency,
     SampleBlock,
+    SelfTest,
     SharedSourceOptions,
     Source,
     SourceChoices,
@@ -99,6 +102,8 @@ class ADS1299Source(Source):
     choices: ClassVar[SourceChoices] = SourceChoices(
         ADS1299_SAMPLE_RATES, (1, CHANNELS_PER_CHIP * MAX_CHIPS)
     )
+    selftest: ClassVar[SelfTest | None] = checks.selftest
+    impedance_check: ClassVar[ImpedanceCheck | None] = checks.impedance_check
 
     @classmethod
     def from_options(cls, shared: SharedSourceOptions, options: Mapping[str, Any]) -> ADS1299Source:
