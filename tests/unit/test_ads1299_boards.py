@@ -10,7 +10,8 @@ import pytest
 from eegd.cli import main
 from eegd.errors import ConfigError
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
-from eegd.sources.ads1299.registers import Register, decode_config1
+from eegd.sources.ads1299.fields import decode_config1
+from eegd.sources.ads1299.registers import Register
 
 # What each board's own software drives, read from it (not from eegd): elata-eeg's
 # crates/sensors/src/ads1299 (README pinout, spi.rs), BrainFlow's pieeg_board.cpp, and

@@ -10,14 +10,14 @@ import pytest
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import ADS1299_GAINS, ADS1299_SAMPLE_RATES
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
-from eegd.sources.ads1299.interface import DrdyEdges
-from eegd.sources.ads1299.registers import (
+from eegd.sources.ads1299.fields import (
     DATA_RATE_CODES,
     Input,
-    Register,
     decode_chnset,
     decode_config1,
 )
+from eegd.sources.ads1299.interface import DrdyEdges
+from eegd.sources.ads1299.registers import Register
 from eegd.sources.base import SampleBlock, SharedSourceOptions
 from eegd.sources.montage import standard_channel_names
 from eegd.sources.registry import load_source_class

@@ -7,19 +7,21 @@ import pytest
 
 from eegd.sources.adc import decode_24bit
 from eegd.sources.ads1299.emulator import POWER_ON_RESET_S, ADS1299Emulator
-from eegd.sources.ads1299.noise import typical_noise
-from eegd.sources.ads1299.registers import (
-    RESET_VALUES,
-    TCLK_S,
+from eegd.sources.ads1299.fields import (
     ChannelSetting,
     Input,
-    Opcode,
-    Register,
     TestFrequency,
     config1,
     config2,
     config4,
     encode_chnset,
+)
+from eegd.sources.ads1299.noise import typical_noise
+from eegd.sources.ads1299.registers import (
+    RESET_VALUES,
+    TCLK_S,
+    Opcode,
+    Register,
     rreg,
     wreg,
 )

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eegd.errors import ConfigError
+from eegd.sources.ads1299.fields import LeadOffFrequency
 from eegd.sources.ads1299.impedance import (
     Grade,
     assess,
@@ -24,7 +25,7 @@ from eegd.sources.ads1299.impedance import (
     grade,
     response_amplitude,
 )
-from eegd.sources.ads1299.registers import LeadOffFrequency, Register
+from eegd.sources.ads1299.registers import Register
 from eegd.sources.ads1299.settings import REFERENCE_SENSE, ADS1299Settings, register_values
 
 MODULATOR_HZ = 1_024_000  # SBAS499: fMOD = fCLK / 2 with the 2.048 MHz oscillator

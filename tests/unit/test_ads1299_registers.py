@@ -8,17 +8,12 @@ import pytest
 
 from eegd.errors import ConfigError
 from eegd.sources.adc import ADS1299_GAINS, ADS1299_SAMPLE_RATES
-from eegd.sources.ads1299.noise import typical_noise
-from eegd.sources.ads1299.registers import (
+from eegd.sources.ads1299.fields import (
     DATA_RATE_CODES,
-    FIXED_BITS,
-    RESET_VALUES,
     ChannelSetting,
     Input,
     LeadOffCurrent,
     LeadOffFrequency,
-    Opcode,
-    Register,
     TestFrequency,
     config1,
     config2,
@@ -28,14 +23,21 @@ from eegd.sources.ads1299.registers import (
     decode_config2,
     decode_config3,
     decode_loff,
-    describe_id,
     encode_chnset,
-    id_is_supported,
     loff,
     misc1,
-    rreg,
     square_wave_amplitude_volts,
     square_wave_frequency_hz,
+)
+from eegd.sources.ads1299.noise import typical_noise
+from eegd.sources.ads1299.registers import (
+    FIXED_BITS,
+    RESET_VALUES,
+    Opcode,
+    Register,
+    describe_id,
+    id_is_supported,
+    rreg,
     wreg,
 )
 from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes, register_values

@@ -10,8 +10,8 @@ import pytest
 
 from eegd.cli import main
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
+from eegd.sources.ads1299.fields import TestFrequency
 from eegd.sources.ads1299.noise import typical_noise
-from eegd.sources.ads1299.registers import TestFrequency
 from eegd.sources.ads1299.selftest import (
     NOISE_LIMIT,
     SelfTestResult,

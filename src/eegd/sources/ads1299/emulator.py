@@ -34,6 +34,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from eegd.sources.ads1299.fields import (
+    decode_chnset,
+    decode_config1,
+    decode_config2,
+    lead_off_comparators_on,
+)
 from eegd.sources.ads1299.interface import NO_EDGE, DrdyEdges, Hardware, VirtualClock
 from eegd.sources.ads1299.registers import (
     CHANNELS_PER_CHIP,
@@ -45,10 +51,6 @@ from eegd.sources.ads1299.registers import (
     Opcode,
     Register,
     channel_register,
-    decode_chnset,
-    decode_config1,
-    decode_config2,
-    lead_off_comparators_on,
 )
 from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes
 from eegd.sources.ads1299.signals import AnalogInputs, TestSignal

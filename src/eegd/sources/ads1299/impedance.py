@@ -30,7 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.signal
 
-from eegd.sources.ads1299.registers import FCLK_HZ, LeadOffFrequency
+from eegd.sources.ads1299.fields import LeadOffFrequency
+from eegd.sources.ads1299.registers import FCLK_HZ
 from eegd.sources.ads1299.selftest import capture, configured_chain
 from eegd.sources.ads1299.settings import ADS1299Settings
 from eegd.sources.base import SharedSourceOptions, Source

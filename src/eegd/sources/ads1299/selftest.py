@@ -25,12 +25,12 @@ import numpy as np
 import numpy.typing as npt
 
 from eegd.sources.ads1299.driver import ADS1299Source
-from eegd.sources.ads1299.noise import typical_noise
-from eegd.sources.ads1299.registers import (
+from eegd.sources.ads1299.fields import (
     TestFrequency,
     square_wave_amplitude_volts,
     square_wave_frequency_hz,
 )
+from eegd.sources.ads1299.noise import typical_noise
 from eegd.sources.ads1299.settings import INTERNAL_VREF_V, ADS1299Settings
 from eegd.sources.base import SharedSourceOptions, Source
 

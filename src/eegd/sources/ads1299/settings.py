@@ -15,15 +15,12 @@ from typing import Any, Final
 from eegd.errors import ConfigError
 from eegd.sources.adc import ADS1299_GAINS, ADS1299_SAMPLE_RATES
 from eegd.sources.ads1299.boards import BOARDS, DEFAULT_BOARD
-from eegd.sources.ads1299.registers import (
-    CHANNELS_PER_CHIP,
+from eegd.sources.ads1299.fields import (
     ChannelSetting,
     Input,
     LeadOffCurrent,
     LeadOffFrequency,
-    Register,
     TestFrequency,
-    channel_register,
     config1,
     config2,
     config3,
@@ -31,6 +28,11 @@ from eegd.sources.ads1299.registers import (
     encode_chnset,
     loff,
     misc1,
+)
+from eegd.sources.ads1299.registers import (
+    CHANNELS_PER_CHIP,
+    Register,
+    channel_register,
 )
 from eegd.sources.ads1299.wiring import check_wiring, merge_board
 

@@ -16,15 +16,15 @@ import numpy as np
 import numpy.typing as npt
 
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
-from eegd.sources.ads1299.noise import typical_noise
-from eegd.sources.ads1299.registers import (
-    CHANNELS_PER_CHIP,
+from eegd.sources.ads1299.fields import (
     ChannelSetting,
     Input,
     TestFrequency,
     square_wave_amplitude_volts,
     square_wave_frequency_hz,
 )
+from eegd.sources.ads1299.noise import typical_noise
+from eegd.sources.ads1299.registers import CHANNELS_PER_CHIP
 from eegd.sources.eeg_model import EegModel
 from eegd.sources.montage import standard_channel_names
 
