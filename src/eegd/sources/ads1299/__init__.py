@@ -3,6 +3,13 @@
 ``ADS1299Source`` is the source (``source.kind = "ads1299"``), configured by
 ``ADS1299Settings`` (the ``[source.ads1299]`` table); ``ADS1299Emulator`` stands in for the
 chip at the SPI/GPIO level, for tests, benchmarks and ``emulate = true``.
+
+The driver's side: ``driver`` (open, decode, close), ``conversions`` (reading frame by
+frame, what is dropped and why), ``commands`` (opcodes and the start-up flow), ``frames``
+(decoding), ``registers`` (the map, opcodes, the ID) and ``fields`` (each register's
+value). The emulator's: ``emulator`` (pins, commands, DRDY timing, faults),
+``register_file`` (its register maps), ``dout`` (the frames it shifts out) and ``signals``
+(its analog inputs).
 """
 
 from __future__ import annotations

@@ -14,10 +14,9 @@ allows. What it models of SBAS499:
 - DRDY at the CONFIG1 data rate on the virtual sample clock while START is high (pin or
   opcode); a late host finds several conversions done and reads only the newest, the
   others are overwritten;
-- frames of 3 status bytes (1100, LOFF_STATP, LOFF_STATN, GPIO[7:4]) and 3 bytes a channel
-  per chip, chip after chip as the daisy chain shifts them out; the chips share DIN, so
-  every command reaches all of them, while register reads come from the first chip's DOUT;
-- lead-off per electrode (reported where LOFF_SENSP/N and CONFIG4 enable it).
+- frames of a status word and 3 bytes a channel per chip, chip after chip as the daisy
+  chain shifts them out, with lead-off per electrode (``dout``); the chips share DIN, so
+  every command reaches all of them, while register reads come from the first chip's DOUT.
 
 Faults (``ADS1299Emulator.faults``): a wrong ID, stuck DRDY, corrupted status prefixes, a
 bit flip in the data, lost register writes, and SPI transfers that raise ``OSError`` as
@@ -32,37 +31,27 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
-from eegd.sources.ads1299.fields import (
-    decode_chnset,
-    decode_config1,
-    decode_config2,
-    lead_off_comparators_on,
-)
+from eegd.sources.ads1299.dout import FRAME_PER_CHIP, Dout, lead_off_status, status_words
+from eegd.sources.ads1299.fields import decode_config1
 from eegd.sources.ads1299.interface import NO_EDGE, DrdyEdges, Hardware, VirtualClock
+from eegd.sources.ads1299.register_file import RegisterFile
 from eegd.sources.ads1299.registers import (
     CHANNELS_PER_CHIP,
-    FIXED_BITS,
     POWER_ON_RESET_S,
-    READ_ONLY_MASKS,
-    RESET_VALUES,
     TCLK_S,
     Opcode,
     Register,
-    channel_register,
 )
 from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes
-from eegd.sources.ads1299.signals import AnalogInputs, TestSignal
+from eegd.sources.ads1299.signals import AnalogInputs
 
 __all__ = ["ADS1299Emulator", "Faults"]
 
 _RESET_PULSE_S = 2 * TCLK_S
 _RESET_BUSY_S = 18 * TCLK_S
 _COMMAND_SPEED_LIMIT_HZ = 8 / (4 * TCLK_S)  # 8 bits in 4 tCLK: 4.096 MHz
-_FRAME_PER_CHIP = 3 + 3 * CHANNELS_PER_CHIP
-_REGISTER_COUNT = len(Register)
-_CHIP_ZEROS = bytes(_FRAME_PER_CHIP)
+_CHIP_ZEROS = bytes(FRAME_PER_CHIP)
 
 
 @dataclass
@@ -91,9 +80,6 @@ class ADS1299Emulator:
     at its current time. ``seed`` fixes the analog signals.
     """
 
-    CHUNK = 1024
-    """Conversions generated at a time."""
-
     def __init__(self, chips: int = 1, clock: VirtualClock | None = None, seed: int = 0) -> None:
         if not 1 <= chips <= 4:
             raise ValueError(f"chips: {chips} is out of range (allowed: 1..4)")
@@ -112,7 +98,7 @@ class ADS1299Emulator:
         self._frame_len = frame_bytes(chips)
         self._zeros = bytes(self._frame_len)
         self._powered_at = self.clock.monotonic()
-        self._registers = [bytearray(_REGISTER_COUNT) for _ in range(chips)]
+        self._registers = RegisterFile(chips)
         self._reset_pin = True
         self._reset_low_since: float | None = None
         self._pwdn = True
@@ -124,12 +110,7 @@ class ADS1299Emulator:
         self._rate = 250
         self._seen = 0
         self._last_edges = NO_EDGE
-        self._analog_next = 0
-        self._analog_base = 0
-        self._counts = np.zeros((chips * CHANNELS_PER_CHIP, 0), dtype=np.int32)
-        self._counts_first = 0
-        self._chunk: bytes | None = None
-        self._status = bytes(3 * chips)
+        self._dout = Dout(chips, self.inputs)
         self._reset_chips()
 
     def hardware(self, settings: ADS1299Settings | None = None) -> Hardware:
@@ -148,7 +129,9 @@ class ADS1299Emulator:
     def registers(self, chip: int = 0) -> bytes:
         """Chip ``chip``'s register map as it stands (the ID as the chip reports it)."""
         values = bytearray(self._registers[chip])
-        values[Register.LOFF_STATP], values[Register.LOFF_STATN] = self._lead_off_status(chip)
+        values[Register.LOFF_STATP], values[Register.LOFF_STATN] = lead_off_status(
+            values, self.electrode_off_p, self.electrode_off_n, chip
+        )
         if self.faults.chip_id is not None:
             values[Register.ID] = self.faults.chip_id
         return bytes(values)
@@ -167,8 +150,7 @@ class ADS1299Emulator:
         if chip is None:
             self._reset_chips()
             return
-        for register, value in RESET_VALUES.items():
-            self._registers[chip][register] = value
+        self._registers.reset(chip)
         self._configure_inputs()
         self._update_status()
 
@@ -329,22 +311,12 @@ class ADS1299Emulator:
         self._update_converting()
 
     def _write(self, address: int, values: bytes) -> None:
-        for offset, value in enumerate(values):
-            register = address + offset
-            if register >= _REGISTER_COUNT:
-                break
-            for chip in self._registers:
-                read_only = READ_ONLY_MASKS.get(Register(register), 0)
-                value = (chip[register] & read_only) | (value & ~read_only & 0xFF)
-                fixed_mask, fixed_value = FIXED_BITS.get(Register(register), (0, 0))
-                chip[register] = (value & ~fixed_mask) | fixed_value
+        self._registers.write(address, values)
         self._configure_inputs()
         self._update_status()
 
     def _reset_chips(self) -> None:
-        for chip in self._registers:
-            for register, value in RESET_VALUES.items():
-                chip[register] = value
+        self._registers.reset()
         self._rdatac = True
         self._start_cmd = False
         self._standby = False
@@ -362,7 +334,7 @@ class ADS1299Emulator:
         if on and self._converting_since is None:
             self._converting_since = self.clock.monotonic()
             self._seen = 0
-            self._drop_frames()
+            self._dout.drop()
         elif not on:
             self._converting_since = None
 
@@ -379,77 +351,30 @@ class ADS1299Emulator:
             self._converting_since = self.clock.monotonic()  # a new rate restarts the filter
             self._seen = 0
         self._rate = new_rate
-        amplitude, frequency, internal = decode_config2(chip[Register.CONFIG2])
-        settings = [
-            decode_chnset(self._registers[c][channel_register(p)])
-            for c in range(self.chips)
-            for p in range(CHANNELS_PER_CHIP)
-        ]
-        self.inputs.configure(self._rate, settings, TestSignal(amplitude, frequency, internal))
-        self._drop_frames()
+        self._dout.configure(self._registers.maps, new_rate)
 
     def _frame(self) -> bytes:
         """The newest conversion's frame, as the chain shifts it out (faults applied)."""
         k = max(self._completed(self.clock.monotonic()) - 1, 0)
-        if not self._counts_first <= k < self._counts_first + self._counts.shape[1]:
-            self._generate(k)
-        if self._chunk is None:
-            self._chunk = _encode_frames(self._counts, self.chips, self._status)
-        start = (k - self._counts_first) * self._frame_len
+        clean = self._dout.frame(k)
         self.frames_read += 1
         faults = self.faults
         if not faults.bad_status_frames and not faults.bit_flips:
-            return self._chunk[start : start + self._frame_len]
-        frame = bytearray(self._chunk[start : start + self._frame_len])
+            return clean
+        frame = bytearray(clean)
         if faults.bad_status_frames:
             faults.bad_status_frames -= 1
-            frame[faults.bad_status_chip * _FRAME_PER_CHIP] ^= 0xF0
+            frame[faults.bad_status_chip * FRAME_PER_CHIP] ^= 0xF0
         for channel, bit in faults.bit_flips:
             chip, position = divmod(channel, CHANNELS_PER_CHIP)
-            byte = chip * _FRAME_PER_CHIP + 3 + 3 * position + 2 - bit // 8
+            byte = chip * FRAME_PER_CHIP + 3 + 3 * position + 2 - bit // 8
             frame[byte] ^= 1 << (bit % 8)
         faults.bit_flips = []
         return bytes(frame)
 
-    def _generate(self, k: int) -> None:
-        """Counts from conversion ``k`` on; the analog signals run on without a jump."""
-        analog_k = self._analog_base + k
-        skipped = analog_k - self._analog_next
-        if skipped < 0 or skipped > 16 * self.CHUNK:  # after a reconfiguration or a long stall
-            self._analog_base = self._analog_next - k
-        elif skipped:  # overwritten conversions still pass through the signal model
-            self.inputs.counts(self._analog_next, skipped)
-        first = self._analog_base + k
-        self._counts = self.inputs.counts(first, self.CHUNK)
-        self._counts_first = k
-        self._analog_next = first + self.CHUNK
-        self._chunk = None
-
-    def _drop_frames(self) -> None:
-        self._counts = np.zeros((self.inputs.channels, 0), dtype=np.int32)
-        self._counts_first = 0
-        self._chunk = None
-
-    def _lead_off_status(self, chip: int) -> tuple[int, int]:
-        registers = self._registers[chip]
-        if not lead_off_comparators_on(registers[Register.CONFIG4]):
-            return 0, 0
-        span = slice(chip * CHANNELS_PER_CHIP, (chip + 1) * CHANNELS_PER_CHIP)
-        statp = _bits(self.electrode_off_p[span]) & registers[Register.LOFF_SENSP]
-        statn = _bits(self.electrode_off_n[span]) & registers[Register.LOFF_SENSN]
-        return statp, statn
-
     def _update_status(self) -> None:
-        status = bytearray()
-        for chip in range(self.chips):
-            statp, statn = self._lead_off_status(chip)
-            gpio = self._registers[chip][Register.GPIO] >> 4
-            status += bytes(
-                (0xC0 | statp >> 4, (statp & 0x0F) << 4 | statn >> 4, (statn & 0x0F) << 4 | gpio)
-            )
-        if status != self._status:
-            self._status = bytes(status)
-            self._chunk = None
+        off_p, off_n = self.electrode_off_p, self.electrode_off_n
+        self._dout.set_status(status_words(self._registers.maps, off_p, off_n))
 
 
 class _ChipSelected:
@@ -467,18 +392,4 @@ class _ChipSelected:
 
 
 def _chip_span(chip: int) -> slice:
-    return slice(chip * _FRAME_PER_CHIP, (chip + 1) * _FRAME_PER_CHIP)
-
-
-def _bits(flags: npt.NDArray[np.bool_]) -> int:
-    return sum(1 << i for i, flag in enumerate(flags) if flag)
-
-
-def _encode_frames(counts: npt.NDArray[np.int32], chips: int, status: bytes) -> bytes:
-    """Counts (channels × n) to n frames: per chip its status word then 24-bit words."""
-    n = counts.shape[1]
-    words = np.ascontiguousarray(counts.T, dtype=">i4").view(np.uint8).reshape(n, -1, 4)
-    frames = np.empty((n, chips, _FRAME_PER_CHIP), dtype=np.uint8)
-    frames[:, :, :3] = np.frombuffer(status, dtype=np.uint8).reshape(chips, 3)
-    frames[:, :, 3:] = words[:, :, 1:].reshape(n, chips, 3 * CHANNELS_PER_CHIP)
-    return frames.tobytes()
+    return slice(chip * FRAME_PER_CHIP, (chip + 1) * FRAME_PER_CHIP)
