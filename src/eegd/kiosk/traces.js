@@ -1,14 +1,16 @@
 // The traces panel: the last few seconds of the shown channels, one lane each. Drawing costs
 // little: the trace is a strip of narrow canvas tiles, each holding TILE_COLUMNS device-pixel
-// columns; only the new columns are drawn (one min..max stroke per lane and column, from the
-// ring of full-rate samples or envelope pairs) and the strip scrolls by moving the rail that
-// holds the tiles with a CSS transform, which the compositor does without repainting them. The work per frame
-// follows the pixels that changed, not the samples; a tile that leaves on the left is reused
-// on the right. A still picture (paused, no new column) is not touched. Lost samples lift the
-// pen. The grid and time axis live on a canvas underneath, drawn only when the geometry changes.
-// Markers are flags on the rail (an element each: a line over every lane of the page and its
-// label), placed at their sample's column: they scroll with the tiles at no cost and are
-// moved only when the rail's origin or the geometry changes.
+// columns; only new columns are drawn (one min..max stroke per lane and column, from the ring
+// of full-rate samples or envelope pairs), a few frames' worth at a time and ahead of the
+// right edge, where they wait off-screen. The strip scrolls by moving the rail that holds the
+// tiles: the compositor animates it through a segment of SEGMENT_MS, a column per step, so the
+// page itself changes only when columns are drawn or a segment begins, not at every frame. A
+// tile that leaves on the left is reused on the right. A still picture (paused, no new data)
+// is not touched. Lost samples lift the pen. The grid and time axis live on a canvas
+// underneath, drawn only when the geometry changes. Markers are flags on the rail (an element
+// each: a line over every lane of the page and its label), placed at their sample's column:
+// they scroll with the tiles at no cost and are moved only when the rail's origin or the
+// geometry changes.
 
 import { channelColor } from "./colors.js";
 import { EnvelopeRing } from "./ring.js";
@@ -26,7 +28,16 @@ const MAX_RAIL_PX = 1_000_000;
 /** Flags kept at most; the oldest go first (they have long left the window by then). */
 const MAX_MARKERS = 64;
 const SNAP_S = 0.75;
-const CATCH_UP_PER_S = 2;
+/** How far the right edge runs behind the newest sample (at least 1.5 packets). */
+const LAG_S = 0.15;
+/** The compositor scrolls the rail through a segment this long before the page sets the next. */
+const SEGMENT_MS = 1000;
+/** A segment closes this share of the distance between the edge and where it should be. */
+const CATCH_UP = 0.5;
+/** New columns are drawn at most this often, unless the edge comes near the last one drawn. */
+const DRAW_EVERY_MS = 250;
+/** More are drawn at once when the edge comes this close (in time) to the last drawn column. */
+const DRAW_MARGIN_MS = 50;
 
 /** Draws the traces; `push` stores frames, `draw` renders one display frame. */
 export class TraceView {
@@ -45,13 +56,15 @@ export class TraceView {
     this.entryRate = 0;
     this.windowS = DEFAULT_WINDOW_S;
     this.playhead = null;
-    this.lastDrawMs = null;
     this.batch = 0;
     this.lanes = [];
     this.scales = null;
     this.geometry = null;
     this.railLeft = null;
-    this.head = null; // the global column index drawn at the right edge
+    this.head = null; // the global column index at the right edge
+    this.drawn = null; // the last global column drawn (at or ahead of the edge)
+    this.drawnMs = 0;
+    this.segment = null; // the scroll under way: {startMs, from, steps, perMs, animation}
     this.pen = null; // per lane: [column, y] where its stroke ended
     this.markers = []; // {sample, element}, oldest first
     this.dirty = true;
@@ -67,6 +80,7 @@ export class TraceView {
     this.ring = new EnvelopeRing(channelCount, this.capacity());
     this.frozen = this.frozen ? { ring: this.ring.snapshot(), playhead: null } : null;
     this.playhead = null;
+    this.endSegment();
     this.dirty = true;
   }
 
@@ -149,6 +163,7 @@ export class TraceView {
   setPaused(paused) {
     const frozen = paused && this.ring;
     this.frozen = frozen ? { ring: this.ring.snapshot(), playhead: this.playhead } : null;
+    this.endSegment();
     this.dirty = true;
   }
 
@@ -168,13 +183,13 @@ export class TraceView {
    * columns are drawn unless the geometry, the scale or the lanes changed.
    */
   draw(nowMs, scales) {
-    this.advance(nowMs);
     if (scales !== this.scales) {
       this.scales = scales;
       this.dirty = true;
     }
-    const { ring, playhead } = this.visible();
     if (this.dirty) this.layout();
+    this.advance(nowMs);
+    const { ring, playhead } = this.visible();
     const { columns, perColumn } = this.geometry;
     if (!ring || playhead === null || columns < 1) {
       if (this.dirty) for (const tile of this.tiles) tile.clear(null);
@@ -182,23 +197,33 @@ export class TraceView {
       return;
     }
     const head = Math.floor(playhead / perColumn) - 1;
+    // Columns are drawn once complete (a later sample has arrived), up to a tile ahead.
+    const complete = Math.floor((ring.newest + 1) / perColumn) - 1;
+    const last = this.frozen ? head : Math.min(complete, head + TILE_COLUMNS - 1);
     const far = (head / TILE_COLUMNS - this.base) * TILE_COLUMNS > MAX_RAIL_PX;
-    if (this.dirty || this.head === null || head - this.head >= columns || head < this.head || far) {
+    if (this.dirty || this.drawn === null || head - columns > this.drawn || far) {
       this.dirty = false;
       this.head = head;
       this.base = Math.floor((head - columns + 1) / TILE_COLUMNS);
       this.pen = this.lanes.map(() => null);
       for (const tile of this.tiles) tile.clear(null);
-      this.drawColumns(ring, head - columns + 1, head);
+      this.drawn = Math.max(last, head - columns);
+      this.drawnMs = nowMs;
+      this.drawColumns(ring, head - columns + 1, last);
       for (const marker of this.markers) this.placeMarker(marker);
-    } else if (head > this.head) {
-      const from = this.head + 1;
-      this.head = head;
-      this.drawColumns(ring, from, head);
+      this.restartScroll();
     } else {
-      return;
+      this.head = head;
+      const margin = (DRAW_MARGIN_MS / 1000) * (columns / this.windowS);
+      const due = nowMs - this.drawnMs >= DRAW_EVERY_MS || this.drawn - head < margin;
+      if (last > this.drawn && due) {
+        const from = this.drawn + 1;
+        this.drawn = last;
+        this.drawnMs = nowMs;
+        this.drawColumns(ring, from, last);
+      }
     }
-    this.place();
+    this.scroll();
   }
 
   /** Size the tiles to the strip and draw the grid underneath. */
@@ -211,7 +236,8 @@ export class TraceView {
       this.grid.width = width;
       this.grid.height = height;
     }
-    const count = Math.ceil(width / TILE_COLUMNS) + 1;
+    // The window spans ceil(width / TILE_COLUMNS) + 1 tiles; columns drawn ahead one more.
+    const count = Math.ceil(width / TILE_COLUMNS) + 2;
     while (this.tiles.length < count) this.tiles.push(new Tile(this.rail));
     while (this.tiles.length > count) this.tiles.pop().remove();
     for (const tile of this.tiles) tile.size(height, ratio);
@@ -224,6 +250,7 @@ export class TraceView {
       perColumn: (this.rate * this.windowS) / width,
     };
     drawGrid(this.grid, this.geometry, this.windowS, this.lanes.length, this.theme);
+    this.endSegment();
   }
 
   /** The tile that holds global tile number `number`, cleared and placed when it held another. */
@@ -237,14 +264,52 @@ export class TraceView {
     return tile;
   }
 
-  /** Move the rail so that the newest column is at the right edge. */
-  place() {
+  /** The rail's offset in CSS pixels that puts global column `head` at the right edge. */
+  railOffset(head) {
     const { columns, ratio } = this.geometry;
-    const left = (columns - 1 - this.head + this.base * TILE_COLUMNS) / ratio;
-    if (left !== this.railLeft) {
-      this.railLeft = left;
-      this.rail.style.transform = `translateX(${left}px)`;
+    return (columns - 1 - head + this.base * TILE_COLUMNS) / ratio;
+  }
+
+  /**
+   * Keep the rail where the edge is: the compositor animates a segment (a column per step,
+   * exactly as `advance` counts them); without one the rail stands at the edge.
+   */
+  scroll() {
+    const segment = this.segment;
+    if (!segment) {
+      const left = this.railOffset(this.head);
+      if (left !== this.railLeft) {
+        this.railLeft = left;
+        this.rail.style.transform = `translateX(${left}px)`;
+      }
+      return;
     }
+    if (segment.animation) return;
+    const first = Math.round(segment.from / this.geometry.perColumn) - 1;
+    const keyframes = [first, first + segment.steps].map((head) => ({
+      transform: `translateX(${this.railOffset(head)}px)`,
+    }));
+    segment.animation = this.rail.animate(keyframes, {
+      duration: SEGMENT_MS,
+      easing: `steps(${segment.steps}, jump-end)`,
+      fill: "forwards",
+    });
+    segment.animation.startTime = segment.startMs;
+  }
+
+  /** Animate the segment under way again (the rail's origin moved). */
+  restartScroll() {
+    if (this.segment?.animation) {
+      this.segment.animation.cancel();
+      this.segment.animation = null;
+    }
+  }
+
+  /** Stop the scroll under way; the rail stands where `scroll` puts it next. */
+  endSegment() {
+    this.segment?.animation?.cancel();
+    this.segment = null;
+    this.railLeft = null;
   }
 
   /** Draw global columns `first`..`last` (inclusive), the last one at the right edge. */
@@ -305,21 +370,38 @@ export class TraceView {
     });
   }
 
-  /** Move the window's end smoothly with the clock, a little behind the newest sample. */
+  /**
+   * Move the window's end with the clock, LAG_S behind the newest sample: in segments of
+   * SEGMENT_MS at a steady speed (the stream's rate, plus CATCH_UP of the distance to where
+   * the end should be), starting at a column's edge, so the compositor can scroll each one
+   * alone. The end never passes the newest sample: it stands still while no data comes.
+   */
   advance(nowMs) {
-    const elapsedS = this.lastDrawMs === null ? 0 : (nowMs - this.lastDrawMs) / 1000;
-    this.lastDrawMs = nowMs;
     const ring = this.ring;
     if (this.frozen || !ring || ring.newest < 0) return;
-    const lag = Math.max(1.5 * this.batch, 0.05 * this.rate);
+    const lag = Math.max(1.5 * this.batch, LAG_S * this.rate);
     const target = ring.newest - lag;
     if (this.playhead === null || Math.abs(target - this.playhead) > SNAP_S * this.rate) {
       this.playhead = target;
+      this.endSegment();
       return;
     }
-    this.playhead += elapsedS * this.rate;
-    this.playhead += (target - this.playhead) * Math.min(1, elapsedS * CATCH_UP_PER_S);
-    this.playhead = Math.min(this.playhead, ring.newest);
+    const segment = this.segment;
+    if (segment) {
+      const elapsed = Math.min(nowMs - segment.startMs, SEGMENT_MS);
+      const playhead = segment.from + elapsed * segment.perMs;
+      this.playhead = Math.min(playhead, ring.newest);
+      if (elapsed < SEGMENT_MS && playhead <= ring.newest) return;
+      this.endSegment();
+    }
+    const { perColumn } = this.geometry;
+    if (ring.newest - this.playhead < perColumn) return;
+    const from = Math.floor(this.playhead / perColumn) * perColumn;
+    const wanted = (this.rate * SEGMENT_MS) / 1000 + CATCH_UP * (target - from);
+    const steps = Math.round(wanted / perColumn);
+    if (steps < 1) return;
+    this.playhead = from;
+    this.segment = { startMs: nowMs, from, steps, perMs: (steps * perColumn) / SEGMENT_MS };
   }
 }
 
