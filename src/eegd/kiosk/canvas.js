@@ -1,5 +1,6 @@
 // Canvases that stay sharp: the backing store follows the element's CSS size times the device
-// pixel ratio, and drawing code works in CSS pixels.
+// pixel ratio, and drawing code works in CSS pixels. The size comes from a ResizeObserver, so
+// drawing never makes the browser lay the page out again in the middle of a frame.
 
 /** A canvas kept at device resolution; `width`/`height` are CSS pixels, `dirty` after resizes. */
 export class SharpCanvas {
@@ -9,7 +10,10 @@ export class SharpCanvas {
     this.width = 0;
     this.height = 0;
     this.dirty = true;
-    new ResizeObserver(() => {
+    this.observed = null; // [width, height] in CSS pixels, as of the last layout
+    new ResizeObserver(([entry]) => {
+      const box = entry.borderBoxSize[0];
+      this.observed = [box.inlineSize, box.blockSize];
       this.dirty = true;
     }).observe(element);
   }
@@ -17,20 +21,26 @@ export class SharpCanvas {
   /** Resize the backing store if needed and reset the transform; returns the 2D context. */
   begin() {
     const ratio = window.devicePixelRatio || 1;
-    const rect = this.element.getBoundingClientRect();
-    const width = Math.max(1, Math.round(rect.width * ratio));
-    const height = Math.max(1, Math.round(rect.height * ratio));
+    const [cssWidth, cssHeight] = this.observed ?? measure(this.element);
+    const width = Math.max(1, Math.round(cssWidth * ratio));
+    const height = Math.max(1, Math.round(cssHeight * ratio));
     if (this.element.width !== width || this.element.height !== height) {
       this.element.width = width;
       this.element.height = height;
     }
-    this.width = rect.width;
-    this.height = rect.height;
+    this.width = cssWidth;
+    this.height = cssHeight;
     this.dirty = false;
-    const scaleX = rect.width > 0 ? width / rect.width : ratio;
-    const scaleY = rect.height > 0 ? height / rect.height : ratio;
+    const scaleX = cssWidth > 0 ? width / cssWidth : ratio;
+    const scaleY = cssHeight > 0 ? height / cssHeight : ratio;
     this.context.setTransform(scaleX, 0, 0, scaleY, 0, 0);
-    this.context.clearRect(0, 0, rect.width, rect.height);
+    this.context.clearRect(0, 0, cssWidth, cssHeight);
     return this.context;
   }
+}
+
+/** The element's size now (before the first observation only: it lays the page out). */
+function measure(element) {
+  const rect = element.getBoundingClientRect();
+  return [rect.width, rect.height];
 }

@@ -1,7 +1,9 @@
 // The brain-waves plot: power spectral density per channel from 1 Hz up to a chosen limit
 // (45 Hz or the spectrum's max_freq_hz, so mains hum and the notch show), on a log or linear
 // power axis, the classic bands shaded behind it, and the alpha peak marked only when there
-// is one (peak.js). It is redrawn only when a new spectrum or a setting arrives.
+// is one (peak.js). It is redrawn only when a new spectrum or a setting arrives, and then only
+// its lines: the bands, axes and labels are kept on an offscreen canvas until the size, the
+// frequency range, the power axis or the theme changes.
 
 import { SharpCanvas } from "./canvas.js";
 import { BAND_SYMBOLS, THEMES, bandColor, channelColor } from "./colors.js";
@@ -39,6 +41,8 @@ export class SpectrumView {
     this.maxHz = DEFAULT_MAX_HZ;
     this.linear = false;
     this.theme = THEMES.dark;
+    this.backdrop = document.createElement("canvas");
+    this.backdropKey = "";
   }
 
   /** A new session or frequency axis: forget the last spectrum. */
@@ -49,6 +53,7 @@ export class SpectrumView {
     this.peak = null;
     this.decades = null;
     this.mean = new Float32Array(spectrum ? spectrum.freqs.length : 0);
+    this.backdropKey = "";
     this.changed = true;
   }
 
@@ -179,28 +184,58 @@ export class SpectrumView {
       theme: this.theme,
     };
     plot.x = (hz) => plot.left + ((hz - lowHz) / (highHz - lowHz)) * plot.width;
-    drawBands(ctx, plot, this.spectrum?.bands ?? []);
-    drawFrequencyAxis(ctx, plot);
-    if (!this.frame || !this.decades) {
-      drawPlaceholder(ctx, plot, "Waiting for the first spectrum…");
-      return;
+    const decades = this.frame ? this.decades : null;
+    const ticks = decades && powerAxis(plot, decades);
+    const { width, height } = this.canvas.element;
+    const key = [width, height, lowHz, highHz, decades?.top, decades?.bottom, this.theme.name].join();
+    if (key !== this.backdropKey) {
+      this.backdropKey = key;
+      this.paintBackdrop(plot, ticks);
     }
-    const { top, bottom } = this.decades;
-    if (bottom === null) {
-      const step = niceStep(10 ** top);
-      const full = Math.ceil(10 ** top / step) * step;
-      plot.y = (p) => plot.top + (1 - Math.max(0, p) / full) * plot.height;
-      drawLinearAxis(ctx, plot, full);
-    } else {
-      plot.y = (p) => {
-        const share = (Math.log10(Math.max(p, 1e-30)) - bottom) / (top - bottom);
-        return plot.top + (1 - share) * plot.height;
-      };
-      drawPowerAxis(ctx, plot, this.decades);
-    }
+    ctx.drawImage(this.backdrop, 0, 0, this.canvas.width, this.canvas.height);
+    if (!decades) return;
     drawLines(ctx, plot, this.spectrum.freqs, this.frame, this.smoothed, selected);
     if (this.peak !== null) drawPeak(ctx, plot, this.peak.hz);
   }
+
+  /** The bands, the axes and their labels (`ticks`: the power axis's, or null before data). */
+  paintBackdrop(plot, ticks) {
+    const element = this.canvas.element;
+    this.backdrop.width = element.width;
+    this.backdrop.height = element.height;
+    const ctx = this.backdrop.getContext("2d");
+    const scaleX = element.width / Math.max(1, this.canvas.width);
+    const scaleY = element.height / Math.max(1, this.canvas.height);
+    ctx.setTransform(scaleX, 0, 0, scaleY, 0, 0);
+    drawBands(ctx, plot, this.spectrum?.bands ?? []);
+    drawFrequencyAxis(ctx, plot);
+    if (!ticks) {
+      drawPlaceholder(ctx, plot, "Waiting for the first spectrum…");
+      return;
+    }
+    drawPowerTicks(ctx, plot, ticks);
+    element.dataset.powerTicks = ticks.map(([, label]) => label).join(",");
+  }
+}
+
+/** Set `plot.y` for the power axis `decades` (log, or linear when bottom is null); its ticks. */
+function powerAxis(plot, { top, bottom }) {
+  if (bottom === null) {
+    const step = niceStep(10 ** top);
+    const full = Math.ceil(10 ** top / step) * step;
+    plot.y = (p) => plot.top + (1 - Math.max(0, p) / full) * plot.height;
+    return niceTicks(full);
+  }
+  plot.y = (p) => {
+    const share = (Math.log10(Math.max(p, 1e-30)) - bottom) / (top - bottom);
+    return plot.top + (1 - share) * plot.height;
+  };
+  const step = top - bottom > 4 ? 2 : 1;
+  const ticks = [];
+  for (let decade = bottom; decade <= top; decade += step) {
+    ticks.push([10 ** decade, formatDecade(decade)]);
+  }
+  return ticks;
 }
 
 function drawBands(ctx, plot, bands) {
@@ -255,15 +290,6 @@ function drawFrequencyAxis(ctx, plot) {
   ctx.stroke();
 }
 
-function drawPowerAxis(ctx, plot, { top, bottom }) {
-  const step = top - bottom > 4 ? 2 : 1;
-  const ticks = [];
-  for (let decade = bottom; decade <= top; decade += step) {
-    ticks.push([10 ** decade, formatDecade(decade)]);
-  }
-  drawPowerTicks(ctx, plot, ticks);
-}
-
 /** The round step (1, 2 or 5 × 10ⁿ) that cuts `span` into at most `most` parts. */
 export function niceStep(span, most = 5) {
   const rough = span / most;
@@ -283,13 +309,8 @@ export function niceTicks(top, most = 5) {
   return ticks;
 }
 
-function drawLinearAxis(ctx, plot, full) {
-  drawPowerTicks(ctx, plot, niceTicks(full));
-}
-
 /** Grid lines and labels at the given [power, label] ticks, and the axis's unit. */
 function drawPowerTicks(ctx, plot, ticks) {
-  ctx.canvas.dataset.powerTicks = ticks.map(([, label]) => label).join(",");
   ctx.font = "12px system-ui, sans-serif";
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
