@@ -6,6 +6,7 @@ import { THEMES } from "./colors.js";
 import { Connection } from "./connection.js";
 import { nextMaxRate, wantedMaxRate } from "./decimation.js";
 import { DisplayPanel, FILTER_KEYS } from "./display.js";
+import { setData } from "./dom.js";
 import { FilterSettings, summary as filterSummary } from "./filters.js";
 import { HealthLine } from "./health.js";
 import { LaneLabels } from "./lanelabels.js";
@@ -219,9 +220,8 @@ function onFrame(frame) {
   view.frames += 1;
   traces.push(frame, span);
   showDecimation(frame);
-  const wasStreaming = body.dataset.state === "streaming";
   status.dataReceived(performance.now());
-  if (!wasStreaming) updateStatus();
+  if (shownState !== "streaming") updateStatus();
 }
 
 function measureQuality(frame) {
@@ -275,29 +275,26 @@ function chooseDisplayRate() {
 }
 
 function showDecimation(frame) {
-  const decimated = String(frame.decimated);
-  if (body.dataset.decimated !== decimated) body.dataset.decimated = decimated;
-  if (!frame.decimated) delete body.dataset.pairRate;
-  else if (body.dataset.pairRate !== String(frame.sampleRate)) {
-    body.dataset.pairRate = String(frame.sampleRate);
-  }
+  setData(body, "decimated", frame.decimated);
+  setData(body, "pairRate", frame.decimated ? frame.sampleRate : null);
 }
 
 // ------------------------------------------------------------------ status and attributes
 
 let shownStatus = "";
+let shownState = "";
 
 function updateStatus() {
   const now = performance.now();
   if (health.finished(view.hello?.session)) status.systemEvent({ kind: "source_ended" });
   const { state, retryIn, headline, detail } = status.describe(now, health.degraded.acquisition());
   health.render(now);
-  body.dataset.state = state;
-  if (retryIn === null) delete body.dataset.retryIn;
-  else body.dataset.retryIn = retryIn.toFixed(1);
-  body.dataset.frames = String(view.frames);
-  body.dataset.errors = String(view.errors);
-  body.dataset.gaps = String(view.gaps);
+  shownState = state;
+  setData(body, "state", state);
+  setData(body, "retryIn", retryIn === null ? null : retryIn.toFixed(1));
+  setData(body, "frames", view.frames);
+  setData(body, "errors", view.errors);
+  setData(body, "gaps", view.gaps);
   const key = `${headline}\n${detail}`;
   if (key !== shownStatus) {
     shownStatus = key;
@@ -306,7 +303,7 @@ function updateStatus() {
     ui.overlayHeadline.textContent = headline;
     ui.overlayDetail.textContent = detail;
   }
-  ui.replay.hidden = state !== "ended";
+  if (ui.replay.hidden !== (state !== "ended")) ui.replay.hidden = state !== "ended";
   showQuality(state, headline, now);
   showDisplayNote();
 }
@@ -344,7 +341,7 @@ function showQuality(state = body.dataset.state, headline = ui.headline.textCont
       ? "tap a label: channel and signal quality"
       : `${names[c]} · ${verdicts[c]?.reason ?? "no raw data yet"}`;
   if (ui.channelInfo.textContent !== info) ui.channelInfo.textContent = info;
-  ui.channelInfo.dataset.quality = c === null ? "" : (verdicts[c]?.level ?? "unknown");
+  setData(ui.channelInfo, "quality", c === null ? "" : (verdicts[c]?.level ?? "unknown"));
 }
 
 // ------------------------------------------------------------------ drawing

@@ -6,6 +6,7 @@
 // it), and both are drawn in the same tick (the app calls `render`, nothing else does): the
 // page never shows two numbers.
 
+import { setData } from "./dom.js";
 import { ACQUISITION_TASK, clock, secondsLeft } from "./status.js";
 
 const POLL_MS = 1000;
@@ -164,14 +165,14 @@ export class HealthLine {
     const parts = [ledgerLine(ledger)];
     if (degraded.length) parts.unshift(`degraded: ${degraded.join(", ")}`);
     const text = parts.join(" · ");
-    const data = this.element.dataset;
-    if (this.element.textContent !== text) this.element.textContent = text;
-    data.lost = String(ledger?.lost ?? "");
-    data.expected = String(ledger?.expected ?? "");
-    data.gaps = String(ledger?.gapCount ?? "");
-    data.lastGapS = ledger?.gaps.length ? String(ledger.gaps[ledger.gaps.length - 1].seconds) : "";
-    data.session = this.session ?? "";
-    data.degraded = [...this.degraded.tasks.keys()].join(",");
-    this.element.toggleAttribute("data-lossy", Boolean(ledger?.lost));
+    const element = this.element;
+    if (element.textContent !== text) element.textContent = text;
+    setData(element, "lost", ledger?.lost ?? "");
+    setData(element, "expected", ledger?.expected ?? "");
+    setData(element, "gaps", ledger?.gapCount ?? "");
+    setData(element, "lastGapS", ledger?.gaps.length ? ledger.gaps[ledger.gaps.length - 1].seconds : "");
+    setData(element, "session", this.session ?? "");
+    setData(element, "degraded", [...this.degraded.tasks.keys()].join(","));
+    setData(element, "lossy", ledger?.lost ? "" : null);
   }
 }

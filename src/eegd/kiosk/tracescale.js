@@ -1,7 +1,8 @@
 // The traces' vertical scale as the user controls it: one automatic or fixed scale for every
 // lane, or an automatic scale per channel; `scales` gives each channel's ± µV for drawing
-// (the same array until something changes), `show` mirrors it into the controls and the
-// scale bar beside the lanes (never over them).
+// (the same array until something changes: it is called every frame and allocates nothing
+// then), `show` mirrors it into the controls and the scale bar beside the lanes (never over
+// them).
 
 import { AutoScale, FIXED_STEPS_UV, channelAmplitudes, robustAmplitude } from "./scale.js";
 
@@ -17,17 +18,20 @@ export class TraceScale {
     this.perChannel = [];
     this.current = [];
     this.checkedMs = 0;
+    this.stale = true;
     this.shown = "";
   }
 
   /** A new session of `channels` channels: fresh automatic scales. */
   reset(channels) {
     this.perChannel = Array.from({ length: channels }, () => new AutoScale());
+    this.stale = true;
   }
 
   /** "global" (one scale for every lane) or "channel" (automatic per channel). */
   setMode(mode) {
     this.mode = mode;
+    this.stale = true;
   }
 
   /** One fixed step up (+1) or down (-1); the scale becomes global and fixed. */
@@ -40,11 +44,13 @@ export class TraceScale {
         : (steps.findLast((step) => step < current) ?? steps[0]);
     this.auto = false;
     this.mode = "global";
+    this.stale = true;
   }
 
   toggleAuto() {
     this.auto = !this.auto;
     if (!this.auto) this.fixedUv = nearestFixed(this.global.step);
+    this.stale = true;
   }
 
   /** Each channel's ± µV at `nowMs`, the automatic ones refreshed from what is on screen. */
@@ -58,7 +64,10 @@ export class TraceScale {
         this.global.update(robustAmplitude(amplitudes, lanes));
         this.perChannel.forEach((scale, c) => scale.update(amplitudes[c]));
       }
+      this.stale = true;
     }
+    if (!this.stale) return this.current;
+    this.stale = false;
     const scales = this.perChannel.map((scale) => {
       if (this.mode === "channel") return scale.step;
       return this.auto ? this.global.step : this.fixedUv;

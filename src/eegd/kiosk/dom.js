@@ -1,0 +1,13 @@
+// Writing the page's state into data- attributes only when it changes: a write of the same
+// value still makes the browser check its styles, and the status is written five times a
+// second.
+
+/** Set `element.dataset[key]` to `value` as a string, or remove it for null; only if changed. */
+export function setData(element, key, value) {
+  const data = element.dataset;
+  if (value === null || value === undefined) {
+    if (key in data) delete data[key];
+  } else if (data[key] !== String(value)) {
+    data[key] = String(value);
+  }
+}
