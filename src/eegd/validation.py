@@ -139,6 +139,9 @@ def _translated(
             return _in_dict(value, _bare(hint, value), dotted, hidden)
     cause = exc.__cause__
     if isinstance(cause, ConfigError):  # a table's own rule across its fields
+        head, _, rest = (cause.key or "").partition(".")
+        if dotted == key and head in where:  # about a field written in another table
+            return ConfigError.at(".".join(filter(None, (where[head], rest))), cause.problem)
         return cause.within(dotted) if dotted else cause
     return _refusal(problem, value, hint, dotted, hidden)
 

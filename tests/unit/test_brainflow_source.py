@@ -21,6 +21,7 @@ from eegd.sources.brainflow import (
     board_names,
     resolve_board,
 )
+from eegd.validation import convert
 
 SYNTHETIC = int(BoardIds.SYNTHETIC_BOARD)
 SYNTHETIC_NAMES = tuple(BoardShim.get_eeg_names(SYNTHETIC))
@@ -118,7 +119,7 @@ def test_values_the_user_set_that_differ_from_the_board_are_config_errors(
 )
 def test_bad_connection_settings_are_config_errors(changes: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError, match=f"^{key}: "):
-        BrainFlowSettings(**changes)  # type: ignore[arg-type]
+        convert(changes, BrainFlowSettings)
 
 
 def test_the_synthetic_board_streams_contiguous_blocks_in_volts_and_counts() -> None:

@@ -11,6 +11,7 @@ from scipy import signal
 
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale
+from eegd.sources.base import SharedSourceOptions
 from eegd.sources.montage import DEFAULT_CHANNELS, region_of, standard_channel_names
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
 
@@ -65,24 +66,42 @@ def test_defaults_are_the_documented_montage() -> None:
 
 
 @pytest.mark.parametrize(
-    ("settings", "expected"),
+    ("shared", "own", "expected"),
     [
-        ({"channels": 0}, r"^channels: 0 is out of range \(allowed: 1\.\.32\)$"),
-        ({"channels": 33}, r"^channels: 33 is out of range \(allowed: 1\.\.32\)$"),
-        ({"sample_rate": 300}, r"^sample_rate: 300 .*250, 500, 1000, 2000, 4000, 8000, 16000"),
-        ({"sample_rate": 256.0}, r"^sample_rate: 256 .*250, 500"),
-        ({"line_noise_hz": 40}, r"^line_noise_hz: 40 .*none, 50, 60"),
-        ({"seed": -1}, r"^seed: -1 .*>= 0"),
-        ({"channel_names": ("O1", "O2")}, r"^channel_names: \('O1', 'O2'\) .*8 labels"),
-        ({"channels": 2, "channel_names": ("O1", "O1")}, r"^channel_names: .*distinct"),
-        ({"channels": 1, "channel_names": ("",)}, r"^channel_names: .*non-empty"),
+        ({"channels": 0}, {}, r"^source\.channels: 0 is out of range \(allowed: 1\.\.32\)$"),
+        ({"channels": 33}, {}, r"^source\.channels: 33 is out of range \(allowed: 1\.\.32\)$"),
+        (
+            {"sample_rate": 300},
+            {},
+            r"^source\.sample_rate: 300 is not allowed \(allowed: 250, 500, 1000, 2000, 4000, "
+            r"8000, 16000\)$",
+        ),
+        ({"sample_rate": 256.0}, {}, r"^source\.sample_rate: 256 .*250, 500"),
+        (
+            {},
+            {"line_noise_hz": 40},
+            r"^source\.synthetic\.line_noise_hz: 40 is not allowed \(allowed: 0, 50, 60\)$",
+        ),
+        ({}, {"seed": -1}, r"^source\.synthetic\.seed: -1 is out of range \(allowed: >= 0\)$"),
+        ({}, {"channels": 4}, r"^source\.synthetic\.channels: unknown key \(allowed: seed, "),
+        (
+            {"channel_names": ("O1", "O2")},
+            {},
+            r"^source\.channel_names: \('O1', 'O2'\) .*8 labels",
+        ),
+        ({"channels": 2, "channel_names": ("O1", "O1")}, {}, r"^source\.channel_names: .*distinct"),
+        (
+            {"channels": 1, "channel_names": ("",)},
+            {},
+            r"^source\.channel_names\[0\]: '' is not allowed \(allowed: at least 1 characters\)$",
+        ),
     ],
 )
-def test_invalid_settings_name_the_field_value_and_allowed(
-    settings: dict[str, Any], expected: str
+def test_invalid_settings_name_the_key_value_and_allowed(
+    shared: dict[str, Any], own: dict[str, Any], expected: str
 ) -> None:
     with pytest.raises(ConfigError, match=expected):
-        SyntheticSettings(**settings)
+        SyntheticSource.from_options(SharedSourceOptions(kind="synthetic", **shared), own)
 
 
 def test_given_channel_names_are_used() -> None:

@@ -7,7 +7,9 @@ the hardware driver, the synthetic source and the tests all agree on every bit.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +19,7 @@ from eegd.errors import ProtocolError
 __all__ = [
     "ADS1299_GAINS",
     "ADS1299_SAMPLE_RATES",
+    "Ads1299Rate",
     "COUNT_MAX",
     "COUNT_MIN",
     "Ads1299Scale",
@@ -28,7 +31,9 @@ __all__ = [
 ADS1299_GAINS: tuple[int, ...] = (1, 2, 4, 6, 8, 12, 24)
 
 #: Output data rates of the ADS1299, in samples per second.
-ADS1299_SAMPLE_RATES: tuple[int, ...] = (250, 500, 1000, 2000, 4000, 8000, 16000)
+Ads1299Rate = Literal[250, 500, 1000, 2000, 4000, 8000, 16000]
+"""A rate the ADS1299 samples at (its CONFIG1 data rates), as a settings field declares it."""
+ADS1299_SAMPLE_RATES: tuple[int, ...] = typing.get_args(Ads1299Rate)
 
 #: Smallest and largest 24-bit two's complement count.
 COUNT_MIN = -(2**23)

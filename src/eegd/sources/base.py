@@ -39,6 +39,7 @@ ends the session for it first.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,19 +68,37 @@ __all__ = [
     "SourceEvent",
     "SourceMarker",
     "parse_options",
+    "placed",
 ]
 
 _OptionsT = TypeVar("_OptionsT", bound=msgspec.Struct)
 
 
-def parse_options(options: Mapping[str, Any], struct: type[_OptionsT], prefix: str) -> _OptionsT:
-    """``options`` checked and converted into the ``msgspec.Struct`` type ``struct``.
+def parse_options(
+    options: Mapping[str, Any],
+    struct: type[_OptionsT],
+    kind: str,
+    shared: Mapping[str, Any] | None = None,
+) -> _OptionsT:
+    """A source's settings: its ``[source.<kind>]`` table and ``shared`` keys of ``[source]``.
 
-    A source's own table is usually a small frozen struct whose fields declare their
-    constraints; an unknown key or a wrong value raises ``ConfigError`` naming
-    ``prefix.key`` (``source.synthetic.seed: expected `int`, got `str` (value: 'x')``).
+    A source declares its settings once, as one ``msgspec.Struct`` whose fields carry their
+    constraints; ``shared`` are the ``[source]`` keys it declares too (name -> value), which
+    its own table may not hold. An unknown key or a wrong value raises ``ConfigError``
+    naming the key where it is written (``source.synthetic.seed``, ``source.channels``).
     """
-    return convert(dict(options), struct, prefix)
+    given = {name: (f"source.{name}", value) for name, value in (shared or {}).items()}
+    return convert(dict(options), struct, f"source.{kind}", given=given)
+
+
+def placed(error: ConfigError, kind: str) -> ConfigError:
+    """``error`` about a key of a source's settings, named where that key is written: a
+    key of ``[source]`` (``SharedSourceOptions.facts``) under ``source``, the others under
+    ``source.<kind>``."""
+    head = re.split(r"[.\[]", error.key or "", maxsplit=1)[0]
+    if head == "source":  # named where it is already
+        return error
+    return error.within("source" if head in _FACTS else f"source.{kind}")
 
 
 #: The most channels eegd streams: frames, client queues, the spectrum's memory and the
@@ -104,6 +123,16 @@ class SharedSourceOptions:
     explicit: frozenset[str] = field(default_factory=frozenset)
     file_directories: tuple[Path, ...] = ()
     """The directories a source may read files from (``[source.playback] directories``)."""
+
+    def facts(self, *, set_only: bool = False) -> dict[str, Any]:
+        """``channels``, ``sample_rate`` and ``channel_names`` by name, for a source whose
+        settings declare them; ``set_only``: only those the user set (a device's own facts
+        stand for the others)."""
+        return {key: getattr(self, key) for key in _FACTS if not set_only or key in self.explicit}
+
+
+#: The keys of ``[source]`` a device or file may know better (``SharedSourceOptions.facts``).
+_FACTS: Final = ("channels", "sample_rate", "channel_names")
 
 
 @dataclass(frozen=True, slots=True)

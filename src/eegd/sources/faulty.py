@@ -37,6 +37,7 @@ from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import COUNT_MAX, Ads1299Scale
 from eegd.sources.base import SampleBlock, SharedSourceOptions, Source, parse_options
+from eegd.validation import Settings
 
 __all__ = ["FaultOptions", "FaultySource"]
 
@@ -44,7 +45,7 @@ _Count = Annotated[int, msgspec.Meta(ge=0)]
 _Seconds = Annotated[float, msgspec.Meta(ge=0)]
 
 
-class FaultOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class FaultOptions(Settings, frozen=True):
     """``[source.faulty]``: what to wrap and which faults to inject (0 turns one off)."""
 
     wraps: str = "synthetic"
@@ -84,22 +85,20 @@ class FaultySource(Source):
         from eegd.sources.registry import load_source_class  # the registry lists this class
 
         prefix = f"source.{cls.kind}"
-        faults = parse_options(options, FaultOptions, prefix=prefix)
+        faults = parse_options(options, FaultOptions, cls.kind)
         if faults.wraps == cls.kind:
             raise ConfigError(f"{prefix}.wraps: {cls.kind!r} cannot wrap itself", key=prefix)
         try:
             inner_class = load_source_class(faults.wraps)
         except ConfigError as exc:
-            problem = str(exc).removeprefix("source.kind: ")
-            raise ConfigError(f"{prefix}.wraps: {problem}", key=f"{prefix}.wraps") from None
+            raise exc.moved(f"{prefix}.wraps") from None
         try:
             inner = inner_class.from_options(shared, faults.options)
         except ConfigError as exc:  # its own table is ours: name the key where it was written
             own = f"source.{faults.wraps}"
             if exc.key is None or not exc.key.startswith(own):
                 raise
-            key = f"{prefix}.options{exc.key.removeprefix(own)}"
-            raise ConfigError(f"{key}{str(exc).removeprefix(exc.key)}", key=key) from None
+            raise exc.moved(f"{prefix}.options{exc.key.removeprefix(own)}") from None
         for name in ("railed_channels", "flat_channels"):
             bad = [row for row in getattr(faults, name) if row >= len(inner.channel_names)]
             if bad:

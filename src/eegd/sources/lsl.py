@@ -42,6 +42,7 @@ from eegd.sources.base import (
     parse_options,
 )
 from eegd.sources.lsl_markers import MarkerReader, TimedMarker, lsl_errors
+from eegd.validation import Settings
 
 __all__ = ["MAX_ABS_VOLTS", "PHYSICAL_RANGE_UV", "LslOptions", "LslSource"]
 
@@ -58,7 +59,7 @@ _UNIT_SCALE: Final = {"microvolts": 1e-6, "uv": 1e-6, "µv": 1e-6, "millivolts":
 _UNIT_SCALE_V: Final = {"volts": 1.0, "v": 1.0}
 
 
-class LslOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class LslOptions(Settings, frozen=True):
     """``[source.lsl]``: which stream to resolve, and how long to wait for it."""
 
     name: str = ""
@@ -90,7 +91,7 @@ class LslSource(Source):
     @classmethod
     def from_options(cls, shared: SharedSourceOptions, options: Mapping[str, Any]) -> LslSource:
         """A source from ``[source.lsl]``; errors name the dotted key."""
-        return cls(parse_options(options, LslOptions, prefix=f"source.{cls.kind}"), shared)
+        return cls(parse_options(options, LslOptions, cls.kind), shared)
 
     def __init__(self, options: LslOptions, shared: SharedSourceOptions | None = None) -> None:
         self._options = options

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,17 +39,24 @@ from eegd.sources.base import (
     SourceEvent,
     SourceMarker,
     parse_options,
+    placed,
 )
 from eegd.sources.edf import Annotation, EdfRecording, open_recording
 from eegd.sources.files import allowed_file
+from eegd.validation import Settings
 
-__all__ = ["PlaybackOptions", "PlaybackSettings", "PlaybackSource"]
+__all__ = ["PlaybackSettings", "PlaybackSource"]
 
 logger = logging.getLogger(__name__)
 
 
-class PlaybackOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[source.playback]``: the file and how to play it, as written in TOML."""
+class PlaybackSettings(Settings, frozen=True):
+    """The file to play, how fast, whether to loop, and what the user expects of it.
+
+    The ``[source.playback]`` table, with ``channels``, ``sample_rate`` and
+    ``channel_names`` of ``[source]`` when the user set them (None: the file's);
+    ``recording`` checks them against the file.
+    """
 
     path: str = ""
     """The EDF, EDF+, BDF or BDF+ file, inside one of the playback directories; a relative
@@ -59,52 +65,19 @@ class PlaybackOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """1 is real time, 4 four times faster, 0 as fast as the pipeline takes it."""
     loop: bool = False
     """Start again at the end, in the same session; else ``source_ended`` and serve on."""
-    start_s: float = 0.0
+    start_s: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     """Where in the file to start, in seconds (a seek); before its end."""
-
-
-#: The keys of ``PlaybackSettings`` that come from ``[source]`` rather than its own table.
-_SHARED_KEYS = frozenset({"channels", "sample_rate", "channel_names"})
-
-
-@dataclass(frozen=True, slots=True)
-class PlaybackSettings:
-    """The file to play, how fast, whether to loop, and what the user expects of it.
-
-    ``channels``, ``sample_rate`` and ``channel_names`` are what the user set explicitly
-    (None: the file's); ``recording`` checks them against the file.
-    """
-
-    path: Path
-    speed: float = 1.0
-    loop: bool = False
-    start_s: float = 0.0
     channels: int | None = None
     sample_rate: float | None = None
     channel_names: tuple[str, ...] | None = None
-    directories: tuple[Path, ...] = ()
-    """Where files may come from (``eegd.sources.files.allowed_file``); none: no file."""
+    directories: tuple[str, ...] = ()
+    """Where files may come from (``eegd.sources.files.allowed_file``), as
+    ``[source.playback] directories`` sets them; none: no file."""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.path, Path):
-            raise ConfigError(f"path: {self.path!r} is not allowed (allowed: a file's path)")
-        speed = self.speed
-        if isinstance(speed, bool) or not isinstance(speed, int | float) or not speed >= 0:
-            shown = (
-                _show(speed) if isinstance(speed, float) and math.isfinite(speed) else repr(speed)
-            )
-            raise ConfigError(
-                f"speed: {shown} is not allowed (allowed: a number >= 0; 0 = unpaced)"
-            )
-        if not math.isfinite(speed):
-            raise ConfigError(f"speed: {speed!r} is not allowed (allowed: a finite number)")
-        if not isinstance(self.loop, bool):
-            raise ConfigError(f"loop: {self.loop!r} is not allowed (allowed: true, false)")
-        start = self.start_s
-        if isinstance(start, bool) or not isinstance(start, int | float) or not start >= 0:
-            raise ConfigError(f"start_s: {start!r} is not allowed (allowed: a number >= 0)")
-        if not math.isfinite(start):
-            raise ConfigError(f"start_s: {start!r} is not allowed (allowed: a finite number)")
+    @property
+    def file(self) -> Path:
+        """``path`` with ``~`` expanded."""
+        return Path(self.path).expanduser()
 
     def recording(self) -> EdfRecording:
         """Open the file and check the values the user set against it.
@@ -112,28 +85,29 @@ class PlaybackSettings:
         ``SourceError`` when the file cannot be played, ``ConfigError`` (naming the key)
         when it differs from what the user set.
         """
-        recording = open_recording(allowed_file(self.path, self.directories), self.path)
+        path, directories = self.file, tuple(Path(item) for item in self.directories)
+        recording = open_recording(allowed_file(path, directories), path)
         played = len(recording.channel_names)
         if self.channels is not None and self.channels != played:
             raise ConfigError(
-                f"channels: {self.channels} is not what {self.path} holds "
+                f"channels: {self.channels} is not what {self.file} holds "
                 f"({played} channels played; leave channels unset to use them)"
             )
         if self.sample_rate is not None and float(self.sample_rate) != recording.sample_rate:
             raise ConfigError(
-                f"sample_rate: {_show(self.sample_rate)} is not the rate of {self.path} "
+                f"sample_rate: {_show(self.sample_rate)} is not the rate of {self.file} "
                 f"({_show(recording.sample_rate)} Hz; leave sample_rate unset to use it)"
             )
         if self.start_s >= recording.duration_s:
             raise ConfigError(
-                f"start_s: {_show(self.start_s)} is not before the end of {self.path} "
+                f"start_s: {_show(self.start_s)} is not before the end of {self.file} "
                 f"({recording.duration_s:.3f} s)"
             )
         if self.channel_names is not None and (
             tuple(self.channel_names) != recording.channel_names
         ):
             raise ConfigError(
-                f"channel_names: {list(self.channel_names)} are not those of {self.path} "
+                f"channel_names: {list(self.channel_names)} are not those of {self.file} "
                 f"({list(recording.channel_names)}; leave channel_names unset to use them)"
             )
         return recording
@@ -180,27 +154,18 @@ class PlaybackSource(Source):
         The file is opened here, so one that cannot be played fails the start with an
         error naming ``source.playback.path``, the file and the problem.
         """
-        table = f"source.{cls.kind}"
-        own = parse_options(options, PlaybackOptions, prefix=table)
-        if not own.path:
-            raise ConfigError(f"{table}.path: missing (allowed: the EDF or BDF file to play)")
-        explicit = shared.explicit
+        explicit = shared.facts(set_only=True)
+        directories = tuple(str(directory) for directory in shared.file_directories)
+        settings = parse_options(
+            options, PlaybackSettings, cls.kind, {**explicit, "directories": directories}
+        )
+        if not settings.path:
+            problem = "missing (allowed: the EDF or BDF file to play)"
+            raise ConfigError.at(f"source.{cls.kind}.path", problem)
         try:
-            return cls(
-                PlaybackSettings(
-                    path=Path(own.path).expanduser(),
-                    speed=own.speed,
-                    loop=own.loop,
-                    start_s=own.start_s,
-                    channels=shared.channels if "channels" in explicit else None,
-                    sample_rate=shared.sample_rate if "sample_rate" in explicit else None,
-                    channel_names=shared.channel_names if "channel_names" in explicit else None,
-                    directories=shared.file_directories,
-                )
-            )
+            return cls(settings)
         except ConfigError as exc:
-            key = str(exc).partition(":")[0]
-            raise ConfigError(f"{'source' if key in _SHARED_KEYS else table}.{exc}") from None
+            raise placed(exc, cls.kind) from None
 
     def __init__(self, settings: PlaybackSettings, clock: BlockingClock | None = None) -> None:
         self._settings = settings
@@ -220,7 +185,7 @@ class PlaybackSource(Source):
         self._opened_at = 0.0
         logger.info(
             "playback of %s (%s): %d channels at %g Hz, %.3f s, %d annotations",
-            settings.path,
+            settings.file,
             facts.format,
             len(facts.channel_names),
             facts.sample_rate,
@@ -252,7 +217,7 @@ class PlaybackSource(Source):
         """Start playing at ``start_s`` (the first sample by default); ``SourceError`` if the
         file cannot be read."""
         if self._recording is not None:
-            raise SourceError(f"playback of {self._settings.path} is already open")
+            raise SourceError(f"playback of {self._settings.file} is already open")
         recording, self._unopened = self._unopened, None
         if recording is None:
             recording = self._settings.recording()
@@ -260,7 +225,7 @@ class PlaybackSource(Source):
                 self._facts.channel_names,
                 self._facts.sample_rate,
             ):
-                raise SourceError(f"{self._settings.path}: the file changed since eegd started")
+                raise SourceError(f"{self._settings.file}: the file changed since eegd started")
             self._facts, self._onsets = recording, _onsets(recording)
         self._recording = recording
         self._start = min(
@@ -275,13 +240,13 @@ class PlaybackSource(Source):
             raise ValueError(f"n_samples: {n_samples!r} must be a positive integer")
         recording = self._recording
         if recording is None:
-            raise SourceError(f"playback of {self._settings.path} is not open")
+            raise SourceError(f"playback of {self._settings.file} is not open")
         length = recording.n_samples
         first = self._position
         start = self._start
         if not self._settings.loop:
             if start + first >= length:
-                raise SourceEnded(f"{self._settings.path} played to its end")
+                raise SourceEnded(f"{self._settings.file} played to its end")
             n_samples = min(n_samples, length - start - first)
         pieces = []
         events: list[SourceEvent] = []

@@ -8,14 +8,13 @@ ADS1299 counts and, unless pacing is off, delivered in real time on a ``Blocking
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.errors import ConfigError, SourceError
-from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale
+from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Rate, Ads1299Scale
 from eegd.sources.base import (
     SampleBlock,
     SharedSourceOptions,
@@ -25,55 +24,26 @@ from eegd.sources.base import (
 )
 from eegd.sources.eeg_model import EegModel
 from eegd.sources.montage import MAX_CHANNELS, standard_channel_names
+from eegd.validation import Settings
 
-__all__ = ["SyntheticOptions", "SyntheticSettings", "SyntheticSource"]
-
-_LINE_FREQUENCIES = (50, 60)
+__all__ = ["SyntheticSettings", "SyntheticSource"]
 
 
-@dataclass(frozen=True, slots=True)
-class SyntheticSettings:
-    """What the synthetic source generates; checked on construction.
+class SyntheticSettings(Settings, frozen=True):
+    """What the synthetic source generates: ``[source.synthetic]`` and the shared keys.
 
-    ``channel_names`` None means the standard montage (``resolved_channel_names``);
-    ``line_noise_hz`` None means no powerline hum; ``paced`` False delivers samples as
-    fast as they are read (benchmarks). ``alpha`` False leaves the 10 Hz rhythm out (a
-    recording without a clear peak). Railed and flat channels are the ``faulty`` source's.
+    ``channels``, ``sample_rate`` and ``channel_names`` are ``[source]``'s; the others
+    the ``[source.synthetic]`` table's. ``channel_names`` None means the standard montage
+    (``resolved_channel_names``); ``paced`` False delivers samples as fast as they are read
+    (benchmarks). ``alpha`` False leaves the 10 Hz rhythm out (a recording without a clear
+    peak). Railed and flat channels are the ``faulty`` source's.
     """
 
-    channels: int = 8
-    sample_rate: float = 250
-    channel_names: tuple[str, ...] | None = None
-    seed: int = 0
-    line_noise_hz: float | None = None
-    blinks: bool = True
-    paced: bool = True
-    alpha: bool = True
-
-    def __post_init__(self) -> None:
-        if not _is_int(self.channels) or not 1 <= self.channels <= MAX_CHANNELS:
-            raise _invalid("channels", self.channels, f"1..{MAX_CHANNELS}", "is out of range")
-        if self.sample_rate not in ADS1299_SAMPLE_RATES:
-            raise _invalid("sample_rate", self.sample_rate, _listing(ADS1299_SAMPLE_RATES))
-        if self.channel_names is not None:
-            _check_names(self.channel_names, self.channels)
-        if not _is_int(self.seed) or self.seed < 0:
-            raise _invalid("seed", self.seed, "an integer >= 0")
-        if self.line_noise_hz is not None and self.line_noise_hz not in _LINE_FREQUENCIES:
-            allowed = f"none, {_listing(_LINE_FREQUENCIES)}"
-            raise _invalid("line_noise_hz", self.line_noise_hz, allowed)
-
-    @property
-    def resolved_channel_names(self) -> tuple[str, ...]:
-        """The channel labels, the standard montage's when none were given."""
-        return self.channel_names or standard_channel_names(self.channels)
-
-
-class SyntheticOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[source.synthetic]``: the synthetic source's own table, as written in TOML."""
-
-    seed: int = 0
-    line_noise_hz: int = 0
+    channels: Annotated[int, msgspec.Meta(ge=1, le=MAX_CHANNELS)] = 8
+    sample_rate: Ads1299Rate = 250
+    channel_names: tuple[Annotated[str, msgspec.Meta(min_length=1)], ...] | None = None
+    seed: Annotated[int, msgspec.Meta(ge=0)] = 0
+    line_noise_hz: Literal[0, 50, 60] = 0
     """Powerline interference to add: 0 (none), 50 or 60 Hz."""
     blinks: bool = True
     paced: bool = True
@@ -81,39 +51,18 @@ class SyntheticOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     alpha: bool = True
     """The 10 Hz alpha rhythm over the occipital lobe; false for a spectrum without a peak."""
 
+    def __post_init__(self) -> None:
+        names = self.channel_names
+        if names is not None and len(names) != self.channels:
+            allowed = f"{self.channels} labels, one per channel"
+            raise ConfigError(f"channel_names: {names!r} is not allowed (allowed: {allowed})")
+        if names is not None and len(set(names)) != len(names):
+            raise ConfigError(f"channel_names: {names!r} is not allowed (allowed: distinct labels)")
 
-#: The keys of ``SyntheticSettings`` that come from ``[source]`` rather than its own table.
-_SHARED_KEYS = frozenset({"channels", "sample_rate", "channel_names"})
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _show(value: object) -> str:
-    """A value as a user wrote it: ``300`` rather than ``300.0``."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return repr(value)
-
-
-def _listing(values: tuple[int, ...]) -> str:
-    return ", ".join(str(value) for value in values)
-
-
-def _invalid(
-    field: str, value: object, allowed: str, problem: str = "is not allowed"
-) -> ConfigError:
-    return ConfigError(f"{field}: {_show(value)} {problem} (allowed: {allowed})")
-
-
-def _check_names(names: tuple[str, ...], channels: int) -> None:
-    if not isinstance(names, tuple) or not all(isinstance(name, str) and name for name in names):
-        raise _invalid("channel_names", names, "a tuple of non-empty labels")
-    if len(names) != channels:
-        raise _invalid("channel_names", names, f"{channels} labels, one per channel")
-    if len(set(names)) != len(names):
-        raise _invalid("channel_names", names, "distinct labels")
+    @property
+    def resolved_channel_names(self) -> tuple[str, ...]:
+        """The channel labels, the standard montage's when none were given."""
+        return self.channel_names or standard_channel_names(self.channels)
 
 
 class SyntheticSource(Source):
@@ -131,23 +80,7 @@ class SyntheticSource(Source):
         cls, shared: SharedSourceOptions, options: Mapping[str, Any]
     ) -> SyntheticSource:
         """A synthetic source from ``[source]`` and ``[source.synthetic]``; errors name the key."""
-        own = parse_options(options, SyntheticOptions, prefix=f"source.{cls.kind}")
-        try:
-            settings = SyntheticSettings(
-                channels=shared.channels,
-                sample_rate=shared.sample_rate,
-                channel_names=shared.channel_names,
-                seed=own.seed,
-                line_noise_hz=float(own.line_noise_hz) or None,
-                blinks=own.blinks,
-                paced=own.paced,
-                alpha=own.alpha,
-            )
-        except ConfigError as exc:
-            key = str(exc).partition(":")[0]
-            table = "source" if key in _SHARED_KEYS else f"source.{cls.kind}"
-            raise ConfigError(f"{table}.{exc}") from None
-        return cls(settings)
+        return cls(parse_options(options, SyntheticSettings, cls.kind, shared.facts()))
 
     def __init__(self, settings: SyntheticSettings, clock: BlockingClock | None = None) -> None:
         self._settings = settings
@@ -177,7 +110,7 @@ class SyntheticSource(Source):
             settings.sample_rate,
             self._names,
             seed=settings.seed,
-            line_noise_hz=settings.line_noise_hz,
+            line_noise_hz=settings.line_noise_hz or None,
             blinks=settings.blinks,
             alpha=settings.alpha,
         )
@@ -189,7 +122,7 @@ class SyntheticSource(Source):
         model = self._model
         if model is None:
             raise SourceError("synthetic source is not open")
-        if not _is_int(n_samples) or n_samples < 1:
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise ValueError(f"n_samples: {n_samples!r} must be a positive integer")
         first = self._position
         self._position += n_samples

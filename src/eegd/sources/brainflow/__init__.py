@@ -19,7 +19,6 @@ from eegd.sources.brainflow.boards import BoardFacts, board_facts, board_names, 
 from eegd.sources.brainflow.log_bridge import install_log_bridge
 from eegd.sources.brainflow.source import (
     DEFAULT_PHYSICAL_RANGE_UV,
-    BrainFlowOptions,
     BrainFlowSettings,
     BrainFlowSource,
 )
@@ -27,7 +26,6 @@ from eegd.sources.brainflow.source import (
 __all__ = [
     "DEFAULT_PHYSICAL_RANGE_UV",
     "BoardFacts",
-    "BrainFlowOptions",
     "BrainFlowSettings",
     "BrainFlowSource",
     "board_facts",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
@@ -33,12 +32,14 @@ from eegd.sources.base import (
     Source,
     SourceMarker,
     parse_options,
+    placed,
 )
 from eegd.sources.brainflow.boards import BoardFacts, board_facts, board_shim, resolve_board
 from eegd.sources.brainflow.log_bridge import install_log_bridge
 from eegd.sources.lsl_markers import marker_label
+from eegd.validation import Settings
 
-__all__ = ["DEFAULT_PHYSICAL_RANGE_UV", "BrainFlowOptions", "BrainFlowSettings", "BrainFlowSource"]
+__all__ = ["DEFAULT_PHYSICAL_RANGE_UV", "BrainFlowSettings", "BrainFlowSource"]
 
 logger = logging.getLogger("eegd.sources.brainflow")
 
@@ -51,43 +52,33 @@ _POLL_S: Final = 0.05
 """The longest wait between two looks at BrainFlow's buffer while samples are missing."""
 
 
-@dataclass(frozen=True, slots=True)
-class BrainFlowSettings:
+class BrainFlowSettings(Settings, frozen=True):
     """A BrainFlow board, how to reach it, and what the user expects of it.
 
-    The connection fields are BrainFlow's ``BrainFlowInputParams`` (empty or 0: unused).
-    ``channels``, ``sample_rate`` and ``channel_names`` are what the user set explicitly
-    (None: take the board's); ``facts`` checks them against the board. ``stall_timeout_s``
-    is how long the board may deliver nothing before the source counts as lost.
+    The ``[source.brainflow]`` table, with ``channels``, ``sample_rate`` and
+    ``channel_names`` of ``[source]`` when the user set them (None: take the board's);
+    ``facts`` checks them against the board. The connection fields are BrainFlow's
+    ``BrainFlowInputParams`` (empty or 0: unused). ``stall_timeout_s`` is how long the board
+    may deliver nothing before the source counts as lost.
     """
 
     board: str | int = "synthetic"
+    """A ``BoardIds`` name without ``_BOARD`` (``cyton_daisy``) or a numeric id."""
     serial_port: str = ""
     mac_address: str = ""
     ip_address: str = ""
-    ip_port: int = 0
+    ip_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     serial_number: str = ""
-    timeout: int = 0
+    timeout: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 0
     other_info: str = ""
     channels: int | None = None
     sample_rate: float | None = None
     channel_names: tuple[str, ...] | None = None
-    physical_range_uv: float = DEFAULT_PHYSICAL_RANGE_UV
+    physical_range_uv: Annotated[float, msgspec.Meta(gt=0, le=10_000_000)] = (
+        DEFAULT_PHYSICAL_RANGE_UV
+    )
     """Each channel spans ±this many µV; the 24-bit counts are scaled to it."""
-    stall_timeout_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        for key in ("serial_port", "mac_address", "ip_address", "serial_number", "other_info"):
-            if not isinstance(getattr(self, key), str):
-                raise ConfigError(f"{key}: {getattr(self, key)!r} is not allowed (allowed: text)")
-        for key in ("ip_port", "timeout"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{key}: {value!r} is not allowed (allowed: an integer >= 0)")
-        for key in ("physical_range_uv", "stall_timeout_s"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigError(f"{key}: {value!r} is not allowed (allowed: a number > 0)")
+    stall_timeout_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
 
     @property
     def board_id(self) -> int:
@@ -138,28 +129,6 @@ def _show(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-class BrainFlowOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[source.brainflow]``: the board and how to reach it, as written in TOML."""
-
-    board: str | int = "synthetic"
-    """A ``BoardIds`` name without ``_BOARD`` (``cyton_daisy``) or a numeric id."""
-    serial_port: str = ""
-    mac_address: str = ""
-    ip_address: str = ""
-    ip_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
-    serial_number: str = ""
-    timeout: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 0
-    other_info: str = ""
-    physical_range_uv: Annotated[float, msgspec.Meta(gt=0, le=10_000_000)] = (
-        DEFAULT_PHYSICAL_RANGE_UV
-    )
-    stall_timeout_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
-
-
-#: The keys of ``BrainFlowSettings`` that come from ``[source]`` rather than its own table.
-_SHARED_KEYS = frozenset({"channels", "sample_rate", "channel_names"})
-
-
 class BrainFlowSource(Source):
     """Streams the EEG rows of a BrainFlow board.
 
@@ -180,28 +149,12 @@ class BrainFlowSource(Source):
         Only the shared keys the user set explicitly are checked against the board; the
         others are the board's. Errors name the dotted key.
         """
-        own = parse_options(options, BrainFlowOptions, prefix=f"source.{cls.kind}")
-        explicit = shared.explicit
+        explicit = shared.facts(set_only=True)
+        settings = parse_options(options, BrainFlowSettings, cls.kind, explicit)
         try:
-            return cls(
-                BrainFlowSettings(
-                    board=own.board,
-                    serial_port=own.serial_port,
-                    mac_address=own.mac_address,
-                    ip_address=own.ip_address,
-                    ip_port=own.ip_port,
-                    serial_number=own.serial_number,
-                    timeout=own.timeout,
-                    other_info=own.other_info,
-                    channels=shared.channels if "channels" in explicit else None,
-                    sample_rate=shared.sample_rate if "sample_rate" in explicit else None,
-                    channel_names=shared.channel_names if "channel_names" in explicit else None,
-                    physical_range_uv=own.physical_range_uv,
-                    stall_timeout_s=own.stall_timeout_s,
-                )
-            )
+            return cls(settings)
         except ConfigError as exc:
-            raise _located(exc, f"source.{cls.kind}") from None
+            raise placed(exc, cls.kind) from None
 
     def __init__(self, settings: BrainFlowSettings, clock: BlockingClock | None = None) -> None:
         self._settings = settings
@@ -364,14 +317,6 @@ class BrainFlowSource(Source):
 
     def _translated(self, what: str) -> _Translated:
         return _Translated(f"{what} brainflow {self._facts.name} board{self._settings.where()}")
-
-
-def _located(exc: ConfigError, table: str) -> ConfigError:
-    """``exc`` with its key placed in ``[source]`` or the source's own ``table``."""
-    key = str(exc).partition(":")[0]
-    if key.startswith("source."):
-        return exc
-    return ConfigError(f"{'source' if key in _SHARED_KEYS else table}.{exc}")
 
 
 class _Translated:
