@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from eegd.acquisition.clock_model import ClockFit
@@ -120,11 +121,34 @@ def test_client_drops_are_buckets_not_one_series_per_client() -> None:
     assert sum(name == "eegd_client_dropped_frames_bucket" for name, _ in samples) == 7
 
 
+class LateClock:
+    """A clock that wakes every sleeper ``late`` seconds after it asked, at once."""
+
+    def __init__(self, now: float, late: float) -> None:
+        self.now, self.late = now, late
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds + self.late
+        await asyncio.sleep(0)
+
+
 def test_registries_are_per_daemon() -> None:
     one, two = Metrics(snapshot), Metrics(snapshot)
     one.observe_frame(0)
     assert scrape(one)[("eegd_frame_latency_seconds_count", ())] == 1
     assert scrape(two)[("eegd_frame_latency_seconds_count", ())] == 0
+
+
+def test_frame_latency_is_read_on_the_daemons_clock() -> None:
+    metrics = Metrics(snapshot, clock=LateClock(now=100.0, late=0.0))
+    metrics.observe_frame(99_997_000_000)  # stamped 3 ms before the clock's now
+    samples = scrape(metrics)
+    assert samples[("eegd_frame_latency_seconds_sum", ())] == pytest.approx(0.003)
+    assert samples[("eegd_frame_latency_seconds_bucket", (("le", "0.0025"),))] == 0
+    assert samples[("eegd_frame_latency_seconds_bucket", (("le", "0.005"),))] == 1
 
 
 async def test_the_loop_lag_probe_observes_each_wake_up() -> None:
@@ -136,10 +160,10 @@ async def test_the_loop_lag_probe_observes_each_wake_up() -> None:
         if len(observed) >= 3:
             enough.set()
 
-    probe = asyncio.create_task(probe_loop_lag(observe, 0.001))
+    probe = asyncio.create_task(probe_loop_lag(observe, 0.1, LateClock(now=5.0, late=0.02)))
     await asyncio.wait_for(enough.wait(), timeout=10)
     probe.cancel()
-    assert all(lag >= 0 for lag in observed)
+    assert observed[:3] == pytest.approx([0.02, 0.02, 0.02])
 
 
 def test_the_session_ledger_is_consistent_within_one_packet() -> None:
