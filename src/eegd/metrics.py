@@ -3,10 +3,12 @@
 ``FAMILIES`` declares every family the daemon reads at scrape time (the acquisition ledger,
 the bus per topic, the connection manager, the supervisor's tasks, plugins' stats, the HTTP
 guard): its name, type, help and how to read its samples from a ``MetricsSnapshot``;
-``families`` walks that table. Nothing keeps state, so it is tested with plain values.
-``Metrics`` owns the daemon's own ``CollectorRegistry`` (never the global one, so many
-daemons can run in one process), the two histograms observed as things happen (frame
-latency, event-loop lag) and prometheus-client's process collector (CPU, RSS, open fds).
+``families`` walks that table, then adds the counters plugins contribute (each
+``StatusFigure`` with a ``metric``), so this module names no plugin. Nothing keeps state, so
+it is tested with plain values. ``Metrics`` owns the daemon's own ``CollectorRegistry``
+(never the global one, so many daemons can run in one process), the two histograms observed
+as things happen (frame latency, event-loop lag) and prometheus-client's process collector
+(CPU, RSS, open fds).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from eegd.acquisition.loop import AcquisitionStats
 from eegd.bus import BusStats, ConsumerStats, TopicStats
 from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.net.stream.connections import ManagerStats
+from eegd.plugin import StatusFigure
 from eegd.supervisor import TaskState, TaskStatus
 
 __all__ = [
@@ -80,8 +83,8 @@ class MetricsSnapshot:
     http: Mapping[str, int] = field(default_factory=dict)
     consumers: Sequence[ConsumerStats] = ()
     """Each named bus consumer (plugin subscriptions): delivered, dropped, queued."""
-    samples_recorded: int | None = None
-    """Samples the recorder wrote, when it runs."""
+    figures: Sequence[StatusFigure] = ()
+    """What plugins add to the daemon's status; those with a ``metric`` are counters here."""
     ledger_consistent: bool = True
     """Whether the session's expected samples are acquired + lost, within one packet."""
 
@@ -176,8 +179,6 @@ FAMILIES: tuple[Family, ...] = (
            _fit(lambda f: f.rejected)),
     Family("eegd_clock_steps", "counter", "Wall-clock steps seen; none moved a sample's stamp.",
            _one(lambda s: s.acquisition.clock_steps)),
-    Family("eegd_samples_recorded", "counter", "Samples the recorder wrote.",
-           _one(lambda s: s.samples_recorded)),
     Family("eegd_frames_acquired", "counter", "Packets the acquisition published.",
            _one(lambda s: s.acquisition.frames_published)),
     Family("eegd_sessions", "counter", "Acquisition sessions started.",
@@ -284,11 +285,14 @@ def _build(family: Family, samples: Samples) -> Metric:
 
 
 def families(snap: MetricsSnapshot) -> Iterator[Metric]:
-    """The metric families of one snapshot, every name prefixed ``eegd_``."""
+    """The metric families of one snapshot: the table's, then the plugins' figures."""
     for family in FAMILIES:
         samples = family.read(snap)
         if samples is not None:
             yield _build(family, samples)
+    for figure in snap.figures:
+        if figure.metric is not None:
+            yield CounterMetricFamily(figure.metric, figure.help, value=figure.value)
 
 
 class DaemonCollector(Collector):

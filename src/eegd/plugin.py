@@ -8,7 +8,9 @@ Every plugin, the built-ins of ``eegd.plugins`` included, registers under the
 
 Beyond the contract a plugin may offer ``reconfigure(options) -> state`` (change it while
 running: ``Reconfigurable``), ``stats() -> counters`` (``/api/status`` shows them:
-``ReportsStats``), ``recording`` (the recording in progress, which a self-test must not
+``ReportsStats``), ``status() -> figures`` (numbers the daemon's own status and metrics
+show beside its counters, such as the recorder's samples in the ledger: ``ReportsStatus``),
+``recording`` (the recording in progress, which a self-test must not
 end: ``Records``) and, on its class, ``routes()``: HTTP routes the server mounts, each a
 ``Route`` whose handler reaches the plugin through a ``PluginControl``. A handler answers
 with a JSON object or a ``FileReply``, and refuses with ``RequestRefused``.
@@ -55,10 +57,12 @@ __all__ = [
     "Records",
     "ReportsProblem",
     "ReportsStats",
+    "ReportsStatus",
     "Route",
     "RouteHandler",
     "RouteReply",
     "RouteRequest",
+    "StatusFigure",
     "TransformPlugin",
     "available_plugins",
     "load_plugin_class",
@@ -130,6 +134,34 @@ class ReportsStats(Protocol):
 
     def stats(self) -> Mapping[str, int]:
         """Counters since the instance was built."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusFigure:
+    """A number a plugin adds to the daemon's own ``/api/status`` (and, with ``metric``, to
+    ``/metrics``), beside the counters its ``stats`` shows under its name.
+
+    The core names no plugin: the recorder's samples reach the sample ledger this way
+    (``ledger.samples_recorded``, ``eegd_samples_recorded_total``). Figures of one ``key``
+    from several plugins add up.
+    """
+
+    key: str
+    value: int
+    ledger: bool = False
+    """True: it belongs with the sample ledger (``/api/status`` → ``ledger``), else on top."""
+    metric: str | None = None
+    """The counter family it is on ``/metrics`` (``eegd_…``, without ``_total``), if any."""
+    help: str = ""
+    """The metric's help text."""
+
+
+@runtime_checkable
+class ReportsStatus(Protocol):
+    """A plugin with figures for the daemon's own status (``StatusFigure``)."""
+
+    def status(self) -> Sequence[StatusFigure]:
+        """Its figures now."""
 
 
 @runtime_checkable

@@ -3,7 +3,8 @@ distribution with entry points, run in the daemon exactly like the built-ins.
 
 The daemon names no concrete source or plugin, so ``source.kind = "toy"`` and
 ``plugins = [..., "toy_counter"]`` are all it takes: the toy's samples come out of the
-voltage filter, the toy plugin's counters show in ``/api/status`` and its route is served.
+voltage filter, the toy plugin's counters and figures show in ``/api/status`` and
+``/metrics``, and its route is served.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from eegd.client import connect
 from eegd.dsp.filters import StreamingFilter, design_sos
@@ -102,6 +104,14 @@ class ToyCounter:
     def stats(self):
         return {"packets": self.packets}
 
+    def status(self):
+        from eegd.plugin import StatusFigure
+
+        return [
+            StatusFigure("toy_packets", self.packets, True, "eegd_toy_packets", "Toy packets."),
+            StatusFigure("spectra_computed", 1000000),
+        ]
+
     async def run(self, ctx):
         with ctx.bus.subscribe(self.consumes) as subscription:
             async for _ in subscription:
@@ -170,7 +180,15 @@ async def test_a_toy_source_and_plugin_from_entry_points_run_like_the_built_ins(
         assert status["source"]["kind"] == "toy"
         assert status["plugins"]["toy_counter"]["packets"] > 0
         assert "voltage_filter" in status["plugins"]
-        await wait_until(lambda: live.daemon.plugin_stats()["toy_counter"]["packets"] >= 5)
+        # The toy's own figures: one in the ledger, one beside the brain-waves plugin's.
+        assert status["ledger"]["toy_packets"] > 0
+        brain_waves = status["plugins"]["brain_waves"]["spectra_computed"]
+        assert status["spectra_computed"] == brain_waves + 1000000
+        async with session.get(live.url + "metrics") as response:
+            metrics = text_string_to_metric_families(await response.text())
+            toy = {s.name: s.value for family in metrics for s in family.samples}
+        assert toy["eegd_toy_packets_total"] > 0
+        await wait_until(lambda: live.daemon.report.plugin_stats()["toy_counter"]["packets"] >= 5)
         async with session.get(live.url + "api/toy_counter") as response:
             assert response.status == 200
             assert await response.json() == {"every": 2}

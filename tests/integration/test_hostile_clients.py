@@ -308,7 +308,7 @@ async def test_a_slow_clients_losses_show_in_the_warning_and_the_status_line(
     async with live_daemon(toml, stepped=True) as live, watching(live) as watcher:
         connections = live.daemon.connections
         connections.settings = dataclasses.replace(connections.settings, drop_warning_interval=0.5)
-        before = live.daemon.snapshot()
+        before = live.daemon.report.snapshot()
         slow = await asyncio.to_thread(raw_websocket, live.port, "/ws/filtered_eeg")
 
         def warning() -> re.Match[str] | None:
@@ -325,7 +325,7 @@ async def test_a_slow_clients_losses_show_in_the_warning_and_the_status_line(
         in_window, in_total = int(found["window"]), int(found["total"])
         assert in_window > 1  # the real count of the burst, not "1 so far"
         assert in_window <= in_total <= connections.dropped()
-        line = live.daemon.status_line(before, live.daemon.snapshot())
+        line = live.daemon.report.line(before, live.daemon.report.snapshot())
         reported = int(re.search(r"client drops (\d+)", line)[1])  # type: ignore[index]
         assert reported >= in_total
         slow.close()

@@ -42,7 +42,7 @@ async def test_a_full_disk_at_start_is_a_degraded_recorder_not_a_crash_loop(
         async with recording_daemon(disk, "csv") as live:
             status = live.daemon.supervisor.status("recorder")
             assert status.failures == 0
-            degraded = [d for d in live.daemon.degraded() if d["task"] == "recorder"]
+            degraded = [d for d in live.daemon.report.degraded() if d["task"] == "recorder"]
             assert len(degraded) == 1
             assert str(disk) in degraded[0]["error"]
             refused = await api(live, "POST", "api/recordings", {"name": "new"}, status=503)
@@ -53,7 +53,7 @@ async def test_a_full_disk_at_start_is_a_degraded_recorder_not_a_crash_loop(
             (disk / "ballast").unlink()  # space again: the next start heals it
             started = await api(live, "POST", "api/recordings", {"name": "new"})
             assert started["status"] == "recording"
-            assert not [d for d in live.daemon.degraded() if d["task"] == "recorder"]
+            assert not [d for d in live.daemon.report.degraded() if d["task"] == "recorder"]
             await api(live, "POST", "api/recordings/current/stop")
         assert live.daemon.supervisor.status("recorder").failures == 0
 

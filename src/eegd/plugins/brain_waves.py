@@ -16,7 +16,7 @@ import numpy.typing as npt
 from eegd.dsp.bands import BANDS
 from eegd.dsp.spectrum import SlidingSpectrum, SpectrumResult, SpectrumSettings
 from eegd.events import Event, FftPacket, FilteredEegPacket, Topic, frozen_array
-from eegd.plugin import TransformPlugin
+from eegd.plugin import StatusFigure, TransformPlugin
 from eegd.validation import convert
 
 __all__ = ["BrainWaves"]
@@ -54,6 +54,10 @@ class BrainWaves(TransformPlugin):
             "spectra_computed": self.spectra_computed,
             "packets_seen": self.packets_seen,
         }
+
+    def status(self) -> list[StatusFigure]:
+        """``/api/status`` → ``spectra_computed``."""
+        return [StatusFigure("spectra_computed", self.spectra_computed)]
 
     def process(self, event: Event) -> Sequence[Event]:
         """The spectra that fall due with this packet's samples (usually none or one)."""

@@ -38,7 +38,7 @@ from eegd.events import (
     Topic,
     wall_clock_us,
 )
-from eegd.plugin import PluginContext, Route
+from eegd.plugin import PluginContext, Route, StatusFigure
 from eegd.plugins.recorder.api import recording_routes
 from eegd.plugins.recorder.files import Opener
 from eegd.plugins.recorder.library import (
@@ -120,6 +120,12 @@ class Recorder:
     def stats(self) -> Mapping[str, int]:
         """Counters since the recorder started."""
         return dict(self._counters)
+
+    def status(self) -> list[StatusFigure]:
+        """The samples written, for the sample ledger (``ledger.samples_recorded``)."""
+        written = self._counters["samples_written"]
+        help_text = "Samples the recorder wrote."
+        return [StatusFigure("samples_recorded", written, True, "eegd_samples_recorded", help_text)]
 
     @property
     def ready(self) -> bool:
