@@ -1,6 +1,6 @@
-"""The kiosk's pure modules in Chromium, without a daemon: peak finding, signal quality, lane
-pages, the ledger line and 10-20 positions. Inputs are built here in Python (spectra with and
-without a peak, seconds of railed, flat and humming signal) and the verdicts read back.
+"""The kiosk's pure modules in Chromium, without a daemon: peak finding, the daemon's signal
+quality verdicts, lane pages, the ledger line and 10-20 positions. Inputs are built here in
+Python (spectra with and without a peak, a quality message) and the results read back.
 """
 
 from __future__ import annotations
@@ -42,42 +42,68 @@ async def test_alpha_peak_only_above_the_one_over_f_background(static_page: Page
     assert await call(np.zeros_like(freqs)) is None
 
 
-_QUALITY = """async ({ channels, rate, seconds }) => {
-  const { QualityMeter } = await import("/kiosk/quality.js");
-  const n = rate * seconds;
-  const meter = new QualityMeter(channels.length, rate);
-  const samples = new Float32Array(channels.flat());
-  meter.push(samples, n, false);
-  return meter.verdicts;
+_QUALITY = """async ({ message, channels, session }) => {
+  const { QualityVerdicts, QUALITY_STALE_MS } = await import("/kiosk/quality.js");
+  const verdicts = new QualityVerdicts();
+  const before = verdicts.fresh(0);
+  const taken = verdicts.take(message, channels, session, 1000);
+  return {
+    before,
+    taken,
+    verdicts: verdicts.verdicts,
+    fresh: verdicts.fresh(1000 + QUALITY_STALE_MS - 1),
+    stale: verdicts.fresh(1000 + QUALITY_STALE_MS),
+    silent: verdicts.silentS(4200),
+    other: verdicts.take({ ...message, session: "another" }, channels, session, 5000),
+  };
 }"""
 
 
-async def test_quality_names_railed_flat_humming_and_good_channels(static_page: Page) -> None:
-    rate, seconds = 250, 1
-    t = np.arange(rate * seconds) / rate
-    rng = np.random.default_rng(1)
-    eeg = 15 * rng.standard_normal(t.size)
-    channels = [
-        eeg,  # good
-        np.full(t.size, 187_499.0),  # railed at the ADS1299's full scale
-        np.zeros(t.size),  # flat
-        eeg + 80 * np.sin(2 * np.pi * 50 * t),  # heavy mains hum
-        eeg + 20 * np.sin(2 * np.pi * 60 * t),  # some 60 Hz hum
-        np.where(rng.random(t.size) < 0.02, 187_499.0, eeg),  # clipping now and then
-    ]
-
-    verdicts = await static_page.evaluate(
-        _QUALITY,
-        {"channels": [list(map(float, c)) for c in channels], "rate": rate, "seconds": seconds},
+async def test_quality_verdicts_follow_the_hellos_channels_and_go_stale(
+    static_page: Page,
+) -> None:
+    # A quality message as the daemon sends it, its channels in another order than the hello,
+    # one channel the hello does not have, one of the hello's left out, one malformed entry.
+    message = {
+        "type": "quality",
+        "timestamp": 1_700_000_000_000_000,
+        "session": "s1",
+        "first_sample": 250,
+        "window_s": 1.0,
+        "channels": [
+            {
+                "name": "O2",
+                "level": "bad",
+                "reason": "railed: 100% of samples at full scale",
+                "short": "railed 100%",
+            },
+            {
+                "name": "C3",
+                "level": "bad",
+                "reason": "flat line: 0.00 µV peak to peak",
+                "short": "flat",
+            },
+            {"name": "Cz", "level": "good", "reason": "good signal", "short": "good"},
+            {"name": "O1", "level": "good", "reason": "good signal", "short": "good"},
+            {"name": "Fp1", "level": "purple"},
+        ],
+    }
+    result = await static_page.evaluate(
+        _QUALITY, {"message": message, "channels": ["C3", "O1", "O2", "Fp1"], "session": "s1"}
     )
 
-    levels = [verdict["level"] for verdict in verdicts]
-    assert levels == ["good", "bad", "bad", "bad", "warn", "warn"], verdicts
-    assert verdicts[1]["reason"].startswith("railed")
-    assert verdicts[2]["reason"].startswith("flat")
-    assert "50 Hz" in verdicts[3]["reason"]
-    assert "60 Hz" in verdicts[4]["reason"]
-    assert verdicts[5]["reason"].startswith("clipping")
+    assert result["before"] is False
+    assert result["taken"] is True
+    verdicts = result["verdicts"]
+    assert [v and v["level"] for v in verdicts] == ["bad", "good", "bad", None]
+    assert verdicts[0]["reason"].startswith("flat")
+    assert verdicts[2] == {
+        "level": "bad",
+        "reason": "railed: 100% of samples at full scale",
+        "short": "railed 100%",
+    }
+    assert (result["fresh"], result["stale"], result["silent"]) == (True, False, 3)
+    assert result["other"] is False  # another session's verdicts are not this one's
 
 
 _PAGES = """async () => {

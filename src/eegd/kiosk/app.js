@@ -13,6 +13,7 @@ import { HealthLine } from "./health.js";
 import { MarkerButtons } from "./markers.js";
 import { PlaybackBar } from "./playback.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
+import { QUALITY_TOPIC } from "./quality.js";
 import { QualityDots } from "./qualitydots.js";
 import { RecordingPanel } from "./recording.js";
 import { SelfTestPanel } from "./selftest.js";
@@ -95,10 +96,12 @@ function onText(message) {
       for (const view of [status, sourcePanel, signIn, filters, health, playbackBar]) {
         view.systemEvent(message);
       }
-      if (hello) quality.leadOff(message, hello.channels);
       break;
     case "marker":
       tracePanel.marker(message);
+      break;
+    case QUALITY_TOPIC:
+      quality.take(message, hello?.channels ?? [], hello?.session);
       break;
     case "error":
       traffic.error(new ProtocolError(message.code, message.message));
@@ -111,6 +114,8 @@ function onText(message) {
 
 function onHello(next) {
   connection.confirm();
+  // eegd judges the signal quality when its signal_quality plugin runs: ask for its verdicts.
+  if (next.topics?.includes(QUALITY_TOPIC)) connection.subscribeNow(QUALITY_TOPIC);
   status.helloReceived(next);
   sourcePanel.hello(next);
   health.setSession(next.session);
@@ -147,18 +152,9 @@ function onFrame(frame) {
     else brainWaves.latest = frame;
     return;
   }
-  if (frame.topic === Topic.RAW_EEG) quality.measure(frame, declaredRanges());
   if (!tracePanel.push(frame)) return;
   status.dataReceived(performance.now());
   if (statusLine.state !== "streaming") updateStatus();
-}
-
-/** Each channel's declared physical range in µV (GET /api/status → source), or null. */
-function declaredRanges() {
-  const source = health.status?.source;
-  const ranges = source?.physical_range;
-  if (source?.session !== hello?.session || !Array.isArray(ranges)) return null;
-  return ranges.map(([low, high]) => [low * 1e6, high * 1e6]);
 }
 
 // ------------------------------------------------------------------ status, selection, drawing

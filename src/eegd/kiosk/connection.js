@@ -71,6 +71,11 @@ export class Connection {
     }
   }
 
+  /** Also receive `topic` on the open socket, in a message of its own (one the server offers). */
+  subscribeNow(topic) {
+    if (this.subscribed) this.socket.send(subscribeMessage([topic], null));
+  }
+
   subscribeAll(socket) {
     const plain = this.topics.filter((topic) => !this.maxRates.has(topic));
     if (plain.length > 0) socket.send(subscribeMessage(plain, null));

@@ -1,8 +1,8 @@
 // The traces panel wired together: the strip (traces.js), its scale and the scale controls
 // (tracescale.js), the lane labels and pages (lanelabels.js), the selected channel, pause, the
 // signal shown (filtered or raw) with its frame count (traffic.js), and the rates eegd is asked
-// for (decimation.js: an envelope the trace can show, a raw stream the signal-quality checks
-// can use). State for tests on <body>: data-paused, data-signal, data-window-s, data-max-rate,
+// for (decimation.js: an envelope the trace can show, a raw stream that keeps line noise
+// visible, ready for the raw view). State for tests on <body>: data-paused, data-signal, data-window-s, data-max-rate,
 // data-decimated, data-pair-rate, data-markers.
 
 import { nextMaxRate, wantedMaxRate } from "./decimation.js";
@@ -14,7 +14,7 @@ import { TraceView } from "./traces.js";
 import { TraceScale } from "./tracescale.js";
 import { Traffic } from "./traffic.js";
 
-/** Raw pairs per second the signal-quality checks need at high rates (line noise up to 60 Hz). */
+/** Raw pairs per second asked for at high rates: enough to see line noise up to 60 Hz. */
 const QUALITY_RATE = 500;
 
 const IDS = [
@@ -130,7 +130,7 @@ export class TracePanel {
 
   /**
    * Ask eegd for the envelope rate the trace needs (decimation.js has the rule), and for the
-   * raw stream the signal-quality checks need; called on a new session and periodically,
+   * raw stream at a rate that keeps line noise visible; called on a new session and periodically,
    * since the canvas may have been resized or the window changed.
    */
   chooseRates() {

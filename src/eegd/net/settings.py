@@ -47,7 +47,7 @@ class ServerSettings(Settings, frozen=True):
     heartbeat_s: _Seconds = 10.0
     """Ping interval; a client that misses its pong is dropped."""
     max_clients: _Count = 128
-    max_topics_per_client: _Count = 4
+    max_topics_per_client: _Count = 8
     max_message_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * 1024 * 1024)] = (
         MAX_MESSAGE_BYTES
     )
