@@ -1,16 +1,18 @@
 """The ``quality`` topic end to end: a daemon whose faulty source holds one channel flat and
-one at full scale, and a client on a real WebSocket that subscribes to ``quality`` by name
-and reads each channel's verdict."""
+one at full scale, a client on a real WebSocket that subscribes to ``quality`` by name and
+reads each channel's verdict, and a recording whose sidecar says them."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from tests.support.live import live_daemon
 from tests.support.timing import scaled
+from tests.support.waiting import wait_until
 
 FAULTS = """
 [source]
@@ -70,3 +72,34 @@ async def test_a_quality_subscriber_gets_the_railed_and_the_flat_channel_named()
         assert channels[name]["level"] == "good", channels[name]
     plugin = live.daemon.plugins["signal_quality"]
     assert plugin.stats()["verdicts_published"] >= 1
+
+
+async def test_a_recordings_sidecar_says_the_quality_at_its_start_and_its_stop(
+    tmp_path: Path,
+) -> None:
+    toml = FAULTS + f'\n[recording]\ndirectory = "{tmp_path}"\n'
+    async with live_daemon(toml) as live, aiohttp.ClientSession() as session:
+        plugins = live.daemon.plugins
+        await wait_until(lambda: plugins["signal_quality"].summary() is not None, 10.0)
+        await wait_until(lambda: plugins["recorder"].ready, 10.0)
+        async with session.post(live.url + "api/recordings", json={"name": "q1"}) as reply:
+            assert reply.status == 200, await reply.text()
+        started = json.loads((tmp_path / "q1.json").read_text())
+        before = plugins["signal_quality"].summary()
+        await wait_until(lambda: plugins["signal_quality"].summary() != before, 10.0)
+        async with session.post(live.url + "api/recordings/current/stop") as reply:
+            assert reply.status == 200, await reply.text()
+        stopped = json.loads((tmp_path / "q1.json").read_text())
+
+    def levels(summary: dict[str, Any]) -> dict[str, str]:
+        return {channel["name"]: channel["level"] for channel in summary["channels"]}
+
+    at_start = started["quality_at_start"]
+    assert levels(at_start)["O2"] == "bad"
+    assert levels(at_start)["C3"] == "bad"
+    assert levels(at_start)["O1"] == "good"
+    assert stopped["quality_at_start"] == at_start
+    at_stop = stopped["quality_at_stop"]
+    assert at_stop["timestamp"] > at_start["timestamp"]
+    assert levels(at_stop) == levels(at_start)
+    assert at_stop["session"] == at_start["session"]

@@ -12,7 +12,8 @@ A recording is one or more parts, each a data file and a ``NAME.json`` sidecar;
 the recorder starts (a full disk, a path that cannot be made) is no crash: the recorder
 runs degraded (``problem``), refuses recordings with 503 saying why, and tries the
 directory again at each request. A recording is refused (409) while a self-test has the
-source.
+source. Each part's sidecar says the signal quality (the ``quality`` topic's latest verdicts)
+as it starts and as it ends.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from eegd.acquisition.clock_model import ClockModel
 from eegd.bus import DropPolicy, Subscription
 from eegd.errors import ConfigError, RequestRefused
 from eegd.events import (
+    AnyTopic,
     EegPacket,
     Event,
     MarkerEvent,
+    OutputEvent,
     SystemEvent,
     SystemEventKind,
     Topic,
@@ -53,6 +56,7 @@ from eegd.plugins.recorder.markers import marker_from_body
 from eegd.plugins.recorder.part import SessionInfo, check_labels
 from eegd.plugins.recorder.settings import RecordingSettings, check_name
 from eegd.plugins.recorder.writer import Recording, RecordingWriter
+from eegd.plugins.signal_quality import QUALITY
 from eegd.validation import convert
 
 __all__ = ["Recorder"]
@@ -75,7 +79,7 @@ class Recorder:
     """Records ``raw_eeg`` to files on request; see the module docstring."""
 
     name: ClassVar[str] = "recorder"
-    consumes: ClassVar[tuple[Topic, ...]] = (Topic.RAW_EEG, Topic.SYSTEM, Topic.MARKER)
+    consumes: ClassVar[tuple[AnyTopic, ...]] = (Topic.RAW_EEG, Topic.SYSTEM, Topic.MARKER, QUALITY)
     produces: ClassVar[tuple[Topic, ...]] = (Topic.SYSTEM, Topic.MARKER)
 
     def __init__(self, settings: RecordingSettings | None = None, opener: Opener | None = None):
@@ -89,6 +93,8 @@ class Recorder:
         self._selftest = False
         self._impedance: dict[str, Any] | None = None
         """The last impedance check's result, for the sidecars of recordings after it."""
+        self._quality: dict[str, Any] | None = None
+        """The latest signal-quality verdicts (the ``quality`` topic), for the sidecars."""
         self._counters = {
             "recordings": 0,
             "parts": 0,
@@ -105,6 +111,7 @@ class Recorder:
             self._provenance,
             self._publish,
             opener,
+            closing=lambda: {"quality_at_stop": self._quality},
         )
 
     @classmethod
@@ -213,6 +220,8 @@ class Recorder:
             await self._writer.packet(event)
         elif isinstance(event, MarkerEvent):
             await self._writer.marker(event)
+        elif isinstance(event, OutputEvent) and isinstance(event.payload, Mapping):
+            self._quality = {"timestamp": event.timestamp, **event.payload}
         elif isinstance(event, SystemEvent):
             if event.kind in _CHECKS:
                 self._selftest = event.kind in _CHECKS[:2]
@@ -261,6 +270,7 @@ class Recorder:
             "source": {"kind": source.get("kind"), "batch_size": source.get("batch_size")},
             "filter": dict(self._filter),
             "impedance": self._impedance,
+            "quality_at_start": self._quality,
         }
 
     def _publish(self, event: Event) -> None:

@@ -66,7 +66,8 @@ class Recording:
 class RecordingWriter:
     """Writes the recording in progress (``current``) part by part in one writer thread.
 
-    ``provenance`` gives the sidecar fields of a recording (its configuration and notes),
+    ``provenance`` gives the sidecar fields of a recording (its configuration and notes) as a
+    part starts, ``closing`` those a part's sidecar gets as it ends (the signal quality then),
     ``publish`` puts the ``recording_stopped`` events on the bus, and ``counters`` are the
     recorder's, which this counts parts, samples, gaps and write errors into.
     """
@@ -79,6 +80,7 @@ class RecordingWriter:
         provenance: Callable[[Recording], dict[str, Any]],
         publish: Callable[[Event], None],
         opener: Opener | None = None,
+        closing: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.directory = directory
         self.max_duration_s = max_duration_s
@@ -89,6 +91,7 @@ class RecordingWriter:
         self._provenance = provenance
         self._publish = publish
         self._opener = opener
+        self._closing = closing
         self._executor: ThreadPoolExecutor | None = None
         self._expected_sample: int | None = None
         self._expected_frame: int | None = None
@@ -282,6 +285,7 @@ class RecordingWriter:
         if part is None:
             return
         current.part = None
+        part.provenance.update(self._closing())
         await self.io(part.finish, status)
 
     async def _fail(self, current: Recording, exc: Exception) -> None:
@@ -344,7 +348,8 @@ class RecordingWriter:
         content = read_sidecar(self.directory, current.name)
         if content is not None and content.get("status") == "recording":
             write_sidecar(
-                self.directory / (current.name + ".json"), {**content, "status": "complete"}
+                self.directory / (current.name + ".json"),
+                {**content, **self._closing(), "status": "complete"},
             )
 
     def _publish_stopped(self, current: Recording, reason: str) -> dict[str, Any]:
