@@ -4,7 +4,8 @@
         print(packet.source_frame_id, packet.band_power[:, 2])   # alpha power per channel
 
 EEG arrives as ``EegFrame`` (µV, channel-major), spectra as ``FftPacket``, system
-messages as ``SystemEvent`` and markers as ``MarkerEvent``. The session ``hello`` (channel
+messages as ``SystemEvent``, markers as ``MarkerEvent`` and a plugin's text topic (such as
+``quality``) as ``OutputEvent``. The session ``hello`` (channel
 names, rate, spectrum bins) is on ``Stream.hello``.
 """
 
@@ -18,19 +19,21 @@ from types import TracebackType
 import aiohttp
 
 from eegd.errors import ProtocolError
-from eegd.events import FftPacket, MarkerEvent, SystemEvent
+from eegd.events import FftPacket, MarkerEvent, OutputEvent, SystemEvent
 from eegd.net.protocol import (
     Dropped,
     EegFrame,
     ErrorMessage,
     Hello,
     MarkerMessage,
+    ProtocolViolation,
     ServerMessage,
     Subscribe,
     SystemMessage,
     Unsubscribe,
     Unsubscribed,
     decode_frame,
+    decode_output,
     decode_text,
     encode_client_message,
 )
@@ -38,7 +41,7 @@ from eegd.net.protocol import (
 __all__ = ["Item", "Stream", "connect", "stream"]
 
 #: What a stream yields: data and system events, and with ``control=True`` also replies.
-Item = EegFrame | FftPacket | SystemEvent | MarkerEvent | Hello | ServerMessage
+Item = EegFrame | FftPacket | SystemEvent | MarkerEvent | OutputEvent | Hello | ServerMessage
 
 
 class Stream:
@@ -95,7 +98,14 @@ class Stream:
                 return decode_frame(message.data, self.hello)
             if message.type is not aiohttp.WSMsgType.TEXT:
                 raise StopAsyncIteration
-            decoded = decode_text(message.data)
+            try:
+                decoded = decode_text(message.data)
+            except ProtocolViolation:
+                topics = () if self.hello is None else self.hello.topics
+                output = decode_output(message.data, topics)
+                if output is None:
+                    raise
+                return output
             if isinstance(decoded, Hello):
                 self.hello = decoded
             elif isinstance(decoded, Dropped):
@@ -164,10 +174,10 @@ async def stream(
     max_rate: float | None = None,
     token: str | None = None,
     ssl: ssl_module.SSLContext | bool = True,
-) -> AsyncIterator[EegFrame | FftPacket | SystemEvent | MarkerEvent]:
+) -> AsyncIterator[EegFrame | FftPacket | SystemEvent | MarkerEvent | OutputEvent]:
     """Yield decoded events from ``url`` until the server closes the connection; ``token``
     and ``ssl`` are as for ``connect``."""
     async with connect(url, topics, max_rate=max_rate, token=token, ssl=ssl) as opened:
         async for item in opened:
-            if isinstance(item, EegFrame | FftPacket | SystemEvent | MarkerEvent):
+            if isinstance(item, EegFrame | FftPacket | SystemEvent | MarkerEvent | OutputEvent):
                 yield item

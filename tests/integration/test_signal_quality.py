@@ -4,12 +4,15 @@ reads each channel's verdict, and a recording whose sidecar says them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+import eegd.client
+from eegd.events import OutputEvent
 from tests.support.live import live_daemon
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
@@ -103,3 +106,17 @@ async def test_a_recordings_sidecar_says_the_quality_at_its_start_and_its_stop(
     assert at_stop["timestamp"] > at_start["timestamp"]
     assert levels(at_stop) == levels(at_start)
     assert at_stop["session"] == at_start["session"]
+
+
+async def test_the_python_client_yields_the_verdicts_as_output_events() -> None:
+    async with (
+        live_daemon(FAULTS) as live,
+        eegd.client.connect(live.ws_url + "ws", ["quality"]) as stream,
+    ):
+        async with asyncio.timeout(scaled(10.0)):
+            item = await anext(stream)
+    assert isinstance(item, OutputEvent)
+    assert item.topic.label == "quality"
+    assert isinstance(item.payload, dict)
+    levels = {channel["name"]: channel["level"] for channel in item.payload["channels"]}
+    assert (levels["O2"], levels["C3"], levels["O1"]) == ("bad", "bad", "good")

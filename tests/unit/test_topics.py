@@ -16,6 +16,7 @@ from eegd.net.control import ControlSession
 from eegd.net.protocol import (
     ErrorCode,
     ProtocolViolation,
+    decode_output,
     decode_text,
     encode_event,
     parse_client_message,
@@ -158,3 +159,19 @@ def test_a_client_subscribes_to_a_plugin_topic_and_gets_its_events_framed_once()
     assert out.clients_of(HEART) == 1
     out.unsubscribe(one, [HEART])
     assert not out.wanted(HEART)
+
+
+def test_a_reader_decodes_a_plugin_topic_the_hello_names_and_nothing_else() -> None:
+    text = encode_event(OutputEvent(HEART, {"bpm": 61.5}, timestamp=7))
+    event = decode_output(text, ["raw_eeg", "heart_rate"])
+    assert event == OutputEvent(OutputTopic("heart_rate"), {"bpm": 61.5}, timestamp=7)
+    assert decode_output(text, ["raw_eeg"]) is None  # not a topic of this server
+    marker = '{"type":"marker","timestamp":7,"label":"x"}'
+    assert decode_output(marker, ["marker"]) is None  # a built-in message stays one
+    for bad in (
+        "not json",
+        "[1]",
+        '{"type":"heart_rate"}',
+        '{"type":"heart_rate","timestamp":"7"}',
+    ):
+        assert decode_output(bad, ["heart_rate"]) is None

@@ -22,10 +22,12 @@ from eegd.events import (
     FrameKind,
     MarkerEvent,
     OutputEvent,
+    OutputTopic,
     SystemEvent,
     SystemEventKind,
     Topic,
 )
+from eegd.topics import MESSAGE_TYPES
 
 __all__ = [
     "DEFAULT_UNITS",
@@ -56,6 +58,7 @@ __all__ = [
     "Unsubscribe",
     "Unsubscribed",
     "decode_text",
+    "decode_output",
     "encode_client_message",
     "encode_output",
     "encode_server_message",
@@ -540,3 +543,24 @@ def decode_text(data: str | bytes) -> Hello | ServerMessage:
             f"server speaks protocol {message.protocol}; this client reads {PROTOCOL_VERSION}",
         )
     return message
+
+
+def decode_output(data: str | bytes, topics: Collection[str]) -> OutputEvent | None:
+    """The event of a plugin's text topic that ``data`` carries, if its ``type`` is one of
+    ``topics`` (the hello's) and no server message's; else None. Never raises."""
+    try:
+        message = msgspec.json.decode(_utf8(data))
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    kind, timestamp = message.pop("type", None), message.pop("timestamp", None)
+    if (
+        not isinstance(kind, str)
+        or kind not in topics
+        or kind in MESSAGE_TYPES
+        or kind in _BUILTIN_LABELS
+        or not isinstance(timestamp, int)
+    ):
+        return None
+    return OutputEvent(OutputTopic(kind), message, timestamp)
