@@ -60,6 +60,10 @@ async def test_a_quality_subscriber_gets_the_railed_and_the_flat_channel_named()
         await ws.send_str('{"type": "subscribe", "topics": ["Quality"]}')
         assert (await _next(ws, "subscribed"))["topics"] == ["quality"]
         quality = await _next(ws, "quality")
+        async with session.get(live.url + "api/status") as reply:
+            counted = (await reply.json())["plugins"]["signal_quality"]
+        async with session.get(live.url + "metrics") as reply:
+            metrics = await reply.text()
 
     assert quality["session"] == hello["session"]
     assert quality["window_s"] == 1.0
@@ -73,8 +77,13 @@ async def test_a_quality_subscriber_gets_the_railed_and_the_flat_channel_named()
     assert channels["C3"]["peak_to_peak_uv"] == 0
     for name in ("C4", "P3", "P4", "O1"):
         assert channels[name]["level"] == "good", channels[name]
-    plugin = live.daemon.plugins["signal_quality"]
-    assert plugin.stats()["verdicts_published"] >= 1
+    # Every verdict judged O2 and C3 bad and no channel as warn: the counters say so.
+    published = counted["verdicts_published"]
+    assert published >= 1
+    assert counted["channel_verdicts_bad"] == 2 * published
+    assert counted["channel_verdicts_warn"] == 0
+    line = 'eegd_plugin_events_total{counter="channel_verdicts_bad",plugin="signal_quality"}'
+    assert line in metrics
 
 
 async def test_a_recordings_sidecar_says_the_quality_at_its_start_and_its_stop(

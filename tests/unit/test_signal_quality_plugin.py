@@ -80,9 +80,9 @@ def test_without_a_declared_range_the_adc_counts_are_judged() -> None:
     assert _levels(event) == ["bad", "good"]
     assert plugin.stats() == {
         "verdicts_published": 1,
-        "channels_good": 1,
-        "channels_warn": 0,
-        "channels_bad": 1,
+        "channel_verdicts_good": 1,
+        "channel_verdicts_warn": 0,
+        "channel_verdicts_bad": 1,
     }
 
 

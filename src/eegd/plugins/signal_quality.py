@@ -76,6 +76,7 @@ class SignalQuality:
     def __init__(self, options: QualityOptions | None = None) -> None:
         self.options = options if options is not None else QualityOptions()
         self.verdicts_published = 0
+        self._levels = {f"channel_verdicts_{level}": 0 for level in ("good", "warn", "bad")}
         self.latest: dict[str, Any] | None = None
         """The last verdicts as published (the ``quality`` payload), None before any."""
         self._session = _Session(None, (), None)
@@ -91,12 +92,10 @@ class SignalQuality:
         return cls(convert(dict(options), QualityOptions, f"plugin.{cls.name}"))
 
     def stats(self) -> Mapping[str, int]:
-        """Verdicts published, and the channels of the latest at each level."""
-        levels = [channel["level"] for channel in (self.latest or {}).get("channels", [])]
-        return {
-            "verdicts_published": self.verdicts_published,
-            **{f"channels_{level}": levels.count(level) for level in ("good", "warn", "bad")},
-        }
+        """Counters since start (``/api/status``, ``/metrics``): verdicts published, and the
+        channel verdicts at each level among them (their rates say how often a channel was
+        bad)."""
+        return {"verdicts_published": self.verdicts_published, **self._levels}
 
     def summary(self) -> dict[str, Any] | None:
         """The latest verdicts (the ``quality`` payload with its ``timestamp``), or None."""
@@ -194,4 +193,6 @@ class SignalQuality:
         timestamp = int(packet.timestamps[-1])
         self.latest = {"timestamp": timestamp, **payload}
         self.verdicts_published += 1
+        for verdict in verdicts:
+            self._levels[f"channel_verdicts_{verdict.level}"] += 1
         return OutputEvent(QUALITY, payload, timestamp=timestamp)
