@@ -12,13 +12,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from playwright.async_api import Page
 
 from tests.browser.test_kiosk import wait_for_state
 from tests.support.live import LiveDaemon, live_daemon
+from tests.support.rest import api
 from tests.support.timing import scaled
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -53,16 +53,6 @@ async def faults() -> AsyncIterator[LiveDaemon]:
     """8 channels without alpha; C3 flat, O2 railed (the faulty source's options)."""
     async with live_daemon(_FAULTS) as live:
         yield live
-
-
-async def api(url: str, path: str, method: str = "GET", body: Any = None) -> Any:
-    """A JSON request to the daemon; the reply's JSON (the status must be 2xx)."""
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, url.rstrip("/") + path, json=body) as response,
-    ):
-        response.raise_for_status()
-        return await response.json()
 
 
 _BOXES = """(selector) => [...document.querySelectorAll(selector)]
@@ -135,7 +125,7 @@ async def test_filter_changes_show_both_ways(thirty_two: LiveDaemon, page: Page)
     summary = page.locator("#filter-summary")
     await page.wait_for_function("document.body.dataset.filter.includes('notch 50 Hz')")
 
-    await api(thirty_two.url, "/api/filter", "PUT", {"notch_hz": 60, "lowpass_hz": 30})
+    await api(thirty_two, "PUT", "api/filter", {"notch_hz": 60, "lowpass_hz": 30})
     await page.wait_for_function(
         "document.body.dataset.filter === '0.5–30 Hz · notch 60 Hz'", timeout=scaled(1.0) * 1000
     )
@@ -145,11 +135,11 @@ async def test_filter_changes_show_both_ways(thirty_two: LiveDaemon, page: Page)
     await page.click('#display-notch_hz button[data-value="0"]')
     await page.click('#display-highpass_hz button[data-value="1"]')
     await page.wait_for_function("document.body.dataset.filter === '1–30 Hz'")
-    state = await api(thirty_two.url, "/api/filter")
+    state = await api(thirty_two, "GET", "api/filter")
     assert (state["notch_hz"], state["highpass_hz"], state["lowpass_hz"]) == (None, 1, 30)
     pressed = page.locator('#display-notch_hz button[aria-pressed="true"]')
     assert await pressed.get_attribute("data-value") == "0"
-    await api(thirty_two.url, "/api/filter", "PUT", {"notch_hz": 50, "highpass_hz": 0.5})
+    await api(thirty_two, "PUT", "api/filter", {"notch_hz": 50, "highpass_hz": 0.5})
 
 
 async def test_alpha_peak_reads_10_hz_on_an_occipital_channel(
@@ -223,11 +213,11 @@ async def test_a_2_s_outage_shows_as_a_2_s_gap_and_a_new_session_starts_from_zer
 ) -> None:
     await page.goto(silent.url)
     await wait_for_state(page, "streaming", DEADLINE_MS)
-    session = (await api(silent.url, "/api/status"))["source"]["session"]
+    session = (await api(silent, "GET", "api/status"))["source"]["session"]
     await page.wait_for_function(f"{HEALTH}.session === '{session}'")
 
     await page.wait_for_function(f"Number({HEALTH}.lost) > 0", timeout=30_000)
-    ledger = (await api(silent.url, "/api/status"))["ledger"]["session"]
+    ledger = (await api(silent, "GET", "api/status"))["ledger"]["session"]
     assert ledger["id"] == session
     (gap,) = ledger["gaps"]
     packet_s = 32 / 250
@@ -240,6 +230,6 @@ async def test_a_2_s_outage_shows_as_a_2_s_gap_and_a_new_session_starts_from_zer
     assert f"lost {ledger['lost']:,} samples" in line
     assert f"{gap['duration_s']:.1f} s at" in line
 
-    await api(silent.url, "/api/source", "PUT", {"kind": "synthetic"})
+    await api(silent, "PUT", "api/source", {"kind": "synthetic"})
     await page.wait_for_function(f"{HEALTH}.session !== '{session}' && {HEALTH}.lost === '0'")
     assert (await page.locator("#health").inner_text()).startswith("all samples delivered")

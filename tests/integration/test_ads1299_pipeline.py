@@ -19,21 +19,8 @@ from eegd.events import EegPacket, FftPacket, SystemEvent, SystemEventKind, Topi
 from eegd.restart import RestartPolicy
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
 from eegd.supervisor import Supervisor, TaskState
+from tests.support.clocks import FakeClock
 from tests.support.live import live_daemon
-
-
-class OneBackoffClock:
-    """The supervisor's clock: back-off sleeps return at once, time only moves forward."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 async def next_event(subscription: object, kind: SystemEventKind) -> SystemEvent:
@@ -100,7 +87,7 @@ async def test_a_fault_is_a_source_lost_then_a_reopen_in_the_same_session(
 
     loop = AcquisitionLoop(bus, factory, batch_size=50, max_pending=4, kind="ads1299")
     supervisor = Supervisor(
-        bus, policy=RestartPolicy(initial_backoff=0.5, jitter=0.0), clock=OneBackoffClock()
+        bus, policy=RestartPolicy(initial_backoff=0.5, jitter=0.0), clock=FakeClock().asyncio
     )
     supervisor.add("acquisition", loop.run)
     supervisor.start()
@@ -156,7 +143,7 @@ async def test_a_wrong_id_fails_the_start_and_the_supervisor_tries_again() -> No
         return ADS1299Source(ADS1299Settings(), 8, 250, hardware=emulator.hardware)
 
     loop = AcquisitionLoop(bus, factory, batch_size=25, kind="ads1299")
-    supervisor = Supervisor(bus, policy=RestartPolicy(jitter=0.0), clock=OneBackoffClock())
+    supervisor = Supervisor(bus, policy=RestartPolicy(jitter=0.0), clock=FakeClock().asyncio)
     supervisor.add("acquisition", loop.run)
     supervisor.start()
     try:

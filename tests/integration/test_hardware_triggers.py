@@ -22,8 +22,9 @@ from eegd.bus import DropPolicy, Subscription
 from eegd.events import MarkerEvent, Topic
 from eegd.plugins.gpio_trigger import GpioTrigger
 from tests.integration.test_cli import in_process
-from tests.integration.test_recording import api, recorder_of
+from tests.integration.test_recording import recorder_of
 from tests.support.live import LiveDaemon, live_daemon
+from tests.support.rest import api
 from tests.support.standin.trigger import TriggerBoard, install_trigger_board, levels
 from tests.support.waiting import wait_until
 

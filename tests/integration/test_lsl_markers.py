@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import mne
 import numpy as np
 import pylsl
@@ -23,21 +21,13 @@ import pylsl
 from eegd.events import FilteredEegPacket, MarkerEvent, Topic
 from eegd.plugins.lsl_outlet import LslOutlet, lsl_times
 from eegd.plugins.recorder import Recorder
-from tests.support.live import LiveDaemon, live_daemon
+from tests.support.live import live_daemon
+from tests.support.rest import api
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 RATE = 500.0
 CHANNELS = 4
-
-
-async def api(live: LiveDaemon, path: str, body: Any) -> Any:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(live.url + path, json=body) as reply,
-    ):
-        assert reply.status == 200, await reply.text()
-        return await reply.json()
 
 
 def pull_until(inlet: pylsl.StreamInlet, label: str) -> tuple[list[str], float]:
@@ -75,7 +65,9 @@ async def test_a_marker_put_through_the_api_goes_out_on_the_lsl_markers_outlet()
         last = packets[-1]
         assert isinstance(last, FilteredEegPacket)
         moment = int(last.timestamps[10])  # the 11th sample of the last packet out
-        reply = await api(live, "api/markers", {"label": "stimulus 1", "timestamp_us": moment})
+        reply = await api(
+            live, "POST", "api/markers", {"label": "stimulus 1", "timestamp_us": moment}
+        )
         seen, stamp = await asyncio.to_thread(pull_until, inlet, "stimulus 1")
         inlet.close_stream()
         session = live.daemon.acquisition.session
@@ -124,7 +116,7 @@ async def test_a_marker_from_an_lsl_markers_stream_lands_in_a_recording_at_its_s
         acquisition = live.daemon.acquisition
         await wait_until(lambda: recorder.ready and stimuli.have_consumers(), timeout=10)
         with live.daemon.bus.subscribe([Topic.MARKER], maxsize=100) as markers:
-            await api(live, "api/recordings", {"name": "stimulated"})
+            await api(live, "POST", "api/recordings", {"name": "stimulated"})
             push(400)
             stimuli.push_sample(["stimulus"], start + (marked + 0.3) / RATE)
             while (marker := markers.get_nowait()) is None:  # a block at a time until it comes
@@ -134,7 +126,7 @@ async def test_a_marker_from_an_lsl_markers_stream_lands_in_a_recording_at_its_s
             session = acquisition.session
             written = acquisition.stats().samples_acquired
             await wait_until(lambda: recorder.stats()["samples_written"] >= written, timeout=10)
-            await api(live, "api/recordings/current/stop", {})
+            await api(live, "POST", "api/recordings/current/stop", {})
     assert session is not None
     assert isinstance(marker, MarkerEvent)
     assert (marker.label, marker.sample, marker.session) == ("stimulus", marked, session.id)

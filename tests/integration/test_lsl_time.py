@@ -17,9 +17,10 @@ import pylsl
 
 from eegd.events import FilteredEegPacket, Topic
 from eegd.plugins.lsl_outlet import LslOutlet, lsl_times
-from tests.integration.test_recording import api, recorder_of
+from tests.integration.test_recording import recorder_of
 from tests.integration.test_recording_time import sidecar, stop_releasing
 from tests.support.live import live_daemon
+from tests.support.rest import api
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 

@@ -27,6 +27,7 @@ from eegd.events import EegPacket, MarkerEvent, Topic
 from eegd.plugins.recorder import Recorder
 from eegd.sources.adc import Ads1299Scale
 from tests.support.live import LiveDaemon, live_daemon, next_of
+from tests.support.rest import api
 from tests.support.waiting import wait_until
 
 #: Packets in 10 s of the default stream: 32 samples at 250 Hz.
@@ -64,15 +65,6 @@ def published(subscription: Subscription) -> list[EegPacket]:
         assert isinstance(event, EegPacket)
         packets.append(event)
     return packets
-
-
-async def api(live: LiveDaemon, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, live.url + path, json=body) as reply,
-    ):
-        assert reply.status == status, await reply.text()
-        return await reply.json()
 
 
 async def record(live: LiveDaemon, name: str, packets: int) -> dict[str, Any]:

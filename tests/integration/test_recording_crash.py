@@ -18,8 +18,9 @@ import mne
 import numpy as np
 
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
-from tests.integration.test_recording import LSB_V, api, recorder_of, recording_daemon
+from tests.integration.test_recording import LSB_V, recorder_of, recording_daemon
 from tests.support.daemon import DaemonProcess, start_daemon_process
+from tests.support.rest import api
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 

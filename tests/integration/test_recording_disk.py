@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 from eegd.events import SystemEvent, SystemEventKind
-from tests.integration.test_recording import api, recorder_of, recording_daemon
+from tests.integration.test_recording import recorder_of, recording_daemon
 from tests.integration.test_recording_faults import tiny_disk
+from tests.support.rest import api
 from tests.support.waiting import wait_until
 
 

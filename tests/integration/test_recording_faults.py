@@ -36,7 +36,7 @@ from tests.integration.test_recording import (
     sidecar,
     volts_of,
 )
-from tests.support.clocks import SteppedClock
+from tests.support.clocks import FakeClock
 from tests.support.live import LiveDaemon
 from tests.support.waiting import wait_until
 
@@ -46,7 +46,7 @@ class LossySource(Source):
 
     kind = "lossy"
 
-    def __init__(self, clock: SteppedClock, after: int, lost: int) -> None:
+    def __init__(self, clock: FakeClock, after: int, lost: int) -> None:
         self._inner = SyntheticSource(SyntheticSettings(), clock)
         self._after = after
         self._lost = lost
@@ -79,7 +79,7 @@ async def lossy_daemon(directory: Path, after: int, lost: int) -> AsyncIterator[
     toml = directory / "eegd.toml"
     toml.write_text(f'[recording]\ndirectory = "{directory}"\n')
     config = load_config(toml, {"server.port": ("--port", 0)})
-    clock = SteppedClock()
+    clock = FakeClock(manual=True)
     daemon = Daemon(config, lambda: LossySource(clock, after, lost))
     url = await daemon.serve()
     daemon.start()

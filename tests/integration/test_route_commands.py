@@ -22,6 +22,7 @@ from eegd.net.server import Server, command_routes
 from eegd.net.settings import MESSAGE_BURST, ServerSettings
 from eegd.net.stream.connections import ConnectionManager
 from eegd.plugin import Plugin, Route, RouteRequest
+from tests.support.clocks import FakeClock
 from tests.support.timing import scaled
 
 
@@ -76,20 +77,6 @@ class JournalDaemon:
 
     def plugin_instance(self, plugin: str) -> Plugin | None:
         return None
-
-
-class ManualClock:
-    """Time that only the test moves; nothing these tests run waits on it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._never = asyncio.Event()
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        await self._never.wait()
 
 
 @asynccontextmanager
@@ -184,9 +171,9 @@ async def test_the_old_daemons_routes_keep_the_servers_client_limits() -> None:
 
 
 async def test_the_old_daemons_rate_limit_reads_the_servers_clock() -> None:
-    clock = ManualClock()
+    clock = FakeClock(manual=True)
     async with (
-        serving(Journal(), clock, max_messages_per_s=1.0) as url,
+        serving(Journal(), clock.asyncio, max_messages_per_s=1.0) as url,
         aiohttp.ClientSession() as session,
         session.ws_connect(url + "command") as ws,
     ):

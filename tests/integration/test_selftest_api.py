@@ -12,9 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 import eegd.client
@@ -23,6 +21,7 @@ from eegd.events import SystemEventKind
 from eegd.net.protocol import EegFrame, Hello, SystemMessage
 from eegd.plugins.recorder import Recorder
 from tests.support.live import LiveDaemon, live_daemon
+from tests.support.rest import api
 from tests.support.waiting import wait_until
 
 EMULATED = """
@@ -72,15 +71,6 @@ async def client_of(live: LiveDaemon) -> AsyncIterator[Client]:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-
-
-async def api(live: LiveDaemon, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, live.url + path, json=body) as reply,
-    ):
-        assert reply.status == status, await reply.text()
-        return await reply.json()
 
 
 def assert_contiguous(ids: list[int]) -> None:

@@ -1,7 +1,7 @@
 """Riding out source faults: a source that fails, stalls or sends garbage is reopened in the
 same session, and every missing sample is a gap in the indices, an event and a ledger line.
 
-The synthetic source paces itself by a ``SteppedClock`` that only the test moves, and the
+The synthetic source paces itself by a manual ``FakeClock``: only the test moves it, and the
 acquisition measures outages on it: a 2 s outage costs no real time.
 """
 
@@ -20,7 +20,7 @@ from eegd.restart import RestartPolicy
 from eegd.sources.faulty import FaultOptions, FaultySource
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
 from eegd.supervisor import Supervisor
-from tests.support.clocks import SteppedClock
+from tests.support.clocks import FakeClock
 from tests.support.live import live_daemon
 from tests.support.waiting import wait_until
 
@@ -33,7 +33,7 @@ BLOCK_S = BATCH / RATE
 class Rig:
     """An acquisition of a faulty stepped source under a supervisor, and what it published."""
 
-    clock: SteppedClock
+    clock: FakeClock
     source: FaultySource
     loop: AcquisitionLoop
     supervisor: Supervisor
@@ -74,7 +74,7 @@ async def _drain(subscription: Subscription, rig: Rig) -> None:
 
 @contextlib.asynccontextmanager
 async def rig(faults: FaultOptions, stall_timeout_s: float = 1.0) -> AsyncIterator[Rig]:
-    clock = SteppedClock()
+    clock = FakeClock(manual=True)
     inner = SyntheticSource(SyntheticSettings(channels=4, sample_rate=RATE), clock)
     source = FaultySource(inner, faults, clock)
     bus = EventBus()

@@ -6,7 +6,7 @@ the well-behaved client of the hostile-input tests: it records every frame id it
 a test can assert that nothing another client did cost it a frame.
 
 Where time is the subject, ``live_daemon(..., stepped=True)`` gives the synthetic source a
-``SteppedClock``: no sample is due until the test lets its time come with ``live.release``,
+``FakeClock``: no sample is due until the test lets its time come with ``live.release``,
 so a test streams exactly as many frames as it asks for, as fast as the machine allows.
 """
 
@@ -29,7 +29,8 @@ from eegd.events import Topic
 from eegd.net.protocol import parse_header
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
 from tests.support.address import DaemonAddress
-from tests.support.clocks import SteppedClock
+from tests.support.clocks import FakeClock
+from tests.support.rest import api
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
@@ -42,7 +43,7 @@ class LiveDaemon(DaemonAddress):
 
     daemon: Daemon
     url: str
-    clock: SteppedClock | None = None
+    clock: FakeClock | None = None
 
     @property
     def frames(self) -> int:
@@ -123,7 +124,7 @@ async def live_daemon(
     """Run a daemon configured by ``toml`` and dotted ``overrides`` on a free port.
 
     With ``stepped`` the synthetic source (the ``[source]`` shape, default synthetic
-    options) paces itself by a ``SteppedClock`` that only the test moves
+    options) paces itself by a ``FakeClock`` that only the test moves
     (``LiveDaemon.release``). The daemon is yielded once the source is open.
     """
     with tempfile.TemporaryDirectory() as directory:
@@ -132,7 +133,7 @@ async def live_daemon(
         flags = {key: (key, value) for key, value in (overrides or {}).items()}
         flags.setdefault("server.port", ("--port", 0))
         config = load_config(path, flags)
-    clock = SteppedClock() if stepped else None
+    clock = FakeClock(manual=True) if stepped else None
     if clock is None:
         daemon = Daemon(config)
     else:
@@ -256,10 +257,8 @@ async def next_released(live: LiveDaemon, stream: Stream, kind: type[T]) -> T:
 
 async def status(live: LiveDaemon) -> dict[str, Any]:
     """The daemon's /api/status."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(live.url + "api/status") as response:
-            result: dict[str, Any] = await response.json()
-            return result
+    result: dict[str, Any] = await api(live, "GET", "api/status")
+    return result
 
 
 async def release_to_all(live: LiveDaemon, watchers: list[Watcher], frames: int) -> None:

@@ -17,6 +17,7 @@ from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.sources.base import SampleBlock, Source
+from tests.support.clocks import FakeClock
 
 RATE = 250.0
 BATCH = 25  # 0.1 s
@@ -24,25 +25,11 @@ EPOCH_US = 1_790_000_000_000_000
 STEP_US = -3_600_000_000  # the wall clock set back an hour
 
 
-class Clocks:
-    """A monotonic clock a source moves, and a wall clock that follows it until stepped."""
-
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.step_us = 0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall_us(self) -> int:
-        return EPOCH_US + round(self.now * 1e6) + self.step_us
-
-
 class OnTimeSource(Source):
     """Blocks of zeros, each arriving exactly when its last sample's period ends; the wall
     clock steps as read ``step_at`` begins."""
 
-    def __init__(self, clocks: Clocks, step_at: int) -> None:
+    def __init__(self, clocks: FakeClock, step_at: int) -> None:
         self._clocks = clocks
         self._step_at = step_at
         self._next = 0
@@ -60,7 +47,7 @@ class OnTimeSource(Source):
 
     def read(self, n_samples: int) -> SampleBlock:
         if self._next // n_samples == self._step_at:
-            self._clocks.step_us = STEP_US
+            self._clocks.step_wall_clock(STEP_US)
         self._clocks.now += n_samples / RATE
         raw = np.zeros((1, n_samples), dtype=np.int32)
         block = SampleBlock(self._next, raw, raw.astype(np.float32))
@@ -72,7 +59,7 @@ class OnTimeSource(Source):
 
 
 async def test_a_wall_clock_step_is_announced_and_moves_no_stamp() -> None:
-    clocks = Clocks()
+    clocks = FakeClock(50.0, epoch_us=EPOCH_US)  # the source moves it; the wall follows
     bus = EventBus()
     subscription = bus.subscribe([Topic.RAW_EEG, Topic.SYSTEM], maxsize=10_000)
     loop = AcquisitionLoop(
@@ -80,7 +67,7 @@ async def test_a_wall_clock_step_is_announced_and_moves_no_stamp() -> None:
         lambda: OnTimeSource(clocks, step_at=20),
         batch_size=BATCH,
         monotonic=clocks.monotonic,
-        wall_clock=clocks.wall_us,
+        wall_clock=clocks.wall_clock_us,
     )
     task = asyncio.create_task(loop.run())
     packets: list[EegPacket] = []

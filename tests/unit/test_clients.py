@@ -10,6 +10,7 @@ from aiohttp import web
 from eegd.events import Topic
 from eegd.net.stream.clients import MAX_CONTROL_QUEUED, ClientConnection, Outgoing
 from eegd.net.stream.connections import StallWatchdog
+from tests.support.clocks import FakeClock
 
 
 class BufferingTransport(asyncio.Transport):
@@ -183,38 +184,12 @@ def test_a_write_that_never_returns_is_stalled() -> None:
     assert connection.stalled_for(107.5) == 7.5
 
 
-class FakeClock:
-    """Virtual time: ``sleep`` returns once the test has moved the time far enough."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeping = asyncio.Event()
-        self._moved = asyncio.Event()
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        until = self.now + seconds
-        while self.now < until:
-            self._moved.clear()
-            self.sleeping.set()
-            await self._moved.wait()
-
-    async def advance(self, seconds: float) -> None:
-        """Move the time on and wait until the sleeper is asleep again."""
-        self.sleeping.clear()
-        self.now += seconds
-        self._moved.set()
-        await self.sleeping.wait()
-
-
 async def test_the_watchdog_on_a_fake_clock_closes_only_the_client_that_stalls() -> None:
-    clock = FakeClock()
+    clock = FakeClock(manual=True)
     stuck_transport, reading_transport = BufferingTransport(), BufferingTransport()
     stuck, reading = client(transport=stuck_transport), client(transport=reading_transport)
     stalled: list[ClientConnection] = []
-    watchdog = StallWatchdog(10.0, lambda: [stuck, reading], stalled.append, clock)
+    watchdog = StallWatchdog(10.0, lambda: [stuck, reading], stalled.append, clock.asyncio)
     assert watchdog.interval == 1.0
     watching = asyncio.create_task(watchdog.run())
     try:
@@ -222,10 +197,10 @@ async def test_the_watchdog_on_a_fake_clock_closes_only_the_client_that_stalls()
         stuck_transport.buffered = reading_transport.buffered = 100
         for _ in range(10):  # stuck from the first check, at 1 s, on
             reading_transport.buffered -= 1  # a peer that keeps reading
-            await clock.advance(1.0)
+            await clock.advance_to_next_sleep(1.0)
         assert stalled == []
         reading_transport.buffered -= 1
-        await clock.advance(1.0)
+        await clock.advance_to_next_sleep(1.0)
         assert stalled == [stuck]
     finally:
         watching.cancel()

@@ -13,22 +13,10 @@ from eegd.sources.base import SharedSourceOptions
 from eegd.sources.faulty import FaultOptions, FaultySource
 from eegd.sources.registry import load_source_class
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
+from tests.support.clocks import FakeClock
 
 
-class ManualClock:
-    """A blocking clock the test sets by hand; nothing here sleeps (the source is unpaced)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def faulty(clock: ManualClock | None = None, **faults: object) -> FaultySource:
+def faulty(clock: FakeClock | None = None, **faults: object) -> FaultySource:
     inner = SyntheticSource(SyntheticSettings(channels=4, paced=False))
     source = FaultySource(inner, FaultOptions(**faults), clock)  # type: ignore[arg-type]
     source.open()
@@ -44,7 +32,7 @@ def test_it_is_registered_and_wraps_the_kind_it_names() -> None:
 
 
 def test_every_nth_read_fails_then_the_device_is_away_for_down_s() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     source = faulty(clock, fail_every=3, fail_times=2, down_s=2.0)
     firsts = [source.read(10).first_sample, source.read(10).first_sample]
     assert firsts == [0, 10]
@@ -66,7 +54,7 @@ def test_every_nth_read_fails_then_the_device_is_away_for_down_s() -> None:
 
 
 def test_a_silence_loses_its_samples_and_keeps_the_device_away_meanwhile() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     source = faulty(clock, silence_every=2, silence_times=1, silence_s=0.5)
     assert source.read(25).first_sample == 0
     # 0.5 s at 250 Hz is 125 samples: five blocks of 25 never come.

@@ -13,25 +13,11 @@ from eegd.events import SystemEventKind
 from eegd.sources.base import SampleBlock, SharedSourceOptions
 from eegd.sources.playback import PlaybackSettings, PlaybackSource
 from eegd.validation import convert
+from tests.support.clocks import FakeClock
 from tests.support.recordings import WrittenRecording, write_recording, write_temperature_only
 
 ANNOTATIONS = ((1.5, -1.0, "eyes closed"), (3.25, 0.5, "stimulus"), (7.0, 2.0, "eyes open"))
 FORMATS = ("EDF", "EDF+", "BDF", "BDF+")
-
-
-class FakeClock:
-    """A ``BlockingClock`` whose ``sleep`` moves its time on instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self.slept += seconds
 
 
 def written(directory: Path, file_format: str, **options: object) -> WrittenRecording:
@@ -129,7 +115,7 @@ def test_a_looping_file_goes_on_in_the_same_stream(tmp_path: Path) -> None:
 @pytest.mark.parametrize("speed", [1.0, 4.0])
 def test_pacing_follows_the_clock_at_the_speed_asked(tmp_path: Path, speed: float) -> None:
     recording = written(tmp_path, "EDF", seconds=10)
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     source = PlaybackSource(
         PlaybackSettings(path=recording.path, speed=speed, directories=(tmp_path,)), clock
     )
@@ -139,20 +125,20 @@ def test_pacing_follows_the_clock_at_the_speed_asked(tmp_path: Path, speed: floa
             source.read(40)  # 1000 samples: 5 s of the file
         assert clock.now - start == pytest.approx(5.0 / speed)
         clock.now += 3.0  # a late reader gets what is due at once
-        slept = clock.slept
+        slept = sum(clock.sleeps)
         source.read(40)
-        assert clock.slept == slept
+        assert sum(clock.sleeps) == slept
 
 
 def test_speed_zero_never_waits(tmp_path: Path) -> None:
     recording = written(tmp_path, "EDF", seconds=10)
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     with PlaybackSource(
         PlaybackSettings(path=recording.path, speed=0, directories=(tmp_path,)), clock
     ) as source:
         for _ in range(25):
             source.read(80)
-    assert clock.slept == 0
+    assert sum(clock.sleeps) == 0
 
 
 def test_signals_at_other_rates_or_units_are_left_out_and_logged(

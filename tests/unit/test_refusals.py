@@ -4,18 +4,11 @@ interval in one report with their count, and the table of keys stays bounded."""
 from __future__ import annotations
 
 from eegd.net.security.refusals import Throttle
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clocks import FakeClock
 
 
 def test_five_thousand_refusals_of_one_key_are_two_reports_that_count_them_all() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     throttle = Throttle(interval=60.0, clock=clock)
     reports: list[int] = []
     for _ in range(5000):
@@ -30,7 +23,7 @@ def test_five_thousand_refusals_of_one_key_are_two_reports_that_count_them_all()
 
 
 def test_keys_are_reported_apart_and_again_after_their_interval() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     throttle = Throttle(interval=60.0, clock=clock)
     reports: list[tuple[str, int]] = []
     for key in ("a", "b", "a", "b", "a"):
@@ -42,7 +35,7 @@ def test_keys_are_reported_apart_and_again_after_their_interval() -> None:
 
 
 def test_the_table_of_keys_is_bounded() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     throttle = Throttle(interval=60.0, max_keys=8, clock=clock)
     reports: list[int] = []
     for index in range(1000):

@@ -18,34 +18,11 @@ from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.restart import RestartPolicy
 from eegd.supervisor import Supervisor, TaskFactory, TaskState
 from eegd.validation import convert
+from tests.support.clocks import FakeClock
 from tests.support.timing import scaled
 
 #: Loop iterations a condition may take to come true before a test fails.
 MAX_YIELDS = 1000
-
-
-class FakeClock:
-    """Virtual time: ``sleep`` records the delay, advances time at once and yields once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
-class StuckClock(FakeClock):
-    """A clock whose sleeps never end, to catch a task in the middle of its back-off."""
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        await asyncio.Event().wait()
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -94,13 +71,13 @@ def bus() -> EventBus:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
 async def supervisor(bus: EventBus, clock: FakeClock) -> AsyncIterator[Supervisor]:
     """A supervisor on the fake clock with jitter draws of 0.5 (no jitter), stopped after."""
-    supervisor = Supervisor(bus, clock=clock, random=lambda: 0.5)
+    supervisor = Supervisor(bus, clock=clock.asyncio, random=lambda: 0.5)
     yield supervisor
     await supervisor.stop()
 
@@ -249,7 +226,7 @@ async def test_long_run_before_a_crash_resets_the_backoff(
 ) -> None:
 
     async def run_then_crash() -> None:
-        await clock.sleep(run_seconds)
+        await clock.asyncio.sleep(run_seconds)
         raise RuntimeError("late crash")
 
     calls = 0
@@ -312,7 +289,7 @@ async def test_per_task_policy_overrides_the_default(
 
 
 async def test_jitter_draws_come_from_the_injected_random(bus: EventBus, clock: FakeClock) -> None:
-    supervisor = Supervisor(bus, RestartPolicy(jitter=0.1), clock=clock, random=lambda: 0.0)
+    supervisor = Supervisor(bus, RestartPolicy(jitter=0.1), clock=clock.asyncio, random=lambda: 0.0)
     supervisor.add("flaky", failing_first(1))
     supervisor.start()
 
@@ -383,8 +360,8 @@ async def test_task_returning_normally_is_finished_and_not_restarted(
 
 
 async def test_stop_cancels_everything_and_marks_it_stopped(bus: EventBus) -> None:
-    clock = StuckClock()
-    supervisor = Supervisor(bus, clock=clock, random=lambda: 0.5)
+    clock = FakeClock(1000.0, manual=True)  # its back-off sleeps never end
+    supervisor = Supervisor(bus, clock=clock.asyncio, random=lambda: 0.5)
     cleaned_up: list[str] = []
 
     def cleaning(name: str) -> TaskFactory:

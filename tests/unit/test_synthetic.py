@@ -14,25 +14,9 @@ from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale
 from eegd.sources.base import SharedSourceOptions
 from eegd.sources.montage import DEFAULT_CHANNELS, region_of, standard_channel_names
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
+from tests.support.clocks import FakeClock
 
 UV = 1e-6
-
-
-class FakeClock:
-    """A monotonic clock that moves only when slept on (plus ``work`` per reading)."""
-
-    def __init__(self, now: float = 100.0, work: float = 0.0) -> None:
-        self.now = now
-        self.work = work
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        self.now += self.work
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def opened(clock: FakeClock | None = None, **settings: Any) -> SyntheticSource:
@@ -373,7 +357,7 @@ def test_a_late_reader_is_not_made_to_catch_up_twice() -> None:
 
 
 def test_unpaced_reads_never_sleep() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     source = opened(clock, paced=False)
     for _ in range(10):
         source.read(250)
