@@ -15,7 +15,7 @@ from tests.support.address import DaemonAddress
 from tests.support.timing import scaled
 
 #: Generous start-up deadline for a busy 2-core machine.
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0
 
 
 @dataclass
