@@ -11,7 +11,8 @@ Time moves in one of two ways. By default a sleep moves it on by itself and retu
 has come, so a test decides how many packets exist, or catches a task in the middle of its
 back-off by never letting its time come. ``run_free`` ends every wait for good, so a reader
 thread can always be stopped. Every sleep is recorded in ``sleeps``; each reading of the time
-may cost ``work`` seconds (the sleeper's own work between two looks).
+may cost ``work`` seconds (the sleeper's own work between two looks), and a sleeper may wake
+``late`` seconds after its time (a busy loop).
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ class FakeClock:
         *,
         manual: bool = False,
         work: float = 0.0,
+        late: float = 0.0,
         epoch_us: int | None = None,
     ) -> None:
         self._now = now
         self._free = not manual
         self.work = work
+        #: How long after its time a sleeper wakes (a busy loop's lag).
+        self.late = late
         self.sleeps: list[float] = []
         #: The wall clock at virtual time 0 (by default the real one as the clock was made).
         self._epoch_us = time.time_ns() // 1000 if epoch_us is None else epoch_us
@@ -77,7 +81,7 @@ class FakeClock:
         """Block until the virtual time has moved on by ``seconds`` (at once unless manual)."""
         with self._changed:
             self.sleeps.append(seconds)
-            until = self._now + seconds
+            until = self._now + seconds + self.late
             self._changed.wait_for(lambda: self._free or self._now >= until)
             self._now = max(self._now, until)
 
@@ -90,7 +94,7 @@ class FakeClock:
         """Yield once and move on by ``seconds``, or (manual) wait until the test moved it."""
         with self._changed:
             self.sleeps.append(seconds)
-            until = self._now + seconds
+            until = self._now + seconds + self.late
         while not self._free and self.now < until:
             self._moved.clear()
             self.sleeping.set()

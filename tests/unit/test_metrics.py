@@ -15,6 +15,7 @@ from eegd.events import Topic
 from eegd.metrics import Metrics, MetricsSnapshot, drop_buckets, probe_loop_lag
 from eegd.net.stream.connections import ManagerStats
 from eegd.supervisor import TaskState, TaskStatus
+from tests.support.clocks import FakeClock
 
 
 def snapshot(drops: tuple[int, ...] = (0, 3, 250)) -> MetricsSnapshot:
@@ -121,20 +122,6 @@ def test_client_drops_are_buckets_not_one_series_per_client() -> None:
     assert sum(name == "eegd_client_dropped_frames_bucket" for name, _ in samples) == 7
 
 
-class LateClock:
-    """A clock that wakes every sleeper ``late`` seconds after it asked, at once."""
-
-    def __init__(self, now: float, late: float) -> None:
-        self.now, self.late = now, late
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds + self.late
-        await asyncio.sleep(0)
-
-
 def test_registries_are_per_daemon() -> None:
     one, two = Metrics(snapshot), Metrics(snapshot)
     one.observe_frame(0)
@@ -143,7 +130,7 @@ def test_registries_are_per_daemon() -> None:
 
 
 def test_frame_latency_is_read_on_the_daemons_clock() -> None:
-    metrics = Metrics(snapshot, clock=LateClock(now=100.0, late=0.0))
+    metrics = Metrics(snapshot, clock=FakeClock(100.0).asyncio)
     metrics.observe_frame(99_997_000_000)  # stamped 3 ms before the clock's now
     samples = scrape(metrics)
     assert samples[("eegd_frame_latency_seconds_sum", ())] == pytest.approx(0.003)
@@ -160,7 +147,7 @@ async def test_the_loop_lag_probe_observes_each_wake_up() -> None:
         if len(observed) >= 3:
             enough.set()
 
-    probe = asyncio.create_task(probe_loop_lag(observe, 0.1, LateClock(now=5.0, late=0.02)))
+    probe = asyncio.create_task(probe_loop_lag(observe, 0.1, FakeClock(5.0, late=0.02).asyncio))
     await asyncio.wait_for(enough.wait(), timeout=10)
     probe.cancel()
     assert observed[:3] == pytest.approx([0.02, 0.02, 0.02])
