@@ -28,9 +28,9 @@ import msgspec
 
 from eegd import __version__
 from eegd.config import Config, load_config
-from eegd.daemon import run_daemon
 from eegd.errors import ConfigError, EegdError
 from eegd.net.security.tokens import hash_token, new_token
+from eegd.service import run_daemon
 from eegd.sources.registry import describe_kinds
 
 __all__ = ["DEFAULT_CONFIG", "main"]

@@ -1,10 +1,7 @@
 """The one place that wires eegd together from a ``Config``: bus, source, plugins, supervisor.
 
-Every component runs as a supervised task. ``run_daemon`` runs until SIGINT/SIGTERM, or
-until the acquisition gives up (the supervisor's ``task_gave_up``), and the status line goes
-to the log (stderr) every few seconds; SIGHUP reloads the config file and applies what can
-change while running (the options of plugins that can be reconfigured, such as the filter,
-and the log level).
+Every component runs as a supervised task; ``eegd.service.run_daemon`` runs the daemon as
+the process (signals, the exit code).
 
 The daemon names no concrete source or plugin: the configuration builds the source its
 ``source.kind`` names from the source registry, and plugins come from the ``eegd.plugins``
@@ -16,19 +13,16 @@ the supervisor restarts is built with them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import msgspec
 
 from eegd.acquisition.loop import AcquisitionLoop
-from eegd.bus import EventBus, Subscription
+from eegd.bus import EventBus
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, SYSTEM_CLOCK, BlockingClock, Clock
 from eegd.config import Config
-from eegd.errors import EegdError
 from eegd.events import SystemEvent, SystemEventKind, Topic, wall_clock_us
 from eegd.metrics import CONTENT_TYPE, Metrics
 from eegd.net.server import Server
@@ -60,7 +54,6 @@ __all__ = [
     "STATUS_TASK",
     "WATCHDOG_TASK",
     "Daemon",
-    "run_daemon",
 ]
 
 logger = logging.getLogger("eegd")
@@ -284,63 +277,3 @@ def _plugin_class(config: Config, name: str) -> PluginClass:
     plugin_class = load_plugin_class(name)
     plugin_class.from_options(config.plugin_options(name))  # bad options fail the start
     return plugin_class
-
-
-async def _gave_up(events: Subscription, task: str) -> None:
-    """Return once ``events`` (a ``system`` subscription) says the supervisor gave up on
-    ``task`` (``task_gave_up``)."""
-    async for event in events:
-        if (
-            isinstance(event, SystemEvent)
-            and event.kind is SystemEventKind.TASK_GAVE_UP
-            and event.detail.get("task") == task
-        ):
-            return
-
-
-async def run_daemon(
-    config: Config,
-    stop: asyncio.Event | None = None,
-    reload: Callable[[], Config] | None = None,
-) -> int:
-    """Serve until SIGINT/SIGTERM (or ``stop`` is set); return the process exit code: 0, or
-    1 when the source failed more often than the restart policy allows.
-
-    The URL goes to stdout as one flushed line once the port is bound (with ``port = 0`` it
-    says which port was picked); logs go to stderr. SIGHUP calls ``reload`` for a fresh
-    configuration and applies it; a bad one is logged and the daemon runs on unchanged.
-    """
-    stop = stop or asyncio.Event()
-    daemon = Daemon(config, notifier=Notifier.from_environment())
-    url = await daemon.serve()
-    print(url, flush=True)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-
-    def reload_config() -> None:
-        if reload is None:
-            logger.warning("SIGHUP: there is no configuration file to reload")
-            return
-        try:
-            daemon.reload(reload())
-        except EegdError as exc:
-            logger.error("SIGHUP: configuration not reloaded, nothing changed: %s", exc)
-
-    loop.add_signal_handler(signal.SIGHUP, reload_config)
-    with daemon.bus.subscribe([Topic.SYSTEM], maxsize=64) as events:
-        gave_up = asyncio.ensure_future(_gave_up(events, ACQUISITION_TASK))
-        stopped = asyncio.ensure_future(stop.wait())
-        daemon.start()
-        try:
-            done, _ = await asyncio.wait([gave_up, stopped], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gave_up.cancel()
-            stopped.cancel()
-            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                loop.remove_signal_handler(signum)
-            await daemon.stop()
-    if gave_up in done:
-        logger.error("the source failed too often; giving up")
-        return 1
-    return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eegd.config import load_config
-from eegd.daemon import run_daemon
+from eegd.service import run_daemon
 
 # A source that fails on its first read and stays away; one retry allowed, at once. The
 # status line is due only after a day, so nothing but the supervisor's event can end it.

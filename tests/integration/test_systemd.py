@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eegd.config import load_config
-from eegd.daemon import run_daemon
+from eegd.service import run_daemon
 from eegd.systemd import Notifier
 from tests.support.timing import scaled
 
