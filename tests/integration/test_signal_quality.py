@@ -61,7 +61,8 @@ async def test_a_quality_subscriber_gets_the_railed_and_the_flat_channel_named()
         assert (await _next(ws, "subscribed"))["topics"] == ["quality"]
         quality = await _next(ws, "quality")
         async with session.get(live.url + "api/status") as reply:
-            counted = (await reply.json())["plugins"]["signal_quality"]
+            status = await reply.json()
+            counted = status["plugins"]["signal_quality"]
         async with session.get(live.url + "metrics") as reply:
             metrics = await reply.text()
 
@@ -82,6 +83,7 @@ async def test_a_quality_subscriber_gets_the_railed_and_the_flat_channel_named()
     assert published >= 1
     assert counted["channel_verdicts_bad"] == 2 * published
     assert counted["channel_verdicts_warn"] == 0
+    assert (status["quality_channels_bad"], status["quality_channels_warn"]) == (2, 0)
     line = 'eegd_plugin_events_total{counter="channel_verdicts_bad",plugin="signal_quality"}'
     assert line in metrics
 

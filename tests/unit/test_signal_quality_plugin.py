@@ -75,6 +75,10 @@ def test_a_declared_range_is_judged_in_volts_and_counts_are_not_looked_at() -> N
 def test_without_a_declared_range_the_adc_counts_are_judged() -> None:
     plugin = SignalQuality()
     plugin.process(_connected())
+    assert [(f.key, f.value) for f in plugin.status()] == [
+        ("quality_channels_bad", 0),
+        ("quality_channels_warn", 0),
+    ]
     top = lambda _frame: np.array([[2**23 - 1] * BATCH, [0] * BATCH], np.int32)  # noqa: E731
     (event, *_) = _feed(plugin, range(10), raw=top)
     assert _levels(event) == ["bad", "good"]
@@ -84,6 +88,10 @@ def test_without_a_declared_range_the_adc_counts_are_judged() -> None:
         "channel_verdicts_warn": 0,
         "channel_verdicts_bad": 1,
     }
+    assert [(f.key, f.value) for f in plugin.status()] == [
+        ("quality_channels_bad", 1),
+        ("quality_channels_warn", 0),
+    ]
 
 
 def test_lead_off_names_electrodes_until_they_are_back() -> None:

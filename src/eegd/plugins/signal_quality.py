@@ -6,8 +6,8 @@ physical range (from ``source_connected``), or the ADC's 24-bit counts for a sou
 one; flat; 50/60 Hz line noise; electrode off from the source's ``lead_off`` events. A gap
 or a new session starts the window again, so a verdict never spans discontinuous data.
 
-The latest verdicts are kept for the readers that are not clients: ``summary()`` (the
-recorder's sidecar) and ``stats()`` (``/api/status``).
+The latest verdicts are kept for the readers that are not clients: ``summary()``, and
+``status()`` (``/api/status``: the channels they call bad and warn); ``stats()`` counts them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from eegd.events import (
     SystemEventKind,
     Topic,
 )
-from eegd.plugin import PluginContext
+from eegd.plugin import PluginContext, StatusFigure
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
 from eegd.validation import convert
 
@@ -96,6 +96,15 @@ class SignalQuality:
         channel verdicts at each level among them (their rates say how often a channel was
         bad)."""
         return {"verdicts_published": self.verdicts_published, **self._levels}
+
+    def status(self) -> list[StatusFigure]:
+        """For ``/api/status``: how many channels the latest verdicts call bad and warn
+        (``quality_channels_bad``, ``quality_channels_warn``), 0 before any."""
+        levels = [channel["level"] for channel in (self.latest or {}).get("channels", [])]
+        return [
+            StatusFigure(f"quality_channels_{level}", levels.count(level))
+            for level in ("bad", "warn")
+        ]
 
     def summary(self) -> dict[str, Any] | None:
         """The latest verdicts (the ``quality`` payload with its ``timestamp``), or None."""
