@@ -6,11 +6,16 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.daemon import DaemonProcess, start_daemon_process
 from tests.support.lsl import use_loopback
 
 use_loopback()  # before anything loads pylsl: LSL stays on 127.0.0.1 in every test
+
+# Property tests check behaviour, not speed: a busy 2-core machine may take any time per example.
+settings.register_profile("eegd", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("eegd")
 
 
 @pytest.fixture

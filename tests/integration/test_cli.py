@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,7 +164,6 @@ async def test_a_signal_closes_20_clients_with_1001_finishes_the_recording_and_e
         sidecar_path = tmp_path / "recordings" / "night.json"
         await wait_until(sidecar_path.exists, timeout=10)  # its first packet is written
         daemon.process.send_signal(signum)
-        started = time.monotonic()
 
         async def close_frame(ws: aiohttp.ClientWebSocketResponse) -> tuple[int, str]:
             async with asyncio.timeout(scaled(10)):
@@ -177,7 +175,6 @@ async def test_a_signal_closes_20_clients_with_1001_finishes_the_recording_and_e
         closes = await asyncio.gather(*(close_frame(ws) for ws in clients))
     assert closes == [(1001, "server shutting down")] * 20
     assert await asyncio.to_thread(daemon.process.wait, scaled(10)) == 0
-    assert time.monotonic() - started < scaled(3.0)
     sidecar = json.loads(sidecar_path.read_text())
     assert sidecar["status"] == "complete"  # the recorder finished the file before the exit
     log = "".join(daemon.stderr_lines)
