@@ -279,9 +279,9 @@ def _literal_values(hint: Any) -> tuple[Any, ...]:
 def _range(info: spec.IntType | spec.FloatType) -> str:
     low, high = info.ge, info.le
     if low is not None and high is not None and info.gt is None and info.lt is None:
-        return f"{low}..{high}"
+        return f"{shown(low)}..{shown(high)}"
     bounds = ((">=", low), (">", info.gt), ("<=", high), ("<", info.lt))
-    return " and ".join(f"{symbol} {bound}" for symbol, bound in bounds if bound is not None)
+    return " and ".join(f"{symbol} {shown(bound)}" for symbol, bound in bounds if bound is not None)
 
 
 def _dotted(key: str, name: object) -> str:

@@ -13,6 +13,7 @@ from eegd.bus import EventBus
 from eegd.errors import ConfigError, PluginError
 from eegd.plugin import PluginContext
 from eegd.plugins.gpio_trigger import GpioTrigger, TriggerSettings
+from eegd.validation import convert
 from tests.support.standin.trigger import TriggerBoard, install_trigger_board
 
 
@@ -24,14 +25,14 @@ def board(monkeypatch: pytest.MonkeyPatch) -> TriggerBoard:
 
 
 def test_the_defaults_are_a_rising_edge_of_gpio17_without_debounce() -> None:
-    settings = TriggerSettings.from_options({})
+    settings = convert({}, TriggerSettings, "plugin.gpio_trigger")
     assert (settings.chip, settings.line, settings.edge) == ("/dev/gpiochip0", 17, "rising")
     assert settings.debounce_ms == 0
     assert settings.label_of(rising=True) == "trigger"
 
 
 def test_both_edges_say_which_in_the_label() -> None:
-    settings = TriggerSettings.from_options({"edge": "both", "label": "stim"})
+    settings = convert({"edge": "both", "label": "stim"}, TriggerSettings, "plugin.gpio_trigger")
     assert settings.label_of(rising=True) == "stim rising"
     assert settings.label_of(rising=False) == "stim falling"
 
@@ -51,12 +52,12 @@ def test_both_edges_say_which_in_the_label() -> None:
         ({"chip": "gpiochip0"}, "plugin.gpio_trigger.chip"),
         ({"label": " "}, "plugin.gpio_trigger.label"),
         ({"label": "x" * 60}, "plugin.gpio_trigger.label"),
-        ({"pin": 17}, "plugin.gpio_trigger.pin: unknown option"),
+        ({"pin": 17}, "plugin.gpio_trigger.pin: unknown key"),
     ],
 )
 def test_a_bad_option_names_its_key(options: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError, match=key):
-        TriggerSettings.from_options(options)
+        convert(options, TriggerSettings, "plugin.gpio_trigger")
 
 
 def test_without_gpiod_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

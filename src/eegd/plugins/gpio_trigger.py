@@ -24,18 +24,20 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import math
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, ClassVar, Final, Protocol, runtime_checkable
+from typing import Annotated, Any, ClassVar, Final, Literal, Protocol, runtime_checkable
+
+import msgspec
 
 from eegd.errors import ConfigError, PluginError, shown
 from eegd.events import EegPacket, Event, MarkerEvent, SystemEvent, SystemEventKind, Topic
 from eegd.plugin import PluginContext
 from eegd.plugins.recorder.markers import MAX_LABEL
+from eegd.validation import Settings, convert
 
 __all__ = [
     "HOLD_S",
@@ -59,55 +61,33 @@ HOLD_S: Final = 2.0
 #: How long one wait for edges lasts before the thread looks whether it should stop.
 _POLL_S: Final = 0.2
 _TABLE: Final = "plugin.gpio_trigger"
-_EDGES: Final = ("rising", "falling", "both")
-_BIASES: Final = ("as_is", "pull_up", "pull_down", "disabled")
-_KEYS: Final = ("chip", "line", "edge", "debounce_ms", "bias", "label")
 #: The suffix a marker's label gets for each edge when both edges count.
 _SUFFIX: Final = {True: " rising", False: " falling"}
+#: The longest label, leaving room for the suffix.
+_LONGEST_LABEL: Final = MAX_LABEL - max(len(suffix) for suffix in _SUFFIX.values())
 
 
-@dataclass(frozen=True, slots=True)
-class TriggerSettings:
+class TriggerSettings(Settings, frozen=True):
     """``[plugin.gpio_trigger]``: which line, which edges, the debounce, the marker's label."""
 
-    chip: str = "/dev/gpiochip0"
-    line: int = 17
-    edge: str = "rising"
-    debounce_ms: float = 0.0
-    bias: str = "as_is"
-    label: str = "trigger"
+    chip: Annotated[
+        str, msgspec.Meta(pattern="^/dev/", extra={"allowed": "a device path like /dev/gpiochip0"})
+    ] = "/dev/gpiochip0"
+    line: Annotated[int, msgspec.Meta(ge=0, le=1023)] = 17
+    edge: Literal["rising", "falling", "both"] = "rising"
+    debounce_ms: Annotated[float, msgspec.Meta(ge=0, le=MAX_DEBOUNCE_MS)] = 0.0
+    bias: Literal["as_is", "pull_up", "pull_down", "disabled"] = "as_is"
+    label: Annotated[str, msgspec.Meta(pattern=r"\S", extra={"allowed": "a non-empty string"})] = (
+        "trigger"
+    )
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> TriggerSettings:
-        """Check the table; a bad value is a ``ConfigError`` naming its dotted key."""
-        unknown = sorted(str(key) for key in options if key not in _KEYS)
-        if unknown:
+    def __post_init__(self) -> None:
+        # A marker's label is bounded in bytes (UTF-8), which no field constraint counts.
+        if len(self.label.encode()) > _LONGEST_LABEL:
             raise ConfigError(
-                f"{_TABLE}.{unknown[0][:40]}: unknown option (allowed: {', '.join(_KEYS)})"
+                f"label: {shown(self.label)} is not allowed "
+                f"(allowed: a non-empty string of at most {_LONGEST_LABEL} bytes)"
             )
-        settings = cls(**options)
-        if not isinstance(settings.chip, str) or not settings.chip.startswith("/dev/"):
-            raise _invalid("chip", settings.chip, "a device path like /dev/gpiochip0")
-        line = settings.line
-        if isinstance(line, bool) or not isinstance(line, int) or not 0 <= line <= 1023:
-            raise _invalid("line", line, "a line offset from 0 to 1023")
-        if settings.edge not in _EDGES:
-            raise _invalid("edge", settings.edge, f"one of {', '.join(_EDGES)}")
-        debounce = settings.debounce_ms
-        if (
-            isinstance(debounce, bool)
-            or not isinstance(debounce, int | float)
-            or not math.isfinite(debounce)
-            or not 0 <= debounce <= MAX_DEBOUNCE_MS
-        ):
-            raise _invalid("debounce_ms", debounce, f"milliseconds from 0 to {MAX_DEBOUNCE_MS:g}")
-        if settings.bias not in _BIASES:
-            raise _invalid("bias", settings.bias, f"one of {', '.join(_BIASES)}")
-        label = settings.label
-        longest = MAX_LABEL - max(len(suffix) for suffix in _SUFFIX.values())
-        if not isinstance(label, str) or not label.strip() or len(label.encode()) > longest:
-            raise _invalid("label", label, f"a non-empty string of at most {longest} bytes")
-        return cls(settings.chip, line, settings.edge, float(debounce), settings.bias, label)
 
     def label_of(self, rising: bool) -> str:
         """The marker's label for an edge (which edge it was, when both count)."""
@@ -124,7 +104,7 @@ class HoldsGpioLines(Protocol):
 
 def check_line_free(options: Mapping[str, Any], source: object) -> None:
     """Refuse a trigger on a line the source holds: a ``ConfigError`` naming both keys."""
-    settings = TriggerSettings.from_options(options)
+    settings = convert(options, TriggerSettings, _TABLE)
     if not isinstance(source, HoldsGpioLines):
         return
     key = source.gpio_lines().get((settings.chip, settings.line))
@@ -134,10 +114,6 @@ def check_line_free(options: Mapping[str, Any], source: object) -> None:
             "(allowed: a line no other part of eegd uses)",
             key=f"{_TABLE}.line",
         )
-
-
-def _invalid(key: str, value: object, allowed: str) -> ConfigError:
-    return ConfigError(f"{_TABLE}.{key}: {shown(value)} is not valid (expected {allowed})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +160,7 @@ class GpioTrigger:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> GpioTrigger:
         """A plugin configured by ``[plugin.gpio_trigger]``."""
-        return cls(TriggerSettings.from_options(options))
+        return cls(convert(options, TriggerSettings, _TABLE))
 
     def stats(self) -> Mapping[str, int]:
         """Edges seen, markers published (and of them those out before their sample),

@@ -27,13 +27,14 @@ import json
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from eegd.bus import DropPolicy
-from eegd.errors import ConfigError, PluginError
+from eegd.errors import PluginError
 from eegd.events import (
     EegPacket,
     Event,
@@ -44,6 +45,7 @@ from eegd.events import (
     Topic,
 )
 from eegd.plugin import PluginContext
+from eegd.validation import Settings, convert
 
 __all__ = ["LslOutlet", "OutletSettings", "default_source_id", "lsl_times"]
 
@@ -88,37 +90,13 @@ def lsl_times(stamps_us: npt.NDArray[np.uint64], utc_offset_us: int) -> list[flo
     return seconds
 
 
-class OutletSettings:
-    """``[plugin.lsl_outlet]``: ``topic`` (filtered_eeg or raw_eeg), ``name``, ``source_id``."""
+class OutletSettings(Settings, frozen=True):
+    """``[plugin.lsl_outlet]``: which topic goes out, the stream's name and source id."""
 
-    __slots__ = ("name", "source_id", "topic")
-
-    def __init__(self, topic: str, name: str, source_id: str | None) -> None:
-        self.topic = topic
-        self.name = name
-        self.source_id = source_id
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> OutletSettings:
-        """Validate the options table; a bad value is a ``ConfigError`` naming its key."""
-        unknown = set(options) - {"topic", "name", "source_id"}
-        if unknown:
-            raise ConfigError(f"plugin.lsl_outlet: unknown option {sorted(unknown)[0]!r}")
-        topic = options.get("topic", "filtered_eeg")
-        if topic not in _TOPICS:
-            raise ConfigError(
-                f"plugin.lsl_outlet.topic: {topic!r} is not one of filtered_eeg, raw_eeg"
-            )
-        name = options.get("name", "eegd")
-        if not isinstance(name, str) or not name:
-            raise ConfigError("plugin.lsl_outlet.name: must be a non-empty string")
-        source_id = options.get("source_id")
-        if source_id is not None and (not isinstance(source_id, str) or not source_id):
-            raise ConfigError("plugin.lsl_outlet.source_id: must be a non-empty string")
-        return cls(topic, name, source_id)
-
-    def __repr__(self) -> str:
-        return f"OutletSettings(topic={self.topic!r}, name={self.name!r}, id={self.source_id!r})"
+    topic: Literal["filtered_eeg", "raw_eeg"] = "filtered_eeg"
+    name: Annotated[str, msgspec.Meta(min_length=1)] = "eegd"
+    source_id: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    """None: one made from the source's kind and device options (``default_source_id``)."""
 
 
 class LslOutlet:
@@ -149,7 +127,7 @@ class LslOutlet:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> LslOutlet:
         """A plugin configured by ``[plugin.lsl_outlet]``."""
-        return cls(OutletSettings.from_options(options))
+        return cls(convert(options, OutletSettings, "plugin.lsl_outlet"))
 
     def stats(self) -> Mapping[str, int]:
         """Outlets opened, chunks, samples and markers pushed."""

@@ -117,7 +117,7 @@ class Recorder:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Recorder:
         """A recorder configured by the ``[recording]`` table."""
-        return cls(convert(dict(options), RecordingSettings, "recording"))
+        return cls(convert(options, RecordingSettings, "recording"))
 
     @classmethod
     def routes(cls) -> list[Route]:
