@@ -108,6 +108,8 @@ export class HeadMap {
   draw(theme) {
     const ctx = this.canvas.begin();
     const { width, height } = this.canvas;
+    // Just shown: its size is known once the ResizeObserver has seen it, a frame later.
+    if (width === 0 || height === 0) return;
     const element = this.canvas.element;
     const room = width - COLORBAR.width - COLORBAR.gap - COLORBAR.labels;
     const radius = Math.max(10, Math.min(room, height - 40) / 2);
