@@ -32,7 +32,7 @@ from eegd.acquisition.clock_model import ClockFit
 from eegd.acquisition.loop import AcquisitionStats
 from eegd.bus import BusStats, ConsumerStats, TopicStats
 from eegd.clock import SYSTEM_CLOCK, Clock
-from eegd.net.stream.connections import ManagerStats
+from eegd.net.stream.reporting import ManagerStats
 from eegd.plugin import StatusFigure
 from eegd.supervisor import TaskState, TaskStatus
 

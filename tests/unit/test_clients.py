@@ -9,7 +9,7 @@ from aiohttp import web
 
 from eegd.events import Topic
 from eegd.net.stream.clients import MAX_CONTROL_QUEUED, ClientConnection, Outgoing
-from eegd.net.stream.connections import StallWatchdog
+from eegd.net.stream.watchdog import StallWatchdog
 from tests.support.clocks import FakeClock
 
 

@@ -13,7 +13,7 @@ from eegd.acquisition.loop import AcquisitionStats
 from eegd.bus import BusStats, TopicStats
 from eegd.events import Topic
 from eegd.metrics import Metrics, MetricsSnapshot, drop_buckets, probe_loop_lag
-from eegd.net.stream.connections import ManagerStats
+from eegd.net.stream.reporting import ManagerStats
 from eegd.supervisor import TaskState, TaskStatus
 from tests.support.clocks import FakeClock
 

@@ -22,11 +22,15 @@ import asyncio
 import collections
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
+from eegd.clock import Clock
 from eegd.events import AnyTopic, Topic
+from eegd.net.protocol import Dropped, encode_server_message
 from eegd.net.protocol.legacy import encode_log
 from eegd.net.security.roles import Principal
 
@@ -249,6 +253,61 @@ class ClientConnection:
         self._hand_over(transport, item)
         self.stats.written_queued += 1
         await self.stream.drain()
+
+    def ledger(self) -> dict[str, Any]:
+        """The client's share of the ledger: what it was sent and what it lost.
+
+        ``frames_sent`` counts data frames written to its socket, ``frames_dropped`` those
+        its full queue dropped (it was told which, in a ``dropped`` notice).
+        """
+        return {
+            "id": self.id,
+            "route": self.route,
+            "topics": sorted(topic.label for topic in self.topics),
+            "frames_sent": self.stats.written_direct + self.stats.written_queued,
+            "frames_dropped": self.stats.dropped,
+        }
+
+    async def drain(self, clock: Clock) -> None:
+        """Write the queue into the socket until it closes; ``sending_since`` (on ``clock``)
+        lets the watchdog close a client whose send stalls.
+
+        Data frames are written as built; the drop notice and control messages go through
+        aiohttp, which writes each whole frame before it awaits anything.
+        """
+        while not self.ws.closed:
+            item = await self.next_outgoing()
+            try:
+                lost_ids, lost = self.take_drop_report()
+                self.sending_since = clock.monotonic()
+                if lost:
+                    notice = Dropped(frames=tuple(lost_ids), count=lost)
+                    await self.send_text(encode_server_message(notice))
+                if isinstance(item.payload, str):
+                    await self.send_text(item.payload)
+                    self.stats.sent += 1
+                else:
+                    await self.write_queued(item)
+            finally:
+                self.written()
+            self.sending_since = None
+            # A send into a socket with room completes without suspending: yield, so
+            # that draining a long queue never holds the loop from everyone else.
+            await asyncio.sleep(0)
+
+    async def force_close(self, code: int, reason: str) -> None:
+        """Close with ``code`` after the replies still queued (the error that says why).
+
+        A peer that cannot take them and the close frame within 1 s is cut off.
+        """
+        try:
+            async with asyncio.timeout(1.0):
+                for text in self.take_control():
+                    await self.send_text(text)
+                await self.ws.close(code=code, message=reason.encode())
+        except (TimeoutError, ConnectionError, aiohttp.ClientError):
+            if self.transport is not None:
+                self.transport.abort()
 
     def _hand_over(self, transport: asyncio.Transport, item: Outgoing) -> None:
         payload = item.payload

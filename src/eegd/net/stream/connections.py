@@ -3,8 +3,10 @@
 The server's WebSocket handler hands each accepted client to ``serve``, which admits it and
 returns once it is gone. What needs no socket lives elsewhere: each client's control session
 in ``eegd.net.control``, routing and the encode-once fan-out in ``eegd.net.stream.fanout``, the
-hello in ``eegd.net.stream.hello``. Here are the tasks: a reader and a writer per client, the stall
-watchdog, and closing. Events come from a bus ``Listener`` per wanted topic (and one for
+hello in ``eegd.net.stream.hello``, a client's writing in ``eegd.net.stream.clients``, the
+stall check in ``eegd.net.stream.watchdog``, the counters and warnings in
+``eegd.net.stream.reporting``. Here are the tasks: a reader and a writer per client, the
+watchdog's, and closing. Events come from a bus ``Listener`` per wanted topic (and one for
 ``system`` events, always on, so that the session is known before the first client
 connects): the dispatch runs inside ``publish``, with no task switch between the event and
 the sockets of the clients that keep up, and events reach clients in the order published.
@@ -21,121 +23,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 
 import aiohttp
 from aiohttp import WSCloseCode
 
 from eegd.bus import EventBus, Listener
 from eegd.clock import SYSTEM_CLOCK, Clock
-from eegd.events import AnyTopic, Event, SystemEvent, SystemEventKind, Topic
+from eegd.events import AnyTopic, Event, Topic
 from eegd.net.control import CommandRequest, ControlSession, Outcome, RouteChange
-from eegd.net.protocol import (
-    Done,
-    Dropped,
-    ErrorMessage,
-    encode_server_message,
-)
+from eegd.net.protocol import Done, ErrorMessage, encode_server_message
 from eegd.net.settings import ConnectionSettings, ServerSettings
 from eegd.net.stream.clients import ClientConnection
 from eegd.net.stream.fanout import Fanout
 from eegd.net.stream.hello import HelloTracker
+from eegd.net.stream.reporting import DropWarnings, ManagerStats, PumpFailures
+from eegd.net.stream.watchdog import StallWatchdog
 from eegd.topics import TopicRegistry
 
-__all__ = [
-    "CommandRunner",
-    "ConnectionManager",
-    "ManagerStats",
-    "Stallable",
-    "StallWatchdog",
-]
+__all__ = ["CommandRunner", "ConnectionManager"]
 
 logger = logging.getLogger(__name__)
 
 #: Carries out a command message (record, marker) as the REST route it stands for.
 CommandRunner = Callable[[CommandRequest], Awaitable[Done | ErrorMessage]]
-
-
-@dataclass(frozen=True, slots=True)
-class ManagerStats:
-    """Counters for /api/status: clients per topic, encodes per topic, drops."""
-
-    clients: int
-    clients_per_topic: dict[str, int]
-    encoded: dict[str, int]
-    """Full-rate encodings per topic: one per event routed, however many clients."""
-    encoded_envelopes: dict[str, int]
-    """Decimated encodings per topic: one per event and distinct ``max_rate``."""
-    frames_built: dict[str, int]
-    """WebSocket frames built per topic: one per encoding, however many clients."""
-    events_routed: dict[str, int]
-    """Events that had at least one client."""
-    written_direct: int
-    """Data frames written straight from the dispatch since start, departed clients included."""
-    written_queued: int
-    """Data frames written by a writer task after waiting in a queue, the same way."""
-    dropped: int
-    closed_stalled: int
-    """Clients closed because their socket made no progress for ``stall_timeout``."""
-    closed_flooding: int
-    """Clients closed for sending control messages faster than allowed."""
-    closed_unread: int
-    """Clients closed for leaving too many control replies unread."""
-    pump_failures: dict[str, int]
-    """Events whose dispatch failed (the next ones went on as usual), per topic."""
-    client_tasks: int
-    """Reader and writer tasks alive: two per connected client, none left behind."""
-    encoded_legacy: dict[str, int] = field(default_factory=dict)
-    """The old daemon's encodings per topic (``/ws/data``): one per event carried, however
-    many clients."""
-
-
-class Stallable(Protocol):
-    """A client whose socket progress the watchdog can judge."""
-
-    def stalled_for(self, now: float) -> float:
-        """Seconds without progress at ``now``."""
-
-
-_S = TypeVar("_S", bound=Stallable)
-
-
-class StallWatchdog(Generic[_S]):
-    """Finds clients whose socket has taken nothing for ``timeout`` seconds on ``clock``.
-
-    One periodic check for all clients, instead of a timer around every send: the send path
-    is the hot path of the fan-out.
-    """
-
-    def __init__(
-        self,
-        timeout: float,
-        clients: Callable[[], Iterable[_S]],
-        on_stall: Callable[[_S], None],
-        clock: Clock = SYSTEM_CLOCK,
-    ) -> None:
-        self.timeout = timeout
-        self.interval = min(1.0, timeout / 4)
-        """Seconds between checks."""
-        self._clients = clients
-        self._on_stall = on_stall
-        self._clock = clock
-
-    def check(self) -> None:
-        """Hand every client stalled now to ``on_stall``."""
-        now = self._clock.monotonic()
-        for client in list(self._clients()):
-            if client.stalled_for(now) >= self.timeout:
-                self._on_stall(client)
-
-    async def run(self) -> None:
-        """Check every ``interval`` until cancelled."""
-        while True:
-            await self._clock.sleep(self.interval)
-            self.check()
 
 
 class ConnectionManager:
@@ -164,12 +76,11 @@ class ConnectionManager:
             min_queue_frames=self.settings.min_queue_frames,
         )
         self._hello = HelloTracker(self.topics.labels)
-        self._reporting_failure = False
+        self._pump_failures = PumpFailures(bus)
+        self._drop_warnings = DropWarnings(clock)
         self._listeners: dict[AnyTopic, Listener] = {}
         self._listen(Topic.SYSTEM)
         self._client_tasks: set[asyncio.Task[None]] = set()
-        self._drop_warnings: set[asyncio.Task[None]] = set()
-        """One per slow client: waits out the warning interval on the clock, then warns."""
         self._running = asyncio.Event()
         self._stopped = False
         self._next_id = 1
@@ -180,9 +91,6 @@ class ConnectionManager:
         self._closed_stalled = 0
         self._closed_flooding = 0
         self._closed_unread = 0
-        self._pump_failures: defaultdict[AnyTopic, int] = defaultdict(int, dict.fromkeys(Topic, 0))
-        self._drops_reported: dict[int, int] = {}
-        """Per slow client: its drop count when the last warning was logged."""
         self.frame_written: Callable[[int], None] | None = None
         """Called with a data frame's acquisition stamp (``monotonic_ns``) as it is handed
         to a client socket: the daemon's latency histogram."""
@@ -256,7 +164,9 @@ class ConnectionManager:
             closed_stalled=self._closed_stalled,
             closed_flooding=self._closed_flooding,
             closed_unread=self._closed_unread,
-            pump_failures={topic.label: count for topic, count in self._pump_failures.items()},
+            pump_failures={
+                topic.label: count for topic, count in self._pump_failures.counts.items()
+            },
             client_tasks=len(self._client_tasks),
             encoded_legacy={topic.label: count for topic, count in fanout.encoded_legacy.items()},
         )
@@ -269,21 +179,8 @@ class ConnectionManager:
         return counts
 
     def client_ledger(self) -> list[dict[str, Any]]:
-        """Each connected client's share of the ledger: what it was sent and what it lost.
-
-        ``frames_sent`` counts data frames written to its socket, ``frames_dropped`` those
-        its full queue dropped (it was told which, in a ``dropped`` notice).
-        """
-        return [
-            {
-                "id": client.id,
-                "route": client.route,
-                "topics": sorted(topic.label for topic in client.topics),
-                "frames_sent": client.stats.written_direct + client.stats.written_queued,
-                "frames_dropped": client.stats.dropped,
-            }
-            for client in self._fanout.clients.values()
-        ]
+        """Each connected client's share of the ledger (``ClientConnection.ledger``)."""
+        return [client.ledger() for client in self._fanout.clients.values()]
 
     def client_drops(self) -> list[int]:
         """Frames dropped so far from each connected client's queue, in no order."""
@@ -335,7 +232,7 @@ class ConnectionManager:
         self._dropped_by_gone_clients += client.stats.dropped
         self._written_by_gone_clients[0] += client.stats.written_direct
         self._written_by_gone_clients[1] += client.stats.written_queued
-        self._drops_reported.pop(client.id, None)
+        self._drop_warnings.forget(client)
         client.finished.set()
         current = asyncio.current_task()
         for task in client.tasks:
@@ -362,7 +259,7 @@ class ConnectionManager:
         """Close ``client`` with 1008 and ``reason`` and forget it now, not when it answers."""
         client.sending_since = None
         closing = asyncio.create_task(
-            self._force_close(client, WSCloseCode.POLICY_VIOLATION, reason),
+            client.force_close(WSCloseCode.POLICY_VIOLATION, reason),
             name=f"close-{client.id}",
         )
         self._client_tasks.add(closing)
@@ -386,9 +283,10 @@ class ConnectionManager:
             await asyncio.gather(*closing, return_exceptions=True)
         for client in clients:
             self._remove(client)
-        for task in [*self._client_tasks, *self._drop_warnings]:
+        for task in list(self._client_tasks):
             task.cancel()
-        await asyncio.gather(*self._client_tasks, *self._drop_warnings, return_exceptions=True)
+        await asyncio.gather(*self._client_tasks, return_exceptions=True)
+        await self._drop_warnings.close()
         self._stop_unwanted_listeners(list(self._listeners))
 
     # ------------------------------------------------------------------ per-client tasks
@@ -442,51 +340,13 @@ class ConnectionManager:
             self._send_control(client, encode_server_message(answer))
 
     async def _write(self, client: ClientConnection) -> None:
-        """Drain the client's queue into its socket; the watchdog closes it if a send stalls.
-
-        Data frames are written as built; the drop notice and control messages go through
-        aiohttp, which writes each whole frame before it awaits anything.
-        """
-        ws = client.ws
+        """Drain the client's queue into its socket until it goes away."""
         try:
-            while not ws.closed:
-                item = await client.next_outgoing()
-                try:
-                    lost_ids, lost = client.take_drop_report()
-                    client.sending_since = self._clock.monotonic()
-                    if lost:
-                        notice = Dropped(frames=tuple(lost_ids), count=lost)
-                        await client.send_text(encode_server_message(notice))
-                    if isinstance(item.payload, str):
-                        await client.send_text(item.payload)
-                        client.stats.sent += 1
-                    else:
-                        await client.write_queued(item)
-                finally:
-                    client.written()
-                client.sending_since = None
-                # A send into a socket with room completes without suspending: yield, so
-                # that draining a long queue never holds the loop from everyone else.
-                await asyncio.sleep(0)
+            await client.drain(self._clock)
         except (ConnectionError, aiohttp.ClientError):
             pass
         finally:
             self._remove(client)
-
-    async def _force_close(self, client: ClientConnection, code: int, reason: str) -> None:
-        """Close with ``code`` after the replies still queued (the error that says why).
-
-        A peer that cannot take them and the close frame within 1 s is cut off.
-        """
-        try:
-            async with asyncio.timeout(1.0):
-                for text in client.take_control():
-                    await client.send_text(text)
-                await client.ws.close(code=code, message=reason.encode())
-        except (TimeoutError, ConnectionError, aiohttp.ClientError):
-            transport = client.transport
-            if transport is not None:
-                transport.abort()
 
     def _send_control(self, client: ClientConnection, text: str) -> None:
         """Queue a control message; a client with too many of them unread is closed."""
@@ -520,33 +380,7 @@ class ConnectionManager:
             self._listeners.pop(topic).close()
 
     def _listen(self, topic: AnyTopic) -> None:
-        self._listeners[topic] = self._bus.listen([topic], self._deliver, self._dispatch_failed)
-
-    def _dispatch_failed(self, event: Event, crash: Exception) -> None:
-        """Count, log and publish a failed dispatch; the listener takes the next event."""
-        topic = event.topic
-        self._pump_failures[topic] += 1
-        failures = self._pump_failures[topic]
-        logger.error(
-            "the %s pump failed (%d so far) on one event; the next ones go on",
-            topic.label,
-            failures,
-            exc_info=crash if failures == 1 else None,
-        )
-        if self._reporting_failure:
-            return  # the report itself failed to dispatch: do not report that again
-        self._reporting_failure = True
-        try:
-            self._bus.publish(
-                SystemEvent.now(
-                    SystemEventKind.TASK_FAILED,
-                    task=f"pump-{topic.label}",
-                    error=f"{type(crash).__name__}: {crash}",
-                    failures=failures,
-                )
-            )
-        finally:
-            self._reporting_failure = False
+        self._listeners[topic] = self._bus.listen([topic], self._deliver, self._pump_failures)
 
     def _deliver(self, event: Event) -> None:
         """Send a changed hello to every client, then the event to its topic's clients."""
@@ -555,22 +389,4 @@ class ConnectionManager:
             for client in self._fanout.broadcast(encode_server_message(hello)):
                 self._unread(client)
         for client, dropped_before in self._fanout.dispatch(event):
-            if client.id not in self._drops_reported:
-                self._drops_reported[client.id] = dropped_before
-                warning = asyncio.create_task(self._warn_drops(client), name=f"drops-{client.id}")
-                self._drop_warnings.add(warning)
-                warning.add_done_callback(self._drop_warnings.discard)
-
-    async def _warn_drops(self, client: ClientConnection) -> None:
-        """One warning per interval with the frames a slow client really lost in it."""
-        await self._clock.sleep(self.settings.drop_warning_interval)
-        before = self._drops_reported.pop(client.id, None)
-        if before is None:
-            return
-        logger.warning(
-            "client %d is slow: dropped %d frames in the last %g s (%d in total)",
-            client.id,
-            client.stats.dropped - before,
-            self.settings.drop_warning_interval,
-            client.stats.dropped,
-        )
+            self._drop_warnings.dropped(client, dropped_before, self.settings.drop_warning_interval)
