@@ -18,7 +18,8 @@ from eegd.bus import EventBus
 from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.commands import Command
 from eegd.errors import EegdError
-from eegd.net.server import Server, command_routes
+from eegd.net.plugin_routes import command_routes
+from eegd.net.server import Server
 from eegd.net.settings import MESSAGE_BURST, ServerSettings
 from eegd.net.stream.connections import ConnectionManager
 from eegd.plugin import Plugin, Route, RouteRequest

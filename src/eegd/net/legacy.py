@@ -26,6 +26,7 @@ from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.commands import Command
 from eegd.errors import RequestRefused
 from eegd.events import SystemEvent, SystemEventKind, Topic
+from eegd.net.plugin_routes import CommandCaller
 from eegd.net.protocol.legacy_control import (
     COMMAND_SHAPE,
     CONFIG_SHAPE,
@@ -45,10 +46,8 @@ from eegd.net.security.roles import LEGACY_MESSAGE_ROLES, Principal, Role
 from eegd.net.security.webgate import PRINCIPAL
 from eegd.net.settings import ClientLimits
 
-__all__ = ["CommandCaller", "LegacyRoutes"]
+__all__ = ["LegacyRoutes"]
 
-#: Runs the route that serves a command, with a body; a refusal is ``RequestRefused``.
-CommandCaller = Callable[[Command, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 
 #: Decides whether a system event changes what a route pushes.
 _Pushes = Callable[[SystemEvent], bool]

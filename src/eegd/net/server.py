@@ -1,68 +1,47 @@
-"""The HTTP server: the kiosk, the WebSocket routes, the REST status and health endpoints.
+"""The HTTP server: one aiohttp port for the kiosk, the WebSocket routes, the REST status and
+health endpoints; binding it (and its TLS), listening again, stopping.
 
-Everything is on one aiohttp port. Accepted WebSockets are handed to the
-``ConnectionManager``; the handler only checks the request and awaits the manager's ``serve``.
 Every HTTP error is the JSON shape of ``eegd.net.rest``. Every request first passes the gate
-(``eegd.net.security.webgate``): the Host allow-list, the Origin rules and the role its route needs
-(``eegd.net.security.roles``); with ``tls_cert`` and ``tls_key`` the port speaks HTTPS (and WSS).
-
-Besides its own routes the server mounts those the plugins declare (``eegd.plugin.Route``,
-e.g. the voltage filter's ``GET/PUT /api/filter``): a handler gets the request's JSON object
-and a control that reaches its plugin through the daemon (``DaemonControl``).
+(``eegd.net.security.webgate``): the Host allow-list, the Origin rules and the role its route
+needs (``eegd.net.security.roles``); with ``tls_cert`` and ``tls_key`` the port speaks HTTPS
+(and WSS). The streaming WebSockets are ``eegd.net.stream_routes``, the old daemon's control
+routes ``eegd.net.legacy``, and the routes the plugins declare ``eegd.net.plugin_routes``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import inspect
-import json
 import logging
 import math
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
 
-import aiohttp
 import msgspec
 from aiohttp import web
 
 from eegd.bus import EventBus
 from eegd.clock import SYSTEM_CLOCK, Clock
-from eegd.commands import Command
-from eegd.errors import ConfigError, EegdError, RequestRefused
-from eegd.events import Topic
-from eegd.net.control import CommandRequest
+from eegd.errors import EegdError
 from eegd.net.legacy import LegacyRoutes
-from eegd.net.protocol import Done, ErrorMessage
-from eegd.net.protocol.legacy import LEGACY_TOPICS
-from eegd.net.rest import BadBody, error_response, json_errors, json_object
+from eegd.net.plugin_routes import DaemonControl, PluginRoutes, dumps
+from eegd.net.rest import json_errors
 from eegd.net.security.access import Gate
 from eegd.net.security.audit import Auditor
 from eegd.net.security.changelimit import ChangeLimits
 from eegd.net.security.guard import ConnectionGuard, QuietServerLog
 from eegd.net.security.hosts import AllowedHosts
-from eegd.net.security.roles import MESSAGE_ROLES, SERVER_ROUTES, Role
+from eegd.net.security.roles import SERVER_ROUTES, Role
 from eegd.net.security.tokens import AuthSettings
-from eegd.net.security.webgate import PRINCIPAL, WebGate
+from eegd.net.security.webgate import WebGate
 from eegd.net.settings import ServerSettings
-from eegd.net.stream.clients import ClientConnection
 from eegd.net.stream.connections import ConnectionManager
-from eegd.plugin import FileReply, Plugin, Route, RouteReply, RouteRequest
+from eegd.net.stream_routes import StreamRoutes
 
-__all__ = [
-    "FIXED_ROUTES",
-    "LEGACY_DATA_ROUTE",
-    "HARD_MESSAGE_LIMIT_FACTOR",
-    "KIOSK_DIR",
-    "DaemonControl",
-    "Server",
-    "command_routes",
-]
+__all__ = ["KIOSK_DIR", "Server"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,65 +50,6 @@ KIOSK_DIR = Path(str(resources.files("eegd") / "kiosk"))
 
 #: The names under ``/kiosk/``: the package's files, listed once (no lookup per request).
 _KIOSK_FILES = frozenset(path.name for path in KIOSK_DIR.iterdir() if path.is_file())
-
-#: Single-topic WebSocket routes in eegd's format: path → topic.
-FIXED_ROUTES: Mapping[str, Topic] = {
-    "/applet/brain_waves/data": Topic.FFT,
-    "/ws/filtered_eeg": Topic.FILTERED_EEG,
-}
-
-#: The old daemon's data route: filtered EEG, spectra and warnings in its own encoding
-#: (``eegd.net.protocol.legacy``).
-LEGACY_DATA_ROUTE = "/ws/data"
-
-
-class DaemonControl(Protocol):
-    """What the REST API reads and changes in the daemon."""
-
-    def status(self) -> Mapping[str, Any]:
-        """Everything ``GET /api/status`` reports."""
-
-    def routes(self) -> Sequence[tuple[str, Route]]:
-        """The routes the plugins contribute, each with its plugin's name."""
-
-    def plugin_state(self, plugin: str) -> Mapping[str, Any]:
-        """Plugin ``plugin``'s options now."""
-
-    def reconfigure(self, plugin: str, changes: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Apply ``changes`` to plugin ``plugin``; raises ``ConfigError`` if they are bad."""
-
-    def plugin_instance(self, plugin: str) -> Plugin | None:
-        """The instance of plugin ``plugin`` running now, if any."""
-
-
-@dataclass(frozen=True, slots=True)
-class _PluginControl:
-    """The ``eegd.plugin.PluginControl`` a route handler gets: the daemon, for one plugin."""
-
-    daemon: DaemonControl
-    name: str
-
-    @property
-    def plugin(self) -> str:
-        return self.name
-
-    def state(self) -> Mapping[str, Any]:
-        return self.daemon.plugin_state(self.name)
-
-    def reconfigure(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
-        return self.daemon.reconfigure(self.name, changes)
-
-    def instance(self) -> Plugin | None:
-        return self.daemon.plugin_instance(self.name)
-
-
-#: Methods whose requests carry a JSON object for the handler.
-_BODY_METHODS = frozenset({"PUT", "POST"})
-
-
-#: Text messages up to this multiple of ``max_message_bytes`` get a ``too_large`` reply;
-#: larger ones close the connection (1009) before they are read to the end.
-HARD_MESSAGE_LIMIT_FACTOR = 4
 
 
 class Server:
@@ -151,8 +71,8 @@ class Server:
         self._metrics = metrics
         """``GET /metrics`` (a viewer's route): the body and its content type."""
         self._control = control
-        self._commands = command_routes(control.routes())
-        """The route that serves each command, for the messages that stand for one."""
+        self.plugin_routes = PluginRoutes(control)
+        """The routes the plugins declare, and the commands they serve."""
         self.settings = settings or ServerSettings()
         self.guard = ConnectionGuard(
             self.settings.header_timeout_s,
@@ -176,10 +96,18 @@ class Server:
                 "changes": _per_second(self.settings.max_changes_per_s, "max_changes_per_s"),
                 "markers": _per_second(self.settings.max_markers_per_s, "max_markers_per_s"),
             },
-            budget_of=self.budget_of,
+            budget_of=self.plugin_routes.budget_of,
         )
+        self.streams = StreamRoutes(
+            manager,
+            self.settings.heartbeat_s,
+            self.gate,
+            self.auditor,
+            self.plugin_routes.call_command,
+        )
+        """``/ws``, the single-topic routes and ``/ws/data``; their clients' commands."""
         self.legacy = LegacyRoutes(
-            self.call_command,
+            self.plugin_routes.call_command,
             self.gate,
             self.auditor,
             bus,
@@ -188,7 +116,6 @@ class Server:
             clock=clock,
         )
         """The old daemon's ``/command`` and ``/config``."""
-        manager.commands = self._run_command
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self._port = self.settings.port
@@ -205,21 +132,13 @@ class Server:
         app.router.add_get("/api/session", self.web_gate.session_state)
         app.router.add_post("/api/session", self.web_gate.sign_in)
         app.router.add_delete("/api/session", self.web_gate.sign_out)
-        app.router.add_get("/ws", self._multiplexed)
-        for path in FIXED_ROUTES:
-            app.router.add_get(path, self._fixed)
-        app.router.add_get(LEGACY_DATA_ROUTE, self._legacy_data)
+        self.streams.mount(app.router)
         app.router.add_get("/command", self.legacy.command)
         app.router.add_get("/config", self.legacy.config)
         app.router.add_get("/api/status", self._api_status)
         if self._metrics is not None:
             app.router.add_get("/metrics", self._serve_metrics)
-        for plugin, route in self._control.routes():
-            handler = self._plugin_route(plugin, route)
-            if route.method == "GET":
-                app.router.add_get(route.path, handler)  # and HEAD, as every GET route
-            else:
-                app.router.add_route(route.method, route.path, handler)
+        self.plugin_routes.mount(app.router)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/kiosk/{name}", self._kiosk_file)
         return app
@@ -254,20 +173,7 @@ class Server:
         """The role ``method path`` (as routed: ``/api/recordings/{name}``) declares, the
         server's own routes' in ``SERVER_ROUTES`` and the plugins' on their ``Route``."""
         declared = SERVER_ROUTES.get((method, path))
-        if declared is not None:
-            return declared
-        for _plugin, route in self._control.routes():
-            if (route.method, route.path) == (method, path):
-                return Role(route.role)
-        return None
-
-    def budget_of(self, method: str, path: str) -> str:
-        """The rate budget ``method path`` spends: ``changes`` for the server's own routes,
-        the plugins' as their ``Route`` declares."""
-        for _plugin, route in self._control.routes():
-            if (route.method, route.path) == (method, path):
-                return route.budget
-        return "changes"
+        return declared if declared is not None else self.plugin_routes.role_of(method, path)
 
     def _own_names(self, fqdn: str = "") -> list[str]:
         """The names of this server a ``Host`` may give, besides loopback names and IPs."""
@@ -377,7 +283,7 @@ class Server:
         return web.FileResponse(KIOSK_DIR / name)
 
     async def _api_status(self, request: web.Request) -> web.Response:
-        return web.json_response(self._control.status(), dumps=_dumps)
+        return web.json_response(self._control.status(), dumps=dumps)
 
     async def _serve_metrics(self, request: web.Request) -> web.Response:
         if self._metrics is None:
@@ -385,148 +291,8 @@ class Server:
         body, content_type = self._metrics()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
-    def _plugin_route(
-        self, plugin: str, route: Route
-    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """The aiohttp handler of a plugin's route: parse the body, call, answer JSON (or
-        stream the file the handler names)."""
-
-        async def handle(request: web.Request) -> web.StreamResponse:
-            body: Mapping[str, Any] = {}
-            if route.method in _BODY_METHODS:
-                data = await request.read()
-                try:
-                    body = json_object(data, request.charset) if data.strip() else {}
-                except BadBody as exc:
-                    return error_response(400, exc.code, str(exc))
-            try:
-                reply = await self._call(plugin, route, body, dict(request.match_info))
-            except RequestRefused as exc:
-                return error_response(exc.status, exc.code, str(exc))
-            if isinstance(reply, FileReply):
-                disposition = f'attachment; filename="{reply.filename}"'
-                return web.FileResponse(
-                    reply.path,
-                    headers={
-                        "Content-Type": reply.content_type,
-                        "Content-Disposition": disposition,
-                    },
-                )
-            return web.json_response(dict(reply), dumps=_dumps)
-
-        return handle
-
-    async def _call(
-        self, plugin: str, route: Route, body: Mapping[str, Any], params: Mapping[str, str]
-    ) -> RouteReply:
-        """Run a plugin's route handler; a refusal is a ``RequestRefused`` with its status."""
-        request = RouteRequest(
-            body=body, control=_PluginControl(self._control, plugin), params=params
-        )
-        try:
-            answer = route.handler(request)
-            return await answer if inspect.isawaitable(answer) else answer
-        except ConfigError as exc:
-            raise RequestRefused(400, "bad_field", str(exc)) from exc
-
-    async def _run_command(self, request: CommandRequest) -> Done | ErrorMessage:
-        """A WebSocket command message (record, marker), answered as the route that serves its
-        command, if the client's role covers the message's (``MESSAGE_ROLES``); audited
-        either way."""
-        answer = await self._command_answer(request)
-        principal = request.principal
-        if principal is not None:
-            accepted = isinstance(answer, Done)
-            outcome = "done" if isinstance(answer, Done) else f"{answer.code} {answer.message}"
-            body = json.dumps(dict(request.body)) if request.body else ""
-            self.auditor.record(principal, f"ws {request.message}", accepted, outcome, body)
-        return answer
-
-    async def _command_answer(self, request: CommandRequest) -> Done | ErrorMessage:
-        needed = MESSAGE_ROLES.get(request.message, Role.OPERATOR)
-        refused = self.gate.message_refusal(request.principal, request.message, needed)
-        if refused is not None:
-            return ErrorMessage(code="forbidden", message=refused)
-        try:
-            reply = await self.call_command(request.command, request.body)
-        except RequestRefused as exc:
-            return ErrorMessage(code=exc.code, message=str(exc))
-        return Done(command=request.message, result=dict(reply))
-
-    async def call_command(self, command: Command, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Answer ``command`` as a REST request to the route that declares it would be, for
-        the messages that stand for one; a refusal, or no such route, is ``RequestRefused``."""
-        served = self._commands.get(command)
-        if served is not None:
-            plugin, route = served
-            reply = await self._call(plugin, route, body, {})
-            if not isinstance(reply, FileReply):
-                return reply
-        raise RequestRefused(
-            404, "not_available", f"no plugin serves {command}; is the one that does in plugins?"
-        )
-
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
-
-    async def _multiplexed(self, request: web.Request) -> web.StreamResponse:
-        return await self._websocket(request, fixed_topics=None)
-
-    async def _fixed(self, request: web.Request) -> web.StreamResponse:
-        return await self._websocket(request, fixed_topics=frozenset({FIXED_ROUTES[request.path]}))
-
-    async def _legacy_data(self, request: web.Request) -> web.StreamResponse:
-        return await self._websocket(request, fixed_topics=LEGACY_TOPICS, legacy=True)
-
-    async def _websocket(
-        self, request: web.Request, fixed_topics: frozenset[Topic] | None, legacy: bool = False
-    ) -> web.StreamResponse:
-        ws = web.WebSocketResponse(
-            heartbeat=self.settings.heartbeat_s,
-            compress=False,
-            max_msg_size=HARD_MESSAGE_LIMIT_FACTOR * self._manager.settings.limits.max_message_bytes
-            + 1,
-        )
-        stream = await ws.prepare(request)
-        if not self._manager.reserve_slot():
-            limit = self._manager.settings.limits.max_clients
-            await ws.close(
-                code=aiohttp.WSCloseCode.TRY_AGAIN_LATER,
-                message=f"too many clients (limit {limit})".encode(),
-            )
-            return ws
-        client = ClientConnection(
-            self._manager.new_client_id(),
-            ws,
-            route=request.path,
-            remote=request.remote or "?",
-            fixed_topics=fixed_topics,
-            max_queue=self._manager.settings.min_queue_frames,
-            transport=request.transport,
-            stream=stream,
-            principal=request[PRINCIPAL],
-            legacy=legacy,
-        )
-        await self._manager.serve(client)
-        return ws
-
-
-def command_routes(routes: Iterable[tuple[str, Route]]) -> dict[Command, tuple[str, Route]]:
-    """Each command a route serves, with that route and its plugin's name; a command two
-    routes declare is an ``EegdError`` naming both plugins."""
-    served: dict[Command, tuple[str, Route]] = {}
-    for plugin, route in routes:
-        if route.command is None:
-            continue
-        if route.command in served:
-            first = served[route.command][0]
-            raise EegdError(f"{route.command} is served by both {first} and {plugin}")
-        served[route.command] = (plugin, route)
-    return served
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
 
 
 def _per_second(rate: float, key: str) -> ChangeLimits:
