@@ -1,4 +1,5 @@
-"""The events that travel on the bus: EEG packets, filtered packets, spectra and system events.
+"""The events that travel on the bus: EEG packets, filtered packets, spectra and system events
+(a ``source_connected`` carries its session typed, ``SourceSession``).
 
 Packets are immutable. Their numpy arrays are read-only views of a read-only base, so every
 subscriber can share the very same array object and none can change it, not even by flipping
@@ -31,6 +32,7 @@ __all__ = [
     "MarkerEvent",
     "OutputEvent",
     "OutputTopic",
+    "SourceSession",
     "SystemEvent",
     "SystemEventKind",
     "Topic",
@@ -305,6 +307,45 @@ class FftPacket(_PacketEquality):
         return self.source_frame_id
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SourceSession:
+    """A source session as its ``source_connected`` event announces it, typed, so that no
+    consumer (the hello, the recorder, the LSL outlet, ...) parses the event's detail.
+
+    ``channels`` are the channel names; ``time_anchor_us`` is the wall-clock µs of sample 0
+    as the session started; ``utc_offset_us`` its epoch µs minus its monotonic µs;
+    ``batch_size`` the samples in each of its packets; ``physical_range`` each channel's
+    (min, max) in volts, for a source that declares it. ``resumed`` marks an opening that
+    goes on with the session after an outage, from sample ``first_sample``.
+    """
+
+    id: str
+    sample_rate: float
+    channels: tuple[str, ...]
+    time_anchor_us: int
+    utc_offset_us: int
+    batch_size: int
+    physical_range: tuple[tuple[float, float], ...] | None = None
+    resumed: bool = False
+    first_sample: int | None = None
+
+    def event(self) -> SystemEvent:
+        """The ``source_connected`` event that carries it; its detail is what clients see."""
+        span = self.physical_range
+        detail: dict[str, Any] = {
+            "session": self.id,
+            "sample_rate": self.sample_rate,
+            "channels": list(self.channels),
+            "time_anchor_us": self.time_anchor_us,
+            "utc_offset_us": self.utc_offset_us,
+            **({"physical_range": [list(pair) for pair in span]} if span is not None else {}),
+            **({"resumed": True, "first_sample": self.first_sample} if self.resumed else {}),
+        }
+        return SystemEvent(
+            SystemEventKind.SOURCE_CONNECTED, MappingProxyType(detail), wall_clock_us(), self
+        )
+
+
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
 class SystemEvent(_PacketEquality):
     """Something that happened to the daemon: a task failed, the source was lost, ..."""
@@ -314,6 +355,9 @@ class SystemEvent(_PacketEquality):
     kind: SystemEventKind
     detail: Mapping[str, Any]
     timestamp: int
+    session: SourceSession | None = None
+    """The session a ``source_connected`` event announces (``SourceSession.event``); None
+    on every other kind."""
 
     @classmethod
     def now(cls, kind: SystemEventKind, **detail: Any) -> SystemEvent:

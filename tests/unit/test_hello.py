@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from eegd.events import FftPacket, SystemEvent, SystemEventKind, frozen_array
+from eegd.events import FftPacket, SourceSession, SystemEvent, SystemEventKind, frozen_array
 from eegd.net.protocol import Band
 from eegd.net.stream.hello import HelloTracker
 
 
-def connected(session: str, channels: tuple[str, ...] = ("C3", "C4")) -> SystemEvent:
-    return SystemEvent.now(
-        SystemEventKind.SOURCE_CONNECTED,
-        session=session,
+def session_of(
+    session: str, channels: tuple[str, ...] = ("C3", "C4"), first_sample: int | None = None
+) -> SourceSession:
+    return SourceSession(
+        id=session,
         sample_rate=250,
-        channels=list(channels),
+        channels=channels,
         time_anchor_us=1_700_000_000_000_000,
+        utc_offset_us=0,
+        batch_size=10,
+        resumed=first_sample is not None,
+        first_sample=first_sample,
     )
+
+
+def connected(session: str, channels: tuple[str, ...] = ("C3", "C4")) -> SystemEvent:
+    return session_of(session, channels).event()
 
 
 def fft(
@@ -77,3 +86,11 @@ def test_a_source_connected_without_a_session_is_ignored() -> None:
     tracker = HelloTracker()
     assert tracker.note(SystemEvent.now(SystemEventKind.SOURCE_CONNECTED, source="x")) is None
     assert tracker.current is None
+
+
+def test_the_same_session_resumed_after_an_outage_sends_no_new_hello() -> None:
+    tracker = HelloTracker()
+    assert tracker.note(connected("a")) is not None
+    assert tracker.note(session_of("a", first_sample=2500).event()) is None
+    assert tracker.current is not None
+    assert tracker.current.session == "a"

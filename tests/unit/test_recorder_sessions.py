@@ -7,14 +7,13 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from types import MappingProxyType
 
 import mne
 import numpy as np
 import pytest
 
 from eegd.bus import EventBus
-from eegd.events import EegPacket, SystemEvent, SystemEventKind
+from eegd.events import EegPacket, SourceSession, SystemEvent
 from eegd.plugin import PluginContext
 from eegd.plugins.recorder import Recorder, RecordingSettings
 from eegd.plugins.recorder.files import recover_data_file
@@ -42,14 +41,21 @@ def packet(
     )
 
 
-def connected(session: str, rate: float, channels: tuple[str, ...]) -> SystemEvent:
-    detail = {
-        "session": session,
-        "sample_rate": rate,
-        "channels": list(channels),
-        "time_anchor_us": ANCHOR_US,
-    }
-    return SystemEvent(SystemEventKind.SOURCE_CONNECTED, MappingProxyType(detail), ANCHOR_US)
+def connected(
+    session: str,
+    rate: float,
+    channels: tuple[str, ...],
+    span: tuple[tuple[float, float], ...] | None = None,
+) -> SystemEvent:
+    return SourceSession(
+        id=session,
+        sample_rate=rate,
+        channels=channels,
+        time_anchor_us=ANCHOR_US,
+        utc_offset_us=0,
+        batch_size=32,
+        physical_range=span,
+    ).event()
 
 
 async def running(
@@ -138,11 +144,7 @@ async def test_a_source_that_declares_its_physical_range_is_quantised_over_it(
     rng = np.random.default_rng(3)
     volts = [rng.uniform(-0.003, 0.003, size=(2, 32)).astype(np.float32) for _ in range(3)]
     try:
-        detail = {"session": "file", "sample_rate": 250, "channels": ["C3", "C4"]}
-        detail.update(time_anchor_us=ANCHOR_US, physical_range=[list(pair) for pair in span])
-        bus.publish(
-            SystemEvent(SystemEventKind.SOURCE_CONNECTED, MappingProxyType(detail), ANCHOR_US)
-        )
+        bus.publish(connected("file", 250, ("C3", "C4"), span))
         await recorder.start({"name": "declared"})
         for frame, block in enumerate(volts):
             bus.publish(

@@ -3,13 +3,18 @@ electrodes a ``lead_off`` event names, and a gap that starts the window again.""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
 from eegd.errors import ConfigError
-from eegd.events import EegPacket, OutputEvent, SystemEvent, SystemEventKind, sample_timestamps
+from eegd.events import (
+    EegPacket,
+    OutputEvent,
+    SourceSession,
+    SystemEvent,
+    SystemEventKind,
+    sample_timestamps,
+)
 from eegd.plugins.signal_quality import QUALITY, SignalQuality
 
 RATE = 250.0
@@ -18,10 +23,15 @@ BATCH = 25
 
 
 def _connected(declared: list[list[float]] | None = None, session: str = "s1") -> SystemEvent:
-    detail: dict[str, Any] = {"session": session, "channels": list(NAMES), "sample_rate": RATE}
-    if declared is not None:
-        detail["physical_range"] = declared
-    return SystemEvent.now(SystemEventKind.SOURCE_CONNECTED, **detail)
+    return SourceSession(
+        id=session,
+        sample_rate=RATE,
+        channels=NAMES,
+        time_anchor_us=1_000_000,
+        utc_offset_us=0,
+        batch_size=BATCH,
+        physical_range=None if declared is None else tuple((a, b) for a, b in declared),
+    ).event()
 
 
 def _packet(frame_id: int, volts: np.ndarray, raw: np.ndarray | None = None) -> EegPacket:

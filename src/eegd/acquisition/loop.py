@@ -248,12 +248,11 @@ class AcquisitionLoop:
             raise RuntimeError("a source was placed in no session")
         if resumed:
             self._gap_cause = GapCause.OUTAGE
-            extra = {"resumed": True, "first_sample": placement.offset}
         else:
             self._lead_off = frozenset()
             self._gap_cause = GapCause.SOURCE
-            extra = {}
-        self._bus.publish(source_connected(session, **extra))
+        first = placement.offset if resumed else None
+        self._bus.publish(source_connected(session, self._batch_size, first))
 
     def _ended(self, end: SourceEnded) -> None:
         account = self._placement.account

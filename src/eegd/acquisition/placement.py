@@ -21,11 +21,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from eegd.acquisition.clock_model import ClockModel, ClockStep, WallClockWatch
 from eegd.acquisition.ledger import SessionAccount, SessionLedger
-from eegd.events import SystemEvent, SystemEventKind
+from eegd.events import SourceSession, SystemEvent
 from eegd.sources.base import SampleBlock, Source
 
 __all__ = ["PAST_SESSIONS", "Session", "SessionPlacement", "source_connected"]
@@ -54,20 +54,22 @@ class Session:
     """The stream the source reads, when it names one (``Source.stream_id``)."""
 
 
-def source_connected(session: Session, **extra: Any) -> SystemEvent:
-    """The ``source_connected`` event of ``session``: its id, rate, channels, time anchors
-    and range; ``extra`` says more of a resumed opening (``resumed``, ``first_sample``)."""
-    span = session.physical_range
-    return SystemEvent.now(
-        SystemEventKind.SOURCE_CONNECTED,
-        session=session.id,
+def source_connected(
+    session: Session, batch_size: int, first_sample: int | None = None
+) -> SystemEvent:
+    """The ``source_connected`` event of ``session`` (``SourceSession``): a new session, or
+    with ``first_sample`` the same one resumed after an outage from that sample."""
+    return SourceSession(
+        id=session.id,
         sample_rate=session.sample_rate,
-        channels=list(session.channel_names),
+        channels=session.channel_names,
         time_anchor_us=session.time_anchor_us,
         utc_offset_us=session.utc_offset_us,
-        **({"physical_range": [list(pair) for pair in span]} if span is not None else {}),
-        **extra,
-    )
+        batch_size=batch_size,
+        physical_range=session.physical_range,
+        resumed=first_sample is not None,
+        first_sample=first_sample,
+    ).event()
 
 
 class SessionPlacement:

@@ -221,8 +221,7 @@ class GpioTrigger:
         if isinstance(event, EegPacket):
             self._arrived = event.first_sample + event.n_samples
         elif isinstance(event, SystemEvent) and event.kind is SystemEventKind.SOURCE_CONNECTED:
-            session = event.detail.get("session")
-            self._session = session if isinstance(session, str) else None
+            self._session = event.session.id if event.session is not None else None
             self._arrived = 0
         else:
             return

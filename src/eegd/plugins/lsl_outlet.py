@@ -164,8 +164,8 @@ class LslOutlet:
         elif isinstance(event, SystemEvent):
             if event.kind is SystemEventKind.SOURCE_CONNECTED:
                 self._close_eeg()  # the next packet opens the session's shape
-                offset = event.detail.get("utc_offset_us")
-                self._utc_offset = offset if isinstance(offset, int) else None
+                session = event.session
+                self._utc_offset = session.utc_offset_us if session is not None else None
             elif event.kind is SystemEventKind.CONFIG_CHANGED and "filter" in event.detail:
                 self._filter = dict(event.detail["filter"])
             if event.kind in _MARKED_KINDS:

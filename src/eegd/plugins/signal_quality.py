@@ -139,12 +139,10 @@ class SignalQuality:
     def _note(self, event: SystemEvent) -> None:
         """Take the session's channels and ranges, and the electrodes reported off."""
         detail = event.detail
-        if event.kind is SystemEventKind.SOURCE_CONNECTED:
-            channels = tuple(str(name) for name in detail.get("channels", ()))
-            span = detail.get("physical_range")
-            declared = None if span is None else tuple((float(a), float(b)) for a, b in span)
-            session = _Session(detail.get("session"), channels, declared)
-            if session != self._session or not detail.get("resumed"):
+        if event.session is not None:
+            announced = event.session
+            session = _Session(announced.id, announced.channels, announced.physical_range)
+            if session != self._session or not announced.resumed:
                 self._lead_off = frozenset()
             self._session = session
             self._window = None

@@ -8,36 +8,12 @@ subscribe to) are the server's, fixed when it starts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
 
-from eegd.events import Event, FftPacket, SystemEvent, SystemEventKind, Topic
+from eegd.events import Event, FftPacket, SourceSession, SystemEvent, Topic
 from eegd.net.protocol import Hello, Spectrum
 
 __all__ = ["HelloTracker"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Session:
-    id: str
-    sample_rate: float
-    channels: tuple[str, ...]
-    time_anchor_us: int
-
-    @classmethod
-    def from_detail(cls, detail: Mapping[str, Any]) -> _Session | None:
-        """The session a ``source_connected`` event announces; None if it names none."""
-        session, rate = detail.get("session"), detail.get("sample_rate")
-        channels, anchor = detail.get("channels"), detail.get("time_anchor_us")
-        if (
-            not isinstance(session, str)
-            or not isinstance(rate, int | float)
-            or not isinstance(channels, list | tuple)
-            or not isinstance(anchor, int)
-        ):
-            return None
-        return cls(session, float(rate), tuple(str(name) for name in channels), anchor)
 
 
 class HelloTracker:
@@ -45,7 +21,7 @@ class HelloTracker:
 
     def __init__(self, topics: Iterable[str] | None = None) -> None:
         self._topics = tuple(topic.label for topic in Topic) if topics is None else tuple(topics)
-        self._session: _Session | None = None
+        self._session: SourceSession | None = None
         self._spectrum: Spectrum | None = None
         self._hello: Hello | None = None
 
@@ -59,10 +35,10 @@ class HelloTracker:
         if isinstance(event, FftPacket):
             if not self._note_spectrum(event):
                 return None
-        elif isinstance(event, SystemEvent) and event.kind is SystemEventKind.SOURCE_CONNECTED:
-            session = _Session.from_detail(event.detail)
-            if session is None or session == self._session:
-                return None
+        elif isinstance(event, SystemEvent) and event.session is not None:
+            session = event.session
+            if self._session is not None and _shown(session) == _shown(self._session):
+                return None  # the same session resumed: the hello says nothing new
             self._session = session
         else:
             return None
@@ -99,3 +75,8 @@ class HelloTracker:
             topics=self._topics,
         )
         return self._hello
+
+
+def _shown(session: SourceSession) -> tuple[object, ...]:
+    """What the hello shows of a session."""
+    return (session.id, session.sample_rate, session.channels, session.time_anchor_us)

@@ -36,6 +36,7 @@ from eegd.events import (
     Event,
     MarkerEvent,
     OutputEvent,
+    SourceSession,
     SystemEvent,
     SystemEventKind,
     Topic,
@@ -228,8 +229,8 @@ class Recorder:
             if event.kind is SystemEventKind.IMPEDANCE_FINISHED and "electrodes" in event.detail:
                 self._impedance = dict(event.detail)
             current = self._writer.current
-            if event.kind is SystemEventKind.SOURCE_CONNECTED:
-                await self._new_session(event.detail)
+            if event.session is not None:
+                await self._new_session(event.session)
             elif event.kind is SystemEventKind.CLOCK_STEPPED:
                 if current is not None and current.part is not None:
                     current.part.clock_steps.append(dict(event.detail))
@@ -239,21 +240,19 @@ class Recorder:
                     change = {"timestamp_us": event.timestamp, "filter": self._filter}
                     current.part.filter_changes.append(change)
 
-    async def _new_session(self, detail: Mapping[str, Any]) -> None:
-        span = detail.get("physical_range")
+    async def _new_session(self, announced: SourceSession) -> None:
         session = SessionInfo(
-            id=detail.get("session"),
-            sample_rate=detail.get("sample_rate"),
-            channels=tuple(detail.get("channels", ())),
-            time_anchor_us=detail.get("time_anchor_us"),
-            utc_offset_us=detail.get("utc_offset_us"),
-            physical_range=tuple((float(a), float(b)) for a, b in span) if span else None,
+            id=announced.id,
+            sample_rate=announced.sample_rate,
+            channels=announced.channels,
+            time_anchor_us=announced.time_anchor_us,
+            utc_offset_us=announced.utc_offset_us,
+            physical_range=announced.physical_range,
         )
-        if self._subscription is not None and self._ctx is not None:
-            batch = int(self._ctx.config.get("source", {}).get("batch_size", 32))
-            rate = float(detail.get("sample_rate") or 250)
+        if self._subscription is not None:
             self._subscription.maxsize = max(
-                self._subscription.maxsize, self._queue_size(rate, batch)
+                self._subscription.maxsize,
+                self._queue_size(announced.sample_rate, announced.batch_size),
             )
         await self._writer.new_session(session)
 
