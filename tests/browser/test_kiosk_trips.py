@@ -29,7 +29,7 @@ from eegd.events import FftPacket, frozen_array
 from eegd.net.protocol import encode_event, encode_server_message
 from eegd.net.security.tokens import hash_token, new_token
 from tests.browser.test_kiosk import _FREQS, _hello, eventually, open_faked, wait_for_state
-from tests.browser.test_researcher_kiosk import _FAULTS
+from tests.support.faults import FLAT_C3_RAILED_O2
 from tests.support.live import LiveDaemon, LiveDaemons, live_daemon
 from tests.support.recordings import write_recording
 
@@ -255,7 +255,7 @@ async def test_one_retry_countdown(slow_retry: LiveDaemon, page: Page) -> None:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def railed() -> AsyncIterator[LiveDaemon]:
     """8 synthetic channels without alpha, C3 flat and O2 at the ADC's full scale."""
-    async with live_daemon(AUTH + _FAULTS) as live:
+    async with live_daemon(AUTH + FLAT_C3_RAILED_O2) as live:
         yield live
 
 

@@ -17,6 +17,7 @@ import pytest_asyncio
 from playwright.async_api import Page
 
 from tests.browser.test_kiosk import wait_for_state
+from tests.support.faults import FLAT_C3_RAILED_O2
 from tests.support.live import LiveDaemon, live_daemon
 from tests.support.rest import api
 from tests.support.timing import scaled
@@ -25,20 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 DEADLINE_MS = 15_000
 SPECTRUM = "document.getElementById('spectrum').dataset"
-
-_FAULTS = """
-[source]
-kind = "faulty"
-channels = 8
-
-[source.faulty]
-wraps = "synthetic"
-flat_channels = [2]     # C3
-railed_channels = [7]   # O2
-
-[source.faulty.options]
-alpha = false
-"""
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -51,7 +38,7 @@ async def thirty_two() -> AsyncIterator[LiveDaemon]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def faults() -> AsyncIterator[LiveDaemon]:
     """8 channels without alpha; C3 flat, O2 railed (the faulty source's options)."""
-    async with live_daemon(_FAULTS) as live:
+    async with live_daemon(FLAT_C3_RAILED_O2) as live:
         yield live
 
 

@@ -13,23 +13,10 @@ import aiohttp
 
 import eegd.client
 from eegd.events import OutputEvent
+from tests.support.faults import FLAT_C3_RAILED_O2
 from tests.support.live import live_daemon
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
-
-FAULTS = """
-[source]
-kind = "faulty"
-channels = 8
-
-[source.faulty]
-wraps = "synthetic"
-flat_channels = [2]     # C3
-railed_channels = [7]   # O2
-
-[source.faulty.options]
-alpha = false
-"""
 
 
 async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
@@ -44,7 +31,7 @@ async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any
 
 async def test_a_quality_subscriber_gets_the_railed_and_the_flat_channel_named() -> None:
     async with (
-        live_daemon(FAULTS) as live,
+        live_daemon(FLAT_C3_RAILED_O2) as live,
         aiohttp.ClientSession() as session,
         session.ws_connect(live.ws_url + "ws") as ws,
     ):
@@ -91,7 +78,7 @@ async def test_a_quality_subscriber_gets_the_railed_and_the_flat_channel_named()
 async def test_a_recordings_sidecar_says_the_quality_at_its_start_and_its_stop(
     tmp_path: Path,
 ) -> None:
-    toml = FAULTS + f'\n[recording]\ndirectory = "{tmp_path}"\n'
+    toml = FLAT_C3_RAILED_O2 + f'\n[recording]\ndirectory = "{tmp_path}"\n'
     async with live_daemon(toml) as live, aiohttp.ClientSession() as session:
         plugins = live.daemon.plugins
         await wait_until(lambda: plugins["signal_quality"].summary() is not None, 10.0)
@@ -121,7 +108,7 @@ async def test_a_recordings_sidecar_says_the_quality_at_its_start_and_its_stop(
 
 async def test_the_python_client_yields_the_verdicts_as_output_events() -> None:
     async with (
-        live_daemon(FAULTS) as live,
+        live_daemon(FLAT_C3_RAILED_O2) as live,
         eegd.client.connect(live.ws_url + "ws", ["quality"]) as stream,
     ):
         async with asyncio.timeout(scaled(10.0)):
