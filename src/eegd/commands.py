@@ -2,7 +2,7 @@
 
 A WebSocket ``record`` or ``marker`` message, and the old daemon's ``/command`` and
 ``/config`` messages, ask for what a REST route does. The server finds that route by the
-command it declares (``eegd.plugin.Route.command``), not by its URL, so the network layer
+command it declares (``eegd.routes.Route.command``), not by its URL, so the network layer
 names no plugin's path: a plugin may move or rename a route and its messages follow.
 """
 

@@ -23,24 +23,19 @@ from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, SYSTEM_CLOCK, BlockingClock, Clock
 from eegd.config import Config
-from eegd.events import SystemEvent, SystemEventKind, Topic, wall_clock_us
+from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.metrics import CONTENT_TYPE, Metrics
 from eegd.net.server import Server
 from eegd.net.stream.connections import ConnectionManager
-from eegd.plugin import (
-    Plugin,
-    PluginClass,
-    PluginContext,
-    Route,
-    load_plugin_class,
-    plugin_routes,
-)
+from eegd.plugin import Plugin, PluginClass, PluginContext, load_plugin_class, plugin_routes
+from eegd.routes import Route
 from eegd.runtime.changes import RuntimeChanges
 from eegd.selftest import ImpedanceService, SelfTestService
 from eegd.sources.base import Source
 from eegd.status import DaemonStatus
 from eegd.supervisor import Supervisor
 from eegd.systemd import Notifier
+from eegd.timestamps import wall_clock_us
 from eegd.topics import TopicRegistry
 
 __all__ = [

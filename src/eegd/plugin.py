@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, cast, runtime_checkable
+from typing import Any, ClassVar, Protocol, cast, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from eegd.acquisition.clock_model import ClockModel
 from eegd.bus import DropPolicy, EventBus
-from eegd.commands import Command
 from eegd.errors import PluginError
 from eegd.events import (
     AnyTopic,
@@ -45,23 +43,18 @@ from eegd.events import (
     SystemEventKind,
 )
 from eegd.extensions import load, names
+from eegd.routes import Route
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "FileReply",
     "Plugin",
     "PluginClass",
     "PluginContext",
-    "PluginControl",
     "Reconfigurable",
     "Records",
     "ReportsProblem",
     "ReportsStats",
     "ReportsStatus",
-    "Route",
-    "RouteHandler",
-    "RouteReply",
-    "RouteRequest",
     "StatusFigure",
     "TransformPlugin",
     "available_plugins",
@@ -179,72 +172,6 @@ class Records(Protocol):
     @property
     def recording(self) -> str | None:
         """The name of the recording in progress; None when there is none."""
-
-
-class PluginControl(Protocol):
-    """How a route handler reaches its plugin: through the daemon, which keeps the state
-    across restarts and tells clients about changes."""
-
-    @property
-    def plugin(self) -> str:
-        """The plugin's name."""
-
-    def state(self) -> Mapping[str, Any]:
-        """The plugin's options now."""
-
-    def reconfigure(self, changes: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Apply ``changes``; raises ``ConfigError`` (changing nothing) if they are bad."""
-
-    def instance(self) -> Plugin | None:
-        """The plugin instance running now; None while it is not (being restarted)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RouteRequest:
-    """What a route handler gets: the JSON object of the body (empty without one), the
-    path's parameters (``{name}`` in ``/api/recordings/{name}``) and the plugin's control."""
-
-    body: Mapping[str, Any]
-    control: PluginControl
-    params: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class FileReply:
-    """A route's answer that is a file: streamed as ``content_type``, saved as ``filename``."""
-
-    path: Path
-    content_type: str
-    filename: str
-
-
-#: What a route handler answers: a JSON object or a file.
-RouteReply = Mapping[str, Any] | FileReply
-#: A route's handler: the request in, a reply (or an awaitable of one) out.
-RouteHandler = Callable[[RouteRequest], RouteReply | Awaitable[RouteReply]]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """An HTTP route a plugin contributes: ``handler`` answers ``method path`` with JSON.
-
-    ``role`` is who may call it, and every route must say: ``"viewer"`` routes only read,
-    ``"operator"`` routes change something (``eegd.net.security.roles``). ``budget`` is the
-    per-address rate an operator route's calls spend: ``"changes"``
-    (``server.max_changes_per_s``) or ``"markers"`` (``server.max_markers_per_s``).
-    ``command`` is the control message's command the route serves too (``eegd.commands``):
-    the WebSocket and legacy messages reach the route through it, never through its URL. A
-    ``ConfigError`` from the handler is a 400 naming the key, a ``RequestRefused`` its own
-    status and code; a body that is not a JSON object is refused before the handler runs (an
-    empty one is ``{}``).
-    """
-
-    method: Literal["GET", "PUT", "POST", "DELETE"]
-    path: str
-    handler: RouteHandler
-    role: Literal["viewer", "operator"]
-    budget: Literal["changes", "markers"] = "changes"
-    command: Command | None = None
 
 
 class TransformPlugin(abc.ABC):

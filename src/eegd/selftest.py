@@ -23,7 +23,8 @@ from typing import Any, ClassVar, Protocol
 from eegd.bus import EventBus
 from eegd.errors import EegdError, RequestRefused
 from eegd.events import SystemEvent, SystemEventKind
-from eegd.plugin import Plugin, Records, Route, RouteRequest
+from eegd.plugin import Plugin, Records
+from eegd.routes import Route, RouteRequest
 from eegd.sources.base import CheckReport, SharedSourceOptions, Source
 from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import Supervisor

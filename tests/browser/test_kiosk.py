@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from playwright.async_api import Page, WebSocketRoute
 
-from eegd.events import FftPacket, FilteredEegPacket, Topic, frozen_array, sample_timestamps
+from eegd.events import FftPacket, FilteredEegPacket, Topic, frozen_array
 from eegd.net.protocol import (
     HEADER,
     Band,
@@ -36,6 +36,7 @@ from eegd.net.protocol import (
     encode_server_message,
     parse_client_message,
 )
+from eegd.timestamps import sample_timestamps
 from tests.support.live import LiveDaemons
 from tests.support.waiting import wait_until
 

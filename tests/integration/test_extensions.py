@@ -97,7 +97,7 @@ class ToyCounter:
 
     @classmethod
     def routes(cls):
-        from eegd.plugin import Route
+        from eegd.routes import Route
 
         return [Route("GET", "/api/toy_counter", lambda request: request.control.state(), "viewer")]
 

@@ -21,7 +21,8 @@ from tests.support.waiting import wait_until
 
 BUGGY = '''
 from eegd.events import Topic
-from eegd.plugin import Route, TransformPlugin
+from eegd.plugin import TransformPlugin
+from eegd.routes import Route
 
 
 class Crashy(TransformPlugin):

@@ -15,8 +15,8 @@ from eegd.bus import EventBus
 from eegd.net.server import Server
 from eegd.net.settings import ServerSettings
 from eegd.net.stream.connections import ConnectionManager
-from eegd.plugin import Route
 from eegd.plugins.voltage_filter import VoltageFilter
+from eegd.routes import Route
 from tests.support.live import LiveDaemon, live_daemon, watching
 
 DEEP = 30_000

@@ -22,7 +22,8 @@ from eegd.net.plugin_routes import command_routes
 from eegd.net.server import Server
 from eegd.net.settings import MESSAGE_BURST, ServerSettings
 from eegd.net.stream.connections import ConnectionManager
-from eegd.plugin import Plugin, Route, RouteRequest
+from eegd.plugin import Plugin
+from eegd.routes import Route, RouteRequest
 from tests.support.clocks import FakeClock
 from tests.support.timing import scaled
 

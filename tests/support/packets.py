@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from eegd.events import EegPacket, FftPacket, FilteredEegPacket, frozen_array, sample_timestamps
+from eegd.events import EegPacket, FftPacket, FilteredEegPacket, frozen_array
+from eegd.timestamps import sample_timestamps
 
 __all__ = ["chunks", "eeg_packet", "fft_packet", "filtered_packet"]
 

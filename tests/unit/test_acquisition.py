@@ -12,8 +12,9 @@ import pytest
 from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.errors import SourceError
-from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic, sample_timestamps
+from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.sources.base import SampleBlock, Source
+from eegd.timestamps import sample_timestamps
 
 
 class CountingSource(Source):

@@ -13,17 +13,10 @@ from eegd.bus import EventBus
 from eegd.dsp.bands import BAND_NAMES, BANDS
 from eegd.dsp.spectrum import SpectrumSettings
 from eegd.errors import ConfigError
-from eegd.events import (
-    Event,
-    FftPacket,
-    FilteredEegPacket,
-    SystemEvent,
-    SystemEventKind,
-    Topic,
-    sample_timestamps,
-)
+from eegd.events import Event, FftPacket, FilteredEegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.plugin import PluginContext
 from eegd.plugins.brain_waves import BrainWaves
+from eegd.timestamps import sample_timestamps
 from tests.support.packets import chunks, filtered_packet
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until

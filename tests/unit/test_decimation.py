@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eegd.events import FilteredEegPacket, sample_timestamps
+from eegd.events import FilteredEegPacket
 from eegd.net.protocol import MAX_RATE_MAX, MAX_RATE_MIN
 from eegd.net.stream.decimation import Envelope, EnvelopeDecimator
+from eegd.timestamps import sample_timestamps
 from tests.support.packets import eeg_packet, filtered_packet
 
 ANCHOR_US = 1_000_000

@@ -12,7 +12,6 @@ from eegd.events import (
     SystemEventKind,
     Topic,
     frozen_array,
-    sample_timestamps,
 )
 from eegd.net.protocol import (
     Hello,
@@ -23,6 +22,7 @@ from eegd.net.protocol import (
 )
 from eegd.net.stream.clients import ClientStats, Outgoing
 from eegd.net.stream.fanout import Fanout
+from eegd.timestamps import sample_timestamps
 
 NAMES = ("C3", "C4")
 RATES = {Topic.RAW_EEG: 10.0, Topic.FILTERED_EEG: 10.0, Topic.FFT: 4.0, Topic.SYSTEM: 1.0}

@@ -27,7 +27,6 @@ from eegd.events import (
 )
 from eegd.plugin import (
     PluginContext,
-    Route,
     TransformPlugin,
     available_plugins,
     load_plugin_class,
@@ -35,6 +34,7 @@ from eegd.plugin import (
 )
 from eegd.plugins.brain_waves import BrainWaves
 from eegd.plugins.voltage_filter import VoltageFilter
+from eegd.routes import Route
 from tests.support.packets import eeg_packet, fft_packet
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until

@@ -16,15 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from eegd.errors import ProtocolError
-from eegd.events import (
-    EegPacket,
-    FftPacket,
-    FilteredEegPacket,
-    SystemEvent,
-    SystemEventKind,
-    Topic,
-    sample_timestamps,
-)
+from eegd.events import EegPacket, FftPacket, FilteredEegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.net.protocol import (
     FLAG_DECIMATED,
     HEADER,
@@ -58,6 +50,7 @@ from eegd.net.protocol import (
     parse_client_message,
     parse_header,
 )
+from eegd.timestamps import sample_timestamps
 from tests.support.packets import eeg_packet, fft_packet
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"

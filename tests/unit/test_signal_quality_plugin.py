@@ -7,15 +7,9 @@ import numpy as np
 import pytest
 
 from eegd.errors import ConfigError
-from eegd.events import (
-    EegPacket,
-    OutputEvent,
-    SourceSession,
-    SystemEvent,
-    SystemEventKind,
-    sample_timestamps,
-)
+from eegd.events import EegPacket, OutputEvent, SourceSession, SystemEvent, SystemEventKind
 from eegd.plugins.signal_quality import QUALITY, SignalQuality
+from eegd.timestamps import sample_timestamps
 
 RATE = 250.0
 NAMES = ("C3", "C4")

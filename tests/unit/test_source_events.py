@@ -12,16 +12,9 @@ import pytest
 from eegd.acquisition.loop import AcquisitionLoop
 from eegd.bus import EventBus
 from eegd.errors import SourceEnded, SourceError
-from eegd.events import (
-    EegPacket,
-    Event,
-    MarkerEvent,
-    SystemEvent,
-    SystemEventKind,
-    Topic,
-    sample_timestamps,
-)
+from eegd.events import EegPacket, Event, MarkerEvent, SystemEvent, SystemEventKind, Topic
 from eegd.sources.base import SampleBlock, Source, SourceEvent, SourceMarker
+from eegd.timestamps import sample_timestamps
 from tests.support.timing import scaled
 
 

@@ -19,7 +19,7 @@ so an un-paced source is stamped at its nominal rate from the session's start.
 
 Stamps (µs since the epoch) are the model's monotonic times plus the session's UTC offset,
 taken once when the session starts: a wall-clock step later never moves them. Each
-packet's stamps are ``base + round(i × 1e6 / rate)`` (``eegd.events.sample_timestamps``),
+packet's stamps are ``base + round(i × 1e6 / rate)`` (``eegd.timestamps.sample_timestamps``),
 so one packet's stamps follow from its first; ``stamps`` never issues a stamp before the
 last one issued, slewing a line that moved back by at most half a period per sample.
 
@@ -41,7 +41,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from eegd.events import EegPacket, FilteredEegPacket, packet_timestamps, sample_offset_us
+from eegd.events import EegPacket, FilteredEegPacket
+from eegd.timestamps import packet_timestamps, sample_offset_us
 
 __all__ = [
     "CLOCK_STEP_US",

@@ -50,13 +50,9 @@ from eegd.acquisition.reader import Arrival, SourceReader, translated
 from eegd.acquisition.stamped_events import clock_stepped, source_event, source_marker
 from eegd.bus import EventBus
 from eegd.errors import SourceEnded
-from eegd.events import (
-    EegPacket,
-    SystemEvent,
-    SystemEventKind,
-    wall_clock_us,
-)
+from eegd.events import EegPacket, SystemEvent, SystemEventKind
 from eegd.sources.base import SampleBlock, Source
+from eegd.timestamps import wall_clock_us
 
 __all__ = ["DEFAULT_STALL_TIMEOUT_S", "AcquisitionLoop", "AcquisitionStats"]
 

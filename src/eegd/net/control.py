@@ -48,7 +48,7 @@ class RouteChange:
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
     """A message that stands for a command: the daemon answers it as the route that serves
-    ``command`` would (``eegd.plugin.Route.command``).
+    ``command`` would (``eegd.routes.Route.command``).
 
     ``message`` is the message's type, for the ``done`` reply and for the role it needs
     (``eegd.net.security.roles.MESSAGE_ROLES``), which the daemon checks against ``principal``:

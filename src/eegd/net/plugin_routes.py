@@ -1,4 +1,4 @@
-"""The routes the plugins declare (``eegd.plugin.Route``), as the server mounts and runs them.
+"""The routes the plugins declare (``eegd.routes.Route``), as the server mounts and runs them.
 
 A handler gets the request's JSON object and a control that reaches its plugin through the
 daemon (``DaemonControl``); it answers JSON or a file. Control messages that stand for a
@@ -19,7 +19,8 @@ from eegd.commands import Command
 from eegd.errors import ConfigError, EegdError, RequestRefused
 from eegd.net.rest import BadBody, error_response, json_object
 from eegd.net.security.roles import Role
-from eegd.plugin import FileReply, Plugin, Route, RouteReply, RouteRequest
+from eegd.plugin import Plugin
+from eegd.routes import FileReply, Route, RouteReply, RouteRequest
 
 __all__ = ["CommandCaller", "DaemonControl", "PluginRoutes", "command_routes", "dumps"]
 
@@ -48,7 +49,7 @@ class DaemonControl(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _PluginControl:
-    """The ``eegd.plugin.PluginControl`` a route handler gets: the daemon, for one plugin."""
+    """The ``eegd.routes.PluginControl`` a route handler gets: the daemon, for one plugin."""
 
     daemon: DaemonControl
     name: str

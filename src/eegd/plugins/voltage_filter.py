@@ -22,7 +22,8 @@ from eegd.commands import Command
 from eegd.dsp.filters import FilterSettings, StreamingFilter, design_sos
 from eegd.errors import ConfigError
 from eegd.events import EegPacket, Event, FilteredEegPacket, Topic
-from eegd.plugin import Route, RouteRequest, TransformPlugin
+from eegd.plugin import TransformPlugin
+from eegd.routes import Route, RouteRequest
 from eegd.validation import convert
 
 logger = logging.getLogger(__name__)

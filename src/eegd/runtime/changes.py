@@ -26,7 +26,8 @@ from eegd.config import Config
 from eegd.errors import ConfigError, RequestRefused
 from eegd.events import SystemEvent, SystemEventKind
 from eegd.net.security.tokens import AuthSettings
-from eegd.plugin import Plugin, PluginClass, Reconfigurable, Route, RouteRequest
+from eegd.plugin import Plugin, PluginClass, Reconfigurable
+from eegd.routes import Route, RouteRequest
 from eegd.runtime.playback import PlaybackControl
 from eegd.supervisor import Supervisor
 

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from eegd.acquisition.loop import AcquisitionLoop
 from eegd.errors import ConfigError, EegdError, RequestRefused
-from eegd.plugin import Route, RouteRequest
+from eegd.routes import Route, RouteRequest
 from eegd.sources.edf import open_recording
 from eegd.sources.files import allowed_file
 from eegd.supervisor import Supervisor, TaskState

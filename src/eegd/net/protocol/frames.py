@@ -24,8 +24,6 @@ from eegd.events import (
     SystemEvent,
     Topic,
     frozen_array,
-    packet_timestamps,
-    sample_timestamps,
 )
 from eegd.net.protocol.messages import (
     PROTOCOL_VERSION,
@@ -37,6 +35,7 @@ from eegd.net.protocol.messages import (
     encode_output,
     encode_server_message,
 )
+from eegd.timestamps import packet_timestamps, sample_timestamps
 
 __all__ = [
     "FLAG_DECIMATED",

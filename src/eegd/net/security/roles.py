@@ -6,7 +6,7 @@ change things (filter, source, recording start and stop, markers, self-test, del
 tokens are configured: the kiosk page itself, its sign-in and the health check.
 
 The server's own routes are declared here, ``SERVER_ROUTES``; a plugin's routes declare
-their role on their ``eegd.plugin.Route``. WebSocket control messages, of ``/ws`` and of the
+their role on their ``eegd.routes.Route``. WebSocket control messages, of ``/ws`` and of the
 legacy ``/command`` and ``/config`` routes, are declared in ``MESSAGE_ROLES``. A route or
 message missing from these needs the operator role (fail closed), and a test walks the
 server's route table to keep every route declared.

@@ -19,8 +19,8 @@ from typing import Any, Final, Protocol
 
 from eegd.commands import Command
 from eegd.errors import RequestRefused
-from eegd.plugin import FileReply, Route, RouteRequest
 from eegd.plugins.recorder.bids import BidsRequest, export_bids
+from eegd.routes import FileReply, Route, RouteRequest
 
 #: The BIDS dataset's folder inside the recordings directory.
 BIDS_FOLDER: Final = "bids"

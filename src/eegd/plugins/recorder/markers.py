@@ -14,7 +14,8 @@ from typing import Any, Final
 
 from eegd.acquisition.clock_model import ClockModel, ClockWindow
 from eegd.errors import ConfigError
-from eegd.events import MarkerEvent, wall_clock_us
+from eegd.events import MarkerEvent
+from eegd.timestamps import wall_clock_us
 
 __all__ = ["MAX_LABEL", "MAX_MARKER_DURATION_S", "marker_from_body"]
 

@@ -40,9 +40,8 @@ from eegd.events import (
     SystemEvent,
     SystemEventKind,
     Topic,
-    wall_clock_us,
 )
-from eegd.plugin import PluginContext, Route, StatusFigure
+from eegd.plugin import PluginContext, StatusFigure
 from eegd.plugins.recorder.api import recording_routes
 from eegd.plugins.recorder.files import Opener
 from eegd.plugins.recorder.library import (
@@ -58,6 +57,8 @@ from eegd.plugins.recorder.part import SessionInfo, check_labels
 from eegd.plugins.recorder.settings import RecordingSettings, check_name
 from eegd.plugins.recorder.writer import Recording, RecordingWriter
 from eegd.plugins.signal_quality import QUALITY
+from eegd.routes import Route
+from eegd.timestamps import wall_clock_us
 from eegd.validation import convert
 
 __all__ = ["Recorder"]

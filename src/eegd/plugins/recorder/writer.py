@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from eegd.errors import RequestRefused
-from eegd.events import EegPacket, Event, MarkerEvent, SystemEvent, SystemEventKind, wall_clock_us
+from eegd.events import EegPacket, Event, MarkerEvent, SystemEvent, SystemEventKind
 from eegd.plugins.recorder.files import Opener, create_empty, write_sidecar
 from eegd.plugins.recorder.library import exists, read_sidecar
 from eegd.plugins.recorder.part import Part, SessionInfo
+from eegd.timestamps import wall_clock_us
 
 __all__ = ["STOP_WAIT_S", "Recording", "RecordingWriter"]
 
