@@ -18,7 +18,6 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 
-from eegd.bus import DropPolicy
 from eegd.dsp.quality import ChannelQuality, QualityWindow
 from eegd.events import (
     EegPacket,
@@ -29,7 +28,7 @@ from eegd.events import (
     SystemEventKind,
     Topic,
 )
-from eegd.plugin import PluginContext, StatusFigure
+from eegd.plugin import StatusFigure, TransformPlugin
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
 from eegd.validation import convert
 
@@ -65,13 +64,12 @@ class _Session:
     declared: tuple[tuple[float, float], ...] | None
 
 
-class SignalQuality:
+class SignalQuality(TransformPlugin):
     """Judges each channel's raw signal every hop and publishes the verdicts on ``quality``."""
 
     name: ClassVar[str] = "signal_quality"
     consumes: ClassVar[tuple[Topic, ...]] = (Topic.RAW_EEG, Topic.SYSTEM)
     produces: ClassVar[tuple[OutputTopic, ...]] = (QUALITY,)
-    queue_size: ClassVar[int] = 256
 
     def __init__(self, options: QualityOptions | None = None) -> None:
         self.options = options if options is not None else QualityOptions()
@@ -109,18 +107,6 @@ class SignalQuality:
     def summary(self) -> dict[str, Any] | None:
         """The latest verdicts (the ``quality`` payload with its ``timestamp``), or None."""
         return None if self.latest is None else dict(self.latest)
-
-    async def run(self, ctx: PluginContext) -> None:
-        """Judge and publish until cancelled."""
-        with ctx.bus.subscribe(
-            self.consumes,
-            maxsize=self.queue_size,
-            policy=DropPolicy.DROP_OLDEST,
-            consumer=self.name,
-        ) as subscription:
-            async for event in subscription:
-                for produced in self.process(event):
-                    ctx.bus.publish(produced)
 
     def process(self, event: object) -> list[OutputEvent]:
         """The ``quality`` events ``event`` leads to (usually none or one)."""
