@@ -2,7 +2,7 @@
 
 It shares nothing with eegd's driver: every number below is retyped from the datasheet's
 tables (register map and reset values, opcodes, data rates, gains, the ideal output code,
-the test signal, Table 1's noise), and nothing is imported from ``eegd.sources.ads1299``.
+the test signal, Tables 1 to 4 noise), and nothing is imported from ``eegd.sources.ads1299``.
 A wrong constant in the driver therefore fails a test instead of agreeing with itself.
 
 The chip sits on the seed's board (TI ADS1299EEG-FE as elata-eeg wires it): the host has
@@ -72,15 +72,25 @@ GAINS = {0b000: 1, 0b001: 2, 0b010: 4, 0b011: 6, 0b100: 8, 0b101: 12, 0b110: 24}
 # CHnSET MUXn[2:0]
 MUX_NORMAL, MUX_SHORTED, MUX_TEST = 0b000, 0b001, 0b101
 
-#: SBAS499 Table 1, input-referred noise with the inputs shorted, µVrms by gain and rate
-#: (5-V analog supply, 4.5-V reference). Only the table's two printed gain columns.
-TABLE_1_UVRMS = {
+#: SBAS499C Tables 1 to 4, input-referred noise with the inputs shorted, µVrms and µVpp by
+#: gain and rate (5-V analog supply, 4.5-V reference), as printed.
+NOISE_UVRMS = {
     1: {16000: 21.70, 8000: 6.93, 4000: 4.33, 2000: 3.06, 1000: 2.17, 500: 1.53, 250: 1.08},
     2: {16000: 10.85, 8000: 3.65, 4000: 2.28, 2000: 1.61, 1000: 1.14, 500: 0.81, 250: 0.57},
+    4: {16000: 5.60, 8000: 1.98, 4000: 1.24, 2000: 0.88, 1000: 0.62, 500: 0.44, 250: 0.31},
+    6: {16000: 3.87, 8000: 1.31, 4000: 0.93, 2000: 0.66, 1000: 0.46, 500: 0.33, 250: 0.23},
+    8: {16000: 3.05, 8000: 1.11, 4000: 0.79, 2000: 0.56, 1000: 0.39, 500: 0.28, 250: 0.20},
+    12: {16000: 2.27, 8000: 0.92, 4000: 0.65, 2000: 0.46, 1000: 0.32, 500: 0.23, 250: 0.16},
+    24: {16000: 1.66, 8000: 0.80, 4000: 0.56, 2000: 0.40, 1000: 0.28, 500: 0.20, 250: 0.14},
 }
-TABLE_1_UVPP = {
+NOISE_UVPP = {
     1: {16000: 151.89, 8000: 48.53, 4000: 30.34, 2000: 21.45, 1000: 15.17, 500: 10.73, 250: 7.59},
     2: {16000: 75.94, 8000: 25.52, 4000: 15.95, 2000: 11.29, 1000: 7.98, 500: 5.65, 250: 3.99},
+    4: {16000: 39.23, 8000: 13.87, 4000: 8.66, 2000: 6.13, 1000: 4.34, 500: 3.07, 250: 2.16},
+    6: {16000: 27.10, 8000: 9.19, 4000: 6.50, 2000: 4.60, 1000: 3.25, 500: 2.30, 250: 1.62},
+    8: {16000: 21.32, 8000: 7.80, 4000: 5.52, 2000: 3.90, 1000: 2.76, 500: 1.95, 250: 1.38},
+    12: {16000: 15.89, 8000: 6.41, 4000: 4.53, 2000: 3.20, 1000: 2.26, 500: 1.61, 250: 1.13},
+    24: {16000: 11.64, 8000: 5.57, 4000: 3.94, 2000: 2.79, 1000: 1.97, 500: 1.39, 250: 0.98},
 }
 
 VREF = 4.5  # internal reference with a 5-V analog supply
@@ -173,7 +183,7 @@ class Inputs:
     reference_off: bool = False
     noise: bool = True
     noise_scale: float = 1.0
-    """Table 1's figure times this (a noisier chip than the datasheet's typical one)."""
+    """The datasheet's typical noise times this (a noisier chip than the typical one)."""
     electrode_ohms: list[float] = field(default_factory=lambda: [0.0] * 8)
     """Each positive electrode's impedance to the body (the bias electrode holds it)."""
     series_ohms: float = 0.0
@@ -371,8 +381,8 @@ class ADS1299Model:
                 if self.registers[LOFF_SENSP] >> channel & 1:
                     ohms = self.inputs.electrode_ohms[channel] + self.inputs.series_ohms
                     volts += excitation * ohms
-            if self.inputs.noise and mux in (MUX_SHORTED, MUX_NORMAL) and gain in TABLE_1_UVRMS:
-                typical = TABLE_1_UVRMS[gain][self.rate] * 1e-6 * self.inputs.noise_scale
+            if self.inputs.noise and mux in (MUX_SHORTED, MUX_NORMAL):
+                typical = NOISE_UVRMS[gain][self.rate] * 1e-6 * self.inputs.noise_scale
                 volts += self.rng.standard_normal() * typical
             out += (ideal_code(volts, gain) & 0xFFFFFF).to_bytes(3, "big")
         return bytes(out)

@@ -16,7 +16,6 @@ from eegd.sources.ads1299.fields import (
     config4,
     encode_chnset,
 )
-from eegd.sources.ads1299.noise import typical_noise
 from eegd.sources.ads1299.registers import (
     RESET_VALUES,
     TCLK_S,
@@ -25,6 +24,7 @@ from eegd.sources.ads1299.registers import (
     rreg,
     wreg,
 )
+from tests.support import ads1299_model as chip
 
 SLOW = 1_000_000  # SCLK for commands, Hz
 
@@ -200,8 +200,8 @@ def test_shorted_inputs_show_the_datasheet_noise() -> None:
     rows = counts(stream(emulator, 4000)).astype(np.float64)
     lsb = np.array([9.0 / 2**24] * 4 + [9.0 / 24 / 2**24] * 4)
     rms_uv = (rows * lsb[:, None]).std(axis=1) * 1e6
-    assert rms_uv[:4] == pytest.approx([typical_noise(1, 1000).rms_uv] * 4, rel=0.1)
-    assert rms_uv[4:] == pytest.approx([typical_noise(24, 1000).rms_uv] * 4, rel=0.1)
+    assert rms_uv[:4] == pytest.approx([chip.NOISE_UVRMS[1][1000]] * 4, rel=0.1)
+    assert rms_uv[4:] == pytest.approx([chip.NOISE_UVRMS[24][1000]] * 4, rel=0.1)
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from eegd.sources.ads1299.registers import (
     wreg,
 )
 from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes, register_values
+from tests.support import ads1299_model as chip
 from tests.unit import test_public_api as public_api
 
 
@@ -258,13 +259,12 @@ def test_the_spi_clock_must_keep_up_with_the_rate() -> None:
 # Noise figures -----------------------------------------------------------------------------
 
 
-def test_noise_table_holds_the_datasheet_figures() -> None:
-    assert typical_noise(1, 250).rms_uv == 1.08
-    assert typical_noise(1, 250).peak_to_peak_uv == 7.59
-    assert typical_noise(2, 16000).rms_uv == 10.85
-    assert typical_noise(1, 250).bandwidth_hz == pytest.approx(65.5)
-    assert typical_noise(24, 250).rms_uv == pytest.approx(0.14, abs=0.005)
-    assert typical_noise(24, 250).peak_to_peak_uv == pytest.approx(1.0, abs=0.05)
+@pytest.mark.parametrize("gain", sorted(chip.NOISE_UVRMS))
+def test_noise_table_holds_the_datasheet_figures_for_every_gain_and_rate(gain: int) -> None:
+    for rate, rms in chip.NOISE_UVRMS[gain].items():
+        figure = typical_noise(gain, rate)
+        assert (figure.rms_uv, figure.peak_to_peak_uv) == (rms, chip.NOISE_UVPP[gain][rate])
+        assert figure.bandwidth_hz == pytest.approx(0.262 * rate, rel=0.01)  # -3 dB column
 
 
 def test_noise_falls_with_gain_and_rises_with_rate() -> None:
