@@ -28,7 +28,10 @@ _STORY = """async (steps) => {
     else if (name === "system") model.systemEvent(argument);
     else if (name === "playback") model.setPlayback(argument);
     const retryAt = acquisition?.retryInMs === undefined ? undefined : at + acquisition.retryInMs;
-    const state = acquisition?.gaveUp ? { gaveUp: true } : retryAt && { retryAtMs: retryAt };
+    const source = acquisition?.source;
+    const state = acquisition?.gaveUp
+      ? { gaveUp: true, source }
+      : retryAt && { retryAtMs: retryAt, source };
     told.push(model.describe(at, state || undefined));
   }
   return told;
@@ -87,6 +90,36 @@ async def test_status_says_why_there_is_no_data_at_every_step(static_page: Page)
     assert told[2]["retryIn"] == pytest.approx(3.5)
     assert told[10]["retryIn"] == pytest.approx(2.1)
     assert [t["retryIn"] for t in told[4:10] + told[11:]] == [None] * 12
+
+
+async def test_a_page_that_missed_source_lost_learns_it_from_the_backing_off_task(
+    static_page: Page,
+) -> None:
+    """Opened after the loss: no source_lost event comes (a failed reopen announces nothing),
+    only the acquisition task's state from /api/status; data newer than that state wins."""
+    told = await _story(
+        static_page,
+        [
+            ["opened", 0],
+            ["hello", 10, ["s1", 250]],
+            ["none", 20, None, {"retryInMs": 2500, "source": "cyton"}],
+            ["none", 30, None, {"gaveUp": True}],
+            ["data", 40, None, {"retryInMs": 900, "source": "cyton"}],
+            ["none", 2000, None, {"retryInMs": 900, "source": "cyton"}],
+            ["none", 2100, None, {"retryInMs": 900, "source": "cyton"}],
+        ],
+    )
+    states = [(t["state"], t["headline"], t["detail"]) for t in told]
+    assert states == [
+        ("waiting", "Waiting for the source", "connected to eegd"),
+        ("waiting", "Waiting for data", "connected; the source has sent nothing yet"),
+        ("source-lost", "Source lost", "eegd retries the cyton source in 3 s"),
+        ("source-lost", "Source lost", "eegd gave up on the source"),
+        ("streaming", "Live", "8 channels · 250 Hz"),  # data flows: that poll is old news
+        ("streaming", "Live", "8 channels · 250 Hz"),
+        ("source-lost", "Source lost", "eegd retries the cyton source in 1 s"),  # 2 s silent
+    ]
+    assert told[2]["retryIn"] == pytest.approx(2.5)
 
 
 async def test_status_of_a_played_file_paused_and_playing(static_page: Page) -> None:

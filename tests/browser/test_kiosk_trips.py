@@ -32,6 +32,7 @@ from tests.browser.test_kiosk import _FREQS, _hello, eventually, open_faked, wai
 from tests.support.faults import FLAT_C3_RAILED_O2
 from tests.support.live import LiveDaemon, LiveDaemons, live_daemon
 from tests.support.recordings import write_recording
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -235,8 +236,9 @@ async def slow_retry() -> AsyncIterator[LiveDaemon]:
         yield live
 
 
-async def test_one_retry_countdown(slow_retry: LiveDaemon, page: Page) -> None:
-    await page.goto(slow_retry.url)
+async def _compare_countdowns(page: Page) -> None:
+    """The status line's and the health line's retry countdowns, read together as they tick
+    (every 0.2 s), are the same number every time, and are read at least 6 times."""
     await wait_for(page, "document.body.dataset.retryIn !== undefined", 30_000)
     compared = 0
     for _ in range(12):
@@ -250,6 +252,24 @@ async def test_one_retry_countdown(slow_retry: LiveDaemon, page: Page) -> None:
             assert status == health
             compared += 1
     assert compared >= 6
+
+
+async def test_one_retry_countdown(slow_retry: LiveDaemon, page: Page) -> None:
+    await page.goto(slow_retry.url)
+    await _compare_countdowns(page)
+
+
+async def test_a_page_opened_after_the_loss_says_so_with_the_same_countdown(
+    slow_retry: LiveDaemon, page: Page
+) -> None:
+    """The source_lost event went out before this page connected (a reopen that fails
+    announces nothing): the page learns the loss from the daemon's degraded tasks."""
+    await wait_until(lambda: slow_retry.daemon.acquisition.stats().outages >= 1, timeout=30)
+    await page.goto(slow_retry.url)
+    await wait_for_state(page, "source-lost")
+    detail = await page.locator("#status-detail").inner_text()
+    assert "the faulty source" in detail, detail
+    await _compare_countdowns(page)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -149,6 +149,15 @@ export class HealthLine {
     return (status.tasks ?? []).some((t) => t.name === ACQUISITION_TASK && t.state === "finished");
   }
 
+  /**
+   * The acquisition task's retry state (DegradedTasks.acquisition) with the source's kind as
+   * `source` (from the last poll), undefined while it runs.
+   */
+  acquisition() {
+    const state = this.degraded.acquisition();
+    return state && { ...state, source: this.status?.source?.kind ?? null };
+  }
+
   /** A new session (from the hello): counters start from zero. */
   setSession(session) {
     this.session = session;

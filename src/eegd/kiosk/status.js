@@ -75,9 +75,21 @@ export class StatusModel {
   }
 
   /**
+   * The source as lost when the page missed source_lost (it opened after it): the acquisition
+   * task backs off or gave up and no data came for STALL_S. A reopen that fails announces
+   * nothing, so without this such a page would wait for data while the health line counts
+   * down the next retry. Null otherwise (data flowing wins over a poll older than it).
+   */
+  lostWhileAway(nowMs, acquisition) {
+    if (!acquisition) return null;
+    if (this.lastDataMs !== null && nowMs - this.lastDataMs <= STALL_S * 1000) return null;
+    return { source: acquisition.source ?? null };
+  }
+
+  /**
    * `{state, retryIn, headline, detail}` at time `nowMs`; retryIn is seconds or null.
-   * `acquisition` is the acquisition task's retry state (`{retryAtMs}` or `{gaveUp}`), or
-   * undefined while it runs.
+   * `acquisition` is the acquisition task's retry state (`{retryAtMs}` or `{gaveUp}`, with
+   * the source's kind as `source` when known), or undefined while it runs.
    */
   describe(nowMs, acquisition = undefined) {
     if (this.link === "connecting") {
@@ -94,8 +106,9 @@ export class StatusModel {
       const at = `at ${clock(playback.position_s)} of ${playback.name}`;
       return status("playback-paused", "Playback paused", at);
     }
-    if (this.sourceLost) {
-      const { source } = this.sourceLost;
+    const lost = this.sourceLost ?? this.lostWhileAway(nowMs, acquisition);
+    if (lost) {
+      const { source } = lost;
       const name = source ? `the ${source} source` : "the source";
       if (acquisition?.gaveUp) return status("source-lost", "Source lost", `eegd gave up on ${name}`);
       const retryAtMs = acquisition?.retryAtMs ?? null;

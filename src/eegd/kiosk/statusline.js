@@ -27,7 +27,7 @@ export class StatusLine {
     const now = performance.now();
     const { status, health, ui } = this;
     if (health.finished(session)) status.systemEvent({ kind: "source_ended" });
-    const acquisition = health.degraded.acquisition();
+    const acquisition = health.acquisition();
     const { state, retryIn, headline, detail } = status.describe(now, acquisition);
     health.render(now);
     this.state = state;
