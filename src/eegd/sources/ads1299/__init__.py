@@ -8,8 +8,8 @@ The driver's side: ``driver`` (open, decode, close), ``conversions`` (reading fr
 frame, what is dropped and why), ``commands`` (opcodes and the start-up flow), ``frames``
 (decoding), ``registers`` (the map, opcodes, the ID) and ``fields`` (each register's
 value). The emulator's: ``emulator`` (pins, commands, DRDY timing, faults),
-``register_file`` (its register maps), ``dout`` (the frames it shifts out) and ``signals``
-(its analog inputs).
+``register_file`` (its register maps), ``dout`` (the frames it shifts out), ``signals``
+(its analog inputs) and ``excitation`` (its electrodes under the lead-off current).
 """
 
 from __future__ import annotations

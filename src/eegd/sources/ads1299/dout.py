@@ -15,6 +15,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from eegd.sources.ads1299.excitation import LeadOffDrive
 from eegd.sources.ads1299.fields import decode_chnset, decode_config2, lead_off_comparators_on
 from eegd.sources.ads1299.registers import CHANNELS_PER_CHIP, Register, channel_register
 from eegd.sources.ads1299.settings import frame_bytes
@@ -58,14 +59,16 @@ class Dout:
 
     def configure(self, registers: Sequence[Sequence[int]], rate: int) -> None:
         """The inputs as the chips' ``registers`` set them (the test signal, each channel's
-        gain and input), converted at ``rate``; the frames made so far are forgotten."""
+        gain and input, the lead-off current), converted at ``rate``; the frames made so
+        far are forgotten."""
         amplitude, frequency, internal = decode_config2(registers[0][Register.CONFIG2])
         settings = [
             decode_chnset(values[channel_register(position)])
             for values in registers
             for position in range(CHANNELS_PER_CHIP)
         ]
-        self.inputs.configure(rate, settings, TestSignal(amplitude, frequency, internal))
+        test = TestSignal(amplitude, frequency, internal)
+        self.inputs.configure(rate, settings, test, LeadOffDrive.from_registers(registers, rate))
         self.drop()
 
     def set_status(self, status: bytes) -> None:

@@ -113,7 +113,10 @@ class ADS1299Source(Source):
         self._names = channel_names or standard_channel_names(channels)
         self._channels = channels
         self._rate = sample_rate
-        self._open_hardware = hardware or (lambda: default_hardware(settings, self._chips))
+        electrodes = settings.emulated_impedance_ohms(channels)
+        self._open_hardware = hardware or (
+            lambda: default_hardware(settings, self._chips, electrodes)
+        )
         self._hw: Hardware | None = None
         self._commands: ChipCommands | None = None
         self._conversions: Conversions | None = None

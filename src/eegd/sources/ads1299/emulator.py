@@ -16,7 +16,10 @@ allows. What it models of SBAS499:
   others are overwritten;
 - frames of a status word and 3 bytes a channel per chip, chip after chip as the daisy
   chain shifts them out, with lead-off per electrode (``dout``); the chips share DIN, so
-  every command reaches all of them, while register reads come from the first chip's DOUT.
+  every command reaches all of them, while register reads come from the first chip's DOUT;
+- electrodes of a given impedance behind the board's series resistor, through which the
+  lead-off current flows (``excitation``): an electrode that is off (``None``) rails its
+  input and sets its lead-off status bit.
 
 Faults (``ADS1299Emulator.faults``): a wrong ID, stuck DRDY, corrupted status prefixes, a
 bit flip in the data, lost register writes, and SPI transfers that raise ``OSError`` as
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import errno
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,17 +81,31 @@ class ADS1299Emulator:
     """A daisy chain of ``chips`` ADS1299s with its inputs, at the SPI and GPIO pins.
 
     ``clock`` is the sample clock (a fresh ``VirtualClock`` by default); power is applied
-    at its current time. ``seed`` fixes the analog signals.
+    at its current time. ``seed`` fixes the analog signals. ``electrode_ohms`` gives the
+    first channels' electrode impedances (None: off; the others and by default 0 Ω) and
+    ``series_ohms`` the board's resistor before every input.
     """
 
-    def __init__(self, chips: int = 1, clock: VirtualClock | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        chips: int = 1,
+        clock: VirtualClock | None = None,
+        seed: int = 0,
+        electrode_ohms: Sequence[float | None] = (),
+        series_ohms: float = 0.0,
+    ) -> None:
         if not 1 <= chips <= 4:
             raise ValueError(f"chips: {chips} is out of range (allowed: 1..4)")
+        if len(electrode_ohms) > chips * CHANNELS_PER_CHIP:
+            raise ValueError(f"electrode_ohms: {len(electrode_ohms)} for {chips} chips")
         self.chips = chips
         self.clock = clock if clock is not None else VirtualClock()
         self.faults = Faults()
         self.inputs = AnalogInputs(chips * CHANNELS_PER_CHIP, seed)
-        self.electrode_off_p = np.zeros(chips * CHANNELS_PER_CHIP, dtype=bool)
+        for channel, ohms in enumerate(electrode_ohms):
+            self.inputs.electrode_ohms[channel] = math.inf if ohms is None else ohms
+        self.inputs.series_ohms = series_ohms
+        self.electrode_off_p = np.isinf(self.inputs.electrode_ohms)
         self.electrode_off_n = np.zeros(chips * CHANNELS_PER_CHIP, dtype=bool)
         self.timing_violations = 0
         """Commands lost because the host broke a datasheet timing rule."""

@@ -136,6 +136,8 @@ class ADS1299Settings:
     emulate: bool = False
     paced: bool = True
     seed: int = 0
+    emulated_impedance_kohm: float | str | tuple[float | str, ...] = 5.0
+    """Emulator only: each electrode's impedance (kΩ) or "off"; one for all or one per channel."""
 
     def __post_init__(self) -> None:
         if self.board not in BOARDS:
@@ -182,6 +184,7 @@ class ADS1299Settings:
         if not (math.isfinite(timeout) and 0 < timeout <= 60):
             raise _invalid("drdy_timeout_s", timeout, "seconds in (0, 60]")
         self._check_vref()
+        _check_impedances(self.emulated_impedance_kohm)
         series = self.series_resistance_ohms
         if isinstance(series, bool) or not isinstance(series, int | float):
             raise _invalid("series_resistance_ohms", series, "ohms, e.g. 4990")
@@ -279,6 +282,13 @@ class ADS1299Settings:
             raise _invalid(key, list(value), f"one value or {channels}, one per channel")
         return value
 
+    def emulated_impedance_ohms(self, channels: int) -> tuple[float | None, ...]:
+        """The emulated electrodes' impedances in ohms, None for one that is off."""
+        values = self._per_channel(
+            "emulated_impedance_kohm", self.emulated_impedance_kohm, channels
+        )
+        return tuple(None if kohm == "off" else float(kohm) * 1e3 for kohm in values)
+
     def bias_mask(self, channels: int) -> int:
         """BIAS_SENSP: the channel positions (of chip 1) whose positive inputs feed the bias.
 
@@ -308,6 +318,16 @@ class ADS1299Settings:
                 f"{_KEY}spi_hz: {self.spi_hz} is too slow for {bits} bits per frame at "
                 f"{sample_rate} SPS (allowed: {needed}..{MAX_SPI_HZ})"
             )
+
+
+def _check_impedances(value: object) -> None:
+    for kohm in value if isinstance(value, tuple) else (value,):
+        if kohm == "off":
+            continue
+        if isinstance(kohm, bool) or not isinstance(kohm, int | float):
+            raise _invalid("emulated_impedance_kohm", kohm, 'kΩ (e.g. 5) or "off"')
+        if not (math.isfinite(kohm) and 0 <= kohm <= 100_000):
+            raise _invalid("emulated_impedance_kohm", kohm, 'kΩ in 0..100000, or "off"')
 
 
 def gpio_echo(free_pins: tuple[int, ...]) -> tuple[int, int]:

@@ -4,8 +4,10 @@ Each channel's input multiplexer picks its signal: the electrodes (eegd's synthe
 model, with its 10 Hz alpha rhythm), the inputs shorted (Gaussian noise at the datasheet's
 typical input-referred level for the channel's gain and the data rate, see
 ``eegd.sources.ads1299.noise``), the internal test square wave CONFIG2 selects, the
-temperature sensor or the supply monitor. The PGA gain then scales it into 24-bit counts,
-clipped at full scale as the chip clips.
+temperature sensor or the supply monitor. On electrode inputs the lead-off current adds
+I × (R + Z) through each electrode's impedance Z and the board's series resistor R
+(``eegd.sources.ads1299.excitation``); an electrode that is off (Z infinite) rails its input.
+The PGA gain then scales it into 24-bit counts, clipped at full scale as the chip clips.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
+from eegd.sources.ads1299.excitation import LeadOffDrive
 from eegd.sources.ads1299.fields import (
     ChannelSetting,
     Input,
@@ -74,22 +77,35 @@ class AnalogInputs:
         self.extra: dict[int, ExtraSignal] = {}
         self.forced_codes: dict[int, int] = {}
         """Channels whose ADC output is stuck at one code (a fault, and exact test values)."""
+        self.electrode_ohms = np.zeros(channels)
+        """Each electrode's impedance to the body; ``inf`` for one that is off."""
+        self.series_ohms = 0.0
+        """The board's resistor between each electrode and its input pin."""
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._names = standard_channel_names(channels)
         self._rate = 250.0
         self._settings: tuple[ChannelSetting, ...] = ()
         self._test = TestSignal(1, TestFrequency.SLOW, internal=False)
+        self._drive = LeadOffDrive(np.zeros(channels), np.ones(1))
         self._model: EegModel | None = None
         self._lsb = np.ones(channels)
         self._noise_rms = np.zeros(channels)
 
-    def configure(self, rate: float, settings: Sequence[ChannelSetting], test: TestSignal) -> None:
-        """Take the chips' current CONFIG1 rate, CHnSET of every channel and CONFIG2."""
+    def configure(
+        self,
+        rate: float,
+        settings: Sequence[ChannelSetting],
+        test: TestSignal,
+        drive: LeadOffDrive | None = None,
+    ) -> None:
+        """Take the chips' current CONFIG1 rate, CHnSET of every channel, CONFIG2 and the
+        lead-off current (none by default)."""
         settings = tuple(settings)
         if rate != self._rate:
             self._model = None
         self._rate, self._settings, self._test = rate, settings, test
+        self._drive = drive or LeadOffDrive(np.zeros(self.channels), np.ones(1))
         gains = np.array([s.gain or 1 for s in settings], dtype=np.float64)
         self._lsb = 2.0 * VREF / gains / 2**24
         self._noise_rms = np.array(
@@ -101,9 +117,13 @@ class AnalogInputs:
         index = np.arange(first, first + n, dtype=np.int64)
         volts = self._rng.standard_normal((self.channels, n)) * self._noise_rms[:, np.newaxis]
         wants_eeg = np.array([s.input is Input.NORMAL for s in self._settings], dtype=bool)
+        off = wants_eeg & np.isinf(self.electrode_ohms)
         if wants_eeg.any():
             eeg = self._eeg(n)
             volts[wants_eeg] += eeg[wants_eeg]
+            on = wants_eeg & ~off
+            ohms = np.where(on, self.electrode_ohms + self.series_ohms, 0.0)
+            volts[on] += self._drive.volts(index, ohms)[on]
         test = self._test.at(index, self._rate)
         for channel, setting in enumerate(self._settings):
             row = volts[channel]
@@ -116,6 +136,7 @@ class AnalogInputs:
             if channel in self.extra:
                 row += self.extra[channel](index, self._rate)
         volts += self.offsets[:, np.newaxis]
+        volts[off] = VREF  # a floating input drifts to the rail
         counts = np.rint(volts / self._lsb[:, np.newaxis])
         np.clip(counts, COUNT_MIN, COUNT_MAX, out=counts)
         powered_down = np.array([s.power_down for s in self._settings], dtype=bool)
