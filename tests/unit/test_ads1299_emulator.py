@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -29,9 +31,9 @@ from tests.support import ads1299_model as chip
 SLOW = 1_000_000  # SCLK for commands, Hz
 
 
-def powered(chips: int = 1) -> ADS1299Emulator:
-    """An emulator past tPOR and a RESET pulse, in SDATAC mode."""
-    emulator = ADS1299Emulator(chips)
+def powered(chips: int = 1, **options: Any) -> ADS1299Emulator:
+    """An emulator (``options`` for its constructor) past tPOR and a RESET pulse, in SDATAC."""
+    emulator = ADS1299Emulator(chips, **options)
     emulator.clock.sleep(POWER_ON_RESET_S)
     emulator.set_reset(False)
     emulator.clock.sleep(2 * TCLK_S)

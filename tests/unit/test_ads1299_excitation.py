@@ -15,9 +15,9 @@ import pytest
 from eegd.errors import ConfigError
 from eegd.sources.ads1299.emulator import ADS1299Emulator
 from eegd.sources.ads1299.excitation import filtered_square
-from eegd.sources.ads1299.registers import POWER_ON_RESET_S, TCLK_S, Opcode, Register
+from eegd.sources.ads1299.registers import Register
 from eegd.sources.ads1299.settings import ADS1299Settings
-from tests.unit.test_ads1299_emulator import SLOW, counts, stream, write
+from tests.unit.test_ads1299_emulator import counts, powered, stream, write
 
 F_MOD = 1.024e6  # fCLK / 2, fCLK = 2.048 MHz
 CONFIG1_16K = 0x90  # daisy-chain bit reserved 1, DR = 000: 16 kSPS
@@ -36,13 +36,7 @@ def sinc3_gain(f: float, n: int) -> float:
 
 def electrodes() -> ADS1299Emulator:
     """An emulator with the electrodes above, past tPOR and a reset, in SDATAC, 16 kSPS."""
-    emulator = ADS1299Emulator(1, electrode_ohms=ELECTRODES, series_ohms=SERIES)
-    emulator.clock.sleep(POWER_ON_RESET_S)
-    emulator.set_reset(False)
-    emulator.clock.sleep(2 * TCLK_S)
-    emulator.set_reset(True)
-    emulator.clock.sleep(18 * TCLK_S)
-    emulator.transfer(bytes((Opcode.SDATAC,)), SLOW)
+    emulator = powered(electrode_ohms=ELECTRODES, series_ohms=SERIES)
     write(emulator, Register.CONFIG1, CONFIG1_16K)
     write(emulator, Register.CH1SET, *[CH_NORMAL_GAIN_1] * 8)
     return emulator
