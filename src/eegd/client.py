@@ -3,7 +3,8 @@
     async for packet in eegd.client.stream("ws://127.0.0.1:8080/ws", topics=["fft"]):
         print(packet.source_frame_id, packet.band_power[:, 2])   # alpha power per channel
 
-EEG arrives as ``EegFrame`` (µV, channel-major), spectra as ``FftPacket``, system
+EEG arrives as ``EegFrame`` (µV, channel-major), spectra as ``FftPacket``, a source's aux
+stream as ``AuxFrame`` (in the units of ``hello.aux``), system
 messages as ``SystemEvent``, markers as ``MarkerEvent`` and a plugin's text topic (such as
 ``quality``) as ``OutputEvent``. The session ``hello`` (channel
 names, rate, spectrum bins) is on ``Stream.hello``.
@@ -21,6 +22,7 @@ import aiohttp
 from eegd.errors import ProtocolError
 from eegd.events import FftPacket, MarkerEvent, OutputEvent, SystemEvent
 from eegd.net.protocol import (
+    AuxFrame,
     Dropped,
     EegFrame,
     ErrorMessage,
@@ -41,7 +43,16 @@ from eegd.net.protocol import (
 __all__ = ["Item", "Stream", "connect", "stream"]
 
 #: What a stream yields: data and system events, and with ``control=True`` also replies.
-Item = EegFrame | FftPacket | SystemEvent | MarkerEvent | OutputEvent | Hello | ServerMessage
+Item = (
+    EegFrame
+    | FftPacket
+    | AuxFrame
+    | SystemEvent
+    | MarkerEvent
+    | OutputEvent
+    | Hello
+    | ServerMessage
+)
 
 
 class Stream:
@@ -174,10 +185,12 @@ async def stream(
     max_rate: float | None = None,
     token: str | None = None,
     ssl: ssl_module.SSLContext | bool = True,
-) -> AsyncIterator[EegFrame | FftPacket | SystemEvent | MarkerEvent | OutputEvent]:
+) -> AsyncIterator[EegFrame | FftPacket | AuxFrame | SystemEvent | MarkerEvent | OutputEvent]:
     """Yield decoded events from ``url`` until the server closes the connection; ``token``
     and ``ssl`` are as for ``connect``."""
     async with connect(url, topics, max_rate=max_rate, token=token, ssl=ssl) as opened:
         async for item in opened:
-            if isinstance(item, EegFrame | FftPacket | SystemEvent | MarkerEvent | OutputEvent):
+            if isinstance(
+                item, EegFrame | FftPacket | AuxFrame | SystemEvent | MarkerEvent | OutputEvent
+            ):
                 yield item

@@ -179,6 +179,7 @@ class Daemon:
             Topic.FFT: 1.0 / self.config.spectrum.hop_s,
             Topic.SYSTEM: 1.0,
             Topic.MARKER: 1.0,
+            Topic.AUX: packets,
         }
 
     def _open_source(self) -> Source:

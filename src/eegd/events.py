@@ -1,5 +1,6 @@
-"""The events that travel on the bus: EEG packets, filtered packets, spectra and system events
-(a ``source_connected`` carries its session typed, ``SourceSession``).
+"""The events that travel on the bus: EEG packets, filtered packets, spectra, a source's aux
+samples and system events (a ``source_connected`` carries its session typed,
+``SourceSession``, with its aux stream's description, ``AuxStream``, when it has one).
 
 Packets are immutable. Their numpy arrays are read-only views of a read-only base, so every
 subscriber can share the very same array object and none can change it, not even by flipping
@@ -18,12 +19,14 @@ from typing import Any, ClassVar, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from eegd.aux_stream import AuxStream
 from eegd.dsp.bands import BANDS
 from eegd.errors import ProtocolError
 from eegd.timestamps import wall_clock_us
 
 __all__ = [
     "AnyTopic",
+    "AuxPacket",
     "DataPacket",
     "EegPacket",
     "Event",
@@ -49,6 +52,8 @@ class Topic(enum.IntEnum):
     FFT = 3
     SYSTEM = 4
     MARKER = 5
+    AUX = 6
+    """A source's aux stream (accelerometer, analog, battery, GPIO), when it has one."""
 
     @property
     def label(self) -> str:
@@ -271,6 +276,33 @@ class FftPacket(_PacketEquality):
         return self.source_frame_id
 
 
+@dataclasses.dataclass(frozen=True, eq=False, slots=True)
+class AuxPacket(_PacketEquality):
+    """A batch of a source's aux samples (``SourceSession.aux`` describes the channels),
+    read with the EEG packet ``frame_id`` and published just before it.
+
+    ``first_sample`` counts aux samples since the session started (the aux stream's own
+    count, at its own ``sample_rate``); ``values`` are channels × samples in each channel's
+    unit; ``timestamps`` µs since the epoch per aux sample. Both arrays are frozen
+    (``frozen_array``).
+    """
+
+    topic: ClassVar[Topic] = Topic.AUX
+
+    frame_id: int
+    first_sample: int
+    timestamps: npt.NDArray[np.uint64]
+    values: npt.NDArray[np.float32]
+    sample_rate: float
+    channel_names: tuple[str, ...]
+    monotonic_ns: int
+
+    @property
+    def n_samples(self) -> int:
+        """Aux samples per channel in this packet."""
+        return int(self.values.shape[1])
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class SourceSession:
     """A source session as its ``source_connected`` event announces it, typed, so that no
@@ -280,7 +312,8 @@ class SourceSession:
     as the session started; ``utc_offset_us`` its epoch µs minus its monotonic µs;
     ``batch_size`` the samples in each of its packets; ``physical_range`` each channel's
     (min, max) in volts, for a source that declares it. ``resumed`` marks an opening that
-    goes on with the session after an outage, from sample ``first_sample``.
+    goes on with the session after an outage, from sample ``first_sample``. ``aux``
+    describes the source's aux stream; None when it has none.
     """
 
     id: str
@@ -292,6 +325,7 @@ class SourceSession:
     physical_range: tuple[tuple[float, float], ...] | None = None
     resumed: bool = False
     first_sample: int | None = None
+    aux: AuxStream | None = None
 
     def event(self) -> SystemEvent:
         """The ``source_connected`` event that carries it; its detail is what clients see."""
@@ -303,6 +337,7 @@ class SourceSession:
             "time_anchor_us": self.time_anchor_us,
             "utc_offset_us": self.utc_offset_us,
             **({"physical_range": [list(pair) for pair in span]} if span is not None else {}),
+            **({"aux": self.aux.as_json()} if self.aux is not None else {}),
             **({"resumed": True, "first_sample": self.first_sample} if self.resumed else {}),
         }
         return SystemEvent(
@@ -390,9 +425,9 @@ class OutputEvent(_PacketEquality):
             raise ValueError(f"{self.topic.label} events carry {wanted}")
 
 
-DataPacket: TypeAlias = EegPacket | FilteredEegPacket | FftPacket
+DataPacket: TypeAlias = EegPacket | FilteredEegPacket | FftPacket | AuxPacket
 """The events that go out as binary data frames; each has a ``frame_id``."""
 
 Event: TypeAlias = (
-    EegPacket | FilteredEegPacket | FftPacket | SystemEvent | MarkerEvent | OutputEvent
+    EegPacket | FilteredEegPacket | FftPacket | AuxPacket | SystemEvent | MarkerEvent | OutputEvent
 )

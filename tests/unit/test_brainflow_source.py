@@ -309,3 +309,38 @@ def test_a_marker_inserted_on_the_board_is_a_marker_at_the_sample_brainflow_put_
     assert np.allclose(volts[:, at] * 1e6, streamed_uv, atol=1e-3)
     assert not np.allclose(volts[:, at - 1] * 1e6, streamed_uv, atol=1e-3)
     assert not np.allclose(volts[:, at + 1] * 1e6, streamed_uv, atol=1e-3)
+
+
+def test_the_synthetic_boards_accelerometer_and_battery_rows_are_its_aux_stream() -> None:
+    source = BrainFlowSource(BrainFlowSettings(board="synthetic"))
+    aux = source.aux
+    assert aux is not None
+    assert aux.channels == ("AccelX", "AccelY", "AccelZ", "Battery")
+    assert aux.units == ("g", "g", "g", "%")
+    assert [kind.value for kind in aux.kinds] == ["accelerometer"] * 3 + ["battery"]
+    assert aux.sample_rate == BoardShim.get_sampling_rate(SYNTHETIC)
+    with source:
+        blocks = [source.read(32) for _ in range(3)]
+    for index, block in enumerate(blocks):
+        assert block.aux is not None
+        assert block.aux.first_sample == block.first_sample == 32 * index
+        assert block.aux.values.shape == (4, 32)
+        assert block.aux.values.dtype == np.float32
+        assert block.problem(16, 32, aux_channels=4) is None
+    values = np.concatenate([block.aux.values for block in blocks if block.aux], axis=1)
+    # BrainFlow's synthetic accelerometer reads about 1 g, its battery 80-100 %.
+    assert 0.5 < values[:3].min()
+    assert values[:3].max() < 1.5
+    assert 50 <= values[3].min()
+    assert values[3].max() <= 100
+
+
+def test_a_board_without_accelerometer_analog_or_battery_rows_has_no_aux_stream() -> None:
+    assert BrainFlowSource(BrainFlowSettings(board="muse_2")).aux is None
+
+
+def test_cytons_analog_rows_join_its_accelerometer_in_the_aux_stream() -> None:
+    aux = BrainFlowSource(BrainFlowSettings(board="cyton", serial_port="/dev/null")).aux
+    assert aux is not None
+    assert aux.channels == ("AccelX", "AccelY", "AccelZ", "Analog1", "Analog2", "Analog3")
+    assert [kind.value for kind in aux.kinds] == ["accelerometer"] * 3 + ["analog"] * 3

@@ -91,7 +91,7 @@ def test_the_unknown_topic_error_lists_the_topics() -> None:
     outcome = session().receive_text('{"type": "subscribe", "topics": ["ff"]}', 0.0)
     [reply] = replies(outcome)
     assert reply["message"] == (
-        "unknown topic 'ff' (allowed: raw_eeg, filtered_eeg, fft, system, marker) "
+        "unknown topic 'ff' (allowed: raw_eeg, filtered_eeg, fft, system, marker, aux) "
         "in the 'subscribe' message"
     )
 

@@ -281,9 +281,10 @@ def test_header_is_56_bytes_little_endian_with_fields_at_documented_offsets() ->
     assert len(data) == 56 + 4 * len(NAMES) * 4
 
 
-def read_worked_example() -> bytes:
+def read_worked_example(name: str = "worked-example") -> bytes:
+    """The bytes of the docs' example block ``<!-- name:begin -->`` .. ``<!-- name:end -->``."""
     text = DOC.read_text(encoding="utf-8")
-    block = text.split("<!-- worked-example:begin -->")[1].split("<!-- worked-example:end -->")[0]
+    block = text.split(f"<!-- {name}:begin -->")[1].split(f"<!-- {name}:end -->")[0]
     out = bytearray()
     for line in block.splitlines():
         match = re.match(r"^([0-9a-f]{4}) \| ([0-9a-f ]+?) *\|", line)
@@ -551,7 +552,7 @@ def test_topic_names_are_canonicalised() -> None:
         (
             '{"type": "subscribe", "topics": ["fft", "eeg"]}',
             ErrorCode.UNKNOWN_TOPIC,
-            "unknown topic 'eeg' (allowed: raw_eeg, filtered_eeg, fft, system, marker)",
+            "unknown topic 'eeg' (allowed: raw_eeg, filtered_eeg, fft, system, marker, aux)",
         ),
         ('{"type": "unsubscribe", "topics": [""]}', ErrorCode.UNKNOWN_TOPIC, "allowed: raw_eeg"),
     ],

@@ -27,7 +27,7 @@ from tests.unit.test_fanout import FakeClient, fanout, unframed
 
 HEART = OutputTopic("heart_rate", FrameKind.TEXT, frames_per_s=2.0)
 BLOB = OutputTopic("blob", FrameKind.BINARY, wire_id=200)
-BUILT_IN = ["raw_eeg", "filtered_eeg", "fft", "system", "marker"]
+BUILT_IN = ["raw_eeg", "filtered_eeg", "fft", "system", "marker", "aux"]
 
 
 def test_the_registry_adds_plugin_topics_after_the_built_in_ones() -> None:
@@ -126,7 +126,7 @@ def test_parse_client_message_knows_the_topics_it_is_given() -> None:
     with pytest.raises(ProtocolViolation) as refused:
         parse_client_message('{"type":"subscribe","topics":["heart_rate"]}')
     assert refused.value.code is ErrorCode.UNKNOWN_TOPIC
-    assert "allowed: raw_eeg, filtered_eeg, fft, system, marker)" in str(refused.value)
+    assert "allowed: raw_eeg, filtered_eeg, fft, system, marker, aux)" in str(refused.value)
 
 
 def test_a_client_subscribes_to_a_plugin_topic_and_gets_its_events_framed_once() -> None:
@@ -142,7 +142,8 @@ def test_a_client_subscribes_to_a_plugin_topic_and_gets_its_events_framed_once()
     refused = control.receive_text('{"type":"subscribe","topics":["pulse"]}', now=0.1)
     (error,) = (json.loads(reply) for reply in refused.replies)
     assert error["code"] == "unknown_topic"
-    assert "allowed: raw_eeg, filtered_eeg, fft, system, marker, heart_rate)" in error["message"]
+    allowed = "allowed: raw_eeg, filtered_eeg, fft, system, marker, aux, heart_rate)"
+    assert allowed in error["message"]
 
     one, other = FakeClient(1), FakeClient(2)
     out = fanout(one, other)

@@ -47,7 +47,12 @@ from eegd.acquisition.clock_model import ClockFit, ClockModel
 from eegd.acquisition.ledger import GapCause, SessionLedger
 from eegd.acquisition.placement import Session, SessionPlacement, source_connected
 from eegd.acquisition.reader import Arrival, SourceReader, translated
-from eegd.acquisition.stamped_events import clock_stepped, source_event, source_marker
+from eegd.acquisition.stamped_events import (
+    aux_packet,
+    clock_stepped,
+    source_event,
+    source_marker,
+)
 from eegd.bus import EventBus
 from eegd.errors import SourceEnded
 from eegd.events import EegPacket, SystemEvent, SystemEventKind
@@ -369,6 +374,11 @@ class AcquisitionLoop:
             )
         for marker in block.markers:
             self._bus.publish(source_marker(session.id, clock, marker, placement.offset))
+        aux = block.aux
+        if aux is not None and session.aux is not None and aux.values.shape[1]:
+            at = session.aux_offset(placement.offset) + aux.first_sample
+            stamp = int(timestamps[0])
+            self._bus.publish(aux_packet(session.aux, aux, at, stamp, account.frames, read_ns))
         n_samples = block.n_samples
         packet = EegPacket.create(
             frame_id=account.frames,

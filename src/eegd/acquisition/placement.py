@@ -25,6 +25,7 @@ from typing import Final
 
 from eegd.acquisition.clock_model import ClockModel, ClockStep, WallClockWatch
 from eegd.acquisition.ledger import SessionAccount, SessionLedger
+from eegd.aux_stream import AuxStream
 from eegd.events import SourceSession, SystemEvent
 from eegd.sources.base import SampleBlock, Source
 
@@ -52,6 +53,12 @@ class Session:
     """Each channel's (min, max) in volts, for a source that declares it (``Source``)."""
     stream_id: str | None = None
     """The stream the source reads, when it names one (``Source.stream_id``)."""
+    aux: AuxStream | None = None
+    """The source's aux stream (``Source.aux``), when it has one."""
+
+    def aux_offset(self, offset: int) -> int:
+        """The aux stream's index of the EEG sample ``offset`` (where an opening starts)."""
+        return 0 if self.aux is None else round(offset * self.aux.sample_rate / self.sample_rate)
 
 
 def source_connected(
@@ -69,6 +76,7 @@ def source_connected(
         physical_range=session.physical_range,
         resumed=first_sample is not None,
         first_sample=first_sample,
+        aux=session.aux,
     ).event()
 
 
@@ -134,6 +142,7 @@ class SessionPlacement:
             and source.sample_rate == session.sample_rate
             and source.channel_names == session.channel_names
             and source.stream_id == session.stream_id
+            and source.aux == session.aux
         )
         offset = 0
         if resumed and session is not None and account is not None and self.clock is not None:
@@ -172,6 +181,7 @@ class SessionPlacement:
             utc_offset_us=clock.utc_offset_us,
             physical_range=source.physical_range,
             stream_id=source.stream_id,
+            aux=source.aux,
         )
         self._stream_end = None
         self.account = SessionAccount(session.id, session.sample_rate, batch_size)

@@ -202,6 +202,8 @@ class SourceReader:
         """The thread: read blocks and hand them to the loop, at most ``max_pending`` ahead."""
         source, stop, pending = self.source, self._stop, self._pending
         channels = len(source.channel_names)
+        aux = source.aux
+        aux_channels = 0 if aux is None else len(aux.channels)
         reads = 0
         while not stop.is_set():
             reads += 1
@@ -210,7 +212,7 @@ class SourceReader:
             arrived = Arrival(self._monotonic(), self._wall_clock())
             self._reading = None
             read_ns = time.monotonic_ns()
-            problem = block.problem(channels, self._batch_size)
+            problem = block.problem(channels, self._batch_size, aux_channels)
             while not pending.acquire(timeout=0.1):
                 if stop.is_set():
                     return

@@ -1,5 +1,5 @@
 """The events a session publishes beside its samples, stamped by its clock model: a source's
-own events and markers at their samples, and a wall-clock step.
+own events and markers at their samples, its aux samples, and a wall-clock step.
 
 Pure builders: the acquisition loop publishes what they return.
 """
@@ -8,11 +8,40 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from eegd.acquisition.clock_model import ClockModel, ClockStep
-from eegd.events import MarkerEvent, SystemEvent, SystemEventKind
-from eegd.sources.base import SourceEvent, SourceMarker
+import numpy as np
 
-__all__ = ["clock_stepped", "source_event", "source_marker"]
+from eegd.acquisition.clock_model import ClockModel, ClockStep
+from eegd.aux_stream import AuxStream
+from eegd.events import AuxPacket, MarkerEvent, SystemEvent, SystemEventKind, frozen_array
+from eegd.sources.base import AuxSamples, SourceEvent, SourceMarker
+from eegd.timestamps import packet_timestamps
+
+__all__ = ["aux_packet", "clock_stepped", "source_event", "source_marker"]
+
+
+def aux_packet(
+    stream: AuxStream,
+    samples: AuxSamples,
+    first: int,
+    first_stamp_us: int,
+    frame_id: int,
+    monotonic_ns: int,
+) -> AuxPacket:
+    """The aux samples read with packet ``frame_id``, the first of them aux sample ``first``
+    of the session: stamped from the packet's first stamp at the aux rate (so at the EEG
+    rate, with the same columns, they carry the packet's very stamps)."""
+    count = samples.values.shape[1]
+    return AuxPacket(
+        frame_id=frame_id,
+        first_sample=first,
+        timestamps=frozen_array(
+            packet_timestamps(first_stamp_us, first, count, stream.sample_rate), np.uint64
+        ),
+        values=frozen_array(samples.values, np.float32),
+        sample_rate=stream.sample_rate,
+        channel_names=stream.channels,
+        monotonic_ns=monotonic_ns,
+    )
 
 
 def source_event(

@@ -50,12 +50,14 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from eegd.aux_stream import AuxStream
 from eegd.errors import ConfigError
 from eegd.events import SystemEventKind
 from eegd.validation import convert
 
 __all__ = [
     "MAX_STREAM_CHANNELS",
+    "AuxSamples",
     "CheckReport",
     "ImpedanceCheck",
     "OptionalDependency",
@@ -200,6 +202,20 @@ class SourceMarker:
 
 
 @dataclass(frozen=True, slots=True)
+class AuxSamples:
+    """The aux samples a source read with a block (``Source.aux`` describes them).
+
+    ``first_sample`` is the index of the first one since the source opened, in the aux
+    stream's own count; ``values`` are aux channels × samples in each channel's unit. At
+    the EEG rate they are the block's own columns; at another rate as many as fell in the
+    block's time.
+    """
+
+    first_sample: int
+    values: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
 class SampleBlock:
     """Consecutive samples from a source, channels × samples.
 
@@ -215,6 +231,7 @@ class SampleBlock:
     block when the source knows (a ``GapCause`` value of ``eegd.acquisition.ledger``), else None.
     ``malformed`` is what the source found wrong with the block itself (values it cannot
     have taken), so the acquisition rejects it as it rejects a block of the wrong shape.
+    ``aux`` holds the aux samples read with it, from a source that has an aux stream.
     """
 
     first_sample: int
@@ -226,19 +243,21 @@ class SampleBlock:
     stream_time: float | None = None
     gap_cause: str | None = None
     malformed: str | None = None
+    aux: AuxSamples | None = None
 
     @property
     def n_samples(self) -> int:
         """Samples per channel."""
         return int(self.volts.shape[1])
 
-    def problem(self, channels: int, max_samples: int) -> str | None:
+    def problem(self, channels: int, max_samples: int, aux_channels: int = 0) -> str | None:
         """What is wrong with this block for a stream of ``channels`` rows, or None.
 
         A block must hold ``raw`` and ``volts`` of the same shape, ``channels`` × 1 to
         ``max_samples``, with finite volts: anything else would reach every consumer as
         garbage, so the acquisition rejects it (and the samples it stood for are a gap).
-        A block its source calls ``malformed`` is rejected for that reason.
+        A block its source calls ``malformed`` is rejected for that reason. Its aux
+        samples, if any, are ``aux_channels`` rows of finite values.
         """
         if self.malformed is not None:
             return self.malformed
@@ -252,7 +271,18 @@ class SampleBlock:
             return f"shape {volts.shape} is not {channels} channels × 1..{max_samples} samples"
         if not np.isfinite(volts).all():
             return "volts hold NaN or infinite values"
-        return None
+        return None if self.aux is None else _aux_problem(self.aux, aux_channels)
+
+
+def _aux_problem(aux: AuxSamples, channels: int) -> str | None:
+    """What is wrong with a block's aux samples for an aux stream of ``channels`` rows."""
+    values = aux.values
+    if not isinstance(values, np.ndarray) or values.ndim != 2 or values.shape[0] != channels:
+        shape = getattr(values, "shape", None)
+        return f"aux values of shape {shape} are not {channels} aux channels × samples"
+    if not np.isfinite(values).all():
+        return "aux values hold NaN or infinite values"
+    return None
 
 
 class CheckReport(Protocol):
@@ -323,6 +353,12 @@ class Source(abc.ABC):
         A board that reports volts, or a file, declares the span its int32 counts cover;
         the recorder quantises over it. None (the default): ``raw`` are the ADC's own counts.
         """
+        return None
+
+    @property
+    def aux(self) -> AuxStream | None:
+        """The source's aux stream (accelerometer, analog, battery, GPIO channels); None
+        (the default) for a source that has none: its blocks then carry no aux samples."""
         return None
 
     @property

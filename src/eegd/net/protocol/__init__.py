@@ -1,6 +1,6 @@
 """eegd's WebSocket wire protocol, sans-I/O: events in, bytes or JSON text out, and back.
 
-Data frames (raw_eeg, filtered_eeg, fft) are binary: a fixed 56-byte little-endian header,
+Data frames (raw_eeg, filtered_eeg, fft, aux) are binary: a fixed 56-byte little-endian header,
 then float32 arrays at 4-byte aligned offsets (``frames``). The hello, control messages and
 system events are JSON text frames (``messages``); ``websocket`` wraps an encoded event in the
 complete WebSocket frame that every client of it is sent. Nothing here touches a socket or awaits:
@@ -15,6 +15,7 @@ represent (a programming error, not a wire error).
 from eegd.net.protocol.frames import (
     FLAG_DECIMATED,
     HEADER,
+    AuxFrame,
     EegFrame,
     FrameHeader,
     decode_frame,
@@ -29,6 +30,7 @@ from eegd.net.protocol.messages import (
     MAX_RATE_MAX,
     MAX_RATE_MIN,
     PROTOCOL_VERSION,
+    AuxInfo,
     Band,
     ClientMessage,
     Command,
@@ -70,6 +72,8 @@ __all__ = [
     "OPCODE_BINARY",
     "OPCODE_TEXT",
     "PROTOCOL_VERSION",
+    "AuxFrame",
+    "AuxInfo",
     "Band",
     "ClientMessage",
     "Command",

@@ -1,4 +1,4 @@
-"""The binary data frames of the wire protocol: raw_eeg, filtered_eeg and fft.
+"""The binary data frames of the wire protocol: raw_eeg, filtered_eeg, fft and aux.
 
 A frame is a fixed 56-byte little-endian header, then float32 arrays at 4-byte aligned
 offsets. Names and the frequency axis are not repeated per frame: decoding takes them from
@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eegd.events import (
+    AuxPacket,
     EegPacket,
     Event,
     FftPacket,
@@ -40,6 +41,7 @@ from eegd.timestamps import packet_timestamps, sample_timestamps
 __all__ = [
     "FLAG_DECIMATED",
     "HEADER",
+    "AuxFrame",
     "EegFrame",
     "FrameHeader",
     "decode_frame",
@@ -59,7 +61,7 @@ HEADER: Final = struct.Struct("<BBHHHI4xQQQQd")
 _WIRE_FLOAT: Final = np.dtype("<f4")
 _UV_PER_VOLT: Final = 1e6
 _EEG_TOPICS: Final = (Topic.RAW_EEG, Topic.FILTERED_EEG)
-_DATA_TOPICS: Final = (*_EEG_TOPICS, Topic.FFT)
+_DATA_TOPICS: Final = (*_EEG_TOPICS, Topic.FFT, Topic.AUX)
 _ALLOWED_DATA_TOPICS: Final = ", ".join(f"{topic.value} {topic.label}" for topic in _DATA_TOPICS)
 
 
@@ -124,10 +126,10 @@ def parse_header(data: bytes | bytearray | memoryview) -> FrameHeader:
             f"unknown data-frame topic id {topic_id} (allowed: {_ALLOWED_DATA_TOPICS})"
         )
     topic = Topic(topic_id)
-    if flags & ~FLAG_DECIMATED or (flags and topic is Topic.FFT):
+    if flags & ~FLAG_DECIMATED or (flags and topic not in _EEG_TOPICS):
         raise _bad_frame(f"flags 0x{flags:04x} are not defined for {topic.label} frames")
     if topic is not Topic.FFT and bands:
-        raise _bad_frame(f"{topic.label} frame declares {bands} bands; EEG frames carry none")
+        raise _bad_frame(f"{topic.label} frame declares {bands} bands; only fft frames have them")
     header = FrameHeader(version, topic, flags, channels, bands, samples, *stamps)
     if header.frame_size != len(data):
         raise _bad_frame(
@@ -163,6 +165,14 @@ def _encode_eeg(packet: EegPacket | FilteredEegPacket) -> bytes:
     return b"".join((header, uv.data))
 
 
+def _encode_aux(packet: AuxPacket) -> bytes:
+    values = np.ascontiguousarray(_matrix(packet.values, "values"), dtype=_WIRE_FLOAT)
+    timestamp_us = int(packet.timestamps[0]) if values.shape[1] else 0
+    stamps = (packet.frame_id, packet.first_sample, timestamp_us, packet.monotonic_ns)
+    header = _pack_header(Topic.AUX, 0, values.shape, 0, (*stamps, packet.sample_rate))
+    return b"".join((header, values.data))
+
+
 def _encode_fft(packet: FftPacket) -> bytes:
     psd = np.ascontiguousarray(_matrix(packet.psd, "psd"), dtype=_WIRE_FLOAT)
     band_power = np.ascontiguousarray(_matrix(packet.band_power, "band_power"), dtype=_WIRE_FLOAT)
@@ -178,7 +188,7 @@ def _encode_fft(packet: FftPacket) -> bytes:
 
 
 @overload
-def encode_event(event: EegPacket | FilteredEegPacket | FftPacket) -> bytes: ...
+def encode_event(event: EegPacket | FilteredEegPacket | FftPacket | AuxPacket) -> bytes: ...
 @overload
 def encode_event(event: SystemEvent | MarkerEvent) -> str: ...
 @overload
@@ -187,10 +197,13 @@ def encode_event(event: Event) -> bytes | str:
     """Encode one bus event for the wire: a binary data frame, or JSON text for a system event
     or a marker; a plugin topic's event as its topic's frame kind says (``encode_output``).
 
-    EEG samples go out in µV (volts × 1e6, float32); raw ADC counts are not sent.
+    EEG samples go out in µV (volts × 1e6, float32); raw ADC counts are not sent. Aux
+    values go out in their channels' own units.
     """
     if isinstance(event, EegPacket | FilteredEegPacket):
         return _encode_eeg(event)
+    if isinstance(event, AuxPacket):
+        return _encode_aux(event)
     if isinstance(event, FftPacket):
         return _encode_fft(event)
     if isinstance(event, MarkerEvent):
@@ -270,22 +283,70 @@ class EegFrame:
         )
 
 
-def decode_frame(data: bytes | bytearray | memoryview, hello: Hello) -> EegFrame | FftPacket:
-    """Decode a binary data frame, taking names and the frequency axis from the session hello.
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class AuxFrame:
+    """A decoded aux frame: ``values`` are aux channels × samples in the units of the
+    hello's ``aux``; ``first_sample`` counts the aux stream's own samples; ``frame_id`` is
+    the EEG frame it was read with."""
+
+    frame_id: int
+    first_sample: int
+    timestamp_us: int
+    monotonic_ns: int
+    sample_rate: float
+    channel_names: tuple[str, ...]
+    units: tuple[str, ...]
+    values: npt.NDArray[np.float32]
+
+    @property
+    def n_samples(self) -> int:
+        """Aux samples per channel."""
+        return int(self.values.shape[1])
+
+    @property
+    def timestamps(self) -> npt.NDArray[np.uint64]:
+        """µs since the epoch per aux sample: section 2.4's rule at the aux rate."""
+        return packet_timestamps(
+            self.timestamp_us, self.first_sample, self.n_samples, self.sample_rate
+        )
+
+
+def decode_frame(
+    data: bytes | bytearray | memoryview, hello: Hello
+) -> EegFrame | FftPacket | AuxFrame:
+    """Decode a binary data frame, taking names, the frequency axis and the aux stream's
+    description from the session hello.
 
     The arrays are read-only views of the frame (a mutable buffer is copied once first).
     """
     frame = data if isinstance(data, bytes) else bytes(data)
     header = parse_header(frame)
-    if header.channel_count != len(hello.channels):
+    if header.topic is Topic.AUX:
+        if hello.aux is None:
+            raise _bad_frame("aux frame arrived while the hello describes no aux stream")
+        names: tuple[str, ...] = hello.aux.channels
+    else:
+        names = hello.channels
+    if header.channel_count != len(names):
         raise _bad_frame(
             f"{header.topic.label} frame has {header.channel_count} channels "
-            f"but the hello names {len(hello.channels)}"
+            f"but the hello names {len(names)}"
         )
     arrays = [
         np.frombuffer(frame, _WIRE_FLOAT, rows * columns, offset).reshape(rows, columns)
         for _, offset, (rows, columns) in header.payload_layout()
     ]
+    if header.topic is Topic.AUX and hello.aux is not None:
+        return AuxFrame(
+            frame_id=header.frame_id,
+            first_sample=header.first_sample,
+            timestamp_us=header.timestamp_us,
+            monotonic_ns=header.monotonic_ns,
+            sample_rate=header.sample_rate,
+            channel_names=names,
+            units=hello.aux.units,
+            values=arrays[0],
+        )
     if header.topic is not Topic.FFT:
         return EegFrame(
             topic=header.topic,

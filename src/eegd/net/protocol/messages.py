@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final, Literal, TypeAlias
 import msgspec
 import numpy as np
 
+from eegd.aux_stream import AuxStream
 from eegd.errors import ProtocolError
 from eegd.events import (
     FftPacket,
@@ -30,6 +31,7 @@ from eegd.events import (
 from eegd.topics import MESSAGE_TYPES
 
 __all__ = [
+    "AuxInfo",
     "DEFAULT_UNITS",
     "MAX_MESSAGE_BYTES",
     "MAX_NESTING",
@@ -94,6 +96,8 @@ DEFAULT_UNITS: Final[Mapping[str, str]] = {
 }
 
 _BUILTIN_LABELS: Final = tuple(topic.label for topic in Topic)
+#: A hello's topics by default: the built-in ones of a session without an aux stream.
+_SESSION_LABELS: Final = tuple(label for label in _BUILTIN_LABELS if label != Topic.AUX.label)
 _ALLOWED_TOPIC_NAMES: Final = ", ".join(_BUILTIN_LABELS)
 
 
@@ -164,6 +168,32 @@ class Spectrum(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+class AuxInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The session's aux stream as the hello describes it: what every aux frame's rows are.
+
+    Per channel its name, unit (of the frames' values), kind (``accelerometer``, ``analog``,
+    ``battery``, ``gpio``) and the span of values it may take; ``sample_rate`` is the aux
+    stream's own, in Hz.
+    """
+
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    kinds: tuple[str, ...]
+    sample_rate: float
+    physical_range: tuple[tuple[float, float], ...]
+
+    @classmethod
+    def from_stream(cls, stream: AuxStream) -> AuxInfo:
+        """The description of a session's ``AuxStream``."""
+        return cls(
+            channels=stream.channels,
+            units=stream.units,
+            kinds=tuple(kind.value for kind in stream.kinds),
+            sample_rate=stream.sample_rate,
+            physical_range=stream.physical_range,
+        )
+
+
 class _ServerText(msgspec.Struct, frozen=True, tag_field="type"):
     """Base of server → client JSON messages; readers ignore fields they do not know."""
 
@@ -182,8 +212,11 @@ class Hello(_ServerText, tag="hello", kw_only=True, frozen=True):
     time_anchor_us: int
     units: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_UNITS))
     spectrum: Spectrum | None = None
-    topics: tuple[str, ...] = _BUILTIN_LABELS
-    """The topics a client may subscribe to: the built-in ones, then those plugins add."""
+    topics: tuple[str, ...] = _SESSION_LABELS
+    """The topics a client may subscribe to: the built-in ones, then those plugins add
+    (``aux`` only while the session has an aux stream)."""
+    aux: AuxInfo | None = None
+    """The session's aux stream; null when its source has none."""
 
 
 class Subscribed(_ServerText, tag="subscribed", frozen=True):

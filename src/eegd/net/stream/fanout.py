@@ -18,6 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 from eegd.events import (
     AnyTopic,
+    AuxPacket,
     EegPacket,
     Event,
     FftPacket,
@@ -140,7 +141,7 @@ class Fanout(Generic[_ClientT]):
             return []
         self.routed[topic] += 1
         dropping: list[tuple[_ClientT, int]] = []
-        if isinstance(event, EegPacket | FilteredEegPacket | FftPacket):
+        if isinstance(event, EegPacket | FilteredEegPacket | FftPacket | AuxPacket):
             frame_id, stamp = event.frame_id, event.monotonic_ns
         else:
             frame_id, stamp = None, None

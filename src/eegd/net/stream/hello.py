@@ -3,7 +3,8 @@
 It is built from events alone: the session (id, channels, rate, time anchor) from the
 latest ``source_connected`` system event, the spectrum axis and bands from the latest
 ``fft`` packet. It is rebuilt only when either changes. Its ``topics`` (what a client may
-subscribe to) are the server's, fixed when it starts.
+subscribe to) are the server's, fixed when it starts, but for ``aux``, listed only while the
+session has an aux stream (which ``aux`` then describes).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from eegd.events import Event, FftPacket, SourceSession, SystemEvent, Topic
-from eegd.net.protocol import Hello, Spectrum
+from eegd.net.protocol import AuxInfo, Hello, Spectrum
 
 __all__ = ["HelloTracker"]
 
@@ -66,17 +67,19 @@ class HelloTracker:
         session = self._session
         if session is None:
             return None
+        aux = session.aux
         self._hello = Hello(
             session=session.id,
             sample_rate=session.sample_rate,
             channels=session.channels,
             time_anchor_us=session.time_anchor_us,
             spectrum=self._spectrum,
-            topics=self._topics,
+            topics=self._topics if aux else tuple(t for t in self._topics if t != Topic.AUX.label),
+            aux=AuxInfo.from_stream(aux) if aux else None,
         )
         return self._hello
 
 
 def _shown(session: SourceSession) -> tuple[object, ...]:
     """What the hello shows of a session."""
-    return (session.id, session.sample_rate, session.channels, session.time_anchor_us)
+    return (session.id, session.sample_rate, session.channels, session.time_anchor_us, session.aux)

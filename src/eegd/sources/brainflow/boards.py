@@ -2,8 +2,9 @@
 
 A board is named as BrainFlow's ``BoardIds`` spells it, case-insensitively and without the
 ``_BOARD`` suffix (``cyton_daisy``), or by its numeric id; its rate, EEG rows and channel
-names come from BrainFlow's board description. BrainFlow is imported on first use, since
-it is an optional extra.
+names come from BrainFlow's board description, its aux rows (accelerometer, analog inputs,
+battery) from ``BoardShim.get_accel_channels``, ``get_analog_channels`` and
+``get_battery_channel``. BrainFlow is imported on first use, since it is an optional extra.
 """
 
 from __future__ import annotations
@@ -13,9 +14,18 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from eegd.aux_stream import AuxKind, AuxStream
 from eegd.errors import ConfigError
 
-__all__ = ["BoardFacts", "board_facts", "board_names", "board_shim", "resolve_board"]
+__all__ = [
+    "AuxRow",
+    "BoardFacts",
+    "aux_stream",
+    "board_facts",
+    "board_names",
+    "board_shim",
+    "resolve_board",
+]
 
 _INSTALL_HINT = "install it with: pip install 'eegd[brainflow]'"
 _NO_BOARD: Final = -100
@@ -84,6 +94,72 @@ class BoardFacts:
     timestamp_row: int | None
     marker_row: int | None = None
     """The row of the markers inserted with BrainFlow's ``insert_marker`` (0: none)."""
+    aux_rows: tuple[AuxRow, ...] = ()
+    """Rows of ``get_board_data``'s array that hold aux channels, in aux channel order."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuxRow:
+    """One aux row of a board: where it is, its name, unit, kind and the span of values
+    it may take."""
+
+    row: int
+    name: str
+    unit: str
+    kind: AuxKind
+    span: tuple[float, float]
+
+
+#: What BrainFlow reports for each aux kind: its unit and the span eegd declares for it.
+#: Accelerometers in g (OpenBCI's LIS3DH reads ±4 g, others up to ±16 g); the battery in
+#: percent of charge; analog inputs in the board's own raw values, whose span BrainFlow does
+#: not state (OpenBCI's Cyton: 10-bit readings), so a signed 16-bit span holds any board's.
+_AUX_UNITS: Final = {
+    AuxKind.ACCELEROMETER: ("g", (-16.0, 16.0)),
+    AuxKind.ANALOG: ("", (-32768.0, 32767.0)),
+    AuxKind.BATTERY: ("%", (0.0, 100.0)),
+}
+
+
+def aux_stream(facts: BoardFacts) -> AuxStream | None:
+    """The board's aux stream (at its sampling rate), or None when it has no aux rows."""
+    rows = facts.aux_rows
+    if not rows:
+        return None
+    return AuxStream(
+        channels=tuple(row.name for row in rows),
+        units=tuple(row.unit for row in rows),
+        kinds=tuple(row.kind for row in rows),
+        sample_rate=facts.sample_rate,
+        physical_range=tuple(row.span for row in rows),
+    )
+
+
+def _aux_rows(shim: Any, board_id: int, description: dict[str, Any]) -> tuple[AuxRow, ...]:
+    """The accelerometer, analog and battery rows BrainFlow names for the board. A kind is
+    asked for only when the description lists it: BrainFlow logs an error for the others."""
+    board = shim.BoardShim
+
+    def rows(getter: Any, key: str) -> list[int]:
+        if key not in description:
+            return []
+        found = getter(board_id)
+        return [int(found)] if isinstance(found, int) else [int(row) for row in found]
+
+    accel = rows(board.get_accel_channels, "accel_channels")
+    names = ["AccelX", "AccelY", "AccelZ"] if len(accel) == 3 else None
+    found: list[tuple[AuxKind, list[int], list[str]]] = [
+        (AuxKind.ACCELEROMETER, accel, names or [f"Accel{i + 1}" for i in range(len(accel))]),
+    ]
+    analog = rows(board.get_analog_channels, "analog_channels")
+    found.append((AuxKind.ANALOG, analog, [f"Analog{i + 1}" for i in range(len(analog))]))
+    battery = rows(board.get_battery_channel, "battery_channel")
+    found.append((AuxKind.BATTERY, battery, ["Battery"] * len(battery)))
+    return tuple(
+        AuxRow(row, name, _AUX_UNITS[kind][0], kind, _AUX_UNITS[kind][1])
+        for kind, kind_rows, kind_names in found
+        for row, name in zip(kind_rows, kind_names, strict=True)
+    )
 
 
 def board_facts(board_id: int) -> BoardFacts:
@@ -112,4 +188,5 @@ def board_facts(board_id: int) -> BoardFacts:
         channel_names=tuple(labels),
         timestamp_row=None if timestamp_row is None else int(timestamp_row),
         marker_row=None if marker_row is None else int(marker_row),
+        aux_rows=_aux_rows(shim, board_id, description),
     )

@@ -7,7 +7,9 @@ gain 24, the chip of OpenBCI's boards). BrainFlow's timestamp row is kept as the
 clock of each sample (``clock_anchor``, ``last_device_time``), while eegd's timestamps stay
 based on sample indices. BrainFlow's marker row (what ``insert_marker`` wrote, or a board's
 trigger input) becomes eegd markers: each non-zero value is a marker at its own sample,
-labelled with the value (``7.0`` is ``"7"``). Every BrainFlow error becomes a
+labelled with the value (``7.0`` is ``"7"``). The board's accelerometer, analog and battery
+rows are its aux stream (``Source.aux``), at the board's rate, read with the same columns as
+the EEG. Every BrainFlow error becomes a
 ``SourceError`` carrying BrainFlow's message, so the supervisor's back-off reconnects.
 """
 
@@ -22,10 +24,12 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from eegd.aux_stream import AuxStream
 from eegd.clock import SYSTEM_BLOCKING_CLOCK, BlockingClock
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
 from eegd.sources.base import (
+    AuxSamples,
     OptionalDependency,
     SampleBlock,
     SharedSourceOptions,
@@ -34,7 +38,13 @@ from eegd.sources.base import (
     parse_options,
     placed,
 )
-from eegd.sources.brainflow.boards import BoardFacts, board_facts, board_shim, resolve_board
+from eegd.sources.brainflow.boards import (
+    BoardFacts,
+    aux_stream,
+    board_facts,
+    board_shim,
+    resolve_board,
+)
 from eegd.sources.brainflow.log_bridge import install_log_bridge
 from eegd.sources.lsl_markers import marker_label
 from eegd.validation import Settings
@@ -159,6 +169,7 @@ class BrainFlowSource(Source):
     def __init__(self, settings: BrainFlowSettings, clock: BlockingClock | None = None) -> None:
         self._settings = settings
         self._facts = settings.facts()
+        self._aux = aux_stream(self._facts)
         self._clock = clock if clock is not None else SYSTEM_BLOCKING_CLOCK
         self._lsb_volts = 2.0 * settings.physical_range_uv * 1e-6 / 2**24
         self._board: Any = None
@@ -185,6 +196,11 @@ class BrainFlowSource(Source):
         """Each channel's (min, max) in volts: the span the int32 counts are scaled to."""
         span = self._settings.physical_range_uv * 1e-6
         return tuple((-span, span) for _ in self._facts.channel_names)
+
+    @property
+    def aux(self) -> AuxStream | None:
+        """The board's accelerometer, analog and battery rows, at its rate; None without."""
+        return self._aux
 
     @property
     def lsb_volts(self) -> float:
@@ -237,6 +253,7 @@ class BrainFlowSource(Source):
             raw=self._to_counts(volts),
             volts=volts.astype(np.float32),
             markers=self._markers(data, first),
+            aux=self._aux_samples(data, first),
         )
 
     def close(self) -> None:
@@ -308,6 +325,13 @@ class BrainFlowSource(Source):
             SourceMarker(sample=first + int(column), label=marker_label(float(values[column])))
             for column in columns
         )
+
+    def _aux_samples(self, data: npt.NDArray[np.float64], first: int) -> AuxSamples | None:
+        """The aux rows of ``data``, whose first column is sample ``first``."""
+        rows = [aux.row for aux in self._facts.aux_rows]
+        if not rows:
+            return None
+        return AuxSamples(first, np.asarray(data, dtype=np.float64)[rows].astype(np.float32))
 
     def _to_counts(self, volts: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
         counts = np.rint(volts / self._lsb_volts)
