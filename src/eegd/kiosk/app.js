@@ -10,6 +10,7 @@ import { DisplayPanel, FILTER_KEYS } from "./display.js";
 import { setData } from "./dom.js";
 import { FilterSettings, summary as filterSummary } from "./filters.js";
 import { HealthLine } from "./health.js";
+import { ImpedancePanel } from "./impedance.js";
 import { MarkerButtons } from "./markers.js";
 import { PlaybackBar } from "./playback.js";
 import { ProtocolError, Topic, decodeFrame, parseText } from "./protocol.js";
@@ -71,6 +72,11 @@ const filters = new FilterSettings(showFilter, refused);
 const sourcePanel = new SourcePanel(byId("source-settings"));
 const signIn = new SignInPanel();
 const markerButtons = new MarkerButtons(byId("markers"), refused);
+const impedance = new ImpedancePanel(
+  document.querySelector(".trace-foot"),
+  document.querySelector(".trace-body"),
+  refused,
+);
 const playbackBar = new PlaybackBar(byId("playback"), refused, (state) => {
   status.setPlayback(state);
   updateStatus();
@@ -93,7 +99,7 @@ function onText(message) {
       onHello(message);
       break;
     case "system":
-      for (const view of [status, sourcePanel, signIn, filters, health, playbackBar]) {
+      for (const view of [status, sourcePanel, signIn, filters, health, playbackBar, impedance]) {
         view.systemEvent(message);
       }
       break;

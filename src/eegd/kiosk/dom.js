@@ -1,6 +1,6 @@
 // Writing the page's state into data- attributes only when it changes: a write of the same
 // value still makes the browser check its styles, and the status is written five times a
-// second.
+// second. And building an element with its attributes and children in one call.
 
 /** Set `element.dataset[key]` to `value` as a string, or remove it for null; only if changed. */
 export function setData(element, key, value) {
@@ -10,4 +10,12 @@ export function setData(element, key, value) {
   } else if (data[key] !== String(value)) {
     data[key] = String(value);
   }
+}
+
+/** A new `tag` element with `attributes` (name to value) and `children` (nodes or text). */
+export function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
 }

@@ -10,14 +10,9 @@
 // State for tests: data-role, data-via and data-sign-in on #signin, data-accepted on
 // #audit-line, data-signing-in on the footer while the form is open.
 
-const ENDPOINT = "/api/session";
+import { element } from "./dom.js";
 
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
+const ENDPOINT = "/api/session";
 
 function clock(timestampUs) {
   const at = new Date(timestampUs / 1000);
