@@ -293,11 +293,12 @@ async def test_a_marker_on_brainflows_board_is_an_event_at_its_sample_in_the_dat
     ((row),) = events_table(path)
     assert (row["trial_type"], int(row["sample"])) == ("7", at)
     raw = mne_bids.read_raw_bids(path, verbose="error")
-    assert tuple(raw.ch_names) == tuple(BoardShim.get_eeg_names(SYNTHETIC))
+    aux = ("AccelX", "AccelY", "AccelZ", "Battery")  # the board's aux rows, after the EEG
+    assert tuple(raw.ch_names) == (*BoardShim.get_eeg_names(SYNTHETIC), *aux)
     rows = DataFilter.read_file(str(tmp_path / "board.csv"))
     (column,) = np.flatnonzero(rows[BoardShim.get_marker_channel(SYNTHETIC)])
     streamed_uv = rows[list(BoardShim.get_eeg_channels(SYNTHETIC)), column]
-    recorded_uv = raw.get_data(start=at - 1, stop=at + 2) * 1e6
+    recorded_uv = raw.get_data(picks="eeg", start=at - 1, stop=at + 2) * 1e6
     step_uv = 2 * 187_500 / 2**24
     assert np.allclose(recorded_uv[:, 1], streamed_uv, atol=step_uv)
     assert not np.allclose(recorded_uv[:, 0], streamed_uv, atol=step_uv)

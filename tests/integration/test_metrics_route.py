@@ -80,7 +80,7 @@ async def test_the_ledger_says_what_each_consumer_and_client_got() -> None:
         assert {"voltage_filter", "brain_waves", "recorder"} <= set(consumers)
         assert consumers["voltage_filter"]["delivered"] >= 6
         assert consumers["voltage_filter"]["dropped"] == 0
-        assert consumers["recorder"]["topics"] == ["marker", "quality", "raw_eeg", "system"]
+        assert consumers["recorder"]["topics"] == ["aux", "marker", "quality", "raw_eeg", "system"]
         (client,) = ledger["clients"]
         assert client["route"] == "/ws/filtered_eeg"
         assert client["topics"] == ["filtered_eeg"]

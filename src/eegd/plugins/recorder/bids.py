@@ -8,6 +8,10 @@ part's provenance (the sidecar, less the access tokens' hashes) goes under ``eeg
 blocks (files, MNE): callers run it in a worker thread. ``BidsRequest`` checks what a
 client asks for; labels are letters and digits only, as BIDS requires.
 
+Aux channels the file holds (the sidecar's ``aux``: an accelerometer, a battery) are
+``MISC`` in ``_channels.tsv`` (MNE, and so mne-bids, has no accelerometer type), with their
+units written in.
+
 mne-bids takes EDF and BDF files as they are; a CSV recording it cannot take, so it is
 refused, as are a part still being written (or left unfinished by a crash, until the
 recorder recovers it at its next start) and an existing target unless ``overwrite``.
@@ -178,6 +182,9 @@ def export_bids(
         raise RequestRefused(500, "export_failed", f"cannot read {data}: {exc}") from exc
     raw.set_annotations(_clean(raw.annotations))
     raw.info["line_freq"] = _line_frequency(sidecar)
+    aux = _aux_units(sidecar, raw.ch_names)
+    if aux:
+        raw.set_channel_types(dict.fromkeys(aux, "misc"), verbose="error")
     _place_electrodes(mne, raw)
     try:
         written = mne_bids.write_raw_bids(
@@ -185,6 +192,7 @@ def export_bids(
         )
         sidecar_path = written.copy().update(suffix="eeg", extension=".json")
         mne_bids.update_sidecar_json(sidecar_path, bids_entries(sidecar), verbose="error")
+        _write_aux_units(written.copy().update(suffix="channels", extension=".tsv").fpath, aux)
     except (OSError, ValueError, RuntimeError) as exc:
         message = f"mne-bids could not write {root}: {exc}"
         raise RequestRefused(500, "export_failed", message) from exc
@@ -196,6 +204,30 @@ def export_bids(
         "events": len(raw.annotations),
         "status": sidecar.get("status"),
     }
+
+
+def _aux_units(sidecar: Mapping[str, Any], names: list[str]) -> dict[str, str]:
+    """The aux channels the file holds (the sidecar's ``aux``), each with its unit."""
+    aux = sidecar.get("aux") or {}
+    if not aux.get("in_file"):
+        return {}
+    units = dict(zip(aux.get("channels", ()), aux.get("units", ()), strict=False))
+    return {name: unit or "n/a" for name, unit in units.items() if name in names}
+
+
+def _write_aux_units(path: Path, units: Mapping[str, str]) -> None:
+    """The aux channels' units in ``_channels.tsv`` (mne-bids knows none for MISC)."""
+    if not units:
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    name, unit = header.index("name"), header.index("units")
+    for number, line in enumerate(lines[1:], start=1):
+        cells = line.split("\t")
+        if cells[name] in units:
+            cells[unit] = units[cells[name]]
+            lines[number] = "\t".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _remove(path: Path) -> None:

@@ -8,6 +8,10 @@ maps linearly onto a physical range in µV. The physical range is written in the
 when read (``calibration``), exactly as a reader such as MNE computes it: every sample
 read back lies within half a digital step of the value written.
 
+A source's aux channels (``AuxStream``) follow the EEG channels as signals of their own,
+each in its own unit and range, with ``aux_samples_per_record`` samples per record (their
+rate times the record's duration, which must be whole).
+
 Every record carries an "EDF Annotations" signal: its first TAL keeps time (the record's
 onset in seconds from the header's start second), then as many pending annotations as fit
 (``annotation_room`` bytes; a file that ends with annotations still waiting is rewritten
@@ -96,7 +100,9 @@ class Layout:
     """The shape of one EDF+/BDF+ file: channels, ranges, samples per record, its record time.
 
     ``physical`` holds each channel's (min, max) header fields in µV; ``record_s`` is the
-    duration of one data record exactly as the header writes it.
+    duration of one data record exactly as the header writes it. The aux signals, after the
+    channels, have their ``aux_labels``, ``aux_units``, ``aux_physical`` (min, max) in their
+    units, and ``aux_samples_per_record`` each.
     """
 
     bdf: bool
@@ -107,6 +113,10 @@ class Layout:
     equipment: str = "eegd"
     annotation_room: int = ANNOTATION_BYTES
     """Bytes of annotations each record has room for (rounded up to whole samples)."""
+    aux_labels: tuple[str, ...] = ()
+    aux_units: tuple[str, ...] = ()
+    aux_physical: tuple[tuple[str, str], ...] = ()
+    aux_samples_per_record: int = 0
 
     @property
     def digital(self) -> tuple[int, int]:
@@ -130,8 +140,8 @@ class Layout:
 
     @property
     def signals(self) -> int:
-        """Signals in the header: the channels and the annotation signal."""
-        return len(self.labels) + 1
+        """Signals in the header: the channels, the aux signals and the annotation signal."""
+        return len(self.labels) + len(self.aux_labels) + 1
 
     @property
     def header_bytes(self) -> int:
@@ -141,21 +151,29 @@ class Layout:
     @property
     def record_bytes(self) -> int:
         """Size of one data record."""
-        channel = self.samples_per_record * len(self.labels) * self.bytes_per_sample
-        return channel + self.annotation_bytes
+        channel = self.samples_per_record * len(self.labels)
+        aux = self.aux_samples_per_record * len(self.aux_labels)
+        return (channel + aux) * self.bytes_per_sample + self.annotation_bytes
 
-    def calibration(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Per channel (µV per digital step, µV at digital 0), from the header's fields."""
+    def calibration(
+        self, aux: bool = False
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Per channel (µV per digital step, µV at digital 0), from the header's fields;
+        with ``aux``, per aux signal in its unit."""
         low_d, high_d = self.digital
-        pmin = np.array([float(low) for low, _ in self.physical])
-        pmax = np.array([float(high) for _, high in self.physical])
+        physical = self.aux_physical if aux else self.physical
+        pmin = np.array([float(low) for low, _ in physical])
+        pmax = np.array([float(high) for _, high in physical])
         gain = (pmax - pmin) / (high_d - low_d)
         return gain, pmin - low_d * gain
 
-    def quantise(self, microvolts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int32], int]:
-        """µV (channels × samples) to the stored integers, and how many samples were clipped."""
-        gain, offset = self.calibration()
-        digital = np.rint((microvolts - offset[:, np.newaxis]) / gain[:, np.newaxis])
+    def quantise(
+        self, values: npt.NDArray[np.float64], aux: bool = False
+    ) -> tuple[npt.NDArray[np.int32], int]:
+        """µV (channels × samples) to the stored integers, and how many samples were
+        clipped; with ``aux``, the aux signals' values in their units."""
+        gain, offset = self.calibration(aux)
+        digital = np.rint((values - offset[:, np.newaxis]) / gain[:, np.newaxis])
         low, high = self.digital
         clipped = int(np.count_nonzero((digital < low) | (digital > high)))
         return np.clip(digital, low, high).astype(np.int32), clipped
@@ -177,12 +195,18 @@ class Layout:
             _field(str(self.signals), 4),
         ]
         low_d, high_d = self.digital
-        n_channels = len(self.labels)
-        labels = [*self.labels, _BDF_ANNOTATION_LABEL if self.bdf else ANNOTATION_LABEL]
-        units = ["uV"] * n_channels + [""]
-        pmins = [low for low, _ in self.physical] + ["-1"]
-        pmaxs = [high for _, high in self.physical] + ["1"]
-        samples = [str(self.samples_per_record)] * n_channels + [str(self.annotation_samples)]
+        n_channels, n_aux = len(self.labels), len(self.aux_labels)
+        annotations = _BDF_ANNOTATION_LABEL if self.bdf else ANNOTATION_LABEL
+        labels = [*self.labels, *self.aux_labels, annotations]
+        units = ["uV"] * n_channels + list(self.aux_units) + [""]
+        physical = [*self.physical, *self.aux_physical]
+        pmins = [low for low, _ in physical] + ["-1"]
+        pmaxs = [high for _, high in physical] + ["1"]
+        samples = (
+            [str(self.samples_per_record)] * n_channels
+            + [str(self.aux_samples_per_record)] * n_aux
+            + [str(self.annotation_samples)]
+        )
         columns: list[tuple[Sequence[str], int]] = [
             (labels, 16),
             ([""] * self.signals, 80),
@@ -201,10 +225,21 @@ class Layout:
             raise ValueError(f"header of {len(header)} bytes, expected {self.header_bytes}")
         return header
 
-    def record(self, digital: npt.NDArray[np.int32], annotations: bytes) -> bytes:
-        """One data record: each channel's samples, then the annotation signal (padded)."""
+    def record(
+        self,
+        digital: npt.NDArray[np.int32],
+        annotations: bytes,
+        aux: npt.NDArray[np.int32] | None = None,
+    ) -> bytes:
+        """One data record: each channel's samples, each aux signal's, then the annotation
+        signal (padded)."""
         if digital.shape != (len(self.labels), self.samples_per_record):
             raise ValueError(f"a record holds {self.samples_per_record} samples per channel")
+        if self.aux_labels:
+            shape = (len(self.aux_labels), self.aux_samples_per_record)
+            if aux is None or aux.shape != shape:
+                raise ValueError(f"a record holds {shape[1]} samples per aux signal")
+            digital = np.concatenate([digital.ravel(), aux.ravel()])
         if len(annotations) > self.annotation_bytes:
             raise ValueError("annotations do not fit in one record")
         if self.bdf:

@@ -103,9 +103,14 @@ class EdfFile(DataFile):
         self.sync()
         _sync_directory(path.parent)
 
-    def append(self, digital: npt.NDArray[np.int32], annotations: bytes) -> None:
+    def append(
+        self,
+        digital: npt.NDArray[np.int32],
+        annotations: bytes,
+        aux: npt.NDArray[np.int32] | None = None,
+    ) -> None:
         """Append one data record."""
-        self._write(self.layout.record(digital, annotations))
+        self._write(self.layout.record(digital, annotations, aux))
         self.records += 1
 
     def rewrite(self, offset: int, data: bytes) -> None:

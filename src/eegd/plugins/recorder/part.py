@@ -11,6 +11,12 @@ each channel's ``lsb`` from the first packet and declares the ADC's whole range
 half a step. A source that declares its physical range (a file, a board reporting volts)
 gets that range. EDF stores 16 bits over the same range; samples outside it are clipped and
 counted.
+
+Aux: a session with an aux stream has its aux channels written as signals of their own
+after the EEG, in their units over their declared ranges, at their own rate: a record (one
+packet, ``batch_size / rate`` seconds) holds ``record_s × aux rate`` aux samples, which must
+be whole (else the recording is refused, saying which batch sizes work). A CSV file holds
+the EEG alone. The sidecar describes the aux stream and says what was written.
 """
 
 from __future__ import annotations
@@ -24,9 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from eegd.aux_stream import AuxStream
 from eegd.errors import RequestRefused
-from eegd.events import EegPacket, MarkerEvent
+from eegd.events import AuxPacket, EegPacket, MarkerEvent
+from eegd.plugins.recorder.aux_records import (
+    AuxRecords,
+    aux_first_sample,
+    aux_layout,
+    aux_per_record,
+)
 from eegd.plugins.recorder.edf import (
     BDF_DIGITAL,
     Layout,
@@ -64,6 +78,10 @@ class SessionInfo:
     utc_offset_us: int | None = None
     """The session's epoch µs minus monotonic µs: its stamps' map to the epoch."""
     physical_range: tuple[tuple[float, float], ...] | None = None
+    aux: AuxStream | None = None
+    """The session's aux stream, when its source has one."""
+    batch_size: int | None = None
+    """Samples per packet, and so per data record."""
 
     def as_dict(self) -> dict[str, Any]:
         """For the sidecar."""
@@ -79,11 +97,11 @@ class SessionInfo:
         }
 
 
-def check_labels(names: Sequence[str], file_format: str) -> None:
+def check_labels(names: Sequence[str], file_format: str, aux: AuxStream | None = None) -> None:
     """``RequestRefused`` (409) if ``names`` cannot label a ``file_format`` file's channels."""
     if file_format == "csv":
         return
-    problem = label_problem(names, file_format == "bdf")
+    problem = label_problem([*names, *(aux.channels if aux else ())], file_format == "bdf")
     if problem is not None:
         raise RequestRefused(
             409,
@@ -150,6 +168,7 @@ class Part:
     _last_tals: bytes = b""
     _file: EdfFile | CsvFile | None = None
     _layout: Layout | None = None
+    _aux: AuxRecords | None = None
 
     @property
     def path(self) -> Path:
@@ -206,7 +225,7 @@ class Part:
                     f"{n} samples at {self.sample_rate:g} Hz make data records whose length "
                     "an EDF header cannot state exactly; record as csv, or change batch_size",
                 )
-            check_labels(self.first.channel_names, self.file_format)
+            check_labels(self.first.channel_names, self.file_format, self.session.aux)
             source = self.provenance.get("config", {}).get("source", {}).get("kind", "source")
             self._layout = Layout(
                 bdf=self.file_format == "bdf",
@@ -215,9 +234,21 @@ class Part:
                 samples_per_record=n,
                 record_s=record_s,
                 equipment=f"eegd_{self.provenance.get('eegd_version', '')}_{source}",
+                **self._aux_layout(),
             )
             self._file = EdfFile(self.path, self._layout, start, self.opener)
         self.write_sidecar()
+
+    def _aux_layout(self) -> dict[str, Any]:
+        """The aux signals' part of the layout (none without an aux stream), and the
+        records of aux samples they are cut into; 409 if a record cannot hold whole ones."""
+        aux = self.session.aux
+        if aux is None:
+            return {}
+        per_record = aux_per_record(self.first.n_samples, self.sample_rate, aux)
+        first = aux_first_sample(self.first.first_sample, self.sample_rate, aux.sample_rate)
+        self._aux = AuxRecords(len(aux.channels), per_record, first)
+        return aux_layout(aux, per_record)
 
     def annotate(self, sample: int, text: str, duration_s: float | None = None) -> None:
         """An annotation at ``sample``'s place in the file, in the next record written."""
@@ -248,8 +279,9 @@ class Part:
             }
         )
 
-    def append(self, packet: EegPacket) -> None:
-        """Write ``packet``: one data record (a short last packet is padded, and annotated)."""
+    def append(self, packet: EegPacket, aux: Sequence[AuxPacket] = ()) -> None:
+        """Write ``packet`` and the aux samples read with it: one data record (a short last
+        packet is padded, and annotated)."""
         if packet.first_sample - self.first.first_sample >= len(self.clock_map) * self.sample_rate:
             self.clock_map.append(
                 [packet.first_sample, int(packet.timestamps[0]), packet.monotonic_ns]
@@ -266,15 +298,28 @@ class Part:
                 microvolts = np.pad(microvolts, ((0, 0), (0, missing)))
             digital, clipped = self._layout.quantise(microvolts)
             self.clipped += clipped
+            aux_digital = self._aux_record(packet, aux)
             tals = self._fill(tal(self.seconds_into_file(packet.first_sample)))
             self._last_record_at = self._file.bytes_written
             self._last_tals = tals
-            self._file.append(digital, tals)
+            self._file.append(digital, tals, aux_digital)
         before = self.samples
         self.samples += packet.n_samples
         every = _SIDECAR_EVERY_S * self.sample_rate
         if before // every != self.samples // every:
             self.write_sidecar()  # what a crash leaves says more than the start
+
+    def _aux_record(
+        self, packet: EegPacket, aux: Sequence[AuxPacket]
+    ) -> npt.NDArray[np.int32] | None:
+        """The record's aux signals as stored integers; a run none came for is zeros,
+        annotated at its EEG sample."""
+        if self._aux is None or self._layout is None:
+            return None
+        digital, missing = self._aux.record(aux, self._layout)
+        if missing:
+            self.annotate(packet.first_sample, "eegd: aux padding, no aux data")
+        return digital
 
     def _fill(self, tals: bytes) -> bytes:
         """``tals`` and as many pending annotations as fit in one record."""
@@ -319,6 +364,7 @@ class Part:
             "samples_written": self.samples,
             "samples_padded": self.padded,
             "samples_clipped": self.clipped,
+            **(self._aux.ledger() if self._aux is not None else {}),
             "annotations_not_written": len(self._pending),
             "gaps": self.gaps,
         }
@@ -349,6 +395,7 @@ class Part:
             "filter_changes": self.filter_changes,
             "clock_steps": self.clock_steps,
             "ledger": {**self.provenance.get("ledger", {}), **self.ledger()},
+            "aux": self._aux_description(),
         }
         if layout is not None:
             content["calibration"] = {
@@ -358,3 +405,17 @@ class Part:
                 "record_s": layout.record_s,
             }
         write_sidecar(self.sidecar_path, content)
+
+    def _aux_description(self) -> dict[str, Any] | None:
+        """The sidecar's ``aux``: the session's aux stream, and whether the file holds it."""
+        aux, records = self.session.aux, self._aux
+        if aux is None:
+            return None
+        first = aux_first_sample(self.first.first_sample, self.sample_rate, aux.sample_rate)
+        per_record = None if records is None else records.per_record
+        return {
+            **aux.as_json(),
+            "in_file": records is not None,
+            "samples_per_record": per_record,
+            "first_sample": first,
+        }

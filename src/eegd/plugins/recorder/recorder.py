@@ -32,6 +32,7 @@ from eegd.bus import DropPolicy, Subscription
 from eegd.errors import ConfigError, RequestRefused
 from eegd.events import (
     AnyTopic,
+    AuxPacket,
     EegPacket,
     Event,
     MarkerEvent,
@@ -43,6 +44,7 @@ from eegd.events import (
 )
 from eegd.plugin import PluginContext, StatusFigure
 from eegd.plugins.recorder.api import recording_routes
+from eegd.plugins.recorder.aux_records import check_aux
 from eegd.plugins.recorder.files import Opener
 from eegd.plugins.recorder.library import (
     CONTENT_TYPES,
@@ -81,7 +83,13 @@ class Recorder:
     """Records ``raw_eeg`` to files on request; see the module docstring."""
 
     name: ClassVar[str] = "recorder"
-    consumes: ClassVar[tuple[AnyTopic, ...]] = (Topic.RAW_EEG, Topic.SYSTEM, Topic.MARKER, QUALITY)
+    consumes: ClassVar[tuple[AnyTopic, ...]] = (
+        Topic.RAW_EEG,
+        Topic.AUX,
+        Topic.SYSTEM,
+        Topic.MARKER,
+        QUALITY,
+    )
     produces: ClassVar[tuple[Topic, ...]] = (Topic.SYSTEM, Topic.MARKER)
 
     def __init__(self, settings: RecordingSettings | None = None, opener: Opener | None = None):
@@ -140,6 +148,11 @@ class Recorder:
     def ready(self) -> bool:
         """Whether the recorder runs and takes requests (recovery done, subscribed)."""
         return self._ready.is_set()
+
+    @property
+    def session(self) -> SessionInfo:
+        """The source session the recorder knows of (its last ``source_connected``)."""
+        return self._writer.session
 
     @property
     def selftest_running(self) -> bool:
@@ -220,6 +233,8 @@ class Recorder:
     async def _handle(self, event: Event) -> None:
         if isinstance(event, EegPacket):
             await self._writer.packet(event)
+        elif isinstance(event, AuxPacket):
+            self._writer.aux(event)
         elif isinstance(event, MarkerEvent):
             await self._writer.marker(event)
         elif isinstance(event, OutputEvent) and isinstance(event.payload, Mapping):
@@ -249,11 +264,13 @@ class Recorder:
             time_anchor_us=announced.time_anchor_us,
             utc_offset_us=announced.utc_offset_us,
             physical_range=announced.physical_range,
+            aux=announced.aux,
+            batch_size=announced.batch_size,
         )
         if self._subscription is not None:
-            self._subscription.maxsize = max(
-                self._subscription.maxsize,
-                self._queue_size(announced.sample_rate, announced.batch_size),
+            packets = self._queue_size(announced.sample_rate, announced.batch_size)
+            self._subscription.maxsize = max(  # an aux packet comes with each packet
+                self._subscription.maxsize, packets * (2 if announced.aux else 1)
             )
         await self._writer.new_session(session)
 
@@ -316,7 +333,9 @@ class Recorder:
             )
         if self._problem is not None and not await self._prepare():
             raise RequestRefused(503, "directory_unusable", self._problem)
-        check_labels(self._writer.session.channels, self.settings.format)
+        session = self._writer.session
+        check_labels(session.channels, self.settings.format, session.aux)
+        check_aux(session.aux, session.batch_size, session.sample_rate, self.settings.format)
         clock = self._clock()
         file_format = self.settings.format
         current = await self._writer.claim(

@@ -4,7 +4,8 @@ A part ends, and the next one (``NAME.part2``, ...) starts with the very next pa
 it reaches ``max_duration_s``, when the source starts a new session (another rate or
 channels), and at a gap (samples lost at the source or by the recorder): EDF+C/BDF+C files
 are continuous, so a gap is the end of one part and the start of the next, each annotated
-with its length. A write error (a full disk) ends the recording with a
+with its length. The aux packets read with each packet (``aux``) go into its record. A write
+error (a full disk) ends the recording with a
 ``recording_stopped`` event saying why; the stream goes on. File I/O runs in one writer
 thread (``io``), which the recorder's directory work shares.
 """
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from eegd.errors import RequestRefused
-from eegd.events import EegPacket, Event, MarkerEvent, SystemEvent, SystemEventKind
+from eegd.events import AuxPacket, EegPacket, Event, MarkerEvent, SystemEvent, SystemEventKind
 from eegd.plugins.recorder.files import Opener, create_empty, write_sidecar
 from eegd.plugins.recorder.library import exists, read_sidecar
 from eegd.plugins.recorder.part import Part, SessionInfo
@@ -36,6 +38,9 @@ _T = TypeVar("_T")
 #: Seconds Stop waits for the packet that holds the sample of its moment (it is read, or
 #: on its way through the bus); past that the file ends with what came.
 STOP_WAIT_S: Final = 2.0
+#: Aux packets kept for the packet they were read with (each comes just before it; older
+#: ones, whose packet was lost, are dropped).
+_AUX_KEPT: Final = 4
 
 
 @dataclass
@@ -98,6 +103,7 @@ class RecordingWriter:
         self._expected_frame: int | None = None
         self._written = asyncio.Event()
         """Set each time a packet has been handled (for Stop waiting on its sample)."""
+        self._aux: deque[AuxPacket] = deque(maxlen=_AUX_KEPT)
 
     # ------------------------------------------------------------------ the thread
 
@@ -168,6 +174,7 @@ class RecordingWriter:
         """A new source session: its packets start a new part."""
         self.session = session
         self._expected_sample = self._expected_frame = None
+        self._aux.clear()
         async with self.lock:
             current = self.current
             if current is not None and current.part is not None:
@@ -187,6 +194,10 @@ class RecordingWriter:
                 await self.io(current.part.mark, marker)
             except OSError as exc:
                 await self._fail(current, exc)
+
+    def aux(self, packet: AuxPacket) -> None:
+        """Keep ``packet`` for the EEG packet it was read with, which comes next."""
+        self._aux.append(packet)
 
     async def packet(self, packet: EegPacket) -> None:
         """``packet`` written to the recording in progress, if there is one."""
@@ -275,7 +286,9 @@ class RecordingWriter:
                 await self.io(
                     part.annotate, packet.first_sample, _gap_text(gap, "before this sample")
                 )
-        await self.io(part.append, packet)
+        aux = [held for held in self._aux if held.frame_id == packet.frame_id]
+        self._aux.clear()
+        await self.io(part.append, packet, aux)
         current.samples_written += packet.n_samples
         self._counters["samples_written"] += packet.n_samples
         if part.samples >= self.max_duration_s * part.sample_rate:
