@@ -37,7 +37,7 @@ from tests.integration.test_recording import (
     volts_of,
 )
 from tests.integration.test_recording_crash import record_then_kill_9
-from tests.support.live import LiveDaemon, live_daemon
+from tests.support.live import LiveDaemon, live_daemon, stop_recording
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
@@ -196,7 +196,7 @@ async def test_a_csv_recording_is_refused_naming_the_formats_mne_bids_takes(
         await api(live, "POST", "api/recordings", {"name": "table"})
         await live.release(2)
         await written(live, 2 * 32)
-        await api(live, "POST", "api/recordings/current/stop")
+        await stop_recording(live)
         refused = await api(live, "POST", "api/recordings/table/bids", {}, status=409)
     assert refused["code"] == "unsupported_format"
     assert "table is csv" in refused["message"]
@@ -285,7 +285,7 @@ async def test_a_marker_on_brainflows_board_is_an_event_at_its_sample_in_the_dat
             count = recorder_of(live).stats()["samples_written"]
             await written(live, count + 100)
             board.delete_streamer(copy)
-        await api(live, "POST", "api/recordings/current/stop")
+        await stop_recording(live)
         await api(live, "POST", "api/recordings/board/bids", {"task": "board"})
     assert marker.label == "7"
     at = marker.sample - sidecar(tmp_path, "board")["first_sample"]

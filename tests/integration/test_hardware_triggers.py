@@ -23,7 +23,7 @@ from eegd.events import MarkerEvent, Topic
 from eegd.plugins.gpio_trigger import GpioTrigger
 from tests.integration.test_cli import in_process
 from tests.integration.test_recording import recorder_of
-from tests.support.live import LiveDaemon, live_daemon
+from tests.support.live import LiveDaemon, live_daemon, stop_recording
 from tests.support.rest import api
 from tests.support.standin.trigger import TriggerBoard, install_trigger_board, levels
 from tests.support.waiting import wait_until
@@ -141,7 +141,7 @@ async def test_a_trigger_is_in_the_recording_mne_reads_at_its_sample(
             got = await next_markers(markers, 3)
             await live.release(4)
             await wait_until(lambda: recorder.stats()["samples_written"] >= 8 * 32)
-            await api(live, "POST", "api/recordings/current/stop")
+            await stop_recording(live)
     first = json.loads((tmp_path / "triggered.json").read_text())["first_sample"]
     raw = mne.io.read_raw_bdf(tmp_path / "triggered.bdf", verbose="error")
     onsets = [a["onset"] for a in raw.annotations if a["description"] == "trigger"]

@@ -26,7 +26,7 @@ from tests.integration.test_selftest_api import (
     client_of,
     recording_daemon,
 )
-from tests.support.live import live_daemon
+from tests.support.live import live_daemon, stop_recording
 from tests.support.waiting import wait_until
 
 
@@ -117,7 +117,7 @@ async def test_the_check_is_refused_while_recording_and_in_the_next_ones_sidecar
         await api(live, "POST", "api/recordings", {"name": "busy"})
         refused = await api(live, "POST", "api/impedance", status=409)
         assert (refused["code"], "busy" in refused["message"]) == ("recording", True)
-        await api(live, "POST", "api/recordings/current/stop")
+        await stop_recording(live)
         status = await api(live, "GET", "api/status")
         assert status["source"]["impedance"]["last"] is None
         result = await api(live, "POST", "api/impedance")
@@ -125,7 +125,7 @@ async def test_the_check_is_refused_while_recording_and_in_the_next_ones_sidecar
         assert isinstance(recorder, Recorder)
         await wait_until(lambda: recorder.impedance is not None)
         await api(live, "POST", "api/recordings", {"name": "checked"})
-        await api(live, "POST", "api/recordings/current/stop")
+        await stop_recording(live)
     busy = json.loads((tmp_path / "busy.json").read_text())
     checked = json.loads((tmp_path / "checked.json").read_text())
     assert busy["impedance"] is None

@@ -21,7 +21,7 @@ import pylsl
 from eegd.events import FilteredEegPacket, MarkerEvent, Topic
 from eegd.plugins.lsl_outlet import LslOutlet, lsl_times
 from eegd.plugins.recorder import Recorder
-from tests.support.live import live_daemon
+from tests.support.live import live_daemon, stop_recording
 from tests.support.rest import api
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
@@ -126,7 +126,7 @@ async def test_a_marker_from_an_lsl_markers_stream_lands_in_a_recording_at_its_s
             session = acquisition.session
             written = acquisition.stats().samples_acquired
             await wait_until(lambda: recorder.stats()["samples_written"] >= written, timeout=10)
-            await api(live, "POST", "api/recordings/current/stop", {})
+            await stop_recording(live)
     assert session is not None
     assert isinstance(marker, MarkerEvent)
     assert (marker.label, marker.sample, marker.session) == ("stimulus", marked, session.id)

@@ -18,8 +18,8 @@ import pylsl
 from eegd.events import FilteredEegPacket, Topic
 from eegd.plugins.lsl_outlet import LslOutlet, lsl_times
 from tests.integration.test_recording import recorder_of
-from tests.integration.test_recording_time import sidecar, stop_releasing
-from tests.support.live import live_daemon
+from tests.integration.test_recording_time import sidecar
+from tests.support.live import live_daemon, stop_recording
 from tests.support.rest import api
 from tests.support.timing import scaled
 from tests.support.waiting import wait_until
@@ -73,7 +73,7 @@ async def test_pylsl_sees_monotonic_eeg_stamps_and_each_marker_on_its_sample(
                 replies.append(await api(live, "POST", "api/markers", {"label": f"p{packet}"}))
             for number in range(40):  # a burst just before Stop
                 replies.append(await api(live, "POST", "api/markers", {"label": f"b{number}"}))
-            await stop_releasing(live)
+            await stop_recording(live)
             packets = []
             while (event := filtered.get_nowait()) is not None:
                 assert isinstance(event, FilteredEegPacket)

@@ -26,7 +26,7 @@ from eegd.bus import DropPolicy, Subscription
 from eegd.events import EegPacket, MarkerEvent, Topic
 from eegd.plugins.recorder import Recorder
 from eegd.sources.adc import Ads1299Scale
-from tests.support.live import LiveDaemon, live_daemon, next_of
+from tests.support.live import LiveDaemon, live_daemon, next_of, stop_recording
 from tests.support.rest import api
 from tests.support.waiting import wait_until
 
@@ -174,7 +174,7 @@ async def test_one_recording_at_a_time_and_each_start_and_stop_is_a_system_event
             assert "first" in refused["message"]
             await live.release(2)
             await wait_until(lambda: recorder_of(live).stats()["samples_written"] >= 64)
-            stopped = await api(live, "POST", "api/recordings/current/stop")
+            stopped = await stop_recording(live)
             kinds = [event.kind.value for event in published_events(system)]
     assert stopped["name"] == "first"
     assert kinds.count("recording_started") == 1
@@ -223,7 +223,7 @@ async def test_a_marker_3_s_into_a_recording_lands_at_its_sample_and_reaches_ws_
         assert bad["code"] == "bad_field"
         await live.release(8)
         await wait_until(lambda: recorder.stats()["samples_written"] >= 32 * 32)
-        await api(live, "POST", "api/recordings/current/stop")
+        await stop_recording(live)
     raw = mne.io.read_raw_bdf(tmp_path / "marked.bdf", verbose="error")
     stimulus = [item for item in raw.annotations if item["description"] == "stimulus"]
     (annotation,) = stimulus

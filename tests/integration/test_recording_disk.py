@@ -12,6 +12,7 @@ from pathlib import Path
 from eegd.events import SystemEvent, SystemEventKind
 from tests.integration.test_recording import recorder_of, recording_daemon
 from tests.integration.test_recording_faults import tiny_disk
+from tests.support.live import stop_recording
 from tests.support.rest import api
 from tests.support.waiting import wait_until
 
@@ -55,7 +56,7 @@ async def test_a_full_disk_at_start_is_a_degraded_recorder_not_a_crash_loop(
             started = await api(live, "POST", "api/recordings", {"name": "new"})
             assert started["status"] == "recording"
             assert not [d for d in live.daemon.report.degraded() if d["task"] == "recorder"]
-            await api(live, "POST", "api/recordings/current/stop")
+            await stop_recording(live)
         assert live.daemon.supervisor.status("recorder").failures == 0
 
 
@@ -96,4 +97,4 @@ async def test_a_recording_is_refused_while_a_self_test_has_the_source(tmp_path:
         bus.publish(SystemEvent.now(SystemEventKind.SELFTEST_FINISHED, passed=True))
         await wait_until(lambda: not recorder.selftest_running)
         await api(live, "POST", "api/recordings", {"name": "after"})
-        await api(live, "POST", "api/recordings/current/stop")
+        await stop_recording(live)

@@ -7,7 +7,6 @@ decides when each packet's time comes and when the wall clock steps.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from tests.integration.test_recording import (
     recorder_of,
     recording_daemon,
 )
-from tests.support.live import LiveDaemon
+from tests.support.live import stop_recording
 from tests.support.waiting import wait_until
 
 
@@ -42,7 +41,7 @@ async def test_a_wall_clock_step_is_in_the_sidecar_and_moves_no_stamp(tmp_path: 
             live.clock.step_wall_clock(-3_600_000_000)  # NTP sets the time back an hour
             await live.release(8)
             await wait_until(lambda: recorder.stats()["samples_written"] >= 16 * 32)
-            await api(live, "POST", "api/recordings/current/stop")
+            await stop_recording(live)
             packets = published(log)
         session = live.daemon.acquisition.session
         assert session is not None
@@ -59,16 +58,6 @@ async def test_a_wall_clock_step_is_in_the_sidecar_and_moves_no_stamp(tmp_path: 
     assert raw.n_times == meta["samples"]
 
 
-async def stop_releasing(live: LiveDaemon) -> dict[str, Any]:
-    """Stop the recording while the source goes on: Stop waits for the packet that holds
-    the sample of its moment, which comes only when its time is released."""
-    stopping = asyncio.ensure_future(api(live, "POST", "api/recordings/current/stop"))
-    while not stopping.done():
-        await live.release(1)
-        await asyncio.wait([stopping], timeout=0.05)
-    return await stopping
-
-
 async def test_200_markers_in_one_second_then_stop_are_all_in_the_file(tmp_path: Path) -> None:
     async with recording_daemon(tmp_path) as live:
         with raw_log(live) as log:
@@ -80,7 +69,7 @@ async def test_200_markers_in_one_second_then_stop_are_all_in_the_file(tmp_path:
                 for number in range(25):
                     body = {"label": f"m{packet * 25 + number}"}
                     replies.append(await api(live, "POST", "api/markers", body))
-            stopped = await stop_releasing(live)
+            stopped = await stop_recording(live)
             packets = published(log)
     meta = sidecar(tmp_path, "burst")
     assert len(meta["markers"]) == 200
@@ -120,7 +109,7 @@ async def test_a_marker_outside_the_recording_is_refused_naming_the_window(
             assert "recording windowed" in refused["message"]
         inside = await api(live, "POST", "api/markers", {"label": "in", "timestamp_us": start})
         assert inside["timestamp_us"] == start
-        await stop_releasing(live)
+        await stop_recording(live)
 
 
 async def test_a_recording_is_on_disk_and_listed_before_its_first_packet(tmp_path: Path) -> None:
@@ -135,7 +124,7 @@ async def test_a_recording_is_on_disk_and_listed_before_its_first_packet(tmp_pat
         # What a crash now would leave behind: the empty file and its sidecar.
         for suffix in (".bdf", ".json"):
             (crashed / f"early{suffix}").write_bytes((tmp_path / f"early{suffix}").read_bytes())
-        await stop_releasing(live)
+        await stop_recording(live)
     assert recover_all(crashed) == [("early", 0.0)]
     (entry,) = list_recordings(crashed)
     assert (entry["name"], entry["status"], entry["duration_s"]) == ("early", "recovered", 0.0)

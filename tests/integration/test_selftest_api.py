@@ -20,7 +20,7 @@ from eegd.errors import RequestRefused
 from eegd.events import SystemEventKind
 from eegd.net.protocol import EegFrame, Hello, SystemMessage
 from eegd.plugins.recorder import Recorder
-from tests.support.live import LiveDaemon, live_daemon
+from tests.support.live import LiveDaemon, live_daemon, stop_recording
 from tests.support.rest import api
 from tests.support.waiting import wait_until
 
@@ -141,7 +141,7 @@ async def test_selftest_is_refused_while_recording_and_the_stream_is_untouched(
             session = client.sessions[0]
             seen = client.count(session)
             await wait_until(lambda: client.count(session) >= seen + 3)
-            await api(live, "POST", "api/recordings/current/stop")
+            await stop_recording(live)
             assert client.sessions == [session]
             assert_contiguous(client.frames[session])
             assert SystemEventKind.SELFTEST_STARTED.value not in client.system

@@ -27,6 +27,7 @@ from eegd.config import load_config
 from eegd.daemon import Daemon
 from eegd.events import Topic
 from eegd.net.protocol import parse_header
+from eegd.plugins.recorder import Recorder
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
 from tests.support.address import DaemonAddress
 from tests.support.clocks import FakeClock
@@ -85,6 +86,24 @@ class LiveDaemon(DaemonAddress):
             await self.release(1)
             await asyncio.sleep(0)  # let the clients' reads run before looking again
         raise AssertionError(f"not reached within {limit} packets")
+
+
+async def stop_recording(live: LiveDaemon) -> dict[str, Any]:
+    """POST Stop as a source that keeps its pace; Stop's reply.
+
+    Stop waits for the packet that holds the sample of its moment, the next one, which on a
+    stepped daemon comes only when released: it is released once Stop waits (not before, or
+    the moment would move on with it), so the file ends with that packet.
+    """
+    stopping = asyncio.ensure_future(api(live, "POST", "api/recordings/current/stop"))
+    if live.clock is not None:
+        recorder = live.daemon.plugins["recorder"]
+        assert isinstance(recorder, Recorder)
+        await wait_until(lambda: recorder.stopping or stopping.done(), timeout=10)
+        if not stopping.done():
+            await live.release(1)
+    reply: dict[str, Any] = await stopping
+    return reply
 
 
 class LiveDaemons:

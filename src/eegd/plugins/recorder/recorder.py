@@ -164,6 +164,12 @@ class Recorder:
         """The last impedance check's result, which the next recordings' sidecars carry."""
         return self._impedance
 
+    @property
+    def stopping(self) -> bool:
+        """Whether a Stop waits for the packet that holds the sample of its moment."""
+        current = self._writer.current
+        return current is not None and current.stop_at is not None
+
     def problem(self) -> str | None:
         """Why the recorder cannot record now (its directory cannot be used), or None."""
         return self._problem
