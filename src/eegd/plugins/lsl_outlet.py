@@ -3,7 +3,10 @@
 Two outlets: one of type ``EEG`` (float32 µV, the session's channels and nominal rate, the
 XDF meta-data in its description) carrying ``filtered_eeg`` (or ``raw_eeg``), and one of
 type ``Markers`` (strings, irregular rate) carrying every ``marker`` event and the
-recording start/stop and source lost/connected system events.
+recording start/stop and source lost/connected system events. A session with an aux stream
+(``SourceSession.aux``) gets a third, ``NAME-aux``: type ``Accelerometer`` when every aux
+channel is one, else ``AUX``, float32 in the channels' own units at the aux rate, each
+channel's label, unit and kind in its description; a session without has none.
 
 Every stamp comes from the session's clock model (``eegd.acquisition.clock_model``): a sample's
 LSL time is its stamp (µs since the epoch) minus the session's UTC offset (``utc_offset_us`` of
@@ -33,9 +36,11 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from eegd.aux_stream import AuxKind, AuxStream
 from eegd.bus import DropPolicy
 from eegd.errors import PluginError
 from eegd.events import (
+    AuxPacket,
     EegPacket,
     Event,
     FilteredEegPacket,
@@ -106,6 +111,7 @@ class LslOutlet:
     consumes: ClassVar[tuple[Topic, ...]] = (
         Topic.FILTERED_EEG,
         Topic.RAW_EEG,
+        Topic.AUX,
         Topic.SYSTEM,
         Topic.MARKER,
     )
@@ -123,6 +129,10 @@ class LslOutlet:
         """The session's epoch µs minus monotonic µs: a stamp minus it is LSL time."""
         self._counters = {"outlets_opened": 0, "chunks_pushed": 0, "samples_pushed": 0}
         self._counters["markers_pushed"] = 0
+        self._aux_stream: AuxStream | None = None
+        """The session's aux stream; its outlet opens with its first packet."""
+        self._aux_outlet: Any = None
+        self._counters |= {"aux_outlets_opened": 0, "aux_chunks_pushed": 0}
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> LslOutlet:
@@ -140,7 +150,7 @@ class LslOutlet:
         clock = ctx.clock()
         self._utc_offset = clock.utc_offset_us if clock is not None else None
         topic = _TOPICS[self.settings.topic]
-        wanted = (topic, Topic.SYSTEM, Topic.MARKER)
+        wanted = (topic, Topic.AUX, Topic.SYSTEM, Topic.MARKER)
         executor = ThreadPoolExecutor(1, thread_name_prefix="eegd-lsl-outlet")
         loop = asyncio.get_running_loop()
         try:
@@ -159,6 +169,8 @@ class LslOutlet:
     def _handle(self, event: Event) -> None:
         if isinstance(event, EegPacket | FilteredEegPacket):
             self._push(event)
+        elif isinstance(event, AuxPacket):
+            self._push_aux(event)
         elif isinstance(event, MarkerEvent):
             self._mark(event.label, self._lsl_time(event.timestamp))
         elif isinstance(event, SystemEvent):
@@ -166,6 +178,9 @@ class LslOutlet:
                 self._close_eeg()  # the next packet opens the session's shape
                 session = event.session
                 self._utc_offset = session.utc_offset_us if session is not None else None
+                aux = session.aux if session is not None else None
+                if aux != self._aux_stream:
+                    self._aux_outlet, self._aux_stream = None, aux
             elif event.kind is SystemEventKind.CONFIG_CHANGED and "filter" in event.detail:
                 self._filter = dict(event.detail["filter"])
             if event.kind in _MARKED_KINDS:
@@ -210,6 +225,49 @@ class LslOutlet:
         logger.info("LSL outlet %r: %d channels at %g Hz", self.settings.name, len(channels), rate)
         return pylsl.StreamOutlet(info)
 
+    def _push_aux(self, packet: AuxPacket) -> None:
+        """An aux packet of the session's aux stream (a stray one, of a session announced
+        without an aux stream, has no outlet to go to)."""
+        aux = self._aux_stream
+        if aux is None or packet.channel_names != aux.channels:
+            return
+        if self._aux_outlet is None:
+            self._aux_outlet = self._open_aux(aux)
+        values = np.ascontiguousarray(packet.values.T, dtype=np.float32)
+        if self._utc_offset is None:
+            self._aux_outlet.push_chunk(values)
+        else:
+            self._aux_outlet.push_chunk(values, lsl_times(packet.timestamps, self._utc_offset))
+        self._counters["aux_chunks_pushed"] += 1
+
+    def _open_aux(self, aux: AuxStream) -> Any:
+        pylsl = self._pylsl
+        accelerometer = all(kind is AuxKind.ACCELEROMETER for kind in aux.kinds)
+        info = pylsl.StreamInfo(
+            f"{self.settings.name}-aux",
+            "Accelerometer" if accelerometer else "AUX",
+            len(aux.channels),
+            aux.sample_rate,
+            pylsl.cf_float32,
+            f"{self._source_id}-aux",
+        )
+        desc = info.desc()
+        desc.append_child("acquisition").append_child_value("manufacturer", "eegd")
+        node = desc.append_child("channels")
+        for label, unit, kind in zip(aux.channels, aux.units, aux.kinds, strict=True):
+            channel = node.append_child("channel")
+            channel.append_child_value("label", label)
+            channel.append_child_value("unit", unit)
+            channel.append_child_value("type", kind.value)
+        self._counters["aux_outlets_opened"] += 1
+        logger.info(
+            "LSL outlet %r: %d aux channels at %g Hz",
+            f"{self.settings.name}-aux",
+            len(aux.channels),
+            aux.sample_rate,
+        )
+        return pylsl.StreamOutlet(info)
+
     def _open_markers(self) -> None:
         pylsl = self._pylsl
         info = pylsl.StreamInfo(
@@ -241,4 +299,4 @@ class LslOutlet:
 
     def _close(self) -> None:
         self._close_eeg()
-        self._markers = None
+        self._markers = self._aux_outlet = None
