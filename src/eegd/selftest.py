@@ -6,11 +6,12 @@ supervisor (its source closed, its session over), the kind's self-test runs in a
 thread, and the task starts again: a new session, whose hello every client gets. The test
 is refused (409) while a recording is in progress, while another check runs, and for a
 source kind that has no such check (a source class offers its checks: ``Source.selftest``,
-``Source.impedance_check``). ``selftest_started`` and ``selftest_finished`` (with
-the verdict) go to every client as ``system`` events; the reply is the result itself
-(``eegd.sources.ads1299.selftest.SelfTestResult.as_dict``). The impedance check works the
-same way, with ``impedance_started`` and ``impedance_finished``; its last result stays in
-``/api/status`` (``source.impedance.last``).
+``Source.impedance_check``) or whose configured device has none (a ``DeviceCheck`` says
+why: BrainFlow measures a Cyton's electrodes, not a Muse's). ``selftest_started`` and
+``selftest_finished`` (with the verdict) go to every client as ``system`` events; the reply
+is the result itself (``eegd.sources.ads1299.selftest.SelfTestResult.as_dict``). The
+impedance check works the same way, with ``impedance_started`` and ``impedance_finished``;
+its last result stays in ``/api/status`` (``source.impedance.last``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from eegd.bus import EventBus
 from eegd.errors import EegdError, RequestRefused
@@ -31,6 +32,7 @@ from eegd.supervisor import Supervisor
 
 __all__ = [
     "Configured",
+    "DeviceCheck",
     "ImpedanceService",
     "SelfTestService",
     "SourceSettings",
@@ -61,6 +63,17 @@ class Configured(Protocol):
     @property
     def source(self) -> SourceSettings:
         """The ``[source]`` table."""
+
+
+@runtime_checkable
+class DeviceCheck(Protocol):
+    """A check that only some devices of a source kind have (``Source.impedance_check``)."""
+
+    def __call__(self, shared: SharedSourceOptions, options: Mapping[str, Any]) -> CheckReport:
+        """Run the check on the device the tables describe."""
+
+    def refusal(self, shared: SharedSourceOptions, options: Mapping[str, Any]) -> str | None:
+        """Why the device the tables describe has no such check, naming it; None if it has."""
 
 
 def _selftest(source_class: type[Source]) -> Callable[[SourceSettings], CheckReport] | None:
@@ -126,8 +139,13 @@ class SelfTestService:
         """The last result, as the reply gave it."""
 
     def supported(self) -> bool:
-        """Whether the configured source kind has this check."""
-        return self._check(self._config().source.kind) is not None
+        """Whether the configured source has this check."""
+        source = self._config().source
+        return self._check(source.kind) is not None and self.refusal(source) is None
+
+    def refusal(self, source: SourceSettings) -> str | None:
+        """Why the configured device has no such check though its kind has: None here."""
+        return None
 
     def offered_by(
         self, source_class: type[Source]
@@ -173,6 +191,9 @@ class SelfTestService:
                 f"the {source.kind} source has no {self.what} "
                 f"(sources with one: {', '.join(kinds_offering(self.offered_by)) or 'none'})",
             )
+        refusal = self.refusal(source)
+        if refusal is not None:
+            raise RequestRefused(409, f"no_{self.code}", refusal)
         for check in (self, *self.peers):
             if check.running:
                 raise RequestRefused(
@@ -233,6 +254,17 @@ class ImpedanceService(SelfTestService):
     ) -> Callable[[SourceSettings], CheckReport] | None:
         """The source class's impedance check, on the configured tables."""
         return _impedance(source_class)
+
+    def refusal(self, source: SourceSettings) -> str | None:
+        """Why the configured device cannot measure impedance though its kind can (a
+        BrainFlow board that is not a Cyton), naming it; None if it can."""
+        try:
+            check = load_source_class(source.kind).impedance_check
+            if not isinstance(check, DeviceCheck):
+                return None
+            return check.refusal(source.shared(), source.options.get(source.kind, {}))
+        except EegdError as exc:
+            return f"the {source.kind} source cannot measure impedance: {exc}"
 
     def summary(self, result: dict[str, Any]) -> dict[str, Any]:
         """The whole result: the recorder keeps it for the sidecars of later recordings."""

@@ -30,6 +30,7 @@ from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
 from eegd.sources.base import (
     AuxSamples,
+    ImpedanceCheck,
     OptionalDependency,
     SampleBlock,
     SharedSourceOptions,
@@ -45,6 +46,7 @@ from eegd.sources.brainflow.boards import (
     board_shim,
     resolve_board,
 )
+from eegd.sources.brainflow.impedance import CYTON_IMPEDANCE
 from eegd.sources.brainflow.log_bridge import install_log_bridge
 from eegd.sources.lsl_markers import marker_label
 from eegd.validation import Settings
@@ -149,6 +151,8 @@ class BrainFlowSource(Source):
 
     kind: ClassVar[str] = "brainflow"
     requires: ClassVar[OptionalDependency | None] = OptionalDependency("brainflow", "brainflow")
+    impedance_check: ClassVar[ImpedanceCheck | None] = CYTON_IMPEDANCE
+    """A Cyton's impedance mode (``eegd.sources.brainflow.impedance``); other boards refuse."""
 
     @classmethod
     def from_options(
