@@ -12,10 +12,12 @@ one-line ``ConfigError`` naming the dotted key, the value and what is allowed, w
     source.channels: expected `int`, got `float` (value: 8.5)
 
 The translation reads where msgspec stopped (its path, ``$.source.channels``), follows it
-through the data and the declaration, and words what the declaration allows there. A table's
-own rule across its fields (``__post_init__`` raising ``ConfigError``) comes out under the
-table's key. Non-finite numbers (``nan``, ``inf``) are refused first: they slip through
-every range.
+through the data and the declaration, and words what the declaration allows there: a range,
+a ``Literal``'s or an enum's values, or the words of ``Meta(extra={"allowed": ...})`` (on a
+whole union too, where they cover every kind of value it takes). A table's own rule across
+its fields (``__post_init__`` raising ``ConfigError``) comes out under the table's key, or
+as it is when it names its keys in full. Non-finite numbers (``nan``, ``inf``) are refused
+first: they slip through every range.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ def _translated(
             return _in_dict(value, _bare(hint, value), dotted, hidden)
     cause = exc.__cause__
     if isinstance(cause, ConfigError):  # a table's own rule across its fields
+        if key and str(cause).startswith(f"{key}."):  # it names its keys in full itself
+            return cause
         head, _, rest = (cause.key or "").partition(".")
         if dotted == key and head in where:  # about a field written in another table
             return ConfigError.at(".".join(filter(None, (where[head], rest))), cause.problem)
@@ -178,18 +182,25 @@ def _wrong_value(problem: str, value: Any, hint: Any) -> str:
     if members and all(typing.get_origin(member) is Literal for member in members):
         allowed = ", ".join(repr(choice) for choice in _literal_values(hint))
         return f"{shown(value)} is not allowed (allowed: {allowed})"
+    said = _said(hint)  # the declaration words every value it takes, of any kind
+    if said is not None:
+        return f"{shown(value)} is not allowed (allowed: {said})"
     if _WRONG_KIND.fullmatch(problem):
         expected = " | ".join(dict.fromkeys(_kind(member) for member in _members(hint)))
         got = _KIND_NAMES.get(type(value), type(value).__name__)
         return f"expected `{expected}`, got `{got}` (value: {shown(value)})"
     if problem == "Number out of range":  # beyond what a float holds
         return f"{shown(value)} is not allowed (allowed: a finite number)"
-    info = spec.type_info(_member(hint, value))
-    if isinstance(info, spec.Metadata):  # Meta(extra={"allowed": ...}) words it itself
-        said = (info.extra or {}).get("allowed")
-        if said is not None:
-            return f"{shown(value)} is not allowed (allowed: {said})"
+    member = _member(hint, value)
+    said = _said(member)
+    if said is not None:
+        return f"{shown(value)} is not allowed (allowed: {said})"
+    info = spec.type_info(member)
+    if isinstance(info, spec.Metadata):
         info = info.type
+    if isinstance(info, spec.EnumType):
+        allowed = ", ".join(repr(choice.value) for choice in info.cls)
+        return f"{shown(value)} is not allowed (allowed: {allowed})"
     if isinstance(info, spec.IntType | spec.FloatType):
         return f"{shown(value)} is out of range (allowed: {_range(info)})"
     if isinstance(info, spec.StrType):
@@ -197,6 +208,17 @@ def _wrong_value(problem: str, value: Any, hint: Any) -> str:
         lengths = f"{low}..{high}" if high is not None else f"at least {low}"
         return f"{shown(value)} is not allowed (allowed: {lengths} characters)"
     return f"{shown(value)} is not allowed ({problem[:1].lower()}{problem[1:]})"
+
+
+def _said(hint: Any) -> str | None:
+    """What ``Meta(extra={"allowed": ...})`` on ``hint`` says it allows, if it says."""
+    if typing.get_origin(hint) is not typing.Annotated:
+        return None
+    for meta in typing.get_args(hint)[1:]:
+        extra = meta.extra if isinstance(meta, msgspec.Meta) else None
+        if extra and "allowed" in extra:
+            return str(extra["allowed"])
+    return None
 
 
 def _unknown(key: str, name: str, declared: Any, hidden: frozenset[str]) -> ConfigError:
@@ -226,9 +248,9 @@ def _members(hint: Any) -> list[Any]:
 
 def _member(hint: Any, value: Any) -> Any:
     """The alternative of ``hint`` (with its constraints) that ``value``'s kind fits."""
-    options = [hint]
-    while typing.get_origin(options[0]) in {typing.Union, types.UnionType}:
-        options = list(typing.get_args(options[0]))
+    bare = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+    union = typing.get_origin(bare) in {typing.Union, types.UnionType}
+    options = list(typing.get_args(bare)) if union else [hint]  # constraints on a whole union
     kind = _KIND_NAMES.get(type(value))
     for option in options:
         found = _kind(option)

@@ -121,7 +121,7 @@ def test_every_preset_value_yields_to_its_own_key() -> None:
             {"board": "pieeg16", "chip_selects": ["ce0", "ce1", "gpio5"], "chips": 3},
             r"chip_selects: a GPIO chip select needs a spidev device whose CE no chip uses",
         ),
-        ({"chip_selects": ["cs0"]}, r"source\.ads1299\.chip_selects: 'cs0' is not allowed"),
+        ({"chip_selects": ["cs0"]}, r"source\.ads1299\.chip_selects\[0\]: 'cs0' is not allowed"),
         ({"drdy_gpio": 9}, r"source\.ads1299\.drdy_gpio: GPIO9 is SPI0 MISO"),
         ({"reset_gpio": "yes"}, r"source\.ads1299\.reset_gpio: 'yes' is not allowed"),
         ({"readback": "chain"}, r"source\.ads1299\.readback: 'chain' is not allowed"),

@@ -96,11 +96,11 @@ def test_the_configured_impedances_and_their_errors() -> None:
     assert settings.emulated_impedance_ohms(4) == (2e3, 5.5e3, None, 0.0)
     assert ADS1299Settings().emulated_impedance_ohms(2) == (5e3, 5e3)
     for value, problem in [
-        (-1, "kΩ in 0..100000"),
-        (math.inf, "kΩ in 0..100000"),
-        ("open", 'kΩ (e.g. 5) or "off"'),
-        (True, 'kΩ (e.g. 5) or "off"'),
-        ([1, "x"], 'kΩ (e.g. 5) or "off"'),
+        (-1, 'kΩ in 0..100000 (e.g. 5), or "off"'),
+        (math.inf, "a finite number"),
+        ("open", 'kΩ in 0..100000 (e.g. 5), or "off"'),
+        (True, 'kΩ in 0..100000 (e.g. 5), or "off"'),
+        ([1, "x"], 'kΩ in 0..100000 (e.g. 5), or "off"'),
     ]:
         with pytest.raises(ConfigError, match=r"source\.ads1299\.emulated_impedance_kohm") as e:
             ADS1299Settings.from_mapping({"emulated_impedance_kohm": value})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated, Literal
 
 import msgspec
@@ -20,11 +21,26 @@ class Inner(Settings, frozen=True):
             raise ConfigError(f"rate: {self.rate:g} is not allowed (allowed: 10 or more when fast)")
 
 
+class Current(enum.IntEnum):
+    LOW = 6
+    HIGH = 24
+
+
+_LINE = Annotated[int, msgspec.Meta(ge=0, le=9)]
+
+
 class Outer(Settings, frozen=True):
     board: str | int = "synthetic"
     name: Annotated[str, msgspec.Meta(min_length=1)] = "x"
     inner: Inner = msgspec.field(default_factory=Inner)
     tags: tuple[str, ...] = ()
+
+
+class Chip(Settings, frozen=True):
+    current: Current = Current.LOW
+    lines: Annotated[
+        _LINE | tuple[_LINE, ...], msgspec.Meta(extra={"allowed": "a line 0..9, or a list"})
+    ] = 0
 
 
 @pytest.mark.parametrize(
@@ -56,6 +72,24 @@ def test_refusals_name_the_dotted_key(data: dict[str, object], message: str) -> 
         convert(data, Outer, "t")
     assert str(caught.value) == message
     assert caught.value.key == message.partition(":")[0]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"current": 10}, "t.current: 10 is not allowed (allowed: 6, 24)"),
+        ({"lines": "x"}, "t.lines: 'x' is not allowed (allowed: a line 0..9, or a list)"),
+        ({"lines": 10}, "t.lines: 10 is not allowed (allowed: a line 0..9, or a list)"),
+        ({"lines": [1, 10]}, "t.lines[1]: 10 is out of range (allowed: 0..9)"),
+    ],
+)
+def test_enums_and_unions_say_what_they_allow(data: dict[str, object], message: str) -> None:
+    """An enum's values; a union's own wording (``Meta(extra={"allowed": ...})``) for any
+    value it refuses, and its items' constraints for an item."""
+    with pytest.raises(ConfigError) as caught:
+        convert(data, Chip, "t")
+    assert str(caught.value) == message
+    assert convert({"current": 24, "lines": [3]}, Chip) == Chip(current=Current.HIGH, lines=(3,))
 
 
 def test_known_good_data_converts() -> None:

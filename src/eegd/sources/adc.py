@@ -19,6 +19,7 @@ from eegd.errors import ProtocolError
 __all__ = [
     "ADS1299_GAINS",
     "ADS1299_SAMPLE_RATES",
+    "Ads1299Gain",
     "Ads1299Rate",
     "COUNT_MAX",
     "COUNT_MIN",
@@ -28,7 +29,9 @@ __all__ = [
 ]
 
 #: Programmable gains of the ADS1299 input amplifier.
-ADS1299_GAINS: tuple[int, ...] = (1, 2, 4, 6, 8, 12, 24)
+Ads1299Gain = Literal[1, 2, 4, 6, 8, 12, 24]
+"""A gain of the ADS1299's PGA (its CHnSET gains), as a settings field declares it."""
+ADS1299_GAINS: tuple[int, ...] = typing.get_args(Ads1299Gain)
 
 #: Output data rates of the ADS1299, in samples per second.
 Ads1299Rate = Literal[250, 500, 1000, 2000, 4000, 8000, 16000]

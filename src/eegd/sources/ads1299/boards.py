@@ -23,16 +23,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-__all__ = ["BOARDS", "DEFAULT_BOARD", "WIRING_KEYS", "Board"]
+__all__ = ["BOARDS", "DEFAULT_BOARD", "WIRING_KEYS", "Board", "BoardName"]
+
+BoardName = Literal["elata", "pieeg", "pieeg16", "hat"]
+"""The presets, as ``[source.ads1299] board`` declares them (``BOARDS`` holds each one)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Board:
     """One board's wiring: ``[source.ads1299]`` keys and their values."""
 
-    name: str
+    name: BoardName
     description: str
     wiring: Mapping[str, Any]
 
@@ -54,7 +57,7 @@ WIRING_KEYS: Final = (
 )
 
 
-def _board(name: str, description: str, **wiring: Any) -> Board:
+def _board(name: BoardName, description: str, **wiring: Any) -> Board:
     missing = set(WIRING_KEYS) - set(wiring)
     if missing:
         raise ValueError(f"board {name!r} leaves out {sorted(missing)}")
@@ -135,4 +138,4 @@ _BOARDS = (
 BOARDS: Final[Mapping[str, Board]] = MappingProxyType({board.name: board for board in _BOARDS})
 
 #: The board a table without ``board`` describes: the seed's own.
-DEFAULT_BOARD: Final = "elata"
+DEFAULT_BOARD: Final[BoardName] = "elata"

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+import msgspec
 import numpy as np
 
 from eegd.errors import ConfigError, SourceError
@@ -166,10 +166,9 @@ class ADS1299Source(Source):
         settings = self.settings
         if settings.emulate:
             return {}
-        values = {field.name: getattr(settings, field.name) for field in fields(settings)}
         return {
             (settings.gpio_chip, line): f"source.ads1299.{key}"
-            for line, key in held_lines(values).items()
+            for line, key in held_lines(msgspec.structs.asdict(settings)).items()
         }
 
     def open(self) -> None:

@@ -18,7 +18,6 @@ an unconnected electrode drives it).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import enum
 import math
@@ -26,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 import scipy.signal
@@ -215,7 +215,7 @@ def run_impedance(
     frequency = LeadOffFrequency(settings.lead_off_frequency)
     if frequency is LeadOffFrequency.DC:
         frequency = DEFAULT_FREQUENCY
-    derived = dataclasses.replace(
+    derived = msgspec.structs.replace(
         settings, input="normal", lead_off=True, lead_off_frequency=str(frequency)
     )
     source = open_source(derived)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -266,11 +267,11 @@ def run_selftest(
     (the same channels, rate and hardware, different inputs). The test signal runs at
     its fast rate (fCLK / 2**20) to see several periods in a short capture.
     """
-    shorted_source = open_source(dataclasses.replace(settings, input="shorted", lead_off=False))
+    shorted_source = open_source(msgspec.structs.replace(settings, input="shorted", lead_off=False))
     names = shorted_source.channel_names
     shorted = capture(shorted_source, _NOISE_S)
-    test_settings = dataclasses.replace(
-        settings, input="test", test_signal_frequency="fast", lead_off=True
+    test_settings = msgspec.structs.replace(
+        settings, input="test", test_signal_frequency=TestFrequency.FAST, lead_off=True
     )
     test_source = open_source(test_settings)
     test = capture(test_source, _TEST_S)
@@ -312,7 +313,7 @@ def configured_chain(shared: SharedSourceOptions, options: Mapping[str, Any]) ->
     channels = len(configured.channel_names)
     settings = configured.settings
     if settings.emulate:
-        settings = dataclasses.replace(settings, paced=False)
+        settings = msgspec.structs.replace(settings, paced=False)
     gains = tuple(s.gain or 24 for s in settings.channel_settings(channels)[:channels])
     return ConfiguredChain(settings, configured.channel_names, int(configured.sample_rate), gains)
 

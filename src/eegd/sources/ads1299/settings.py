@@ -1,20 +1,24 @@
 """``ADS1299Settings``: the validated ``[source.ads1299]`` table, and the registers it implies.
 
-Errors are ``ConfigError`` naming the key as ``source.ads1299.<key>``. In a daisy chain
-every chip hears the same commands (DIN, SCLK and CS are shared), so channel n of every chip
-shares one CHnSET: the gains and inputs of channels n, n + 8, n + 16, ... must agree.
+Errors are ``ConfigError`` naming the key as ``source.ads1299.<key>``. Each key's own
+values are declared on its field (``eegd.validation``); ``__post_init__`` holds the rules
+across keys (the wiring's, the reference's). In a daisy chain every chip hears the same
+commands (DIN, SCLK and CS are shared), so channel n of every chip shares one CHnSET: the
+gains and inputs of channels n, n + 8, n + 16, ... must agree.
 """
 
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
 
 from eegd.errors import ConfigError
-from eegd.sources.adc import ADS1299_GAINS, ADS1299_SAMPLE_RATES
-from eegd.sources.ads1299.boards import BOARDS, DEFAULT_BOARD
+from eegd.sources.adc import ADS1299_GAINS, ADS1299_SAMPLE_RATES, Ads1299Gain
+from eegd.sources.ads1299.boards import DEFAULT_BOARD, BoardName
 from eegd.sources.ads1299.fields import (
     ChannelSetting,
     Input,
@@ -34,7 +38,15 @@ from eegd.sources.ads1299.registers import (
     Register,
     channel_register,
 )
-from eegd.sources.ads1299.wiring import check_wiring, merge_board
+from eegd.sources.ads1299.wiring import (
+    CHIP_SELECT_ALLOWED,
+    CHIP_SELECT_PATTERN,
+    FREE_PINS_ALLOWED,
+    Readback,
+    check_wiring,
+    merge_board,
+)
+from eegd.validation import Settings, convert
 
 __all__ = [
     "INPUTS",
@@ -43,6 +55,7 @@ __all__ = [
     "MAX_CHIPS",
     "MAX_SPI_HZ",
     "ADS1299Settings",
+    "InputName",
     "frame_bytes",
     "gpio_echo",
     "register_values",
@@ -60,18 +73,68 @@ REFERENCE_SENSE: Final = 0x01
 #: VREFP - VREFN with the internal reference buffer on (SBAS499: 4.5 V with a 5 V AVDD).
 INTERNAL_VREF_V: Final = 4.5
 
+InputName = Literal["normal", "shorted", "test", "temperature", "supply"]
+"""A per-channel input a user may select, by name (``INPUTS`` maps it to the mux code)."""
+
 #: The per-channel inputs a user may select, by name.
-INPUTS: Final[dict[str, Input]] = {
-    "normal": Input.NORMAL,
-    "shorted": Input.SHORTED,
-    "test": Input.TEST,
-    "temperature": Input.TEMPERATURE,
-    "supply": Input.SUPPLY,
-}
+INPUTS: Final[dict[str, Input]] = {name: Input[name.upper()] for name in typing.get_args(InputName)}
 
 _KEY = "source.ads1299."
 _SPI_MARGIN = 1.25
 """The SPI clock must move a frame in at most 1 / 1.25 of a sample period."""
+
+_Flag = Annotated[bool, msgspec.Meta(extra={"allowed": "true or false"})]
+_Line = Annotated[int, msgspec.Meta(ge=0, le=1023)]
+"""A GPIO line offset of ``gpio_chip``."""
+_ControlLine = Annotated[
+    _Line | None,
+    msgspec.Meta(
+        extra={"allowed": "a GPIO line 0..1023, or false when the board does not wire it"}
+    ),
+]
+_DrdyLines = Annotated[
+    _Line | Annotated[tuple[_Line, ...], msgspec.Meta(min_length=1)],
+    msgspec.Meta(
+        extra={
+            "allowed": "a GPIO line 0..1023, or a list of them, one per chip in multiple readback"
+        }
+    ),
+]
+_ChipSelects = Annotated[
+    tuple[
+        Annotated[
+            str, msgspec.Meta(pattern=CHIP_SELECT_PATTERN, extra={"allowed": CHIP_SELECT_ALLOWED})
+        ],
+        ...,
+    ],
+    msgspec.Meta(
+        min_length=1,
+        extra={
+            "allowed": 'a list like ["ce0"] or ["ce0", "gpio19"], one per chip in multiple readback'
+        },
+    ),
+]
+_Gains = Annotated[
+    Ads1299Gain | tuple[Ads1299Gain, ...],
+    msgspec.Meta(
+        extra={
+            "allowed": f"{', '.join(map(str, ADS1299_GAINS))}, or a list of them, one per channel"
+        }
+    ),
+]
+_IMPEDANCE = 'kΩ in 0..100000 (e.g. 5), or "off"'
+_Impedance = Annotated[
+    Annotated[float, msgspec.Meta(ge=0, le=100_000)] | Literal["off"],
+    msgspec.Meta(extra={"allowed": _IMPEDANCE}),
+]
+_Impedances = Annotated[
+    _Impedance | tuple[_Impedance, ...],
+    msgspec.Meta(extra={"allowed": f"{_IMPEDANCE}, or a list of them, one per channel"}),
+]
+_Inputs = Annotated[
+    InputName | tuple[InputName, ...],
+    msgspec.Meta(extra={"allowed": f"{', '.join(INPUTS)}, or a list of them, one per channel"}),
+]
 
 
 def frame_bytes(chips: int) -> int:
@@ -79,16 +142,15 @@ def frame_bytes(chips: int) -> int:
     return (3 + 3 * CHANNELS_PER_CHIP) * chips
 
 
-def _invalid(key: str, value: object, allowed: str, problem: str = "is not allowed") -> ConfigError:
-    return ConfigError(f"{_KEY}{key}: {value!r} {problem} (allowed: {allowed})")
+def _invalid(key: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"{_KEY}{key}: {value!r} is not allowed (allowed: {allowed})")
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-@dataclass(frozen=True, slots=True)
-class ADS1299Settings:
+class ADS1299Settings(Settings, frozen=True):
     """How the ADS1299 (or a chain of up to four) is wired and configured.
 
     The wiring defaults are the ``elata`` board's (``eegd.sources.ads1299.boards``): CS on
@@ -102,109 +164,66 @@ class ADS1299Settings:
     hardware, in real time unless ``paced`` is off; ``seed`` fixes the emulator's signals.
     """
 
-    board: str = DEFAULT_BOARD
-    spi_bus: int = 0
-    chip_selects: tuple[str, ...] = ("ce0",)
-    spi_hz: int = 4_000_000
-    gpio_chip: str = "/dev/gpiochip0"
-    drdy_gpio: int | tuple[int, ...] = 25
-    start_gpio: int | None = None
-    reset_gpio: int | None = None
-    pwdn_gpio: int | None = None
-    chips: int | None = None
-    readback: str = "daisy"
-    free_chip_gpios: tuple[int, ...] = (1, 2, 3, 4)
+    board: BoardName = DEFAULT_BOARD
+    spi_bus: Annotated[int, msgspec.Meta(ge=0, le=1023)] = 0
+    chip_selects: _ChipSelects = ("ce0",)
+    spi_hz: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=MAX_SPI_HZ,
+            extra={"allowed": f"an integer 1..{MAX_SPI_HZ}, the ADS1299's SCLK limit (50 ns)"},
+        ),
+    ] = 4_000_000
+    gpio_chip: Annotated[
+        str, msgspec.Meta(min_length=1, extra={"allowed": "a device path like /dev/gpiochip0"})
+    ] = "/dev/gpiochip0"
+    drdy_gpio: _DrdyLines = 25
+    start_gpio: _ControlLine = None
+    reset_gpio: _ControlLine = None
+    pwdn_gpio: _ControlLine = None
+    chips: Annotated[int, msgspec.Meta(ge=1, le=MAX_CHIPS)] | None = None
+    readback: Readback = "daisy"
+    free_chip_gpios: Annotated[
+        tuple[Annotated[int, msgspec.Meta(ge=1, le=4)], ...],
+        msgspec.Meta(extra={"allowed": FREE_PINS_ALLOWED}),
+    ] = (1, 2, 3, 4)
     """The chip's GPIO pins (1..4) the board leaves unconnected."""
-    gain: int | tuple[int, ...] = 24
-    input: str | tuple[str, ...] = "normal"
-    bias: bool = True
-    bias_channels: tuple[int, ...] | None = None
+    gain: _Gains = 24
+    input: _Inputs = "normal"
+    bias: _Flag = True
+    bias_channels: (
+        tuple[Annotated[int, msgspec.Meta(ge=1, le=CHANNELS_PER_CHIP * MAX_CHIPS)], ...] | None
+    ) = None
     """1-based channels whose positive inputs feed the bias drive; None means all."""
-    srb1: bool = True
-    lead_off: bool = False
-    lead_off_current_na: int = 6
-    lead_off_frequency: str = "dc"
-    test_signal_amplitude: int = 1
-    test_signal_frequency: str = "slow"
-    reference_buffer: bool = True
-    vref_v: float | None = None
-    series_resistance_ohms: float = 4990.0
+    srb1: _Flag = True
+    lead_off: _Flag = False
+    lead_off_current_na: LeadOffCurrent = LeadOffCurrent.NA_6
+    lead_off_frequency: LeadOffFrequency = LeadOffFrequency.DC
+    test_signal_amplitude: Literal[1, 2] = 1
+    test_signal_frequency: TestFrequency = TestFrequency.SLOW
+    reference_buffer: _Flag = True
+    vref_v: Annotated[float, msgspec.Meta(ge=1.0, le=5.0)] | None = None
+    series_resistance_ohms: Annotated[float, msgspec.Meta(ge=0, le=1e6)] = 4990.0
     """The board's resistor between each electrode and its input (the impedance check)."""
-    drdy_timeout_s: float = 0.5
-    max_framing_errors: int = 5
+    drdy_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
+    max_framing_errors: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 5
     """Consecutive bad status words that end the session (the supervisor reconnects)."""
-    emulate: bool = False
-    paced: bool = True
-    seed: int = 0
-    emulated_impedance_kohm: float | str | tuple[float | str, ...] = 5.0
+    emulate: _Flag = False
+    paced: _Flag = True
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
+    emulated_impedance_kohm: _Impedances = 5.0
     """Emulator only: each electrode's impedance (kΩ) or "off"; one for all or one per channel."""
 
     def __post_init__(self) -> None:
-        if self.board not in BOARDS:
-            raise _invalid("board", self.board, ", ".join(BOARDS), "is not a known board")
-        self._check_int("spi_bus", 0, 1023)
-        self._check_int("seed", 0, 2**63)
-        self._check_int("max_framing_errors", 1, 1_000_000)
-        self._check_int("spi_hz", 1, MAX_SPI_HZ, "is above the ADS1299's SCLK limit (50 ns)")
-        if not isinstance(self.gpio_chip, str) or not self.gpio_chip:
-            raise _invalid("gpio_chip", self.gpio_chip, "a device path like /dev/gpiochip0")
-        if self.chips is not None and (not _is_int(self.chips) or not 1 <= self.chips <= 4):
-            raise _invalid("chips", self.chips, f"1..{MAX_CHIPS}", "is out of range")
-        check_wiring({field.name: getattr(self, field.name) for field in fields(self)})
-        for gain in self.gain if isinstance(self.gain, tuple) else (self.gain,):
-            if not _is_int(gain) or gain not in ADS1299_GAINS:
-                raise _invalid("gain", gain, ", ".join(map(str, ADS1299_GAINS)))
-        for name in self.input if isinstance(self.input, tuple) else (self.input,):
-            if name not in INPUTS:
-                raise _invalid("input", name, ", ".join(INPUTS))
-        for key in ("bias", "srb1", "lead_off", "reference_buffer", "emulate", "paced"):
-            if not isinstance(getattr(self, key), bool):
-                raise _invalid(key, getattr(self, key), "true or false")
-        if self.bias_channels is not None and not all(
-            _is_int(c) and 1 <= c <= CHANNELS_PER_CHIP * MAX_CHIPS for c in self.bias_channels
-        ):
-            raise _invalid("bias_channels", list(self.bias_channels), "channel numbers 1..32")
-        if self.lead_off_current_na not in {int(c) for c in LeadOffCurrent}:
-            raise _invalid(
-                "lead_off_current_na", self.lead_off_current_na, "6, 24, 6000, 24000 (nA)"
-            )
-        if self.lead_off_frequency not in {str(f) for f in LeadOffFrequency}:
-            raise _invalid(
-                "lead_off_frequency", self.lead_off_frequency, '"dc", "7.8", "31.2", "fdr/4"'
-            )
-        if self.test_signal_amplitude not in (1, 2):
-            raise _invalid("test_signal_amplitude", self.test_signal_amplitude, "1, 2")
-        if self.test_signal_frequency not in {str(f) for f in TestFrequency}:
-            raise _invalid(
-                "test_signal_frequency", self.test_signal_frequency, '"slow", "fast", "dc"'
-            )
-        timeout = self.drdy_timeout_s
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise _invalid("drdy_timeout_s", timeout, "seconds > 0")
-        if not (math.isfinite(timeout) and 0 < timeout <= 60):
-            raise _invalid("drdy_timeout_s", timeout, "seconds in (0, 60]")
-        self._check_vref()
-        _check_impedances(self.emulated_impedance_kohm)
-        series = self.series_resistance_ohms
-        if isinstance(series, bool) or not isinstance(series, int | float):
-            raise _invalid("series_resistance_ohms", series, "ohms, e.g. 4990")
-        if not (math.isfinite(series) and 0 <= series <= 1e6):
-            raise _invalid("series_resistance_ohms", series, "ohms in 0..1000000")
-
-    def _check_vref(self) -> None:
+        check_wiring(msgspec.structs.asdict(self))
         vref = self.vref_v
-        if vref is None:
-            if not self.reference_buffer:
-                raise ConfigError(
-                    f"{_KEY}vref_v: must be set with {_KEY}reference_buffer = false (the "
-                    "external reference's voltage, VREFP - VREFN)"
-                )
-            return
-        if isinstance(vref, bool) or not isinstance(vref, int | float):
-            raise _invalid("vref_v", vref, "volts, e.g. 4.5")
-        if not (math.isfinite(vref) and 1.0 <= vref <= 5.0):
-            raise _invalid("vref_v", vref, "volts in 1.0..5.0")
-        if self.reference_buffer and vref != INTERNAL_VREF_V:
+        if vref is None and not self.reference_buffer:
+            raise ConfigError(
+                f"{_KEY}vref_v: must be set with {_KEY}reference_buffer = false (the "
+                "external reference's voltage, VREFP - VREFN)"
+            )
+        if vref is not None and self.reference_buffer and vref != INTERNAL_VREF_V:
             raise ConfigError(
                 f"{_KEY}vref_v and {_KEY}reference_buffer: {vref!r} V, but the internal "
                 f"reference is {INTERNAL_VREF_V} V (set reference_buffer = false for an "
@@ -216,23 +235,10 @@ class ADS1299Settings:
         """VREFP - VREFN in volts: the internal 4.5 V, or the external reference's."""
         return INTERNAL_VREF_V if self.vref_v is None else float(self.vref_v)
 
-    def _check_int(self, key: str, low: int, high: int, too_high: str = "is out of range") -> None:
-        value = getattr(self, key)
-        if not _is_int(value):
-            raise _invalid(key, value, f"an integer {low}..{high}", "is not an integer")
-        if not low <= value <= high:
-            raise _invalid(
-                key, value, f"{low}..{high}", too_high if value > high else "is out of range"
-            )
-
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> ADS1299Settings:
         """Settings from a TOML table over its board's preset; unknown keys are refused."""
-        known = {field.name for field in fields(cls)}
-        for key in options:
-            if key not in known:
-                raise ConfigError(f"{_KEY}{key}: unknown key (allowed: {', '.join(sorted(known))})")
-        return cls(**merge_board(options))
+        return convert(merge_board(options), cls, _KEY.rstrip("."))
 
     # Derived values -------------------------------------------------------------------
 
@@ -318,16 +324,6 @@ class ADS1299Settings:
                 f"{_KEY}spi_hz: {self.spi_hz} is too slow for {bits} bits per frame at "
                 f"{sample_rate} SPS (allowed: {needed}..{MAX_SPI_HZ})"
             )
-
-
-def _check_impedances(value: object) -> None:
-    for kohm in value if isinstance(value, tuple) else (value,):
-        if kohm == "off":
-            continue
-        if isinstance(kohm, bool) or not isinstance(kohm, int | float):
-            raise _invalid("emulated_impedance_kohm", kohm, 'kΩ (e.g. 5) or "off"')
-        if not (math.isfinite(kohm) and 0 <= kohm <= 100_000):
-            raise _invalid("emulated_impedance_kohm", kohm, 'kΩ in 0..100000, or "off"')
 
 
 def gpio_echo(free_pins: tuple[int, ...]) -> tuple[int, int]:

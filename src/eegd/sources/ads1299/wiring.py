@@ -4,23 +4,29 @@
 ``check_wiring`` refuses wirings that contradict themselves, with a ``ConfigError`` that
 names every key involved: a line used twice, a control line on one of the SPI pins,
 several chips behind one chip select in a daisy chain, or one DRDY for several chips in
-multiple readback. ``ChipSelect`` says how a transfer selects one chip.
+multiple readback. Each value on its own is checked by the settings' declaration
+(``Readback``, ``CHIP_SELECT_PATTERN``). ``ChipSelect`` says how a transfer selects one chip.
 """
 
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from eegd.errors import ConfigError
+from eegd.errors import ConfigError, shown
 from eegd.sources.ads1299.boards import BOARDS, DEFAULT_BOARD
 
 __all__ = [
+    "CHIP_SELECT_ALLOWED",
+    "CHIP_SELECT_PATTERN",
+    "FREE_PINS_ALLOWED",
     "LINE_KEYS",
     "READBACK_MODES",
     "ChipSelect",
+    "Readback",
     "chip_selects",
     "check_wiring",
     "held_lines",
@@ -32,15 +38,24 @@ _KEY = "source.ads1299."
 #: The GPIO line keys a board may leave unwired (``false`` in TOML).
 LINE_KEYS: Final = ("start_gpio", "reset_gpio", "pwdn_gpio")
 
-#: ``daisy``: one CS and one DRDY for the chain, frames shift through DAISY_IN.
-#: ``multiple``: one CS and one DRDY per chip (CONFIG1 DAISY_EN' set).
-READBACK_MODES: Final = ("daisy", "multiple")
+Readback = Literal["daisy", "multiple"]
+"""``daisy``: one CS and one DRDY for the chain, frames shift through DAISY_IN.
+``multiple``: one CS and one DRDY per chip (CONFIG1 DAISY_EN' set)."""
+READBACK_MODES: Final[tuple[str, ...]] = typing.get_args(Readback)
+
+#: A chip select: ``ce<N>`` (``/dev/spidev<bus>.<N>``) or ``gpio<N>`` (a GPIO line).
+CHIP_SELECT_PATTERN: Final = r"^(ce|gpio)(\d{1,4})$"
+CHIP_SELECT_ALLOWED: Final = '"ce<N>" for /dev/spidev<bus>.<N>, "gpio<N>" for a GPIO line'
 
 #: The Raspberry Pi header's SPI0 pins (BCM numbers): no control line may use them.
 _SPI0_PINS: Final = {7: "CE1", 8: "CE0", 9: "MISO", 10: "MOSI", 11: "SCLK"}
 #: Chip-select outputs of a Pi SPI controller (spidev<bus>.0 and .1).
 _HARDWARE_CS: Final = (0, 1)
-_SELECT = re.compile(r"(ce|gpio)(\d{1,4})")
+_SELECT = re.compile(CHIP_SELECT_PATTERN)
+#: What ``free_chip_gpios`` takes.
+FREE_PINS_ALLOWED: Final = (
+    "the chip's GPIO pins 1..4 the board leaves unconnected, each once, e.g. [1, 2, 3, 4] or []"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +71,13 @@ class ChipSelect:
 
 
 def merge_board(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The table's values over its board's preset; TOML lists become tuples, false None."""
+    """The table's values over its board's preset; a line that is ``false`` becomes None."""
     board = options.get("board", DEFAULT_BOARD)
-    if board not in BOARDS:
+    if not isinstance(board, str) or board not in BOARDS:
         raise ConfigError(
-            f"{_KEY}board: {board!r} is not a known board (allowed: {', '.join(BOARDS)})"
+            f"{_KEY}board: {shown(board)} is not a known board (allowed: {', '.join(BOARDS)})"
         )
-    values: dict[str, Any] = dict(BOARDS[board].wiring)
-    for key, value in options.items():
-        values[key] = tuple(value) if isinstance(value, list) else value
+    values: dict[str, Any] = {**BOARDS[board].wiring, **options}
     for key in LINE_KEYS:
         if values.get(key) is False:
             values[key] = None
@@ -72,24 +85,15 @@ def merge_board(options: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def chip_selects(selects: tuple[str, ...]) -> tuple[ChipSelect, ...]:
     """Parse ``chip_selects`` (``"ce0"``, ``"gpio19"``, ...); raises ``ConfigError``."""
-    if not isinstance(selects, tuple) or not selects:
-        raise ConfigError(
-            f"{_KEY}chip_selects: {selects!r} is not allowed (allowed: a list like "
-            '["ce0"] or ["ce0", "gpio19"], one per chip in multiple readback)'
-        )
     parsed: list[tuple[str, int]] = []
     for select in selects:
-        match = _SELECT.fullmatch(select) if isinstance(select, str) else None
+        match = _SELECT.fullmatch(select)
         if match is None:
             raise ConfigError(
-                f'{_KEY}chip_selects: {select!r} is not allowed (allowed: "ce<N>" for '
-                '/dev/spidev<bus>.<N>, "gpio<N>" for a GPIO line)'
+                f"{_KEY}chip_selects: {shown(select)} is not allowed "
+                f"(allowed: {CHIP_SELECT_ALLOWED})"
             )
         parsed.append((match[1], int(match[2])))
     used = {number for kind, number in parsed if kind == "ce"}
@@ -110,32 +114,15 @@ def chip_selects(selects: tuple[str, ...]) -> tuple[ChipSelect, ...]:
     return tuple(result)
 
 
-def _drdy_lines(drdy: object) -> tuple[int, ...]:
-    lines = drdy if isinstance(drdy, tuple) else (drdy,)
-    if not lines or not all(_is_int(line) and 0 <= line <= 1023 for line in lines):
-        raise ConfigError(
-            f"{_KEY}drdy_gpio: {drdy!r} is not allowed (allowed: a GPIO line 0..1023, or a "
-            "list of them, one per chip in multiple readback)"
-        )
-    return lines
+def _drdy_lines(drdy: int | tuple[int, ...]) -> tuple[int, ...]:
+    return drdy if isinstance(drdy, tuple) else (drdy,)
 
 
 def check_wiring(values: Mapping[str, Any]) -> None:
     """Refuse a wiring that contradicts itself; the error names every key involved."""
     readback = values["readback"]
-    if readback not in READBACK_MODES:
-        raise ConfigError(
-            f"{_KEY}readback: {readback!r} is not allowed (allowed: {', '.join(READBACK_MODES)})"
-        )
     selects = chip_selects(values["chip_selects"])
     drdys = _drdy_lines(values["drdy_gpio"])
-    for key in LINE_KEYS:
-        line = values[key]
-        if line is not None and not (_is_int(line) and 0 <= line <= 1023):
-            raise ConfigError(
-                f"{_KEY}{key}: {line!r} is not allowed (allowed: a GPIO line 0..1023, or "
-                "false when the board does not wire it)"
-            )
     chips = values["chips"]
     if readback == "daisy":
         if len(selects) != 1:
@@ -161,14 +148,9 @@ def check_wiring(values: Mapping[str, Any]) -> None:
                 )
     _check_lines_apart(values["spi_bus"], selects, drdys, values)
     free = values["free_chip_gpios"]
-    if (
-        not isinstance(free, tuple)
-        or len(set(free)) != len(free)
-        or not all(_is_int(pin) and 1 <= pin <= 4 for pin in free)
-    ):
+    if len(set(free)) != len(free):
         raise ConfigError(
-            f"{_KEY}free_chip_gpios: {free!r} is not allowed (allowed: the chip's GPIO pins "
-            "1..4 the board leaves unconnected, each once, e.g. [1, 2, 3, 4] or [])"
+            f"{_KEY}free_chip_gpios: {list(free)!r} is not allowed (allowed: {FREE_PINS_ALLOWED})"
         )
 
 
