@@ -4,7 +4,8 @@
 the bus per topic, the connection manager, the supervisor's tasks, plugins' stats, the HTTP
 guard): its name, type, help and how to read its samples from a ``MetricsSnapshot``;
 ``families`` walks that table, then adds the counters plugins contribute (each
-``StatusFigure`` with a ``metric``), so this module names no plugin. Nothing keeps state, so
+``StatusFigure`` with a ``metric``) and their labelled gauges (``GaugeFamily``: the signal
+quality of each channel), so this module names no plugin. Nothing keeps state, so
 it is tested with plain values. ``Metrics`` owns the daemon's own ``CollectorRegistry``
 (never the global one, so many daemons can run in one process), the two histograms observed
 as things happen (frame latency, event-loop lag) and prometheus-client's process collector
@@ -33,7 +34,7 @@ from eegd.acquisition.loop import AcquisitionStats
 from eegd.bus import BusStats, ConsumerStats, TopicStats
 from eegd.clock import SYSTEM_CLOCK, Clock
 from eegd.net.stream.reporting import ManagerStats
-from eegd.plugin import StatusFigure
+from eegd.plugin import GaugeFamily, StatusFigure
 from eegd.supervisor import TaskState, TaskStatus
 
 __all__ = [
@@ -87,6 +88,8 @@ class MetricsSnapshot:
     """What plugins add to the daemon's status; those with a ``metric`` are counters here."""
     ledger_consistent: bool = True
     """Whether the session's expected samples are acquired + lost, within one packet."""
+    gauges: Sequence[GaugeFamily] = ()
+    """What plugins add to ``/metrics`` as labelled gauges."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +288,8 @@ def _build(family: Family, samples: Samples) -> Metric:
 
 
 def families(snap: MetricsSnapshot) -> Iterator[Metric]:
-    """The metric families of one snapshot: the table's, then the plugins' figures."""
+    """The metric families of one snapshot: the table's, then the plugins' figures and
+    gauges."""
     for family in FAMILIES:
         samples = family.read(snap)
         if samples is not None:
@@ -293,6 +297,10 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
     for figure in snap.figures:
         if figure.metric is not None:
             yield CounterMetricFamily(figure.metric, figure.help, value=figure.value)
+    for gauge in snap.gauges:
+        yield _build(
+            Family(gauge.name, "gauge", gauge.help, lambda _: (), gauge.labels), gauge.samples
+        )
 
 
 class DaemonCollector(Collector):

@@ -47,11 +47,13 @@ from eegd.routes import Route
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "GaugeFamily",
     "Plugin",
     "PluginClass",
     "PluginContext",
     "Reconfigurable",
     "Records",
+    "ReportsGauges",
     "ReportsProblem",
     "ReportsStats",
     "ReportsStatus",
@@ -147,6 +149,29 @@ class StatusFigure:
     """The counter family it is on ``/metrics`` (``eegd_…``, without ``_total``), if any."""
     help: str = ""
     """The metric's help text."""
+
+
+@dataclass(frozen=True, slots=True)
+class GaugeFamily:
+    """A labelled gauge a plugin adds to ``/metrics`` (``ReportsGauges``), read at each scrape.
+
+    ``samples`` are each series' label values (in the order of ``labels``) and its value
+    now: ``(("C3", "flat"), 1.0)`` is ``eegd_channel_quality{channel="C3",verdict="flat"} 1``.
+    ``name`` is the family's (``eegd_…``), unique among all of ``/metrics``.
+    """
+
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    samples: tuple[tuple[tuple[str, ...], float], ...]
+
+
+@runtime_checkable
+class ReportsGauges(Protocol):
+    """A plugin with gauges for ``/metrics`` (``GaugeFamily``)."""
+
+    def gauges(self) -> Sequence[GaugeFamily]:
+        """Its gauges now."""
 
 
 @runtime_checkable

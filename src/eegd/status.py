@@ -24,7 +24,15 @@ from eegd.config import Config
 from eegd.metrics import MetricsSnapshot
 from eegd.net.server import Server
 from eegd.net.stream.connections import ConnectionManager
-from eegd.plugin import Plugin, ReportsProblem, ReportsStats, ReportsStatus, StatusFigure
+from eegd.plugin import (
+    GaugeFamily,
+    Plugin,
+    ReportsGauges,
+    ReportsProblem,
+    ReportsStats,
+    ReportsStatus,
+    StatusFigure,
+)
 from eegd.selftest import ImpedanceService, SelfTestService
 from eegd.supervisor import Supervisor, TaskState, TaskStatus
 
@@ -210,6 +218,15 @@ class DaemonStatus:
             for figure in plugin.status()
         ]
 
+    def gauges(self) -> list[GaugeFamily]:
+        """What the running plugins add to ``/metrics`` as labelled gauges."""
+        return [
+            gauge
+            for plugin in self._plugins.values()
+            if isinstance(plugin, ReportsGauges)
+            for gauge in plugin.gauges()
+        ]
+
     def metrics_snapshot(self) -> MetricsSnapshot:
         """The counters one ``/metrics`` scrape reads: those of ``status()``."""
         session = self._acquisition.session
@@ -228,6 +245,7 @@ class DaemonStatus:
             ledger_consistent=self.ledger_consistent(),
             consumers=self._bus.consumers(),
             figures=self.figures(),
+            gauges=self.gauges(),
             http=self.http_stats(),
         )
 

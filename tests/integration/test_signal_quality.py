@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 import eegd.client
 from eegd.events import OutputEvent
@@ -73,6 +74,46 @@ async def test_a_quality_subscriber_gets_the_railed_and_the_flat_channel_named()
     assert (status["quality_channels_bad"], status["quality_channels_warn"]) == (2, 0)
     line = 'eegd_plugin_events_total{counter="channel_verdicts_bad",plugin="signal_quality"}'
     assert line in metrics
+    assert_quality_gauges(metrics, hello["channels"])
+
+
+def assert_quality_gauges(metrics: str, channels: list[str]) -> None:
+    """The scrape, read by Prometheus's own parser, says per channel what the verdicts say:
+    one series per verdict with 1 on the one it got, a grade, and the measures."""
+    gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(metrics):
+        if family.name.startswith("eegd_channel_"):
+            assert family.type == "gauge", family
+            for sample in family.samples:
+                labels = tuple(sorted(sample.labels.items()))
+                gauges.setdefault(sample.name, {})[labels] = sample.value
+
+    def per_channel(name: str) -> dict[str, float]:
+        return {dict(labels)["channel"]: value for labels, value in gauges[name].items()}
+
+    verdicts = gauges["eegd_channel_quality"]
+    names = {"good", "line_noise", "clipping", "flat", "railed", "lead_off"}
+    assert set(verdicts) == {
+        (("channel", channel), ("verdict", verdict)) for channel in channels for verdict in names
+    }
+    got = {
+        dict(labels)["channel"]: dict(labels)["verdict"]
+        for labels, value in verdicts.items()
+        if value == 1
+    }
+    assert list(verdicts.values()).count(1) == len(channels)  # one verdict each, 0 for the rest
+    assert (got["C3"], got["O2"]) == ("flat", "railed")
+    assert all(got[name] == "good" for name in ("C4", "P3", "P4", "O1")), got
+    grades = per_channel("eegd_channel_quality_grade")
+    assert (grades["C3"], grades["O2"], grades["C4"]) == (2, 2, 0)
+    swing = per_channel("eegd_channel_peak_to_peak_volts")
+    assert swing["C3"] == 0
+    assert 1e-6 < swing["C4"] < 1e-3  # EEG: microvolts to a millivolt
+    at_full_scale = per_channel("eegd_channel_full_scale_ratio")
+    assert (at_full_scale["O2"], at_full_scale["C4"]) == (1, 0)
+    line = gauges["eegd_channel_line_noise_volts"]
+    assert {dict(labels)["frequency"] for labels in line} == {"50", "60"}
+    assert {dict(labels)["channel"] for labels in line} == set(channels)
 
 
 async def test_a_recordings_sidecar_says_the_quality_at_its_start_and_its_stop(

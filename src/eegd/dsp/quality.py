@@ -38,6 +38,7 @@ __all__ = [
     "RAILED_SHARE",
     "ChannelQuality",
     "Level",
+    "Verdict",
     "QualityWindow",
     "assess",
 ]
@@ -60,17 +61,21 @@ LINE_BAD_UV: Final = 50.0
 _MIN_SAMPLES_PER_CYCLE: Final = 2.4
 
 Level = Literal["good", "warn", "bad"]
+Verdict = Literal["good", "line_noise", "clipping", "flat", "railed", "lead_off"]
+"""What a verdict found, as a name a program can match (``reason`` says it in words)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelQuality:
     """The verdict on one channel's window and the measures behind it.
 
-    ``reason`` says it in a sentence, ``short`` in a few characters (a label beside a
-    trace). ``line_uv`` is None when the rate is too low to measure line noise.
+    ``verdict`` names what was found, ``reason`` says it in a sentence, ``short`` in a few
+    characters (a label beside a trace). ``line_uv`` is None when the rate is too low to
+    measure line noise.
     """
 
     level: Level
+    verdict: Verdict
     reason: str
     short: str
     railed_percent: float
@@ -83,6 +88,7 @@ class ChannelQuality:
         """JSON-ready, with measures rounded to what a reader can use."""
         return {
             "level": self.level,
+            "verdict": self.verdict,
             "reason": self.reason,
             "short": self.short,
             "railed_percent": round(self.railed_percent, 2),
@@ -116,21 +122,23 @@ def _line_amplitudes(
 
 def _verdict(
     share: float, peak_to_peak_uv: float, line: Mapping[int, float] | None, lead_off: bool
-) -> tuple[Level, str, str]:
+) -> tuple[Level, Verdict, str, str]:
     if lead_off:
-        return "bad", "electrode off (lead-off)", "off"
+        return "bad", "lead_off", "electrode off (lead-off)", "off"
     if share >= RAILED_SHARE:
         return (
             "bad",
+            "railed",
             f"railed: {_percent(share)} of samples at full scale",
             f"railed {_percent(share)}",
         )
     if peak_to_peak_uv < FLAT_UV:
-        return "bad", f"flat line: {peak_to_peak_uv:.2f} µV peak to peak", "flat"
+        return "bad", "flat", f"flat line: {peak_to_peak_uv:.2f} µV peak to peak", "flat"
     # Clipped samples are steps that put power at every frequency: they are named first.
     if share >= CLIP_SHARE:
         return (
             "warn",
+            "clipping",
             f"clipping: {_percent(share)} of samples at full scale",
             f"clip {_percent(share)}",
         )
@@ -138,8 +146,9 @@ def _verdict(
         hz, uv = max(line.items(), key=lambda item: item[1])
         if uv >= LINE_WARN_UV:
             level: Level = "bad" if uv >= LINE_BAD_UV else "warn"
-            return level, f"line noise: {uv:.0f} µV at {hz} Hz", f"{hz} Hz {uv:.0f} µV"
-    return "good", "good signal", "good"
+            reason = f"line noise: {uv:.0f} µV at {hz} Hz"
+            return level, "line_noise", reason, f"{hz} Hz {uv:.0f} µV"
+    return "good", "good", "good signal", "good"
 
 
 def assess(
@@ -179,10 +188,11 @@ def assess(
     for row in range(signal.shape[0]):
         line = None if lines is None else lines[row]
         share, swing = float(shares[row]), float(peak_to_peak[row])
-        level, reason, short = _verdict(share, swing, line, row in off)
+        level, verdict, reason, short = _verdict(share, swing, line, row in off)
         verdicts.append(
             ChannelQuality(
                 level=level,
+                verdict=verdict,
                 reason=reason,
                 short=short,
                 railed_percent=float(railed_percent[row]),

@@ -6,19 +6,20 @@ physical range (from ``source_connected``), or the ADC's 24-bit counts for a sou
 one; flat; 50/60 Hz line noise; electrode off from the source's ``lead_off`` events. A gap
 or a new session starts the window again, so a verdict never spans discontinuous data.
 
-The latest verdicts are kept for the readers that are not clients: ``summary()``, and
-``status()`` (``/api/status``: the channels they call bad and warn); ``stats()`` counts them.
+The latest verdicts are kept for the readers that are not clients: ``summary()``,
+``status()`` (``/api/status``: the channels they call bad and warn) and ``gauges()``
+(``/metrics``: each channel's verdict, grade and measures); ``stats()`` counts them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_args
 
 import msgspec
 
-from eegd.dsp.quality import ChannelQuality, QualityWindow
+from eegd.dsp.quality import ChannelQuality, Level, QualityWindow, Verdict
 from eegd.events import (
     EegPacket,
     FrameKind,
@@ -28,7 +29,7 @@ from eegd.events import (
     SystemEventKind,
     Topic,
 )
-from eegd.plugin import StatusFigure, TransformPlugin
+from eegd.plugin import GaugeFamily, StatusFigure, TransformPlugin
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
 from eegd.validation import convert
 
@@ -38,6 +39,8 @@ __all__ = ["QUALITY", "QualityOptions", "SignalQuality"]
 QUALITY = OutputTopic("quality", FrameKind.TEXT, frames_per_s=2.0)
 
 _Seconds = Annotated[float, msgspec.Meta(gt=0, le=10)]
+_LEVELS: tuple[Level, ...] = get_args(Level)
+_VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 
 class QualityOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -77,6 +80,8 @@ class SignalQuality(TransformPlugin):
         self._levels = {f"channel_verdicts_{level}": 0 for level in ("good", "warn", "bad")}
         self.latest: dict[str, Any] | None = None
         """The last verdicts as published (the ``quality`` payload), None before any."""
+        self._judged: tuple[tuple[str, ChannelQuality], ...] = ()
+        """The last verdicts, each with its channel's name."""
         self._session = _Session(None, (), None)
         self._lead_off: frozenset[str] = frozenset()
         self._window: QualityWindow | None = None
@@ -102,6 +107,58 @@ class SignalQuality(TransformPlugin):
         return [
             StatusFigure(f"quality_channels_{level}", levels.count(level))
             for level in ("bad", "warn")
+        ]
+
+    def gauges(self) -> list[GaugeFamily]:
+        """For ``/metrics``: each channel's latest verdict (a state set, one series per
+        verdict, 1 for the one it got), its grade (0 good, 1 warn, 2 bad), its peak-to-peak,
+        its share of samples at full scale and its line noise; none before any verdict."""
+        judged = self._judged
+        if not judged:
+            return []
+        per_channel: dict[str, tuple[str, Callable[[ChannelQuality], float]]] = {
+            "eegd_channel_quality_grade": (
+                "Each channel's latest signal-quality grade: 0 good, 1 warn, 2 bad.",
+                lambda q: float(_LEVELS.index(q.level)),
+            ),
+            "eegd_channel_peak_to_peak_volts": (
+                "Each channel's peak-to-peak over the latest quality window.",
+                lambda q: q.peak_to_peak_uv * 1e-6,
+            ),
+            "eegd_channel_full_scale_ratio": (
+                "Share of the latest quality window's samples at either end of the channel's "
+                "range.",
+                lambda q: q.near_rail_share,
+            ),
+        }
+        return [
+            GaugeFamily(
+                "eegd_channel_quality",
+                "1 for the verdict each channel's latest quality window got, 0 for the others.",
+                ("channel", "verdict"),
+                tuple(
+                    ((name, verdict), float(quality.verdict == verdict))
+                    for name, quality in judged
+                    for verdict in _VERDICTS
+                ),
+            ),
+            *(
+                GaugeFamily(
+                    metric, text, ("channel",), tuple(((name,), read(q)) for name, q in judged)
+                )
+                for metric, (text, read) in per_channel.items()
+            ),
+            GaugeFamily(
+                "eegd_channel_line_noise_volts",
+                "Amplitude of the mains sine in each channel's latest quality window, per "
+                "frequency (measured from 144 samples/s up).",
+                ("channel", "frequency"),
+                tuple(
+                    ((name, str(hz)), uv * 1e-6)
+                    for name, quality in judged
+                    for hz, uv in (quality.line_uv or {}).items()
+                ),
+            ),
         ]
 
     def summary(self) -> dict[str, Any] | None:
@@ -185,6 +242,7 @@ class SignalQuality(TransformPlugin):
         }
         timestamp = int(packet.timestamps[-1])
         self.latest = {"timestamp": timestamp, **payload}
+        self._judged = tuple(zip(names, verdicts, strict=True))
         self.verdicts_published += 1
         for verdict in verdicts:
             self._levels[f"channel_verdicts_{verdict.level}"] += 1
