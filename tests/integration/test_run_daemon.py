@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import threading
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from eegd.config import load_config
+from eegd.config import Config, load_config
 from eegd.service import run_daemon
+from tests.support.waiting import wait_until
 
 # A source that fails on its first read and stays away; one retry allowed, at once. The
 # status line is due only after a day, so nothing but the supervisor's event can end it.
@@ -53,3 +58,41 @@ async def test_the_daemon_exits_0_when_stopped(tmp_path: Path) -> None:
     running = asyncio.create_task(run_daemon(config, stop))
     stop.set()
     assert await asyncio.wait_for(running, timeout=60) == 0
+
+
+async def test_sighup_reads_the_file_off_the_event_loop_and_applies_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "eegd.toml"
+    path.write_text("plugins = ['voltage_filter']\n[filter]\nnotch_hz = 50\n")
+    config = load_config(path, {"server.port": ("--port", 0)})
+    read_on: list[int] = []
+
+    def read() -> Config:
+        read_on.append(threading.get_ident())
+        return load_config(path, {"server.port": ("--port", 0)})
+
+    stop = asyncio.Event()
+    caplog.set_level(logging.INFO, logger="eegd")
+    running = asyncio.create_task(run_daemon(config, stop, reload=read))
+    output: list[str] = []
+
+    def url_printed() -> bool:
+        output.append(capsys.readouterr().out)
+        return "".join(output).endswith("\n")
+
+    # The URL is printed once the port is bound, and the signal handlers are installed
+    # before the daemon awaits anything else: from then on SIGHUP is the daemon's.
+    try:
+        await wait_until(url_printed, timeout=20)
+        url = "".join(output).strip()
+        path.write_text("plugins = ['voltage_filter']\n[filter]\nnotch_hz = 60\n")
+        os.kill(os.getpid(), signal.SIGHUP)
+        await wait_until(lambda: "reloaded the configuration" in caplog.text, timeout=20)
+        async with aiohttp.ClientSession() as session, session.get(url + "api/filter") as reply:
+            assert (await reply.json())["notch_hz"] == 60.0
+    finally:
+        stop.set()
+    assert await asyncio.wait_for(running, timeout=60) == 0
+    assert len(read_on) == 1
+    assert read_on[0] != threading.get_ident()  # a worker thread's, not the event loop's
