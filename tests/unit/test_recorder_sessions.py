@@ -168,3 +168,35 @@ async def test_a_source_that_declares_its_physical_range_is_quantised_over_it(
     meta = json.loads((tmp_path / "declared.json").read_text())
     declared = [[float(text) for text in pair] for pair in meta["calibration"]["physical_range"]]
     assert declared == [[-3200.0, 3200.0], [-10000.0, 10000.0]]  # µV
+
+
+async def capacities(tmp_path: Path, first: EegPacket | SystemEvent, sized: int) -> int:
+    """The recorder's queue capacity before ``first`` (once it is sized to ``sized``)."""
+    said = {"source": {"kind": "test", "sample_rate": 16000, "batch_size": 1}}
+    recorder = Recorder(RecordingSettings(directory=str(tmp_path), queue_s=10.0))
+    bus = EventBus()
+    task = asyncio.create_task(recorder.run(PluginContext(bus, logging.getLogger("t"), {}, said)))
+
+    def capacity() -> int:
+        return next(c.capacity for c in bus.consumers() if c.name == "recorder")
+
+    try:
+        await wait_until(lambda: recorder.ready)
+        before = capacity()
+        bus.publish(first)
+        await wait_until(lambda: capacity() == sized)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return before
+
+
+async def test_the_queue_holds_queue_s_of_the_sessions_packets_whatever_the_file_said(
+    tmp_path: Path,
+) -> None:
+    """Sized by the session (or, restarted within one, by its first packet), never by
+    ``[source]`` as the file wrote it (16 kHz, one sample a packet): before either, the
+    documented 1024 packets and 256 other events; then 10 s of 500 Hz (or 250 Hz) in
+    packets of 32, and the 256."""
+    assert await capacities(tmp_path, connected("one", 500, ("C3", "C4")), 157 + 256) == 1280
+    assert await capacities(tmp_path, packet(0), 79 + 256) == 1280

@@ -69,6 +69,11 @@ logger = logging.getLogger(__name__)
 
 #: Subscription room for the events that are not packets (system events, markers).
 _OTHER_EVENTS = 256
+#: Packets the subscription holds until the first session (or, for a recorder restarted
+#: within one, its first packet) says the rate and batch size; from then on it holds
+#: ``queue_s`` seconds of packets. Until then it carries what comes while unfinished
+#: recordings are recovered: 4 s of 16 kHz in batches of 64, 131 s of 250 Hz in batches of 32.
+_PACKETS_BEFORE_A_SESSION = 1024
 _START_KEYS = ("name", "notes")
 #: Checks that hold the source (no recording meanwhile): the two starts, then the two ends.
 _CHECKS = (
@@ -97,6 +102,8 @@ class Recorder:
         self.directory = Path(self.settings.directory)
         self._ctx: PluginContext | None = None
         self._subscription: Subscription | None = None
+        self._sized = False
+        """Whether a session or packet has sized the subscription (``_size_queue``)."""
         self._filter: Mapping[str, Any] = {}
         self._ready = asyncio.Event()
         self._problem: str | None = None
@@ -188,14 +195,11 @@ class Recorder:
         """Recover unfinished recordings, then record on request until cancelled."""
         self._ctx = ctx
         self._filter = dict(ctx.config.get("filter", {}))
-        source = ctx.config.get("source", {})
         with self._writer.thread():
-            rate = float(source.get("sample_rate", 250))
-            batch = int(source.get("batch_size", 32))
             # Subscribed before anything is awaited, so the session's source_connected is seen.
             subscription = ctx.bus.subscribe(
                 self.consumes,
-                maxsize=self._queue_size(rate, batch),
+                maxsize=_PACKETS_BEFORE_A_SESSION + _OTHER_EVENTS,
                 policy=DropPolicy.DROP_NEWEST,
                 consumer=self.name,
             )
@@ -233,11 +237,20 @@ class Recorder:
             logger.warning("recovered the unfinished recording %s (%.1f s)", name, seconds)
         return True
 
-    def _queue_size(self, rate: float, batch: int) -> int:
-        return math.ceil(self.settings.queue_s * rate / max(batch, 1)) + _OTHER_EVENTS
+    def _size_queue(self, rate: float, batch: int, per_packet: int = 1) -> None:
+        """Hold ``queue_s`` seconds of packets, each ``per_packet`` events: the first size
+        replaces the bound before a session, a later one only grows it."""
+        if self._subscription is not None:
+            packets = math.ceil(self.settings.queue_s * rate / max(batch, 1))
+            size = packets * per_packet + _OTHER_EVENTS
+            current = self._subscription.maxsize
+            self._subscription.maxsize = max(current, size) if self._sized else size
+            self._sized = True
 
     async def _handle(self, event: Event) -> None:
         if isinstance(event, EegPacket):
+            if not self._sized:
+                self._size_queue(event.sample_rate, event.n_samples)
             await self._writer.packet(event)
         elif isinstance(event, AuxPacket):
             self._writer.aux(event)
@@ -273,11 +286,8 @@ class Recorder:
             aux=announced.aux,
             batch_size=announced.batch_size,
         )
-        if self._subscription is not None:
-            packets = self._queue_size(announced.sample_rate, announced.batch_size)
-            self._subscription.maxsize = max(  # an aux packet comes with each packet
-                self._subscription.maxsize, packets * (2 if announced.aux else 1)
-            )
+        # an aux packet comes with each packet of a session with an aux stream
+        self._size_queue(announced.sample_rate, announced.batch_size, 2 if announced.aux else 1)
         await self._writer.new_session(session)
 
     def _clock(self) -> ClockModel | None:
