@@ -44,7 +44,7 @@ def test_the_cyton_check_turns_the_current_on_measures_and_turns_it_off() -> Non
     with cyton([None if k is None else k * 1e3 for k in KOHMS]) as board:
         shared = SharedSourceOptions(kind="brainflow")
         result = CYTON_IMPEDANCE(shared, {"board": "cyton", "serial_port": board.port})
-        commands = list(board.commands)
+        commands = board.wait_for("s")  # the board reads what BrainFlow wrote in its own time
     assert_known(result.as_dict())
     on = [f"z{channel}10Z" for channel in "12345678"]
     off = [f"z{channel}00Z" for channel in "12345678"]

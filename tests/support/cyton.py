@@ -91,6 +91,7 @@ class CytonEmulator:
         self.electrodes = list(electrodes_ohms)
         self.speed = speed
         self.commands: list[str] = []
+        self._received = threading.Condition()
         self.gain_codes = [DEFAULT_GAIN_CODE] * CHANNELS
         self.lead_off_p = [False] * CHANNELS
         self.streaming = False
@@ -117,7 +118,19 @@ class CytonEmulator:
 
     # Commands ---------------------------------------------------------------------------
 
+    def wait_for(self, command: str, timeout: float = 10.0) -> list[str]:
+        """Every command received, once ``command`` is among them (``TimeoutError`` if not)."""
+        with self._received:
+            if not self._received.wait_for(lambda: command in self.commands, timeout):
+                raise TimeoutError(f"{command!r} never came; received {self.commands}")
+            return list(self.commands)
+
     def _command(self, data: bytes) -> None:
+        with self._received:
+            self._commands(data)
+            self._received.notify_all()
+
+    def _commands(self, data: bytes) -> None:
         self._pending += data
         while self._pending:
             first = self._pending[:1]
