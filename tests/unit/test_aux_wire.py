@@ -9,6 +9,8 @@ import struct
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eegd.aux_stream import AuxKind, AuxStream
 from eegd.events import AuxPacket, SourceSession, frozen_array
@@ -191,3 +193,32 @@ def test_a_block_whose_aux_values_do_not_fit_the_stream_is_malformed() -> None:
     assert "not 0 aux channels" in str(block(np.zeros((3, 4), np.float32)).problem(2, 4))
     nan = np.full((3, 4), np.nan, np.float32)
     assert block(nan).problem(2, 4, aux_channels=3) == "aux values hold NaN or infinite values"
+
+
+@given(
+    cut=st.integers(min_value=0, max_value=79),
+    at=st.integers(min_value=0, max_value=55),
+    byte=st.integers(min_value=0, max_value=255),
+)
+def test_a_cut_or_corrupted_aux_frame_is_refused_or_decoded_never_anything_else(
+    cut: int, at: int, byte: int
+) -> None:
+    hello = hello_of(ACCEL)
+    good = encode_event(example_packet())
+    with pytest.raises(ProtocolViolation):
+        decode_frame(good[:cut], hello)
+    corrupt = bytearray(good)
+    corrupt[at] = byte
+    result = decoded(bytes(corrupt), hello)
+    if isinstance(result, AuxFrame):
+        assert result.values.shape == (3, result.n_samples)
+    else:
+        assert result in (ErrorCode.BAD_FRAME, ErrorCode.UNSUPPORTED_VERSION)
+
+
+def decoded(data: bytes, hello: Hello) -> object:
+    """What ``decode_frame`` makes of ``data``: the frame, or the refusal's code."""
+    try:
+        return decode_frame(data, hello)
+    except ProtocolViolation as refused:
+        return refused.code
