@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eegd.aux_stream import AuxKind, AuxStream
-from eegd.events import AuxPacket, SourceSession, frozen_array
+from eegd.events import AuxPacket, SourceSession, Topic, frozen_array
 from eegd.net.protocol import (
     AuxFrame,
     ErrorCode,
@@ -22,10 +22,13 @@ from eegd.net.protocol import (
     decode_frame,
     encode_event,
     encode_server_message,
+    server_frame,
 )
+from eegd.net.stream.clients import Outgoing
 from eegd.net.stream.hello import HelloTracker
 from eegd.sources.base import AuxSamples, SampleBlock
 from eegd.timestamps import sample_timestamps
+from tests.unit.test_fanout import FakeClient, fanout
 from tests.unit.test_protocol import read_worked_example
 
 ACCEL = AuxStream(
@@ -222,3 +225,19 @@ def decoded(data: bytes, hello: Hello) -> object:
         return decode_frame(data, hello)
     except ProtocolViolation as refused:
         return refused.code
+
+
+def test_an_aux_event_is_encoded_once_and_the_same_bytes_go_to_every_client() -> None:
+    a, b, c = FakeClient(1), FakeClient(2), FakeClient(3)
+    out = fanout(a, b, c)
+    out.subscribe(a, [Topic.AUX])
+    out.subscribe(b, [Topic.AUX], max_rate=10.0)  # aux is never decimated: full rate
+    out.subscribe(c, [Topic.FILTERED_EEG])
+    packet = example_packet()
+    assert out.dispatch(packet) == []
+    assert a.data[0].payload is b.data[0].payload
+    assert a.data[0] == Outgoing(server_frame(encode_event(packet)), Topic.AUX, 7, 123_456_789_000)
+    assert c.data == []
+    assert out.encoded[Topic.AUX] == out.frames_built[Topic.AUX] == 1
+    assert not packet.values.flags.writeable
+    assert not packet.timestamps.flags.writeable
