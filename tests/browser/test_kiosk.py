@@ -312,7 +312,8 @@ async def test_follows_the_protocol_and_survives_bad_messages(
     await eventually(lambda: bool(fake_server.received))
     subscribe = parse_client_message(fake_server.received[0])
     assert isinstance(subscribe, Subscribe)
-    assert set(subscribe.topic_ids) == {Topic.FILTERED_EEG, Topic.RAW_EEG, Topic.FFT, Topic.MARKER}
+    # The filtered view shows: the raw stream is not asked for (it would be decoded for nothing).
+    assert set(subscribe.topic_ids) == {Topic.FILTERED_EEG, Topic.FFT, Topic.MARKER}
 
     channels = ("Fz", "Cz")
     server.send(encode_server_message(_hello("a", channels)))

@@ -1,7 +1,7 @@
 // The kiosk's composition root: it builds the views, routes eegd's messages to them, applies
-// the display settings and starts the timers. Messages fill the buffers, a requestAnimationFrame
-// loop draws them, and the page's state is mirrored into data- attributes that tests and people
-// can read (each view says which).
+// the display settings and starts the timers. Messages fill the buffers, display frames draw
+// them when something is due (frames.js: not at every frame), and the page's state is
+// mirrored into data- attributes that tests and people can read (each view says which).
 
 import { BrainWavesPanel } from "./brainwaves.js";
 import { THEMES } from "./colors.js";
@@ -9,6 +9,7 @@ import { Connection } from "./connection.js";
 import { DisplayPanel, FILTER_KEYS } from "./display.js";
 import { setData } from "./dom.js";
 import { FilterSettings, summary as filterSummary } from "./filters.js";
+import { FrameLoop } from "./frames.js";
 import { HealthLine } from "./health.js";
 import { ImpedancePanel } from "./impedance.js";
 import { MarkerButtons } from "./markers.js";
@@ -34,11 +35,13 @@ const body = document.body;
 const theme = { ...THEMES.dark };
 let hello = null;
 let paused = false;
+const frames = new FrameLoop(drawFrame);
 
 // ------------------------------------------------------------------ the views
 
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-const connection = new Connection(wsUrl, ["filtered_eeg", "raw_eeg", "fft", "marker"], {
+// The EEG topic shown is added by the trace panel (filtered_eeg or raw_eeg, tracepanel.js).
+const connection = new Connection(wsUrl, ["fft", "marker"], {
   connecting(attempt) {
     status.connecting(attempt);
     updateStatus();
@@ -64,6 +67,7 @@ const tracePanel = new TracePanel(byId, theme, connection, {
   onSelect: select,
   onNote: (note) => display.showNote(note),
   onScaleMode: (mode) => display.show("scaleMode", mode),
+  wake: () => frames.request(),
 });
 const traffic = tracePanel.traffic;
 const brainWaves = new BrainWavesPanel(byId, theme);
@@ -156,9 +160,11 @@ function onFrame(frame) {
   if (frame.topic === Topic.FFT) {
     if (!paused) brainWaves.update(frame, tracePanel.selected);
     else brainWaves.latest = frame;
+    frames.request();
     return;
   }
   if (!tracePanel.push(frame)) return;
+  frames.at(tracePanel.dueMs(performance.now()));
   status.dataReceived(performance.now());
   if (statusLine.state !== "streaming") updateStatus();
 }
@@ -187,14 +193,15 @@ function showSelection() {
   quality.show(names, c, statusLine.state, statusLine.headline);
 }
 
+/** One display frame; returns when the next is due (ms). */
 function drawFrame(now) {
   try {
-    tracePanel.draw(now);
     brainWaves.draw(tracePanel.selected);
+    return tracePanel.draw(now);
   } catch (error) {
     traffic.error(error);
+    return now + 1000;
   }
-  requestAnimationFrame(drawFrame);
 }
 
 // ------------------------------------------------------------------ controls and settings
@@ -287,6 +294,12 @@ function bindControls() {
   fullscreen.hidden = !document.fullscreenEnabled;
   fullscreen.addEventListener("click", toggleFullscreen);
   byId("replay").addEventListener("click", replay);
+  // A tap, a key or a control changes what is drawn (scale, selection, settings): draw it at
+  // the next frame; the spectrum's canvas redraws at its new size.
+  for (const type of ["click", "keydown", "input", "change"]) {
+    document.addEventListener(type, () => frames.request(), { capture: true });
+  }
+  new ResizeObserver(() => frames.request()).observe(byId("spectrum-canvas"));
   bindKeys(
     {
       pause: () => setPaused(!paused),
@@ -323,4 +336,4 @@ playbackBar.start();
 new SelfTestPanel(byId("selftest")).start();
 setInterval(updateStatus, STATUS_EVERY_MS);
 setInterval(() => tracePanel.chooseRates(), DISPLAY_RATE_EVERY_MS);
-requestAnimationFrame(drawFrame);
+frames.request();

@@ -5,6 +5,7 @@
 // (fft frames shown), data-view, data-max-hz, data-power.
 
 import { BandBars } from "./bands.js";
+import { setData, setText } from "./dom.js";
 import { SpectrumView } from "./spectrum.js";
 import { HeadMap } from "./headmap.js";
 import { BandHistory, Spectrogram } from "./views.js";
@@ -67,7 +68,7 @@ export class BrainWavesPanel {
     this.bands.update(this.latest, selected, false);
   }
 
-  /** Draw the spectrum plot if it is shown and changed (called at display rate). */
+  /** Draw the spectrum plot if it is shown and changed (at a display frame). */
   draw(selected) {
     if (this.shown === "psd") this.spectrum.draw(selected);
   }
@@ -106,19 +107,10 @@ export class BrainWavesPanel {
 
   /** The readout: the alpha peak, "no clear alpha peak", or nothing before a spectrum. */
   showPeak(peak) {
-    const data = this.root.dataset;
-    if (peak === undefined) {
-      delete data.peakHz;
-      delete data.peak;
-      this.readout.textContent = "";
-    } else if (peak === null) {
-      delete data.peakHz;
-      data.peak = "none";
-      this.readout.textContent = "no clear alpha peak";
-    } else {
-      data.peakHz = peak.hz.toFixed(1);
-      data.peak = "alpha";
-      this.readout.textContent = `alpha peak ${peak.hz.toFixed(1)} Hz`;
-    }
+    const hz = peak ? peak.hz.toFixed(1) : null;
+    setData(this.root, "peakHz", hz);
+    setData(this.root, "peak", peak === undefined ? null : peak === null ? "none" : "alpha");
+    const text = peak === undefined ? "" : peak === null ? "no clear alpha peak" : `alpha peak ${hz} Hz`;
+    setText(this.readout, text);
   }
 }

@@ -71,6 +71,19 @@ export class Connection {
     }
   }
 
+  /**
+   * Receive `topic` (`on`) or no longer (`!on`), on this socket and the later ones: a topic
+   * no view shows costs the page its decoding for nothing.
+   */
+  want(topic, on) {
+    if (this.topics.includes(topic) === on) return;
+    this.topics = on ? [...this.topics, topic] : this.topics.filter((t) => t !== topic);
+    if (!this.subscribed) return;
+    const maxRate = this.maxRates.get(topic) ?? null;
+    const message = on ? subscribeMessage([topic], maxRate) : { type: "unsubscribe", topics: [topic] };
+    this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
   /** Also receive `topic` on the open socket, in a message of its own (one the server offers). */
   subscribeNow(topic) {
     if (this.subscribed) this.socket.send(subscribeMessage([topic], null));

@@ -1,6 +1,7 @@
-// Writing the page's state into data- attributes only when it changes: a write of the same
-// value still makes the browser check its styles, and the status is written five times a
-// second. And building an element with its attributes and children in one call.
+// Writing the page's state into data- attributes and text only when it changes: a write of
+// the same value still makes the browser check its styles (and lay out again, for text), and
+// the status is written five times a second, the polls once. And building an element with
+// its attributes and children in one call.
 
 /** Set `element.dataset[key]` to `value` as a string, or remove it for null; only if changed. */
 export function setData(element, key, value) {
@@ -18,4 +19,9 @@ export function element(tag, attributes = {}, ...children) {
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
   node.append(...children);
   return node;
+}
+
+/** Set `element.textContent` to `text`, only if it differs. */
+export function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
 }

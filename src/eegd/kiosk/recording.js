@@ -5,6 +5,8 @@
 // A refusal is never silent: it goes to `onRefused(action, message, status)` (the sign-in
 // form for a refusal of the role, else the footer's line), and the next poll does not wipe it.
 
+import { setData, setText } from "./dom.js";
+
 const POLL_MS = 1000;
 
 export function formatBytes(bytes) {
@@ -50,6 +52,7 @@ export class RecordingPanel {
     this.list = root.querySelector("#recordings");
     this.current = null;
     this.startedMs = null;
+    this.listed = "";
     this.record.addEventListener("click", () => this.toggle());
   }
 
@@ -100,15 +103,19 @@ export class RecordingPanel {
 
   show(entries) {
     const recording = this.current !== null;
-    this.root.dataset.recording = String(recording);
-    this.root.dataset.recordings = String(entries.length);
+    setData(this.root, "recording", recording);
+    setData(this.root, "recordings", entries.length);
     this.record.setAttribute("aria-pressed", String(recording));
     const elapsed = recording ? formatElapsed((Date.now() - this.startedMs) / 1000) : "";
-    this.recordLabel.textContent = recording ? `Stop ${elapsed.replace(/^00:/, "")}` : "Record";
-    this.info.textContent = recording
-      ? `${elapsed} · ${this.current.name} · ${formatBytes(this.current.size ?? 0)}`
-      : "";
-    this.root.dataset.file = recording ? this.current.name : "";
+    setText(this.recordLabel, recording ? `Stop ${elapsed.replace(/^00:/, "")}` : "Record");
+    setText(
+      this.info,
+      recording ? `${elapsed} · ${this.current.name} · ${formatBytes(this.current.size ?? 0)}` : "",
+    );
+    setData(this.root, "file", recording ? this.current.name : "");
+    const listed = JSON.stringify(entries);
+    if (listed === this.listed) return; // the list is rebuilt only when it changed
+    this.listed = listed;
     const items = entries
       .slice()
       .reverse()

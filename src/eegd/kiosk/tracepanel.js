@@ -1,9 +1,10 @@
 // The traces panel wired together: the strip (traces.js), its scale and the scale controls
 // (tracescale.js), the lane labels and pages (lanelabels.js), the selected channel, pause, the
-// signal shown (filtered or raw) with its frame count (traffic.js), and the rates eegd is asked
-// for (decimation.js: an envelope the trace can show, a raw stream that keeps line noise
-// visible, ready for the raw view). State for tests on <body>: data-paused, data-signal, data-window-s, data-max-rate,
-// data-decimated, data-pair-rate, data-markers.
+// signal shown (filtered or raw, the only one of the two subscribed to) with its frame count
+// (traffic.js), and the rates eegd is asked for (decimation.js: an envelope the trace can
+// show; the raw view at a rate that keeps line noise visible). State for tests on <body>:
+// data-paused, data-signal, data-window-s, data-max-rate, data-decimated, data-pair-rate,
+// data-markers.
 
 import { nextMaxRate, wantedMaxRate } from "./decimation.js";
 import { setData } from "./dom.js";
@@ -40,9 +41,9 @@ export class TracePanel {
   /**
    * `connection` is asked for the rates; `onSelect(channel)` is told of a tap on a label (null:
    * none), `onNote(text)` of a new line saying how the trace is drawn, `onScaleMode(mode)` of a
-   * scale made global by a step.
+   * scale made global by a step; `wake()` asks for a display frame.
    */
-  constructor(byId, theme, connection, { onSelect, onNote, onScaleMode }) {
+  constructor(byId, theme, connection, { onSelect, onNote, onScaleMode, wake }) {
     const camel = (id) => id.replace(/-(\w)/g, (_, letter) => letter.toUpperCase());
     this.ui = Object.fromEntries(IDS.map((id) => [camel(id), byId(id)]));
     this.body = document.body;
@@ -50,7 +51,7 @@ export class TracePanel {
     this.connection = connection;
     this.onNote = onNote;
     this.onScaleMode = onScaleMode;
-    this.traces = new TraceView(byId("trace-strip"), byId("trace-grid"), theme);
+    this.traces = new TraceView(byId("trace-strip"), byId("trace-grid"), theme, wake);
     this.scale = new TraceScale(this.ui);
     const tapped = (c, relayout) => (relayout ? this.relayout() : onSelect(c));
     this.labels = new LaneLabels(this.ui, tapped);
@@ -167,11 +168,16 @@ export class TracePanel {
     }
   }
 
-  /** Draw one display frame at `nowMs`. */
+  /** Draw one display frame at `nowMs`; returns when the next is due (ms). */
   draw(nowMs) {
     const scales = this.scale.scales(nowMs, this.traces, this.labels.lanes);
     this.scale.show(this.selected ?? this.labels.lanes[0], this.labels.laneHeight());
-    this.traces.draw(nowMs, scales);
+    return Math.min(this.traces.draw(nowMs, scales), this.scale.dueMs());
+  }
+
+  /** When the panel next needs a frame, as of `nowMs` (after new data). */
+  dueMs(nowMs) {
+    return Math.min(this.traces.dueMs(nowMs), this.scale.dueMs());
   }
 
   /** Freeze (true) or resume (false) the picture; data keeps being stored meanwhile. */
@@ -195,11 +201,13 @@ export class TracePanel {
     this.chooseRates();
   }
 
-  /** Show the "filtered" or the "raw" signal. */
+  /** Show the "filtered" or the "raw" signal (only the one shown is subscribed to). */
   setSignal(signal) {
     this.signal = signal;
     setData(this.body, "signal", signal);
     this.chooseRates();
+    this.connection.want("raw_eeg", signal === "raw");
+    this.connection.want("filtered_eeg", signal === "filtered");
     if (this.hello) this.restart();
   }
 

@@ -1,11 +1,12 @@
 // The traces panel: the last few seconds of the shown channels, one lane each. Drawing costs
-// little: the trace is a strip of narrow canvas tiles, each holding TILE_COLUMNS device-pixel
-// columns; only new columns are drawn (one min..max stroke per lane and column, from the ring
+// little: the trace is a strip of narrow canvas tiles (tracetiles.js), each holding
+// TILE_COLUMNS device-pixel columns; only new columns are drawn (one min..max stroke per lane and column, from the ring
 // of full-rate samples or envelope pairs), a few frames' worth at a time and ahead of the
 // right edge, where they wait off-screen. The strip scrolls by moving the rail that holds the
 // tiles: the compositor animates it through a segment of SEGMENT_MS, a column per step, so the
-// page itself changes only when columns are drawn or a segment begins, not at every frame. A
-// tile that leaves on the left is reused on the right. A still picture (paused, no new data)
+// page itself changes only when columns are drawn or a segment begins, not at every frame
+// (`dueMs` says when that is; the page sleeps in between). A tile that leaves on the left is
+// reused on the right. A still picture (paused, no new data)
 // is not touched. Lost samples lift the pen. The grid and time axis live on a canvas
 // underneath, drawn only when the geometry changes. Markers are flags on the rail (an element
 // each: a line over every lane of the page and its label), placed at their sample's column:
@@ -14,6 +15,7 @@
 
 import { channelColor } from "./colors.js";
 import { EnvelopeRing } from "./ring.js";
+import { TILE_COLUMNS, Tile, columnEntries, drawGrid } from "./tracetiles.js";
 
 /** The time windows a user can pick, in seconds. */
 export const WINDOWS_S = [1, 2, 5, 10, 20];
@@ -21,8 +23,6 @@ export const DEFAULT_WINDOW_S = 5;
 /** CSS pixels under the lanes for the time labels. */
 export const AXIS_HEIGHT = 16;
 const SLACK_S = 1;
-/** Device-pixel columns per tile: small tiles keep what the compositor re-uploads small. */
-const TILE_COLUMNS = 128;
 /** The rail's origin moves (a full redraw) before its tiles sit this far from it. */
 const MAX_RAIL_PX = 1_000_000;
 /** Flags kept at most; the oldest go first (they have long left the window by then). */
@@ -39,9 +39,12 @@ const DRAW_EVERY_MS = 250;
 /** More are drawn at once when the edge comes this close (in time) to the last drawn column. */
 const DRAW_MARGIN_MS = 50;
 
-/** Draws the traces; `push` stores frames, `draw` renders one display frame. */
+/**
+ * Draws the traces; `push` stores frames, `draw` renders one display frame and says when the
+ * next is due. `wake()` is called when something changed that needs a frame.
+ */
 export class TraceView {
-  constructor(strip, grid, theme) {
+  constructor(strip, grid, theme, wake) {
     this.element = strip;
     this.rail = document.createElement("div");
     this.rail.className = "trace-rail";
@@ -67,10 +70,9 @@ export class TraceView {
     this.segment = null; // the scroll under way: {startMs, from, steps, perMs, animation}
     this.pen = null; // per lane: [column, y] where its stroke ended
     this.markers = []; // {sample, element}, oldest first
+    this.wake = wake;
     this.dirty = true;
-    new ResizeObserver(() => {
-      this.dirty = true;
-    }).observe(strip);
+    new ResizeObserver(() => this.invalidate()).observe(strip);
   }
 
   /** A new session of `rate` samples/s: a fresh ring for the window at `entryRate` entries/s. */
@@ -81,7 +83,7 @@ export class TraceView {
     this.frozen = this.frozen ? { ring: this.ring.snapshot(), playhead: null } : null;
     this.playhead = null;
     this.endSegment();
-    this.dirty = true;
+    this.invalidate();
   }
 
   /** Forget every flag (a new session: its sample indices start again). */
@@ -131,13 +133,13 @@ export class TraceView {
   setWindow(seconds) {
     this.windowS = seconds;
     this.setEntryRate(this.entryRate);
-    this.dirty = true;
+    this.invalidate();
   }
 
   /** Which channels get a lane, top to bottom. */
   setLanes(channels) {
     this.lanes = channels;
-    this.dirty = true;
+    this.invalidate();
   }
 
   /** Store an EEG frame, full-rate or decimated; `span` is source samples per entry. */
@@ -161,10 +163,12 @@ export class TraceView {
 
   /** Freeze (true) or resume (false) the display; data keeps being stored meanwhile. */
   setPaused(paused) {
+    // The picture freezes where the compositor has scrolled it by now, not at the last frame.
+    if (paused && this.geometry) this.advance(performance.now());
     const frozen = paused && this.ring;
     this.frozen = frozen ? { ring: this.ring.snapshot(), playhead: this.playhead } : null;
     this.endSegment();
-    this.dirty = true;
+    this.invalidate();
   }
 
   /** The ring and window end currently on screen, for the automatic scale. */
@@ -173,14 +177,16 @@ export class TraceView {
     return { ring: this.ring, playhead: this.playhead };
   }
 
-  /** Redraw everything at the next frame (after a change of scale or colours). */
+  /** Redraw everything at the next frame (after a change of scale, colours or size). */
   invalidate() {
     this.dirty = true;
+    this.wake();
   }
 
   /**
    * Render at time `nowMs`; `scales[c]` is channel c's lane half-height in µV. Only new
-   * columns are drawn unless the geometry, the scale or the lanes changed.
+   * columns are drawn unless the geometry, the scale or the lanes changed. Returns when the
+   * next frame is due (`dueMs`).
    */
   draw(nowMs, scales) {
     if (scales !== this.scales) {
@@ -194,7 +200,7 @@ export class TraceView {
     if (!ring || playhead === null || columns < 1) {
       if (this.dirty) for (const tile of this.tiles) tile.clear(null);
       this.dirty = false;
-      return;
+      return this.dueMs(nowMs);
     }
     const head = Math.floor(playhead / perColumn) - 1;
     // Columns are drawn once complete (a later sample has arrived), up to a tile ahead.
@@ -214,8 +220,7 @@ export class TraceView {
       this.restartScroll();
     } else {
       this.head = head;
-      const margin = (DRAW_MARGIN_MS / 1000) * (columns / this.windowS);
-      const due = nowMs - this.drawnMs >= DRAW_EVERY_MS || this.drawn - head < margin;
+      const due = nowMs - this.drawnMs >= DRAW_EVERY_MS || this.drawn - head < this.margin();
       if (last > this.drawn && due) {
         const from = this.drawn + 1;
         this.drawn = last;
@@ -224,6 +229,37 @@ export class TraceView {
       }
     }
     this.scroll();
+    return this.dueMs(nowMs);
+  }
+
+  /** Columns between the edge and the last one drawn below which more are drawn at once. */
+  margin() {
+    return (DRAW_MARGIN_MS / 1000) * (this.geometry.columns / this.windowS);
+  }
+
+  /**
+   * When `draw` next has something to do (performance.now ms; at most `nowMs` for now): a
+   * change waiting, the segment's end (or the newest sample's, if sooner), or new complete
+   * columns' turn (DRAW_EVERY_MS after
+   * the last, or sooner when the scrolling edge comes within `margin` of them). Infinity
+   * while the rail stands and nothing can move it but new data (ask again after `push`) or a
+   * change (`invalidate` wakes the page).
+   */
+  dueMs(nowMs) {
+    if (this.dirty) return nowMs;
+    const ring = this.ring;
+    if (this.frozen || !ring || ring.newest < 0 || !this.geometry) return Infinity;
+    const { perColumn } = this.geometry;
+    const segment = this.segment;
+    if (!segment) return this.playhead === null || this.nextSegment(nowMs) ? nowMs : Infinity;
+    // The segment ends early where the scroll would pass the newest sample (data came late).
+    const end = segment.startMs + Math.min(SEGMENT_MS, (ring.newest - segment.from) / segment.perMs);
+    if (this.drawn === null || this.head === null) return end;
+    const complete = Math.floor((ring.newest + 1) / perColumn) - 1;
+    if (Math.min(complete, this.head + TILE_COLUMNS - 1) <= this.drawn) return end;
+    const near = (this.drawn - this.margin() + 1) * perColumn;
+    const nearMs = segment.startMs + (near - segment.from) / segment.perMs;
+    return Math.min(end, this.drawnMs + DRAW_EVERY_MS, nearMs);
   }
 
   /** Size the tiles to the strip and draw the grid underneath. */
@@ -379,8 +415,7 @@ export class TraceView {
   advance(nowMs) {
     const ring = this.ring;
     if (this.frozen || !ring || ring.newest < 0) return;
-    const lag = Math.max(1.5 * this.batch, LAG_S * this.rate);
-    const target = ring.newest - lag;
+    const target = this.target();
     if (this.playhead === null || Math.abs(target - this.playhead) > SNAP_S * this.rate) {
       this.playhead = target;
       this.endSegment();
@@ -394,103 +429,24 @@ export class TraceView {
       if (elapsed < SEGMENT_MS && playhead <= ring.newest) return;
       this.endSegment();
     }
+    this.segment = this.nextSegment(nowMs);
+    if (this.segment) this.playhead = this.segment.from;
+  }
+
+  /** Where the window's end should be: LAG_S (at least 1.5 packets) behind the newest sample. */
+  target() {
+    return this.ring.newest - Math.max(1.5 * this.batch, LAG_S * this.rate);
+  }
+
+  /** The segment that starts at `nowMs` from the playhead's column, or null while no new
+   * column is complete. */
+  nextSegment(nowMs) {
     const { perColumn } = this.geometry;
-    if (ring.newest - this.playhead < perColumn) return;
+    if (this.ring.newest - this.playhead < perColumn) return null;
     const from = Math.floor(this.playhead / perColumn) * perColumn;
-    const wanted = (this.rate * SEGMENT_MS) / 1000 + CATCH_UP * (target - from);
+    const wanted = (this.rate * SEGMENT_MS) / 1000 + CATCH_UP * (this.target() - from);
     const steps = Math.round(wanted / perColumn);
-    if (steps < 1) return;
-    this.playhead = from;
-    this.segment = { startMs: nowMs, from, steps, perMs: (steps * perColumn) / SEGMENT_MS };
-  }
-}
-
-/** One canvas of the strip: TILE_COLUMNS device columns of global tile number `number`. */
-class Tile {
-  constructor(rail) {
-    this.canvas = document.createElement("canvas");
-    this.canvas.className = "trace-tile";
-    this.context = this.canvas.getContext("2d");
-    this.number = null;
-    rail.append(this.canvas);
-  }
-
-  size(height, ratio) {
-    if (this.canvas.width !== TILE_COLUMNS || this.canvas.height !== height) {
-      this.canvas.width = TILE_COLUMNS;
-      this.canvas.height = height;
-    }
-    this.canvas.style.width = `${TILE_COLUMNS / ratio}px`;
-    this.canvas.style.height = `${height / ratio}px`;
-    this.number = null;
-  }
-
-  /** Forget what the tile shows; it will hold global tile `number` (or nothing, hidden). */
-  clear(number) {
-    this.context.setTransform(1, 0, 0, 1, 0, 0);
-    this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    this.number = number;
-    this.canvas.hidden = number === null;
-  }
-
-  /** Put the tile's left edge `leftPx` CSS pixels from the rail's origin. */
-  moveTo(leftPx) {
-    this.canvas.style.transform = `translateX(${leftPx}px)`;
-  }
-
-  remove() {
-    this.canvas.remove();
-  }
-}
-
-/** Per column from `first` to `last`: the [from, end) entries that start in it. */
-function columnEntries(ring, first, last, perColumn) {
-  const bounds = [];
-  let k = ring.search(first * perColumn);
-  for (let column = first; column <= last; column += 1) {
-    const columnEnd = (column + 1) * perColumn;
-    const from = k;
-    while (k < ring.count && ring.start(k) < columnEnd) k += 1;
-    bounds.push([from, k]);
-  }
-  return bounds;
-}
-
-function drawGrid(canvas, geometry, windowS, laneCount, theme) {
-  const ctx = canvas.getContext("2d");
-  const { ratio, columns: width, lanesHeight, laneHeight } = geometry;
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.lineWidth = 1;
-  for (let lane = 0; lane < laneCount; lane += 1) {
-    const mid = Math.round(lane * laneHeight + laneHeight / 2) + 0.5;
-    ctx.strokeStyle = theme.midline;
-    ctx.beginPath();
-    ctx.moveTo(0, mid);
-    ctx.lineTo(width, mid);
-    ctx.stroke();
-    if (lane > 0) {
-      const edge = Math.round(lane * laneHeight) + 0.5;
-      ctx.strokeStyle = theme.laneEdge;
-      ctx.beginPath();
-      ctx.moveTo(0, edge);
-      ctx.lineTo(width, edge);
-      ctx.stroke();
-    }
-  }
-  const step = windowS > 10 ? 5 : windowS > 5 ? 2 : windowS > 2 ? 1 : 0.5;
-  ctx.font = `${12 * ratio}px system-ui, sans-serif`;
-  ctx.textBaseline = "top";
-  for (let s = 0; s <= windowS + 1e-9; s += step) {
-    const x = Math.round(width - (s / windowS) * width) + 0.5;
-    ctx.strokeStyle = theme.gridLine;
-    ctx.beginPath();
-    ctx.moveTo(x, 0);
-    ctx.lineTo(x, lanesHeight);
-    ctx.stroke();
-    ctx.fillStyle = theme.axisText;
-    ctx.textAlign = s === 0 ? "right" : s + step > windowS + 1e-9 ? "left" : "center";
-    const label = s === 0 ? "now" : `−${s} s`;
-    ctx.fillText(label, s === 0 ? width - 2 : x, lanesHeight + 2 * ratio);
+    if (steps < 1) return null;
+    return { startMs: nowMs, from, steps, perMs: (steps * perColumn) / SEGMENT_MS };
   }
 }

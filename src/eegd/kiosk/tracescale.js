@@ -76,6 +76,11 @@ export class TraceScale {
     return this.current;
   }
 
+  /** When the automatic scales are next looked at (ms). */
+  dueMs() {
+    return this.checkedMs + AUTO_SCALE_EVERY_MS;
+  }
+
   /** Mirror the scale of channel `shownChannel` into the controls; lanes are `laneHeight` px. */
   show(shownChannel, laneHeight) {
     const perChannel = this.mode === "channel";
