@@ -65,9 +65,9 @@ async def record_with_markers(
         for offset, label in ((250, "eyes closed"), (627, "stimulus\tA")):
             stamp = int(first.timestamps[0]) + offset * 4000
             await api(live, "POST", "api/markers", {"label": label, "timestamp_us": stamp})
-        await live.release(12)
-        await written(live, 32 * 32)
-        await api(live, "POST", "api/recordings/current/stop")
+        await live.release(11)
+        await written(live, 31 * 32)
+        await stop_recording(live)  # the 32nd packet holds the sample of Stop's moment
         packets += published_events(log)
         markers = [item for item in published_events(marks) if isinstance(item, MarkerEvent)]
     return packets, markers
@@ -167,12 +167,12 @@ async def test_exports_that_cannot_be_done_are_refused_saying_why(tmp_path: Path
         assert unsafe["code"] == "bad_name"
 
         await api(live, "POST", "api/recordings", {"name": "busy"})
-        await live.release(4)
-        await written(live, 4 * 32)
+        await live.release(3)
+        await written(live, 3 * 32)
         writing = await api(live, "POST", "api/recordings/busy/bids", {}, status=409)
         assert writing["code"] == "recording"
         assert "busy is being written" in writing["message"]
-        await api(live, "POST", "api/recordings/current/stop")
+        await stop_recording(live)  # the 4th packet holds the sample of Stop's moment
 
         label = await api(live, "POST", "api/recordings/busy/bids", {"subject": "s_1"}, status=400)
         assert label["code"] == "bad_field"

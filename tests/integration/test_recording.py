@@ -68,15 +68,19 @@ def published(subscription: Subscription) -> list[EegPacket]:
 
 
 async def record(live: LiveDaemon, name: str, packets: int) -> dict[str, Any]:
-    """Start ``name``, release ``packets``, wait until they are written, stop; the stop reply."""
+    """Start ``name``, release ``packets``, stop; the stop reply.
+
+    All but the last packet are written before Stop; the last holds the sample of Stop's
+    moment, so the file holds exactly ``packets``.
+    """
     recorder = recorder_of(live)
     started = await api(live, "POST", "api/recordings", {"name": name, "notes": "a test"})
     assert started["name"] == name
     before = recorder.stats()["samples_written"]
-    await live.release(packets)
+    await live.release(packets - 1)
     batch = live.daemon.config.source.batch_size
-    await wait_until(lambda: recorder.stats()["samples_written"] >= before + packets * batch)
-    return await api(live, "POST", "api/recordings/current/stop")
+    await wait_until(lambda: recorder.stats()["samples_written"] >= before + (packets - 1) * batch)
+    return await stop_recording(live)
 
 
 def sidecar(directory: Path, name: str) -> dict[str, Any]:

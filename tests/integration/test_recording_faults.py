@@ -37,7 +37,7 @@ from tests.integration.test_recording import (
     volts_of,
 )
 from tests.support.clocks import FakeClock
-from tests.support.live import LiveDaemon
+from tests.support.live import LiveDaemon, stop_recording
 from tests.support.waiting import wait_until
 
 
@@ -167,8 +167,8 @@ async def test_a_recording_is_listed_downloaded_and_deleted_but_not_while_it_is_
 ) -> None:
     async with recording_daemon(tmp_path) as live:
         await api(live, "POST", "api/recordings", {"name": "kept"})
-        await live.release(4)
-        await wait_until(lambda: recorder_of(live).stats()["samples_written"] >= 128)
+        await live.release(3)
+        await wait_until(lambda: recorder_of(live).stats()["samples_written"] >= 96)
         listing = await api(live, "GET", "api/recordings")
         assert [(entry["name"], entry["status"]) for entry in listing["recordings"]] == [
             ("kept", "recording")
@@ -176,7 +176,7 @@ async def test_a_recording_is_listed_downloaded_and_deleted_but_not_while_it_is_
         busy = await api(live, "GET", "api/recordings/kept", status=409)
         assert busy["code"] == "recording"
         assert (await api(live, "DELETE", "api/recordings/kept", status=409))["code"] == "recording"
-        await api(live, "POST", "api/recordings/current/stop")
+        await stop_recording(live)  # the 4th packet holds the sample of Stop's moment
         (entry,) = (await api(live, "GET", "api/recordings"))["recordings"]
         assert entry["status"] == "complete"
         assert entry["format"] == "bdf"
