@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from eegd.net.security.tokens import hash_token, new_token
-from tests.support.live import LiveDaemon, live_daemon, watching
+from tests.support.live import LiveDaemon, live_daemon, release_for_stop, watching
 from tests.support.timing import scaled
 
 OLD_KIOSK = "http://localhost:3000"
@@ -122,6 +122,7 @@ async def test_command_starts_and_stops_recording_and_sets_the_notch(tmp_path: P
         assert refused["status"] == "error"
         assert refused["message"].startswith("Invalid command format: send ")
         await ws.send_json({"command": "stop"})
+        await release_for_stop(live)
         assert await receive(ws) == {"status": "ok", "message": f"Recording stopped ({name})"}
         assert await receive(ws) == {"status": "ok", "message": "Not recording"}
         await ws.close()

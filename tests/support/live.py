@@ -97,13 +97,19 @@ async def stop_recording(live: LiveDaemon) -> dict[str, Any]:
     """
     stopping = asyncio.ensure_future(api(live, "POST", "api/recordings/current/stop"))
     if live.clock is not None:
-        recorder = live.daemon.plugins["recorder"]
-        assert isinstance(recorder, Recorder)
-        await wait_until(lambda: recorder.stopping or stopping.done(), timeout=10)
-        if not stopping.done():
-            await live.release(1)
+        await release_for_stop(live, stopping.done)
     reply: dict[str, Any] = await stopping
     return reply
+
+
+async def release_for_stop(live: LiveDaemon, done: Callable[[], bool] = lambda: False) -> None:
+    """Once a Stop asked by other means waits (or ``done()``), release the packet of its
+    moment (see ``stop_recording``)."""
+    recorder = live.daemon.plugins["recorder"]
+    assert isinstance(recorder, Recorder)
+    await wait_until(lambda: recorder.stopping or done(), timeout=10)
+    if not done():
+        await live.release(1)
 
 
 class LiveDaemons:
