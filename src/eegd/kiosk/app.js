@@ -3,6 +3,7 @@
 // them when something is due (frames.js: not at every frame), and the page's state is
 // mirrored into data- attributes that tests and people can read (each view says which).
 
+import { accelerometerOf } from "./accel.js";
 import { BrainWavesPanel } from "./brainwaves.js";
 import { THEMES } from "./colors.js";
 import { Connection } from "./connection.js";
@@ -144,6 +145,8 @@ function onHello(next) {
     setData(body, "sampleRate", next.sample_rate);
   }
   if (newSession || spectrumChanged(before?.spectrum, next.spectrum)) brainWaves.reset(next);
+  // Aux frames only where the session has accelerometer channels to show (accel.js).
+  connection.want("aux", accelerometerOf(next) !== null);
   showSelection();
 }
 
@@ -157,6 +160,11 @@ function spectrumChanged(before, after) {
 }
 
 function onFrame(frame) {
+  if (frame.topic === Topic.AUX) {
+    brainWaves.addAux(frame);
+    if (brainWaves.shown === "accel") frames.request();
+    return;
+  }
   if (frame.topic === Topic.FFT) {
     if (!paused) brainWaves.update(frame, tracePanel.selected);
     else brainWaves.latest = frame;

@@ -1,9 +1,10 @@
 // The brain-waves panel: the spectrum plot, the band bars, and the other views (band power
 // over 60 s, spectrogram, head map), fed by fft frames and drawn only when one arrives or a
-// setting changes; the alpha-peak readout says "no clear alpha peak" when there is none.
+// setting changes, and the accelerometer (accel.js, fed by aux frames) where there is one; the alpha-peak readout says "no clear alpha peak" when there is none.
 // State for tests on #spectrum: data-peak ("alpha" or "none"), data-peak-hz, data-spectra
 // (fft frames shown), data-view, data-max-hz, data-power.
 
+import { AccelView } from "./accel.js";
 import { BandBars } from "./bands.js";
 import { setData, setText } from "./dom.js";
 import { SpectrumView } from "./spectrum.js";
@@ -23,6 +24,8 @@ export class BrainWavesPanel {
       spectrogram: new Spectrogram(byId("spectrogram-canvas")),
       head: new HeadMap(byId("headmap-canvas"), byId("head-bands"), () => this.drawOther()),
     };
+    this.accel = new AccelView(byId("accel-canvas"));
+    this.accelTab = this.tabs.querySelector('[data-view="accel"]');
     this.shown = "psd";
     this.latest = null;
     this.count = 0;
@@ -33,9 +36,12 @@ export class BrainWavesPanel {
     });
   }
 
-  /** A new session or spectrum axis (`hello`): forget every spectrum. */
+  /** A new session or spectrum axis (`hello`): forget every spectrum and aux sample. */
   reset(hello) {
     this.hello = hello;
+    const accel = this.accel.reset(hello);
+    this.accelTab.hidden = !accel;
+    if (!accel && this.shown === "accel") this.choose("psd");
     const bands = hello.spectrum?.bands ?? [];
     this.spectrum.reset(hello.spectrum);
     this.bands.reset(bands);
@@ -68,18 +74,25 @@ export class BrainWavesPanel {
     this.bands.update(this.latest, selected, false);
   }
 
-  /** Draw the spectrum plot if it is shown and changed (at a display frame). */
+  /** Take an aux frame: the accelerometer view keeps its samples. */
+  addAux(frame) {
+    this.accel.add(frame);
+  }
+
+  /** Draw the spectrum plot or the accelerometer if shown and changed (at a display frame). */
   draw(selected) {
     if (this.shown === "psd") this.spectrum.draw(selected);
+    else if (this.shown === "accel") this.accel.draw(this.theme);
   }
 
   drawOther() {
     this.others[this.shown]?.draw(this.theme);
   }
 
-  /** Show view `name`: psd, history, spectrogram or head. */
+  /** Show view `name`: psd, history, spectrogram, head or accel. */
   choose(name) {
     this.shown = name;
+    this.accel.changed = true;
     this.root.dataset.view = name;
     for (const button of this.tabs.querySelectorAll("button")) {
       button.setAttribute("aria-pressed", String(button.dataset.view === name));

@@ -4,7 +4,7 @@
 export const PROTOCOL_VERSION = 1;
 export const HEADER_BYTES = 56;
 export const FLAG_DECIMATED = 1;
-export const Topic = Object.freeze({ RAW_EEG: 1, FILTERED_EEG: 2, FFT: 3 });
+export const Topic = Object.freeze({ RAW_EEG: 1, FILTERED_EEG: 2, FFT: 3, AUX: 6 });
 
 /** A message the kiosk refuses to read; `code` is the protocol's error code. */
 export class ProtocolError extends Error {
@@ -58,7 +58,8 @@ function checkHello(hello) {
 /**
  * Decode one binary data frame with the session's latest hello.
  * EEG frames give `samples` (C × perChannel µV, channel-major) and `channel(c)`;
- * fft frames give `psd` (C × bins µV²/Hz) and `bandPower` (C × bands µV²).
+ * fft frames give `psd` (C × bins µV²/Hz) and `bandPower` (C × bands µV²); aux frames give
+ * `values` (the aux stream's C × samples, each channel in its own unit of hello.aux.units).
  */
 export function decodeFrame(buffer, hello) {
   if (!(buffer instanceof ArrayBuffer)) throw badFrame("data frame is not an ArrayBuffer");
@@ -82,6 +83,7 @@ export function decodeFrame(buffer, hello) {
     sampleRate: view.getFloat64(48, true),
   };
   if (!hello) throw badFrame("data frame arrived before the hello");
+  if (header.topic === Topic.AUX) return decodeAux(buffer, header, hello);
   if (header.channelCount !== hello.channels.length) {
     throw badFrame(
       `frame has ${header.channelCount} channels but the hello names ${hello.channels.length}`,
@@ -115,6 +117,18 @@ function decodeEeg(buffer, header) {
     samples,
     channel: (c) => samples.subarray(c * perChannel, (c + 1) * perChannel),
   };
+}
+
+function decodeAux(buffer, header, hello) {
+  const names = hello.aux?.channels;
+  if (!Array.isArray(names)) throw badFrame("aux frame arrived before a hello with an aux stream");
+  if (header.channelCount !== names.length) {
+    throw badFrame(`aux frame has ${header.channelCount} channels but hello.aux names ${names.length}`);
+  }
+  if (header.flags !== 0 || header.bandCount !== 0) throw badFrame("aux frames carry no flags or bands");
+  const count = header.channelCount * header.sampleCount;
+  checkLength(buffer, HEADER_BYTES + 4 * count);
+  return { ...header, values: new Float32Array(buffer, HEADER_BYTES, count) };
 }
 
 function decodeSpectrum(buffer, header, hello) {
