@@ -241,7 +241,7 @@ async def _mark_every(url: str, seconds: float) -> None:
 
 async def _open_kiosk(page: playwright_api.Page, url: str, windows: Windows) -> None:
     await page.goto(url)
-    await page.wait_for_function("document.body.dataset.state === 'streaming'", timeout=30_000)
+    await page.wait_for_function("document.body.dataset.state === 'streaming'", timeout=90_000)
     await asyncio.sleep(windows.warmup)
 
 
