@@ -26,7 +26,8 @@ from eegd.errors import EegdError, RequestRefused
 from eegd.events import SystemEvent, SystemEventKind
 from eegd.plugin import Plugin, Records
 from eegd.routes import Route, RouteRequest
-from eegd.sources.base import CheckReport, SharedSourceOptions, Source
+from eegd.sources.base import SharedSourceOptions, Source
+from eegd.sources.checks import CheckReport
 from eegd.sources.registry import available_kinds, load_source_class
 from eegd.supervisor import Supervisor
 

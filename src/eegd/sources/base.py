@@ -40,11 +40,11 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, Final, Protocol, TypeAlias, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import msgspec
 import numpy as np
@@ -53,17 +53,14 @@ import numpy.typing as npt
 from eegd.aux_stream import AuxStream
 from eegd.errors import ConfigError
 from eegd.events import SystemEventKind
+from eegd.sources.checks import ImpedanceCheck, SelfTest
 from eegd.validation import convert
 
 __all__ = [
     "MAX_STREAM_CHANNELS",
     "AuxSamples",
-    "CheckReport",
-    "ImpedanceCheck",
     "OptionalDependency",
     "SampleBlock",
-    "SelfTest",
-    "SelfTestReport",
     "SharedSourceOptions",
     "Source",
     "SourceChoices",
@@ -283,30 +280,6 @@ def _aux_problem(aux: AuxSamples, channels: int) -> str | None:
     if not np.isfinite(values).all():
         return "aux values hold NaN or infinite values"
     return None
-
-
-class CheckReport(Protocol):
-    """What a check of the device answers: its result, ready for JSON."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """The result as the REST reply and the finished event give it."""
-
-
-class SelfTestReport(CheckReport, Protocol):
-    """A self-test's answer: the verdict, and a table for people (``eegd selftest``)."""
-
-    @property
-    def passed(self) -> bool:
-        """Whether every channel passed."""
-
-    def table(self) -> str:
-        """One line per channel, with the limits."""
-
-
-SelfTest: TypeAlias = Callable[["SharedSourceOptions", Mapping[str, Any], bool], SelfTestReport]
-"""A source's self-test: ``[source]``, its own table, whether to check the electrodes too."""
-ImpedanceCheck: TypeAlias = Callable[["SharedSourceOptions", Mapping[str, Any]], CheckReport]
-"""A source's impedance check: ``[source]`` and its own table."""
 
 
 class Source(abc.ABC):

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eegd.sources.base import CheckReport, SelfTestReport, SharedSourceOptions
+from eegd.sources.base import SharedSourceOptions
+from eegd.sources.checks import CheckReport, SelfTestReport
 
 __all__ = ["impedance_check", "selftest"]
 

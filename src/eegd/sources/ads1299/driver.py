@@ -40,15 +40,14 @@ from eegd.sources.ads1299.registers import CHANNELS_PER_CHIP, Register, describe
 from eegd.sources.ads1299.settings import MAX_CHIPS, ADS1299Settings, register_values
 from eegd.sources.ads1299.wiring import held_lines
 from eegd.sources.base import (
-    ImpedanceCheck,
     OptionalDependency,
     SampleBlock,
-    SelfTest,
     SharedSourceOptions,
     Source,
     SourceChoices,
     SourceEvent,
 )
+from eegd.sources.checks import ImpedanceCheck, SelfTest
 from eegd.sources.montage import standard_channel_names
 
 __all__ = ["ADS1299Source"]

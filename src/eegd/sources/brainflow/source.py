@@ -30,7 +30,6 @@ from eegd.errors import ConfigError, SourceError
 from eegd.sources.adc import COUNT_MAX, COUNT_MIN
 from eegd.sources.base import (
     AuxSamples,
-    ImpedanceCheck,
     OptionalDependency,
     SampleBlock,
     SharedSourceOptions,
@@ -48,6 +47,7 @@ from eegd.sources.brainflow.boards import (
 )
 from eegd.sources.brainflow.impedance import CYTON_IMPEDANCE
 from eegd.sources.brainflow.log_bridge import install_log_bridge
+from eegd.sources.checks import ImpedanceCheck
 from eegd.sources.lsl_markers import marker_label
 from eegd.validation import Settings
 
