@@ -2,9 +2,8 @@
 samples and system events (a ``source_connected`` carries its session typed,
 ``SourceSession``, with its aux stream's description, ``AuxStream``, when it has one).
 
-Packets are immutable. Their numpy arrays are read-only views of a read-only base, so every
-subscriber can share the very same array object and none can change it, not even by flipping
-the ``writeable`` flag back on.
+Packets are immutable: their numpy arrays are frozen (``eegd.frozen``), so every subscriber
+can share the very same array object and none can change it.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import numpy.typing as npt
 from eegd.aux_stream import AuxStream
 from eegd.dsp.bands import BANDS
 from eegd.errors import ProtocolError
+from eegd.frozen import PacketEquality, frozen_array
 from eegd.timestamps import wall_clock_us
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "SystemEvent",
     "SystemEventKind",
     "Topic",
-    "frozen_array",
 ]
 
 
@@ -115,50 +114,8 @@ class SystemEventKind(enum.StrEnum):
     SHUTDOWN = "shutdown"
 
 
-def frozen_array(values: npt.ArrayLike, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
-    """Return a read-only, C-contiguous view of ``values`` as ``dtype``.
-
-    An array that already owns its data with the right dtype and layout is taken over
-    without a copy (the producer hands it to the bus); anything else is copied once.
-    """
-    wanted = np.dtype(dtype)
-    if (
-        isinstance(values, np.ndarray)
-        and values.base is None
-        and values.dtype == wanted
-        and values.flags.c_contiguous
-    ):
-        base = values
-    else:
-        base = np.array(values, dtype=wanted, order="C")
-    base.flags.writeable = False
-    view = base.view()
-    view.flags.writeable = False
-    return view
-
-
-class _PacketEquality:
-    """Field-by-field equality for dataclasses that hold numpy arrays."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        for field in dataclasses.fields(self):  # type: ignore[arg-type]
-            mine, theirs = getattr(self, field.name), getattr(other, field.name)
-            if isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray):
-                if not np.array_equal(mine, theirs):
-                    return False
-            elif mine != theirs:
-                return False
-        return True
-
-    __hash__ = None  # type: ignore[assignment]
-
-
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
-class EegPacket(_PacketEquality):
+class EegPacket(PacketEquality):
     """A batch of samples as the source delivered them.
 
     ``raw`` holds int32 ADC counts and ``volts`` the same samples in volts, both
@@ -215,7 +172,7 @@ class EegPacket(_PacketEquality):
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
-class FilteredEegPacket(_PacketEquality):
+class FilteredEegPacket(PacketEquality):
     """The samples of one ``EegPacket`` after the voltage filter, in volts (float32)."""
 
     topic: ClassVar[Topic] = Topic.FILTERED_EEG
@@ -248,7 +205,7 @@ class FilteredEegPacket(_PacketEquality):
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
-class FftPacket(_PacketEquality):
+class FftPacket(PacketEquality):
     """A power spectrum of the latest window of filtered EEG, per channel.
 
     ``psd`` is one-sided, in µV²/Hz, channels × bins at ``freqs`` (Hz); ``band_power`` is
@@ -277,7 +234,7 @@ class FftPacket(_PacketEquality):
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
-class AuxPacket(_PacketEquality):
+class AuxPacket(PacketEquality):
     """A batch of a source's aux samples (``SourceSession.aux`` describes the channels),
     read with the EEG packet ``frame_id`` and published just before it.
 
@@ -346,7 +303,7 @@ class SourceSession:
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
-class SystemEvent(_PacketEquality):
+class SystemEvent(PacketEquality):
     """Something that happened to the daemon: a task failed, the source was lost, ..."""
 
     topic: ClassVar[Topic] = Topic.SYSTEM
@@ -365,7 +322,7 @@ class SystemEvent(_PacketEquality):
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
-class MarkerEvent(_PacketEquality):
+class MarkerEvent(PacketEquality):
     """A moment someone marked (``POST /api/markers``): a label, optionally a duration.
 
     ``timestamp`` is the wall-clock µs of the moment marked; ``sample`` the index (in
@@ -410,7 +367,7 @@ AnyTopic: TypeAlias = Topic | OutputTopic
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
-class OutputEvent(_PacketEquality):
+class OutputEvent(PacketEquality):
     """An event of a plugin's own topic: a JSON object (text topic) or bytes (binary topic);
     ``timestamp`` is epoch µs."""
 

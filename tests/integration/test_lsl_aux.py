@@ -15,7 +15,8 @@ import pylsl
 
 from eegd.aux_stream import AuxKind, AuxStream
 from eegd.bus import EventBus
-from eegd.events import AuxPacket, SourceSession, frozen_array
+from eegd.events import AuxPacket, SourceSession
+from eegd.frozen import frozen_array
 from eegd.plugin import PluginContext
 from eegd.plugins.lsl_outlet import LslOutlet
 from eegd.timestamps import sample_timestamps

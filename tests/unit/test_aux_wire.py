@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eegd.aux_stream import AuxKind, AuxStream
-from eegd.events import AuxPacket, SourceSession, Topic, frozen_array
+from eegd.events import AuxPacket, SourceSession, Topic
+from eegd.frozen import frozen_array
 from eegd.net.protocol import (
     AuxFrame,
     ErrorCode,

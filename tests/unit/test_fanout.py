@@ -11,8 +11,8 @@ from eegd.events import (
     SystemEvent,
     SystemEventKind,
     Topic,
-    frozen_array,
 )
+from eegd.frozen import frozen_array
 from eegd.net.protocol import (
     Hello,
     encode_event,

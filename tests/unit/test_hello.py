@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from eegd.events import FftPacket, SourceSession, SystemEvent, SystemEventKind, frozen_array
+from eegd.events import FftPacket, SourceSession, SystemEvent, SystemEventKind
+from eegd.frozen import frozen_array
 from eegd.net.protocol import Band
 from eegd.net.stream.hello import HelloTracker
 

@@ -15,7 +15,8 @@ import pytest
 
 from eegd.aux_stream import AuxKind, AuxStream
 from eegd.errors import RequestRefused
-from eegd.events import AuxPacket, SourceSession, frozen_array
+from eegd.events import AuxPacket, SourceSession
+from eegd.frozen import frozen_array
 from eegd.plugins.recorder.aux_records import AuxRecords
 from eegd.timestamps import sample_timestamps
 from tests.support.waiting import wait_until

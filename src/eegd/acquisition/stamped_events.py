@@ -12,7 +12,8 @@ import numpy as np
 
 from eegd.acquisition.clock_model import ClockModel, ClockStep
 from eegd.aux_stream import AuxStream
-from eegd.events import AuxPacket, MarkerEvent, SystemEvent, SystemEventKind, frozen_array
+from eegd.events import AuxPacket, MarkerEvent, SystemEvent, SystemEventKind
+from eegd.frozen import frozen_array
 from eegd.sources.base import AuxSamples, SourceEvent, SourceMarker
 from eegd.timestamps import packet_timestamps
 

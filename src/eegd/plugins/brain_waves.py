@@ -15,7 +15,8 @@ import numpy.typing as npt
 
 from eegd.dsp.bands import BANDS
 from eegd.dsp.spectrum import SlidingSpectrum, SpectrumResult, SpectrumSettings
-from eegd.events import Event, FftPacket, FilteredEegPacket, Topic, frozen_array
+from eegd.events import Event, FftPacket, FilteredEegPacket, Topic
+from eegd.frozen import frozen_array
 from eegd.plugin import StatusFigure, TransformPlugin
 from eegd.validation import convert
 

@@ -24,8 +24,8 @@ from eegd.events import (
     OutputEvent,
     SystemEvent,
     Topic,
-    frozen_array,
 )
+from eegd.frozen import frozen_array
 from eegd.net.protocol.messages import (
     PROTOCOL_VERSION,
     ErrorCode,
