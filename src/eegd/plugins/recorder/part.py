@@ -5,11 +5,8 @@ which all fall between packets, never leave a partial record) and keeps what the
 says about it: the clock map, the annotations, its ledger. Its methods do blocking file I/O
 and run in the recorder's writer thread.
 
-Calibration: a source with ADC counts publishes ``volts = counts × lsb``; the part finds
-each channel's ``lsb`` from the first packet and declares the ADC's whole range
-(−8388608..8388607 counts) as the physical range, so BDF's 24 bits hold the counts to within
-half a step. A source that declares its physical range (a file, a board reporting volts)
-gets that range. EDF stores 16 bits over the same range; samples outside it are clipped and
+Calibration: each channel's physical range comes from the first packet (``calibrate``).
+EDF stores 16 bits over the same range as BDF's 24; samples outside it are clipped and
 counted.
 
 Aux: a session with an aux stream has its aux channels written as signals of their own
@@ -41,12 +38,11 @@ from eegd.plugins.recorder.aux_records import (
     aux_layout,
     aux_per_record,
 )
+from eegd.plugins.recorder.calibration import calibrate
 from eegd.plugins.recorder.edf import (
-    BDF_DIGITAL,
     Layout,
     exact_decimal,
     label_problem,
-    outward_range,
     tal,
 )
 from eegd.plugins.recorder.files import (
@@ -58,10 +54,8 @@ from eegd.plugins.recorder.files import (
     write_sidecar,
 )
 
-__all__ = ["Part", "SessionInfo", "calibrate", "check_labels"]
+__all__ = ["Part", "SessionInfo", "check_labels"]
 
-#: The ADS1299's volts per count at its default gain, for a packet that holds only zeros.
-_DEFAULT_LSB = 2 * 4.5 / 24 / 2**24
 _SUFFIXES = {"bdf": ".bdf", "edf": ".edf", "csv": ".csv"}
 #: Seconds of data between rewrites of the sidecar while recording.
 _SIDECAR_EVERY_S = 10
@@ -108,31 +102,6 @@ def check_labels(names: Sequence[str], file_format: str, aux: AuxStream | None =
             "bad_channel_names",
             f"{problem}; rename the channels ([source] channel_names) or record as csv",
         )
-
-
-def calibrate(
-    packet: EegPacket, physical_range: tuple[tuple[float, float], ...] | None
-) -> tuple[tuple[str, str], ...]:
-    """Each channel's physical (min, max) header fields in µV for ``packet``'s stream."""
-    n_channels = packet.volts.shape[0]
-    if physical_range is not None and len(physical_range) == n_channels:
-        spans = [(low * 1e6, high * 1e6) for low, high in physical_range]
-    else:
-        raw = packet.raw.astype(np.float64)
-        volts = packet.volts.astype(np.float64)
-        power = np.sum(raw * raw, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            lsb = np.sum(raw * volts, axis=1) / power
-        known = lsb[np.isfinite(lsb) & (lsb > 0)]
-        fallback = float(np.median(known)) if known.size else _DEFAULT_LSB
-        lsb = np.where(np.isfinite(lsb) & (lsb > 0), lsb, fallback)
-        low_d, high_d = BDF_DIGITAL
-        spans = [(low_d * value * 1e6, high_d * value * 1e6) for value in lsb.tolist()]
-    try:
-        return tuple(outward_range(low, high) for low, high in spans)
-    except ValueError as exc:
-        message = f"the physical range cannot be written: {exc}"
-        raise RequestRefused(409, "bad_stream", message) from exc
 
 
 @dataclass
