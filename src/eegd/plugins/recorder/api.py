@@ -20,6 +20,7 @@ from typing import Any, Final, Protocol
 from eegd.commands import Command
 from eegd.errors import RequestRefused
 from eegd.plugins.recorder.bids import BidsRequest, export_bids
+from eegd.plugins.recorder.catalog import Catalog
 from eegd.routes import FileReply, Route, RouteRequest
 
 #: The BIDS dataset's folder inside the recordings directory.
@@ -37,11 +38,10 @@ class Recordings(Protocol):
     def ready(self) -> bool: ...
     @property
     def recording(self) -> str | None: ...
-    async def list_recordings(self) -> list[dict[str, Any]]: ...
     async def start(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
     async def stop(self) -> dict[str, Any]: ...
-    async def download(self, name: str) -> tuple[Path, str, str]: ...
-    async def delete(self, name: str) -> dict[str, Any]: ...
+    @property
+    def catalog(self) -> Catalog: ...
     def mark(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
@@ -90,7 +90,7 @@ class _Api:
 
     async def list(self, request: RouteRequest) -> dict[str, Any]:
         recorder = self._recorder(request)
-        return {"recording": recorder.recording, "recordings": await recorder.list_recordings()}
+        return {"recording": recorder.recording, "recordings": await recorder.catalog.list()}
 
     async def start(self, request: RouteRequest) -> dict[str, Any]:
         return await self._recorder(request).start(request.body)
@@ -100,14 +100,14 @@ class _Api:
 
     async def download(self, request: RouteRequest) -> FileReply:
         name = request.params["name"]
-        path, content_type, filename = await self._recorder(request).download(name)
+        path, content_type, filename = await self._recorder(request).catalog.download(name)
         return FileReply(path=path, content_type=content_type, filename=filename)
 
     def mark(self, request: RouteRequest) -> dict[str, Any]:
         return self._recorder(request).mark(request.body)
 
     async def delete(self, request: RouteRequest) -> dict[str, Any]:
-        return await self._recorder(request).delete(request.params["name"])
+        return await self._recorder(request).catalog.delete(request.params["name"])
 
     async def export_bids(self, request: RouteRequest) -> dict[str, Any]:
         recorder = self._recorder(request)

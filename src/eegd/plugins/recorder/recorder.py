@@ -45,15 +45,9 @@ from eegd.events import (
 from eegd.plugin import PluginContext, StatusFigure
 from eegd.plugins.recorder.api import recording_routes
 from eegd.plugins.recorder.aux_records import check_aux
+from eegd.plugins.recorder.catalog import Catalog, check_ready
 from eegd.plugins.recorder.files import Opener
-from eegd.plugins.recorder.library import (
-    CONTENT_TYPES,
-    SUFFIXES,
-    delete_recording,
-    list_recordings,
-    read_sidecar,
-    recover_all,
-)
+from eegd.plugins.recorder.library import SUFFIXES, recover_all
 from eegd.plugins.recorder.markers import marker_from_body
 from eegd.plugins.recorder.part import SessionInfo, check_labels
 from eegd.plugins.recorder.settings import RecordingSettings, check_name
@@ -130,6 +124,8 @@ class Recorder:
             opener,
             closing=lambda: {"quality_at_stop": self._quality},
         )
+        self.catalog = Catalog(self.directory, self._writer, self._ready, lambda: self.recording)
+        """The recordings in the directory, as the API lists, downloads and deletes them."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Recorder:
@@ -338,7 +334,7 @@ class Recorder:
         unknown = sorted(str(key) for key in body if key not in _START_KEYS)
         if unknown:
             raise ConfigError(f"{unknown[0][:40]}: unknown key (allowed: {', '.join(_START_KEYS)})")
-        await self._wait_ready()
+        check_ready(self._ready)
         notes = body.get("notes", "")
         if not isinstance(notes, str):
             raise ConfigError("notes: expected a string")
@@ -377,7 +373,7 @@ class Recorder:
         The file ends with the packet that holds the sample of this moment: Stop waits for
         it (at most ``writer.STOP_WAIT_S``), so what was marked up to now has its samples.
         """
-        await self._wait_ready()
+        check_ready(self._ready)
         current = self._writer.current
         if current is None:
             raise RequestRefused(409, "not_recording", "no recording is in progress")
@@ -386,50 +382,6 @@ class Recorder:
             current.stop_at = max(clock.sample_at_us(clock.now_us()), current.last_marked)
             await self._writer.reach(current, current.stop_at)
         return await self._writer.finish("stopped")
-
-    async def _wait_ready(self) -> None:
-        if not self._ready.is_set():
-            raise RequestRefused(503, "not_ready", "the recorder is starting; try again")
-
-    async def list_recordings(self) -> list[dict[str, Any]]:
-        """Every recording part in the directory, oldest first."""
-        await self._wait_ready()
-        try:
-            entries = await self._writer.io(list_recordings, self.directory)
-        except OSError as exc:
-            reason = f"the recording directory {self.directory} cannot be read: {exc.strerror}"
-            raise RequestRefused(503, "directory_unusable", reason) from exc
-        current = self.recording
-        for entry in entries:
-            if entry["name"] == current:
-                entry["status"] = "recording"
-        return entries
-
-    async def download(self, name: str) -> tuple[Path, str, str]:
-        """The file of recording part ``name``: (path, content type, file name)."""
-        sidecar = await self._sidecar(name)
-        if sidecar.get("status") == "recording" or name == self.recording:
-            raise RequestRefused(409, "recording", f"recording {name} is in progress")
-        file_format = str(sidecar.get("format", "bdf"))
-        path = self.directory / str(sidecar.get("file", name + SUFFIXES[file_format]))
-        return path, CONTENT_TYPES.get(file_format, "application/octet-stream"), path.name
-
-    async def delete(self, name: str) -> dict[str, Any]:
-        """Delete recording part ``name`` (its data file and sidecar); 409 while recording."""
-        sidecar = await self._sidecar(name)
-        if name == self.recording:
-            raise RequestRefused(409, "recording", f"recording {name} is in progress")
-        await self._writer.io(delete_recording, self.directory, name, sidecar)
-        logger.info("recording %s deleted", name)
-        return {"name": name, "deleted": True}
-
-    async def _sidecar(self, name: str) -> dict[str, Any]:
-        check_name(name)
-        await self._wait_ready()
-        content = await self._writer.io(read_sidecar, self.directory, name)
-        if content is None:
-            raise RequestRefused(404, "not_found", f"no recording named {name}")
-        return content
 
 
 def _default_name() -> str:
