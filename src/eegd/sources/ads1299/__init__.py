@@ -7,15 +7,17 @@ chip at the SPI/GPIO level, for tests, benchmarks and ``emulate = true``.
 The driver's side: ``driver`` (open, decode, close), ``conversions`` (reading frame by
 frame, what is dropped and why), ``commands`` (opcodes and the start-up flow), ``frames``
 (decoding), ``registers`` (the map, opcodes, the ID) and ``fields`` (each register's
-value). The emulator's: ``emulator`` (pins, commands, DRDY timing, faults),
-``register_file`` (its register maps), ``dout`` (the frames it shifts out), ``signals``
-(its analog inputs) and ``excitation`` (its electrodes under the lead-off current).
+value). The emulator's: ``emulator`` (pins, commands, DRDY timing), ``faults`` (what it
+injects), ``register_file`` (its register maps), ``dout`` (the frames it shifts out),
+``signals`` (its analog inputs) and ``excitation`` (its electrodes under the lead-off
+current).
 """
 
 from __future__ import annotations
 
 from eegd.sources.ads1299.driver import ADS1299Source
-from eegd.sources.ads1299.emulator import ADS1299Emulator, Faults
+from eegd.sources.ads1299.emulator import ADS1299Emulator
+from eegd.sources.ads1299.faults import Faults
 from eegd.sources.ads1299.interface import ControlLines, Hardware, SpiDevice, VirtualClock
 from eegd.sources.ads1299.settings import ADS1299Settings
 

@@ -21,22 +21,21 @@ allows. What it models of SBAS499:
   lead-off current flows (``excitation``): an electrode that is off (``None``) rails its
   input and sets its lead-off status bit.
 
-Faults (``ADS1299Emulator.faults``): a wrong ID, stuck DRDY, corrupted status prefixes, a
-bit flip in the data, lost register writes, and SPI transfers that raise ``OSError`` as
-spidev does; ``inputs`` holds the analog faults (an input at an offset, a missing test
-signal, a channel stuck at one code).
+Faults (``ADS1299Emulator.faults``, declared in ``faults``): a wrong ID, stuck DRDY,
+corrupted status prefixes, a bit flip in the data, lost register writes, and SPI transfers
+that raise ``OSError`` as spidev does; ``inputs`` holds the analog faults (an input at an
+offset, a missing test signal, a channel stuck at one code).
 """
 
 from __future__ import annotations
 
-import errno
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from eegd.sources.ads1299.dout import FRAME_PER_CHIP, Dout, lead_off_status, status_words
+from eegd.sources.ads1299.faults import Faults
 from eegd.sources.ads1299.fields import decode_config1
 from eegd.sources.ads1299.interface import NO_EDGE, DrdyEdges, Hardware, VirtualClock
 from eegd.sources.ads1299.register_file import RegisterFile
@@ -50,31 +49,12 @@ from eegd.sources.ads1299.registers import (
 from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes
 from eegd.sources.ads1299.signals import AnalogInputs
 
-__all__ = ["ADS1299Emulator", "Faults"]
+__all__ = ["ADS1299Emulator"]
 
 _RESET_PULSE_S = 2 * TCLK_S
 _RESET_BUSY_S = 18 * TCLK_S
 _COMMAND_SPEED_LIMIT_HZ = 8 / (4 * TCLK_S)  # 8 bits in 4 tCLK: 4.096 MHz
 _CHIP_ZEROS = bytes(FRAME_PER_CHIP)
-
-
-@dataclass
-class Faults:
-    """Faults to inject; each takes effect at the next transfer or DRDY wait."""
-
-    chip_id: int | None = None
-    """The ID register reads this instead of 0x3E (0x00 or 0xFF: nothing on the bus)."""
-    stuck_drdy: bool = False
-    """DRDY never falls again."""
-    bad_status_frames: int = 0
-    """The next this many frames carry a corrupted status prefix (on ``bad_status_chip``)."""
-    bad_status_chip: int = 0
-    bit_flips: list[tuple[int, int]] = field(default_factory=list)
-    """(channel, bit 0..23) pairs flipped in the next frame only."""
-    ignore_writes: bool = False
-    """WREG never arrives (DIN not connected): registers keep their values."""
-    spi_error_after: int | None = None
-    """Transfers that still succeed before every further one raises ``OSError`` (EIO)."""
 
 
 class ADS1299Emulator:
@@ -251,11 +231,7 @@ class ADS1299Emulator:
     def _transfer(self, data: bytes, speed_hz: int | None, chip: int | None) -> bytes:
         """A transfer to the chain (``chip`` None) or to one chip on its own CS."""
         self.transfers += 1
-        faults = self.faults
-        if faults.spi_error_after is not None:
-            if faults.spi_error_after <= 0:
-                raise OSError(errno.EIO, "Input/output error")
-            faults.spi_error_after -= 1
+        self.faults.transfer()
         if not (self._pwdn and self._reset_pin):
             return bytes(len(data))
         rdatac = self._rdatac
@@ -376,19 +352,7 @@ class ADS1299Emulator:
         k = max(self._completed(self.clock.monotonic()) - 1, 0)
         clean = self._dout.frame(k)
         self.frames_read += 1
-        faults = self.faults
-        if not faults.bad_status_frames and not faults.bit_flips:
-            return clean
-        frame = bytearray(clean)
-        if faults.bad_status_frames:
-            faults.bad_status_frames -= 1
-            frame[faults.bad_status_chip * FRAME_PER_CHIP] ^= 0xF0
-        for channel, bit in faults.bit_flips:
-            chip, position = divmod(channel, CHANNELS_PER_CHIP)
-            byte = chip * FRAME_PER_CHIP + 3 + 3 * position + 2 - bit // 8
-            frame[byte] ^= 1 << (bit % 8)
-        faults.bit_flips = []
-        return bytes(frame)
+        return self.faults.corrupt(clean)
 
     def _update_status(self) -> None:
         off_p, off_n = self.electrode_off_p, self.electrode_off_n
