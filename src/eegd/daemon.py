@@ -136,6 +136,7 @@ class Daemon:
             self.bus,
             frame_rates=self._rates,
             settings=config.server.connection_settings(),
+            clock=clock,
             topics=TopicRegistry.of_plugins(
                 (name, plugin_class.produces) for name, plugin_class in self._classes.items()
             ),

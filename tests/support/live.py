@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from eegd.client import Stream
+from eegd.clock import SYSTEM_CLOCK
 from eegd.config import load_config
 from eegd.daemon import Daemon
 from eegd.events import Topic
@@ -144,13 +145,19 @@ class LiveDaemons:
 
 @contextlib.asynccontextmanager
 async def live_daemon(
-    toml: str = "", overrides: Mapping[str, Any] | None = None, *, stepped: bool = False
+    toml: str = "",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    stepped: bool = False,
+    stepped_loop: bool = False,
 ) -> AsyncIterator[LiveDaemon]:
     """Run a daemon configured by ``toml`` and dotted ``overrides`` on a free port.
 
     With ``stepped`` the synthetic source (the ``[source]`` shape, default synthetic
     options) paces itself by a ``FakeClock`` that only the test moves
-    (``LiveDaemon.release``). The daemon is yielded once the source is open.
+    (``LiveDaemon.release``). ``stepped_loop`` makes it the daemon's event-loop clock too
+    (a client's stall, uptime, loop lag): a client then stalls in stream time, whatever the
+    machine's load. The daemon is yielded once the source is open.
     """
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "eegd.toml"
@@ -173,6 +180,7 @@ async def live_daemon(
             lambda: SyntheticSource(settings, clock),
             source_clock=clock,
             wall_clock=clock.wall_clock_us,
+            clock=clock.asyncio if stepped_loop else SYSTEM_CLOCK,
         )
     url = await daemon.serve()
     daemon.start()
