@@ -27,6 +27,7 @@ from eegd.daemon import Daemon
 from eegd.errors import ConfigError
 from eegd.events import EegPacket, Event, FftPacket, SystemEvent, SystemEventKind, Topic
 from eegd.net.protocol import EegFrame
+from eegd.plugins.brain_waves import BrainWaves
 from eegd.supervisor import TaskState
 from tests.support.live import live_daemon
 from tests.support.recordings import WrittenRecording, write_recording, write_temperature_only
@@ -176,6 +177,22 @@ async def test_a_board_that_cannot_open_is_retried_with_a_growing_back_off() -> 
     assert [event.detail["failures"] for event in failures] == [1, 2, 3, 4]
 
 
+async def spectra_of_every_packet(live: Running, seen: list[Event]) -> list[FftPacket]:
+    """Every spectrum of the played packets in ``seen``, the last one's included.
+
+    At speed 0 the file ends as soon as it is read, while its spectra come from two plugins
+    downstream (the filter, then brain_waves), so some may follow ``source_ended`` on the
+    bus: wait until brain_waves has consumed every packet (it publishes each spectrum as it
+    computes it), then take the rest from the subscription.
+    """
+    brain_waves = live.daemon.plugins["brain_waves"]
+    assert isinstance(brain_waves, BrainWaves)
+    played = sum(isinstance(event, EegPacket) for event in seen)
+    await wait_until(lambda: brain_waves.packets_seen >= played, timeout=30)
+    later = iter(live.events.get_nowait, None)
+    return [event for event in (*seen, *later) if isinstance(event, FftPacket)]
+
+
 def playback_toml(path: Path, speed: float = 0) -> str:
     return f"""
 [source]
@@ -201,6 +218,7 @@ async def test_a_file_plays_through_the_pipeline_as_it_was_written(
     config = config_of(playback_toml(recording.path))
     async with running(config, Topic.RAW_EEG, Topic.SYSTEM, Topic.FFT) as live:
         seen = await events_until(live.events, SystemEventKind.SOURCE_ENDED)
+        spectra = await spectra_of_every_packet(live, seen)
         url = "ws" + live.url.removeprefix("http") + "ws"
         async with eegd.client.connect(url, control=True) as stream:
             async with asyncio.timeout(scaled(10)):
@@ -238,7 +256,7 @@ async def test_a_file_plays_through_the_pipeline_as_it_was_written(
         assert following.first_sample <= sample < following.first_sample + following.n_samples
         assert event.detail["frame_id"] == following.frame_id
 
-    spectrum = [event for event in seen if isinstance(event, FftPacket)][-1]
+    spectrum = spectra[-1]
     for row, frequency in enumerate(recording.frequencies):
         peak = spectrum.freqs[int(np.argmax(spectrum.psd[row]))]
         assert peak == pytest.approx(frequency, abs=0.5)
