@@ -77,6 +77,26 @@ async def test_control_messages_are_never_dropped_to_make_room_for_data() -> Non
     assert await drain(connection, 3) == ["hello", b"frame 2", b"frame 3"]
 
 
+async def test_a_full_queue_keeps_a_marker_and_drops_the_stream_frames_around_it() -> None:
+    # A marker (a file's annotation) happens once: a slow reader loses EEG frames, which
+    # the next ones stand in for, never the marker.
+    connection = client(max_queue=3)
+    connection.enqueue(frame(0))
+    connection.enqueue(Outgoing(b"marker", Topic.MARKER))
+    for frame_id in range(1, 6):
+        connection.enqueue(frame(frame_id))
+    assert connection.take_drop_report() == ([0, 1, 2, 3], 4)
+    assert await drain(connection, 3) == [b"marker", b"frame 4", b"frame 5"]
+
+
+async def test_a_queue_of_markers_alone_stays_bounded() -> None:
+    connection = client(max_queue=2)
+    for number in range(3):
+        connection.enqueue(Outgoing(f"marker {number}".encode(), Topic.MARKER))
+    assert connection.take_drop_report() == ([], 1)
+    assert await drain(connection, 2) == [b"marker 1", b"marker 2"]
+
+
 async def test_control_replies_are_bounded_and_an_unread_client_is_over_budget() -> None:
     connection = client()
     accepted = [connection.send_control(f"pong {n}") for n in range(MAX_CONTROL_QUEUED + 10)]

@@ -7,10 +7,14 @@ is unreported and the transport holds less than its low-water mark. Otherwise th
 goes to the bounded queue that the client's writer task drains, so a frame never overtakes
 one queued before it and a full queue is never bypassed.
 
-When the queue is full the oldest data frame is dropped, counted, and its frame id kept
-so the client can be told what it lost. Control replies (hello, acks, errors) are never
-dropped, but they are bounded too: a client that lets more than ``MAX_CONTROL_QUEUED`` of
-them pile up is not reading and is closed (``over_budget``). They are written by aiohttp
+When the queue is full the oldest stream frame (one with a frame id: EEG, its envelope,
+fft, aux) is dropped, counted, and its frame id kept so the client can be told what it
+lost; the next frames of its stream stand in for it. Events that happen once (a marker, a
+file's annotation, a system event) have no such stand-in, so they are kept while a stream
+frame can go instead; only a queue holding nothing else drops its oldest one (counted too).
+Control replies (hello, acks, errors) are never dropped, but they are bounded too: a client
+that lets more than ``MAX_CONTROL_QUEUED`` of them pile up is not reading and is closed
+(``over_budget``). They are written by aiohttp
 (``send_text``), from the writer task only, in queue order with the data frames; a legacy
 client (the old daemon's ``/ws/data``), which takes binary messages only, gets each as a
 log line (``eegd.net.protocol.legacy``, topic 255).
@@ -200,7 +204,8 @@ class ClientConnection:
         self.stats.written_direct += 1
 
     def enqueue(self, item: Outgoing) -> None:
-        """Queue a data frame; when the queue is full, drop (and remember) the oldest one."""
+        """Queue a data frame; when the queue is full, drop (and remember) the oldest stream
+        frame, or the oldest data frame when none is queued (see the module)."""
         if self._data_queued >= self.max_queue:
             self._drop_oldest_data()
         self._queue.append(item)
@@ -208,16 +213,25 @@ class ClientConnection:
         self._ready.set()
 
     def _drop_oldest_data(self) -> None:
+        oldest: int | None = None  # the oldest data frame, dropped when no stream frame is queued
         for index, queued in enumerate(self._queue):
-            if queued.topic is not None:
-                del self._queue[index]
-                self._data_queued -= 1
-                self.stats.dropped += 1
-                self.stats.unreported_count += 1
-                reported = self.stats.unreported_drops
-                if queued.frame_id is not None and len(reported) < MAX_REPORTED_IDS:
-                    reported.append(queued.frame_id)
-                return
+            if queued.topic is None:
+                continue
+            if queued.frame_id is not None:
+                oldest = index
+                break
+            if oldest is None:
+                oldest = index
+        if oldest is None:
+            return
+        queued = self._queue[oldest]
+        del self._queue[oldest]
+        self._data_queued -= 1
+        self.stats.dropped += 1
+        self.stats.unreported_count += 1
+        reported = self.stats.unreported_drops
+        if queued.frame_id is not None and len(reported) < MAX_REPORTED_IDS:
+            reported.append(queued.frame_id)
 
     def take_drop_report(self) -> tuple[list[int], int]:
         """Frame ids and count lost since the last report, and reset them."""
