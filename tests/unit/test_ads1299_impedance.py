@@ -108,8 +108,9 @@ def test_the_amplitude_scales_with_the_signal_whatever_its_phase(
 
 @pytest.mark.parametrize(
     ("kohm", "expected"),
-    [(0.0, Grade.GREEN), (10.0, Grade.GREEN), (10.1, Grade.YELLOW), (50.0, Grade.YELLOW),
-     (50.1, Grade.RED), (None, Grade.RED)],
+    [(0.0, Grade.GREEN), (10.0, Grade.GREEN), (10.04, Grade.GREEN), (10.06, Grade.YELLOW),
+     (10.1, Grade.YELLOW), (50.0, Grade.YELLOW), (50.04, Grade.YELLOW), (50.1, Grade.RED),
+     (None, Grade.RED)],
 )  # fmt: skip
 def test_grades_follow_the_documented_limits(kohm: float | None, expected: Grade) -> None:
     assert grade(kohm) is expected

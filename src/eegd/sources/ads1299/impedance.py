@@ -39,6 +39,7 @@ from eegd.sources.base import SharedSourceOptions, Source
 __all__ = [
     "DEFAULT_FREQUENCY",
     "GREEN_MAX_KOHM",
+    "KOHM_DECIMALS",
     "RAIL_FRACTION",
     "WINDOW_S",
     "YELLOW_MAX_KOHM",
@@ -57,6 +58,8 @@ __all__ = [
 #: Grade limits, kΩ (electrode plus skin, the board's series resistance taken out).
 GREEN_MAX_KOHM: Final = 10.0
 YELLOW_MAX_KOHM: Final = 50.0
+#: Decimals of a reported kΩ figure; the grade is that of the figure as reported.
+KOHM_DECIMALS: Final = 1
 #: A channel whose samples reach this share of full scale is railed: no impedance.
 RAIL_FRACTION: Final = 0.95
 #: Seconds of samples measured (after the capture's settling time).
@@ -79,10 +82,14 @@ class Grade(enum.StrEnum):
 
 
 def grade(kohm: float | None) -> Grade:
-    """The grade of an impedance; None (railed, unmeasurable) is red."""
-    if kohm is None or kohm > YELLOW_MAX_KOHM:
+    """The grade of an impedance as reported (to ``KOHM_DECIMALS``), so that a figure shown
+    on a limit has that limit's grade; None (railed, unmeasurable) is red."""
+    if kohm is None:
         return Grade.RED
-    return Grade.GREEN if kohm <= GREEN_MAX_KOHM else Grade.YELLOW
+    shown = round(kohm, KOHM_DECIMALS)
+    if shown > YELLOW_MAX_KOHM:
+        return Grade.RED
+    return Grade.GREEN if shown <= GREEN_MAX_KOHM else Grade.YELLOW
 
 
 def excitation_hz(frequency: LeadOffFrequency, sample_rate: float) -> float:
@@ -158,7 +165,7 @@ class ImpedanceResult:
             "electrodes": [
                 {
                     "name": e.name,
-                    "kohm": None if e.kohm is None else round(e.kohm, 1),
+                    "kohm": None if e.kohm is None else round(e.kohm, KOHM_DECIMALS),
                     "grade": str(e.grade),
                     "response_uv": round(e.response_uv, 2),
                     "railed": e.railed,
