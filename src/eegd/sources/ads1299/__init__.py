@@ -6,11 +6,12 @@ chip at the SPI/GPIO level, for tests, benchmarks and ``emulate = true``.
 
 The driver's side: ``driver`` (open, decode, close), ``conversions`` (reading frame by
 frame, what is dropped and why), ``commands`` (opcodes and the start-up flow), ``frames``
-(decoding), ``registers`` (the map, opcodes, the ID) and ``fields`` (each register's
-value). The emulator's: ``emulator`` (pins, commands, DRDY timing), ``faults`` (what it
-injects), ``register_file`` (its register maps), ``dout`` (the frames it shifts out),
-``signals`` (its analog inputs) and ``excitation`` (its electrodes under the lead-off
-current).
+(decoding), ``gpio_inputs`` (the GPIO input pins' aux stream), ``registers`` (the map,
+opcodes, the ID) and ``fields`` (each register's value). The emulator's: ``emulator``
+(pins, commands, DRDY timing), ``faults`` (what it injects), ``register_file`` (its
+register maps), ``dout`` (the frames it shifts out), ``signals`` (its analog inputs),
+``excitation`` (its electrodes under the lead-off current) and ``gpio_pins`` (outside
+signals on its GPIO pins).
 """
 
 from __future__ import annotations

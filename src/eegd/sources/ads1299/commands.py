@@ -49,7 +49,7 @@ class ChipCommands:
         self, hw: Hardware, settings: ADS1299Settings, registers: Mapping[Register, int]
     ) -> None:
         self._hw, self._settings, self._registers = hw, settings, registers
-        echo_mask, _ = gpio_echo(settings.free_chip_gpios)
+        echo_mask, _ = gpio_echo(settings.echo_pins)
         self._checked_bits = {
             register: ~READ_ONLY_MASKS.get(register, 0) & 0xFF for register in registers
         }

@@ -88,7 +88,7 @@ class Conversions:
         self._zeros = bytes(self._frame_len)
         self._chip_zeros = bytes(FRAME_PER_CHIP)
         self._status_offsets = range(0, self._frame_len, FRAME_PER_CHIP)
-        self._echo_mask, self._echo_pattern = gpio_echo(settings.free_chip_gpios)
+        self._echo_mask, self._echo_pattern = gpio_echo(settings.echo_pins)
         self._next_index: int | None = None
         self._carry: tuple[int, bytes, str | None] | None = None
         self._drop_cause: str | None = None

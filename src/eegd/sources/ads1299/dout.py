@@ -119,11 +119,12 @@ def lead_off_status(
 def status_words(
     registers: Iterable[Sequence[int]], off_p: npt.NDArray[np.bool_], off_n: npt.NDArray[np.bool_]
 ) -> bytes:
-    """Every chip's status word: 1100, its lead-off status bits and its GPIO inputs."""
+    """Every chip's status word: 1100, its lead-off status bits and GPIOD[4:1] with no
+    outside signal (outputs as written, inputs low; the emulator samples its ``gpio``)."""
     status = bytearray()
     for chip, values in enumerate(registers):
         statp, statn = lead_off_status(values, off_p, off_n, chip)
-        gpio = values[Register.GPIO] >> 4
+        gpio = values[Register.GPIO] >> 4 & ~values[Register.GPIO] & 0x0F
         status += bytes(
             (0xC0 | statp >> 4, (statp & 0x0F) << 4 | statn >> 4, (statn & 0x0F) << 4 | gpio)
         )

@@ -14,7 +14,8 @@ for) show as a jump in ``first_sample``: the acquisition loop reports it as
 ``samples_lost``. With lead-off
 detection on, each block carries the electrodes now off (``lead_off``), read only from the
 STATP/STATN bits that LOFF_SENSP/LOFF_SENSN select; with SRB1 on, the reference electrode
-is watched too and reported as ``REF``.
+is watched too and reported as ``REF``. With ``gpio_inputs``, each block's aux samples are
+those pins' levels in the same frames' status words (``gpio_inputs``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, ClassVar
 import msgspec
 import numpy as np
 
+from eegd.aux_stream import AuxStream
 from eegd.errors import ConfigError, SourceError
 from eegd.events import SystemEventKind
 from eegd.sources.adc import ADS1299_SAMPLE_RATES, Ads1299Scale
@@ -34,12 +36,14 @@ from eegd.sources.ads1299 import checks
 from eegd.sources.ads1299.commands import POWER_UP_S, ChipCommands
 from eegd.sources.ads1299.conversions import ConversionCounts, Conversions
 from eegd.sources.ads1299.frames import decode_counts, lead_off_electrodes
+from eegd.sources.ads1299.gpio_inputs import gpio_aux_stream, gpio_levels
 from eegd.sources.ads1299.interface import Hardware
 from eegd.sources.ads1299.opening import default_hardware
 from eegd.sources.ads1299.registers import CHANNELS_PER_CHIP, Register, describe_id
 from eegd.sources.ads1299.settings import MAX_CHIPS, ADS1299Settings, register_values
 from eegd.sources.ads1299.wiring import held_lines
 from eegd.sources.base import (
+    AuxSamples,
     OptionalDependency,
     SampleBlock,
     SharedSourceOptions,
@@ -112,6 +116,7 @@ class ADS1299Source(Source):
         self._names = channel_names or standard_channel_names(channels)
         self._channels = channels
         self._rate = sample_rate
+        self._aux = gpio_aux_stream(settings.gpio_inputs, sample_rate)
         electrodes = settings.emulated_impedance_ohms(channels)
         self._open_hardware = hardware or (
             lambda: default_hardware(settings, self._chips, electrodes)
@@ -136,6 +141,12 @@ class ADS1299Source(Source):
     def channel_names(self) -> tuple[str, ...]:
         """One label per channel: chip 1's eight, then chip 2's, ..."""
         return self._names
+
+    @property
+    def aux(self) -> AuxStream | None:
+        """The levels of the chip's GPIO pins in ``gpio_inputs``, at the EEG rate; None
+        without input pins."""
+        return self._aux
 
     @property
     def framing_errors(self) -> int:
@@ -268,6 +279,9 @@ class ADS1299Source(Source):
             lead_off=lead_off,
             events=events,
             gap_cause=cause,
+            aux=None
+            if self._aux is None
+            else AuxSamples(first, gpio_levels(status, self.settings.gpio_inputs)),
         )
 
     def close(self) -> None:

@@ -19,7 +19,10 @@ allows. What it models of SBAS499:
   every command reaches all of them, while register reads come from the first chip's DOUT;
 - electrodes of a given impedance behind the board's series resistor, through which the
   lead-off current flows (``excitation``): an electrode that is off (``None``) rails its
-  input and sets its lead-off status bit.
+  input and sets its lead-off status bit;
+- the GPIO pins (``gpio``, ``gpio_pins``): an input reads the outside signal a test wires
+  to it, in the GPIO register and in each frame's status word at that conversion's time;
+  an output reads back what was written.
 
 Faults (``ADS1299Emulator.faults``, declared in ``faults``): a wrong ID, stuck DRDY,
 corrupted status prefixes, a bit flip in the data, lost register writes, and SPI transfers
@@ -37,6 +40,7 @@ import numpy as np
 from eegd.sources.ads1299.dout import FRAME_PER_CHIP, Dout, lead_off_status, status_words
 from eegd.sources.ads1299.faults import Faults
 from eegd.sources.ads1299.fields import decode_config1
+from eegd.sources.ads1299.gpio_pins import GpioPins
 from eegd.sources.ads1299.interface import NO_EDGE, DrdyEdges, Hardware, VirtualClock
 from eegd.sources.ads1299.register_file import RegisterFile
 from eegd.sources.ads1299.registers import (
@@ -81,6 +85,8 @@ class ADS1299Emulator:
         self.chips = chips
         self.clock = clock if clock is not None else VirtualClock()
         self.faults = Faults()
+        self.gpio = GpioPins(chips)
+        """The outside signals on each chip's GPIO pins (none: every pin reads low)."""
         self.inputs = AnalogInputs(chips * CHANNELS_PER_CHIP, seed)
         for channel, ohms in enumerate(electrode_ohms):
             self.inputs.electrode_ohms[channel] = math.inf if ohms is None else ohms
@@ -130,6 +136,9 @@ class ADS1299Emulator:
         values[Register.LOFF_STATP], values[Register.LOFF_STATN] = lead_off_status(
             values, self.electrode_off_p, self.electrode_off_n, chip
         )
+        gpio = values[Register.GPIO]
+        now = self.clock.monotonic()
+        values[Register.GPIO] = self.gpio.data_bits(gpio, chip, now) << 4 | gpio & 0x0F
         if self.faults.chip_id is not None:
             values[Register.ID] = self.faults.chip_id
         return bytes(values)
@@ -349,10 +358,21 @@ class ADS1299Emulator:
 
     def _frame(self) -> bytes:
         """The newest conversion's frame, as the chain shifts it out (faults applied)."""
-        k = max(self._completed(self.clock.monotonic()) - 1, 0)
-        clean = self._dout.frame(k)
+        done = self._completed(self.clock.monotonic())
+        clean = self._dout.frame(max(done - 1, 0))
         self.frames_read += 1
+        if self.gpio.connected and self._converting_since is not None:
+            clean = self._sample_gpio(clean, self._converting_since + done / self._rate)
         return self.faults.corrupt(clean)
+
+    def _sample_gpio(self, clean: bytes, time_s: float) -> bytes:
+        """``clean`` with each chip's GPIOD bits as its pins read at ``time_s`` (its DRDY)."""
+        frame = bytearray(clean)
+        for chip, values in enumerate(self._registers.maps):
+            at = chip * FRAME_PER_CHIP + 2
+            data = self.gpio.data_bits(values[Register.GPIO], chip, time_s)
+            frame[at] = frame[at] & 0xF0 | data
+        return bytes(frame)
 
     def _update_status(self) -> None:
         off_p, off_n = self.electrode_off_p, self.electrode_off_n

@@ -42,7 +42,9 @@ from eegd.sources.ads1299.wiring import (
     CHIP_SELECT_ALLOWED,
     CHIP_SELECT_PATTERN,
     FREE_PINS_ALLOWED,
+    GPIO_INPUTS_ALLOWED,
     Readback,
+    check_gpio_inputs,
     check_wiring,
     merge_board,
 )
@@ -189,6 +191,11 @@ class ADS1299Settings(Settings, frozen=True):
         msgspec.Meta(extra={"allowed": FREE_PINS_ALLOWED}),
     ] = (1, 2, 3, 4)
     """The chip's GPIO pins (1..4) the board leaves unconnected."""
+    gpio_inputs: Annotated[
+        tuple[Annotated[int, msgspec.Meta(ge=1, le=4)], ...],
+        msgspec.Meta(extra={"allowed": GPIO_INPUTS_ALLOWED}),
+    ] = ()
+    """Free chip GPIO pins wired to an outside signal: inputs, sampled into the aux stream."""
     gain: _Gains = 24
     input: _Inputs = "normal"
     bias: _Flag = True
@@ -217,6 +224,7 @@ class ADS1299Settings(Settings, frozen=True):
 
     def __post_init__(self) -> None:
         check_wiring(msgspec.structs.asdict(self))
+        check_gpio_inputs(self.gpio_inputs, self.free_chip_gpios, self.board)
         vref = self.vref_v
         if vref is None and not self.reference_buffer:
             raise ConfigError(
@@ -229,6 +237,11 @@ class ADS1299Settings(Settings, frozen=True):
                 f"reference is {INTERNAL_VREF_V} V (set reference_buffer = false for an "
                 "external one)"
             )
+
+    @property
+    def echo_pins(self) -> tuple[int, ...]:
+        """The free pins eegd drives as outputs for the reset echo: those not inputs."""
+        return tuple(pin for pin in self.free_chip_gpios if pin not in self.gpio_inputs)
 
     @property
     def vref(self) -> float:
@@ -347,7 +360,7 @@ def register_values(
     """Every writable register's value for these settings, the same on every chip."""
     chips = settings.resolved_chips(channels)
     daisy = settings.readback == "daisy"
-    echo_mask, echo_pattern = gpio_echo(settings.free_chip_gpios)
+    echo_mask, echo_pattern = gpio_echo(settings.echo_pins)
     per_channel = settings.channel_settings(channels)
     lead_off_mask = reference_mask = 0
     if settings.lead_off:
@@ -378,7 +391,8 @@ def register_values(
         Register.LOFF_SENSP: lead_off_mask,
         Register.LOFF_SENSN: reference_mask,
         Register.LOFF_FLIP: 0x00,
-        # GPIO: the free pins as outputs carrying the echo pattern, the others inputs
+        # GPIO: the echo pins as outputs carrying the pattern, the others (gpio_inputs,
+        # pins the board uses) inputs
         Register.GPIO: echo_pattern << 4 | (0x0F & ~echo_mask),
         Register.MISC1: misc1(settings.srb1),
         Register.MISC2: 0x00,

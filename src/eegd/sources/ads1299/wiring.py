@@ -23,12 +23,14 @@ __all__ = [
     "CHIP_SELECT_ALLOWED",
     "CHIP_SELECT_PATTERN",
     "FREE_PINS_ALLOWED",
+    "GPIO_INPUTS_ALLOWED",
     "LINE_KEYS",
     "READBACK_MODES",
     "ChipSelect",
     "Readback",
-    "chip_selects",
+    "check_gpio_inputs",
     "check_wiring",
+    "chip_selects",
     "held_lines",
     "merge_board",
 ]
@@ -55,6 +57,11 @@ _SELECT = re.compile(CHIP_SELECT_PATTERN)
 #: What ``free_chip_gpios`` takes.
 FREE_PINS_ALLOWED: Final = (
     "the chip's GPIO pins 1..4 the board leaves unconnected, each once, e.g. [1, 2, 3, 4] or []"
+)
+
+#: What ``gpio_inputs`` takes.
+GPIO_INPUTS_ALLOWED: Final = (
+    "pins of free_chip_gpios (1..4), each once, wired to an outside signal, e.g. [1] or []"
 )
 
 
@@ -151,6 +158,24 @@ def check_wiring(values: Mapping[str, Any]) -> None:
     if len(set(free)) != len(free):
         raise ConfigError(
             f"{_KEY}free_chip_gpios: {list(free)!r} is not allowed (allowed: {FREE_PINS_ALLOWED})"
+        )
+
+
+def check_gpio_inputs(inputs: tuple[int, ...], free: tuple[int, ...], board: str) -> None:
+    """Refuse input pins given twice or not free: a pin the board uses (``free_chip_gpios``
+    leaves it out, e.g. PiEEG's LED on GPIO4) is the board's, not an outside signal's."""
+    key = f"{_KEY}gpio_inputs"
+    if len(set(inputs)) != len(inputs):
+        raise ConfigError(
+            f"{key}: {list(inputs)!r} names a pin twice (allowed: {GPIO_INPUTS_ALLOWED})"
+        )
+    used = [pin for pin in inputs if pin not in free]
+    if used:
+        pins = ", ".join(f"GPIO{pin}" for pin in used)
+        raise ConfigError(
+            f"{key}: {pins} of the chip is not free on board {board!r} "
+            f"({_KEY}free_chip_gpios = {list(free)!r}: the board uses the others, e.g. for "
+            f"an LED) (allowed: {GPIO_INPUTS_ALLOWED})"
         )
 
 
