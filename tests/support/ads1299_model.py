@@ -8,8 +8,10 @@ A wrong constant in the driver therefore fails a test instead of agreeing with i
 The chip sits on the seed's board (TI ADS1299EEG-FE as elata-eeg wires it): the host has
 CS, SCLK, DIN, DOUT and DRDY only. START is held low, RESET and PWDN high, by the board;
 the unused GPIO1..4 pins are tied to DGND through resistors (the datasheet's advice), so
-as inputs they read 0. ``tests.support.standin`` exposes it to eegd through stand-in
-``spidev`` and ``gpiod`` modules, so the driver's real hardware code path runs.
+as inputs they read 0, unless a test wires an outside signal to one (``Inputs.gpio``); the
+GPIO register and each status word read it then. ``tests.support.standin`` exposes it to
+eegd through stand-in ``spidev`` and ``gpiod`` modules, so the driver's real hardware code
+path runs.
 
 With AC lead-off on (LOFF's FLEAD_OFF), the channels LOFF_SENSP selects see the lead-off
 current (ILEAD_OFF) as a square wave through their electrode's impedance and the board's
@@ -188,6 +190,8 @@ class Inputs:
     """Each positive electrode's impedance to the body (the bias electrode holds it)."""
     series_ohms: float = 0.0
     """The board's resistor between each electrode and its input pin."""
+    gpio: dict[int, Callable[[float], bool]] = field(default_factory=dict)
+    """Outside signals on GPIO1..4: pin -> its level at a time (seconds on the clock)."""
 
 
 class ADS1299Model:
@@ -210,6 +214,8 @@ class ADS1299Model:
         self.on_conversion: Callable[[float], None] = lambda when: None
         self.reset_times: list[float] = []
         """When each reset (opcode, pin or spontaneous) happened."""
+        self.gpio_shifted: list[tuple[int, int]] = []
+        """(conversion, GPIOD[4:1]) of every frame shifted out in RDATAC."""
 
     # Power, reset and conversions ------------------------------------------------------
 
@@ -325,7 +331,7 @@ class ADS1299Model:
         if address == LOFF_STATN:
             return self._status_bits()[1]
         if address == GPIO:
-            return self._gpio_byte()
+            return self._gpio_byte(self.clock.now)
         return self.registers[address] if address < len(RESET_MAP) else 0
 
     # DOUT in RDATAC -------------------------------------------------------------------
@@ -343,16 +349,19 @@ class ADS1299Model:
             statn |= 0xFF
         return statp, statn
 
-    def _gpio_byte(self) -> int:
-        """GPIOD as the pins read: outputs drive GPIOD, inputs read the board's 0 V."""
+    def _gpio_byte(self, t: float) -> int:
+        """GPIO as read at ``t``: GPIOC (1: input) as written; GPIOD of an output as
+        written, of an input the pin's level (an outside signal, else the board's 0 V)."""
         register = self.registers[GPIO]
         control = register & 0x0F
-        data = (register >> 4) & ~control & 0x0F
+        pins = sum(1 << (pin - 1) for pin, level in self.inputs.gpio.items() if level(t))
+        data = ((register >> 4) & ~control | pins & control) & 0x0F
         return data << 4 | control
 
     def _frame(self, k: int) -> bytes:
         statp, statn = self._status_bits()
-        gpio = self._gpio_byte() >> 4
+        gpio = self._gpio_byte(self.conversion_time(k)) >> 4  # latched as conversion k ends
+        self.gpio_shifted.append((k, gpio))
         status = 0xC00000 | statp << 12 | statn << 4 | gpio
         out = bytearray(status.to_bytes(3, "big"))
         config2 = self.registers[CONFIG2]

@@ -29,6 +29,7 @@ from eegd.daemon import Daemon
 from eegd.events import Topic
 from eegd.net.protocol import parse_header
 from eegd.plugins.recorder import Recorder
+from eegd.sources.base import Source
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
 from tests.support.address import DaemonAddress
 from tests.support.clocks import FakeClock
@@ -150,6 +151,7 @@ async def live_daemon(
     *,
     stepped: bool = False,
     stepped_loop: bool = False,
+    source: Callable[[], Source] | None = None,
 ) -> AsyncIterator[LiveDaemon]:
     """Run a daemon configured by ``toml`` and dotted ``overrides`` on a free port.
 
@@ -157,7 +159,8 @@ async def live_daemon(
     options) paces itself by a ``FakeClock`` that only the test moves
     (``LiveDaemon.release``). ``stepped_loop`` makes it the daemon's event-loop clock too
     (a client's stall, uptime, loop lag): a client then stalls in stream time, whatever the
-    machine's load. The daemon is yielded once the source is open.
+    machine's load. ``source`` opens the source instead of ``[source]`` (a device on
+    stand-in hardware). The daemon is yielded once the source is open.
     """
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "eegd.toml"
@@ -167,7 +170,7 @@ async def live_daemon(
         config = load_config(path, flags)
     clock = FakeClock(manual=True) if stepped else None
     if clock is None:
-        daemon = Daemon(config)
+        daemon = Daemon(config, source)
     else:
         shape = config.source  # a stepped source has the default synthetic options
         settings = SyntheticSettings(

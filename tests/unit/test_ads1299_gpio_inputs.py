@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eegd.aux_stream import AuxKind
 from eegd.errors import ConfigError
 from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
+from eegd.sources.ads1299.gpio_inputs import gpio_levels
 from eegd.sources.ads1299.gpio_pins import square_wave
 from eegd.sources.base import SampleBlock
 
@@ -149,3 +152,21 @@ def test_with_every_free_pin_an_input_the_registers_are_read_back_instead() -> N
     assert events[0]["found_by"] == "register_check"
     assert source.aux is not None
     assert len(source.aux.channels) == 4
+
+
+@settings(max_examples=200)
+@given(
+    frames=st.lists(st.binary(min_size=3 * 2, max_size=3 * 2), min_size=1, max_size=40),
+    pins=st.lists(st.integers(1, 4), min_size=1, max_size=4, unique=True),
+)
+def test_any_status_words_give_each_pins_bit_of_chip_1_and_nothing_else(
+    frames: list[bytes], pins: list[int]
+) -> None:
+    """Whatever bytes the wire brings, each level is that pin's GPIOD bit of chip 1's
+    24-bit status word (1100, STATP, STATN, GPIOD[4:1]): the word's lowest four bits."""
+    status = np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), 2, 3)
+    levels = gpio_levels(status, tuple(pins))
+    words = [int.from_bytes(frame[:3], "big") for frame in frames]
+    expected = [[word >> (pin - 1) & 1 for word in words] for pin in pins]
+    assert levels.dtype == np.float32
+    np.testing.assert_array_equal(levels, np.array(expected, dtype=np.float32))
