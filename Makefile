@@ -1,6 +1,7 @@
 # One task runner for people and CI. `make run` needs only the runtime dependencies
 # (it must work on a Raspberry Pi); `make test` adds the dev extra and a browser, and runs
-# the suite on every core (pytest-xdist; a test module stays on one worker, with its browser).
+# the suite on two workers per core (pytest-xdist; a test module stays on one worker, with its
+# browser).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -40,8 +41,16 @@ browser:
 # of hypothesis, xdist and others, in every worker: about 1.4 s of CPU each).
 NAMED_PLUGINS := -p pytest_asyncio.plugin -p xdist.plugin -p pytest_timeout -p _hypothesis_pytestplugin
 
+# Two workers per core: a worker spends about half its time waiting (on a browser, a
+# subprocess daemon, a real-time deadline), and another worker's tests fill that time.
+WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+
+# Bytecode is cached even where the environment turns it off (PYTHONDONTWRITEBYTECODE): each
+# worker and each daemon the tests start would otherwise compile eegd and rewrite and compile
+# every test module again, about 4 s of CPU per worker.
 test: $(VENV)/.dev browser
-	PYTHONASYNCIODEBUG=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest $(NAMED_PLUGINS) -n auto --dist loadfile
+	PYTHONDONTWRITEBYTECODE= PYTHONASYNCIODEBUG=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 \
+		$(BIN)/pytest $(NAMED_PLUGINS) -n $(WORKERS) --dist loadfile
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench
