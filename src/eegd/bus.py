@@ -72,6 +72,9 @@ class Subscription:
         """Events accepted into the queue."""
         self.dropped = 0
         """Events lost to a full queue, whichever the policy dropped."""
+        self._taken = 0
+        self._handled = 0
+        self._progress = asyncio.Event()
 
     @property
     def closed(self) -> bool:
@@ -99,7 +102,10 @@ class Subscription:
 
     def get_nowait(self) -> Event | None:
         """The next queued event, or None when the queue is empty."""
-        return self._queue.popleft() if self._queue else None
+        if not self._queue:
+            return None
+        self._taken += 1
+        return self._queue.popleft()
 
     async def get(self) -> Event:
         """Wait for the next event; raises ``StopAsyncIteration`` once closed and drained."""
@@ -111,7 +117,21 @@ class Subscription:
                 await self._waiter
             finally:
                 self._waiter = None
+        self._taken += 1
         return self._queue.popleft()
+
+    def task_done(self) -> None:
+        """The reader is done with an event it took (as ``asyncio.Queue.task_done``)."""
+        self._handled += 1
+        self._progress.set()
+
+    async def join(self) -> None:
+        """Wait until the reader is done (``task_done``) with every event taken or queued
+        when the wait began, or the subscription is closed. The caller bounds the wait."""
+        target = self._taken + len(self._queue)
+        while self._handled < target and not self._closed:
+            self._progress.clear()
+            await self._progress.wait()
 
     def close(self) -> None:
         """Stop receiving events and leave the bus; queued events can still be read."""
@@ -120,6 +140,7 @@ class Subscription:
         self._closed = True
         self._bus._remove(self)
         self._wake()
+        self._progress.set()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

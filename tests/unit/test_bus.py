@@ -161,6 +161,31 @@ async def test_iteration_waits_for_events_and_ends_after_close() -> None:
     assert not bus.has_subscribers(Topic.RAW_EEG)
 
 
+async def test_join_waits_for_the_reader_to_finish_what_was_queued_before_it() -> None:
+    bus = EventBus()
+    subscription = bus.subscribe([Topic.RAW_EEG], maxsize=8)
+    for frame_id in range(3):
+        bus.publish(packet(frame_id))
+    joined = asyncio.ensure_future(subscription.join())
+    await asyncio.sleep(0)  # join has begun
+    bus.publish(packet(3))  # after join began: not waited for
+    for expected in range(3):
+        event = await subscription.get()
+        await asyncio.sleep(0)
+        assert not joined.done(), f"join returned before event {expected} was handled"
+        subscription.task_done()
+    await asyncio.wait_for(joined, timeout=scaled(2))
+    assert len(subscription) == 1
+    assert isinstance(event, EegPacket)
+
+    subscription.get_nowait()
+    waiting = asyncio.ensure_future(subscription.join())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    subscription.close()  # a reader that stopped never calls task_done: join ends
+    await asyncio.wait_for(waiting, timeout=scaled(2))
+
+
 def test_subscribe_rejects_nonsense() -> None:
     bus = EventBus()
     with pytest.raises(ValueError, match="at least one topic"):

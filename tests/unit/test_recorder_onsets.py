@@ -70,3 +70,34 @@ async def test_markers_land_on_their_samples_when_stamps_drift_from_the_records(
         for annotation in raw.annotations
     }
     assert found == {f"s{sample}": sample for sample in marked}
+
+
+async def test_a_marker_published_just_before_stop_is_in_the_file(tmp_path: Path) -> None:
+    """A source's marker can reach the bus after its packet (an LSL marker matched late);
+    Stop asked at that moment still writes it."""
+    recorder = Recorder(RecordingSettings(directory=str(tmp_path)))
+    bus = EventBus()
+    config = {"source": {"kind": "test", "sample_rate": RATE, "batch_size": BATCH}}
+    task = asyncio.create_task(
+        recorder.run(PluginContext(bus, logging.getLogger("test"), {}, config))
+    )
+    try:
+        await wait_until(lambda: recorder.ready)
+        await recorder.start({"name": "late"})
+        packets = [drifting_packet(frame) for frame in range(8)]
+        for packet in packets:
+            bus.publish(packet)
+        await wait_until(lambda: recorder.stats()["samples_written"] == 8 * BATCH)
+        sample = 7 * BATCH + 3
+        stamp = int(packets[-1].timestamps[3])
+        bus.publish(MarkerEvent(label="late", timestamp=stamp, sample=sample))
+        await recorder.stop()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    raw = mne.io.read_raw_bdf(tmp_path / "late.bdf", verbose="error")
+    found = [
+        (annotation["description"], round(annotation["onset"] * RATE))
+        for annotation in raw.annotations
+    ]
+    assert found == [("late", sample)]

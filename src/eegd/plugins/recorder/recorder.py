@@ -19,6 +19,7 @@ as it starts and as it ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -51,7 +52,7 @@ from eegd.plugins.recorder.library import SUFFIXES, recover_all
 from eegd.plugins.recorder.markers import marker_from_body
 from eegd.plugins.recorder.part import SessionInfo, check_labels
 from eegd.plugins.recorder.settings import RecordingSettings, check_name
-from eegd.plugins.recorder.writer import Recording, RecordingWriter
+from eegd.plugins.recorder.writer import STOP_WAIT_S, Recording, RecordingWriter
 from eegd.plugins.signal_quality import QUALITY
 from eegd.routes import Route
 from eegd.timestamps import wall_clock_us
@@ -207,6 +208,7 @@ class Recorder:
                     try:
                         async for event in subscription:
                             await self._handle(event)
+                            subscription.task_done()
                     finally:
                         await self._writer.finish("shutdown")
             finally:
@@ -372,11 +374,17 @@ class Recorder:
 
         The file ends with the packet that holds the sample of this moment: Stop waits for
         it (at most ``writer.STOP_WAIT_S``), so what was marked up to now has its samples.
+        Events queued before Stop, such as a source's marker behind packets still being
+        written, are handled first (within the same limit).
         """
         check_ready(self._ready)
         current = self._writer.current
         if current is None:
             raise RequestRefused(409, "not_recording", "no recording is in progress")
+        if self._subscription is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STOP_WAIT_S):
+                    await self._subscription.join()
         clock = self._clock()
         if clock is not None and current.stop_at is None:
             current.stop_at = max(clock.sample_at_us(clock.now_us()), current.last_marked)
