@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from eegd.errors import SourceError
+from eegd.sources.ads1299.gpio_inputs import gpio_echo
 from eegd.sources.ads1299.interface import Hardware
 from eegd.sources.ads1299.registers import (
     POWER_ON_RESET_S,
@@ -25,7 +26,7 @@ from eegd.sources.ads1299.registers import (
     rreg,
     wreg,
 )
-from eegd.sources.ads1299.settings import ADS1299Settings, gpio_echo
+from eegd.sources.ads1299.settings import ADS1299Settings
 
 __all__ = ["COMMAND_SPEED_HZ", "POWER_UP_S", "ChipCommands"]
 

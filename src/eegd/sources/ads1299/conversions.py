@@ -21,9 +21,10 @@ from typing import Any, Final
 from eegd.errors import SourceError
 from eegd.sources.ads1299.commands import ChipCommands
 from eegd.sources.ads1299.frames import FRAME_PER_CHIP
+from eegd.sources.ads1299.gpio_inputs import gpio_echo
 from eegd.sources.ads1299.interface import Hardware
 from eegd.sources.ads1299.registers import STATUS_PREFIX, Opcode
-from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes, gpio_echo
+from eegd.sources.ads1299.settings import ADS1299Settings, frame_bytes
 
 __all__ = ["RESET_CHECK_S", "TRIAL_S", "ConversionCounts", "Conversions"]
 

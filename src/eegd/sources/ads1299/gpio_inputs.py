@@ -1,4 +1,5 @@
-"""The chip's GPIO pins wired as inputs (``gpio_inputs``): an aux stream of their levels.
+"""The chip's GPIO pins: those wired as inputs (``gpio_inputs``), an aux stream of their
+levels; the others eegd drives, the reset echo (``gpio_echo``).
 
 SBAS499: the GPIO register's GPIOC bits make a pin an input, and in RDATAC every status
 word ends with GPIOD[4:1], the four pins' levels as the conversion left them. So each
@@ -21,7 +22,7 @@ import numpy.typing as npt
 
 from eegd.aux_stream import AuxKind, AuxStream
 
-__all__ = ["GPIO_LEVEL_RANGE", "gpio_aux_stream", "gpio_levels"]
+__all__ = ["GPIO_LEVEL_RANGE", "gpio_aux_stream", "gpio_echo", "gpio_levels"]
 
 #: What a pin's level may be: low (0) or high (1).
 GPIO_LEVEL_RANGE: Final = (0.0, 1.0)
@@ -49,3 +50,18 @@ def gpio_levels(status: npt.NDArray[np.uint8], pins: tuple[int, ...]) -> npt.NDA
     nibble = status[:, 0, 2] & 0x0F
     shifts = np.array(pins, dtype=np.uint8)[:, np.newaxis] - 1
     return ((nibble[np.newaxis, :] >> shifts) & 1).astype(np.float32)
+
+
+def gpio_echo(free_pins: tuple[int, ...]) -> tuple[int, int]:
+    """(mask, pattern) of the chip's GPIO[4:1] bits eegd drives as an echo in each status word.
+
+    The free pins become outputs: alternately high and low, the first high. After a
+    reset every pin is an input again and reads the board's level, so the pattern
+    vanishes from the status word of the chip that lost its configuration.
+    """
+    mask = pattern = 0
+    for order, pin in enumerate(sorted(free_pins)):
+        mask |= 1 << (pin - 1)
+        if order % 2 == 0:
+            pattern |= 1 << (pin - 1)
+    return mask, pattern

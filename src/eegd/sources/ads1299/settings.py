@@ -33,6 +33,7 @@ from eegd.sources.ads1299.fields import (
     loff,
     misc1,
 )
+from eegd.sources.ads1299.gpio_inputs import gpio_echo
 from eegd.sources.ads1299.registers import (
     CHANNELS_PER_CHIP,
     Register,
@@ -59,7 +60,6 @@ __all__ = [
     "ADS1299Settings",
     "InputName",
     "frame_bytes",
-    "gpio_echo",
     "register_values",
 ]
 
@@ -337,21 +337,6 @@ class ADS1299Settings(Settings, frozen=True):
                 f"{_KEY}spi_hz: {self.spi_hz} is too slow for {bits} bits per frame at "
                 f"{sample_rate} SPS (allowed: {needed}..{MAX_SPI_HZ})"
             )
-
-
-def gpio_echo(free_pins: tuple[int, ...]) -> tuple[int, int]:
-    """(mask, pattern) of the chip's GPIO[4:1] bits eegd drives as an echo in each status word.
-
-    The free pins become outputs: alternately high and low, the first high. After a
-    reset every pin is an input again and reads the board's level, so the pattern
-    vanishes from the status word of the chip that lost its configuration.
-    """
-    mask = pattern = 0
-    for order, pin in enumerate(sorted(free_pins)):
-        mask |= 1 << (pin - 1)
-        if order % 2 == 0:
-            pattern |= 1 << (pin - 1)
-    return mask, pattern
 
 
 def register_values(
