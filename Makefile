@@ -1,7 +1,7 @@
 # One task runner for people and CI. `make run` needs only the runtime dependencies
 # (it must work on a Raspberry Pi); `make test` adds the dev extra and a browser, and runs
-# the suite on two workers per core (pytest-xdist; a test module stays on one worker, with its
-# browser).
+# the suite on two workers per core (pytest-xdist; a test module stays on one worker, and a
+# worker's browser tests share one browser).
 
 PYTHON ?= python3
 VENV ?= .venv

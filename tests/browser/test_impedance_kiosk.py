@@ -20,7 +20,7 @@ from tests.browser.test_selftest_kiosk import EMULATED
 from tests.support.live import LiveDaemon, LiveDaemons
 from tests.support.rest import api
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 20_000
 PANEL = "document.getElementById('impedance-panel').dataset"

@@ -40,7 +40,7 @@ from eegd.timestamps import sample_timestamps
 from tests.support.live import LiveDaemons
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 SYNTHETIC_CHANNELS = ["Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2"]
 #: Generous functional deadline for a busy 2-core machine (the issue's own 5 s is kept as is).

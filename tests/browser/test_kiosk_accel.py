@@ -25,7 +25,7 @@ from tests.browser.test_kiosk import wait_for_state
 from tests.support.live import LiveDaemon, LiveDaemons, live_daemon
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 15_000
 ACCEL = "document.getElementById('accel-canvas').dataset"
@@ -78,7 +78,7 @@ _BOXES = """() => {
 }"""
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def brainflow() -> AsyncIterator[LiveDaemon]:
     """BrainFlow's synthetic board (16 EEG channels, accelerometer and battery rows)."""
     async with live_daemon(BRAINFLOW) as live:

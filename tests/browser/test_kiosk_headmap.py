@@ -22,14 +22,14 @@ from eegd.net.protocol import encode_event, encode_server_message
 from tests.browser.test_kiosk import _FREQS, _hello, eventually, open_faked, wait_for_state
 from tests.support.live import LiveDaemon, live_daemon
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 15_000
 HEAD = "document.getElementById('headmap-canvas').dataset"
 EIGHT = ("Fp1", "Fp2", "C3", "C4", "P3", "P4", "O1", "O2")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def thirty_two() -> AsyncIterator[LiveDaemon]:
     async with live_daemon("[source]\nchannels = 32\n") as live:
         yield live

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from playwright.async_api import Page
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 _PEAK = """async ({ freqs, power }) => {
   const { alphaPeak } = await import("/kiosk/peak.js");

@@ -20,7 +20,7 @@ from tests.browser.test_kiosk import wait_for_state
 from tests.support.live import LiveDaemon, live_daemon
 from tests.support.recordings import write_recording
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 15_000
 LABELS = ("eyes closed", "eyes open", "blink")
@@ -45,7 +45,7 @@ _FLAGS = """() => {
 }"""
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def marking() -> AsyncIterator[LiveDaemon]:
     """32 synthetic channels (three pages at 800×480) and three marker labels."""
     async with live_daemon(_KIOSK) as live:
@@ -114,7 +114,7 @@ async def test_marker_buttons_keys_and_flags_on_every_page(marking: LiveDaemon, 
             await page.click("#page-next")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def annotated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveDaemon]:
     """An 8 s EDF+ file annotated at 5 s and 6 s, played 4 times faster to its end."""
     directory = tmp_path_factory.mktemp("annotated")

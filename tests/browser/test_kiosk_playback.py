@@ -19,14 +19,14 @@ from tests.browser.test_kiosk import wait_for_state
 from tests.support.live import LiveDaemon, live_daemon
 from tests.support.recordings import write_recording
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 15_000
 BAR = "document.getElementById('playback').dataset"
 SESSION = "document.body.dataset.session"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     played = tmp_path_factory.mktemp("playback")
     write_recording(played, seconds=30, name="long", annotations=((12.0, -1, "twelve"),))
@@ -34,7 +34,7 @@ async def directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return played
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def playing(directory: Path) -> AsyncIterator[LiveDaemon]:
     toml = (
         f'[source]\nkind = "playback"\n[source.playback]\npath = "{directory / "long.edf"}"\n'

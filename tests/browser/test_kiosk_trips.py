@@ -34,7 +34,7 @@ from tests.support.live import LiveDaemon, LiveDaemons, live_daemon
 from tests.support.recordings import write_recording
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 15_000
 TOKEN = new_token()
@@ -49,7 +49,7 @@ async def wait_for(page: Page, condition: str, timeout_ms: float = DEADLINE_MS) 
     await page.wait_for_function(condition, timeout=timeout_ms)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def guarded() -> AsyncIterator[LiveDaemon]:
     """The synthetic source, with an operator token: a page that has not signed in is a viewer."""
     async with live_daemon(AUTH) as live:
@@ -180,7 +180,7 @@ async def test_the_alpha_readout_goes_within_2_s_of_spectra_when_alpha_stops(
     await wait_for(page, f"{SPECTRUM}.peak === 'alpha'")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ended(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveDaemon]:
     """An 8 s EDF+ file played 4 times faster, without loop: it ends after 2 s."""
     directory = tmp_path_factory.mktemp("played")
@@ -229,7 +229,7 @@ _COUNTDOWNS = """() => {
 }"""
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def slow_retry() -> AsyncIterator[LiveDaemon]:
     """A source that goes silent for good after about 1.5 s, retried every 4 s."""
     async with live_daemon(_SLOW_RETRY) as live:
@@ -272,7 +272,7 @@ async def test_a_page_opened_after_the_loss_says_so_with_the_same_countdown(
     await _compare_countdowns(page)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def railed() -> AsyncIterator[LiveDaemon]:
     """8 synthetic channels without alpha, C3 flat and O2 at the ADC's full scale."""
     async with live_daemon(AUTH + FLAT_C3_RAILED_O2) as live:

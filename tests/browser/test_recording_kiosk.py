@@ -9,7 +9,7 @@ from playwright.async_api import Page
 
 from tests.support.live import LiveDaemons
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 10_000
 RECORDING = "document.getElementById('recording').dataset"

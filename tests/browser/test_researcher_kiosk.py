@@ -22,20 +22,20 @@ from tests.support.live import LiveDaemon, live_daemon
 from tests.support.rest import api
 from tests.support.timing import scaled
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 15_000
 SPECTRUM = "document.getElementById('spectrum').dataset"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def thirty_two() -> AsyncIterator[LiveDaemon]:
     """32 channels at 250 Hz, alpha over the occipital and parietal channels."""
     async with live_daemon("[source]\nchannels = 32\n") as live:
         yield live
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def faults() -> AsyncIterator[LiveDaemon]:
     """8 channels without alpha; C3 flat, O2 railed (the faulty source's options)."""
     async with live_daemon(FLAT_C3_RAILED_O2) as live:
@@ -188,7 +188,7 @@ max_backoff = 0.05
 HEALTH = "document.getElementById('health').dataset"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def silent() -> AsyncIterator[LiveDaemon]:
     """A synthetic source that goes silent for 2 s once, about 1.5 s after it opens."""
     async with live_daemon(_SILENT) as live:

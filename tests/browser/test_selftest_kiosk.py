@@ -10,7 +10,7 @@ from playwright.async_api import Page
 from tests.browser.test_kiosk import _OVERFLOW, wait_for_state
 from tests.support.live import LiveDaemons
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 15_000
 SELFTEST = "document.getElementById('selftest').dataset"

@@ -19,7 +19,7 @@ from tests.browser.test_kiosk import wait_for_state
 from tests.support.live import live_daemon
 from tests.support.tls import self_signed
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 SIGNIN = "document.getElementById('signin').dataset"
 PUT_FILTER = """async (notch) => {

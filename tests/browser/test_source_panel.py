@@ -18,7 +18,7 @@ from playwright.async_api import Locator, Page
 from tests.browser.test_kiosk import _OVERFLOW, wait_for_state
 from tests.support.live import LiveDaemons
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 DEADLINE_MS = 15_000
 PANEL = "document.getElementById('source-settings').dataset"
