@@ -192,3 +192,17 @@ def test_no_test_skips_for_a_missing_dependency() -> None:
         if isinstance(node, ast.Attribute) and node.attr == "importorskip"
     ]
     assert offenders == [], "tests skip where a dependency should be installed"
+
+
+def test_browser_tests_run_on_the_session_loop_of_the_shared_browser() -> None:
+    """A worker's browser tests share one chromium (``tests/browser/conftest.py``), which lives
+    on the session's event loop: a browser test or fixture on another loop cannot use it."""
+    offenders = [
+        f"{path.relative_to(TESTS.parent)}:{node.lineno}"
+        for path in sorted((TESTS / "browser").glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.keyword)
+        and node.arg == "loop_scope"
+        and not (isinstance(node.value, ast.Constant) and node.value.value == "session")
+    ]
+    assert offenders == [], 'browser tests and fixtures need loop_scope="session"'
