@@ -61,16 +61,25 @@ async def record_board(directory: Path, file_format: str, name: str) -> list[obj
 
 
 def streamed_overlap(directory: Path, recorded_uv: np.ndarray) -> tuple[int, np.ndarray]:
-    """Where BrainFlow's copy of the board's rows starts in the recording (the streamer
-    starts while eegd may still hold samples from before it), and the copy's rows over the
-    rest of the recording."""
+    """Where the recording and BrainFlow's copy of the board's rows start to overlap, in the
+    recording, and the copy's rows over the rest of the recording. The streamer is added
+    before the recording starts, but eegd may still hold samples from before it, so either
+    may begin first: on a loaded machine the recording can start rows after the streamer."""
     rows = DataFilter.read_file(str(directory.parent / "board.csv"))
     eeg = rows[list(BoardShim.get_eeg_channels(SYNTHETIC))]
     step_uv = EEG_SPAN_UV / 2**16  # EDF's, the coarser
-    (at,) = np.flatnonzero(np.all(np.abs(recorded_uv - eeg[:, :1]) <= step_uv, axis=0))
-    count = min(recorded_uv.shape[1] - int(at), rows.shape[1])
-    assert np.all(np.abs(eeg[:, :count] - recorded_uv[:, at : at + count]) <= step_uv)
-    return int(at), rows[:, :count]
+
+    def columns_of(columns: np.ndarray, column: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(np.all(np.abs(columns - column) <= step_uv, axis=0))
+
+    streamer_first = columns_of(recorded_uv, eeg[:, :1])
+    if streamer_first.size:
+        (at,), skip = streamer_first, 0
+    else:
+        at, (skip,) = 0, columns_of(eeg, recorded_uv[:, :1])
+    count = min(recorded_uv.shape[1] - int(at), rows.shape[1] - int(skip))
+    assert np.all(np.abs(eeg[:, skip : skip + count] - recorded_uv[:, at : at + count]) <= step_uv)
+    return int(at), rows[:, skip : skip + count]
 
 
 @pytest.mark.parametrize(("file_format", "bits"), [("bdf", 24), ("edf", 16)])
