@@ -9,6 +9,7 @@ dependency: the dev extra has them all.
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
 from pathlib import Path
 
@@ -130,12 +131,21 @@ def is_single_step(call: ast.Call) -> bool:
     )
 
 
+@functools.cache
+def suite_modules() -> tuple[tuple[Path, ast.Module], ...]:
+    """Every module of the suite and its syntax tree, parsed once for all the rules."""
+    return tuple(
+        (path, ast.parse(path.read_text(), filename=str(path)))
+        for path in sorted(TESTS.rglob("*.py"))
+    )
+
+
 def test_no_test_sleeps_for_real_time() -> None:
     offenders = [
         f"{path.relative_to(TESTS.parent)}:{line}"
-        for path in sorted(TESTS.rglob("*.py"))
+        for path, tree in suite_modules()
         if path not in ALLOWED
-        for line in real_sleeps(ast.parse(path.read_text(), filename=str(path)))
+        for line in real_sleeps(tree)
     ]
     assert offenders == [], "tests sleep instead of waiting for an event"
 
@@ -187,8 +197,8 @@ def test_no_test_skips_for_a_missing_dependency() -> None:
     module is an error to see, never a test quietly not run (``pytest.importorskip``)."""
     offenders = [
         f"{path.relative_to(TESTS.parent)}:{node.lineno}"
-        for path in sorted(TESTS.rglob("*.py"))
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        for path, tree in suite_modules()
+        for node in ast.walk(tree)
         if isinstance(node, ast.Attribute) and node.attr == "importorskip"
     ]
     assert offenders == [], "tests skip where a dependency should be installed"
@@ -199,8 +209,9 @@ def test_browser_tests_run_on_the_session_loop_of_the_shared_browser() -> None:
     on the session's event loop: a browser test or fixture on another loop cannot use it."""
     offenders = [
         f"{path.relative_to(TESTS.parent)}:{node.lineno}"
-        for path in sorted((TESTS / "browser").glob("*.py"))
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        for path, tree in suite_modules()
+        if path.parent == TESTS / "browser"
+        for node in ast.walk(tree)
         if isinstance(node, ast.keyword)
         and node.arg == "loop_scope"
         and not (isinstance(node.value, ast.Constant) and node.value.value == "session")
