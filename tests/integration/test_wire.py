@@ -21,6 +21,7 @@ from eegd.events import FftPacket
 from eegd.net.protocol import EegFrame, Hello, decode_frame, decode_text, parse_header
 from tests.support.live import LiveDaemon, live_daemon, release_to_all, status, watching
 from tests.support.strictws import StrictClient
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 BINARY = Opcode.BINARY
@@ -59,9 +60,8 @@ class Received:
 
 
 async def test_the_bytes_on_the_wire_are_a_valid_websocket_stream_of_every_topic() -> None:
-    toml = "[server]\nheartbeat_s = 0.05\n"  # aiohttp's pings interleave with our frames
     async with (
-        live_daemon(toml, stepped=True) as live,
+        live_daemon(stepped=True) as live,
         websockets.connect(live.ws_url + "ws", compression=None, max_size=None) as mixed,
         websockets.connect(live.ws_url + "ws", compression=None, max_size=None) as twin,
         websockets.connect(
@@ -86,6 +86,7 @@ async def test_the_bytes_on_the_wire_are_a_valid_websocket_stream_of_every_topic
             {"type": "subscribe", "topics": ["marker"]},
         ]
         mixed_got = received["mixed"]
+        pongs: list[asyncio.Future[float]] = []
 
         def enough() -> bool:
             kinds = {type(frame).__name__ for frame in mixed_got.frames}
@@ -106,9 +107,13 @@ async def test_the_bytes_on_the_wire_are_a_valid_websocket_stream_of_every_topic
             if enough():
                 break
             await mixed.send(json.dumps(controls[step % len(controls)]))
+            # The server's pongs interleave with its data frames (its own pings would too, but
+            # a client must answer those within half their interval: a deadline of time).
+            pongs += [await ws.ping() for ws in (twin, plain)]
             last = await live.release(1)
             await wait_until(lambda last=last: received["plain"].has_frame(last))
         await wait_until(enough)
+        await asyncio.wait_for(asyncio.gather(*pongs), scaled(10))
         for ws in (mixed, twin, plain):
             await ws.close()
         await asyncio.gather(*readers)  # a protocol error in any frame would raise here
