@@ -105,7 +105,9 @@ export class RecordingPanel {
     const recording = this.current !== null;
     setData(this.root, "recording", recording);
     setData(this.root, "recordings", entries.length);
-    this.record.setAttribute("aria-pressed", String(recording));
+    if (this.record.getAttribute("aria-pressed") !== String(recording)) {
+      this.record.setAttribute("aria-pressed", String(recording));
+    }
     const elapsed = recording ? formatElapsed((Date.now() - this.startedMs) / 1000) : "";
     setText(this.recordLabel, recording ? `Stop ${elapsed.replace(/^00:/, "")}` : "Record");
     setText(

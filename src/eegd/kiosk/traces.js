@@ -34,10 +34,13 @@ const LAG_S = 0.15;
 const SEGMENT_MS = 1000;
 /** A segment closes this share of the distance between the edge and where it should be. */
 const CATCH_UP = 0.5;
-/** New columns are drawn at most this often, unless the edge comes near the last one drawn. */
-const DRAW_EVERY_MS = 250;
+/** A frame of its own for new columns comes at most this often (a frame drawn for any other
+ * reason draws them too), or sooner when the edge comes near the last one drawn. */
+const DRAW_EVERY_MS = 100;
 /** More are drawn at once when the edge comes this close (in time) to the last drawn column. */
 const DRAW_MARGIN_MS = 50;
+/** A frame this close to the segment's end (ms) starts the next segment there and then. */
+const RENEW_MS = 400;
 
 /**
  * Draws the traces; `push` stores frames, `draw` renders one display frame and says when the
@@ -220,8 +223,8 @@ export class TraceView {
       this.restartScroll();
     } else {
       this.head = head;
-      const due = nowMs - this.drawnMs >= DRAW_EVERY_MS || this.drawn - head < this.margin();
-      if (last > this.drawn && due) {
+      // Any frame draws the new complete columns: the frame, not the stroke, is what costs.
+      if (last > this.drawn) {
         const from = this.drawn + 1;
         this.drawn = last;
         this.drawnMs = nowMs;
@@ -240,8 +243,8 @@ export class TraceView {
   /**
    * When `draw` next has something to do (performance.now ms; at most `nowMs` for now): a
    * change waiting, the segment's end (or the newest sample's, if sooner), or new complete
-   * columns' turn (DRAW_EVERY_MS after
-   * the last, or sooner when the scrolling edge comes within `margin` of them). Infinity
+   * columns' turn (DRAW_EVERY_MS after the last, or sooner when the scrolling edge comes
+   * within `margin` of them). A frame drawn sooner for another reason does both. Infinity
    * while the rail stands and nothing can move it but new data (ask again after `push`) or a
    * change (`invalidate` wakes the page).
    */
@@ -422,14 +425,23 @@ export class TraceView {
       return;
     }
     const segment = this.segment;
+    let startMs = nowMs;
     if (segment) {
       const elapsed = Math.min(nowMs - segment.startMs, SEGMENT_MS);
       const playhead = segment.from + elapsed * segment.perMs;
       this.playhead = Math.min(playhead, ring.newest);
-      if (elapsed < SEGMENT_MS && playhead <= ring.newest) return;
+      if (elapsed < SEGMENT_MS - RENEW_MS && playhead <= ring.newest) return;
+      // The next segment starts at the step the rail shows now, where that step began, so
+      // that a frame drawn for another reason near the end renews it without a jump.
+      const { perColumn } = this.geometry;
+      const stepMs = SEGMENT_MS / segment.steps;
+      const step = Math.floor((this.playhead - segment.from) / perColumn + 1e-9);
+      startMs = segment.startMs + step * stepMs;
+      this.playhead = segment.from + step * perColumn;
+      if (nowMs - startMs > stepMs) startMs = nowMs;
       this.endSegment();
     }
-    this.segment = this.nextSegment(nowMs);
+    this.segment = this.nextSegment(startMs);
     if (this.segment) this.playhead = this.segment.from;
   }
 
@@ -438,15 +450,15 @@ export class TraceView {
     return this.ring.newest - Math.max(1.5 * this.batch, LAG_S * this.rate);
   }
 
-  /** The segment that starts at `nowMs` from the playhead's column, or null while no new
+  /** The segment that starts at `startMs` from the playhead's column, or null while no new
    * column is complete. */
-  nextSegment(nowMs) {
+  nextSegment(startMs) {
     const { perColumn } = this.geometry;
     if (this.ring.newest - this.playhead < perColumn) return null;
     const from = Math.floor(this.playhead / perColumn) * perColumn;
     const wanted = (this.rate * SEGMENT_MS) / 1000 + CATCH_UP * (this.target() - from);
     const steps = Math.round(wanted / perColumn);
     if (steps < 1) return null;
-    return { startMs: nowMs, from, steps, perMs: (steps * perColumn) / SEGMENT_MS };
+    return { startMs, from, steps, perMs: (steps * perColumn) / SEGMENT_MS };
   }
 }

@@ -6,7 +6,10 @@
 
 import { AutoScale, FIXED_STEPS_UV, channelAmplitudes, robustAmplitude } from "./scale.js";
 
+/** The automatic scales are looked at in a frame drawn this long after the last look… */
 const AUTO_SCALE_EVERY_MS = 500;
+/** …and a frame of its own is asked for only when none came for this long. */
+const AUTO_SCALE_DUE_MS = 1000;
 
 export class TraceScale {
   constructor(ui) {
@@ -76,9 +79,9 @@ export class TraceScale {
     return this.current;
   }
 
-  /** When the automatic scales are next looked at (ms). */
+  /** When the automatic scales are looked at next at the latest (ms). */
   dueMs() {
-    return this.checkedMs + AUTO_SCALE_EVERY_MS;
+    return this.checkedMs + AUTO_SCALE_DUE_MS;
   }
 
   /** Mirror the scale of channel `shownChannel` into the controls; lanes are `laneHeight` px. */
