@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 #: A view of 2 lanes, 400 x 200 CSS px, 250 Hz, the default 5 s window; `packet(n)` stores
 #: packet n (32 samples of a ±40 µV sine), `pixelsAt(column)` counts the opaque pixels of a
