@@ -207,8 +207,9 @@ async def test_a_2_s_outage_shows_as_a_2_s_gap_and_a_new_session_starts_from_zer
     ledger = (await api(silent, "GET", "api/status"))["ledger"]["session"]
     assert ledger["id"] == session
     (gap,) = ledger["gaps"]
-    # The silence is 2 s of the source's real time; a loaded machine stretches it a little.
-    assert gap["duration_s"] == pytest.approx(2, abs=0.5)
+    # The silence is 2 s of the source's real time. The reopen after it adds to the gap, and
+    # on a loaded machine (four test workers on two cores) it took 0.7 s: a deadline.
+    assert 1.5 <= gap["duration_s"] <= 2 + scaled(2)
     await page.wait_for_function(f"{HEALTH}.lost === '{ledger['lost']}'")
     shown = await page.evaluate(f"({{...{HEALTH}}})")
     assert shown["gaps"] == "1"
