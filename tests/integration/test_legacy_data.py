@@ -239,6 +239,7 @@ async def test_a_client_that_falls_behind_is_told_its_drops_as_a_log_line() -> N
     toml = (
         "[source]\nsample_rate = 16000\nbatch_size = 512\n"
         "[server]\nclient_queue_s = 0.25\nstall_timeout_s = 60\n"
+        "heartbeat_s = 3600\n"  # it answers pings only while it reads: no pong deadline
     )
     async with live_daemon(toml, stepped=True) as live:
         connections = live.daemon.connections

@@ -186,7 +186,11 @@ async def released_and_read(live: LiveDaemon, client: StrictClient) -> int:
 async def test_a_client_that_falls_behind_gets_its_frames_in_order_with_the_drops_announced() -> (
     None
 ):
-    toml = SIXTEEN_KHZ + "[server]\nclient_queue_s = 0.25\nstall_timeout_s = 60\n"
+    # The client answers pings only while it reads: while it deliberately does not, however
+    # long a loaded machine takes, neither a stall nor a missed pong may close it.
+    toml = (
+        SIXTEEN_KHZ + "[server]\nclient_queue_s = 0.25\nstall_timeout_s = 60\nheartbeat_s = 3600\n"
+    )
     async with live_daemon(toml, stepped=True) as live:
         connections = live.daemon.connections
         client = await StrictClient.connect(live.port, "/ws/filtered_eeg")
