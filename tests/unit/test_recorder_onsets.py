@@ -7,7 +7,9 @@ nominal grid of data records; a marker's place in the file must come from its sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import mne
@@ -39,18 +41,28 @@ def drifting_packet(frame_id: int) -> EegPacket:
     )
 
 
-async def test_markers_land_on_their_samples_when_stamps_drift_from_the_records(
-    tmp_path: Path,
-) -> None:
-    recorder = Recorder(RecordingSettings(directory=str(tmp_path)))
+@contextlib.asynccontextmanager
+async def running_recorder(directory: Path) -> AsyncIterator[tuple[Recorder, EventBus]]:
+    """A recorder into ``directory`` running on its own bus, ready; cancelled afterwards."""
+    recorder = Recorder(RecordingSettings(directory=str(directory)))
     bus = EventBus()
     config = {"source": {"kind": "test", "sample_rate": RATE, "batch_size": BATCH}}
     task = asyncio.create_task(
         recorder.run(PluginContext(bus, logging.getLogger("test"), {}, config))
     )
-    marked = [37, 512, 1013]
     try:
         await wait_until(lambda: recorder.ready)
+        yield recorder, bus
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_markers_land_on_their_samples_when_stamps_drift_from_the_records(
+    tmp_path: Path,
+) -> None:
+    marked = [37, 512, 1013]
+    async with running_recorder(tmp_path) as (recorder, bus):
         await recorder.start({"name": "drift"})
         packets = [drifting_packet(frame) for frame in range(48)]
         for packet in packets:
@@ -61,9 +73,6 @@ async def test_markers_land_on_their_samples_when_stamps_drift_from_the_records(
                     bus.publish(MarkerEvent(label=f"s{sample}", timestamp=stamp, sample=sample))
         await wait_until(lambda: recorder.stats()["samples_written"] == 48 * BATCH)
         await recorder.stop()
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     raw = mne.io.read_raw_bdf(tmp_path / "drift.bdf", verbose="error")
     found = {
         annotation["description"]: round(annotation["onset"] * RATE)
@@ -75,14 +84,7 @@ async def test_markers_land_on_their_samples_when_stamps_drift_from_the_records(
 async def test_a_marker_published_just_before_stop_is_in_the_file(tmp_path: Path) -> None:
     """A source's marker can reach the bus after its packet (an LSL marker matched late);
     Stop asked at that moment still writes it."""
-    recorder = Recorder(RecordingSettings(directory=str(tmp_path)))
-    bus = EventBus()
-    config = {"source": {"kind": "test", "sample_rate": RATE, "batch_size": BATCH}}
-    task = asyncio.create_task(
-        recorder.run(PluginContext(bus, logging.getLogger("test"), {}, config))
-    )
-    try:
-        await wait_until(lambda: recorder.ready)
+    async with running_recorder(tmp_path) as (recorder, bus):
         await recorder.start({"name": "late"})
         packets = [drifting_packet(frame) for frame in range(8)]
         for packet in packets:
@@ -92,9 +94,6 @@ async def test_a_marker_published_just_before_stop_is_in_the_file(tmp_path: Path
         stamp = int(packets[-1].timestamps[3])
         bus.publish(MarkerEvent(label="late", timestamp=stamp, sample=sample))
         await recorder.stop()
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     raw = mne.io.read_raw_bdf(tmp_path / "late.bdf", verbose="error")
     found = [
         (annotation["description"], round(annotation["onset"] * RATE))
