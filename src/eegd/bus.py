@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -125,10 +125,12 @@ class Subscription:
         self._handled += 1
         self._progress.set()
 
-    async def join(self) -> None:
-        """Wait until the reader is done (``task_done``) with every event taken or queued
-        when the wait began, or the subscription is closed. The caller bounds the wait."""
-        target = self._taken + len(self._queue)
+    def join(self) -> Awaitable[None]:
+        """Wait until the reader is done (``task_done``) with every event taken or queued at
+        this call, or the subscription is closed. The caller bounds the wait."""
+        return self._handled_up_to(self._taken + len(self._queue))
+
+    async def _handled_up_to(self, target: int) -> None:
         while self._handled < target and not self._closed:
             self._progress.clear()
             await self._progress.wait()

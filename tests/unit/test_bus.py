@@ -167,8 +167,7 @@ async def test_join_waits_for_the_reader_to_finish_what_was_queued_before_it() -
     for frame_id in range(3):
         bus.publish(packet(frame_id))
     joined = asyncio.ensure_future(subscription.join())
-    await asyncio.sleep(0)  # join has begun
-    bus.publish(packet(3))  # after join began: not waited for
+    bus.publish(packet(3))  # after the call: not waited for
     for expected in range(3):
         event = await subscription.get()
         await asyncio.sleep(0)
