@@ -266,8 +266,13 @@ async def test_a_page_opened_after_the_loss_says_so_with_the_same_countdown(
     announces nothing): the page learns the loss from the daemon's degraded tasks."""
     await wait_until(lambda: slow_retry.daemon.acquisition.stats().outages >= 1, timeout=30)
     await page.goto(slow_retry.url)
-    await wait_for_state(page, "source-lost")
-    detail = await page.locator("#status-detail").inner_text()
+    # The detail is read in the same check as the state: the state may end (a retry) between two.
+    lost = await page.wait_for_function(
+        "document.body.dataset.state === 'source-lost'"
+        " && document.getElementById('status-detail').textContent",
+        timeout=DEADLINE_MS,
+    )
+    detail = await lost.json_value()
     assert "the faulty source" in detail, detail
     await _compare_countdowns(page)
 
