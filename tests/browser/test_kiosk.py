@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import numpy as np
 import pytest
-from playwright.async_api import Page, WebSocketRoute
+from playwright.async_api import Locator, Page, WebSocketRoute
 
 from eegd.events import FftPacket, FilteredEegPacket, Topic, frozen_array
 from eegd.net.protocol import (
@@ -124,10 +124,17 @@ async def test_traces_move(daemons: LiveDaemons, page: Page) -> None:
     canvas = page.locator("#trace-strip")
 
     before = await canvas.screenshot()
-    await page.wait_for_timeout(500)
-    after = await canvas.screenshot()
+    await redrawn(page, canvas, before)
 
-    assert before != after
+
+async def redrawn(page: Page, canvas: Locator, before: bytes) -> None:
+    """Wait until ``canvas`` shows other pixels than ``before`` (a screenshot of it), after
+    more frames came: on a loaded machine half a second may pass without a frame drawn."""
+    frames = int((await body_data(page))["frames"])
+    await page.wait_for_function(f"Number(document.body.dataset.frames) >= {frames + 4}")
+    async with asyncio.timeout(DEADLINE_MS / 1000):
+        while await canvas.screenshot() == before:
+            pass
 
 
 async def test_reconnects_when_the_daemon_comes_back(daemons: LiveDaemons, page: Page) -> None:
@@ -224,13 +231,11 @@ async def test_draws_an_envelope_of_a_16_khz_stream(daemons: LiveDaemons, page: 
     canvas = page.locator("#trace-strip")
 
     before = await canvas.screenshot()
-    await page.wait_for_timeout(500)
-    after = await canvas.screenshot()
+    await redrawn(page, canvas, before)
     first = (await api_status(daemon.url))["clients"]
     await page.wait_for_timeout(1_000)
     second = (await api_status(daemon.url))["clients"]
 
-    assert before != after
     columns_per_s = await page.evaluate(
         "document.getElementById('trace-strip').getBoundingClientRect().width"
         " * devicePixelRatio / 5"
