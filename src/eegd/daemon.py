@@ -236,10 +236,10 @@ class Daemon:
 
     async def stop(self) -> None:
         """Announce the shutdown, stop every task (the source closed, the recorder's file
-        finalized) and close clients with 1001, within 2 s."""
+        finalized) and close clients with 1001, within ``[supervisor] stop_timeout`` (2 s)."""
         self.notifier.notify("STOPPING=1")
         self.bus.publish(SystemEvent.now(SystemEventKind.SHUTDOWN))
-        await self.supervisor.stop(timeout=2.0)
+        await self.supervisor.stop(timeout=self.config.supervisor.stop_timeout)
         await self.server.stop()
 
     def status(self) -> dict[str, Any]:

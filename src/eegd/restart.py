@@ -1,4 +1,5 @@
-"""When a crashed task is restarted: the ``[supervisor]`` table and its back-off arithmetic.
+"""When a crashed task is restarted: the ``[supervisor]`` table and its back-off arithmetic
+(the table also bounds how long a stop waits for the tasks).
 
 Pure logic, no asyncio: ``eegd.supervisor`` runs the tasks and asks the policy how long to
 wait after each crash.
@@ -25,6 +26,8 @@ class RestartPolicy(Settings, frozen=True):
     crashed together do not restart in lockstep. More than ``max_retries`` consecutive
     crashes and the task is given up. A run that lasted ``reset_after`` seconds or more
     before crashing counts as healthy: the consecutive count starts again from zero.
+    A stop (SIGINT, SIGTERM) waits ``stop_timeout`` seconds for the tasks to end, then names
+    in the log those still running and goes on.
 
     It is also the ``[supervisor]`` table, whose values the field constraints bound.
     """
@@ -35,6 +38,7 @@ class RestartPolicy(Settings, frozen=True):
     multiplier: Annotated[float, msgspec.Meta(ge=1, le=100)] = 2.0
     jitter: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.1
     reset_after: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 60.0
+    stop_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 2.0
 
     def forever(self) -> RestartPolicy:
         """This policy without its limit: retries never stop, ``max_backoff`` apart at most."""

@@ -142,7 +142,13 @@ async def test_a_signal_closes_20_clients_with_1001_finishes_the_recording_and_e
     start_daemon: Callable[..., DaemonProcess], signum: signal.Signals, tmp_path: Path
 ) -> None:
     config = tmp_path / "eegd.toml"
-    config.write_text(f'[recording]\ndirectory = "{tmp_path / "recordings"}"\n')
+    # The stop's limit is a deadline here: with twelve of these tests and three busy loops on
+    # two cores the tasks took up to 2.8 s to end, starved of CPU (most runs well under 1 s).
+    # A task that ignores its cancellation still never ends, and is named in the log.
+    config.write_text(
+        f'[recording]\ndirectory = "{tmp_path / "recordings"}"\n'
+        f"[supervisor]\nstop_timeout = {scaled(10)}\n"
+    )
     daemon = start_daemon("--log-level", "debug", "--config", str(config))
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", daemon.url), daemon.url
     async with aiohttp.ClientSession() as session:

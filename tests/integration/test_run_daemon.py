@@ -13,7 +13,10 @@ import aiohttp
 import pytest
 
 from eegd.config import Config, load_config
+from eegd.daemon import Daemon
 from eegd.service import run_daemon
+from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 # A source that fails on its first read and stays away; one retry allowed, at once. The
@@ -58,6 +61,39 @@ async def test_the_daemon_exits_0_when_stopped(tmp_path: Path) -> None:
     running = asyncio.create_task(run_daemon(config, stop))
     stop.set()
     assert await asyncio.wait_for(running, timeout=60) == 0
+
+
+class HangsOnClose(SyntheticSource):
+    """The synthetic source, whose ``close`` hangs until ``release`` is set (a stuck device)."""
+
+    def __init__(self, release: threading.Event) -> None:
+        super().__init__(SyntheticSettings())
+        self.release = release
+
+    def close(self) -> None:
+        self.release.wait()
+        super().close()
+
+
+async def test_a_stop_waits_the_configured_stop_timeout_and_names_the_tasks_still_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "eegd.toml"
+    path.write_text("plugins = []\n[supervisor]\nstop_timeout = 0.01\n")
+    config = load_config(path, {"server.port": ("--port", 0)})
+    release = threading.Event()
+    daemon = Daemon(config, lambda: HangsOnClose(release))
+    await daemon.serve()
+    daemon.start()
+    try:
+        await wait_until(lambda: daemon.acquisition.session is not None)
+        with caplog.at_level(logging.ERROR, logger="eegd.supervisor"):
+            await asyncio.wait_for(daemon.stop(), timeout=scaled(10))
+        # Names are sorted: the acquisition, whose source cannot close, comes first.
+        assert "tasks did not stop within 0.01 s: acquisition" in caplog.text
+    finally:
+        release.set()
+    await asyncio.wait_for(daemon.supervisor.wait(), timeout=scaled(10))
 
 
 async def test_sighup_reads_the_file_off_the_event_loop_and_applies_it(

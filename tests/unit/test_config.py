@@ -105,6 +105,7 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, expected: str) -> No
         ("supervisor", "multiplier"),
         ("supervisor", "jitter"),
         ("supervisor", "reset_after"),
+        ("supervisor", "stop_timeout"),
         ("filter", "highpass_hz"),
         ("filter", "notch_q"),
     ],

@@ -123,6 +123,7 @@ def test_backoff_rejects_impossible_arguments() -> None:
         ("jitter", 1.0),
         ("jitter", -0.1),
         ("reset_after", -1.0),
+        ("stop_timeout", 0.0),
         ("initial_backoff", "1"),
     ],
 )
