@@ -21,10 +21,11 @@ from eegd.sources.ads1299 import ADS1299Emulator, ADS1299Settings, ADS1299Source
 from eegd.supervisor import Supervisor, TaskState
 from tests.support.clocks import FakeClock
 from tests.support.live import live_daemon
+from tests.support.timing import scaled
 
 
 async def next_event(subscription: object, kind: SystemEventKind) -> SystemEvent:
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(scaled(10)):
         async for event in subscription:  # type: ignore[attr-defined]
             if isinstance(event, SystemEvent) and event.kind is kind:
                 return event
@@ -34,7 +35,7 @@ async def next_event(subscription: object, kind: SystemEventKind) -> SystemEvent
 async def packets_after(subscription: object, count: int, fresh: bool = False) -> list[EegPacket]:
     """The next ``count`` packets; with ``fresh``, from the next session's first one on."""
     packets: list[EegPacket] = []
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(scaled(10)):
         async for event in subscription:  # type: ignore[attr-defined]
             if isinstance(event, EegPacket) and (packets or not fresh or event.frame_id == 0):
                 packets.append(event)
@@ -108,7 +109,7 @@ async def test_a_fault_is_a_source_lost_then_a_reopen_in_the_same_session(
         start = second.detail["first_sample"]
         assert start >= lost.detail["first_sample"]
         packets: list[EegPacket] = []
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(scaled(10)):
             while len(packets) < 5:
                 event = await data.get()
                 if isinstance(event, EegPacket) and event.first_sample >= start:
@@ -172,7 +173,7 @@ paced = false
         eegd.client.connect(live.ws_url + "ws", ["fft"]) as stream,
     ):
         spectra: list[FftPacket] = []
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(scaled(20)):
             async for item in stream:
                 if isinstance(item, FftPacket):
                     spectra.append(item)
@@ -230,7 +231,7 @@ async def test_a_spontaneous_reset_is_announced_and_the_session_goes_on() -> Non
         connected = await next_event(system, SystemEventKind.SOURCE_CONNECTED)
         emulator.spontaneous_reset()
         seen: dict[SystemEventKind, SystemEvent] = {}
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(scaled(10)):
             async for event in system:
                 if event.kind in (SystemEventKind.DEVICE_RESET, SystemEventKind.SAMPLES_LOST):
                     seen[event.kind] = event

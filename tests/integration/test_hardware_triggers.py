@@ -26,6 +26,7 @@ from tests.integration.test_recording import recorder_of
 from tests.support.live import LiveDaemon, live_daemon, stop_recording
 from tests.support.rest import api
 from tests.support.standin.trigger import TriggerBoard, install_trigger_board, levels
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 RATE = 250
@@ -55,7 +56,7 @@ async def trigger_daemon(
 
 async def next_markers(subscription: Subscription, count: int) -> list[MarkerEvent]:
     markers = []
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(scaled(10)):
         async for event in subscription:
             assert isinstance(event, MarkerEvent)
             markers.append(event)

@@ -28,6 +28,7 @@ from eegd.plugins.recorder import Recorder
 from eegd.sources.adc import Ads1299Scale
 from tests.support.live import LiveDaemon, live_daemon, next_of, stop_recording
 from tests.support.rest import api
+from tests.support.timing import scaled
 from tests.support.waiting import wait_until
 
 #: Packets in 10 s of the default stream: 32 samples at 250 Hz.
@@ -248,7 +249,7 @@ async def test_a_websocket_client_records_and_marks_with_control_messages(tmp_pa
 
         async def answer() -> dict[str, Any]:
             while True:
-                message = await ws.receive(timeout=10)
+                message = await ws.receive(timeout=scaled(10))
                 reply: dict[str, Any] = json.loads(message.data)
                 if reply["type"] in ("done", "error"):
                     return reply
@@ -289,7 +290,7 @@ async def test_commands_without_the_recorder_say_it_is_not_there() -> None:
         session.ws_connect(live.ws_url + "ws") as ws,
     ):
         await ws.send_str('{"type": "record", "action": "start"}')
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(scaled(10)):
             while (reply := json.loads((await ws.receive()).data))["type"] != "error":
                 pass
     assert reply["code"] == "not_available"

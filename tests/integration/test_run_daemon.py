@@ -47,7 +47,7 @@ async def test_the_daemon_exits_1_once_the_acquisition_gives_up(
     config = load_config(path, {"server.port": ("--port", 0)})
     stop = asyncio.Event()  # never set: the exit is the daemon's own
     with caplog.at_level(logging.ERROR, logger="eegd"):
-        code = await asyncio.wait_for(run_daemon(config, stop), timeout=60)
+        code = await asyncio.wait_for(run_daemon(config, stop), timeout=scaled(60))
     assert code == 1
     assert "the source failed too often; giving up" in caplog.text
     assert "task acquisition gave up after 2 consecutive failures" in caplog.text
@@ -60,7 +60,7 @@ async def test_the_daemon_exits_0_when_stopped(tmp_path: Path) -> None:
     stop = asyncio.Event()
     running = asyncio.create_task(run_daemon(config, stop))
     stop.set()
-    assert await asyncio.wait_for(running, timeout=60) == 0
+    assert await asyncio.wait_for(running, timeout=scaled(60)) == 0
 
 
 class HangsOnClose(SyntheticSource):
@@ -129,6 +129,6 @@ async def test_sighup_reads_the_file_off_the_event_loop_and_applies_it(
             assert (await reply.json())["notch_hz"] == 60.0
     finally:
         stop.set()
-    assert await asyncio.wait_for(running, timeout=60) == 0
+    assert await asyncio.wait_for(running, timeout=scaled(60)) == 0
     assert len(read_on) == 1
     assert read_on[0] != threading.get_ident()  # a worker thread's, not the event loop's

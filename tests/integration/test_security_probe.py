@@ -42,7 +42,7 @@ def reload(live: LiveDaemon, tmp_path: Path, toml: str) -> None:
 async def answer_of(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     """The ``done`` or ``error`` reply to a command, past hellos and system events."""
     while True:
-        reply: dict[str, Any] = await ws.receive_json(timeout=10)
+        reply: dict[str, Any] = await ws.receive_json(timeout=scaled(10))
         if reply["type"] in ("done", "error"):
             return reply
 
@@ -89,19 +89,19 @@ async def test_connections_opened_without_tokens_lose_the_operator_role_once_one
         ws = await session.ws_connect(live.ws_url + "ws")
         command = await session.ws_connect(live.ws_url + "command")
         legacy_config = await session.ws_connect(live.ws_url + "config")
-        await command.receive_json(timeout=10)
-        await legacy_config.receive_json(timeout=10)
+        await command.receive_json(timeout=scaled(10))
+        await legacy_config.receive_json(timeout=scaled(10))
         reload(live, tmp_path, with_operator_token(tmp_path))
         await ws.send_json({"type": "marker", "label": "after the token"})
         refused = await answer_of(ws)
         assert refused.get("code") == "forbidden", refused
         assert "needs the operator role" in refused["message"]
         await command.send_json({"command": "set_powerline_filter", "value": 60})
-        answer = await command.receive_json(timeout=10)
+        answer = await command.receive_json(timeout=scaled(10))
         assert answer["status"] == "error"
         assert "needs the operator role" in answer["message"]
         await legacy_config.send_str(json.dumps({"powerline_filter_hz": 60}))
-        answer = await legacy_config.receive_json(timeout=10)
+        answer = await legacy_config.receive_json(timeout=scaled(10))
         assert answer["status"] == "error"
         assert "needs the operator role" in answer["message"]
         for connection in (ws, command, legacy_config):

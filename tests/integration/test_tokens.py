@@ -23,6 +23,7 @@ from eegd.net.security.tokens import hash_token, new_token
 from tests.support.guarded import error_of, refusing
 from tests.support.live import LiveDaemon, live_daemon, next_released, watching
 from tests.support.routes import route_table
+from tests.support.timing import scaled
 
 OPERATOR = new_token()
 VIEWER = new_token()
@@ -52,7 +53,7 @@ async def handshake_status(live: LiveDaemon, headers: dict[str, str]) -> int:
 
 async def reply_of(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
     while True:
-        message = await ws.receive(timeout=10)
+        message = await ws.receive(timeout=scaled(10))
         assert message.type is aiohttp.WSMsgType.TEXT, message
         reply: dict[str, Any] = json.loads(message.data)
         if reply["type"] == kind:

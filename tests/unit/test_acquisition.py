@@ -15,6 +15,7 @@ from eegd.errors import SourceError
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.sources.base import SampleBlock, Source
 from eegd.timestamps import sample_timestamps
+from tests.support.timing import scaled
 
 
 class CountingSource(Source):
@@ -64,7 +65,7 @@ async def collect(bus: EventBus, loop: AcquisitionLoop, frames: int) -> list[Eeg
     subscription = bus.subscribe([Topic.RAW_EEG], maxsize=10_000)
     task = asyncio.create_task(loop.run())
     packets: list[EegPacket] = []
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(scaled(5)):
         while len(packets) < frames:
             event = await subscription.get()
             assert isinstance(event, EegPacket)
@@ -125,7 +126,7 @@ async def test_a_failing_source_raises_reports_and_is_closed() -> None:
     source = CountingSource(fail_after=2)
     loop = AcquisitionLoop(bus, lambda: source, batch_size=8)
     with pytest.raises(SourceError, match="unplugged"):
-        await asyncio.wait_for(loop.run(), timeout=5)
+        await asyncio.wait_for(loop.run(), timeout=scaled(5))
     assert source.closed
     kinds = []
     while (event := system.get_nowait()) is not None:
@@ -174,7 +175,7 @@ async def test_driver_errors_become_source_errors_naming_the_kind(
     system = bus.subscribe([Topic.SYSTEM], maxsize=100)
     loop = AcquisitionLoop(bus, lambda: DriverFailure(fail_in), batch_size=8, kind="toyboard")
     with pytest.raises(SourceError, match=rf"^toyboard source: {fail_in} failed: ") as caught:
-        await asyncio.wait_for(loop.run(), timeout=5)
+        await asyncio.wait_for(loop.run(), timeout=scaled(5))
     assert isinstance(caught.value.__cause__, original)
     events = []
     while (event := system.get_nowait()) is not None:
@@ -216,10 +217,10 @@ async def test_a_reopened_source_with_its_own_clock_is_placed_by_it() -> None:
     source = StampedSource(away_s=0.2)
     loop = AcquisitionLoop(bus, lambda: source, batch_size=10)
     with pytest.raises(SourceError):
-        await asyncio.wait_for(loop.run(), timeout=5)
+        await asyncio.wait_for(loop.run(), timeout=scaled(5))
     task = asyncio.create_task(loop.run())  # the supervisor's restart: the same session
     packets: list[EegPacket] = []
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(scaled(5)):
         while len(packets) < 5:
             event = await data.get()
             if isinstance(event, EegPacket):
@@ -248,7 +249,7 @@ class SlowToOpen(CountingSource):
         if self.opened and not self.closed:
             raise SourceError("already open")
         self.opening.set()
-        self.proceed.wait(timeout=30)
+        self.proceed.wait(timeout=scaled(30))
         self.opened, self.closed = True, False
 
 
@@ -264,7 +265,7 @@ async def test_a_run_cancelled_while_the_source_opens_closes_it_so_the_next_run_
     assert (source.opened, source.closed) == (True, True)
     next_session = asyncio.create_task(loop.next_session())
     again = asyncio.create_task(loop.run())
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(scaled(10)):
         await next_session
     again.cancel()
     with pytest.raises(asyncio.CancelledError):

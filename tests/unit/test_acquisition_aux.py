@@ -15,6 +15,7 @@ from eegd.bus import EventBus
 from eegd.events import AuxPacket, EegPacket, Event, SystemEvent, Topic
 from eegd.sources.base import AuxSamples, SampleBlock, Source
 from eegd.timestamps import packet_timestamps
+from tests.support.timing import scaled
 from tests.unit.test_acquisition import CountingSource
 
 SLOW = AuxStream(
@@ -49,7 +50,7 @@ async def published(source: Source, packets: int) -> list[Event]:
     loop = AcquisitionLoop(bus, lambda: source, batch_size=10)
     task = asyncio.create_task(loop.run())
     events: list[Event] = []
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(scaled(5)):
         while sum(isinstance(event, EegPacket) for event in events) < packets:
             events.append(await subscription.get())
     task.cancel()

@@ -18,6 +18,7 @@ from eegd.bus import EventBus
 from eegd.events import EegPacket, SystemEvent, SystemEventKind, Topic
 from eegd.sources.base import SampleBlock, Source
 from tests.support.clocks import FakeClock
+from tests.support.timing import scaled
 
 RATE = 250.0
 BATCH = 25  # 0.1 s
@@ -72,7 +73,7 @@ async def test_a_wall_clock_step_is_announced_and_moves_no_stamp() -> None:
     task = asyncio.create_task(loop.run())
     packets: list[EegPacket] = []
     steps: list[SystemEvent] = []
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(scaled(10)):
         while len(packets) < 40:
             event = await subscription.get()
             if isinstance(event, EegPacket):

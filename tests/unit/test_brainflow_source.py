@@ -22,6 +22,7 @@ from eegd.sources.brainflow import (
     resolve_board,
 )
 from eegd.validation import convert
+from tests.support.timing import scaled
 
 SYNTHETIC = int(BoardIds.SYNTHETIC_BOARD)
 SYNTHETIC_NAMES = tuple(BoardShim.get_eeg_names(SYNTHETIC))
@@ -208,9 +209,9 @@ def test_close_from_another_thread_wakes_a_waiting_read() -> None:
 
     reader = threading.Thread(target=read)
     reader.start()
-    assert clock.looked.wait(timeout=10)
+    assert clock.looked.wait(timeout=scaled(10))
     source.close()
-    reader.join(timeout=10)
+    reader.join(timeout=scaled(10))
     assert not reader.is_alive()
     assert len(failure) == 1
     assert "closed" in str(failure[0])
@@ -229,7 +230,7 @@ def test_brainflows_log_goes_to_eegds_logger() -> None:
         with pytest.raises(SourceError):
             source.open()
         # The bridge thread passes BrainFlow's lines on as they come; wait for the port's.
-        assert handler.seen.wait(timeout=10)
+        assert handler.seen.wait(timeout=scaled(10))
     finally:
         board_log.removeHandler(handler)
         board_log.setLevel(level)

@@ -15,6 +15,7 @@ from eegd.plugin import PluginContext
 from eegd.plugins.gpio_trigger import GpioTrigger, TriggerSettings
 from eegd.validation import convert
 from tests.support.standin.trigger import TriggerBoard, install_trigger_board
+from tests.support.timing import scaled
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ async def run_until_failure(options: dict[str, object]) -> PluginError:
     plugin = GpioTrigger.from_options(options)
     context = PluginContext(bus=EventBus(), logger=logging.getLogger("test"))
     with pytest.raises(PluginError) as failure:
-        await asyncio.wait_for(plugin.run(context), timeout=10)
+        await asyncio.wait_for(plugin.run(context), timeout=scaled(10))
     return failure.value
 
 

@@ -16,6 +16,7 @@ from eegd.metrics import Metrics, MetricsSnapshot, drop_buckets, probe_loop_lag
 from eegd.net.stream.reporting import ManagerStats
 from eegd.supervisor import TaskState, TaskStatus
 from tests.support.clocks import FakeClock
+from tests.support.timing import scaled
 
 
 def snapshot(drops: tuple[int, ...] = (0, 3, 250)) -> MetricsSnapshot:
@@ -148,7 +149,7 @@ async def test_the_loop_lag_probe_observes_each_wake_up() -> None:
             enough.set()
 
     probe = asyncio.create_task(probe_loop_lag(observe, 0.1, FakeClock(5.0, late=0.02).asyncio))
-    await asyncio.wait_for(enough.wait(), timeout=10)
+    await asyncio.wait_for(enough.wait(), timeout=scaled(10))
     probe.cancel()
     assert observed[:3] == pytest.approx([0.02, 0.02, 0.02])
 

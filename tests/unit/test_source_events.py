@@ -63,7 +63,7 @@ async def run_to_the_end(source: FiniteSource) -> tuple[AcquisitionLoop, list[Ev
     bus = EventBus()
     events = bus.subscribe([Topic.RAW_EEG, Topic.SYSTEM], maxsize=1000)
     loop = AcquisitionLoop(bus, lambda: source, batch_size=10)
-    await asyncio.wait_for(loop.run(), timeout=10)
+    await asyncio.wait_for(loop.run(), timeout=scaled(10))
     seen = []
     while (event := events.get_nowait()) is not None:
         seen.append(event)
@@ -127,7 +127,7 @@ async def test_a_source_marker_is_a_marker_event_at_its_sample() -> None:
     bus = EventBus()
     markers = bus.subscribe([Topic.MARKER, Topic.RAW_EEG], maxsize=100)
     loop = AcquisitionLoop(bus, FiniteSource, batch_size=10)
-    await asyncio.wait_for(loop.run(), timeout=10)
+    await asyncio.wait_for(loop.run(), timeout=scaled(10))
     seen = []
     while (event := markers.get_nowait()) is not None:
         seen.append(event)
@@ -186,7 +186,7 @@ class StampedSource(Source):
 
 async def run_until_lost(loop: AcquisitionLoop) -> None:
     with pytest.raises(SourceError):
-        await asyncio.wait_for(loop.run(), timeout=10)
+        await asyncio.wait_for(loop.run(), timeout=scaled(10))
 
 
 async def test_a_stream_that_comes_back_goes_on_in_its_session_after_a_gap_of_its_time() -> None:

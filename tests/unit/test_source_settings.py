@@ -11,6 +11,7 @@ from eegd.config import load_config
 from eegd.errors import ConfigError
 from eegd.events import SystemEvent, SystemEventKind, Topic
 from eegd.supervisor import Supervisor, TaskState
+from tests.support.timing import scaled
 
 
 def test_a_partial_table_merges_into_the_running_settings() -> None:
@@ -57,10 +58,10 @@ async def test_a_restarted_task_runs_afresh_and_is_not_a_failure() -> None:
     supervisor = Supervisor(bus)
     supervisor.add("work", work)
     supervisor.start()
-    await asyncio.wait_for(_until(lambda: started == [0]), timeout=10)
+    await asyncio.wait_for(_until(lambda: started == [0]), timeout=scaled(10))
     await supervisor.restart("work")
     assert cancelled.is_set()
-    await asyncio.wait_for(_until(lambda: started == [0, 1]), timeout=10)
+    await asyncio.wait_for(_until(lambda: started == [0, 1]), timeout=scaled(10))
     status = supervisor.status("work")
     assert (status.state, status.restarts, status.failures) == (TaskState.RUNNING, 1, 0)
     kinds = []
