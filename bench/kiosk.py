@@ -3,7 +3,8 @@
 For each case a daemon runs as its own process (synthetic source, paced in real time, the
 default plugins) and Debian's Chromium (headless, through Playwright; never a downloaded
 browser) shows its kiosk at the case's viewport. After a warm-up, the CPU time of Chromium's
-renderer processes (``--type=renderer``, utime + stime from ``/proc/<pid>/stat``) over a window
+renderer processes (``--type=renderer``, not the browser's own WebUI ones; utime + stime from
+``/proc/<pid>/stat``) over a window
 of ``--duration`` seconds gives the renderer's share of one core, with nothing but the page
 running in it. Then, for ``--frame-window`` seconds, the page's ``requestAnimationFrame`` times
 are recorded (frames/s, gaps), with the CPU over that window beside them: that probe makes
@@ -135,7 +136,12 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _chromium_kind(pid: int) -> str | None:
-    """``renderer``, ``gpu-process``, ``browser`` … for a Chromium process, else None."""
+    """``renderer``, ``gpu-process``, ``browser`` … for a Chromium process, else None.
+
+    The browser's own WebUI (the omnibox popups every window preloads, which a kiosk never
+    shows) renders in processes of ``--type=renderer`` too: they are ``webui-renderer``, so
+    that ``renderer`` is the page's alone.
+    """
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
@@ -143,8 +149,12 @@ def _chromium_kind(pid: int) -> str | None:
     if not argv or b"chrom" not in argv[0]:
         return None
     # Chromium rewrites its children's title, so their flags may be one space-joined string.
-    found = re.search(rb"--type=([\w-]+)", b" ".join(argv))
-    return found.group(1).decode() if found else "browser"
+    flags = b" ".join(argv)
+    found = re.search(rb"--type=([\w-]+)", flags)
+    if found is None:
+        return "browser"
+    kind = found.group(1).decode()
+    return f"webui-{kind}" if b"--top-chrome-webui" in flags else kind
 
 
 def _cpu_by_kind() -> dict[str, float]:
@@ -217,6 +227,7 @@ async def _measure_page(
         "renderer_cpu_pct": share.get("renderer", 0.0),
         "gpu_process_cpu_pct": share.get("gpu-process", 0.0),
         "browser_cpu_pct": share.get("browser", 0.0),
+        "webui_renderer_cpu_pct": share.get("webui-renderer", 0.0),
         "frames_per_s": round((len(times) - 1) / ((times[-1] - times[0]) / 1000), 1),
         "max_frame_gap_ms": round(max(gaps), 1),
         "frame_gaps_over_50_ms": sum(gap > 50 for gap in gaps),
