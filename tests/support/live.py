@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+import msgspec
 
 from eegd.client import Stream
 from eegd.clock import SYSTEM_CLOCK
@@ -29,6 +30,7 @@ from eegd.daemon import Daemon
 from eegd.events import Topic
 from eegd.net.protocol import parse_header
 from eegd.plugins.recorder import Recorder
+from eegd.plugins.recorder.settings import RecordingSettings
 from eegd.sources.base import Source
 from eegd.sources.synthetic import SyntheticSettings, SyntheticSource
 from tests.support.address import DaemonAddress
@@ -168,32 +170,36 @@ async def live_daemon(
         flags = {key: (key, value) for key, value in (overrides or {}).items()}
         flags.setdefault("server.port", ("--port", 0))
         config = load_config(path, flags)
-    clock = FakeClock(manual=True) if stepped else None
-    if clock is None:
-        daemon = Daemon(config, source)
-    else:
-        shape = config.source  # a stepped source has the default synthetic options
-        settings = SyntheticSettings(
-            channels=shape.channels,
-            sample_rate=shape.sample_rate,
-            channel_names=tuple(shape.channel_names) if shape.channel_names else None,
-        )
-        daemon = Daemon(
-            config,
-            lambda: SyntheticSource(settings, clock),
-            source_clock=clock,
-            wall_clock=clock.wall_clock_us,
-            clock=clock.asyncio if stepped_loop else SYSTEM_CLOCK,
-        )
-    url = await daemon.serve()
-    daemon.start()
-    try:
-        await wait_until(lambda: daemon.acquisition.session is not None, timeout=10)
-        yield LiveDaemon(daemon, url, clock)
-    finally:
-        if clock is not None:
-            clock.run_free()  # the reader thread must not wait for a time that never comes
-        await daemon.stop()
+        if config.recording.directory == RecordingSettings().directory:
+            # A test that names no directory records beside its config, not into the clone.
+            recording = msgspec.structs.replace(config.recording, directory=directory)
+            config = msgspec.structs.replace(config, recording=recording)
+        clock = FakeClock(manual=True) if stepped else None
+        if clock is None:
+            daemon = Daemon(config, source)
+        else:
+            shape = config.source  # a stepped source has the default synthetic options
+            settings = SyntheticSettings(
+                channels=shape.channels,
+                sample_rate=shape.sample_rate,
+                channel_names=tuple(shape.channel_names) if shape.channel_names else None,
+            )
+            daemon = Daemon(
+                config,
+                lambda: SyntheticSource(settings, clock),
+                source_clock=clock,
+                wall_clock=clock.wall_clock_us,
+                clock=clock.asyncio if stepped_loop else SYSTEM_CLOCK,
+            )
+        url = await daemon.serve()
+        daemon.start()
+        try:
+            await wait_until(lambda: daemon.acquisition.session is not None, timeout=10)
+            yield LiveDaemon(daemon, url, clock)
+        finally:
+            if clock is not None:
+                clock.run_free()  # the reader thread must not wait for a time that never comes
+            await daemon.stop()
 
 
 @dataclass
