@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -284,3 +286,43 @@ def test_pwdn_powers_the_chain_down() -> None:
     emulator.set_pwdn(False)
     assert not emulator.converting
     assert emulator.transfer(rreg(Register.ID) + b"\x00", SLOW) == bytes(3)
+
+
+def test_a_reset_from_another_thread_never_tears_a_frame() -> None:
+    """A test resets the chip from its own thread while the driver's reader thread reads,
+    as a real chip may reset mid-stream: every wait and transfer still completes whole."""
+    emulator = powered()
+    start = bytes((Opcode.START,))
+    emulator.transfer(start + bytes((Opcode.RDATAC,)), SLOW)
+    done = threading.Event()
+    twenty_more = threading.Semaphore(0)
+    lengths: set[int] = set()
+    failures: list[BaseException] = []
+
+    def read_until_done() -> None:
+        reads = 0
+        while not done.is_set():
+            try:
+                emulator.wait_drdy(0.01)
+                lengths.add(len(emulator.transfer(bytes(27))))
+            except Exception as exc:  # reported by the test thread below
+                failures.append(exc)
+            reads += 1
+            if reads % 20 == 0:
+                twenty_more.release()
+
+    reader = threading.Thread(target=read_until_done)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # hand the GIL over often, so the threads interleave finely
+    reader.start()
+    try:
+        for _ in range(1000):
+            twenty_more.acquire()
+            emulator.spontaneous_reset()  # START was an opcode: the conversions stop
+            emulator.transfer(start, SLOW)
+    finally:
+        done.set()
+        reader.join()
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert lengths == {27}

@@ -33,6 +33,7 @@ offset, a missing test signal, a channel stuck at one code).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -115,6 +116,9 @@ class ADS1299Emulator:
         self._seen = 0
         self._last_edges = NO_EDGE
         self._dout = Dout(chips, self.inputs)
+        self._lock = threading.RLock()
+        """Held by every access to the chip's state: a test resets the chip or moves an
+        electrode from its own thread while the driver's reader thread transfers a frame."""
         self._reset_chips()
 
     def hardware(self, settings: ADS1299Settings | None = None) -> Hardware:
@@ -132,6 +136,10 @@ class ADS1299Emulator:
 
     def registers(self, chip: int = 0) -> bytes:
         """Chip ``chip``'s register map as it stands (the ID as the chip reports it)."""
+        with self._lock:
+            return self._register_map(chip)
+
+    def _register_map(self, chip: int) -> bytes:
         values = bytearray(self._registers[chip])
         values[Register.LOFF_STATP], values[Register.LOFF_STATN] = lead_off_status(
             values, self.electrode_off_p, self.electrode_off_n, chip
@@ -145,8 +153,9 @@ class ADS1299Emulator:
 
     def set_lead_off(self, channel: int, off: bool = True, negative: bool = False) -> None:
         """Mark electrode ``channel`` (0-based over the chain) as off or back on."""
-        (self.electrode_off_n if negative else self.electrode_off_p)[channel] = off
-        self._update_status()
+        with self._lock:
+            (self.electrode_off_n if negative else self.electrode_off_p)[channel] = off
+            self._update_status()
 
     def spontaneous_reset(self, chip: int | None = None) -> None:
         """A chip resets by itself (ESD, a dip on its supply), or every chip (a brown-out).
@@ -154,12 +163,13 @@ class ADS1299Emulator:
         Its registers go back to their defaults; one chip of a chain keeps converting on
         the shared clock and START.
         """
-        if chip is None:
-            self._reset_chips()
-            return
-        self._registers.reset(chip)
-        self._configure_inputs()
-        self._update_status()
+        with self._lock:
+            if chip is None:
+                self._reset_chips()
+                return
+            self._registers.reset(chip)
+            self._configure_inputs()
+            self._update_status()
 
     @property
     def converting(self) -> bool:
@@ -169,35 +179,39 @@ class ADS1299Emulator:
     @property
     def conversions(self) -> int:
         """Conversions completed since START."""
-        return self._completed(self.clock.monotonic())
+        with self._lock:
+            return self._completed(self.clock.monotonic())
 
     # ControlLines -----------------------------------------------------------------------
 
     def set_start(self, high: bool) -> None:
         """The START pin."""
-        self._start_pin = high
-        self._update_converting()
+        with self._lock:
+            self._start_pin = high
+            self._update_converting()
 
     def set_reset(self, high: bool) -> None:
         """The RESET pin: a low pulse of at least 2 tCLK resets every chip."""
-        now = self.clock.monotonic()
-        if not high and self._reset_pin:
-            self._reset_low_since = now
-        elif high and not self._reset_pin and self._reset_low_since is not None:
-            if now - self._reset_low_since < _RESET_PULSE_S or not self._por_done(now):
-                self.timing_violations += 1
-            else:
-                self._reset_chips()
-                self._busy_until = now + _RESET_BUSY_S
-        self._reset_pin = high
+        with self._lock:
+            now = self.clock.monotonic()
+            if not high and self._reset_pin:
+                self._reset_low_since = now
+            elif high and not self._reset_pin and self._reset_low_since is not None:
+                if now - self._reset_low_since < _RESET_PULSE_S or not self._por_done(now):
+                    self.timing_violations += 1
+                else:
+                    self._reset_chips()
+                    self._busy_until = now + _RESET_BUSY_S
+            self._reset_pin = high
 
     def set_pwdn(self, high: bool) -> None:
         """The PWDN pin: low powers the chain down; registers return to reset values."""
-        if not high and self._pwdn:
-            self._reset_chips()
-            self._start_cmd = False
-        self._pwdn = high
-        self._update_converting()
+        with self._lock:
+            if not high and self._pwdn:
+                self._reset_chips()
+                self._start_cmd = False
+            self._pwdn = high
+            self._update_converting()
 
     def wait_drdy(self, timeout: float, chip: int = 0) -> DrdyEdges:
         """Advance the clock to the next DRDY (or by ``timeout``); conversions since last.
@@ -208,25 +222,35 @@ class ADS1299Emulator:
         if chip:
             return self._last_edges
         clock = self.clock
-        if self._converting_since is None or self.faults.stuck_drdy:
+        with self._lock:
+            since, now = self._converting_since, clock.monotonic()
+            if since is None or self.faults.stuck_drdy:
+                due = math.inf
+            elif (done := self._completed(now)) > self._seen:
+                return self._edges_through(done)
+            else:
+                due = since + (self._seen + 1) / self._rate
+        if due - now > timeout:
             clock.sleep(timeout)
             return NO_EDGE
-        now = clock.monotonic()
-        done = self._completed(now)
-        if done <= self._seen:
-            due = self._converting_since + (self._seen + 1) / self._rate
-            if due - now > timeout:
-                clock.sleep(timeout)
-                return NO_EDGE
-            clock.sleep(due - now)
-            done = max(self._completed(clock.monotonic()), self._seen + 1)
+        clock.sleep(due - now)
+        with self._lock:
+            if self._converting_since == since:
+                return self._edges_through(max(self._completed(clock.monotonic()), self._seen + 1))
+        clock.sleep(timeout - (due - now))  # a reset, standby or new START meanwhile: no DRDY
+        return NO_EDGE
+
+    def _edges_through(self, done: int) -> DrdyEdges:
+        """DRDY up to conversion ``done``: the edges since the last wait, the last one's time."""
+        assert self._converting_since is not None
         missed, self._seen = done - self._seen, done
         self._last_edges = DrdyEdges(missed, self._converting_since + done / self._rate)
         return self._last_edges
 
     def drain(self) -> None:
         """Forget the conversions done so far: the next wait counts from now."""
-        self._seen = self._completed(self.clock.monotonic())
+        with self._lock:
+            self._seen = self._completed(self.clock.monotonic())
 
     def close(self) -> None:
         """Nothing to release; the chain keeps its state like a chip left powered."""
@@ -239,6 +263,10 @@ class ADS1299Emulator:
 
     def _transfer(self, data: bytes, speed_hz: int | None, chip: int | None) -> bytes:
         """A transfer to the chain (``chip`` None) or to one chip on its own CS."""
+        with self._lock:
+            return self._shift(data, speed_hz, chip)
+
+    def _shift(self, data: bytes, speed_hz: int | None, chip: int | None) -> bytes:
         self.transfers += 1
         self.faults.transfer()
         if not (self._pwdn and self._reset_pin):
@@ -283,7 +311,7 @@ class ADS1299Emulator:
                     if not self.faults.ignore_writes:
                         self._write(address, data[i + 2 : end])
                 else:  # one chip's DOUT: register reads do not shift through a chain
-                    values = self.registers(chip or 0)[address : address + count]
+                    values = self._register_map(chip or 0)[address : address + count]
                     room = max(0, min(len(values), len(out) - i - 2))
                     out[i + 2 : i + 2 + room] = values[:room]
                     end = i + 2 + count
