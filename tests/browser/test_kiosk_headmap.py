@@ -54,6 +54,20 @@ def _alpha_at_the_back() -> bytes:
     return encode_event(packet)
 
 
+_DRAWN_AT_ITS_SIZE = """() => {
+  const canvas = document.getElementById("headmap-canvas");
+  const { width, height } = canvas.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  return canvas.dataset.labels !== undefined
+    && Math.abs(canvas.width / ratio - width) < 1 && Math.abs(canvas.height / ratio - height) < 1;
+}"""
+
+_LABELS_AND_SIZE = """() => {
+  const canvas = document.getElementById("headmap-canvas");
+  const { width, height } = canvas.getBoundingClientRect();
+  return { labels: canvas.dataset.labels, font: canvas.dataset.font, canvas: { width, height } };
+}"""
+
 _LIGHTNESS = """([x, y]) => {
   const canvas = document.getElementById("headmap-canvas");
   const ratio = canvas.width / canvas.getBoundingClientRect().width;
@@ -116,12 +130,14 @@ async def test_32_electrodes_are_readable_at_800x480(thirty_two: LiveDaemon, pag
     await wait_for_state(page, "streaming")
     await page.click('#views button[data-view="head"]')
     await page.wait_for_function(f"{HEAD}.colorbar !== undefined", timeout=DEADLINE_MS)
-    boxes = json.loads(await page.evaluate(f"{HEAD}.labels"))
+    # the labels are laid out for the canvas's size at its last draw: wait for a draw at the
+    # size the page settled on (the view's bars appear after its first one), read both at once
+    await page.wait_for_function(_DRAWN_AT_ITS_SIZE, timeout=DEADLINE_MS)
+    drawn = await page.evaluate(_LABELS_AND_SIZE)
+    boxes, canvas = json.loads(drawn["labels"]), drawn["canvas"]
     assert len(boxes) == 32
     assert _overlaps(boxes) == []
-    assert int(await page.evaluate(f"{HEAD}.font")) >= 10
-    canvas = await page.locator("#headmap-canvas").bounding_box()
-    assert canvas is not None
+    assert int(drawn["font"]) >= 10
     for box in boxes:
         assert 0 <= box["x"] <= box["x"] + box["w"] <= canvas["width"], box
         assert 0 <= box["y"] <= box["y"] + box["h"] <= canvas["height"], box
