@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -170,6 +171,23 @@ def test_a_session_released_under_the_source_is_a_source_error() -> None:
         BoardShim.release_all_sessions()  # what a device that vanished looks like to eegd
         with pytest.raises(SourceError, match="^lost the brainflow synthetic board: "):
             source.read(10_000)
+
+
+def test_a_lost_boards_shim_freed_after_the_reconnect_leaves_the_new_session_alone() -> None:
+    # BoardShim.__del__ releases any session prepared under its board id and parameters; the
+    # lost session's shim lives on in the error's traceback until the garbage collector runs
+    lost = BrainFlowSource(BrainFlowSettings(board="synthetic"))
+    lost.open()
+    lost.read(1)
+    BoardShim.release_all_sessions()
+    with pytest.raises(SourceError, match="^lost the brainflow synthetic board: ") as caught:
+        lost.read(10_000)
+    lost.close()
+    with BrainFlowSource(BrainFlowSettings(board="synthetic")) as reconnected:
+        reconnected.read(1)
+        del caught
+        gc.collect()
+        assert reconnected.read(8).first_sample == 1
 
 
 class _SteppingClock(SystemBlockingClock):

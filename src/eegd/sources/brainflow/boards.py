@@ -10,6 +10,8 @@ battery) from ``BoardShim.get_accel_channels``, ``get_analog_channels`` and
 from __future__ import annotations
 
 import difflib
+import functools
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Final
@@ -24,8 +26,11 @@ __all__ = [
     "board_facts",
     "board_names",
     "board_shim",
+    "release_board",
     "resolve_board",
 ]
+
+logger = logging.getLogger(__name__)
 
 _INSTALL_HINT = "install it with: pip install 'eegd[brainflow]'"
 _NO_BOARD: Final = -100
@@ -41,6 +46,39 @@ def board_shim() -> Any:
             f"source.kind: brainflow needs the brainflow package; {_INSTALL_HINT}"
         ) from exc
     return shim
+
+
+def release_board(board: Any) -> None:
+    """Stop and release a board, logging (not raising) what BrainFlow refuses, and disarm
+    its shim for good.
+
+    ``BoardShim.__del__`` releases whatever session is prepared under the shim's board id
+    and parameters, not only its own. A shim freed late (the traceback of a lost board's
+    error keeps it until the garbage collector runs) would then end the next session of the
+    same board, the one the reconnect opened; a released shim's deletion does nothing.
+    """
+    shim = board_shim()
+    try:
+        if board.is_prepared():
+            try:
+                board.stop_stream()
+            except shim.BrainFlowError:
+                pass  # not streaming yet: releasing the session is what matters
+            board.release_session()
+    except shim.BrainFlowError as exc:
+        logger.warning("brainflow could not release the board: %s", exc)
+    finally:
+        board.__class__ = _released(board.__class__)
+
+
+@functools.cache
+def _released(shim_class: type) -> type:
+    """``shim_class`` whose deletion leaves BrainFlow's sessions alone."""
+    return type(f"Released{shim_class.__name__}", (shim_class,), {"__del__": _keep_sessions})
+
+
+def _keep_sessions(board: Any) -> None:
+    """A released shim's ``__del__``: its session is gone, any other is not its to end."""
 
 
 def board_names() -> tuple[str, ...]:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from eegd.errors import ConfigError, SourceError
 from eegd.sources.base import SharedSourceOptions, parse_options
-from eegd.sources.brainflow.boards import board_facts, board_shim, resolve_board
+from eegd.sources.brainflow.boards import board_facts, board_shim, release_board, resolve_board
 
 if TYPE_CHECKING:
     from eegd.sources.ads1299.impedance import ImpedanceResult
@@ -133,8 +133,7 @@ def _capture(
     except shim.BrainFlowError as exc:
         raise SourceError(f"the impedance check could not read the board: {exc}") from exc
     finally:
-        if board.is_prepared():
-            board.release_session()
+        release_board(board)
     return data
 
 

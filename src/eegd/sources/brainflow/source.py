@@ -43,6 +43,7 @@ from eegd.sources.brainflow.boards import (
     aux_stream,
     board_facts,
     board_shim,
+    release_board,
     resolve_board,
 )
 from eegd.sources.brainflow.impedance import CYTON_IMPEDANCE
@@ -226,7 +227,7 @@ class BrainFlowSource(Source):
                 board.prepare_session()
                 board.start_stream()
             except shim.BrainFlowError:
-                _release(board)
+                release_board(board)
                 raise
         self._board = board
         logger.info(
@@ -265,7 +266,7 @@ class BrainFlowSource(Source):
         self._closing.set()
         board, self._board = self._board, None
         if board is not None:
-            _release(board)
+            release_board(board)
             logger.info("brainflow %s board closed", self._facts.name)
 
     def interrupt(self) -> None:
@@ -361,17 +362,3 @@ class _Translated:
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if exc is not None and isinstance(exc, board_shim().BrainFlowError):
             raise SourceError(f"{self._prefix}: {exc}") from exc
-
-
-def _release(board: Any) -> None:
-    """Stop and release a board, logging (not raising) what BrainFlow refuses."""
-    shim = board_shim()
-    try:
-        if board.is_prepared():
-            try:
-                board.stop_stream()
-            except shim.BrainFlowError:
-                pass  # not streaming yet: releasing the session is what matters
-            board.release_session()
-    except shim.BrainFlowError as exc:
-        logger.warning("brainflow could not release the board: %s", exc)
